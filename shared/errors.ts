@@ -1,0 +1,61 @@
+/**
+ * Typed errors. User-facing errors (TandemError and subclasses) carry a message that tells the
+ * operator what to do next; anything else reaching the top level is a bug.
+ */
+
+/** Structured fields attached to an error for logs and RPC details. */
+export interface ErrorFields {
+  node?: string;
+  step?: string;
+  [key: string]: unknown;
+}
+
+/** Base class of every error an operator is meant to read. */
+export class TandemError extends Error {
+  readonly fields: ErrorFields;
+  constructor(message: string, fields: ErrorFields = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.fields = fields;
+  }
+}
+
+/** A configuration file or CLI option is invalid. */
+export class ConfigError extends TandemError {}
+
+/** Input (a name, a path, an archive entry, a manifest) failed validation. */
+export class ValidationError extends TandemError {}
+
+/** A precondition for a backup or restore does not hold (node down, disk full, ...). */
+export class PreconditionError extends TandemError {}
+
+/** A requested object (backup set, snapshot, table) does not exist. */
+export class NotFoundError extends TandemError {}
+
+/** The requested transition conflicts with the agent's current state (another backup running, ...). */
+export class ConflictError extends TandemError {}
+
+/** An external program exited non-zero, was killed, or could not be started. */
+export class CommandError extends TandemError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly exitCode: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stderrTail: string,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      message ??
+        `${argv[0]} ${exitCode !== null ? `exited with code ${exitCode}` : `was killed by ${signal ?? 'an error'}`}` +
+          (stderrTail ? `: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}` : ''),
+      { step: argv[0], exitCode, stderrTail },
+      options,
+    );
+  }
+}
+
+/** Returns the message of any thrown value. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
