@@ -59,3 +59,6 @@ export class CommandError extends TandemError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** A call that this version does not implement. */
+export class NotImplementedError extends TandemError {}

@@ -1,0 +1,291 @@
+/**
+ * Runs the agent's side of the two-phase backup: Prepare (checks, set-up, lease), Commit (the
+ * cut, then shipping in the background), Abort (undo everything). Calls are serialised and
+ * idempotent by backup id; every state change is persisted before it is acknowledged.
+ */
+import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openDestination, type Destination } from '../../shared/destination';
+import { ConflictError, NotFoundError, errorMessage } from '../../shared/errors';
+import type { Logger } from '../../shared/log';
+import type { CheckResult, Role, RoleContext } from '../roles/role';
+import { parsePlan, type PlanInput } from './plan';
+import { isActive, isTerminal, leaseExpired, preparedRecord, transition, type BackupRecord, type PlanRecord } from './state';
+import type { PersistedState, StateStore } from './store';
+
+/** The answer to Prepare. */
+export interface Vote {
+  yes: boolean;
+  checks: (CheckResult & { role: string })[];
+  reason: string;
+  leaseExpiresAt: number;
+}
+
+/** Coordinates the roles of one agent through the backup state machine. */
+export class BackupController {
+  /** Emits 'update' with a BackupRecord on every state or progress change. */
+  readonly events = new EventEmitter();
+  private state: PersistedState;
+  private queue: Promise<unknown> = Promise.resolve();
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private running: AbortController | undefined;
+  private shipping: Promise<void> | undefined;
+
+  constructor(
+    private readonly node: string,
+    private readonly roles: readonly Role[],
+    private readonly store: StateStore,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.state = store.load();
+    this.events.setMaxListeners(100);
+  }
+
+  /** The backup being worked on, if any. */
+  get current(): BackupRecord | null {
+    return this.state.current ? this.state.backups[this.state.current] ?? null : null;
+  }
+
+  /** At start-up: aborts and cleans up any backup a previous run left active, then lets roles clear debris. */
+  async recover(): Promise<void> {
+    const rec = this.current;
+    if (rec && isActive(rec.state)) {
+      this.log.warn({ backupId: rec.plan.backupId, state: rec.state }, 'agent restarted during a backup; cleaning it up');
+      await this.undo(rec, `agent restarted while the backup was ${rec.state}; it was cleaned up`);
+    }
+    for (const role of this.roles) await role.recover(null, this.log.child({ role: role.name }));
+  }
+
+  /** The record of one backup, or NotFoundError. */
+  status(backupId: string): BackupRecord {
+    const rec = this.state.backups[backupId];
+    if (!rec) throw new NotFoundError(`this agent knows no backup ${backupId}`, { backupId });
+    return rec;
+  }
+
+  /** Read-only checks of every role. */
+  async preflight(input: PlanInput): Promise<Vote> {
+    const plan = parsePlan(input);
+    const checks = await this.runChecks(plan);
+    const failed = checks.filter((c) => !c.ok);
+    return { yes: failed.length === 0, checks, reason: failed.map((c) => `${c.role}: ${c.message}`).join('; '), leaseExpiresAt: 0 };
+  }
+
+  /** Phase one. Votes no, with a reason, rather than throwing for anything an operator can fix. */
+  prepare(input: PlanInput): Promise<Vote> {
+    return this.serial(async () => {
+      const plan = parsePlan(input);
+      const known = this.state.backups[plan.backupId];
+      if (known?.state === 'prepared') return { yes: true, checks: [], reason: '', leaseExpiresAt: known.leaseExpiresAt };
+      if (known) return this.no(`backup ${plan.backupId} is already ${known.state} on this node`);
+      const cur = this.current;
+      if (cur && isActive(cur.state)) return this.no(`node is busy with backup ${cur.plan.backupId} (${cur.state})`);
+      const checks = await this.runChecks(plan);
+      const failed = checks.filter((c) => !c.ok);
+      if (failed.length) {
+        this.log.info({ backupId: plan.backupId, failed }, 'voting no');
+        return { ...this.no(failed.map((c) => `${c.role}: ${c.message}`).join('; ')), checks };
+      }
+      let rec = preparedRecord(plan, this.now());
+      this.put(rec, true);
+      try {
+        for (const role of this.roles) await role.prepare(this.context(rec, role));
+      } catch (err) {
+        await this.undo(rec, `prepare failed: ${errorMessage(err)}`);
+        return { ...this.no(`prepare failed: ${errorMessage(err)}`), checks };
+      }
+      rec = { ...rec, leaseExpiresAt: this.now() + plan.leaseMs };
+      this.put(rec, true);
+      this.armLease(rec);
+      this.log.info({ backupId: plan.backupId, leaseExpiresAt: rec.leaseExpiresAt }, 'prepared');
+      return { yes: true, checks, reason: '', leaseExpiresAt: rec.leaseExpiresAt };
+    });
+  }
+
+  /** Phase two: takes every role's cut now, then ships in the background. */
+  commit(backupId: string): Promise<BackupRecord> {
+    return this.serial(async () => {
+      let rec = this.status(backupId);
+      if (rec.state !== 'prepared') {
+        if (rec.state === 'aborted') throw new ConflictError(`backup ${backupId} was aborted on this node: ${rec.error}`);
+        return rec; // committed, shipping, done, failed: a repeated Commit gets the same answer
+      }
+      if (leaseExpired(rec, this.now())) {
+        await this.undo(rec, 'lease expired before Commit arrived');
+        throw new ConflictError(`backup ${backupId}: lease expired before Commit arrived; it was aborted`);
+      }
+      clearTimeout(this.leaseTimer);
+      const committedAt = this.now();
+      rec = transition(rec, 'committed', committedAt, { committedAt });
+      this.put(rec, true);
+      const commits: Record<string, unknown> = {};
+      try {
+        await Promise.all(this.roles.map(async (r) => (commits[r.name] = await r.commit(this.context(rec, r)))));
+      } catch (err) {
+        rec = transition({ ...rec, commits }, 'failed', this.now(), { error: `commit failed: ${errorMessage(err)}` });
+        this.put(rec, true);
+        this.log.error({ backupId, err: errorMessage(err) }, 'commit failed');
+        this.shipping = this.cleanupAll(rec);
+        return rec;
+      }
+      rec = transition({ ...rec, commits }, 'shipping', this.now());
+      this.put(rec, true);
+      this.log.info({ backupId, commits }, 'committed; shipping');
+      this.shipping = this.ship(rec);
+      return rec;
+    });
+  }
+
+  /** Undoes everything done for the backup, at any phase. Unknown ids are a no-op. */
+  abort(backupId: string, reason: string): Promise<BackupRecord | null> {
+    this.running?.abort(); // stop shipping first, so the queued abort does not wait for a long transfer
+    return this.serial(async () => {
+      const rec = this.state.backups[backupId];
+      if (!rec) return null;
+      if (rec.state === 'aborted') return rec;
+      await this.shipping;
+      return this.undo(this.state.backups[backupId], reason || 'aborted by the coordinator');
+    });
+  }
+
+  /** Stops timers; running work is aborted (it is cleaned up at the next start). */
+  close(): void {
+    clearTimeout(this.leaseTimer);
+    this.running?.abort();
+  }
+
+  private async ship(start: BackupRecord): Promise<void> {
+    const backupId = start.plan.backupId;
+    const results: Record<string, unknown> = {};
+    try {
+      for (const role of this.roles) {
+        results[role.name] = await role.ship(this.context(start, role), start.commits[role.name]);
+      }
+      for (const role of this.roles) await role.cleanup(this.context(start, role));
+      const rec = transition(this.state.backups[backupId], 'done', this.now(), { results });
+      this.put(rec, true);
+      this.log.info({ backupId }, 'shipped');
+    } catch (err) {
+      const cur = this.state.backups[backupId];
+      if (cur.state !== 'shipping') return;
+      const rec = transition(cur, 'failed', this.now(), { error: `ship failed: ${errorMessage(err)}`, results });
+      this.put(rec, true);
+      this.log.error({ backupId, err: errorMessage(err) }, 'ship failed');
+      await this.cleanupAll(rec);
+    } finally {
+      await rm(this.workDir(backupId), { recursive: true, force: true });
+    }
+  }
+
+  /** Role abort + cleanup, then the aborted state. Never throws: what cannot be undone is logged. */
+  private async undo(rec: BackupRecord, reason: string): Promise<BackupRecord> {
+    clearTimeout(this.leaseTimer);
+    const problems: string[] = [];
+    for (const role of this.roles) {
+      const ctx = this.context(rec, role, new AbortController().signal);
+      for (const step of ['abort', 'cleanup'] as const) {
+        try {
+          await role[step](ctx);
+        } catch (err) {
+          problems.push(`${role.name} ${step}: ${errorMessage(err)}`);
+        }
+      }
+    }
+    await rm(this.workDir(rec.plan.backupId), { recursive: true, force: true });
+    if (problems.length) this.log.error({ backupId: rec.plan.backupId, problems }, 'abort left debris; it is retried at the next start');
+    const out = transition(rec, 'aborted', this.now(), { error: [reason, ...problems].join('; ') });
+    this.put(out, false);
+    this.log.info({ backupId: rec.plan.backupId, reason }, 'aborted');
+    return out;
+  }
+
+  private async cleanupAll(rec: BackupRecord): Promise<void> {
+    for (const role of this.roles) {
+      await role.cleanup(this.context(rec, role, new AbortController().signal)).catch((err) =>
+        this.log.error({ role: role.name, err: errorMessage(err) }, 'cleanup failed'),
+      );
+    }
+  }
+
+  private armLease(rec: BackupRecord): void {
+    clearTimeout(this.leaseTimer);
+    this.leaseTimer = setTimeout(() => {
+      void this.serial(async () => {
+        const cur = this.state.backups[rec.plan.backupId];
+        if (cur && leaseExpired(cur, this.now())) {
+          this.log.warn({ backupId: rec.plan.backupId }, 'lease expired without Commit or Abort; aborting');
+          await this.undo(cur, 'lease expired without Commit or Abort');
+        }
+      });
+    }, Math.max(0, rec.leaseExpiresAt - this.now()) + 10);
+    this.leaseTimer.unref();
+  }
+
+  private async runChecks(plan: PlanRecord): Promise<Vote['checks']> {
+    const rec = preparedRecord(plan, this.now());
+    const all: Vote['checks'] = [];
+    for (const role of this.roles) {
+      try {
+        for (const c of await role.preflight(this.context(rec, role))) all.push({ ...c, role: role.name });
+      } catch (err) {
+        all.push({ role: role.name, name: 'preflight', ok: false, message: errorMessage(err) });
+      }
+    }
+    try {
+      await openDestination(plan.destination).checkWritable();
+    } catch (err) {
+      all.push({ role: 'agent', name: 'destination', ok: false, message: errorMessage(err) });
+    }
+    return all;
+  }
+
+  private no(reason: string): Vote {
+    return { yes: false, checks: [], reason, leaseExpiresAt: 0 };
+  }
+
+  private context(rec: BackupRecord, role: Role, signal?: AbortSignal): RoleContext {
+    if (!signal) {
+      if (!this.running || this.running.signal.aborted) this.running = new AbortController();
+      signal = this.running.signal;
+    }
+    const destination: Destination = openDestination(rec.plan.destination);
+    return {
+      backupId: rec.plan.backupId,
+      tag: rec.plan.tag,
+      node: this.node,
+      options: rec.plan.options,
+      destination,
+      workDir: join(this.workDir(rec.plan.backupId), role.name),
+      signal,
+      log: this.log.child({ backupId: rec.plan.backupId, role: role.name }),
+      progress: (u) => this.progress(rec.plan.backupId, role.name, u),
+    };
+  }
+
+  private workDir(backupId: string): string {
+    return join(this.store.dir, 'work', backupId);
+  }
+
+  private progress(backupId: string, role: string, u: Parameters<RoleContext['progress']>[0]): void {
+    const rec = this.state.backups[backupId];
+    if (!rec) return;
+    const entry = { role, bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0, ...u };
+    const progress = [...rec.progress.filter((p) => p.role !== role), entry];
+    this.put({ ...rec, progress, updatedAt: this.now() }, false);
+  }
+
+  private put(rec: BackupRecord, persist: boolean): void {
+    this.state.backups[rec.plan.backupId] = rec;
+    this.state.current = isTerminal(rec.state) && this.state.current === rec.plan.backupId ? null : rec.plan.backupId;
+    if (persist || isTerminal(rec.state)) this.store.save(this.state);
+    this.events.emit('update', rec);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The agent's backup state machine, as pure data and functions:
+ *
+ *   idle → prepared → committed → shipping → done
+ *            │            │           │        │
+ *            └────────────┴───────────┴────────┴──→ aborted      (committed/shipping → failed → aborted)
+ *
+ * One backup at a time per node. A prepared backup holds a lease; when neither Commit nor Abort
+ * arrives before it expires, the agent aborts it by itself.
+ */
+import type { DestinationConfig } from '../../shared/destination';
+import { ConflictError } from '../../shared/errors';
+
+/** Every state a backup can be in on one agent. */
+export type BackupState = 'prepared' | 'committed' | 'shipping' | 'done' | 'aborted' | 'failed';
+
+/** What the coordinator asked this agent to back up, as persisted. */
+export interface PlanRecord {
+  backupId: string;
+  tag: string;
+  leaseMs: number;
+  destination: DestinationConfig;
+  options: Record<string, string>;
+}
+
+/** Progress of one role. */
+export interface RoleProgressRecord {
+  role: string;
+  phase: string;
+  bytesDone: number;
+  bytesTotal: number;
+  filesDone: number;
+  filesTotal: number;
+}
+
+/** The persisted record of one backup on this agent. */
+export interface BackupRecord {
+  plan: PlanRecord;
+  state: BackupState;
+  leaseExpiresAt: number;
+  committedAt: number;
+  commits: Record<string, unknown>;
+  results: Record<string, unknown>;
+  progress: RoleProgressRecord[];
+  error: string;
+  updatedAt: number;
+}
+
+const ALLOWED: Record<BackupState, readonly BackupState[]> = {
+  prepared: ['committed', 'aborted'],
+  committed: ['shipping', 'failed', 'aborted'],
+  shipping: ['done', 'failed', 'aborted'],
+  done: ['aborted'],
+  failed: ['aborted'],
+  aborted: [],
+};
+
+/** States in which the agent holds resources for the backup and refuses another one. */
+export const ACTIVE_STATES: readonly BackupState[] = ['prepared', 'committed', 'shipping'];
+/** States after which the backup record never changes by itself. */
+export const TERMINAL_STATES: readonly BackupState[] = ['done', 'aborted', 'failed'];
+
+/** True when the agent holds resources for this backup. */
+export const isActive = (s: BackupState) => ACTIVE_STATES.includes(s);
+/** True when the backup's record no longer changes by itself. */
+export const isTerminal = (s: BackupState) => TERMINAL_STATES.includes(s);
+
+/** True when the state machine allows going from one state to another. */
+export function canTransition(from: BackupState, to: BackupState): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+/** A new record for a backup that has just been prepared. */
+export function preparedRecord(plan: PlanRecord, now: number): BackupRecord {
+  return {
+    plan,
+    state: 'prepared',
+    leaseExpiresAt: now + plan.leaseMs,
+    committedAt: 0,
+    commits: {},
+    results: {},
+    progress: [],
+    error: '',
+    updatedAt: now,
+  };
+}
+
+/** Returns a copy of the record moved to a new state, or throws ConflictError if not allowed. */
+export function transition(record: BackupRecord, to: BackupState, now: number, fields: Partial<BackupRecord> = {}): BackupRecord {
+  if (!canTransition(record.state, to)) {
+    throw new ConflictError(`backup ${record.plan.backupId} is ${record.state} and cannot become ${to}`, {
+      backupId: record.plan.backupId,
+    });
+  }
+  return { ...record, ...fields, state: to, updatedAt: now };
+}
+
+/** True when a prepared backup's lease has run out. */
+export function leaseExpired(record: BackupRecord, now: number): boolean {
+  return record.state === 'prepared' && now >= record.leaseExpiresAt;
+}

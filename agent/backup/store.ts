@@ -1,0 +1,59 @@
+/**
+ * The agent's state on disk (state.json in the state folder), written atomically, so a
+ * restarted agent knows what it had prepared or committed and can clean up after itself.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackupRecord } from './state';
+
+/** What state.json holds. */
+export interface PersistedState {
+  version: 1;
+  /** The backup the agent is working on, if any. */
+  current: string | null;
+  /** Recent backups by id, newest last, so repeated calls get the same answer. */
+  backups: Record<string, BackupRecord>;
+}
+
+/** How many finished backups are remembered for idempotent answers. */
+const HISTORY = 100;
+
+/** Reads and writes state.json. */
+export class StateStore {
+  readonly file: string;
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = join(dir, 'state.json');
+  }
+
+  /** The saved state, or an empty one when there is none yet. */
+  load(): PersistedState {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, current: null, backups: {} };
+      throw err;
+    }
+    const parsed = JSON.parse(text) as PersistedState;
+    if (parsed.version !== 1) throw new Error(`${this.file}: unknown state version ${String(parsed.version)}`);
+    return parsed;
+  }
+
+  /** Writes the state atomically: temp file, fsync, rename. */
+  save(state: PersistedState): void {
+    const ids = Object.keys(state.backups);
+    for (const id of ids.slice(0, Math.max(0, ids.length - HISTORY))) {
+      if (id !== state.current) delete state.backups[id];
+    }
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state, null, 1), { mode: 0o600 });
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.file);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The rehearsal role: exercises the two-phase protocol without touching a database, for the
+ * protocol's own integration tests. It is enabled only when TANDEM_ENABLE_REHEARSAL_ROLE=1.
+ * It leaves a marker file for every step so tests can see what ran and what was undone.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { absolutePath } from '../../shared/config/common';
+import type { Logger } from '../../shared/log';
+import type { CheckResult, Role, RoleContext } from './role';
+
+/** Settings of the rehearsal role. */
+export const rehearsalSettings = z.strictObject({
+  /** How the role votes in Prepare; default yes. */
+  vote: z.enum(['yes', 'no']).default('yes'),
+  /** Time spent in ship, in milliseconds; default 200. */
+  shipMs: z.number().int().min(0).max(600_000).default(200),
+  /** Folder where a marker file per step is written. */
+  markerDir: absolutePath,
+});
+
+export type RehearsalSettings = z.output<typeof rehearsalSettings>;
+
+/** Creates the rehearsal role. */
+export function rehearsalRole(settings: RehearsalSettings): Role {
+  const marker = async (backupId: string, step: string, body = '') => {
+    await mkdir(join(settings.markerDir, backupId), { recursive: true });
+    await writeFile(join(settings.markerDir, backupId, step), body);
+  };
+  return {
+    name: 'rehearsal',
+    async versions() {
+      return { rehearsal: '1' };
+    },
+    async preflight(): Promise<CheckResult[]> {
+      return [{ name: 'vote', ok: settings.vote === 'yes', message: settings.vote === 'yes' ? 'ready' : 'configured to vote no' }];
+    },
+    async prepare(ctx: RoleContext) {
+      await marker(ctx.backupId, 'prepared');
+    },
+    async commit(ctx: RoleContext) {
+      const at = Date.now();
+      await marker(ctx.backupId, 'committed', String(at));
+      return { cutAt: at };
+    },
+    async ship(ctx: RoleContext) {
+      const steps = 4;
+      for (let i = 1; i <= steps; i++) {
+        await sleep(settings.shipMs / steps, undefined, { signal: ctx.signal });
+        ctx.progress({ phase: 'ship', filesDone: i, filesTotal: steps, bytesDone: i * 10, bytesTotal: steps * 10 });
+      }
+      const body = `rehearsal part of ${ctx.backupId} from ${ctx.node}\n`;
+      const rel = `${ctx.backupId}/${ctx.node}/rehearsal/part.txt`;
+      await ctx.destination.writeAtomic(rel, body);
+      await marker(ctx.backupId, 'shipped');
+      return { files: [{ path: rel, size: Buffer.byteLength(body) }] };
+    },
+    async cleanup(ctx: RoleContext) {
+      await marker(ctx.backupId, 'cleaned');
+    },
+    async abort(ctx: RoleContext) {
+      await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/rehearsal`);
+      await rm(join(settings.markerDir, ctx.backupId, 'shipped'), { force: true });
+      await marker(ctx.backupId, 'aborted');
+    },
+    async recover(_activeTag: string | null, _log: Logger) {},
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * The agent's gRPC service: a thin layer over the BackupController. Every handler validates
+ * its input through the controller and maps errors to status codes in one place.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { hostname } from 'node:os';
+import { AgentService, type AgentServer } from '../../shared/generated/tandem/v1/agent';
+import { serverCredentials, type TlsFiles } from '../../shared/rpc/tls';
+import { toServiceError } from '../../shared/rpc/status';
+import { NotImplementedError } from '../../shared/errors';
+import type { Logger } from '../../shared/log';
+import type { BackupController } from '../backup/controller';
+import type { BackupRecord } from '../backup/state';
+import { isTerminal } from '../backup/state';
+import type { Role } from '../roles/role';
+import { agentState, backupStatus } from './convert';
+import { PROTOCOL_VERSION, TANDEM_VERSION } from '../../shared/version';
+
+type Handler<Req, Res> = grpc.handleUnaryCall<Req, Res>;
+
+function unaryHandler<Req, Res>(log: Logger, method: string, fn: (req: Req) => Promise<Res>): Handler<Req, Res> {
+  return (call, callback) => {
+    fn(call.request).then(
+      (res) => callback(null, res),
+      (err) => {
+        log.warn({ method, err: err instanceof Error ? err.message : String(err) }, 'request failed');
+        callback(toServiceError(err));
+      },
+    );
+  };
+}
+
+/** Builds the service implementation. */
+export function agentService(node: string, roles: readonly Role[], controller: BackupController, log: Logger): AgentServer {
+  return {
+    describe: unaryHandler(log, 'Describe', async () => {
+      const versions: Record<string, string> = {};
+      for (const r of roles) Object.assign(versions, await r.versions().catch(() => ({ [r.name]: 'unknown' })));
+      const cur = controller.current;
+      return {
+        node,
+        hostname: hostname(),
+        roles: roles.map((r) => r.name),
+        agentVersion: TANDEM_VERSION,
+        protocolVersion: PROTOCOL_VERSION,
+        clockUnixMs: Date.now(),
+        versions,
+        state: agentState(cur),
+        backupId: cur?.plan.backupId ?? '',
+      };
+    }),
+    preflight: unaryHandler(log, 'Preflight', async (req) => {
+      const vote = await controller.preflight(req.plan!);
+      return { ok: vote.yes, checks: vote.checks };
+    }),
+    prepare: unaryHandler(log, 'Prepare', async (req) => {
+      const vote = await controller.prepare(req.plan!);
+      return { voteYes: vote.yes, checks: vote.checks, leaseExpiresUnixMs: vote.leaseExpiresAt, reason: vote.reason };
+    }),
+    commit: unaryHandler(log, 'Commit', async (req) => {
+      const rec = await controller.commit(req.backupId);
+      return { state: agentState(rec), committedUnixMs: rec.committedAt, commitJson: JSON.stringify(rec.commits) };
+    }),
+    abort: unaryHandler(log, 'Abort', async (req) => {
+      const rec = await controller.abort(req.backupId, req.reason);
+      return { state: agentState(rec && !isTerminal(rec.state) ? rec : null) };
+    }),
+    getStatus: unaryHandler(log, 'GetStatus', async (req) => backupStatus(controller.status(req.backupId))),
+    watch: (call) => {
+      let rec: BackupRecord;
+      try {
+        rec = controller.status(call.request.backupId);
+      } catch (err) {
+        call.destroy(toServiceError(err));
+        return;
+      }
+      const send = (r: BackupRecord) => {
+        if (r.plan.backupId !== call.request.backupId) return;
+        call.write(backupStatus(r));
+        if (isTerminal(r.state)) stop();
+      };
+      const stop = () => {
+        controller.events.off('update', send);
+        call.end();
+      };
+      controller.events.on('update', send);
+      call.on('cancelled', () => controller.events.off('update', send));
+      send(rec);
+    },
+    restore: unaryHandler(log, 'Restore', async () => {
+      throw new NotImplementedError('restore is not available in this agent version');
+    }),
+  };
+}
+
+/** Starts the gRPC server on the configured address; resolves with the bound port. */
+export async function startServer(
+  listen: string,
+  tls: TlsFiles | undefined,
+  service: AgentServer,
+): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000 });
+  server.addService(AgentService, service);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(listen, serverCredentials(tls, listen), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  return { server, port };
+}

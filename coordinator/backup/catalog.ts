@@ -1,0 +1,64 @@
+/** Reads the backup sets present at a destination: complete ones have a valid manifest. */
+import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
+import { NotFoundError, ValidationError } from '../../shared/errors';
+import { manifestPath, manifestSchema, type Manifest } from '../../shared/manifest';
+import { checkBackupId } from '../../shared/names';
+
+/** One backup set as listed. */
+export interface CatalogEntry {
+  id: string;
+  status: 'complete' | 'incomplete';
+  files: number;
+  bytes: number;
+  completedAt?: string;
+  snapshotSpreadMs?: number | null;
+}
+
+/** Lists every backup set folder at the destination, newest id last. */
+export async function listBackupSets(config: DestinationConfig): Promise<CatalogEntry[]> {
+  const dest = openDestination(config);
+  const byId = new Map<string, { files: number; bytes: number; manifest: boolean }>();
+  for (const e of await dest.list('')) {
+    const id = e.path.split('/')[0];
+    const cur = byId.get(id) ?? { files: 0, bytes: 0, manifest: false };
+    cur.files++;
+    cur.bytes += e.size;
+    if (e.path === manifestPath(id)) cur.manifest = true;
+    byId.set(id, cur);
+  }
+  const out: CatalogEntry[] = [];
+  for (const [id, c] of [...byId].sort(([a], [b]) => a.localeCompare(b))) {
+    const m = c.manifest ? await readManifest(dest, id).catch(() => null) : null;
+    out.push(
+      m
+        ? { id, status: 'complete', files: m.files.length, bytes: m.bytes, completedAt: m.completedAt, snapshotSpreadMs: m.snapshotSpreadMs }
+        : { id, status: 'incomplete', files: c.files, bytes: c.bytes },
+    );
+  }
+  return out;
+}
+
+/** Reads and validates one backup set's manifest; NotFoundError when the set is absent or incomplete. */
+export async function readManifest(dest: Destination, id: string): Promise<Manifest> {
+  checkBackupId(id);
+  if (!(await dest.stat(manifestPath(id)))) {
+    const any = (await dest.list(`${id}/`)).length > 0;
+    throw new NotFoundError(
+      any
+        ? `backup set ${id} is incomplete (no manifest): it was never finished and is not a backup`
+        : `no backup set ${id} at ${dest.describe()}; 'tandem list' shows the sets there`,
+    );
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of await dest.get(manifestPath(id))) chunks.push(c as Buffer);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new ValidationError(`${id}/manifest.json is not valid JSON`);
+  }
+  const r = manifestSchema.safeParse(parsed);
+  if (!r.success) throw new ValidationError(`${id}/manifest.json is not a valid manifest: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
+  if (r.data.id !== id) throw new ValidationError(`${id}/manifest.json describes another backup set (${r.data.id})`);
+  return r.data;
+}

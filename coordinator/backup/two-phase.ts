@@ -1,0 +1,171 @@
+/**
+ * The coordinator's two-phase backup: Prepare on every agent in parallel (checks, set-up, a
+ * lease); Commit on all at once only if every vote is yes; otherwise Abort everywhere. After
+ * Commit it follows every agent until its part is shipped, then writes the manifest last.
+ */
+import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v1/agent';
+import { errorMessage } from '../../shared/errors';
+import { newBackupId } from '../../shared/names';
+import type { FleetConfig } from '../config';
+import type { AgentHandle } from '../fleet';
+import { writeManifest } from './manifest-writer';
+
+/** How a backup ended. */
+export type BackupStatusWord = 'complete' | 'aborted' | 'failed';
+
+/** The outcome of one backup run, as printed by `tandem backup --json`. */
+export interface BackupOutcome {
+  id: string;
+  status: BackupStatusWord;
+  reason: string;
+  snapshotSpreadMs: number | null;
+  bytes: number;
+  durationMs: number;
+  nodes: { node: string; state: string; error: string }[];
+}
+
+/** Receives what happens during a run, for progress display and logs. */
+export interface BackupReporter {
+  phase(message: string): void;
+  node(node: string, status: BackupStatus): void;
+}
+
+/** Options of one run. */
+export interface BackupRunOptions {
+  /** Use this id instead of a new one. */
+  backupId?: string;
+  /** Options passed to every role, merged over the fleet file's. */
+  options?: Record<string, string>;
+  /** Aborting (SIGINT) aborts the backup everywhere. */
+  signal?: AbortSignal;
+}
+
+const TERMINAL = new Set([AgentState.DONE, AgentState.ABORTED, AgentState.FAILED]);
+
+/** Runs one coordinated backup over the fleet. Never throws for a failed backup: it reports it. */
+export async function runBackup(
+  fleet: FleetConfig,
+  agents: readonly AgentHandle[],
+  reporter: BackupReporter,
+  opts: BackupRunOptions = {},
+): Promise<BackupOutcome> {
+  const started = Date.now();
+  const id = opts.backupId ?? newBackupId();
+  const b = fleet.backup;
+  const plan = {
+    backupId: id,
+    tag: id,
+    leaseMs: b.leaseMs,
+    destinationJson: JSON.stringify(fleet.destination),
+    options: { compression: b.compression, ...b.options, ...opts.options },
+  };
+  const last = new Map<string, BackupStatus>();
+  const outcome = (status: BackupStatusWord, reason: string, extra: Partial<BackupOutcome> = {}): BackupOutcome => ({
+    id,
+    status,
+    reason,
+    snapshotSpreadMs: null,
+    bytes: 0,
+    durationMs: Date.now() - started,
+    nodes: agents.map((a) => {
+      const s = last.get(a.node);
+      return { node: a.node, state: s ? AgentState[s.state].toLowerCase() : 'unknown', error: s?.error ?? '' };
+    }),
+    ...extra,
+  });
+  const abortAll = async (reason: string, status: BackupStatusWord): Promise<BackupOutcome> => {
+    reporter.phase(`aborting ${id} on every node: ${reason}`);
+    const results = await Promise.allSettled(agents.map((a) => a.abort(id, reason, b.abortTimeoutMs)));
+    const unreached = results.flatMap((r, i) => (r.status === 'rejected' ? [`${agents[i].node}: ${errorMessage(r.reason)}`] : []));
+    const note = unreached.length ? ` (not reached, its lease will expire: ${unreached.join('; ')})` : '';
+    return outcome(status, reason + note);
+  };
+
+  // Describe: identity, roles and clock of every agent, before anything is reserved.
+  reporter.phase(`backup ${id}: describing ${agents.length} agents`);
+  const described = await Promise.allSettled(agents.map((a) => describeWithOffset(a, b.commitTimeoutMs, opts.signal)));
+  const info = new Map<string, { d: DescribeResponse; offset: number }>();
+  const problems: string[] = [];
+  described.forEach((r, i) => {
+    const a = agents[i];
+    if (r.status === 'rejected') problems.push(`${a.node} unreachable: ${errorMessage(r.reason)}`);
+    else {
+      const missing = a.entry.roles.filter((role) => !r.value.d.roles.includes(role));
+      if (missing.length) problems.push(`${a.node} lacks role ${missing.join(', ')} (it has ${r.value.d.roles.join(', ') || 'none'})`);
+      info.set(a.node, r.value);
+    }
+  });
+  if (problems.length) return outcome('aborted', problems.join('; '));
+
+  // Phase one.
+  reporter.phase(`prepare on ${agents.length} agents (lease ${b.leaseMs} ms)`);
+  const votes = await Promise.allSettled(agents.map((a) => a.prepare(plan, b.prepareTimeoutMs, opts.signal)));
+  const noes = votes.flatMap((v, i) => {
+    if (v.status === 'rejected') return [`${agents[i].node}: ${errorMessage(v.reason)}`];
+    return v.value.voteYes ? [] : [`${agents[i].node} votes no: ${v.value.reason}`];
+  });
+  if (noes.length) return abortAll(noes.join('; '), 'aborted');
+  if (opts.signal?.aborted) return abortAll('interrupted by the operator', 'aborted');
+
+  // Phase two: every commit is sent at once, so the cuts happen together.
+  reporter.phase('commit on every agent');
+  const commits = await Promise.allSettled(agents.map((a) => a.commit(id, b.commitTimeoutMs)));
+  const commitFailures = commits.flatMap((c, i) => {
+    if (c.status === 'rejected') return [`${agents[i].node}: ${errorMessage(c.reason)}`];
+    return c.value.state === AgentState.FAILED ? [`${agents[i].node}: commit failed`] : [];
+  });
+  if (commitFailures.length) return abortAll(commitFailures.join('; '), 'failed');
+
+  // Shipping: follow every agent until its part is shipped.
+  reporter.phase('shipping');
+  const shipped = await Promise.allSettled(agents.map((a) => follow(a, id, b.shipTimeoutMs, reporter, last, opts.signal)));
+  const shipFailures = shipped.flatMap((s, i) => {
+    if (s.status === 'rejected') return [`${agents[i].node}: ${errorMessage(s.reason)}`];
+    return s.value.state === AgentState.DONE ? [] : [`${agents[i].node}: ${s.value.error || AgentState[s.value.state]}`];
+  });
+  if (opts.signal?.aborted) return abortAll('interrupted by the operator', 'aborted');
+  if (shipFailures.length) return abortAll(shipFailures.join('; '), 'failed');
+
+  reporter.phase('writing the manifest');
+  try {
+    const m = await writeManifest(fleet, id, started, plan.options, agents, info, last);
+    return outcome('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, bytes: m.bytes, durationMs: Date.now() - started });
+  } catch (err) {
+    return abortAll(`cannot write the manifest: ${errorMessage(err)}`, 'failed');
+  }
+}
+
+/** Describe, with the agent's clock offset estimated from the round trip's midpoint. */
+async function describeWithOffset(a: AgentHandle, deadlineMs: number, signal?: AbortSignal) {
+  const t0 = Date.now();
+  const d = await a.describe(deadlineMs, signal);
+  const t1 = Date.now();
+  return { d, offset: d.clockUnixMs - (t0 + t1) / 2 };
+}
+
+/** Follows one agent's backup to a terminal state; reconnects when the stream drops. */
+async function follow(
+  a: AgentHandle,
+  id: string,
+  deadlineMs: number,
+  reporter: BackupReporter,
+  last: Map<string, BackupStatus>,
+  signal?: AbortSignal,
+): Promise<BackupStatus> {
+  const until = Date.now() + deadlineMs;
+  let failures = 0;
+  for (;;) {
+    try {
+      await a.watch(id, until - Date.now(), (s) => {
+        last.set(a.node, s);
+        reporter.node(a.node, s);
+      }, signal);
+    } catch (err) {
+      if (signal?.aborted || Date.now() >= until || ++failures > 5) throw err;
+      await new Promise((r) => setTimeout(r, 1000 * failures));
+    }
+    const s = last.get(a.node);
+    if (s && TERMINAL.has(s.state)) return s;
+    if (signal?.aborted) throw new Error('interrupted');
+  }
+}

@@ -1,0 +1,95 @@
+/** `tandem backup`: one coordinated backup set of the whole fleet. */
+import { parseArgs } from 'node:util';
+import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v1/agent';
+import { checkBackupId } from '../../shared/names';
+import { runBackup, type BackupReporter } from '../backup/two-phase';
+import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, formatBytes, openFromConfig, say, UsageError } from './common';
+
+export const BACKUP_HELP = `Usage: tandem backup [options]
+
+Takes one backup set of the whole fleet: Prepare on every agent (checks, set-up, a lease),
+Commit on all at once only if every vote is yes, Abort everywhere otherwise. The manifest is
+written last; a set without one is never listed as a backup.
+
+Options:
+      --id ID             use this backup id (default: tandem-<UTC time>-<random>)
+      --compression ALG   bzip2 (default, .tbz), xz or none for Cassandra archives
+      --repair            run 'nodetool repair <keyspace>' on each node before the snapshot
+      --all-keyspaces     snapshot every keyspace, not only TheHive's
+      --skip-index        leave the Elasticsearch index out (it must be rebuilt on restore)
+      --option KEY=VALUE  extra role option (repeatable)
+${FLEET_OPTIONS_HELP}
+
+Exit: 0 complete, 1 aborted or failed, 2 usage or configuration error, 130 interrupted.`;
+
+/** Runs the verb; returns the exit code. */
+export async function backupCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...fleetOptions,
+      id: { type: 'string' },
+      compression: { type: 'string' },
+      repair: { type: 'boolean', default: false },
+      'all-keyspaces': { type: 'boolean', default: false },
+      'skip-index': { type: 'boolean', default: false },
+      option: { type: 'string', multiple: true, default: [] },
+    },
+    strict: true,
+  });
+  if (values.help) return void console.log(BACKUP_HELP), EXIT.ok;
+  const options: Record<string, string> = {};
+  for (const kv of values.option ?? []) {
+    const m = /^([a-z][a-z0-9_]{0,39})=(.{0,256})$/.exec(kv);
+    if (!m) throw new UsageError(`--option ${kv}: expected key=value with a lowercase key`);
+    options[m[1]] = m[2];
+  }
+  if (values.compression) {
+    if (!['bzip2', 'xz', 'none'].includes(values.compression)) throw new UsageError('--compression must be bzip2, xz or none');
+    options.compression = values.compression;
+  }
+  if (values.repair) options.repair = 'true';
+  if (values['all-keyspaces']) options.all_keyspaces = 'true';
+  if (values['skip-index']) options.skip_index = 'true';
+  const { fleet, agents } = openFromConfig(values);
+  const interrupt = new AbortController();
+  const onSigint = () => {
+    say('interrupted: aborting the backup on every node…');
+    interrupt.abort();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const outcome = await runBackup(fleet, agents, progressReporter(), {
+      backupId: values.id ? checkBackupId(values.id) : undefined,
+      options,
+      signal: interrupt.signal,
+    });
+    if (values.json) console.log(JSON.stringify(outcome));
+    if (outcome.status === 'complete') {
+      say(`backup ${outcome.id} complete: ${formatBytes(outcome.bytes)} in ${(outcome.durationMs / 1000).toFixed(1)} s` +
+        (outcome.snapshotSpreadMs !== null ? `, snapshots ${outcome.snapshotSpreadMs} ms apart` : ''));
+      return EXIT.ok;
+    }
+    say(`backup ${outcome.id} ${outcome.status}: ${outcome.reason}`);
+    return interrupt.signal.aborted ? EXIT.interrupted : EXIT.failed;
+  } finally {
+    process.off('SIGINT', onSigint);
+    agents.forEach((a) => a.close());
+  }
+}
+
+/** Prints phases, and a line per node when its phase changes or every few seconds. */
+function progressReporter(): BackupReporter {
+  const shown = new Map<string, { key: string; at: number }>();
+  return {
+    phase: (m) => say(`• ${m}`),
+    node(node: string, s: BackupStatus) {
+      const p = s.progress.map((r) => `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files ${formatBytes(r.bytesDone)}`).join(', ');
+      const key = `${s.state}|${s.progress.map((r) => r.role + r.phase).join()}`;
+      const prev = shown.get(node);
+      if (prev && prev.key === key && Date.now() - prev.at < 3000) return;
+      shown.set(node, { key, at: Date.now() });
+      say(`  ${node}: ${AgentState[s.state].toLowerCase()}${p ? ` (${p})` : ''}${s.error ? `: ${s.error}` : ''}`);
+    },
+  };
+}

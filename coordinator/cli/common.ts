@@ -1,0 +1,57 @@
+/** What every verb of the `tandem` CLI shares: options, fleet loading, output, exit codes. */
+import { TandemError } from '../../shared/errors';
+import { loadFleetConfig, type FleetConfig } from '../config';
+import { openFleet, type AgentHandle } from '../fleet';
+
+/** Exit codes of `tandem`. */
+export const EXIT = {
+  /** Success: the backup is complete, the check passed. */
+  ok: 0,
+  /** The operation ran and did not succeed: backup aborted or failed, problems found. */
+  failed: 1,
+  /** Bad usage or configuration: nothing was done. */
+  usage: 2,
+  /** An unexpected internal error (a bug): please report it. */
+  bug: 3,
+  /** Interrupted by SIGINT; everything started was aborted. */
+  interrupted: 130,
+} as const;
+
+/** A usage error: wrong verb, option or argument. */
+export class UsageError extends TandemError {}
+
+/** The options every verb that talks to the fleet accepts. */
+export const fleetOptions = {
+  config: { type: 'string', short: 'c', default: '/etc/tandem/fleet.yaml' },
+  insecure: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** Help text lines for the fleet options. */
+export const FLEET_OPTIONS_HELP = `  -c, --config FILE   fleet file (YAML); default /etc/tandem/fleet.yaml
+      --insecure      talk to agents without TLS (loopback agents only)
+      --json          print one JSON object on stdout instead of text
+  -h, --help          this help`;
+
+/** Loads the fleet file and opens a handle to every agent. */
+export function openFromConfig(values: { config?: string; insecure?: boolean }): { fleet: FleetConfig; agents: AgentHandle[] } {
+  const fleet = loadFleetConfig(values.config!);
+  if (!fleet.tls && !values.insecure) {
+    throw new UsageError(`${values.config}: tls is required (ca, cert, key); use --insecure only for loopback test agents`);
+  }
+  return { fleet, agents: openFleet(fleet.agents, values.insecure ? undefined : fleet.tls) };
+}
+
+/** Writes a line of progress for a person: to stderr, so stdout stays clean for --json. */
+export function say(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+/** Human-readable bytes. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}

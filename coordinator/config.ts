@@ -1,0 +1,62 @@
+/**
+ * The coordinator's fleet file (YAML): the agents, the destination, backup defaults.
+ * Default location: /etc/tandem/fleet.yaml.
+ */
+import { z } from 'zod';
+import { absolutePath, hostPort, millis, nodeName, tlsFiles } from '../shared/config/common';
+import { loadYamlConfig } from '../shared/config/load';
+import { destinationConfigSchema } from '../shared/destination';
+
+const roleName = z.enum(['cassandra', 'elasticsearch', 'files', 'rehearsal']);
+
+/** One agent of the fleet. */
+const agentEntry = z.strictObject({
+  /** The agent's node name; its certificate must carry this name. */
+  node: nodeName,
+  /** host:port of the agent's gRPC server. */
+  address: hostPort,
+  /** Roles the agent is expected to have; checked against what it announces. */
+  roles: z.array(roleName).min(1),
+});
+
+/** The fleet configuration schema. */
+export const fleetConfigSchema = z.strictObject({
+  /** The coordinator's client certificate, key and the fleet CA; required unless --insecure. */
+  tls: tlsFiles.optional(),
+  agents: z
+    .array(agentEntry)
+    .min(1)
+    .refine((a) => new Set(a.map((x) => x.node)).size === a.length, 'node names must be unique'),
+  /** Where backup sets are written. */
+  destination: destinationConfigSchema,
+  backup: z
+    .strictObject({
+      /** Compression of Cassandra table archives: bzip2 (.tbz, default), xz or none. */
+      compression: z.enum(['bzip2', 'xz', 'none']).default('bzip2'),
+      /** Lifetime of a prepared state without Commit or Abort, ms; default 120000. */
+      leaseMs: millis(1000, 3_600_000).default(120_000),
+      /** Deadline of Prepare (checks and set-up) on every agent, ms; default 90000. */
+      prepareTimeoutMs: millis(1000, 3_600_000).default(90_000),
+      /** Deadline of Commit, ms; default 30000. */
+      commitTimeoutMs: millis(100, 600_000).default(30_000),
+      /** Deadline of Abort, ms; default 60000. */
+      abortTimeoutMs: millis(100, 600_000).default(60_000),
+      /** Deadline for shipping every part, ms; default 6 h. */
+      shipTimeoutMs: millis(1000, 7 * 86_400_000).default(6 * 3_600_000),
+      /** Extra options passed to every role (lowercase keys). */
+      options: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), z.string().max(256)).default({}),
+    })
+    .prefault({}),
+  /** Folder for the coordinator's own state (locks); default /var/lib/tandem. */
+  stateDir: absolutePath.default('/var/lib/tandem'),
+});
+
+/** The validated fleet configuration. */
+export type FleetConfig = z.output<typeof fleetConfigSchema>;
+/** One agent of the fleet. */
+export type AgentEntry = FleetConfig['agents'][number];
+
+/** Loads and validates a fleet file. */
+export function loadFleetConfig(file: string): FleetConfig {
+  return loadYamlConfig(file, fleetConfigSchema);
+}

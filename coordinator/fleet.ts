@@ -1,0 +1,47 @@
+/**
+ * Handles to the fleet's agents: one gRPC client per agent, every call through the promise
+ * wrapper with a deadline and an AbortSignal.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse } from '../shared/generated/tandem/v1/agent';
+import { serverStream, unary } from '../shared/rpc/call';
+import { clientCredentials, type TlsFiles } from '../shared/rpc/tls';
+import type { AgentEntry } from './config';
+
+/** One agent as the coordinator sees it. */
+export class AgentHandle {
+  private readonly client: grpc.Client;
+  constructor(readonly entry: AgentEntry, tls: TlsFiles | undefined) {
+    const { credentials, options } = clientCredentials(tls, entry.address, entry.node);
+    this.client = new AgentClient(entry.address, credentials, { ...options, 'grpc.enable_retries': 0 });
+  }
+  get node(): string {
+    return this.entry.node;
+  }
+  describe(deadlineMs: number, signal?: AbortSignal): Promise<DescribeResponse> {
+    return unary(this.node, this.client, 'describe', {}, { deadlineMs, signal });
+  }
+  prepare(plan: BackupPlan, deadlineMs: number, signal?: AbortSignal): Promise<PrepareResponse> {
+    return unary(this.node, this.client, 'prepare', { plan }, { deadlineMs, signal });
+  }
+  commit(backupId: string, deadlineMs: number, signal?: AbortSignal): Promise<CommitResponse> {
+    return unary(this.node, this.client, 'commit', { backupId }, { deadlineMs, signal });
+  }
+  abort(backupId: string, reason: string, deadlineMs: number): Promise<AbortResponse> {
+    return unary(this.node, this.client, 'abort', { backupId, reason }, { deadlineMs });
+  }
+  status(backupId: string, deadlineMs: number): Promise<BackupStatus> {
+    return unary(this.node, this.client, 'getStatus', { backupId }, { deadlineMs });
+  }
+  watch(backupId: string, deadlineMs: number, onStatus: (s: BackupStatus) => void, signal?: AbortSignal): Promise<void> {
+    return serverStream(this.node, this.client, 'watch', { backupId }, { deadlineMs, signal }, onStatus);
+  }
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** Opens a handle to every agent of the fleet. */
+export function openFleet(agents: readonly AgentEntry[], tls: TlsFiles | undefined): AgentHandle[] {
+  return agents.map((a) => new AgentHandle(a, tls));
+}

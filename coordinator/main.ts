@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/** tandem: the coordinator CLI of coordinated hot backups for TheHive clusters. */
+import { TandemError, errorMessage } from '../shared/errors';
+import { TANDEM_VERSION } from '../shared/version';
+import { AGENTS_HELP, agentsCommand } from './cli/agents';
+import { BACKUP_HELP, backupCommand } from './cli/backup';
+import { CERTS_HELP, certsCommand } from './cli/certs';
+import { EXIT } from './cli/common';
+import { LIST_HELP, SHOW_HELP, listCommand, showCommand } from './cli/list';
+
+const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
+  backup: { run: backupCommand, help: BACKUP_HELP, summary: 'take one coordinated backup set of the fleet' },
+  list: { run: listCommand, help: LIST_HELP, summary: 'list the backup sets at the destination' },
+  show: { run: showCommand, help: SHOW_HELP, summary: 'show one backup set' },
+  agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },
+  certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA and node certificates' },
+};
+
+const HELP = `tandem ${TANDEM_VERSION}: coordinated hot backups for TheHive clusters
+
+Usage: tandem VERB [options]     (tandem VERB --help for a verb's options)
+
+Verbs:
+${Object.entries(VERBS).map(([v, d]) => `  ${v.padEnd(8)} ${d.summary}`).join('\n')}
+
+Exit codes: 0 success, 1 the operation did not succeed (backup aborted or failed),
+2 usage or configuration error, 3 internal error, 130 interrupted.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+    console.log(rest[0] && VERBS[rest[0]] ? VERBS[rest[0]].help : HELP);
+    return EXIT.ok;
+  }
+  if (verb === '--version' || verb === '-v') return void console.log(TANDEM_VERSION), EXIT.ok;
+  const cmd = VERBS[verb];
+  if (!cmd) {
+    console.error(`tandem: unknown verb ${JSON.stringify(verb)}\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  return cmd.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    // Errors an operator can act on are printed plainly; anything else is a bug.
+    const known = err instanceof TandemError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
+    console.error(`tandem: ${errorMessage(err)}`);
+    if (!known) console.error((err as Error)?.stack ?? '');
+    process.exit(known ? (err instanceof TandemError && !(err.name === 'UsageError' || err.name === 'ConfigError' || err.name === 'ValidationError') ? EXIT.failed : EXIT.usage) : EXIT.bug);
+  },
+);

@@ -1,0 +1,41 @@
+/**
+ * Strict patterns for every name that reaches a command line, a path or a request:
+ * backup ids, snapshot tags, keyspaces, tables, node names, index names.
+ */
+import { ValidationError } from './errors';
+
+/** A backup id: `tandem-YYYYMMDDTHHMMSSZ-xxxxxx`, or any operator-chosen [a-z0-9-] name up to 64 chars. */
+export const BACKUP_ID = /^[a-z0-9][a-z0-9-]{2,63}$/;
+/** A Cassandra snapshot tag; tandem uses the backup id as the tag. */
+export const SNAPSHOT_TAG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Cassandra keyspace and table names: letters, digits, underscore, 48 chars at most (unquoted). */
+export const CQL_NAME = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
+/** A node name in the fleet: a host-name label or dotted host name. */
+export const NODE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/;
+/** An Elasticsearch index name or pattern as TheHive uses them (lowercase, no path characters). */
+export const INDEX_NAME = /^[a-z0-9][a-z0-9_.*-]{0,254}$/;
+
+function check(kind: string, pattern: RegExp, value: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new ValidationError(`invalid ${kind} ${JSON.stringify(value)}: must match ${pattern.source}`, { [kind]: value });
+  }
+  return value;
+}
+
+/** Returns the backup id, or throws ValidationError. */
+export const checkBackupId = (v: string) => check('backup id', BACKUP_ID, v);
+/** Returns the snapshot tag, or throws ValidationError. */
+export const checkTag = (v: string) => check('snapshot tag', SNAPSHOT_TAG, v);
+/** Returns the keyspace or table name, or throws ValidationError. */
+export const checkCqlName = (v: string) => check('CQL name', CQL_NAME, v);
+/** Returns the node name, or throws ValidationError. */
+export const checkNodeName = (v: string) => check('node name', NODE_NAME, v);
+/** Returns the index name, or throws ValidationError. */
+export const checkIndexName = (v: string) => check('index name', INDEX_NAME, v);
+
+/** A new backup id from the current time: `tandem-20261121t233400z-1a2b3c`. */
+export function newBackupId(now = new Date(), random = Math.random): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
+  const suffix = Math.floor(random() * 0xffffff).toString(16).padStart(6, '0');
+  return `tandem-${stamp}-${suffix}`;
+}

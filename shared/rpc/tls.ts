@@ -1,0 +1,56 @@
+/**
+ * Mutual TLS for the agent's gRPC port. Agents accept only clients whose certificate chains
+ * to the fleet's CA; the coordinator checks that the agent at an address is the node it names.
+ * Plaintext exists only behind an explicit --insecure and only on loopback addresses.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../errors';
+
+/** Paths of the PEM files of one side of the connection. */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+function read(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`cannot read TLS ${what} ${path}: ${(err as Error).message}. Create it with 'tandem certs'.`);
+  }
+}
+
+/** True when host:port names a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(address: string): boolean {
+  const host = address.replace(/^\[/, '').replace(/\](:\d+)?$/, '').replace(/:\d+$/, '');
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** Server credentials: TLS with the client certificate required and checked against the CA. */
+export function serverCredentials(tls: TlsFiles | undefined, listen: string): grpc.ServerCredentials {
+  if (!tls) {
+    if (!isLoopback(listen)) throw new ConfigError(`insecure mode listens only on loopback, not ${listen}`);
+    return grpc.ServerCredentials.createInsecure();
+  }
+  return grpc.ServerCredentials.createSsl(read(tls.ca, 'CA'), [{ cert_chain: read(tls.cert, 'certificate'), private_key: read(tls.key, 'key') }], true);
+}
+
+/** Client credentials and channel options for one agent; the server name checked is the agent's node name. */
+export function clientCredentials(
+  tls: TlsFiles | undefined,
+  address: string,
+  nodeName: string,
+): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  if (!tls) {
+    if (!isLoopback(address)) throw new ConfigError(`insecure mode reaches only loopback agents, not ${address}`);
+    return { credentials: grpc.credentials.createInsecure(), options: {} };
+  }
+  return {
+    credentials: grpc.credentials.createSsl(read(tls.ca, 'CA'), read(tls.key, 'key'), read(tls.cert, 'certificate')),
+    // The agent's certificate carries its node name: this checks that the agent answering at
+    // the address is the node the fleet file names, whatever the address is.
+    options: { 'grpc.ssl_target_name_override': nodeName, 'grpc.default_authority': nodeName },
+  };
+}
