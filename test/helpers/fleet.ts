@@ -1,0 +1,169 @@
+/**
+ * Test fleet: real tandem-agent processes on loopback ports with mutual TLS, certificates made
+ * by `tandem certs`, and the real `tandem` CLI. Nothing here is a double.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { initCa, issueCert } from '../../coordinator/cli/certs';
+import { openFleet, type AgentHandle } from '../../coordinator/fleet';
+
+const ROOT = resolve(__dirname, '../../..');
+/** Path of the compiled agent and CLI entry points. */
+export const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
+export const CLI_MAIN = join(ROOT, 'dist/coordinator/main.js');
+
+/** One agent of a test fleet. */
+export interface TestAgent {
+  node: string;
+  port: number;
+  config: string;
+  markerDir: string;
+  stateDir: string;
+  roles: Record<string, unknown>;
+  process?: ChildProcess;
+  log: string[];
+}
+
+/** A test fleet on disk. */
+export interface TestFleet {
+  dir: string;
+  pki: string;
+  fleetFile: string;
+  destDir: string;
+  agents: TestAgent[];
+}
+
+let nextPort = 17500 + Math.floor(Math.random() * 2000);
+
+/** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
+export async function makeFleet(
+  specs: { node: string; roles?: Record<string, unknown> }[],
+  opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[] } = {},
+): Promise<TestFleet> {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-fleet-'));
+  const pki = join(dir, 'pki');
+  await mkdir(pki, { mode: 0o700 });
+  await initCa(pki);
+  await issueCert(pki, 'coordinator', 'coordinator', []);
+  const destDir = join(dir, 'dest');
+  await mkdir(destDir);
+  const agents: TestAgent[] = [];
+  for (const s of specs) {
+    await issueCert(pki, s.node, 'agent', ['127.0.0.1']);
+    const a: TestAgent = {
+      node: s.node,
+      port: nextPort++,
+      config: join(dir, `${s.node}.yaml`),
+      markerDir: join(dir, 'markers', s.node),
+      stateDir: join(dir, 'state', s.node),
+      roles: s.roles ?? { rehearsal: {} },
+      log: [],
+    };
+    if (a.roles.rehearsal) a.roles = { ...a.roles, rehearsal: { markerDir: a.markerDir, ...(a.roles.rehearsal as object) } };
+    await writeAgentConfig(pki, a);
+    agents.push(a);
+  }
+  const fleetFile = join(dir, 'fleet.yaml');
+  const entries = [
+    ...agents.map((a) => ({ node: a.node, address: `127.0.0.1:${a.port}`, roles: Object.keys(a.roles) })),
+    ...(opts.extraAgents ?? []).map((x) => ({ node: x.node, address: `127.0.0.1:${x.port}`, roles: ['rehearsal'] })),
+  ];
+  await writeFile(
+    fleetFile,
+    JSON.stringify({
+      tls: { ca: join(pki, 'ca.crt'), cert: join(pki, 'coordinator.crt'), key: join(pki, 'coordinator.key') },
+      stateDir: join(dir, 'coordinator'),
+      agents: entries,
+      destination: { type: 'local', path: destDir },
+      backup: { leaseMs: opts.leaseMs ?? 30_000, prepareTimeoutMs: opts.prepareTimeoutMs ?? 10_000, commitTimeoutMs: 5000 },
+    }),
+  );
+  return { dir, pki, fleetFile, destDir, agents };
+}
+
+async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
+  // JSON is YAML: the agent reads it with the same loader.
+  await writeFile(
+    a.config,
+    JSON.stringify({
+      node: a.node,
+      listen: `127.0.0.1:${a.port}`,
+      tls: { ca: join(pki, 'ca.crt'), cert: join(pki, `${a.node}.crt`), key: join(pki, `${a.node}.key`) },
+      stateDir: a.stateDir,
+      roles: a.roles,
+    }),
+  );
+}
+
+/** Starts an agent process and waits until it answers Describe. */
+export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> {
+  const child = spawn(process.execPath, [AGENT_MAIN, '--config', a.config], {
+    env: { ...process.env, TANDEM_ENABLE_REHEARSAL_ROLE: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  a.process = child;
+  const collect = (d: Buffer) => a.log.push(...d.toString().split('\n').filter(Boolean));
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const [handle] = handles(fleet, [a.node]);
+  try {
+    for (let i = 0; i < 100; i++) {
+      if (child.exitCode !== null) throw new Error(`agent ${a.node} exited: ${a.log.join('\n')}`);
+      try {
+        await handle.describe(1000);
+        return;
+      } catch {
+        await sleep(100);
+      }
+    }
+    throw new Error(`agent ${a.node} did not answer: ${a.log.join('\n')}`);
+  } finally {
+    handle.close();
+  }
+}
+
+/** Stops an agent: SIGTERM by default, SIGKILL to simulate a crash. */
+export async function stopAgent(a: TestAgent, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const p = a.process;
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill(signal);
+  await exited;
+}
+
+/** Starts every agent of the fleet. */
+export async function startFleet(fleet: TestFleet): Promise<void> {
+  await Promise.all(fleet.agents.map((a) => startAgent(fleet, a)));
+}
+
+/** Stops every agent of the fleet. */
+export async function stopFleet(fleet: TestFleet): Promise<void> {
+  await Promise.all(fleet.agents.map((a) => stopAgent(a)));
+}
+
+/** gRPC handles to some agents, as the coordinator builds them (mutual TLS). */
+export function handles(fleet: TestFleet, nodes = fleet.agents.map((a) => a.node)): AgentHandle[] {
+  const tls = { ca: join(fleet.pki, 'ca.crt'), cert: join(fleet.pki, 'coordinator.crt'), key: join(fleet.pki, 'coordinator.key') };
+  const entries = fleet.agents.filter((a) => nodes.includes(a.node)).map((a) => ({ node: a.node, address: `127.0.0.1:${a.port}`, roles: Object.keys(a.roles) as ['rehearsal'] }));
+  return openFleet(entries, tls);
+}
+
+/** Runs the real `tandem` CLI and collects its output. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A free-looking port with nothing listening on it. */
+export function unusedPort(): number {
+  return nextPort++;
+}

@@ -1,0 +1,148 @@
+/**
+ * The two-phase protocol between real tandem-agent processes and the real tandem CLI, over
+ * mutual TLS on loopback.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rejects } from '../helpers/assert';
+import { AgentState } from '../../shared/generated/tandem/v1/agent';
+import { handles, makeFleet, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
+
+const fleets: TestFleet[] = [];
+test.after(async () => {
+  for (const f of fleets) await stopFleet(f);
+});
+
+async function fleetOf(specs: Parameters<typeof makeFleet>[0], opts?: Parameters<typeof makeFleet>[1]) {
+  const f = await makeFleet(specs, opts);
+  fleets.push(f);
+  await startFleet(f);
+  return f;
+}
+
+async function states(f: TestFleet): Promise<string[]> {
+  const hs = handles(f);
+  try {
+    return await Promise.all(hs.map(async (h) => AgentState[(await h.describe(3000)).state]));
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+}
+
+const marker = (f: TestFleet, node: string, id: string, step: string) => existsSync(join(f.dir, 'markers', node, id, step));
+
+test('all vote yes: every agent commits, ships, and the manifest is written last', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }, { node: 'n3' }]);
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-all-yes']);
+  assert.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.status, 'complete');
+  assert.is(out.id, 'set-all-yes');
+  assert.type(out.snapshotSpreadMs, 'number');
+  assert.ok(out.bytes > 0);
+  for (const n of ['n1', 'n2', 'n3']) {
+    assert.ok(marker(f, n, 'set-all-yes', 'committed'), `${n} committed`);
+    assert.ok(marker(f, n, 'set-all-yes', 'cleaned'), `${n} cleaned up`);
+  }
+  const manifest = JSON.parse(readFileSync(join(f.destDir, 'set-all-yes', 'manifest.json'), 'utf8'));
+  assert.is(manifest.nodes.length, 3);
+  assert.is(manifest.files.length, 3);
+  assert.equal(await states(f), ['IDLE', 'IDLE', 'IDLE']);
+  const list = await runCli(['list', '--config', f.fleetFile, '--json']);
+  assert.equal(JSON.parse(list.stdout).backupSets.map((s: { id: string; status: string }) => [s.id, s.status]), [['set-all-yes', 'complete']]);
+});
+
+test('one votes no: nobody commits, everyone aborts and is idle again', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2', roles: { rehearsal: { vote: 'no' } } }, { node: 'n3' }]);
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-one-no']);
+  assert.is(r.code, 1);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.status, 'aborted');
+  assert.match(out.reason, /n2 votes no: rehearsal: configured to vote no/);
+  for (const n of ['n1', 'n2', 'n3']) assert.not.ok(marker(f, n, 'set-one-no', 'committed'), `${n} must not commit`);
+  for (const n of ['n1', 'n3']) assert.ok(marker(f, n, 'set-one-no', 'aborted'), `${n} aborted its prepare`);
+  assert.equal(await states(f), ['IDLE', 'IDLE', 'IDLE']);
+  assert.equal(readdirSync(f.destDir), [], 'nothing left at the destination');
+});
+
+test('one agent unreachable: aborted within the deadline, nothing prepared stays', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }], { extraAgents: [{ node: 'ghost', port: unusedPort() }] });
+  const t0 = Date.now();
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json']);
+  assert.is(r.code, 1);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.status, 'aborted');
+  assert.match(out.reason, /ghost unreachable/);
+  assert.ok(Date.now() - t0 < 15_000, 'bounded by the deadlines');
+  assert.equal(await states(f), ['IDLE', 'IDLE']);
+});
+
+test('coordinator gone after Prepare: the lease expires into a self-abort', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
+  const hs = handles(f);
+  const plan = { backupId: 'set-lease', tag: 'set-lease', leaseMs: 1500, destinationJson: JSON.stringify({ type: 'local', path: f.destDir }), options: {} };
+  try {
+    for (const h of hs) assert.ok((await h.prepare(plan, 5000)).voteYes);
+    assert.equal(await states(f), ['PREPARED', 'PREPARED']);
+    await sleep(2500); // no Commit, no Abort: as if the coordinator had been killed
+    assert.equal(await states(f), ['IDLE', 'IDLE']);
+    for (const h of hs) {
+      const s = await h.status('set-lease', 3000);
+      assert.is(AgentState[s.state], 'ABORTED');
+      assert.match(s.error, /lease expired/);
+    }
+    await rejects(() => hs[0].commit('set-lease', 3000), /aborted/);
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+});
+
+test('Prepare, Commit and Abort are idempotent by backup id', async () => {
+  const f = await fleetOf([{ node: 'n1', roles: { rehearsal: { shipMs: 1500 } } }]);
+  const [h] = handles(f);
+  const plan = { backupId: 'set-repeat', tag: 'set-repeat', leaseMs: 10_000, destinationJson: JSON.stringify({ type: 'local', path: f.destDir }), options: {} };
+  try {
+    const v1 = await h.prepare(plan, 5000);
+    const v2 = await h.prepare(plan, 5000);
+    assert.ok(v1.voteYes && v2.voteYes);
+    assert.is(v2.leaseExpiresUnixMs, v1.leaseExpiresUnixMs);
+    const c1 = await h.commit('set-repeat', 5000);
+    const c2 = await h.commit('set-repeat', 5000);
+    assert.is(c2.committedUnixMs, c1.committedUnixMs, 'a repeated Commit returns the same cut');
+    const other = await h.prepare({ ...plan, backupId: 'set-other', tag: 'set-other' }, 5000);
+    assert.not.ok(other.voteYes);
+    assert.match(other.reason, /busy with backup set-repeat/);
+    await h.abort('set-repeat', 'test', 5000);
+    await h.abort('set-repeat', 'test', 5000);
+    assert.is(AgentState[(await h.status('set-repeat', 3000)).state], 'ABORTED');
+    assert.not.ok(existsSync(join(f.destDir, 'set-repeat', 'n1', 'rehearsal', 'part.txt')), 'abort removed the shipped part');
+  } finally {
+    h.close();
+  }
+});
+
+test('a restarted agent recovers its on-disk state and cleans up', async () => {
+  const f = await fleetOf([{ node: 'n1' }]);
+  const a = f.agents[0];
+  let [h] = handles(f);
+  const plan = { backupId: 'set-crash', tag: 'set-crash', leaseMs: 60_000, destinationJson: JSON.stringify({ type: 'local', path: f.destDir }), options: {} };
+  assert.ok((await h.prepare(plan, 5000)).voteYes);
+  h.close();
+  await stopAgent(a, 'SIGKILL');
+  await startAgent(f, a);
+  [h] = handles(f);
+  try {
+    const s = await h.status('set-crash', 3000);
+    assert.is(AgentState[s.state], 'ABORTED');
+    assert.match(s.error, /agent restarted while the backup was prepared/);
+    assert.ok(marker(f, 'n1', 'set-crash', 'aborted'), 'the role undid its prepare');
+    assert.equal(await states(f), ['IDLE']);
+  } finally {
+    h.close();
+  }
+});
+
+test.run();
