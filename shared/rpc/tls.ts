@@ -24,7 +24,8 @@ function read(path: string, what: string): Buffer {
 
 /** True when host:port names a loopback address (127.0.0.0/8, ::1, localhost). */
 export function isLoopback(address: string): boolean {
-  const host = address.replace(/^\[/, '').replace(/\](:\d+)?$/, '').replace(/:\d+$/, '');
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
+  const host = bracketed ? bracketed[1] : address.replace(/:\d+$/, '');
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
