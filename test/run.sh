@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs tandem's test suites (unit, then integration) with uvu and ends with one line:
+# "tests: N passed, N failed, N skipped". Exits non-zero when a test failed or nothing ran.
+# Integration tests that need the sandbox's real services expect `npm run sandbox -- up` first.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+npm run build --silent || { echo "tests: 0 passed, 1 failed (build failed)"; exit 1; }
+export NO_COLOR=1 FORCE_COLOR=0
+passed=0 failed=0 skipped=0 status=0
+suites=("${@:-unit integration}")
+for suite in ${suites[*]}; do
+  log=$(mktemp)
+  npx uvu "dist/test/$suite" '\.test\.js$' 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  clean=$(sed 's/\x1b\[[0-9;]*m//g' "$log")
+  t=$(grep -Eo 'Total: +[0-9]+' <<<"$clean" | grep -Eo '[0-9]+' | tail -1)
+  p=$(grep -Eo 'Passed: +[0-9]+' <<<"$clean" | grep -Eo '[0-9]+' | tail -1)
+  s=$(grep -Eo 'Skipped: +[0-9]+' <<<"$clean" | grep -Eo '[0-9]+' | tail -1)
+  t=${t:-0} p=${p:-0} s=${s:-0}
+  f=$((t - p - s))
+  # A suite that crashed before uvu's summary still counts as a failure.
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+  [ "$rc" -ne 0 ] && status=1
+  rm -f "$log"
+done
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$passed" -gt 0 ] || status=1
+exit $status
