@@ -1,0 +1,25 @@
+/** Destinations of backup sets: a local/NFS folder, a remote folder via rsync over ssh, or S3. */
+import type { DestinationConfig } from './config';
+import { LocalDestination } from './local';
+import { RsyncDestination } from './rsync';
+import { S3Destination } from './s3';
+import type { Destination } from './types';
+
+export * from './config';
+export * from './paths';
+export * from './types';
+export { LocalDestination } from './local';
+export { RsyncDestination, type RsyncOptions, rsyncOptions, sshOptions, shQuote } from './rsync';
+export { S3Destination, s3Credentials } from './s3';
+
+/** Builds the destination a validated config describes (no I/O; call checkWritable() to test it). */
+export function openDestination(config: DestinationConfig): Destination {
+  switch (config.type) {
+    case 'local':
+      return new LocalDestination(config);
+    case 'rsync':
+      return new RsyncDestination(config);
+    case 's3':
+      return new S3Destination(config);
+  }
+}

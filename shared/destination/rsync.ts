@@ -1,0 +1,266 @@
+/**
+ * A destination on a remote host, reached with rsync and ssh (argv only, never a local shell).
+ * rsync writes each file to a hidden temporary name and renames it when complete, so files appear
+ * atomically; --partial-dir keeps an interrupted transfer so the retry resumes instead of
+ * restarting a multi-GB archive. Remote commands (mkdir, find, rm) go through ssh, whose remote
+ * side does run a shell: every word is single-quoted, on top of the strict path validation.
+ * The remote host needs rsync and GNU find/stat (any Linux).
+ */
+import { createReadStream, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { posix, resolve as resolvePath, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CommandError, NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
+import { runCommand, type CommandRunner } from '../exec';
+import type { RsyncDestinationConfig } from './config';
+import { byteCounter } from './local';
+import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
+import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
+
+/** Knobs that are not part of the YAML config (test seams and tuning). */
+export interface RsyncOptions {
+  /** Runs rsync and ssh; default runCommand. */
+  runner?: CommandRunner;
+  /** Attempts per transfer or remote command; default 3. */
+  attempts?: number;
+  /** Delay before the first retry in ms, doubled each time; default 2000. */
+  retryDelayMs?: number;
+  /** Local folder for staging streams and downloads; default os.tmpdir(). */
+  stagingDir?: string;
+}
+
+/** rsync/ssh exit codes worth retrying: network, I/O, partial transfer, timeouts, ssh (255). */
+const RETRYABLE = new Set([10, 11, 12, 20, 23, 30, 35, 255]);
+
+/** Quotes one word for a POSIX shell (the remote side of ssh). */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The ssh options (without host) for this config; each is one word without spaces or quotes. */
+export function sshOptions(c: RsyncDestinationConfig): string[] {
+  const o = ['-p', String(c.port), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'UpdateHostKeys=no'];
+  o.push('-o', 'ConnectTimeout=20', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4', '-o', 'LogLevel=ERROR');
+  if (c.identityFile) o.push('-i', c.identityFile, '-o', 'IdentitiesOnly=yes');
+  if (c.knownHostsFile) o.push('-o', `UserKnownHostsFile=${c.knownHostsFile}`);
+  // rsync splits the -e value on whitespace and honours quotes: the config schema already
+  // forbids these characters, this guards against a future option that forgets to.
+  for (const w of o) if (/[\s'"\\]/.test(w)) throw new ValidationError(`ssh option ${JSON.stringify(w)} contains whitespace or quotes`);
+  return o;
+}
+
+/** The rsync argv (without source and target) for this config. */
+export function rsyncOptions(c: RsyncDestinationConfig): string[] {
+  const o = ['rsync', '--partial-dir=.rsync-partial', `--timeout=${c.ioTimeoutSeconds}`];
+  // Without -t the target's mtime never matches, but be explicit: same size must not mean "skip".
+  o.push('--ignore-times');
+  if (c.bwlimitKBps) o.push(`--bwlimit=${c.bwlimitKBps}`);
+  o.push('-e', ['ssh', ...sshOptions(c)].join(' '));
+  return o;
+}
+
+/** Destination on a folder of a remote host, via rsync over ssh. */
+export class RsyncDestination implements Destination {
+  private readonly run: CommandRunner;
+  private readonly attempts: number;
+  private readonly retryDelayMs: number;
+  private readonly stagingDir: string;
+  private readonly madeDirs = new Set<string>();
+
+  constructor(private readonly config: RsyncDestinationConfig, options: RsyncOptions = {}) {
+    this.run = options.runner ?? runCommand;
+    this.attempts = options.attempts ?? 3;
+    this.retryDelayMs = options.retryDelayMs ?? 2000;
+    this.stagingDir = options.stagingDir ?? tmpdir();
+  }
+
+  describe(): string {
+    const c = this.config;
+    return `rsync://${c.user}@${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}${c.path}`;
+  }
+
+  /** `user@host:` as rsync wants it (IPv6 in brackets). */
+  private remoteSpec(absPath: string): string {
+    const h = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+    return `${this.config.user}@${h}:${absPath}`;
+  }
+
+  /** Runs a command on the remote host; `words` are quoted one by one for the remote shell. */
+  async ssh(words: string[], signal?: AbortSignal): Promise<string> {
+    const remote = words.join(' ');
+    const argv = ['ssh', ...sshOptions(this.config), '--', `${this.config.user}@${this.config.host}`, remote];
+    return (await this.retry(() => this.run(argv, { signal }), signal)).stdout;
+  }
+
+  private abs(relPath: string): string {
+    return joinRoot(this.config.path, safeRelPath(relPath));
+  }
+
+  private async mkdirRemote(dir: string, signal?: AbortSignal): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await this.ssh(['mkdir', '-p', '--', shQuote(dir)], signal);
+    this.madeDirs.add(dir);
+  }
+
+  /** Retries `fn` on transient rsync/ssh failures, waiting retryDelayMs, then twice that, ... */
+  private async retry<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason ?? err; // the caller's abort, not a failure to explain
+        if (isMissingFile(err)) throw err;
+        const transient = err instanceof CommandError && (err.exitCode === null || RETRYABLE.has(err.exitCode));
+        if (!transient || attempt >= this.attempts) throw explain(err, this);
+        await sleep(this.retryDelayMs * 2 ** (attempt - 1), signal);
+      }
+    }
+  }
+
+  /** Copies a local file to an absolute remote path (rsync: temp name, then rename). */
+  private async upload(localFile: string, remotePath: string, signal?: AbortSignal): Promise<void> {
+    await this.mkdirRemote(posix.dirname(remotePath), signal);
+    const argv = [...rsyncOptions(this.config), '--', resolvePath(localFile), this.remoteSpec(remotePath)];
+    await this.retry(() => this.run(argv, { signal }), signal);
+  }
+
+  /** Runs `fn` with a fresh private staging folder, removed afterwards. */
+  private async withStaging<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+    const dir = await fs.mkdtemp(join(this.stagingDir, 'tandem-rsync-'));
+    try {
+      return await fn(dir);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async put(relPath: string, source: string | Readable, opts: PutOptions = {}): Promise<PutResult> {
+    const remotePath = this.abs(relPath);
+    const check = (size: number) => {
+      if (opts.size !== undefined && size !== opts.size)
+        throw new ValidationError(`upload of ${relPath} has ${size} bytes, expected ${opts.size}`, { path: relPath });
+      return { size };
+    };
+    if (typeof source === 'string') {
+      const st = await fs.stat(source);
+      check(st.size);
+      await this.upload(source, remotePath, opts.signal);
+      return { size: st.size };
+    }
+    // rsync needs a seekable file (and a retry needs the same bytes again): stage the stream.
+    return this.withStaging(async (dir) => {
+      const staged = join(dir, 'data');
+      const counter = byteCounter();
+      await pipeline(source, counter, (await fs.open(staged, 'wx', 0o600)).createWriteStream(), { signal: opts.signal });
+      const result = check(counter.bytes);
+      await this.upload(staged, remotePath, opts.signal);
+      return result;
+    });
+  }
+
+  async get(relPath: string): Promise<Readable> {
+    const remotePath = this.abs(relPath);
+    const dir = await fs.mkdtemp(join(this.stagingDir, 'tandem-rsync-'));
+    const local = join(dir, 'data');
+    try {
+      const argv = [...rsyncOptions(this.config), '--', this.remoteSpec(remotePath), local];
+      await this.retry(() => this.run(argv));
+    } catch (err) {
+      await fs.rm(dir, { recursive: true, force: true });
+      if (isMissingFile(err)) throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath });
+      throw err;
+    }
+    // The download lives only as long as the stream: removed on close, end or error.
+    const stream = createReadStream(local);
+    stream.once('close', () => void fs.rm(dir, { recursive: true, force: true }));
+    return stream;
+  }
+
+  async stat(relPath: string): Promise<{ size: number } | null> {
+    const p = shQuote(this.abs(relPath));
+    const out = (await this.ssh(['if', 'test', '-f', p, ';', 'then', 'stat', '-c', '%s', '--', p, ';', 'else', 'echo', 'absent', ';', 'fi'])).trim();
+    if (out === 'absent') return null;
+    if (!/^\d+$/.test(out)) throw new ValidationError(`unexpected output of remote stat for ${relPath}: ${JSON.stringify(out.slice(0, 200))}`);
+    return { size: Number(out) };
+  }
+
+  async list(prefix: string): Promise<DestinationEntry[]> {
+    const rel = safeRelPrefix(prefix);
+    const dir = shQuote(joinRoot(this.config.path, rel));
+    const out = await this.ssh(['if', 'test', '-d', dir, ';', 'then', 'find', dir, '-type', 'f', '-printf', shQuote('%P\\t%s\\n'), ';', 'fi']);
+    const entries: DestinationEntry[] = [];
+    for (const line of out.split('\n')) {
+      const m = /^([^\t]+)\t(\d+)$/.exec(line);
+      if (!m) continue;
+      const path = rel ? `${rel}/${m[1]}` : m[1];
+      // Hidden files are rsync temporaries or partial transfers; unsafe names are not ours.
+      if (isHiddenRelPath(path) || relPathProblem(path)) continue;
+      entries.push({ path, size: Number(m[2]) });
+    }
+    return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async remove(prefix: string): Promise<void> {
+    const rel = safeRelPrefix(prefix);
+    if (rel === '') throw new ValidationError('refusing to remove the whole destination root', { path: prefix });
+    await this.ssh(['rm', '-rf', '--', shQuote(joinRoot(this.config.path, rel))]);
+    for (const d of this.madeDirs) if (d === joinRoot(this.config.path, rel) || d.startsWith(`${joinRoot(this.config.path, rel)}/`)) this.madeDirs.delete(d);
+  }
+
+  async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
+    // rsync already writes to a hidden temporary name and renames it into place.
+    await this.put(relPath, Readable.from([Buffer.from(data)]));
+  }
+
+  async checkWritable(): Promise<void> {
+    const root = this.config.path;
+    let out: string;
+    try {
+      out = await this.ssh(['if', 'test', '!', '-d', shQuote(root), ';', 'then', 'echo', 'missing', ';', 'elif', 'test', '!', '-w', shQuote(root), ';', 'then', 'echo', 'readonly', ';', 'else', 'echo', 'ok', ';', 'fi']);
+    } catch (err) {
+      throw new PreconditionError(`cannot reach ${this.describe()}: ${errorMessage(err)}`, { destination: this.describe() }, { cause: err });
+    }
+    if (out.trim() === 'missing') throw new PreconditionError(`folder ${root} does not exist on ${this.config.host}: create it (mkdir -p ${root}) and make it writable by ${this.config.user}`);
+    if (out.trim() === 'readonly') throw new PreconditionError(`folder ${root} on ${this.config.host} is not writable by ${this.config.user}: fix its owner or mode`);
+    const probe = joinRoot(root, `.tandem-probe-${randomBytes(6).toString('hex')}`);
+    try {
+      await this.withStaging(async (dir) => {
+        await fs.writeFile(join(dir, 'probe'), 'tandem write probe\n');
+        await this.upload(join(dir, 'probe'), probe);
+      });
+    } catch (err) {
+      throw new PreconditionError(`cannot copy a file with rsync to ${this.describe()}: ${errorMessage(err)} (is rsync installed on ${this.config.host}?)`, {}, { cause: err });
+    } finally {
+      await this.ssh(['rm', '-f', '--', shQuote(probe)]).catch(() => undefined);
+    }
+  }
+}
+
+/** True if rsync failed because the source file does not exist (no point retrying). */
+function isMissingFile(err: unknown): boolean {
+  return err instanceof CommandError && err.exitCode === 23 && /No such file or directory/.test(err.stderrTail);
+}
+
+/** Turns a ssh failure into an error that says what to fix; other errors pass through. */
+function explain(err: unknown, d: RsyncDestination): unknown {
+  if (!(err instanceof CommandError) || err.exitCode !== 255) return err;
+  const s = err.stderrTail;
+  const hint = /Host key verification failed|No .*host key is known/i.test(s)
+    ? 'the host key is unknown or changed: add it to knownHostsFile (ssh-keyscan -p PORT HOST) after checking its fingerprint'
+    : /Permission denied/i.test(s)
+      ? 'ssh login refused: add the public key of identityFile to ~/.ssh/authorized_keys of the remote user'
+      : /Connection refused|Could not resolve|timed out|No route/i.test(s)
+        ? 'the ssh server is not reachable: check host, port and firewalls'
+        : 'ssh failed';
+  return new PreconditionError(`${d.describe()}: ${hint} (${s.trim().split('\n').slice(-2).join(' | ')})`, { destination: d.describe() }, { cause: err });
+}
+
+/** Waits `ms`, or rejects early when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+  });
+}

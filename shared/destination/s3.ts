@@ -1,0 +1,214 @@
+/**
+ * A destination in an S3 bucket (AWS or compatible: MinIO, Ceph RGW). Objects become visible
+ * only when a PUT or a multipart upload completes, so there are no temporary names; streams are
+ * uploaded in parts, several at once, without knowing their size in advance.
+ */
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import {
+  S3Client,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { ConfigError, NotFoundError, PreconditionError, TandemError, ValidationError, errorMessage } from '../errors';
+import type { S3DestinationConfig } from './config';
+import { byteCounter } from './local';
+import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
+import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
+
+/** Reads credentials from the config or the environment variables it names; undefined = SDK default chain. */
+export function s3Credentials(c: S3DestinationConfig, env: NodeJS.ProcessEnv = process.env): { accessKeyId: string; secretAccessKey: string } | undefined {
+  const pick = (literal: string | undefined, envName: string | undefined, what: string) => {
+    if (literal !== undefined) return literal;
+    if (envName === undefined) return undefined;
+    const v = env[envName];
+    if (!v) throw new ConfigError(`environment variable ${envName} (the S3 ${what}) is not set or empty`);
+    return v;
+  };
+  const accessKeyId = pick(c.accessKeyId, c.accessKeyIdEnv, 'access key id');
+  const secretAccessKey = pick(c.secretAccessKey, c.secretAccessKeyEnv, 'secret access key');
+  return accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined;
+}
+
+/** HTTP status of an SDK error, if any. */
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+/** Destination in an S3 bucket under an optional key prefix. */
+export class S3Destination implements Destination {
+  /** The SDK client (exposed for tests and diagnostics). */
+  readonly client: S3Client;
+  private readonly base: string;
+
+  constructor(private readonly config: S3DestinationConfig, client?: S3Client) {
+    this.base = config.prefix ? `${config.prefix}/` : '';
+    this.client =
+      client ??
+      new S3Client({
+        endpoint: config.endpoint,
+        region: config.region,
+        forcePathStyle: config.forcePathStyle,
+        credentials: s3Credentials(config),
+        // lib-storage retries parts; the SDK retries each request with backoff on top.
+        maxAttempts: 5,
+      });
+  }
+
+  describe(): string {
+    return `s3://${this.config.bucket}/${this.base} at ${this.config.endpoint}`;
+  }
+
+  private key(relPath: string): string {
+    return this.base + safeRelPath(relPath);
+  }
+
+  async put(relPath: string, source: string | Readable, opts: PutOptions = {}): Promise<PutResult> {
+    const Key = this.key(relPath);
+    const counter = byteCounter();
+    const input = typeof source === 'string' ? createReadStream(source) : source;
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.config.bucket, Key, Body: counter },
+      queueSize: this.config.queueSize,
+      partSize: this.config.partSizeMiB * 1024 * 1024,
+      // On failure, abort the multipart upload so its parts do not linger (and cost) in the bucket.
+      leavePartsOnError: false,
+    });
+    const onAbort = () => void upload.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Each side stops the other on failure, so neither a stalled read nor a dangling upload is left.
+      const piping = pipeline(input, counter, { signal: opts.signal }).catch((err) => {
+        void upload.abort();
+        throw err;
+      });
+      const uploading = upload.done().catch((err) => {
+        counter.destroy(err);
+        throw err;
+      });
+      const [, done] = await Promise.all([piping, uploading]);
+      if (opts.size !== undefined && counter.bytes !== opts.size) {
+        // S3 has no rename: the object is already visible, so take it back.
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key }));
+        throw new ValidationError(`upload of ${relPath} had ${counter.bytes} bytes, expected ${opts.size}`, { path: relPath });
+      }
+      return { size: counter.bytes, etag: done.ETag };
+    } catch (err) {
+      // An abort is the caller's doing: hand back its reason, not a wrapped failure.
+      if (opts.signal?.aborted) throw opts.signal.reason ?? err;
+      throw err instanceof TandemError ? err : new TandemError(`upload of ${relPath} to ${this.describe()} failed: ${errorMessage(err)}`, { path: relPath }, { cause: err });
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async get(relPath: string): Promise<Readable> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(relPath) }));
+      return r.Body as Readable;
+    } catch (err) {
+      if ((err as Error).name === 'NoSuchKey' || httpStatus(err) === 404)
+        throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath }, { cause: err });
+      throw err;
+    }
+  }
+
+  async stat(relPath: string): Promise<{ size: number } | null> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(relPath) }));
+      return { size: r.ContentLength ?? 0 };
+    } catch (err) {
+      if (httpStatus(err) === 404 || (err as Error).name === 'NotFound') return null;
+      throw err;
+    }
+  }
+
+  /** Every key under the folder `rel` (or the whole base), paginated. */
+  private async *keys(rel: string): AsyncGenerator<{ key: string; size: number }> {
+    const Prefix = rel ? `${this.base}${rel}/` : this.base;
+    let ContinuationToken: string | undefined;
+    do {
+      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix, ContinuationToken }));
+      for (const o of r.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0 };
+      ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async list(prefix: string): Promise<DestinationEntry[]> {
+    const rel = safeRelPrefix(prefix);
+    const out: DestinationEntry[] = [];
+    for await (const { key, size } of this.keys(rel)) {
+      const path = key.slice(this.base.length);
+      // Keys we could not have written (probes, foreign objects) are not backup files.
+      if (isHiddenRelPath(path) || relPathProblem(path)) continue;
+      out.push({ path, size });
+    }
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async remove(prefix: string): Promise<void> {
+    const rel = safeRelPrefix(prefix);
+    if (rel === '') throw new ValidationError('refusing to remove the whole destination root', { path: prefix });
+    // The object named exactly `rel` (a file), then everything under `rel/` (a folder).
+    const batch: string[] = [this.base + rel];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const r = await this.client.send(
+        new DeleteObjectsCommand({ Bucket: this.config.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+      );
+      if (r.Errors?.length) throw new TandemError(`could not delete ${r.Errors.length} objects under ${rel} in ${this.describe()}: ${r.Errors[0].Key}: ${r.Errors[0].Message}`);
+      batch.length = 0;
+    };
+    // Keys are collected first, then deleted: deleting while paginating could skip keys.
+    const all: string[] = [];
+    for await (const { key } of this.keys(rel)) all.push(key);
+    for (const k of all) {
+      batch.push(k);
+      if (batch.length === 1000) await flush(); // DeleteObjects takes at most 1000 keys
+    }
+    await flush();
+  }
+
+  async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
+    // A single PUT replaces the object atomically.
+    await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: this.key(relPath), Body: Buffer.from(data) }));
+  }
+
+  async checkWritable(): Promise<void> {
+    const Bucket = this.config.bucket;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket }));
+    } catch (err) {
+      const status = httpStatus(err);
+      const hint =
+        status === 404
+          ? `bucket ${Bucket} does not exist: create it`
+          : status === 403 || status === 401
+            ? `access to bucket ${Bucket} is denied: check the access keys and the bucket policy`
+            : status === 301 || status === 400
+              ? `the bucket is in another region or the endpoint is wrong: check region (${this.config.region}) and endpoint`
+              : `cannot reach ${this.config.endpoint}: check the endpoint URL and that the service is up`;
+      throw new PreconditionError(`${this.describe()}: ${hint} (${errorMessage(err) || (err as Error).name})`, { destination: this.describe() }, { cause: err });
+    }
+    const Key = `${this.base}.tandem-probe-${randomBytes(6).toString('hex')}`;
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket, Key, Body: 'tandem write probe\n' }));
+    } catch (err) {
+      throw new PreconditionError(`${this.describe()}: cannot write (${errorMessage(err) || (err as Error).name}): grant s3:PutObject and s3:DeleteObject on the bucket to these keys`, { destination: this.describe() }, { cause: err });
+    }
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket, Key }));
+    } catch (err) {
+      throw new PreconditionError(`${this.describe()}: can write but not delete (${errorMessage(err)}): grant s3:DeleteObject, needed to remove old backups`, { destination: this.describe() }, { cause: err });
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Shared integration suite for real destinations, and access to the sandbox's env.json.
+ * Not a test file itself (no .test suffix): the rsync and s3 test files call destinationSuite().
+ */
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import * as assert from 'uvu/assert';
+import type { Test } from 'uvu';
+import { NotFoundError, ValidationError } from '../../shared/errors';
+import type { Destination } from '../../shared/destination';
+
+/** The parts of .sandbox/env.json these tests use (the full shape is in test/sandbox/paths.ts). */
+export interface SandboxEnvSubset {
+  minio: { endpoint: string; accessKey: string; secretKey: string; region: string; backupBucket: string };
+  sshd: { host: string; port: number; user: string; keyPath: string; knownHosts: string; backupHostDir: string };
+}
+
+/** Reads the sandbox env: $TANDEM_SANDBOX_ENV if set, else <repo>/.sandbox/env.json; null if absent. */
+export function readSandboxEnv(): SandboxEnvSubset | null {
+  // dist/test/integration -> repo root is three levels up; from the sources it is two.
+  const roots = [resolve(__dirname, '../../..'), resolve(__dirname, '../..')];
+  const candidates = process.env.TANDEM_SANDBOX_ENV ? [process.env.TANDEM_SANDBOX_ENV] : roots.map((r) => join(r, '.sandbox', 'env.json'));
+  const file = candidates.find((f) => existsSync(f));
+  return file ? (JSON.parse(readFileSync(file, 'utf8')) as SandboxEnvSubset) : null;
+}
+
+/** Reads a stream to a Buffer. */
+export async function slurp(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A stream of `total` pseudo-random bytes in 64 KiB chunks (unknown size to the consumer), plus its hash. */
+function randomStream(total: number): { stream: Readable; data: Buffer } {
+  const data = randomBytes(total);
+  const chunks: Buffer[] = [];
+  for (let o = 0; o < total; o += 65536) chunks.push(data.subarray(o, o + 65536));
+  return { stream: Readable.from(chunks), data };
+}
+
+/** Registers the common put/list/stat/get/remove/writeAtomic/checkWritable tests on `suite`. */
+export function destinationSuite(suite: Test, getDest: () => Destination): void {
+  // A fresh backup id per run so concurrent or leftover runs never collide.
+  const id = `it-${Date.now()}-${randomBytes(3).toString('hex')}`;
+  const work = mkdtempSync(join(tmpdir(), 'tandem-dest-it-'));
+  const big = randomBytes(20 * 1024 * 1024);
+  const bigFile = join(work, 'big.tbz');
+  writeFileSync(bigFile, big);
+  const streamed = randomStream(5 * 1024 * 1024 + 12345);
+
+  suite.after(async () => {
+    rmSync(work, { recursive: true, force: true });
+    await getDest().remove(id).catch(() => undefined);
+  });
+
+  suite('checkWritable passes', async () => {
+    await getDest().checkWritable();
+  });
+
+  suite('put a 20 MB file and a stream', async () => {
+    const d = getDest();
+    const r1 = await d.put(`${id}/node1/thehive/big.tbz`, bigFile, { size: big.length });
+    assert.is(r1.size, big.length);
+    const r2 = await d.put(`${id}/node2/thehive/streamed.tbz`, streamed.stream);
+    assert.is(r2.size, streamed.data.length);
+    await d.writeAtomic(`${id}/manifest.json`, JSON.stringify({ id, v: 1 }));
+    await d.writeAtomic(`${id}/manifest.json`, JSON.stringify({ id, v: 2 }));
+  });
+
+  suite('stat and list', async () => {
+    const d = getDest();
+    assert.equal(await d.stat(`${id}/node1/thehive/big.tbz`), { size: big.length });
+    assert.is(await d.stat(`${id}/node1/thehive/absent.tbz`), null);
+    const manifestSize = Buffer.byteLength(JSON.stringify({ id, v: 2 }));
+    assert.equal(await d.list(id), [
+      { path: `${id}/manifest.json`, size: manifestSize },
+      { path: `${id}/node1/thehive/big.tbz`, size: big.length },
+      { path: `${id}/node2/thehive/streamed.tbz`, size: streamed.data.length },
+    ]);
+    assert.equal(await d.list(`${id}/node2/`), [{ path: `${id}/node2/thehive/streamed.tbz`, size: streamed.data.length }]);
+    assert.equal(await d.list(`${id}-nothing`), []);
+  });
+
+  suite('get returns identical bytes', async () => {
+    const d = getDest();
+    assert.is(sha(await slurp(await d.get(`${id}/node1/thehive/big.tbz`))), sha(big));
+    assert.is(sha(await slurp(await d.get(`${id}/node2/thehive/streamed.tbz`))), sha(streamed.data));
+    assert.equal(JSON.parse((await slurp(await d.get(`${id}/manifest.json`))).toString()), { id, v: 2 });
+    await d.get(`${id}/absent.tbz`).then(() => assert.unreachable(), (e) => assert.instance(e, NotFoundError));
+  });
+
+  suite('unsafe paths are refused before any I/O', async () => {
+    await getDest().put('../escape.tbz', bigFile).then(() => assert.unreachable(), (e) => assert.instance(e, ValidationError));
+    await getDest().remove('').then(() => assert.unreachable(), (e) => assert.instance(e, ValidationError));
+  });
+
+  suite('remove is recursive and idempotent', async () => {
+    const d = getDest();
+    await d.remove(id);
+    assert.equal(await d.list(id), []);
+    assert.is(await d.stat(`${id}/manifest.json`), null);
+    await d.remove(id);
+  });
+}
