@@ -39,3 +39,8 @@ export function newBackupId(now = new Date(), random = Math.random): string {
   const suffix = Math.floor(random() * 0xffffff).toString(16).padStart(6, '0');
   return `tandem-${stamp}-${suffix}`;
 }
+
+/** The snapshot tag of a backup: its id, with tandem's prefix so agents recognise their own debris. */
+export function snapshotTagFor(backupId: string): string {
+  return checkTag(backupId.startsWith('tandem-') ? backupId : `tandem-${backupId}`);
+}

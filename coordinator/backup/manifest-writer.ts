@@ -3,6 +3,7 @@ import { openDestination } from '../../shared/destination';
 import type { BackupStatus, DescribeResponse } from '../../shared/generated/tandem/v1/agent';
 import { TandemError } from '../../shared/errors';
 import { filesOfParts, MANIFEST_FORMAT, manifestPath, manifestSchema, snapshotSpread, type Manifest } from '../../shared/manifest';
+import { snapshotTagFor } from '../../shared/names';
 import { TANDEM_VERSION } from '../../shared/version';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
@@ -44,7 +45,7 @@ export async function writeManifest(
   const manifest: Manifest = manifestSchema.parse({
     format: MANIFEST_FORMAT,
     id,
-    tag: id,
+    tag: snapshotTagFor(id),
     status: 'complete',
     tandemVersion: TANDEM_VERSION,
     startedAt: new Date(started).toISOString(),

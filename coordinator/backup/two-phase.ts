@@ -5,7 +5,7 @@
  */
 import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v1/agent';
 import { errorMessage } from '../../shared/errors';
-import { newBackupId } from '../../shared/names';
+import { newBackupId, snapshotTagFor } from '../../shared/names';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { writeManifest } from './manifest-writer';
@@ -54,7 +54,7 @@ export async function runBackup(
   const b = fleet.backup;
   const plan = {
     backupId: id,
-    tag: id,
+    tag: snapshotTagFor(id),
     leaseMs: b.leaseMs,
     destinationJson: JSON.stringify(fleet.destination),
     options: { compression: b.compression, ...b.options, ...opts.options },

@@ -87,7 +87,7 @@ function progressReporter(): BackupReporter {
       const p = s.progress.map((r) => `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files ${formatBytes(r.bytesDone)}`).join(', ');
       const key = `${s.state}|${s.progress.map((r) => r.role + r.phase).join()}`;
       const prev = shown.get(node);
-      if (prev && prev.key === key && Date.now() - prev.at < 3000) return;
+      if (prev && prev.key === key && Date.now() - prev.at < 10_000) return;
       shown.set(node, { key, at: Date.now() });
       say(`  ${node}: ${AgentState[s.state].toLowerCase()}${p ? ` (${p})` : ''}${s.error ? `: ${s.error}` : ''}`);
     },

@@ -1,0 +1,37 @@
+/** Settings of the cassandra role, under `roles.cassandra` in agent.yaml. */
+import { z } from 'zod';
+import { absolutePath } from '../../../shared/config/common';
+import { CQL_NAME } from '../../../shared/names';
+
+/** The cassandra role's settings schema. */
+export const cassandraSettings = z.strictObject({
+  /** The nodetool program of this host; default /usr/bin/nodetool. */
+  nodetool: absolutePath.default('/usr/bin/nodetool'),
+  /** Cassandra's data folder (data_file_directories); default /var/lib/cassandra/data. */
+  dataDir: absolutePath.default('/var/lib/cassandra/data'),
+  /** TheHive's keyspace (db.janusgraph.storage.cql.keyspace); default thehive. */
+  keyspace: z.string().regex(CQL_NAME).default('thehive'),
+  /** Local JMX endpoint of this node, used for the instant snapshot; default 127.0.0.1:7199. */
+  jmx: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535).default(7199) }).prefault({}),
+  /** CQL endpoint of this node, for schema, replication and ring; default 127.0.0.1:9042. */
+  cql: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(1).max(65535).default(9042),
+      username: z.string().optional(),
+      /** Name of an environment variable holding the password (never the password itself). */
+      passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+      /** Local datacenter name for the driver; default: read from nodetool status. */
+      localDataCenter: z.string().optional(),
+    })
+    .prefault({}),
+  /** The java program that runs the JMX snapshot trigger; default java (Cassandra's own JVM). */
+  java: z.string().default('java'),
+  /** Tables archived at once; default 2. */
+  parallelism: z.number().int().min(1).max(32).default(2),
+  /** Compressor threads per archive; default: the host's CPU count. */
+  compressionThreads: z.number().int().min(1).max(256).optional(),
+});
+
+/** The validated settings of the cassandra role. */
+export type CassandraSettings = z.output<typeof cassandraSettings>;

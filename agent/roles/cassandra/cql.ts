@@ -1,0 +1,67 @@
+/**
+ * The CQL side of the cassandra role: replication of the keyspace, its schema (server-side
+ * DESCRIBE, Cassandra 4.0+) and the ring's token map, through cassandra-driver.
+ */
+import { Client, auth, policies } from 'cassandra-driver';
+import type { CassandraSettings } from './config';
+
+/** Opens a short-lived session to this node. */
+export async function withSession<T>(s: CassandraSettings, localDataCenter: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const password = s.cql.passwordEnv ? process.env[s.cql.passwordEnv] ?? '' : '';
+  const client = new Client({
+    contactPoints: [`${s.cql.host}:${s.cql.port}`],
+    localDataCenter: s.cql.localDataCenter ?? localDataCenter,
+    authProvider: s.cql.username ? new auth.PlainTextAuthProvider(s.cql.username, password) : undefined,
+    socketOptions: { connectTimeout: 10_000, readTimeout: 60_000 },
+    // Only this node: the agent speaks for its own host.
+    policies: {
+      loadBalancing: new policies.loadBalancing.AllowListPolicy(
+        new policies.loadBalancing.DCAwareRoundRobinPolicy(s.cql.localDataCenter ?? localDataCenter),
+        [`${s.cql.host}:${s.cql.port}`],
+      ),
+    },
+  });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.shutdown();
+  }
+}
+
+/** The keyspace's replication map, or null when the keyspace does not exist. */
+export async function replication(c: Client, keyspace: string): Promise<Record<string, string> | null> {
+  const r = await c.execute('SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?', [keyspace], { prepare: true });
+  return r.rowLength ? (r.first().replication as Record<string, string>) : null;
+}
+
+/** Replicas per datacenter for a replication map (SimpleStrategy counts for every datacenter). */
+export function replicasPerDc(rep: Record<string, string>, dcs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  const simple = /SimpleStrategy$/.test(rep.class ?? '');
+  for (const dc of dcs) out[dc] = Number(simple ? rep.replication_factor : rep[dc] ?? 0);
+  return out;
+}
+
+/** The keyspace's schema as CQL statements (DESCRIBE KEYSPACE, run by the server). */
+export async function describeKeyspace(c: Client, keyspace: string): Promise<string> {
+  const r = await c.execute(`DESCRIBE KEYSPACE "${keyspace}"`);
+  return r.rows.map((row) => String(row.create_statement)).join('\n\n') + '\n';
+}
+
+/** The ring: every node's address, datacenter, rack, host id and tokens. */
+export async function ringMap(c: Client): Promise<{ address: string; datacenter: string; rack: string; hostId: string; tokens: string[] }[]> {
+  const local = await c.execute('SELECT broadcast_address, data_center, rack, host_id, tokens FROM system.local');
+  const peers = await c.execute('SELECT peer, data_center, rack, host_id, tokens FROM system.peers');
+  const row = (addr: unknown, r: { data_center: string; rack: string; host_id: unknown; tokens: string[] | null }) => ({
+    address: String(addr),
+    datacenter: r.data_center,
+    rack: r.rack,
+    hostId: String(r.host_id),
+    tokens: [...(r.tokens ?? [])].sort(),
+  });
+  return [
+    ...local.rows.map((r) => row(r.broadcast_address, r as never)),
+    ...peers.rows.map((r) => row(r.peer, r as never)),
+  ].sort((a, b) => a.address.localeCompare(b.address));
+}

@@ -1,0 +1,136 @@
+/**
+ * The cassandra role: preflight in Prepare, an instant snapshot at Commit through a JMX trigger
+ * warmed up in Prepare, per-table archives shipped to the destination, clearsnapshot after.
+ */
+import { createHash } from 'node:crypto';
+import { errorMessage } from '../../../shared/errors';
+import type { Logger } from '../../../shared/log';
+import { checkTag } from '../../../shared/names';
+import type { Compression } from '../../archive';
+import type { Role, RoleContext } from '../role';
+import type { CassandraSettings } from './config';
+import { describeKeyspace, ringMap, withSession } from './cql';
+import { Nodetool } from './nodetool';
+import { cassandraPreflight } from './preflight';
+import { shipTables } from './ship';
+import { findTableSnapshots } from './snapshot-files';
+import { SnapshotTrigger } from './trigger';
+import { readdir } from 'node:fs/promises';
+import { CQL_NAME } from '../../../shared/names';
+
+/** What Commit recorded: the server's own instant of the snapshot on this node. */
+export interface CassandraCommit {
+  tag: string;
+  keyspaces: string[];
+  /** created_at of the snapshot (Cassandra's manifest.json), ms since the epoch. */
+  cutAt: number;
+  /** When the JMX call started and returned, by the agent's clock. */
+  requestedAt: number;
+  returnedAt: number;
+  tables: number;
+}
+
+/** Prefix of every snapshot tag tandem creates, so debris can be recognised after a crash. */
+export const TAG_PREFIX = 'tandem-';
+
+/** Creates the cassandra role. */
+export function cassandraRole(s: CassandraSettings): Role {
+  const nodetool = new Nodetool(s.nodetool);
+  const triggers = new Map<string, SnapshotTrigger>();
+  let versionCache: Record<string, string> | undefined;
+  const jmxEnv = {};
+
+  const keyspacesOf = async (ctx: RoleContext): Promise<string[]> =>
+    ctx.options.all_keyspaces === 'true'
+      ? (await readdir(s.dataDir)).filter((k) => CQL_NAME.test(k)).sort()
+      : [s.keyspace];
+
+  return {
+    name: 'cassandra',
+    async versions() {
+      versionCache ??= { cassandra: await nodetool.version().catch(() => 'unknown') };
+      return versionCache;
+    },
+    preflight: (ctx) => cassandraPreflight(s, nodetool, ctx),
+    async prepare(ctx) {
+      checkTag(ctx.tag);
+      if (ctx.options.repair === 'true') {
+        ctx.progress({ phase: 'repair' });
+        await nodetool.repair(s.keyspace, ctx.signal);
+      }
+      triggers.get(ctx.backupId)?.close();
+      triggers.set(ctx.backupId, await SnapshotTrigger.start(s.java, s.jmx.host, s.jmx.port, jmxEnv));
+    },
+    async commit(ctx): Promise<CassandraCommit> {
+      const trigger = triggers.get(ctx.backupId);
+      if (!trigger) throw new Error('no snapshot trigger for this backup: the agent restarted after Prepare');
+      const keyspaces = ctx.options.all_keyspaces === 'true' ? [] : [s.keyspace];
+      const t = await trigger.snapshot(ctx.tag, keyspaces);
+      trigger.close();
+      triggers.delete(ctx.backupId);
+      const found = (await Promise.all((await keyspacesOf(ctx)).map((k) => findTableSnapshots(s.dataDir, k, ctx.tag)))).flat();
+      const created = found.map((f) => f.createdAt).filter((x): x is number => x !== null);
+      return {
+        tag: ctx.tag,
+        keyspaces: keyspaces.length ? keyspaces : ['*'],
+        cutAt: created.length ? Math.min(...created) : t.startedAt,
+        requestedAt: t.startedAt,
+        returnedAt: t.endedAt,
+        tables: found.length,
+      };
+    },
+    async ship(ctx) {
+      const compression = (ctx.options.compression ?? 'bzip2') as Compression;
+      const tables = (await Promise.all((await keyspacesOf(ctx)).map((k) => findTableSnapshots(s.dataDir, k, ctx.tag)))).flat();
+      if (!tables.length) throw new Error(`no snapshot ${ctx.tag} found under ${s.dataDir}`);
+      const shipped = await shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads });
+      const extra = await writeSchemaAndRing(s, ctx, [...new Set(tables.map((t) => t.keyspace))]);
+      const files = [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra];
+      return {
+        compression,
+        keyspaces: [...new Set(tables.map((t) => t.keyspace))],
+        tables: shipped,
+        files,
+        summary: `${shipped.length} tables, ${shipped.reduce((n, t) => n + t.bytesIn, 0)} bytes of SSTables`,
+      };
+    },
+    async cleanup(ctx) {
+      triggers.get(ctx.backupId)?.close();
+      triggers.delete(ctx.backupId);
+      for (const k of await keyspacesOf(ctx)) await nodetool.clearSnapshot(ctx.tag, k);
+    },
+    async abort(ctx) {
+      await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/cassandra`);
+    },
+    async recover(activeTag: string | null, log: Logger) {
+      try {
+        for (const { tag, keyspace } of await nodetool.snapshotTags()) {
+          if (tag.startsWith(TAG_PREFIX) && tag !== activeTag && CQL_NAME.test(keyspace)) {
+            log.warn({ tag, keyspace }, 'clearing a snapshot left by an earlier run');
+            await nodetool.clearSnapshot(checkTag(tag), keyspace);
+          }
+        }
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'cannot list snapshots to clear debris; will retry at the next start');
+      }
+    },
+  };
+}
+
+/** Writes `schema.cql` per keyspace and `ring.json` for the node; returns their manifest entries. */
+async function writeSchemaAndRing(s: CassandraSettings, ctx: RoleContext, keyspaces: string[]) {
+  const out: { path: string; size: number; sha256: string }[] = [];
+  const put = async (path: string, body: string) => {
+    await ctx.destination.writeAtomic(path, body);
+    out.push({ path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') });
+  };
+  const dc = s.cql.localDataCenter ?? (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
+  await withSession(s, dc, async (c) => {
+    for (const k of keyspaces) {
+      if (k.startsWith('system')) continue;
+      await put(`${ctx.backupId}/${ctx.node}/cassandra/${k}/schema.cql`, await describeKeyspace(c, k));
+    }
+    await put(`${ctx.backupId}/${ctx.node}/cassandra/ring.json`, JSON.stringify(await ringMap(c), null, 1) + '\n');
+  });
+  return out;
+}

@@ -1,0 +1,229 @@
+/**
+ * The elasticsearch role: an Elasticsearch snapshot of TheHive's index (and audit indices) in an
+ * ES snapshot repository, started at the commit instant and waited for in ship. The snapshot
+ * data stays in the repository (that is how ES backups work); the backup set gets a
+ * self-describing record at `<backupId>/<node>/elasticsearch/snapshot.json`.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Client } from '@elastic/elasticsearch';
+import { PreconditionError } from '../../../shared/errors';
+import type { Logger } from '../../../shared/log';
+import type { CheckResult, Role, RoleContext } from '../role';
+import { esClient, esErrorType, esProblem } from './client';
+import { resolveEsSettings, type EsSettings, type ResolvedEsSettings } from './config';
+import * as es from './snapshot';
+
+/** What commit records (the manifest's commits.elasticsearch). */
+export interface EsCommitRecord {
+  cutAt: number;
+  repository: string;
+  snapshot: string;
+  indices: string[];
+  docCounts: Record<string, number>;
+}
+
+/** Commit/ship result when the backup was asked to leave the index out. */
+const SKIPPED = { skipped: true, reason: 'index must be rebuilt on restore' } as const;
+
+const skipIndex = (ctx: RoleContext) => ctx.options.skip_index === 'true';
+/** ES snapshot names must be lowercase; tandem's tags are the (lowercase) backup ids. */
+const snapshotName = (ctx: RoleContext) => ctx.tag.toLowerCase();
+const recordPath = (ctx: RoleContext) => `${ctx.backupId}/${ctx.node}/elasticsearch`;
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Creates the elasticsearch role; reads theHiveConfig now (ConfigError if unusable). */
+export function elasticsearchRole(settings: EsSettings): Role {
+  const s: ResolvedEsSettings = resolveEsSettings(settings);
+  /** A client per call, closed after it, so no keep-alive socket outlives the step. */
+  const withClient = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
+    const c = esClient(s);
+    try {
+      return await fn(c);
+    } finally {
+      await c.close().catch(() => undefined);
+    }
+  };
+
+  return {
+    name: 'elasticsearch',
+
+    async versions() {
+      return withClient(async (c) => ({ elasticsearch: await es.esVersion(c) })).catch(() => ({}));
+    },
+
+    async preflight(ctx: RoleContext): Promise<CheckResult[]> {
+      if (skipIndex(ctx)) return [{ name: 'skipped', ok: true, message: 'skip_index=true: the index is not backed up and must be rebuilt on restore' }];
+      return withClient((c) => preflightChecks(c, s, ctx.options.allow_yellow === 'true'));
+    },
+
+    async prepare(ctx: RoleContext) {
+      if (skipIndex(ctx)) return;
+      await withClient(async (c) => {
+        const repo = await es.repositoryInfo(c, s.repository);
+        if (!repo.exists) {
+          if (!s.repositoryLocation) throw new PreconditionError(`snapshot repository ${s.repository} does not exist; create it or set repositoryLocation`);
+          // verify=true makes every node check it can write the location (a shared folder on a cluster).
+          await c.snapshot.createRepository({ name: s.repository, verify: true, repository: { type: 'fs', settings: { location: s.repositoryLocation } } });
+          ctx.log.info({ repository: s.repository, location: s.repositoryLocation }, 'created fs snapshot repository');
+        }
+        const indices = await es.discoverIndices(c, s.indexPatterns);
+        if (!indices.length) throw new PreconditionError(`no open index matches ${s.indexPatterns.join(', ')}`);
+        await mkdir(ctx.workDir, { recursive: true });
+        await writeFile(join(ctx.workDir, 'indices.json'), JSON.stringify(indices));
+      }).catch((err) => {
+        throw err instanceof PreconditionError ? err : new PreconditionError(esProblem(err, s.url), {}, { cause: err });
+      });
+    },
+
+    async commit(ctx: RoleContext) {
+      if (skipIndex(ctx)) return { ...SKIPPED };
+      const done = await readJson<EsCommitRecord>(join(ctx.workDir, 'commit.json'));
+      if (done) return done; // a repeated commit reports the same cut
+      return withClient(async (c) => {
+        const snapshot = snapshotName(ctx);
+        const indices = (await readJson<string[]>(join(ctx.workDir, 'indices.json'))) ?? (await es.discoverIndices(c, s.indexPatterns));
+        const docCounts = await es.docCounts(c, indices);
+        let cutAt = Date.now();
+        try {
+          // Not waiting: the snapshot's point in time is when ES accepts it, i.e. now; ship waits for it.
+          await c.snapshot.create({
+            repository: s.repository,
+            snapshot,
+            wait_for_completion: false,
+            indices,
+            ignore_unavailable: false,
+            include_global_state: false,
+            metadata: { taken_by: 'tandem', backup_id: ctx.backupId, node: ctx.node },
+          });
+        } catch (err) {
+          const existing = esErrorType(err) === 'invalid_snapshot_name_exception' ? await es.getSnapshot(c, s.repository, snapshot) : null;
+          if (!existing) throw new PreconditionError(`cannot start snapshot ${s.repository}/${snapshot}: ${esProblem(err, s.url)}`, {}, { cause: err });
+          cutAt = existing.start_time_in_millis ?? cutAt; // started by an earlier attempt of this commit
+        }
+        const rec: EsCommitRecord = { cutAt, repository: s.repository, snapshot, indices, docCounts };
+        await mkdir(ctx.workDir, { recursive: true });
+        await writeFile(join(ctx.workDir, 'commit.json'), JSON.stringify(rec));
+        return rec;
+      });
+    },
+
+    async ship(ctx: RoleContext, commitRecord: unknown) {
+      const cut = commitRecord as EsCommitRecord | typeof SKIPPED | undefined;
+      if (!cut || 'skipped' in cut) return { ...SKIPPED };
+      return withClient(async (c) => {
+        const snap = await es.waitForSnapshot(c, cut.repository, cut.snapshot, {
+          timeoutMs: s.snapshotTimeoutMs,
+          pollMs: s.pollIntervalMs,
+          signal: ctx.signal,
+          onPoll: (done, total) => ctx.progress({ phase: 'elasticsearch snapshot', filesDone: done, filesTotal: total }),
+        });
+        const repo = await es.repositoryInfo(c, cut.repository);
+        const record = {
+          format: 'tandem.es-snapshot/v1',
+          url: s.url,
+          repository: { name: cut.repository, type: repo.type, location: repo.location },
+          snapshot: snap.snapshot,
+          uuid: snap.uuid,
+          state: snap.state,
+          esVersion: snap.version,
+          indices: snap.indices ?? cut.indices,
+          shards: snap.shards,
+          docCounts: cut.docCounts,
+          cutAt: cut.cutAt,
+          startTime: snap.start_time_in_millis,
+          endTime: snap.end_time_in_millis,
+          durationMs: snap.duration_in_millis,
+        };
+        const body = JSON.stringify(record, null, 2) + '\n';
+        const path = `${recordPath(ctx)}/snapshot.json`;
+        await ctx.destination.writeAtomic(path, body);
+        const sha256 = createHash('sha256').update(body).digest('hex');
+        return { ...record, files: [{ path, size: Buffer.byteLength(body), sha256 }] };
+      });
+    },
+
+    async cleanup() {},
+
+    async abort(ctx: RoleContext) {
+      if (!skipIndex(ctx)) {
+        // Deleting a running snapshot cancels it; a snapshot that never started is a no-op.
+        const deleted = await withClient((c) => es.deleteSnapshot(c, s.repository, snapshotName(ctx)));
+        if (deleted) ctx.log.info({ snapshot: snapshotName(ctx) }, 'deleted the Elasticsearch snapshot');
+      }
+      await ctx.destination.remove(recordPath(ctx));
+    },
+
+    async recover(_activeTag: string | null, _log: Logger) {},
+  };
+}
+
+/** Read-only checks: reachable, health, repository, indices, no snapshot running. */
+async function preflightChecks(c: Client, s: ResolvedEsSettings, yellowOption: boolean): Promise<CheckResult[]> {
+  let health;
+  try {
+    health = await c.cluster.health();
+  } catch (err) {
+    return [{ name: 'reachable', ok: false, message: esProblem(err, s.url) }];
+  }
+  const out: CheckResult[] = [{ name: 'reachable', ok: true, message: `${s.url} (cluster ${health.cluster_name})` }];
+  const yellowOk = s.allowYellow || yellowOption;
+  const st = String(health.status).toLowerCase();
+  const healthy = st === 'green' || (st === 'yellow' && yellowOk);
+  out.push({
+    name: 'health',
+    ok: healthy,
+    message: healthy ? `cluster is ${st}` : `cluster is ${st}${st === 'yellow' ? ' (set allowYellow or option allow_yellow=true to accept it)' : ''}`,
+  });
+  const check = async (name: string, fn: () => Promise<CheckResult>) => {
+    try {
+      out.push(await fn());
+    } catch (err) {
+      out.push({ name, ok: false, message: esProblem(err, s.url) });
+    }
+  };
+  await check('repository', () => repositoryCheck(c, s));
+  await check('indices', async () => {
+    const indices = await es.discoverIndices(c, s.indexPatterns);
+    return indices.length
+      ? { name: 'indices', ok: true, message: `${indices.length} indices: ${indices.join(', ')}` }
+      : { name: 'indices', ok: false, message: `no open index matches ${s.indexPatterns.join(', ')}; is TheHive's index on this cluster?` };
+  });
+  await check('snapshots', async () => {
+    const running = await es.runningSnapshots(c);
+    return running.length
+      ? { name: 'snapshots', ok: false, message: `a snapshot is already running: ${running.join(', ')}` }
+      : { name: 'snapshots', ok: true, message: 'no snapshot running' };
+  });
+  return out;
+}
+
+/** The repository exists and verifies, or can be created at repositoryLocation (inside every node's path.repo). */
+async function repositoryCheck(c: Client, s: ResolvedEsSettings): Promise<CheckResult> {
+  const name = 'repository';
+  const repo = await es.repositoryInfo(c, s.repository);
+  const want = s.repositoryLocation;
+  if (repo.exists) {
+    if (want && (repo.type !== 'fs' || repo.location !== want)) {
+      return { name, ok: false, message: `repository ${s.repository} exists as ${repo.type} at ${repo.location ?? '?'}, not fs at ${want} (repositoryLocation)` };
+    }
+    const v = await c.snapshot.verifyRepository({ name: s.repository });
+    return { name, ok: true, message: `repository ${s.repository} (${repo.type}${repo.location ? ` at ${repo.location}` : ''}) verified on ${Object.keys(v.nodes).length} node(s)` };
+  }
+  if (!want) return { name, ok: false, message: `snapshot repository ${s.repository} does not exist; create it or set repositoryLocation` };
+  const inside = (root: string) => want === root || want.startsWith(root.endsWith('/') ? root : `${root}/`);
+  const repos = await es.pathRepos(c);
+  const bad = repos.filter((roots) => !roots.some(inside));
+  if (bad.length) {
+    return { name, ok: false, message: `${want} is not inside path.repo of ${bad.length} node(s) (path.repo: ${JSON.stringify(bad[0])}); add it to elasticsearch.yml on every node` };
+  }
+  return { name, ok: true, message: `repository ${s.repository} will be created (fs at ${want})` };
+}

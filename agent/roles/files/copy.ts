@@ -1,0 +1,90 @@
+/** Helpers shared by the folder and bucket stores: a small worker pool, hashed uploads, throttled progress. */
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HashingPassThrough } from '../../archive/checksum';
+import type { Destination } from '../../../shared/destination';
+import type { RoleContext } from '../role';
+
+/** One file stored at the destination, as the manifest lists it. */
+export interface StoredFile {
+  path: string;
+  size: number;
+  sha256: string;
+  etag?: string;
+}
+
+/** A source name that cannot become a destination path (destinations accept [A-Za-z0-9._/-] only). */
+export interface Unstorable {
+  path: string;
+  reason: string;
+}
+
+/** Runs fn over items with at most `concurrency` at once; the first error stops new work and is thrown. */
+export async function runPool<T>(items: readonly T[], concurrency: number, signal: AbortSignal, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      signal.throwIfAborted();
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/** Streams `source` to the destination while hashing it: every byte is read once. */
+export async function putHashed(dest: Destination, relPath: string, source: Readable, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const hasher = new HashingPassThrough();
+  // Both sides run together: pipeline feeds the hasher, put drains it; an error on either rejects.
+  await Promise.all([pipeline(source, hasher, { signal }), dest.put(relPath, hasher, { signal })]);
+  return { size: hasher.bytes, sha256: hasher.digest() };
+}
+
+/** Progress reporting at most every 250 ms (each report is a state update sent to the coordinator). */
+export function progressReporter(ctx: RoleContext, filesTotal: number, bytesTotal: number) {
+  let filesDone = 0;
+  let bytesDone = 0;
+  let last = 0;
+  const send = () => ctx.progress({ phase: 'files', filesDone, filesTotal, bytesDone, bytesTotal });
+  send();
+  return {
+    /** Counts one finished (or skipped) file. */
+    add(bytes: number) {
+      filesDone++;
+      bytesDone += bytes;
+      const now = Date.now();
+      if (now - last >= 250 || filesDone === filesTotal) {
+        last = now;
+        send();
+      }
+    },
+  };
+}
+
+/** Human-readable byte count. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}
+
+/** The one-line summary of a files ship, saying plainly what was not copied as cut. */
+export function shipSummary(stored: StoredFile[], changed: unknown[], missing: unknown[], unstorable: unknown[]): string {
+  const bytes = stored.reduce((a, f) => a + f.size, 0);
+  const problems = [
+    missing.length && `${missing.length} missing (deleted after the cut)`,
+    changed.length && `${changed.length} changed after the cut (copied as found)`,
+    unstorable.length && `${unstorable.length} not stored (names a destination cannot hold)`,
+  ].filter(Boolean);
+  return `copied ${stored.length} files (${humanBytes(bytes)})` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
+}

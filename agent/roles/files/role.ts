@@ -1,0 +1,138 @@
+/**
+ * The files role: TheHive's attachments, from a folder or a bucket, copied file by file into
+ * `<backupId>/<node>/files/` with a listing (sizes, sha256, owners, modes) for restore.
+ * Commit records the cut (a listing in workDir/cut.json); ship copies exactly that cut.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PreconditionError } from '../../../shared/errors';
+import type { Logger } from '../../../shared/log';
+import type { CheckResult, Role, RoleContext } from '../role';
+import { resolveFilesSettings, type FilesSettings, type ResolvedFilesSettings } from './config';
+import { shipSummary, type StoredFile } from './copy';
+import { checkFolder, copyFolder, listFolder, storedFiles, type LocalCut } from './localfs';
+import { checkBucket, copyBucket, listBucket, storeClient, type S3Cut } from './s3';
+
+const base = (ctx: RoleContext) => `${ctx.backupId}/${ctx.node}/files`;
+
+/** Creates the files role; reads theHiveConfig now (ConfigError if unusable). */
+export function filesRole(settings: FilesSettings): Role {
+  const s: ResolvedFilesSettings = resolveFilesSettings(settings);
+  const where = s.store === 'localfs' ? s.location : `s3://${s.bucket}${s.endpoint ? ` at ${s.endpoint}` : ''}`;
+
+  /** Takes the cut, or returns the one already taken for this backup (commit is idempotent). */
+  const takeCut = async (ctx: RoleContext): Promise<LocalCut | S3Cut> => {
+    const file = join(ctx.workDir, 'cut.json');
+    const old = await readFile(file, 'utf8').catch(() => null);
+    if (old) return JSON.parse(old) as LocalCut | S3Cut;
+    let cut: LocalCut | S3Cut;
+    if (s.store === 'localfs') cut = await listFolder(s.location);
+    else {
+      const client = storeClient(s);
+      try {
+        const cutAt = Date.now();
+        cut = { store: 's3', bucket: s.bucket, endpoint: s.endpoint, cutAt, objects: await listBucket(client, s.bucket, ctx.signal) };
+      } finally {
+        client.destroy();
+      }
+    }
+    await mkdir(ctx.workDir, { recursive: true });
+    await writeFile(file, JSON.stringify(cut));
+    return cut;
+  };
+
+  return {
+    name: 'files',
+
+    async versions() {
+      return {};
+    },
+
+    async preflight(): Promise<CheckResult[]> {
+      const out: CheckResult[] = [];
+      // Backing up the store TheHive does not use would produce a valid-looking, useless set.
+      if (s.theHiveProvider && s.theHiveProvider !== s.store) {
+        out.push({ name: 'provider', ok: false, message: `application.conf says storage.provider = ${s.theHiveProvider}, but files.store is ${s.store}` });
+      }
+      let problem: string | null;
+      if (s.store === 'localfs') problem = await checkFolder(s.location);
+      else {
+        try {
+          const client = storeClient(s);
+          problem = await checkBucket(client, s.bucket).finally(() => client.destroy());
+        } catch (err) {
+          problem = (err as Error).message;
+        }
+      }
+      out.push({ name: 'store', ok: !problem, message: problem ?? `${where} is readable` });
+      return out;
+    },
+
+    async prepare() {},
+
+    async commit(ctx: RoleContext) {
+      const cut = await takeCut(ctx);
+      const list = cut.store === 'localfs' ? cut.files : cut.objects;
+      return { cutAt: cut.cutAt, store: cut.store, location: where, fileCount: list.length, bytes: list.reduce((a, f) => a + f.size, 0) };
+    },
+
+    async ship(ctx: RoleContext) {
+      const raw = await readFile(join(ctx.workDir, 'cut.json'), 'utf8').catch(() => null);
+      if (!raw) throw new PreconditionError(`files: the cut of backup ${ctx.backupId} is gone (agent restarted?); the backup must be retried`);
+      const cut = JSON.parse(raw) as LocalCut | S3Cut;
+      let files: StoredFile[];
+      let listing: Record<string, unknown>;
+      let report: { changed: unknown[]; missing: string[]; unstorable: { path: string; reason: string }[] };
+      if (cut.store === 'localfs') {
+        const r = await copyFolder(ctx, cut, base(ctx), s.concurrency);
+        files = storedFiles(r);
+        report = { changed: r.changed, missing: r.missing, unstorable: [...cut.skipped, ...r.unstorable] };
+        listing = {
+          store: 'localfs',
+          location: cut.location,
+          files: r.stored.map(({ dest: _d, ...f }) => f).sort((a, b) => (a.path < b.path ? -1 : 1)),
+          dirs: cut.dirs,
+        };
+      } else {
+        const client = storeClient(s as Extract<ResolvedFilesSettings, { store: 's3' }>);
+        try {
+          const r = await copyBucket(ctx, client, cut, base(ctx), s.concurrency);
+          files = r.stored.map(({ key: _k, ...f }) => f);
+          report = { changed: r.changed, missing: r.missing, unstorable: r.unstorable };
+          listing = {
+            store: 's3',
+            bucket: cut.bucket,
+            endpoint: cut.endpoint,
+            objects: r.stored.map((o) => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+          };
+        } finally {
+          client.destroy();
+        }
+      }
+      const summary = shipSummary(files, report.changed, report.missing, report.unstorable);
+      if (report.changed.length || report.missing.length || report.unstorable.length) ctx.log.warn({ ...report, summary }, 'files differ from the cut');
+      const body = JSON.stringify({ format: 'tandem.files-listing/v1', cutAt: cut.cutAt, ...listing, ...report, summary }) + '\n';
+      const listingPath = `${base(ctx)}/listing.json`;
+      await ctx.destination.writeAtomic(listingPath, body);
+      files.push({ path: listingPath, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') });
+      return {
+        store: cut.store,
+        location: where,
+        fileCount: files.length - 1,
+        bytes: files.reduce((a, f) => a + f.size, 0) - Buffer.byteLength(body),
+        ...report,
+        summary,
+        files,
+      };
+    },
+
+    async cleanup() {},
+
+    async abort(ctx: RoleContext) {
+      await ctx.destination.remove(base(ctx));
+    },
+
+    async recover(_activeTag: string | null, _log: Logger) {},
+  };
+}
