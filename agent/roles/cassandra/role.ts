@@ -97,6 +97,9 @@ export function cassandraRole(s: CassandraSettings): Role {
     async cleanup(ctx) {
       triggers.get(ctx.backupId)?.close();
       triggers.delete(ctx.backupId);
+      // keep_snapshot leaves the local snapshot for the operator (or a test) to inspect; it is
+      // still cleared as debris at the agent's next start.
+      if (ctx.options.keep_snapshot === 'true') return;
       for (const k of await keyspacesOf(ctx)) await nodetool.clearSnapshot(ctx.tag, k);
     },
     async abort(ctx) {

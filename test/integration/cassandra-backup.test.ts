@@ -1,0 +1,109 @@
+/**
+ * Coordinated Cassandra backups end to end on the sandbox's real three-node cluster, with the
+ * hot writer running: real agents, the real CLI, real nodetool, real archives read by real tar.
+ */
+import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCommand } from '../../shared/exec';
+import { sha256File } from '../../agent/archive';
+import { readSandboxEnv, startWriter, stopWriter } from '../sandbox';
+import { makeFleet, runCli, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
+
+const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
+let fleet: TestFleet;
+
+function cassandraRoles(override: (i: number) => Record<string, unknown> = () => ({})) {
+  return env!.cassandra.nodes.map((n, i) => ({
+    node: n.name,
+    roles: { cassandra: { nodetool: n.nodetool, dataDir: n.dataDir, jmx: { host: n.jmxHost, port: n.jmxPort }, cql: { host: n.host }, ...override(i) } },
+  }));
+}
+
+async function snapshotTags(): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of env!.cassandra.nodes) {
+    const text = (await runCommand([n.nodetool, 'listsnapshots'])).stdout;
+    out.push(...text.split('\n').filter((l) => /^tandem-/.test(l)).map((l) => `${n.name}:${l.split(/\s+/)[0]}`));
+  }
+  return [...new Set(out)];
+}
+
+test.before(async () => {
+  if (!env) return;
+  fleet = await makeFleet(cassandraRoles(), { prepareTimeoutMs: 120_000 });
+  await startFleet(fleet);
+  await startWriter();
+});
+test.after(async () => {
+  if (!env) return;
+  await stopWriter();
+  await stopFleet(fleet);
+});
+
+test('complete backup under the hot writer; archives read by plain tar equal the snapshot files', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  const r = await runCli(['backup', '--config', fleet.fleetFile, '--json', '--id', 'cass-e2e', '--option', 'keep_snapshot=true']);
+  assert.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.status, 'complete');
+  assert.type(out.snapshotSpreadMs, 'number');
+  const manifest = JSON.parse(readFileSync(join(fleet.destDir, 'cass-e2e', 'manifest.json'), 'utf8'));
+  assert.is(manifest.nodes.length, 3);
+  for (const node of manifest.nodes) {
+    const part = node.parts.cassandra;
+    assert.is(part.tables.length, 9, `${node.node}: the nine JanusGraph tables`);
+    const dataDir = env.cassandra.nodes.find((n) => n.name === node.node)!.dataDir;
+    for (const t of part.tables) {
+      const archive = join(fleet.destDir, t.path);
+      assert.is(await sha256File(archive), t.sha256, `${t.path} checksum`);
+      const into = mkdtempSync(join(tmpdir(), 'tandem-tar-'));
+      await runCommand(['tar', 'xjf', archive, '-C', into]);
+      const snapDir = join(dataDir, 'thehive', t.tableDir, 'snapshots', 'tandem-cass-e2e');
+      const expected = readdirSync(snapDir).sort();
+      assert.equal(readdirSync(into).sort(), expected, `${t.path} lists the snapshot folder`);
+      for (const f of expected) assert.is(await sha256File(join(into, f)), await sha256File(join(snapDir, f)), `${t.path}: ${f} byte for byte`);
+    }
+    assert.ok(existsSync(join(fleet.destDir, 'cass-e2e', node.node, 'cassandra', 'thehive', 'schema.cql')));
+  }
+  for (const n of env.cassandra.nodes) await runCommand([n.nodetool, 'clearsnapshot', '-t', 'tandem-cass-e2e', '--', 'thehive']);
+  assert.equal(await snapshotTags(), []);
+});
+
+test('a normal backup leaves no snapshot on any node', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  const r = await runCli(['backup', '--config', fleet.fleetFile, '--json', '--compression', 'xz']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).status, 'complete');
+  assert.equal(await snapshotTags(), [], 'listsnapshots is empty');
+});
+
+test('one node failing its preflight: aborted, nothing snapshotted anywhere', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  const bad = await makeFleet(cassandraRoles((i) => (i === 2 ? { nodetool: '/nonexistent/nodetool' } : {})), { prepareTimeoutMs: 120_000 });
+  await startFleet(bad);
+  try {
+    const r = await runCli(['backup', '--config', bad.fleetFile, '--json']);
+    assert.is(r.code, 1);
+    const out = JSON.parse(r.stdout);
+    assert.is(out.status, 'aborted');
+    assert.match(out.reason, /node3 votes no: .*nodetool/);
+    assert.equal(await snapshotTags(), []);
+    assert.equal(readdirSync(bad.destDir), []);
+  } finally {
+    await stopFleet(bad);
+  }
+});
+
+test('one agent down: aborted within the deadline, nothing left behind', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  await stopAgent(fleet.agents[1]);
+  const r = await runCli(['backup', '--config', fleet.fleetFile, '--json']);
+  assert.is(r.code, 1);
+  assert.match(JSON.parse(r.stdout).reason, /node2 unreachable/);
+  assert.equal(await snapshotTags(), []);
+});
+
+test.run();
