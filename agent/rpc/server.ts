@@ -32,10 +32,20 @@ function unaryHandler<Req, Res>(log: Logger, method: string, fn: (req: Req) => P
 
 /** Builds the service implementation. */
 export function agentService(node: string, roles: readonly Role[], controller: BackupController, log: Logger): AgentServer {
+  // Versions come from slow tools (nodetool is a JVM): gathered once in the background, so that
+  // Describe always answers at once with what is known.
+  const versions: Record<string, string> = Object.fromEntries(roles.map((r) => [r.name, 'pending']));
+  for (const r of roles) {
+    r.versions().then(
+      (v) => {
+        delete versions[r.name];
+        Object.assign(versions, v);
+      },
+      () => (versions[r.name] = 'unknown'),
+    );
+  }
   return {
     describe: unaryHandler(log, 'Describe', async () => {
-      const versions: Record<string, string> = {};
-      for (const r of roles) Object.assign(versions, await r.versions().catch(() => ({ [r.name]: 'unknown' })));
       const cur = controller.current;
       return {
         node,
@@ -44,7 +54,7 @@ export function agentService(node: string, roles: readonly Role[], controller: B
         agentVersion: TANDEM_VERSION,
         protocolVersion: PROTOCOL_VERSION,
         clockUnixMs: Date.now(),
-        versions,
+        versions: { ...versions },
         state: agentState(cur),
         backupId: cur?.plan.backupId ?? '',
       };
