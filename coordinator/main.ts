@@ -7,11 +7,13 @@ import { BACKUP_HELP, backupCommand } from './cli/backup';
 import { CERTS_HELP, certsCommand } from './cli/certs';
 import { EXIT } from './cli/common';
 import { LIST_HELP, SHOW_HELP, listCommand, showCommand } from './cli/list';
+import { VERIFY_HELP, verifyCommand } from './cli/verify';
 
 const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
   backup: { run: backupCommand, help: BACKUP_HELP, summary: 'take one coordinated backup set of the fleet' },
   list: { run: listCommand, help: LIST_HELP, summary: 'list the backup sets at the destination' },
   show: { run: showCommand, help: SHOW_HELP, summary: 'show one backup set' },
+  verify: { run: verifyCommand, help: VERIFY_HELP, summary: 'check every part of a backup set against its manifest' },
   agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },
   certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA and node certificates' },
 };

@@ -21,7 +21,7 @@ for suite in ${suites[*]}; do
   # A suite that crashed before uvu's summary still counts as a failure.
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-  [ "$rc" -ne 0 ] && status=1
+  if [ "$rc" -ne 0 ] || [ "$f" -gt 0 ]; then status=1; fi
   rm -f "$log"
 done
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -1,4 +1,5 @@
 /** Helpers shared by the folder and bucket stores: a small worker pool, hashed uploads, throttled progress. */
+import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough } from '../../archive/checksum';
@@ -17,6 +18,19 @@ export interface StoredFile {
 export interface Unstorable {
   path: string;
   reason: string;
+}
+
+/**
+ * A signal that follows `parent` and tolerates `listeners` listeners: each concurrent transfer
+ * adds a few abort listeners, and Node warns about a leak past 10 on one signal.
+ */
+export function linkedSignal(parent: AbortSignal, listeners: number): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  setMaxListeners(listeners, ac.signal);
+  const onAbort = () => ac.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener('abort', onAbort, { once: true });
+  return { signal: ac.signal, dispose: () => parent.removeEventListener('abort', onAbort) };
 }
 
 /** Runs fn over items with at most `concurrency` at once; the first error stops new work and is thrown. */

@@ -10,7 +10,7 @@ import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import type { CheckResult, Role, RoleContext } from '../role';
 import { resolveFilesSettings, type FilesSettings, type ResolvedFilesSettings } from './config';
-import { shipSummary, type StoredFile } from './copy';
+import { linkedSignal, shipSummary, type StoredFile } from './copy';
 import { checkFolder, copyFolder, listFolder, storedFiles, type LocalCut } from './localfs';
 import { checkBucket, copyBucket, listBucket, storeClient, type S3Cut } from './s3';
 
@@ -77,54 +77,13 @@ export function filesRole(settings: FilesSettings): Role {
       return { cutAt: cut.cutAt, store: cut.store, location: where, fileCount: list.length, bytes: list.reduce((a, f) => a + f.size, 0) };
     },
 
-    async ship(ctx: RoleContext) {
-      const raw = await readFile(join(ctx.workDir, 'cut.json'), 'utf8').catch(() => null);
-      if (!raw) throw new PreconditionError(`files: the cut of backup ${ctx.backupId} is gone (agent restarted?); the backup must be retried`);
-      const cut = JSON.parse(raw) as LocalCut | S3Cut;
-      let files: StoredFile[];
-      let listing: Record<string, unknown>;
-      let report: { changed: unknown[]; missing: string[]; unstorable: { path: string; reason: string }[] };
-      if (cut.store === 'localfs') {
-        const r = await copyFolder(ctx, cut, base(ctx), s.concurrency);
-        files = storedFiles(r);
-        report = { changed: r.changed, missing: r.missing, unstorable: [...cut.skipped, ...r.unstorable] };
-        listing = {
-          store: 'localfs',
-          location: cut.location,
-          files: r.stored.map(({ dest: _d, ...f }) => f).sort((a, b) => (a.path < b.path ? -1 : 1)),
-          dirs: cut.dirs,
-        };
-      } else {
-        const client = storeClient(s as Extract<ResolvedFilesSettings, { store: 's3' }>);
-        try {
-          const r = await copyBucket(ctx, client, cut, base(ctx), s.concurrency);
-          files = r.stored.map(({ key: _k, ...f }) => f);
-          report = { changed: r.changed, missing: r.missing, unstorable: r.unstorable };
-          listing = {
-            store: 's3',
-            bucket: cut.bucket,
-            endpoint: cut.endpoint,
-            objects: r.stored.map((o) => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 })).sort((a, b) => (a.key < b.key ? -1 : 1)),
-          };
-        } finally {
-          client.destroy();
-        }
+    async ship(outer: RoleContext) {
+      const linked = linkedSignal(outer.signal, 10 + 4 * s.concurrency);
+      try {
+        return await ship({ ...outer, signal: linked.signal });
+      } finally {
+        linked.dispose();
       }
-      const summary = shipSummary(files, report.changed, report.missing, report.unstorable);
-      if (report.changed.length || report.missing.length || report.unstorable.length) ctx.log.warn({ ...report, summary }, 'files differ from the cut');
-      const body = JSON.stringify({ format: 'tandem.files-listing/v1', cutAt: cut.cutAt, ...listing, ...report, summary }) + '\n';
-      const listingPath = `${base(ctx)}/listing.json`;
-      await ctx.destination.writeAtomic(listingPath, body);
-      files.push({ path: listingPath, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') });
-      return {
-        store: cut.store,
-        location: where,
-        fileCount: files.length - 1,
-        bytes: files.reduce((a, f) => a + f.size, 0) - Buffer.byteLength(body),
-        ...report,
-        summary,
-        files,
-      };
     },
 
     async cleanup() {},
@@ -135,4 +94,55 @@ export function filesRole(settings: FilesSettings): Role {
 
     async recover(_activeTag: string | null, _log: Logger) {},
   };
+
+  /** Copies the cut and writes the listing. */
+  async function ship(ctx: RoleContext) {
+    const raw = await readFile(join(ctx.workDir, 'cut.json'), 'utf8').catch(() => null);
+    if (!raw) throw new PreconditionError(`files: the cut of backup ${ctx.backupId} is gone (agent restarted?); the backup must be retried`);
+    const cut = JSON.parse(raw) as LocalCut | S3Cut;
+    let files: StoredFile[];
+    let listing: Record<string, unknown>;
+    let report: { changed: unknown[]; missing: string[]; unstorable: { path: string; reason: string }[] };
+    if (cut.store === 'localfs') {
+      const r = await copyFolder(ctx, cut, base(ctx), s.concurrency);
+      files = storedFiles(r);
+      report = { changed: r.changed, missing: r.missing, unstorable: [...cut.skipped, ...r.unstorable] };
+      listing = {
+        store: 'localfs',
+        location: cut.location,
+        files: r.stored.map(({ dest: _d, ...f }) => f).sort((a, b) => (a.path < b.path ? -1 : 1)),
+        dirs: cut.dirs,
+      };
+    } else {
+      const client = storeClient(s as Extract<ResolvedFilesSettings, { store: 's3' }>);
+      try {
+        const r = await copyBucket(ctx, client, cut, base(ctx), s.concurrency);
+        files = r.stored.map(({ key: _k, ...f }) => f);
+        report = { changed: r.changed, missing: r.missing, unstorable: r.unstorable };
+        listing = {
+          store: 's3',
+          bucket: cut.bucket,
+          endpoint: cut.endpoint,
+          objects: r.stored.map((o) => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+        };
+      } finally {
+        client.destroy();
+      }
+    }
+    const summary = shipSummary(files, report.changed, report.missing, report.unstorable);
+    if (report.changed.length || report.missing.length || report.unstorable.length) ctx.log.warn({ ...report, summary }, 'files differ from the cut');
+    const body = JSON.stringify({ format: 'tandem.files-listing/v1', cutAt: cut.cutAt, ...listing, ...report, summary }) + '\n';
+    const listingPath = `${base(ctx)}/listing.json`;
+    await ctx.destination.writeAtomic(listingPath, body);
+    files.push({ path: listingPath, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') });
+    return {
+      store: cut.store,
+      location: where,
+      fileCount: files.length - 1,
+      bytes: files.reduce((a, f) => a + f.size, 0) - Buffer.byteLength(body),
+      ...report,
+      summary,
+      files,
+    };
+  }
 }

@@ -1,0 +1,251 @@
+/**
+ * The elasticsearch and files roles driven directly (no agent, no gRPC) against the sandbox's
+ * real Elasticsearch, files folder and MinIO. Needs `npm run sandbox -- up`; skipped otherwise.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client } from '@elastic/elasticsearch';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
+import { filesRole } from '../../agent/roles/files/role';
+import type { Role, RoleContext } from '../../agent/roles/role';
+import { LocalDestination } from '../../shared/destination';
+import { silentLogger } from '../../shared/log';
+
+interface Env {
+  elasticsearch: { url: string; pathRepo: string };
+  minio: { endpoint: string; accessKey: string; secretKey: string; region: string; filesBucket: string };
+  files: { dir: string };
+}
+const envFile = process.env.TANDEM_SANDBOX_ENV ?? [resolve(__dirname, '../../../.sandbox/env.json'), resolve(__dirname, '../../.sandbox/env.json')].find(existsSync);
+const env: Env | null = envFile && existsSync(envFile) ? JSON.parse(readFileSync(envFile, 'utf8')) : null;
+if (!env) console.log('SKIP: sandbox not up (no .sandbox/env.json); run `npm run sandbox -- up`');
+const it = env ? test : test.skip;
+
+const work = mkdtempSync(join(tmpdir(), 'tandem-roles-it-'));
+const destRoot = join(work, 'dest');
+mkdirSync(destRoot);
+const destination = new LocalDestination({ type: 'local', path: destRoot });
+const run = `${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
+const REPO = `tandem-it-${run}`;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A RoleContext as the controller builds it, with a local destination and a fresh backup id. */
+function context(role: string, options: Record<string, string> = {}, ctl = new AbortController()): RoleContext & { updates: unknown[] } {
+  const backupId = `it-${run}-${randomBytes(3).toString('hex')}`;
+  const updates: unknown[] = [];
+  return {
+    backupId,
+    tag: backupId,
+    node: 'node1',
+    options,
+    destination,
+    workDir: join(work, 'work', backupId, role),
+    signal: ctl.signal,
+    log: silentLogger(),
+    progress: (u) => updates.push(u),
+    updates,
+  };
+}
+
+const esRole = (extra: Record<string, unknown> = {}) =>
+  elasticsearchRole({
+    url: env!.elasticsearch.url,
+    repository: REPO,
+    repositoryLocation: `${env!.elasticsearch.pathRepo}/${REPO}`,
+    allowYellow: false,
+    snapshotTimeoutMs: 300_000,
+    pollIntervalMs: 200,
+    requestTimeoutMs: 30_000,
+    ...extra,
+  } as Parameters<typeof elasticsearchRole>[0]);
+const failed = (checks: { ok: boolean; name: string; message: string }[]) => checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`);
+
+test.after(async () => {
+  if (env) {
+    const c = new Client({ node: env.elasticsearch.url });
+    // The repository holds only this run's snapshots; remove them, the repository and its folder.
+    const snaps = await c.snapshot.get({ repository: REPO, snapshot: '*' }).catch(() => null);
+    for (const s of snaps?.snapshots ?? []) await c.snapshot.delete({ repository: REPO, snapshot: s.snapshot }).catch(() => undefined);
+    await c.snapshot.deleteRepository({ name: REPO }).catch(() => undefined);
+    await c.close();
+    rmSync(`${env.elasticsearch.pathRepo}/${REPO}`, { recursive: true, force: true });
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Runs preflight → prepare → commit → ship as the controller does; fails on any failed check. */
+async function backup(role: Role, ctx: RoleContext, between?: () => void | Promise<void>) {
+  const checks = await role.preflight(ctx);
+  assert.equal(failed(checks), [], 'preflight');
+  await role.prepare(ctx);
+  const commit = await role.commit(ctx);
+  await between?.();
+  const result = (await role.ship(ctx, commit)) as Record<string, any>;
+  return { checks, commit: commit as Record<string, any>, result };
+}
+
+it('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with documents', async () => {
+  const role = esRole();
+  const ctx = context('elasticsearch');
+  const { checks, commit, result } = await backup(role, ctx);
+  assert.equal(checks.map((c) => c.name), ['reachable', 'health', 'repository', 'indices', 'snapshots']);
+  assert.match(checks.find((c) => c.name === 'repository')!.message, /will be created/);
+  assert.ok(commit.cutAt > 0 && commit.indices.includes('thehive_global'), JSON.stringify(commit));
+  assert.ok(commit.docCounts.thehive_global > 0, 'doc count recorded at the cut');
+  assert.is(result.state, 'SUCCESS');
+  assert.is(result.shards.failed, 0);
+  assert.ok(result.shards.total > 0 && result.uuid && result.esVersion);
+  const rec = JSON.parse(readFileSync(join(destRoot, ctx.backupId, 'node1/elasticsearch/snapshot.json'), 'utf8'));
+  assert.is(rec.snapshot, ctx.tag);
+  assert.is(rec.repository.type, 'fs');
+  assert.is(result.files[0].sha256, sha(readFileSync(join(destRoot, result.files[0].path))));
+  assert.ok(Object.keys(await role.versions()).includes('elasticsearch'));
+  // A second preflight finds the repository now existing and verifies it.
+  assert.match((await role.preflight(context('elasticsearch'))).find((c) => c.name === 'repository')!.message, /verified on 1 node/);
+});
+
+it('elasticsearch: abort deletes the snapshot and the record', async () => {
+  const role = esRole();
+  const ctx = context('elasticsearch');
+  const { commit } = await backup(role, ctx);
+  assert.equal(await role.commit(ctx), commit, 'a repeated commit reports the same cut');
+  await role.abort(ctx);
+  const c = new Client({ node: env!.elasticsearch.url });
+  const r = await c.snapshot.get({ repository: REPO, snapshot: ctx.tag }).catch((e) => e);
+  await c.close();
+  assert.match(String(r.message ?? r), /snapshot_missing_exception/);
+  assert.not.ok(existsSync(join(destRoot, ctx.backupId, 'node1/elasticsearch')));
+  await role.abort(ctx); // idempotent: nothing left to delete
+});
+
+it('elasticsearch: unreachable cluster fails preflight with a clear message', async () => {
+  const role = esRole({ url: 'http://127.0.0.1:9299', requestTimeoutMs: 3000 });
+  const checks = await role.preflight(context('elasticsearch'));
+  assert.is(checks.length, 1);
+  assert.not.ok(checks[0].ok);
+  assert.match(checks[0].message, /Elasticsearch at http:\/\/127\.0\.0\.1:9299 is unreachable .*ECONNREFUSED.*check the url/);
+  assert.equal(await role.versions(), {});
+});
+
+it('elasticsearch: a missing repository without repositoryLocation fails preflight', async () => {
+  const role = esRole({ repository: 'tandem-it-absent', repositoryLocation: undefined });
+  assert.match(failed(await role.preflight(context('elasticsearch'))).join('\n'), /repository tandem-it-absent does not exist; create it or set repositoryLocation/);
+  const outside = esRole({ repository: 'tandem-it-absent', repositoryLocation: '/srv/not-in-path-repo' });
+  assert.match(failed(await outside.preflight(context('elasticsearch'))).join('\n'), /not inside path.repo/);
+});
+
+it('elasticsearch: skip_index takes no snapshot', async () => {
+  const role = esRole({ url: 'http://127.0.0.1:9299' }); // unreachable on purpose: nothing may be called
+  const ctx = context('elasticsearch', { skip_index: 'true' });
+  const { commit, result } = await backup(role, ctx);
+  assert.equal(commit, { skipped: true, reason: 'index must be rebuilt on restore' });
+  assert.equal(result, { skipped: true, reason: 'index must be rebuilt on restore' });
+  await role.abort(ctx);
+});
+
+it('files (localfs): the sandbox folder is copied whole, every sha256 right', async () => {
+  const role = filesRole({ store: 'localfs', location: env!.files.dir, concurrency: 4 });
+  const ctx = context('files');
+  const { commit, result } = await backup(role, ctx);
+  assert.ok(commit.fileCount > 0);
+  assert.is(result.fileCount, commit.fileCount);
+  assert.equal([result.missing, result.changed, result.unstorable], [[], [], []]);
+  assert.match(result.summary, /^copied \d+ files .*nothing changed/);
+  for (const f of result.files) {
+    const body = readFileSync(join(destRoot, f.path));
+    assert.is(f.sha256, sha(body), f.path);
+    // TheHive names attachments by their sha256: an independent check of the copy.
+    if (/^[0-9a-f]{64}$/.test(basename(f.path))) assert.is(f.sha256, basename(f.path));
+  }
+  const listing = JSON.parse(readFileSync(join(destRoot, ctx.backupId, 'node1/files/listing.json'), 'utf8'));
+  assert.is(listing.files.length, commit.fileCount);
+  const first = listing.files[0];
+  const st = statSync(join(env!.files.dir, first.path));
+  assert.equal([first.mode, first.uid, first.gid], [st.mode & 0o7777, st.uid, st.gid]);
+  assert.is(listing.dirs[0].path, '');
+  assert.ok(ctx.updates.length > 0, 'progress reported');
+  await role.abort(ctx);
+  assert.not.ok(existsSync(join(destRoot, ctx.backupId, 'node1/files')), 'abort removes the shipped files');
+});
+
+it('files (localfs): deleted, changed and unstorable files are reported, not hidden', async () => {
+  const src = join(work, 'src');
+  mkdirSync(join(src, 'ab/cd'), { recursive: true });
+  for (const n of ['keep1', 'keep2', 'gone', 'grows']) writeFileSync(join(src, 'ab/cd', n), randomBytes(3000));
+  writeFileSync(join(src, 'bad name'), 'x');
+  const role = filesRole({ store: 'localfs', location: src, concurrency: 2 });
+  const ctx = context('files');
+  const { commit, result } = await backup(role, ctx, () => {
+    unlinkSync(join(src, 'ab/cd/gone'));
+    appendFileSync(join(src, 'ab/cd/grows'), 'more');
+  });
+  assert.is(commit.fileCount, 5);
+  assert.equal(await role.commit(ctx), commit, 'a repeated commit reports the same cut');
+  assert.equal(result.missing, ['ab/cd/gone']);
+  assert.equal(result.changed.map((c: { path: string }) => c.path), ['ab/cd/grows']);
+  assert.equal(result.unstorable.map((u: { path: string }) => u.path), ['bad name']);
+  assert.match(result.summary, /copied 3 files .*1 missing.*1 changed.*1 not stored/);
+  const listing = JSON.parse(readFileSync(join(destRoot, ctx.backupId, 'node1/files/listing.json'), 'utf8'));
+  assert.equal(listing.missing, ['ab/cd/gone']);
+  assert.is(listing.files.length, 3);
+  assert.is(readFileSync(join(destRoot, ctx.backupId, 'node1/files/data/ab/cd/grows')).length, 3004);
+});
+
+it('files (localfs): a missing folder fails preflight clearly', async () => {
+  const checks = await filesRole({ store: 'localfs', location: join(work, 'nope'), concurrency: 4 }).preflight(context('files'));
+  assert.match(failed(checks).join(), /does not exist \(is the share mounted\?\)/);
+});
+
+/** S3 store settings for the sandbox's MinIO. */
+const s3Files = (bucket: string) =>
+  filesRole({ store: 's3', endpoint: env!.minio.endpoint, bucket, region: env!.minio.region, accessKeyId: env!.minio.accessKey, secretAccessKey: env!.minio.secretKey, forcePathStyle: true, concurrency: 4 });
+
+it('files (s3): objects deleted or replaced after the cut are reported', async () => {
+  const s3 = new S3Client({ endpoint: env!.minio.endpoint, region: env!.minio.region, forcePathStyle: true, credentials: { accessKeyId: env!.minio.accessKey, secretAccessKey: env!.minio.secretKey } });
+  const bucket = `tandem-it-files-${run}`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  try {
+    for (const k of ['aa/one', 'aa/two', 'bb/gone', 'bb/replaced']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: randomBytes(2000) }));
+    const role = s3Files(bucket);
+    const ctx = context('files');
+    const { result } = await backup(role, ctx, async () => {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'bb/gone' }));
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bb/replaced', Body: 'new content' }));
+    });
+    assert.equal(result.missing, ['bb/gone']);
+    assert.equal(result.changed.map((c: { path: string }) => c.path), ['bb/replaced']);
+    assert.is(result.fileCount, 2);
+    for (const f of result.files) assert.is(f.sha256, sha(readFileSync(join(destRoot, f.path))));
+  } finally {
+    const objs = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    for (const o of objs.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }));
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    s3.destroy();
+  }
+});
+
+it('files (s3): the sandbox thehive bucket is copied whole with sizes, etags and sha256', async () => {
+  const role = s3Files(env!.minio.filesBucket);
+  const ctx = context('files');
+  const { commit, result } = await backup(role, ctx);
+  assert.ok(commit.fileCount > 0);
+  assert.equal([result.missing, result.changed, result.unstorable], [[], [], []]);
+  const data = result.files.filter((f: { path: string }) => f.path.includes('/files/s3/'));
+  assert.is(data.length, commit.fileCount);
+  for (const f of data) {
+    const body = readFileSync(join(destRoot, f.path));
+    assert.is(body.length, f.size);
+    assert.is(f.sha256, sha(body));
+    // Single-part ETags are the MD5 of the object: an independent check of the copy.
+    if (!f.etag.includes('-')) assert.is(f.etag, `"${createHash('md5').update(body).digest('hex')}"`, f.path);
+  }
+  await role.abort(ctx);
+  assert.not.ok(existsSync(join(destRoot, ctx.backupId, 'node1/files')));
+});
+
+test.run();
