@@ -10,6 +10,7 @@ import { TANDEM_VERSION } from '../shared/version';
 import { BackupController } from './backup/controller';
 import { StateStore } from './backup/store';
 import { loadAgentConfig } from './config';
+import { RestoreController } from './restore/controller';
 import { createRoles } from './roles/registry';
 import { agentService, startServer } from './rpc/server';
 
@@ -50,7 +51,7 @@ async function main(): Promise<number> {
   const log = createLogger('tandem-agent', { node: config.node });
   const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log);
   await controller.recover();
-  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, log));
+  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log), log));
   log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure }, 'agent ready');
 
   await new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@
  * wrapper with a deadline and an AbortSignal.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse } from '../shared/generated/tandem/v1/agent';
+import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type RestoreRequest, type RestoreResponse } from '../shared/generated/tandem/v1/agent';
 import { serverStream, unary } from '../shared/rpc/call';
 import { clientCredentials, type TlsFiles } from '../shared/rpc/tls';
 import type { AgentEntry } from './config';
@@ -35,6 +35,9 @@ export class AgentHandle {
   }
   watch(backupId: string, deadlineMs: number, onStatus: (s: BackupStatus) => void, signal?: AbortSignal): Promise<void> {
     return serverStream(this.node, this.client, 'watch', { backupId }, { deadlineMs, signal }, onStatus);
+  }
+  restore(request: RestoreRequest, deadlineMs: number, signal?: AbortSignal): Promise<RestoreResponse> {
+    return unary(this.node, this.client, 'restore', request, { deadlineMs, signal });
   }
   close(): void {
     this.client.close();

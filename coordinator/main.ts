@@ -8,12 +8,16 @@ import { CERTS_HELP, certsCommand } from './cli/certs';
 import { EXIT } from './cli/common';
 import { LIST_HELP, SHOW_HELP, listCommand, showCommand } from './cli/list';
 import { VERIFY_HELP, verifyCommand } from './cli/verify';
+import { RESTORE_HELP, restoreCommand } from './cli/restore';
+import { DRILL_HELP, drillCommand } from './cli/drill';
 
 const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
   backup: { run: backupCommand, help: BACKUP_HELP, summary: 'take one coordinated backup set of the fleet' },
   list: { run: listCommand, help: LIST_HELP, summary: 'list the backup sets at the destination' },
   show: { run: showCommand, help: SHOW_HELP, summary: 'show one backup set' },
   verify: { run: verifyCommand, help: VERIFY_HELP, summary: 'check every part of a backup set against its manifest' },
+  restore: { run: restoreCommand, help: RESTORE_HELP, summary: 'restore a backup set (plan, confirm, phases with barriers)' },
+  drill: { run: drillCommand, help: DRILL_HELP, summary: 'restore into a scratch target, verify, tear down' },
   agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },
   certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA and node certificates' },
 };

@@ -63,3 +63,40 @@ export interface Role {
   /** At agent start-up: removes debris of backups the agent no longer runs (stale snapshot tags). */
   recover(activeTag: string | null, log: Logger): Promise<void>;
 }
+
+/** The phases of a restore; the coordinator runs each on every node before the next (a barrier). */
+export type RestorePhase = 'fetch' | 'schema' | 'load' | 'verify' | 'cleanup';
+
+/** Everything a role needs to restore its part of a backup set on this node. */
+export interface RestoreContext {
+  restoreId: string;
+  backupId: string;
+  node: string;
+  /** The backup set's manifest, checked by the coordinator against the destination. */
+  manifest: import('../../shared/manifest').Manifest;
+  /** Where the backup set is read from. */
+  destination: Destination;
+  /**
+   * Restore options: target_keyspace, drop_keyspace=true, index_prefix, files_target,
+   * cassandra_mode=import|sstableloader, cassandra_sources (comma-separated manifest nodes this
+   * agent loads), cassandra_hosts (comma-separated CQL/loader hosts), schema=true (this node
+   * recreates the schema), rebuild_index=true.
+   */
+  options: Readonly<Record<string, string>>;
+  /** A private working folder for this restore and role, kept until the cleanup phase. */
+  workDir: string;
+  signal: AbortSignal;
+  progress(update: ProgressUpdate): void;
+  log: Logger;
+}
+
+/** A role that can restore its part. Every phase is idempotent, so a crashed restore resumes by running it again. */
+export interface RestorableRole extends Role {
+  /** Runs one phase; returns what it did (counts, files), shown to the operator. Nothing to do → null. */
+  restore(phase: RestorePhase, ctx: RestoreContext): Promise<unknown>;
+}
+
+/** True when the role implements restore. */
+export function isRestorable(role: Role): role is RestorableRole {
+  return typeof (role as Partial<RestorableRole>).restore === 'function';
+}

@@ -7,9 +7,9 @@ import { hostname } from 'node:os';
 import { AgentService, type AgentServer } from '../../shared/generated/tandem/v1/agent';
 import { serverCredentials, type TlsFiles } from '../../shared/rpc/tls';
 import { toServiceError } from '../../shared/rpc/status';
-import { NotImplementedError } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { BackupController } from '../backup/controller';
+import type { RestoreController } from '../restore/controller';
 import type { BackupRecord } from '../backup/state';
 import { isTerminal } from '../backup/state';
 import type { Role } from '../roles/role';
@@ -31,7 +31,13 @@ function unaryHandler<Req, Res>(log: Logger, method: string, fn: (req: Req) => P
 }
 
 /** Builds the service implementation. */
-export function agentService(node: string, roles: readonly Role[], controller: BackupController, log: Logger): AgentServer {
+export function agentService(
+  node: string,
+  roles: readonly Role[],
+  controller: BackupController,
+  restores: RestoreController,
+  log: Logger,
+): AgentServer {
   // Versions come from slow tools (nodetool is a JVM): gathered once in the background, so that
   // Describe always answers at once with what is known.
   const versions: Record<string, string> = Object.fromEntries(roles.map((r) => [r.name, 'pending']));
@@ -97,9 +103,18 @@ export function agentService(node: string, roles: readonly Role[], controller: B
       call.on('cancelled', () => controller.events.off('update', send));
       send(rec);
     },
-    restore: unaryHandler(log, 'Restore', async () => {
-      throw new NotImplementedError('restore is not available in this agent version');
-    }),
+    restore: (call, callback) => {
+      // A phase can take hours: it runs until done or until the coordinator cancels the call.
+      const ac = new AbortController();
+      call.on('cancelled', () => ac.abort());
+      restores.run(call.request, ac.signal).then(
+        (results) => callback(null, { ok: true, message: '', resultJson: JSON.stringify(results) }),
+        (err) => {
+          log.warn({ method: 'Restore', err: err instanceof Error ? err.message : String(err) }, 'request failed');
+          callback(toServiceError(err));
+        },
+      );
+    },
   };
 }
 

@@ -34,6 +34,13 @@ export async function writeManifest(
     };
   });
   const files = nodes.flatMap((n) => filesOfParts(n.node, n.parts));
+  // Each file is listed once, in `files`; the parts keep the rest of what the roles reported.
+  for (const n of nodes) {
+    n.parts = Object.fromEntries(Object.entries(n.parts).map(([role, part]) => {
+      const { files: _listed, ...rest } = (part ?? {}) as Record<string, unknown>;
+      return [role, rest];
+    }));
+  }
   const destination = openDestination(fleet.destination);
   // The manifest promises that every part is there: check before writing it.
   const present = new Map((await destination.list(`${id}/`)).map((e) => [e.path, e.size]));

@@ -7,6 +7,8 @@ import { CQL_NAME } from '../../../shared/names';
 export const cassandraSettings = z.strictObject({
   /** The nodetool program of this host; default /usr/bin/nodetool. */
   nodetool: absolutePath.default('/usr/bin/nodetool'),
+  /** The sstableloader program, for restores onto another topology; default /usr/bin/sstableloader. */
+  sstableloader: absolutePath.default('/usr/bin/sstableloader'),
   /** Cassandra's data folder (data_file_directories); default /var/lib/cassandra/data. */
   dataDir: absolutePath.default('/var/lib/cassandra/data'),
   /** TheHive's keyspace (db.janusgraph.storage.cql.keyspace); default thehive. */

@@ -7,7 +7,8 @@ import { errorMessage } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import { checkTag } from '../../../shared/names';
 import type { Compression } from '../../archive';
-import type { Role, RoleContext } from '../role';
+import type { RestorableRole, RestoreContext, RestorePhase, RoleContext } from '../role';
+import { restoreCassandra } from './restore';
 import type { CassandraSettings } from './config';
 import { describeKeyspace, ringMap, withSession } from './cql';
 import { Nodetool } from './nodetool';
@@ -34,7 +35,7 @@ export interface CassandraCommit {
 export const TAG_PREFIX = 'tandem-';
 
 /** Creates the cassandra role. */
-export function cassandraRole(s: CassandraSettings): Role {
+export function cassandraRole(s: CassandraSettings): RestorableRole {
   const nodetool = new Nodetool(s.nodetool);
   const triggers = new Map<string, SnapshotTrigger>();
   let versionCache: Record<string, string> | undefined;
@@ -105,6 +106,7 @@ export function cassandraRole(s: CassandraSettings): Role {
     async abort(ctx) {
       await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/cassandra`);
     },
+    restore: (phase: RestorePhase, ctx: RestoreContext) => restoreCassandra(s, phase, ctx),
     async recover(activeTag: string | null, log: Logger) {
       try {
         for (const { tag, keyspace } of await nodetool.snapshotTags()) {

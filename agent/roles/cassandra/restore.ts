@@ -1,0 +1,162 @@
+/**
+ * Restore of the cassandra role, in the phases the coordinator drives on every node:
+ *   fetch  — download this node's table archives, check their sha256, extract them safely
+ *   schema — (one node) recreate the keyspace from schema.cql, or truncate its tables
+ *   load   — `nodetool import` (same topology) or `sstableloader` (another cluster)
+ *   verify — rows per restored table
+ */
+import { mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
+import { TandemError, ValidationError } from '../../../shared/errors';
+import { runCommand } from '../../../shared/exec';
+import { checkCqlName, checkNodeName } from '../../../shared/names';
+import { extractArchive, HashingPassThrough } from '../../archive';
+import type { RestoreContext } from '../role';
+import type { CassandraSettings } from './config';
+import { withSession } from './cql';
+import { Nodetool } from './nodetool';
+import { loadSchema } from './schema';
+import type { ShippedTable } from './ship';
+
+/** The tables of one manifest node's cassandra part. */
+function tablesOf(ctx: RestoreContext, source: string): ShippedTable[] {
+  const node = ctx.manifest.nodes.find((n) => n.node === source);
+  const part = node?.parts.cassandra as { tables?: ShippedTable[] } | undefined;
+  if (!part?.tables) throw new ValidationError(`the backup set has no cassandra part for node ${source}`);
+  return part.tables;
+}
+
+/** Manifest nodes whose archives this agent loads (option cassandra_sources; default: itself). */
+function sources(ctx: RestoreContext): string[] {
+  const raw = ctx.options.cassandra_sources ?? ctx.node;
+  return raw ? raw.split(',').map((s) => checkNodeName(s.trim())) : [];
+}
+
+/** The keyspace the data goes into: option target_keyspace, else the one backed up. */
+export function targetKeyspace(ctx: RestoreContext, backedUp: string): string {
+  return checkCqlName(ctx.options.target_keyspace || backedUp);
+}
+
+/** Folder of one table's SSTables, laid out `<ks>/<table>` as sstableloader requires. */
+const tableDir = (ctx: RestoreContext, source: string, ks: string, table: string) => join(ctx.workDir, source, ks, table);
+
+async function exists(p: string): Promise<boolean> {
+  return access(p).then(() => true, () => false);
+}
+
+/** Downloads, checks and extracts every archive this node loads. Already fetched tables are skipped. */
+async function fetch(ctx: RestoreContext): Promise<unknown> {
+  let fetched = 0;
+  let skipped = 0;
+  for (const source of sources(ctx)) {
+    for (const t of tablesOf(ctx, source)) {
+      const dir = tableDir(ctx, source, targetKeyspace(ctx, t.keyspace), t.table);
+      const done = join(ctx.workDir, source, `.${t.keyspace}.${t.table}.fetched`);
+      if (await exists(done)) {
+        skipped++;
+        continue;
+      }
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      const hashing = new HashingPassThrough();
+      const body = new PassThrough();
+      const [, extracted] = await Promise.all([
+        pipeline(await ctx.destination.get(t.path), hashing, body, { signal: ctx.signal }),
+        extractArchive({ archive: body, targetDir: dir, compression: 'auto', signal: ctx.signal }),
+      ]);
+      if (hashing.digest() !== t.sha256) {
+        await rm(dir, { recursive: true, force: true });
+        throw new TandemError(`${t.path}: sha256 ${hashing.digest()} does not match the manifest (${t.sha256}); the archive is corrupt`);
+      }
+      const want = new Map(t.contents.map((c) => [c.path, c.sha256]));
+      for (const f of extracted.files) {
+        if (want.get(f.path) !== f.sha256) throw new TandemError(`${t.path}: ${f.path} differs from the snapshot file recorded at backup`);
+      }
+      // Cassandra's snapshot bookkeeping files are not SSTables: leave only what import/loader read.
+      await rm(join(dir, 'manifest.json'), { force: true });
+      await rm(join(dir, 'schema.cql'), { force: true });
+      await writeFile(done, t.sha256);
+      fetched++;
+    }
+  }
+  return { fetched, skipped };
+}
+
+/** Loads every fetched table: import into the local node, or stream with sstableloader. */
+async function load(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
+  const mode = ctx.options.cassandra_mode ?? 'import';
+  if (mode !== 'import' && mode !== 'sstableloader') throw new ValidationError(`cassandra_mode must be import or sstableloader, not ${mode}`);
+  const hosts = (ctx.options.cassandra_hosts || s.cql.host).split(',').map((h) => h.trim());
+  const loaded: string[] = [];
+  for (const source of sources(ctx)) {
+    for (const t of tablesOf(ctx, source)) {
+      const ks = targetKeyspace(ctx, t.keyspace);
+      const dir = tableDir(ctx, source, ks, t.table);
+      if (!(await readdir(dir).catch(() => [])).some((f) => f.endsWith('-Data.db'))) continue; // nothing left: already loaded
+      if (mode === 'import') {
+        // import moves the SSTables into the live table, so a repeated load finds nothing to do.
+        await runCommand([s.nodetool, 'import', '--', ks, t.table, dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
+      } else {
+        await runCommand([s.sstableloader, '--no-progress', '-d', hosts.join(','), dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { recursive: true });
+      }
+      loaded.push(`${source}:${ks}.${t.table}`);
+    }
+  }
+  return { mode, loaded };
+}
+
+/** Rows per restored table, read back over CQL. */
+async function verify(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
+  const tables = new Set<string>();
+  for (const source of sources(ctx)) for (const t of tablesOf(ctx, source)) tables.add(`${targetKeyspace(ctx, t.keyspace)}.${t.table}`);
+  if (!tables.size) return null;
+  const dc = (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
+  const rows: Record<string, number> = {};
+  await withSession(s, dc, async (c) => {
+    for (const name of [...tables].sort()) {
+      const [ks, table] = name.split('.');
+      let n = 0;
+      let pageState: string | undefined;
+      do {
+        const r = await c.execute(`SELECT key FROM "${checkCqlName(ks)}"."${checkCqlName(table)}"`, [], { fetchSize: 5000, pageState });
+        n += r.rowLength;
+        pageState = r.pageState;
+      } while (pageState);
+      rows[name] = n;
+    }
+  });
+  return { rows };
+}
+
+/** Runs one restore phase of the cassandra role. */
+export async function restoreCassandra(s: CassandraSettings, phase: string, ctx: RestoreContext): Promise<unknown> {
+  switch (phase) {
+    case 'fetch':
+      return fetch(ctx);
+    case 'schema':
+      return ctx.options.schema === 'true' ? loadSchema(s, ctx) : null;
+    case 'load':
+      return load(s, ctx);
+    case 'verify':
+      return verify(s, ctx);
+    case 'cleanup':
+      return dropScratch(s, ctx);
+    default:
+      return null;
+  }
+}
+
+/** Drill teardown: drops the scratch keyspace, never the one that was backed up. */
+async function dropScratch(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
+  const target = ctx.options.target_keyspace;
+  if (ctx.options.drop_scratch !== 'true' || ctx.options.schema !== 'true' || !target) return null;
+  const backedUp = new Set(ctx.manifest.nodes.flatMap((n) => ((n.parts.cassandra as { keyspaces?: string[] })?.keyspaces ?? [])));
+  if (backedUp.has(target)) throw new ValidationError(`refusing to drop ${target}: it is a keyspace the backup came from, not a scratch copy`);
+  const dc = (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
+  await withSession(s, dc, (c) => c.execute(`DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`));
+  return { dropped: target };
+}

@@ -1,0 +1,64 @@
+/** `tandem drill <id>`: restore into a scratch target, verify, tear down, report the restore time. */
+import { parseArgs } from 'node:util';
+import { openDestination } from '../../shared/destination';
+import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
+import { readManifest } from '../backup/catalog';
+import { verifyBackupSet } from '../backup/verify';
+import { planRestore } from '../restore/plan';
+import { runRestore } from '../restore/run';
+import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
+
+export const DRILL_HELP = `Usage: tandem drill ID [options]
+
+A restore drill that leaves production alone: checks the set, restores Cassandra into a scratch
+keyspace (<keyspace>_drill), the indices under the prefix drill-, the files into a scratch
+folder on the files host, verifies counts and checksums, then drops the scratch copy.
+
+Options:
+      --scratch-dir DIR   folder for the scratch files on the files host; default /var/tmp/tandem-drill
+      --keep              keep the scratch copy for inspection
+${FLEET_OPTIONS_HELP}
+
+Exit: 0 the backup set restores and verifies, 1 it does not.`;
+
+/** Runs the verb; returns the exit code. */
+export async function drillCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...fleetOptions, 'scratch-dir': { type: 'string', default: '/var/tmp/tandem-drill' }, keep: { type: 'boolean', default: false } },
+    strict: true,
+  });
+  if (values.help) return void console.log(DRILL_HELP), EXIT.ok;
+  if (positionals.length !== 1) throw new UsageError('drill: expected one backup id');
+  if (!values['scratch-dir']!.startsWith('/')) throw new UsageError('--scratch-dir must be an absolute path');
+  const id = checkBackupId(positionals[0]);
+  const { fleet, agents } = openFromConfig(values);
+  try {
+    const manifest = await readManifest(openDestination(fleet.destination), id);
+    const keyspace = manifest.nodes.flatMap((n) => ((n.parts.cassandra as { keyspaces?: string[] })?.keyspaces ?? []))[0] ?? 'thehive';
+    const restoreId = `drill-${newBackupId().slice('tandem-'.length)}`;
+    const plan = planRestore(manifest, agents, {
+      targetKeyspace: checkCqlName(`${keyspace}_drill`),
+      indexPrefix: 'drill-',
+      filesTarget: `${values['scratch-dir']}/${restoreId}`,
+      dropKeyspace: true,
+      dropScratch: !values.keep,
+    });
+    say(`drill of backup set ${id}:`);
+    for (const l of plan.lines) say(`  - ${l}`);
+    const check = await verifyBackupSet(fleet.destination, id);
+    if (!check.ok) {
+      say(`the backup set is damaged:\n  ${check.problems.join('\n  ')}`);
+      if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));
+      return EXIT.failed;
+    }
+    const outcome = await runRestore(fleet, manifest, plan, restoreId, say);
+    const report = { id, restoreId, ok: outcome.ok, restoreMs: outcome.durationMs, problems: outcome.problems, verify: outcome.results.verify ?? null };
+    if (values.json) console.log(JSON.stringify(report));
+    say(outcome.ok ? `drill passed: backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s` : `drill FAILED:\n  ${outcome.problems.join('\n  ')}`);
+    return outcome.ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    agents.forEach((a) => a.close());
+  }
+}

@@ -1,0 +1,107 @@
+/** `tandem restore <id>`: plan, confirm, then restore the backup set phase by phase. */
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { openDestination } from '../../shared/destination';
+import { checkBackupId, newBackupId } from '../../shared/names';
+import { readManifest } from '../backup/catalog';
+import { verifyBackupSet } from '../backup/verify';
+import { planRestore } from '../restore/plan';
+import { runRestore } from '../restore/run';
+import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
+
+export const RESTORE_HELP = `Usage: tandem restore ID [options]
+
+Restores a backup set: checks every part against the manifest first (nothing is dropped if a
+checksum is wrong), prints the plan, then runs fetch → schema → load → verify → cleanup on every
+node, each phase on all nodes before the next. Same node names as at backup time: each node
+imports its own SSTables (nodetool import); another topology: sstableloader from one node.
+
+Options:
+      --dry-run             print the plan and stop
+  -y, --yes                 do not ask for confirmation (required without a terminal)
+      --drop-keyspace       drop the keyspace before recreating it (default: truncate its tables)
+      --target-keyspace KS  restore into another keyspace
+      --index-prefix P      restore indices as P<name> instead of over the originals
+      --files-target DIR    restore files into DIR on the files host
+      --sstableloader       use sstableloader even when the topology matches
+      --restore-id ID       resume an interrupted restore
+${FLEET_OPTIONS_HELP}
+
+Exit: 0 restored and verified, 1 failed or verification found problems, 2 usage error.
+TheHive must be stopped on every node during an in-place restore.`;
+
+/** Runs the verb; returns the exit code. */
+export async function restoreCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...fleetOptions,
+      'dry-run': { type: 'boolean', default: false },
+      yes: { type: 'boolean', short: 'y', default: false },
+      'drop-keyspace': { type: 'boolean', default: false },
+      'target-keyspace': { type: 'string' },
+      'index-prefix': { type: 'string' },
+      'files-target': { type: 'string' },
+      sstableloader: { type: 'boolean', default: false },
+      'restore-id': { type: 'string' },
+    },
+    strict: true,
+  });
+  if (values.help) return void console.log(RESTORE_HELP), EXIT.ok;
+  if (positionals.length !== 1) throw new UsageError('restore: expected one backup id');
+  const id = checkBackupId(positionals[0]);
+  if (values['index-prefix'] && !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(values['index-prefix'])) throw new UsageError('--index-prefix: lowercase letters, digits, _ and -');
+  if (values['files-target'] && !values['files-target'].startsWith('/')) throw new UsageError('--files-target must be an absolute path');
+  const { fleet, agents } = openFromConfig(values);
+  try {
+    const manifest = await readManifest(openDestination(fleet.destination), id);
+    const plan = planRestore(manifest, agents, {
+      targetKeyspace: values['target-keyspace'],
+      dropKeyspace: values['drop-keyspace'],
+      indexPrefix: values['index-prefix'],
+      filesTarget: values['files-target'],
+      forceLoader: values.sstableloader,
+    });
+    say(`restore plan for backup set ${id} (committed ${manifest.committedAt}):`);
+    for (const l of plan.lines) say(`  - ${l}`);
+    if (values['dry-run']) return EXIT.ok;
+    say('checking every part of the backup set against its manifest…');
+    const check = await verifyBackupSet(fleet.destination, id);
+    if (!check.ok) {
+      say(`the backup set is damaged; nothing was changed:\n  ${check.problems.join('\n  ')}`);
+      if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));
+      return EXIT.failed;
+    }
+    if (!values.yes && !(await confirm(`restore ${id} as planned above?`))) return EXIT.usage;
+    const restoreId = values['restore-id'] ? checkBackupId(values['restore-id']) : `restore-${newBackupId().slice('tandem-'.length)}`;
+    say(`restore id ${restoreId} (rerun with --restore-id ${restoreId} to resume)`);
+    const outcome = await runRestore(fleet, manifest, plan, restoreId, say);
+    if (values.json) console.log(JSON.stringify(outcome));
+    if (outcome.ok) say(`backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s`);
+    else say(`restore ${outcome.failedPhase ? `stopped in phase ${outcome.failedPhase}` : 'verification failed'}:\n  ${outcome.problems.join('\n  ')}`);
+    printRebuildHint(outcome.results);
+    return outcome.ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    agents.forEach((a) => a.close());
+  }
+}
+
+/** Asks on the terminal; without one, the operator must pass --yes. */
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new UsageError('restore changes data: pass --yes to confirm when there is no terminal');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** For a --skip-index backup, tells how to rebuild TheHive's index. */
+function printRebuildHint(results: Record<string, Record<string, unknown>>): void {
+  for (const roles of Object.values(results.load ?? {})) {
+    const es = (roles as { elasticsearch?: { rebuildRequired?: boolean; howTo?: string } }).elasticsearch;
+    if (es?.rebuildRequired) say(`the index was not in the backup: ${es.howTo}`);
+  }
+}
