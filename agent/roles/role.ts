@@ -80,7 +80,10 @@ export interface RestoreContext {
    * Restore options: target_keyspace, drop_keyspace=true, index_prefix, files_target,
    * cassandra_mode=import|sstableloader, cassandra_sources (comma-separated manifest nodes this
    * agent loads), cassandra_hosts (comma-separated CQL/loader hosts), schema=true (this node
-   * recreates the schema), rebuild_index=true.
+   * recreates the schema), rebuild_index=true, source_node (the manifest node whose part is
+   * restored when several have the role), files_bucket (drill bucket), files_clean=true (remove
+   * files the backup does not hold), drop_scratch=true (cleanup drops the drill's index copies,
+   * files_target folder or files_bucket objects).
    */
   options: Readonly<Record<string, string>>;
   /** A private working folder for this restore and role, kept until the cleanup phase. */

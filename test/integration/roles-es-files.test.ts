@@ -5,25 +5,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from '@elastic/elasticsearch';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
 import { filesRole } from '../../agent/roles/files/role';
-import type { Role, RoleContext } from '../../agent/roles/role';
 import { LocalDestination } from '../../shared/destination';
-import { silentLogger } from '../../shared/log';
+import { backupContext, failedChecks, runBackup, sandboxEnv } from '../helpers/roles';
 
-interface Env {
-  elasticsearch: { url: string; pathRepo: string };
-  minio: { endpoint: string; accessKey: string; secretKey: string; region: string; filesBucket: string };
-  files: { dir: string };
-}
-const envFile = process.env.TANDEM_SANDBOX_ENV ?? [resolve(__dirname, '../../../.sandbox/env.json'), resolve(__dirname, '../../.sandbox/env.json')].find(existsSync);
-const env: Env | null = envFile && existsSync(envFile) ? JSON.parse(readFileSync(envFile, 'utf8')) : null;
-if (!env) console.log('SKIP: sandbox not up (no .sandbox/env.json); run `npm run sandbox -- up`');
+const env = sandboxEnv();
 const it = env ? test : test.skip;
 
 const work = mkdtempSync(join(tmpdir(), 'tandem-roles-it-'));
@@ -35,22 +27,7 @@ const REPO = `tandem-it-${run}`;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A RoleContext as the controller builds it, with a local destination and a fresh backup id. */
-function context(role: string, options: Record<string, string> = {}, ctl = new AbortController()): RoleContext & { updates: unknown[] } {
-  const backupId = `it-${run}-${randomBytes(3).toString('hex')}`;
-  const updates: unknown[] = [];
-  return {
-    backupId,
-    tag: backupId,
-    node: 'node1',
-    options,
-    destination,
-    workDir: join(work, 'work', backupId, role),
-    signal: ctl.signal,
-    log: silentLogger(),
-    progress: (u) => updates.push(u),
-    updates,
-  };
-}
+const context = (role: string, options: Record<string, string> = {}) => backupContext(work, destination, role, options);
 
 const esRole = (extra: Record<string, unknown> = {}) =>
   elasticsearchRole({
@@ -63,7 +40,7 @@ const esRole = (extra: Record<string, unknown> = {}) =>
     requestTimeoutMs: 30_000,
     ...extra,
   } as Parameters<typeof elasticsearchRole>[0]);
-const failed = (checks: { ok: boolean; name: string; message: string }[]) => checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`);
+const failed = failedChecks;
 
 test.after(async () => {
   if (env) {
@@ -78,16 +55,7 @@ test.after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** Runs preflight → prepare → commit → ship as the controller does; fails on any failed check. */
-async function backup(role: Role, ctx: RoleContext, between?: () => void | Promise<void>) {
-  const checks = await role.preflight(ctx);
-  assert.equal(failed(checks), [], 'preflight');
-  await role.prepare(ctx);
-  const commit = await role.commit(ctx);
-  await between?.();
-  const result = (await role.ship(ctx, commit)) as Record<string, any>;
-  return { checks, commit: commit as Record<string, any>, result };
-}
+const backup = runBackup;
 
 it('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with documents', async () => {
   const role = esRole();

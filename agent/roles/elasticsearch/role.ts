@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
-import type { CheckResult, Role, RoleContext } from '../role';
+import type { CheckResult, RestorableRole, RestorePhase, RestoreContext, RoleContext } from '../role';
 import { esClient, esErrorType, esProblem } from './client';
 import { resolveEsSettings, type EsSettings, type ResolvedEsSettings } from './config';
+import { restoreElasticsearch } from './restore';
 import * as es from './snapshot';
 
 /** What commit records (the manifest's commits.elasticsearch). */
@@ -41,7 +42,7 @@ async function readJson<T>(file: string): Promise<T | null> {
 }
 
 /** Creates the elasticsearch role; reads theHiveConfig now (ConfigError if unusable). */
-export function elasticsearchRole(settings: EsSettings): Role {
+export function elasticsearchRole(settings: EsSettings): RestorableRole {
   const s: ResolvedEsSettings = resolveEsSettings(settings);
   /** A client per call, closed after it, so no keep-alive socket outlives the step. */
   const withClient = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
@@ -163,6 +164,10 @@ export function elasticsearchRole(settings: EsSettings): Role {
     },
 
     async recover(_activeTag: string | null, _log: Logger) {},
+
+    async restore(phase: RestorePhase, ctx: RestoreContext) {
+      return restoreElasticsearch(phase, ctx, withClient, s.url, s.snapshotTimeoutMs);
+    },
   };
 }
 

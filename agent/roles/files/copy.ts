@@ -33,7 +33,10 @@ export function linkedSignal(parent: AbortSignal, listeners: number): { signal: 
   return { signal: ac.signal, dispose: () => parent.removeEventListener('abort', onAbort) };
 }
 
-/** Runs fn over items with at most `concurrency` at once; the first error stops new work and is thrown. */
+/**
+ * Runs fn over items with at most `concurrency` at once; the first error stops new work and is
+ * thrown once the items in flight have finished, so no transfer is still writing when it returns.
+ */
 export async function runPool<T>(items: readonly T[], concurrency: number, signal: AbortSignal, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
@@ -49,7 +52,9 @@ export async function runPool<T>(items: readonly T[], concurrency: number, signa
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  const firstError = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (firstError) throw firstError.reason;
 }
 
 /** Streams `source` to the destination while hashing it: every byte is read once. */
@@ -61,7 +66,7 @@ export async function putHashed(dest: Destination, relPath: string, source: Read
 }
 
 /** Progress reporting at most every 250 ms (each report is a state update sent to the coordinator). */
-export function progressReporter(ctx: RoleContext, filesTotal: number, bytesTotal: number) {
+export function progressReporter(ctx: Pick<RoleContext, 'progress'>, filesTotal: number, bytesTotal: number) {
   let filesDone = 0;
   let bytesDone = 0;
   let last = 0;

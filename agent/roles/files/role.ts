@@ -8,16 +8,17 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
-import type { CheckResult, Role, RoleContext } from '../role';
+import type { CheckResult, RestorableRole, RestoreContext, RestorePhase, RoleContext } from '../role';
 import { resolveFilesSettings, type FilesSettings, type ResolvedFilesSettings } from './config';
 import { linkedSignal, shipSummary, type StoredFile } from './copy';
 import { checkFolder, copyFolder, listFolder, storedFiles, type LocalCut } from './localfs';
+import { restoreFiles } from './restore';
 import { checkBucket, copyBucket, listBucket, storeClient, type S3Cut } from './s3';
 
 const base = (ctx: RoleContext) => `${ctx.backupId}/${ctx.node}/files`;
 
 /** Creates the files role; reads theHiveConfig now (ConfigError if unusable). */
-export function filesRole(settings: FilesSettings): Role {
+export function filesRole(settings: FilesSettings): RestorableRole {
   const s: ResolvedFilesSettings = resolveFilesSettings(settings);
   const where = s.store === 'localfs' ? s.location : `s3://${s.bucket}${s.endpoint ? ` at ${s.endpoint}` : ''}`;
 
@@ -93,6 +94,10 @@ export function filesRole(settings: FilesSettings): Role {
     },
 
     async recover(_activeTag: string | null, _log: Logger) {},
+
+    async restore(phase: RestorePhase, ctx: RestoreContext) {
+      return restoreFiles(phase, ctx, s);
+    },
   };
 
   /** Copies the cut and writes the listing. */

@@ -1,0 +1,169 @@
+/**
+ * Restore of the elasticsearch role: the official procedure (delete the index, restore the
+ * snapshot) plus what the vendor script leaves out: the restore response is checked (zero failed
+ * shards), counts are compared with the ones recorded at the cut, and a drill can restore under
+ * a prefix (index_prefix) next to the live index and drop it afterwards (drop_scratch=true).
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Client } from '@elastic/elasticsearch';
+import { PreconditionError, TandemError, ValidationError } from '../../../shared/errors';
+import { INDEX_NAME } from '../../../shared/names';
+import { optionOn, restoreSource } from '../restore-source';
+import type { RestoreContext, RestorePhase } from '../role';
+import { esProblem } from './client';
+import type { EsCommitRecord } from './role';
+import * as es from './snapshot';
+
+/** What ship recorded (the manifest's parts.elasticsearch, without its files). */
+interface EsPart {
+  skipped?: true;
+  repository?: { name: string; type?: string; location?: string };
+  snapshot?: string;
+  uuid?: string;
+  indices?: string[];
+  docCounts?: Record<string, number>;
+}
+
+/** What load did; also kept in workDir so a repeated load does not restore twice. */
+interface LoadResult {
+  repository: string;
+  snapshot: string;
+  uuid?: string;
+  indices: Record<string, string>; // source index -> restored index
+  shards: { total: number; successful: number; failed: number };
+  deleted: string[];
+}
+
+const REBUILD = {
+  rebuildRequired: true,
+  howTo: 'start TheHive once with db.janusgraph.forceDropAndRebuildIndex = true (then remove it), or POST /api/v1/admin/index/all/rebuild',
+} as const;
+
+/** The index prefix of a drill, validated (it becomes part of index names); '' when restoring in place. */
+function indexPrefix(ctx: RestoreContext): string {
+  const p = ctx.options.index_prefix ?? '';
+  // A prefix must itself start like an index name; '.' or '_' prefixes would make hidden or invalid indices.
+  if (p && !/^[a-z0-9][a-z0-9_.-]*$/.test(p)) throw new ValidationError(`index_prefix ${JSON.stringify(p)} must be lowercase letters, digits, "_", "." and "-", starting with a letter or digit`);
+  return p;
+}
+
+/** The restored name of each source index. */
+const targetsOf = (indices: readonly string[], prefix: string) => Object.fromEntries(indices.map((i) => [i, prefix + i]));
+
+/** Runs one restore phase of the elasticsearch role; `withClient` gives a client closed after use. */
+export async function restoreElasticsearch(phase: RestorePhase, ctx: RestoreContext, withClient: <T>(fn: (c: Client) => Promise<T>) => Promise<T>, url: string, timeoutMs: number): Promise<unknown> {
+  if (phase === 'fetch' || phase === 'schema') return null;
+  const src = restoreSource<EsPart, EsCommitRecord | { skipped: true }>(ctx, 'elasticsearch');
+  const part = src.part;
+  if (part.skipped) return phase === 'load' ? { ...REBUILD } : null;
+  if (!part.repository?.name || !part.snapshot) throw new ValidationError(`the elasticsearch part of node ${src.node} names no repository or snapshot`);
+  const prefix = indexPrefix(ctx);
+  const wrap = (what: string) => (err: unknown) => {
+    throw err instanceof TandemError ? err : new TandemError(`${what}: ${esProblem(err, url)}`, {}, { cause: err });
+  };
+  if (phase === 'load') return withClient((c) => load(c, ctx, part, prefix, timeoutMs)).catch(wrap('elasticsearch restore'));
+  const indices = part.indices ?? Object.keys(part.docCounts ?? {});
+  const targets = targetsOf(indices, prefix);
+  if (phase === 'verify') {
+    const commit = src.commit && !('skipped' in src.commit) ? src.commit : undefined;
+    return withClient((c) => verify(c, targets, commit?.docCounts ?? part.docCounts ?? {})).catch(wrap('elasticsearch verify'));
+  }
+  // cleanup: only a drill's renamed copies are ever dropped, never indices restored in place.
+  if (!optionOn(ctx, 'drop_scratch') || !prefix) return null;
+  const names = Object.values(targets);
+  await withClient((c) => c.indices.delete({ index: names, ignore_unavailable: true, expand_wildcards: 'none' })).catch(wrap('dropping the drill indices'));
+  ctx.log.info({ indices: names }, 'dropped the drill indices');
+  return { dropped: names };
+}
+
+/** Deletes the target indices and restores the snapshot into them; requires zero failed shards. */
+async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string, timeoutMs: number): Promise<LoadResult> {
+  const repository = part.repository!.name;
+  const snapshot = part.snapshot!;
+  const markerFile = join(ctx.workDir, 'es-load.json');
+  const marker = await readFile(markerFile, 'utf8').then((t) => JSON.parse(t) as LoadResult & { prefix: string }, () => null);
+  // A load that already finished is not redone (that would delete and restore again) while its indices are still there.
+  if (marker && marker.snapshot === snapshot && marker.prefix === prefix) {
+    const there = await c.indices.exists({ index: Object.values(marker.indices), expand_wildcards: 'none' });
+    if (there) return { repository: marker.repository, snapshot: marker.snapshot, uuid: marker.uuid, indices: marker.indices, shards: marker.shards, deleted: marker.deleted };
+  }
+  await ensureRepository(c, ctx, part);
+  const snap = await es.getSnapshot(c, repository, snapshot);
+  if (!snap) throw new PreconditionError(`snapshot ${repository}/${snapshot} does not exist in the repository (deleted, or the repository is not the one the backup used)`);
+  if (snap.state !== 'SUCCESS') throw new PreconditionError(`snapshot ${repository}/${snapshot} is ${snap.state}, not SUCCESS: it cannot be restored as a whole`);
+  if (part.uuid && snap.uuid && snap.uuid !== part.uuid) throw new PreconditionError(`snapshot ${repository}/${snapshot} has uuid ${snap.uuid}, not ${part.uuid} as recorded: it is another snapshot with the same name`);
+  const indices = (snap.indices ?? []).filter((i) => !i.startsWith('.')).sort();
+  if (!indices.length) throw new PreconditionError(`snapshot ${repository}/${snapshot} holds no index`);
+  const targets = targetsOf(indices, prefix);
+  for (const t of Object.values(targets)) if (!INDEX_NAME.test(t) || t.length > 255) throw new ValidationError(`restored index name ${t} is not valid`);
+  // The vendor procedure deletes the index first: a restore cannot overwrite an open index.
+  const existing = await c.indices.resolveIndex({ name: Object.values(targets).join(','), expand_wildcards: 'all', ignore_unavailable: true });
+  const deleted = existing.indices.map((i) => i.name).filter((n) => Object.values(targets).includes(n));
+  if (deleted.length) {
+    await c.indices.delete({ index: deleted, expand_wildcards: 'none' });
+    ctx.log.warn({ indices: deleted }, 'deleted the indices the snapshot is restored into');
+  }
+  const renamed = prefix !== '';
+  const r = await c.snapshot.restore(
+    {
+      repository,
+      snapshot,
+      wait_for_completion: true,
+      indices,
+      include_global_state: false,
+      // A renamed copy must not take over the live aliases (thehive -> thehive_global).
+      include_aliases: !renamed,
+      ...(renamed ? { rename_pattern: '(.+)', rename_replacement: `${prefix}$1` } : {}),
+    },
+    { requestTimeout: timeoutMs },
+  );
+  const shards = r.snapshot?.shards;
+  // The vendor script never looks at this: a failed shard means an index restored with holes.
+  if (!shards) throw new TandemError(`restore of ${repository}/${snapshot} returned no shard report (accepted only?); check GET _cat/recovery`);
+  if (shards.failed !== 0 || shards.successful !== shards.total) {
+    const why = (shards.failures ?? []).map((f) => `${f.index}[${f.shard}]: ${JSON.stringify(f.reason?.reason ?? f.reason)}`).slice(0, 5).join('; ');
+    throw new TandemError(`restore of ${repository}/${snapshot}: ${shards.failed}/${shards.total} shards failed` + (why ? `: ${why}` : ''));
+  }
+  const result: LoadResult = { repository, snapshot, uuid: snap.uuid, indices: targets, shards: { total: shards.total, successful: shards.successful, failed: shards.failed }, deleted };
+  await mkdir(ctx.workDir, { recursive: true });
+  await writeFile(markerFile, JSON.stringify({ ...result, prefix }));
+  ctx.log.info({ repository, snapshot, indices: targets, shards: result.shards }, 'restored the Elasticsearch snapshot');
+  return result;
+}
+
+/** Registers the backup's fs repository read-only when this cluster does not know it (restore to another cluster). */
+async function ensureRepository(c: Client, ctx: RestoreContext, part: EsPart): Promise<void> {
+  const repo = part.repository!;
+  if ((await es.repositoryInfo(c, repo.name)).exists) return;
+  if (repo.type !== 'fs' || !repo.location) {
+    throw new PreconditionError(`snapshot repository ${repo.name} does not exist on this cluster; register it (type ${repo.type ?? '?'}) pointing at the backup's snapshots`);
+  }
+  try {
+    // readonly: a restoring cluster must never write into the repository another cluster backs up to.
+    await c.snapshot.createRepository({ name: repo.name, verify: true, repository: { type: 'fs', settings: { location: repo.location, readonly: true } } });
+  } catch (err) {
+    throw new PreconditionError(`snapshot repository ${repo.name} does not exist here and cannot be registered at ${repo.location} (${esProblem(err, '')}); mount the share and add it to path.repo`, {}, { cause: err });
+  }
+  ctx.log.info({ repository: repo.name, location: repo.location }, 'registered the backup repository read-only');
+}
+
+/** Refreshes and counts every restored index against the count recorded at the cut. */
+async function verify(c: Client, targets: Record<string, string>, expected: Record<string, number>) {
+  const names = Object.values(targets);
+  if (!names.length) return { counts: {}, ok: true, mismatches: [] };
+  await c.indices.refresh({ index: names, expand_wildcards: 'none' });
+  const counts: Record<string, { expected: number | null; actual: number }> = {};
+  const mismatches: string[] = [];
+  let ok = true;
+  for (const [source, target] of Object.entries(targets)) {
+    const actual = (await c.count({ index: target, expand_wildcards: 'none' })).count;
+    const want = expected[source];
+    counts[target] = { expected: want ?? null, actual };
+    if (want === undefined) continue;
+    // Counts were taken just before the snapshot started while TheHive may write: more is fine, fewer is not.
+    if (actual < want) ok = false;
+    if (actual !== want) mismatches.push(`${target}: ${actual} documents, ${want} counted at the cut`);
+  }
+  return { counts, ok, mismatches };
+}

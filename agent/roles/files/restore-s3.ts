@@ -1,0 +1,117 @@
+/**
+ * Restore of the bucket store: every listed object is copied back from `<base>/s3/<key>` into the
+ * bucket (or option files_bucket for a drill). Each object is staged in workDir and its sha256
+ * checked before PutObject, so a damaged backup never overwrites a good object.
+ */
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { HashingPassThrough } from '../../archive/checksum';
+import { ValidationError } from '../../../shared/errors';
+import { relPathProblem } from '../../../shared/destination/paths';
+import type { RestoreContext } from '../role';
+import { progressReporter, runPool } from './copy';
+
+/** An object as the listing records it. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag?: string;
+  sha256?: string;
+}
+
+/** Where to restore. */
+export interface BucketTarget {
+  base: string;
+  bucket: string;
+  concurrency: number;
+}
+
+const status = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+/** Throws if a listed key could not have been stored (so it cannot name a destination file). */
+function checkKeys(objects: ListedObject[], base: string): void {
+  const bad = objects.filter((o) => relPathProblem(`${base}/s3/${o.key}`));
+  if (bad.length) throw new ValidationError(`files listing holds ${bad.length} unusable key(s), refusing to restore: ${bad.slice(0, 5).map((o) => JSON.stringify(o.key)).join(', ')}`);
+}
+
+/** Creates the drill bucket when missing (the live bucket must already exist). */
+export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (status(err) !== 404) throw err;
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  }
+}
+
+/** Copies every listed object into the bucket (load phase); an object already there with the same size and ETag is skipped. */
+export async function loadBucket(ctx: RestoreContext, client: S3Client, t: BucketTarget, objects: ListedObject[]) {
+  checkKeys(objects, t.base);
+  const stage = join(ctx.workDir, 'staging');
+  await fs.mkdir(stage, { recursive: true });
+  let bytes = 0;
+  let skipped = 0;
+  let n = 0;
+  const progress = progressReporter(ctx, objects.length, objects.reduce((a, o) => a + o.size, 0));
+  await runPool(objects, t.concurrency, ctx.signal, async (o) => {
+    const head = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: o.key }), { abortSignal: ctx.signal }).catch((err) => {
+      if (status(err) === 404) return null;
+      throw err;
+    });
+    if (head && head.ContentLength === o.size && o.etag && head.ETag === o.etag) {
+      skipped++;
+      return progress.add(o.size);
+    }
+    const tmp = join(stage, `${n++}.partial`);
+    const hasher = new HashingPassThrough();
+    try {
+      await pipeline(await ctx.destination.get(`${t.base}/s3/${o.key}`), hasher, createWriteStream(tmp), { signal: ctx.signal });
+      const got = hasher.digest();
+      if (hasher.bytes !== o.size || (o.sha256 && got !== o.sha256)) {
+        throw new ValidationError(`files: object ${o.key} at the destination does not match the backup listing (sha256 ${got}, ${hasher.bytes} bytes; expected sha256 ${o.sha256}, ${o.size} bytes): the backup set is damaged`, { key: o.key });
+      }
+      await client.send(new PutObjectCommand({ Bucket: t.bucket, Key: o.key, Body: createReadStream(tmp), ContentLength: o.size }), { abortSignal: ctx.signal });
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    bytes += o.size;
+    progress.add(o.size);
+  });
+  return { bucket: t.bucket, files: objects.length, bytes, skipped };
+}
+
+/** Reads every listed object back and checks its size and sha256. */
+export async function verifyBucket(ctx: RestoreContext, client: S3Client, t: BucketTarget, objects: ListedObject[]) {
+  const problems: string[] = [];
+  let bytes = 0;
+  await runPool(objects, t.concurrency, ctx.signal, async (o) => {
+    let body: Readable;
+    try {
+      body = (await client.send(new GetObjectCommand({ Bucket: t.bucket, Key: o.key }), { abortSignal: ctx.signal })).Body as Readable;
+    } catch (err) {
+      if (status(err) === 404) return void problems.push(`${o.key}: missing`);
+      throw err;
+    }
+    const hasher = new HashingPassThrough();
+    // Read back and hash only: the bytes go nowhere.
+    await pipeline(body, hasher, async (src: AsyncIterable<Buffer>) => {
+      for await (const _chunk of src);
+    });
+    if (hasher.bytes !== o.size) return void problems.push(`${o.key}: ${hasher.bytes} bytes, expected ${o.size}`);
+    if (o.sha256 && hasher.digest() !== o.sha256) return void problems.push(`${o.key}: sha256 differs`);
+    bytes += hasher.bytes;
+  });
+  problems.sort();
+  return { bucket: t.bucket, files: objects.length, bytes, ok: problems.length === 0, problems: problems.slice(0, 50), problemCount: problems.length };
+}
+
+/** Deletes the listed objects from a drill bucket (drop_scratch=true); the bucket itself is left. */
+export async function dropObjects(ctx: RestoreContext, client: S3Client, bucket: string, objects: ListedObject[]) {
+  await runPool(objects, 4, ctx.signal, async (o) => {
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.key }), { abortSignal: ctx.signal });
+  });
+  return { bucket, deleted: objects.length };
+}

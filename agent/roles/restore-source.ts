@@ -1,0 +1,32 @@
+/**
+ * Finding a role's part in a backup set's manifest. The source node may carry another name
+ * than this agent (restore to another cluster), so it is found by role, not by ctx.node.
+ */
+import { PreconditionError } from '../../shared/errors';
+import type { RestoreContext } from './role';
+
+/** The manifest node a role restores from, with its part (ship result) and commit record. */
+export interface RestoreSource<P, C> {
+  node: string;
+  part: P;
+  commit: C | undefined;
+}
+
+/** The single manifest node with `role` (or the one named by option source_node); throws when ambiguous or absent. */
+export function restoreSource<P, C>(ctx: RestoreContext, role: string): RestoreSource<P, C> {
+  const nodes = ctx.manifest.nodes.filter((n) => n.parts[role] !== undefined);
+  const named = ctx.options.source_node;
+  let pick = named ? nodes.find((n) => n.node === named) : nodes.length === 1 ? nodes[0] : undefined;
+  // Several sources (a files share backed up per node): the one with this agent's name is the natural choice.
+  if (!pick && !named && nodes.length > 1) pick = nodes.find((n) => n.node === ctx.node);
+  if (!pick) {
+    const have = nodes.map((n) => n.node).join(', ') || 'none';
+    if (named) throw new PreconditionError(`backup ${ctx.backupId} has no ${role} part from node ${named} (nodes with one: ${have})`);
+    if (!nodes.length) throw new PreconditionError(`backup ${ctx.backupId} has no ${role} part`);
+    throw new PreconditionError(`backup ${ctx.backupId} has ${role} parts from several nodes (${have}); set option source_node`);
+  }
+  return { node: pick.node, part: pick.parts[role] as P, commit: pick.commits[role] as C | undefined };
+}
+
+/** True when a restore option is set to "true". */
+export const optionOn = (ctx: RestoreContext, name: string) => ctx.options[name] === 'true';

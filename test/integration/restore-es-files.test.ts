@@ -1,0 +1,246 @@
+/**
+ * Restore of the elasticsearch and files roles, driven directly against the sandbox's real
+ * Elasticsearch and MinIO: back up to a local destination, build the manifest, restore.
+ * Uses a throwaway index (never thehive_global, which other tests use concurrently).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client } from '@elastic/elasticsearch';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
+import { filesRole } from '../../agent/roles/files/role';
+import { LocalDestination } from '../../shared/destination';
+import type { Manifest } from '../../shared/manifest';
+import { rejects } from '../helpers/assert';
+import { backupContext, manifestOf, restoreContext, runBackup, sandboxEnv } from '../helpers/roles';
+
+const env = sandboxEnv();
+const it = env ? test : test.skip;
+const work = mkdtempSync(join(tmpdir(), 'tandem-restore-it-'));
+const destRoot = join(work, 'dest');
+mkdirSync(destRoot);
+const destination = new LocalDestination({ type: 'local', path: destRoot });
+const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const REPO = `tandem-it-restore-${run}`;
+const INDEX = `thehive_global_t${run}`;
+const ALIAS = `thehive_t${run}`;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const es = env ? new Client({ node: env.elasticsearch.url }) : (null as unknown as Client);
+const count = async (index: string) => (await es.count({ index })).count;
+
+const esRole = (url = env!.elasticsearch.url) =>
+  elasticsearchRole({ url, repository: REPO, repositoryLocation: `${env!.elasticsearch.pathRepo}/${REPO}`, indexPatterns: [INDEX], allowYellow: false, snapshotTimeoutMs: 300_000, pollIntervalMs: 200, requestTimeoutMs: 30_000 });
+const restoreCtx = (m: Manifest, role: string, options: Record<string, string> = {}) => restoreContext(work, m, destination, role, options);
+
+test.before(async () => {
+  if (!env) return;
+  await es.indices.create({ index: INDEX, settings: { number_of_shards: 1, number_of_replicas: 0 }, aliases: { [ALIAS]: {} } });
+  await es.bulk({ refresh: true, operations: Array.from({ length: 20 }, (_, i) => [{ index: { _index: INDEX, _id: `d${i}` } }, { n: i, text: `doc ${i}` }]).flat() });
+});
+
+test.after(async () => {
+  if (env) {
+    await es.indices.delete({ index: [INDEX, `drill-${INDEX}`], ignore_unavailable: true }).catch(() => undefined);
+    const snaps = await es.snapshot.get({ repository: REPO, snapshot: '*' }).catch(() => null);
+    for (const s of snaps?.snapshots ?? []) await es.snapshot.delete({ repository: REPO, snapshot: s.snapshot }).catch(() => undefined);
+    await es.snapshot.deleteRepository({ name: REPO }).catch(() => undefined);
+    await es.close();
+    rmSync(`${env.elasticsearch.pathRepo}/${REPO}`, { recursive: true, force: true });
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Backs the throwaway index up once; the manifest is shared by the ES tests. */
+let esManifest: Manifest | undefined;
+async function esBackup(): Promise<Manifest> {
+  if (esManifest) return esManifest;
+  const ctx = backupContext(work, destination, 'elasticsearch');
+  const { commit, result } = await runBackup(esRole(), ctx);
+  assert.equal(commit.indices, [INDEX]);
+  assert.is(commit.docCounts[INDEX], 20);
+  return (esManifest = manifestOf(ctx.backupId, [{ node: 'node1', role: 'elasticsearch', commit, result }]));
+}
+
+it('elasticsearch: restore into prefix drill- beside the live index, verify, drop_scratch removes it', async () => {
+  const m = await esBackup();
+  const role = esRole();
+  // Another node name than the source: the part is found by role.
+  const opts = { index_prefix: 'drill-' };
+  const ctx = restoreContext(work, m, destination, 'elasticsearch', opts, 'other-node');
+  assert.is(await role.restore('fetch', ctx), null);
+  assert.is(await role.restore('schema', ctx), null);
+  const load = (await role.restore('load', ctx)) as Record<string, any>;
+  assert.equal(load.indices, { [INDEX]: `drill-${INDEX}` });
+  assert.is(load.shards.failed, 0);
+  assert.ok(load.shards.total > 0);
+  assert.equal(load.deleted, []);
+  assert.equal(await role.restore('load', ctx), load, 'a repeated load reports the same restore');
+  const aliases = await es.indices.getAlias({ index: `drill-${INDEX}` });
+  assert.equal(Object.keys(aliases[`drill-${INDEX}`].aliases), [], 'a renamed copy takes no alias');
+  assert.is(await count(INDEX), 20, 'the live index is untouched');
+  const verify = (await role.restore('verify', ctx)) as Record<string, any>;
+  assert.equal(verify, { counts: { [`drill-${INDEX}`]: { expected: 20, actual: 20 } }, ok: true, mismatches: [] });
+  assert.is(await role.restore('cleanup', restoreCtx(m, 'elasticsearch', opts)), null, 'no drop_scratch: the copy stays');
+  const cleanup = await role.restore('cleanup', restoreCtx(m, 'elasticsearch', { ...opts, drop_scratch: 'true' }));
+  assert.equal(cleanup, { dropped: [`drill-${INDEX}`] });
+  assert.not.ok(await es.indices.exists({ index: `drill-${INDEX}` }));
+});
+
+it('elasticsearch: in place, the index is deleted and restored with its alias and count', async () => {
+  const m = await esBackup();
+  const role = esRole();
+  for (let i = 0; i < 5; i++) await es.delete({ index: INDEX, id: `d${i}` });
+  await es.indices.refresh({ index: INDEX });
+  await es.indices.deleteAlias({ index: INDEX, name: ALIAS });
+  assert.is(await count(INDEX), 15);
+  const ctx = restoreCtx(m, 'elasticsearch');
+  const load = (await role.restore('load', ctx)) as Record<string, any>;
+  assert.equal(load.indices, { [INDEX]: INDEX });
+  assert.equal(load.deleted, [INDEX]);
+  assert.is(load.shards.failed, 0);
+  const verify = (await role.restore('verify', ctx)) as Record<string, any>;
+  assert.ok(verify.ok, JSON.stringify(verify));
+  assert.is(await count(INDEX), 20);
+  assert.ok(await es.indices.existsAlias({ name: ALIAS, index: INDEX }), 'alias restored');
+  assert.is(await role.restore('cleanup', restoreCtx(m, 'elasticsearch', { drop_scratch: 'true' })), null, 'drop_scratch never drops an in-place restore');
+  assert.ok(await es.indices.exists({ index: INDEX }));
+});
+
+it('elasticsearch: a missing snapshot and a skipped index', async () => {
+  const m = structuredClone(await esBackup());
+  (m.nodes[0].parts.elasticsearch as { snapshot: string }).snapshot = 'no-such-snapshot';
+  await rejects(() => esRole().restore('load', restoreCtx(m, 'elasticsearch', { index_prefix: 'drill-' })), /snapshot .*\/no-such-snapshot does not exist/);
+  const ctx = backupContext(work, destination, 'elasticsearch', { skip_index: 'true' });
+  const unreachable = esRole('http://127.0.0.1:9299'); // nothing may be called for a skipped index
+  const { commit, result } = await runBackup(unreachable, ctx);
+  const skipped = manifestOf(ctx.backupId, [{ node: 'node1', role: 'elasticsearch', commit, result }]);
+  const load = (await unreachable.restore('load', restoreCtx(skipped, 'elasticsearch'))) as Record<string, any>;
+  assert.is(load.rebuildRequired, true);
+  assert.match(load.howTo, /forceDropAndRebuildIndex/);
+  assert.is(await unreachable.restore('verify', restoreCtx(skipped, 'elasticsearch')), null);
+});
+
+/** A small attachments folder with varied modes and owners, backed up once. */
+async function filesBackup() {
+  const src = join(work, `src-${randomBytes(3).toString('hex')}`);
+  mkdirSync(join(src, 'ab/cd'), { recursive: true });
+  mkdirSync(join(src, 'empty'));
+  const bodies: Record<string, Buffer> = { 'ab/cd/one': randomBytes(5000), 'ab/cd/two': randomBytes(70_000), top: Buffer.from('top') };
+  for (const [p, b] of Object.entries(bodies)) writeFileSync(join(src, p), b);
+  chmodSync(join(src, 'ab/cd/one'), 0o640);
+  chmodSync(join(src, 'ab/cd/two'), 0o600);
+  chmodSync(join(src, 'ab'), 0o750);
+  if (process.getuid?.() === 0) chownSync(join(src, 'ab/cd/two'), 1234, 2345);
+  const role = filesRole({ store: 'localfs', location: src, concurrency: 2 });
+  const ctx = backupContext(work, destination, 'files');
+  const { commit, result } = await runBackup(role, ctx);
+  return { src, bodies, role, m: manifestOf(ctx.backupId, [{ node: 'node1', role: 'files', commit, result }]) };
+}
+
+it('files: load into files_target restores bytes, modes and owners; resumes; verify; clean; drop_scratch', async () => {
+  const { src, bodies, role, m } = await filesBackup();
+  const target = join(work, 'target1');
+  const opts = { files_target: target };
+  const load = (await role.restore('load', restoreCtx(m, 'files', opts))) as Record<string, any>;
+  assert.equal([load.files, load.skipped, load.bytes], [3, 0, 75_003]);
+  for (const [p, b] of Object.entries(bodies)) {
+    assert.is(sha(readFileSync(join(target, p))), sha(b), p);
+    const [a, o] = [statSync(join(target, p)), statSync(join(src, p))];
+    assert.equal([a.mode & 0o7777, a.uid, a.gid], [o.mode & 0o7777, o.uid, o.gid], p);
+    assert.ok(Math.abs(a.mtimeMs - o.mtimeMs) < 1, `${p}: mtime ${a.mtimeMs} vs ${o.mtimeMs}`);
+  }
+  assert.is(statSync(join(target, 'ab')).mode & 0o7777, 0o750);
+  assert.ok(statSync(join(target, 'empty')).isDirectory(), 'empty folders come back');
+  const again = (await role.restore('load', restoreCtx(m, 'files', opts))) as Record<string, any>;
+  assert.equal([again.skipped, again.bytes], [3, 0], 'a resumed load skips files already right');
+  assert.equal((await role.restore('verify', restoreCtx(m, 'files', opts))) as object, { target, files: 3, bytes: 75_003, ok: true, problems: [], problemCount: 0 });
+  // Damage after the load is what verify is for.
+  writeFileSync(join(target, 'top'), 'TOP');
+  chmodSync(join(target, 'ab/cd/one'), 0o666);
+  const bad = (await role.restore('verify', restoreCtx(m, 'files', opts))) as Record<string, any>;
+  assert.equal([bad.ok, bad.problems], [false, ['ab/cd/one: mode 666, expected 640', 'top: sha256 differs']]);
+  // files_clean removes what the listing does not hold, and the load repairs the rest.
+  writeFileSync(join(target, 'ab/extra'), 'x');
+  const clean = (await role.restore('load', restoreCtx(m, 'files', { ...opts, files_clean: 'true' }))) as Record<string, any>;
+  assert.equal([clean.removed, clean.skipped], [1, 2]);
+  assert.not.ok(existsSync(join(target, 'ab/extra')));
+  assert.ok(((await role.restore('verify', restoreCtx(m, 'files', opts))) as { ok: boolean }).ok);
+  assert.is(await role.restore('cleanup', restoreCtx(m, 'files', opts)), null);
+  assert.equal(await role.restore('cleanup', restoreCtx(m, 'files', { ...opts, drop_scratch: 'true' })), { removed: target });
+  assert.not.ok(existsSync(target));
+});
+
+it('files: a tampered file at the destination fails the load and leaves no file under its name', async () => {
+  const { role, m } = await filesBackup();
+  const stored = join(destRoot, m.id, 'node1/files/data/ab/cd/two');
+  const bytes = readFileSync(stored);
+  bytes[100] ^= 0xff; // same size, other content
+  writeFileSync(stored, bytes);
+  const target = join(work, 'target2');
+  await rejects(() => role.restore('load', restoreCtx(m, 'files', { files_target: target })), /ab\/cd\/two at the destination does not match .*sha256/);
+  assert.not.ok(existsSync(join(target, 'ab/cd/two')));
+  assert.equal(readdirSync(join(target, 'ab/cd')).filter((n) => n.includes('partial')), [], 'no temporary file left');
+});
+
+it('files: unsafe listing paths and planted links are refused; nothing is written outside the target', async () => {
+  const { role, m } = await filesBackup();
+  const listingPath = `${m.id}/node1/files/listing.json`;
+  const listing = JSON.parse(readFileSync(join(destRoot, listingPath), 'utf8'));
+  const tampered = structuredClone(m);
+  /** Writes a listing with extra entries, and a manifest that agrees with it (a consistent but hostile set). */
+  const withEntries = async (...paths: string[]) => {
+    const body = JSON.stringify({ ...listing, files: [...listing.files, ...paths.map((path) => ({ ...listing.files[0], path }))] });
+    await destination.writeAtomic(listingPath, body);
+    tampered.files.find((f) => f.path === listingPath)!.sha256 = sha(Buffer.from(body));
+  };
+  const target = join(work, 'jail/target3');
+  await withEntries('../evil', '/tmp/evil-abs');
+  await rejects(() => role.restore('load', restoreCtx(tampered, 'files', { files_target: target })), /2 unsafe path\(s\), refusing to restore: "\.\.\/evil"/);
+  assert.not.ok(existsSync(join(work, 'jail/evil')));
+  assert.not.ok(existsSync(target), 'refused before anything was written');
+  // A listing changed without a matching manifest is caught by its sha256.
+  await rejects(() => role.restore('load', restoreCtx(m, 'files', { files_target: target })), /listing\.json does not match the manifest/);
+  // A link planted in the target must not be followed out of it.
+  await withEntries();
+  const outside = join(work, 'jail/outside');
+  mkdirSync(outside, { recursive: true });
+  mkdirSync(target, { recursive: true });
+  symlinkSync(outside, join(target, 'ab'));
+  await rejects(() => role.restore('load', restoreCtx(tampered, 'files', { files_target: target })), /target3\/ab is a symbolic link; refusing/);
+  assert.equal(readdirSync(outside), []);
+});
+
+it('files (s3): objects restored into a drill bucket, verified, dropped', async () => {
+  const s3 = new S3Client({ endpoint: env!.minio.endpoint, region: env!.minio.region, forcePathStyle: true, credentials: { accessKeyId: env!.minio.accessKey, secretAccessKey: env!.minio.secretKey } });
+  const [bucket, drill] = [`tandem-it-rsrc-${run}`, `tandem-it-rdrill-${run}`];
+  const empty = async (b: string) => {
+    const objs = await s3.send(new ListObjectsV2Command({ Bucket: b })).catch(() => null);
+    for (const o of objs?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: b, Key: o.Key! }));
+    await s3.send(new DeleteBucketCommand({ Bucket: b })).catch(() => undefined);
+  };
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  try {
+    for (const k of ['aa/one', 'aa/two', 'bb/three']) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: randomBytes(3000) }));
+    const { minio } = env!;
+    const role = filesRole({ store: 's3', endpoint: minio.endpoint, bucket, region: minio.region, accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey, forcePathStyle: true, concurrency: 2 });
+    const ctx = backupContext(work, destination, 'files');
+    const { commit, result } = await runBackup(role, ctx);
+    const m = manifestOf(ctx.backupId, [{ node: 'node1', role: 'files', commit, result }]);
+    const opts = { files_bucket: drill };
+    assert.equal(await role.restore('load', restoreCtx(m, 'files', opts)), { bucket: drill, files: 3, bytes: 9000, skipped: 0 });
+    assert.equal(((await role.restore('load', restoreCtx(m, 'files', opts))) as { skipped: number }).skipped, 3, 'resumed load skips');
+    assert.equal(((await role.restore('verify', restoreCtx(m, 'files', opts))) as { ok: boolean }).ok, true);
+    assert.equal(await role.restore('cleanup', restoreCtx(m, 'files', { ...opts, drop_scratch: 'true' })), { bucket: drill, deleted: 3 });
+    assert.is((await s3.send(new ListObjectsV2Command({ Bucket: drill }))).KeyCount, 0);
+  } finally {
+    await empty(bucket);
+    await empty(drill);
+    s3.destroy();
+  }
+});
+
+test.run();
