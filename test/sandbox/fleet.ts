@@ -43,6 +43,7 @@ export async function writeFleet(): Promise<string> {
     const roles: Record<string, unknown> = {
       cassandra: {
         nodetool: path.join(p.bin, n.name, 'nodetool'),
+        sstableloader: path.join(p.bin, n.name, 'sstableloader'),
         dataDir: path.join(p.cassandra, n.name, 'data'),
         keyspace: 'thehive',
         jmx: { host: '127.0.0.1', port: n.jmxPort },
