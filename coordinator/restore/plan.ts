@@ -86,13 +86,13 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
         `load with ${s.options.cassandra_mode === 'import' ? 'nodetool import' : 'sstableloader'} into ${keyspaces.map(ksTo).join(', ')}`);
     }
   } else if (cassNodes.length) lines.push('no agent with the cassandra role: the Cassandra part is NOT restored');
-  const es = withRole(m, 'elasticsearch')[0]?.parts.elasticsearch as { skipped?: boolean; indices?: string[]; snapshot?: string; repository?: string } | undefined;
+  const es = withRole(m, 'elasticsearch')[0]?.parts.elasticsearch as { skipped?: boolean; indices?: string[]; snapshot?: string; repository?: { name?: string } } | undefined;
   if (es && esAgent) {
     lines.push(es.skipped
       ? `${esAgent.node}: the index was not backed up (--skip-index): TheHive's index must be rebuilt`
       : o.indexPrefix
-        ? `${esAgent.node}: restore snapshot ${es.snapshot} (${es.repository}) as ${(es.indices ?? []).map((i) => o.indexPrefix + i).join(', ')}`
-        : `${esAgent.node}: DELETE indices ${(es.indices ?? []).join(', ')} and restore snapshot ${es.snapshot} from repository ${es.repository}`);
+        ? `${esAgent.node}: restore snapshot ${es.snapshot} (${es.repository?.name}) as ${(es.indices ?? []).map((i) => o.indexPrefix + i).join(', ')}`
+        : `${esAgent.node}: DELETE indices ${(es.indices ?? []).join(', ')} and restore snapshot ${es.snapshot} from repository ${es.repository?.name}`);
   }
   const files = m.files.filter((f) => f.role === 'files' && f.path.includes('/files/data/'));
   if (filesAgent && withRole(m, 'files').length) {
