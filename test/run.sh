@@ -9,6 +9,11 @@ export NO_COLOR=1 FORCE_COLOR=0
 passed=0 failed=0 skipped=0 status=0
 suites=("${@:-unit integration}")
 for suite in ${suites[*]}; do
+  # Integration tests run against the sandbox's real services: bring it up (idempotent) first.
+  if [ "$suite" = integration ] && [ "${TANDEM_TEST_NO_SANDBOX:-}" != 1 ]; then
+    node dist/test/sandbox/main.js up || { echo "tests: 0 passed, 1 failed (sandbox did not come up)"; exit 1; }
+    [ -f .sandbox/seed.json ] || node dist/test/sandbox/main.js seed --size 5MB >/dev/null
+  fi
   log=$(mktemp)
   npx uvu "dist/test/$suite" '\.test\.js$' 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
