@@ -62,3 +62,9 @@ export function errorMessage(err: unknown): string {
 
 /** A call that this version does not implement. */
 export class NotImplementedError extends TandemError {}
+
+/** A message folded to one line and capped, for vote reasons and check results. */
+export function oneLine(message: string, max = 300): string {
+  const flat = message.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}

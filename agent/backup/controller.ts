@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDestination, type Destination } from '../../shared/destination';
-import { ConflictError, NotFoundError, errorMessage } from '../../shared/errors';
+import { ConflictError, NotFoundError, errorMessage, oneLine } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { CheckResult, Role, RoleContext } from '../roles/role';
 import { parsePlan, type PlanInput } from './plan';
@@ -228,15 +228,15 @@ export class BackupController {
     const all: Vote['checks'] = [];
     for (const role of this.roles) {
       try {
-        for (const c of await role.preflight(this.context(rec, role))) all.push({ ...c, role: role.name });
+        for (const c of await role.preflight(this.context(rec, role))) all.push({ ...c, message: oneLine(c.message), role: role.name });
       } catch (err) {
-        all.push({ role: role.name, name: 'preflight', ok: false, message: errorMessage(err) });
+        all.push({ role: role.name, name: 'preflight', ok: false, message: oneLine(errorMessage(err)) });
       }
     }
     try {
       await openDestination(plan.destination).checkWritable();
     } catch (err) {
-      all.push({ role: 'agent', name: 'destination', ok: false, message: errorMessage(err) });
+      all.push({ role: 'agent', name: 'destination', ok: false, message: oneLine(errorMessage(err)) });
     }
     return all;
   }
