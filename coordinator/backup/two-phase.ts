@@ -110,10 +110,17 @@ export async function runBackup(
   // Phase two: every commit is sent at once, so the cuts happen together.
   reporter.phase('commit on every agent');
   const commits = await Promise.allSettled(agents.map((a) => a.commit(id, b.commitTimeoutMs)));
-  const commitFailures = commits.flatMap((c, i) => {
-    if (c.status === 'rejected') return [`${agents[i].node}: ${errorMessage(c.reason)}`];
-    return c.value.state === AgentState.FAILED ? [`${agents[i].node}: commit failed`] : [];
-  });
+  const commitFailures = (
+    await Promise.all(
+      commits.map(async (c, i) => {
+        if (c.status === 'rejected') return [`${agents[i].node}: ${errorMessage(c.reason)}`];
+        if (c.value.state !== AgentState.FAILED) return [];
+        // The agent keeps the reason with the backup's status.
+        const why = await agents[i].status(id, b.commitTimeoutMs).then((s) => s.error, (err) => errorMessage(err));
+        return [`${agents[i].node}: ${why || 'commit failed'}`];
+      }),
+    )
+  ).flat();
   if (commitFailures.length) return abortAll(commitFailures.join('; '), 'failed');
 
   // Shipping: follow every agent until its part is shipped.

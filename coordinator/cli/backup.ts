@@ -81,10 +81,16 @@ export async function backupCommand(argv: string[]): Promise<number> {
 /** Prints phases, and a line per node when its phase changes or every few seconds. */
 function progressReporter(): BackupReporter {
   const shown = new Map<string, { key: string; at: number }>();
+  const firstSeen = new Map<string, number>();
   return {
     phase: (m) => say(`• ${m}`),
     node(node: string, s: BackupStatus) {
-      const p = s.progress.map((r) => `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files ${formatBytes(r.bytesDone)}`).join(', ');
+      if (!firstSeen.has(node)) firstSeen.set(node, Date.now());
+      const seconds = Math.max(0.001, (Date.now() - firstSeen.get(node)!) / 1000);
+      const p = s.progress
+        .map((r) => `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files ${formatBytes(r.bytesDone)}` +
+          (r.bytesTotal ? `/${formatBytes(r.bytesTotal)}` : '') + (r.bytesDone ? ` ${formatBytes(r.bytesDone / seconds)}/s` : ''))
+        .join(', ');
       const key = `${s.state}|${s.progress.map((r) => r.role + r.phase).join()}`;
       const prev = shown.get(node);
       if (prev && prev.key === key && Date.now() - prev.at < 10_000) return;

@@ -22,7 +22,7 @@ export function fleetPaths() {
     agents: path.join(root, 'agents'),
     fleetYaml: path.join(root, 'fleet.yaml'),
     backups: path.join(root, 'backups'),
-    esRepoLocation: path.join(root, 'es-repo', 'tandem'),
+    esRepoLocation: path.join(sandboxPaths().esRepo, 'tandem'),
   };
 }
 

@@ -121,8 +121,10 @@ export async function sandboxDown(opts: { wipe?: boolean } = {}, log: Log = defa
     }));
   }
   if (opts.wipe) {
-    rmSync(sandboxPaths().state, { recursive: true, force: true });
-    log(`removed ${sandboxPaths().state}`);
+    const p = sandboxPaths();
+    // The ES folders may live outside .sandbox (see esState); they go too.
+    for (const dir of [p.es, p.esRepo, p.state]) rmSync(dir, { recursive: true, force: true });
+    log(`removed ${p.state}`);
   }
 }
 

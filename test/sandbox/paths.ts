@@ -2,7 +2,8 @@
  * Where the sandbox keeps things, which versions it runs, and the shape of .sandbox/env.json.
  * Everything else in test/sandbox/ derives its paths from here so that one place decides them.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 
@@ -56,6 +57,17 @@ export interface SandboxPaths {
   minioBin: string;
 }
 
+/**
+ * Elasticsearch runs as an unprivileged user, which must traverse every folder above its own. A
+ * clone below a private folder (a 700 home) gets its ES folders under /var/tmp instead.
+ */
+export function esState(root: string, state: string): string {
+  for (let dir = root; ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return path.join('/var/tmp', `tandem-sandbox-${createHash('sha1').update(root).digest('hex').slice(0, 8)}`);
+    if (path.dirname(dir) === dir) return state;
+  }
+}
+
 export function sandboxPaths(): SandboxPaths {
   const root = repoRoot();
   const state = path.join(root, '.sandbox');
@@ -67,8 +79,8 @@ export function sandboxPaths(): SandboxPaths {
     bin: path.join(state, 'bin'),
     logs: path.join(state, 'logs'),
     cassandra: path.join(state, 'cassandra'),
-    es: path.join(state, 'es'),
-    esRepo: path.join(state, 'es-repo'),
+    es: path.join(esState(root, state), 'es'),
+    esRepo: path.join(esState(root, state), 'es-repo'),
     minio: path.join(state, 'minio'),
     sshd: path.join(state, 'sshd'),
     files: path.join(state, 'files'),
