@@ -15,7 +15,8 @@ import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../hel
 const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
 let fleet: TestFleet;
 let cql: Client;
-const ID = 'restore-e2e';
+// Unique per run: Elasticsearch keeps each backup's snapshot in its repository under this name.
+const ID = `restore-e2e-${Date.now().toString(36)}`;
 
 function roles() {
   return env!.cassandra.nodes.map((n, i) => ({

@@ -11,7 +11,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import type { CheckResult, RestorableRole, RestorePhase, RestoreContext, RoleContext } from '../role';
-import { esClient, esErrorType, esProblem } from './client';
+import { esClient, esErrorType, esProblem, esStatus } from './client';
 import { resolveEsSettings, type EsSettings, type ResolvedEsSettings } from './config';
 import { restoreElasticsearch } from './restore';
 import * as es from './snapshot';
@@ -63,7 +63,10 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
 
     async preflight(ctx: RoleContext): Promise<CheckResult[]> {
       if (skipIndex(ctx)) return [{ name: 'skipped', ok: true, message: 'skip_index=true: the index is not backed up and must be rebuilt on restore' }];
-      return withClient((c) => preflightChecks(c, s, ctx.options.allow_yellow === 'true'));
+      return withClient(async (c) => [
+        ...(await preflightChecks(c, s, ctx.options.allow_yellow === 'true')),
+        await snapshotNameFree(c, s.repository, snapshotName(ctx)),
+      ]);
     },
 
     async prepare(ctx: RoleContext) {
@@ -231,4 +234,16 @@ async function repositoryCheck(c: Client, s: ResolvedEsSettings): Promise<CheckR
     return { name, ok: false, message: `${want} is not inside path.repo of ${bad.length} node(s) (path.repo: ${JSON.stringify(bad[0])}); add it to elasticsearch.yml on every node` };
   }
   return { name, ok: true, message: `repository ${s.repository} will be created (fs at ${want})` };
+}
+
+/** A snapshot of the same name would make Commit fail: vote no now, with the reason. */
+async function snapshotNameFree(c: Client, repository: string, snapshot: string): Promise<CheckResult> {
+  try {
+    await c.snapshot.get({ repository, snapshot });
+    return { name: 'snapshot name', ok: false, message: `snapshot ${snapshot} already exists in repository ${repository}; use another backup id` };
+  } catch (err) {
+    // 404: no such snapshot (or no repository yet, which prepare creates): the name is free.
+    if (esStatus(err) === 404) return { name: 'snapshot name', ok: true, message: `snapshot ${snapshot} is free` };
+    return { name: 'snapshot name', ok: false, message: `cannot check snapshot ${snapshot}: ${(err as Error).message}` };
+  }
 }

@@ -1,0 +1,79 @@
+/**
+ * Side-by-side benchmark of a cluster snapshot on the sandbox, in one run on the same data:
+ *   (a) the seed's per-node steps, one node after another (nodetool snapshot, tar cjf per table)
+ *   (b) the same commands started on every node at once
+ *   (c) tandem backup (two-phase, JMX trigger, parallel compression)
+ * For each: the spread between the nodes' snapshot instants (Cassandra's own created_at) and
+ * the total wall time. Not a test: it asserts nothing and prints what it measured.
+ */
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from '../../shared/exec';
+import { readCreatedAt } from '../../agent/roles/cassandra/snapshot-files';
+import { readSandboxEnv } from '../sandbox';
+import { makeFleet, runCli, startFleet, stopFleet } from '../helpers/fleet';
+
+type Node = ReturnType<typeof readSandboxEnv>['cassandra']['nodes'][number];
+
+/** The seed's steps on one node: snapshot, then one `tar cjf` per table into outDir. */
+async function seedSteps(n: Node, tag: string, outDir: string): Promise<number> {
+  await runCommand([n.nodetool, 'snapshot', '-t', tag, 'thehive']);
+  const ks = join(n.dataDir, 'thehive');
+  let createdAt = 0;
+  for (const t of await readdir(ks)) {
+    const snap = join(ks, t, 'snapshots', tag);
+    createdAt ||= (await readCreatedAt(snap)) ?? 0;
+    await runCommand(['tar', 'cjf', join(outDir, `${n.name}-${t}.tbz`), '-C', snap, '.']);
+  }
+  return createdAt;
+}
+
+async function clear(nodes: Node[], tag: string): Promise<void> {
+  for (const n of nodes) await runCommand([n.nodetool, 'clearsnapshot', '-t', tag, '--', 'thehive']);
+}
+
+/** One row of the report. */
+export interface BackupBenchRow {
+  method: string;
+  spreadMs: number;
+  wallSeconds: number;
+}
+
+/** Runs (a), (b) and (c) on the sandbox and returns their rows. */
+export async function benchBackup(): Promise<BackupBenchRow[]> {
+  const env = readSandboxEnv();
+  const nodes = env.cassandra.nodes;
+  const rows: BackupBenchRow[] = [];
+  const out = await mkdtemp(join(tmpdir(), 'tandem-bench-'));
+  const run = async (method: string, fn: (tag: string) => Promise<number[]>) => {
+    const tag = `tandem-bench-${rows.length}-${Date.now()}`;
+    const t0 = Date.now();
+    const instants = await fn(tag);
+    rows.push({ method, spreadMs: Math.max(...instants) - Math.min(...instants), wallSeconds: (Date.now() - t0) / 1000 });
+    await clear(nodes, tag);
+    await rm(out, { recursive: true, force: true });
+  };
+  await run('(a) seed, node after node', async (tag) => {
+    const res: number[] = [];
+    for (const n of nodes) res.push(await seedSteps(n, tag, out));
+    return res;
+  });
+  await run('(b) seed, all nodes at once', (tag) => Promise.all(nodes.map((n) => seedSteps(n, tag, out))));
+  const fleet = await makeFleet(
+    nodes.map((n) => ({ node: n.name, roles: { cassandra: { nodetool: n.nodetool, dataDir: n.dataDir, jmx: { host: n.jmxHost, port: n.jmxPort }, cql: { host: n.host } } } })),
+    { prepareTimeoutMs: 300_000 },
+  );
+  await startFleet(fleet);
+  try {
+    const t0 = Date.now();
+    const r = await runCli(['backup', '--config', fleet.fleetFile, '--json']);
+    const o = JSON.parse(r.stdout || '{}');
+    if (o.status !== 'complete') throw new Error(`tandem backup did not complete: ${r.stderr}`);
+    rows.push({ method: '(c) tandem backup', spreadMs: o.snapshotSpreadMs, wallSeconds: (Date.now() - t0) / 1000 });
+  } finally {
+    await stopFleet(fleet);
+    await rm(fleet.dir, { recursive: true, force: true });
+  }
+  return rows;
+}
