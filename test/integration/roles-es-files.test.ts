@@ -61,7 +61,7 @@ it('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with docum
   const role = esRole();
   const ctx = context('elasticsearch');
   const { checks, commit, result } = await backup(role, ctx);
-  assert.equal(checks.map((c) => c.name), ['reachable', 'health', 'repository', 'indices', 'snapshots']);
+  assert.equal(checks.map((c) => c.name), ['reachable', 'health', 'repository', 'indices', 'snapshots', 'snapshot name']);
   assert.match(checks.find((c) => c.name === 'repository')!.message, /will be created/);
   assert.ok(commit.cutAt > 0 && commit.indices.includes('thehive_global'), JSON.stringify(commit));
   assert.ok(commit.docCounts.thehive_global > 0, 'doc count recorded at the cut');

@@ -63,10 +63,11 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
 
     async preflight(ctx: RoleContext): Promise<CheckResult[]> {
       if (skipIndex(ctx)) return [{ name: 'skipped', ok: true, message: 'skip_index=true: the index is not backed up and must be rebuilt on restore' }];
-      return withClient(async (c) => [
-        ...(await preflightChecks(c, s, ctx.options.allow_yellow === 'true')),
-        await snapshotNameFree(c, s.repository, snapshotName(ctx)),
-      ]);
+      return withClient(async (c) => {
+        const checks = await preflightChecks(c, s, ctx.options.allow_yellow === 'true');
+        // Only a reachable cluster with its repository in order can say whether the name is free.
+        return checks.every((x) => x.ok) ? [...checks, await snapshotNameFree(c, s.repository, snapshotName(ctx))] : checks;
+      });
     },
 
     async prepare(ctx: RoleContext) {
