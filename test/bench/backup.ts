@@ -23,7 +23,10 @@ async function seedSteps(n: Node, tag: string, outDir: string): Promise<number> 
   let createdAt = 0;
   for (const t of await readdir(ks)) {
     const snap = join(ks, t, 'snapshots', tag);
-    createdAt ||= (await readCreatedAt(snap)) ?? 0;
+    // Folders of dropped tables linger after a keyspace is recreated: they hold no such snapshot.
+    const at = await readCreatedAt(snap);
+    if (at === null) continue;
+    createdAt ||= at;
     await runCommand(['tar', 'cjf', join(outDir, `${n.name}-${t}.tbz`), '-C', snap, '.']);
   }
   return createdAt;
@@ -41,25 +44,29 @@ export interface BackupBenchRow {
 }
 
 /** Runs (a), (b) and (c) on the sandbox and returns their rows. */
-export async function benchBackup(): Promise<BackupBenchRow[]> {
+export async function benchBackup(onRow: (row: BackupBenchRow) => void = () => undefined): Promise<BackupBenchRow[]> {
   const env = readSandboxEnv();
   const nodes = env.cassandra.nodes;
   const rows: BackupBenchRow[] = [];
-  const out = await mkdtemp(join(tmpdir(), 'tandem-bench-'));
-  const run = async (method: string, fn: (tag: string) => Promise<number[]>) => {
+  const run = async (method: string, fn: (tag: string, out: string) => Promise<number[]>) => {
     const tag = `tandem-bench-${rows.length}-${Date.now()}`;
+    const out = await mkdtemp(join(tmpdir(), 'tandem-bench-'));
     const t0 = Date.now();
-    const instants = await fn(tag);
-    rows.push({ method, spreadMs: Math.max(...instants) - Math.min(...instants), wallSeconds: (Date.now() - t0) / 1000 });
-    await clear(nodes, tag);
-    await rm(out, { recursive: true, force: true });
+    try {
+      const instants = await fn(tag, out);
+      rows.push({ method, spreadMs: Math.max(...instants) - Math.min(...instants), wallSeconds: (Date.now() - t0) / 1000 });
+      onRow(rows[rows.length - 1]);
+    } finally {
+      await clear(nodes, tag);
+      await rm(out, { recursive: true, force: true });
+    }
   };
-  await run('(a) seed, node after node', async (tag) => {
+  await run('(a) seed, node after node', async (tag, out) => {
     const res: number[] = [];
     for (const n of nodes) res.push(await seedSteps(n, tag, out));
     return res;
   });
-  await run('(b) seed, all nodes at once', (tag) => Promise.all(nodes.map((n) => seedSteps(n, tag, out))));
+  await run('(b) seed, all nodes at once', (tag, out) => Promise.all(nodes.map((n) => seedSteps(n, tag, out))));
   const fleet = await makeFleet(
     nodes.map((n) => ({ node: n.name, roles: { cassandra: { nodetool: n.nodetool, dataDir: n.dataDir, jmx: { host: n.jmxHost, port: n.jmxPort }, cql: { host: n.host } } } })),
     { prepareTimeoutMs: 300_000 },
