@@ -41,7 +41,7 @@ let nextPort = 17500 + Math.floor(Math.random() * 2000);
 /** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
 export async function makeFleet(
   specs: { node: string; roles?: Record<string, unknown> }[],
-  opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[] } = {},
+  opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown> } = {},
 ): Promise<TestFleet> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-fleet-'));
   const pki = join(dir, 'pki');
@@ -77,7 +77,7 @@ export async function makeFleet(
       tls: { ca: join(pki, 'ca.crt'), cert: join(pki, 'coordinator.crt'), key: join(pki, 'coordinator.key') },
       stateDir: join(dir, 'coordinator'),
       agents: entries,
-      destination: { type: 'local', path: destDir },
+      destination: opts.destination ?? { type: 'local', path: destDir },
       backup: { leaseMs: opts.leaseMs ?? 30_000, prepareTimeoutMs: opts.prepareTimeoutMs ?? 10_000, commitTimeoutMs: 5000 },
     }),
   );
