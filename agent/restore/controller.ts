@@ -17,7 +17,7 @@ import { isRestorable, type RestorePhase, type Role } from '../roles/role';
 const requestSchema = z.strictObject({
   restoreId: z.string().regex(BACKUP_ID),
   backupId: z.string().regex(BACKUP_ID),
-  phase: z.enum(['fetch', 'schema', 'load', 'verify', 'cleanup']),
+  phase: z.enum(['check', 'fetch', 'schema', 'load', 'verify', 'cleanup']),
   manifest: manifestSchema,
   destination: destinationConfigSchema,
   options: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), z.string().max(4096)),

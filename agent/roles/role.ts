@@ -64,8 +64,12 @@ export interface Role {
   recover(activeTag: string | null, log: Logger): Promise<void>;
 }
 
-/** The phases of a restore; the coordinator runs each on every node before the next (a barrier). */
-export type RestorePhase = 'fetch' | 'schema' | 'load' | 'verify' | 'cleanup';
+/**
+ * The phases of a restore; the coordinator runs each on every node before the next (a barrier).
+ * `check` changes nothing: it confirms what lives outside the destination (the Elasticsearch
+ * snapshot in its repository) for `tandem verify`.
+ */
+export type RestorePhase = 'check' | 'fetch' | 'schema' | 'load' | 'verify' | 'cleanup';
 
 /** Everything a role needs to restore its part of a backup set on this node. */
 export interface RestoreContext {

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { openDestination, type DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
+import type { AgentHandle } from '../fleet';
 import { readManifest } from './catalog';
 
 /** The outcome of `tandem verify`. */
@@ -20,7 +21,7 @@ export interface VerifyReport {
 export async function verifyBackupSet(
   config: DestinationConfig,
   id: string,
-  opts: { parallelism?: number; onFile?: (path: string) => void } = {},
+  opts: { parallelism?: number; onFile?: (path: string) => void; agents?: readonly AgentHandle[] } = {},
 ): Promise<VerifyReport> {
   const dest = openDestination(config);
   const manifest = await readManifest(dest, id);
@@ -56,7 +57,24 @@ export async function verifyBackupSet(
   await Promise.all(Array.from({ length: opts.parallelism ?? 4 }, worker));
   for (const n of manifest.nodes) {
     const es = n.parts.elasticsearch as { state?: string; skipped?: boolean } | undefined;
-    if (es && !es.skipped && es.state && es.state !== 'SUCCESS') problems.push(`${n.node}: Elasticsearch snapshot state ${es.state}`);
+    if (!es || es.skipped) continue;
+    if (es.state && es.state !== 'SUCCESS') problems.push(`${n.node}: Elasticsearch snapshot state ${es.state}`);
+    // The snapshot itself lives in Elasticsearch's repository: an agent with the role confirms it.
+    const agent = opts.agents?.find((a) => a.entry.roles.includes('elasticsearch'));
+    if (!agent) {
+      problems.push('no agent with the elasticsearch role to confirm the Elasticsearch snapshot');
+      continue;
+    }
+    try {
+      const r = await agent.restore(
+        { restoreId: `check-${id}`.slice(0, 64), backupId: id, phase: 'check', manifestJson: JSON.stringify(manifest), destinationJson: JSON.stringify(config), options: { skip_cassandra: 'true', skip_files: 'true' } },
+        60_000,
+      );
+      const es = (JSON.parse(r.resultJson || '{}') as { elasticsearch?: { ok?: boolean; problems?: string[] } }).elasticsearch;
+      if (es && !es.ok) problems.push(...(es.problems ?? ['Elasticsearch snapshot check failed']).map((p) => `${agent.node}: ${p}`));
+    } catch (err) {
+      problems.push(`${agent.node}: cannot confirm the Elasticsearch snapshot: ${errorMessage(err)}`);
+    }
   }
   return { id, ok: problems.length === 0, files: manifest.files.length, bytes, problems: problems.sort() };
 }

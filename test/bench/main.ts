@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { readSandboxEnv } from '../sandbox';
 import { benchArchive } from './archive';
 import { benchBackup } from './backup';
+import { benchRestore } from './restore';
 
 async function main(): Promise<void> {
   const env = readSandboxEnv();
@@ -14,6 +15,10 @@ async function main(): Promise<void> {
   if (!only || only === 'backup') {
     console.log('cluster snapshot: spread between the nodes\' snapshot instants, and wall time');
     for (const r of await benchBackup((row) => console.log(`  (done) ${row.method}`))) console.log(`  ${r.method.padEnd(30)} spread ${String(r.spreadMs).padStart(6)} ms   wall ${r.wallSeconds.toFixed(1).padStart(7)} s`);
+  }
+  if (!only || only === 'restore') {
+    console.log('restore of one backup set into a scratch keyspace');
+    for (const r of await benchRestore()) console.log(`  ${r.method.padEnd(56)} wall ${r.wallSeconds.toFixed(1).padStart(7)} s`);
   }
   if (!only || only === 'archive') {
     // The largest table of node1, archived from its live folder (the same bytes a snapshot holds).

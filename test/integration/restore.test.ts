@@ -141,4 +141,14 @@ test('sstableloader path into another keyspace, and a drill that tears itself do
   assert.is(gone.rowLength, 0, 'the drill dropped its scratch keyspace');
 });
 
+test('verify confirms the Elasticsearch snapshot with the agent, and reports it gone', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  const ok = await runCli(['verify', ID, '--config', fleet.fleetFile, '--json']);
+  assert.is(ok.code, 0, ok.stdout + ok.stderr);
+  assert.is((await es('DELETE', `/_snapshot/tandem-test/tandem-${ID}`)).status, 200);
+  const r = await runCli(['verify', ID, '--config', fleet.fleetFile, '--json']);
+  assert.is(r.code, 1);
+  assert.match(JSON.parse(r.stdout).problems.join('\n'), /node1: snapshot tandem-test\/tandem-restore-e2e-\w+ is missing from the repository/);
+});
+
 test.run();

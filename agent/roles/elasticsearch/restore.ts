@@ -63,6 +63,7 @@ export async function restoreElasticsearch(phase: RestorePhase, ctx: RestoreCont
     throw err instanceof TandemError ? err : new TandemError(`${what}: ${esProblem(err, url)}`, {}, { cause: err });
   };
   if (phase === 'load') return withClient((c) => load(c, ctx, part, prefix, timeoutMs)).catch(wrap('elasticsearch restore'));
+  if (phase === 'check') return withClient((c) => checkSnapshot(c, part)).catch(wrap('elasticsearch check'));
   const indices = part.indices ?? Object.keys(part.docCounts ?? {});
   const targets = targetsOf(indices, prefix);
   if (phase === 'verify') {
@@ -166,4 +167,15 @@ async function verify(c: Client, targets: Record<string, string>, expected: Reco
     if (actual !== want) mismatches.push(`${target}: ${actual} documents, ${want} counted at the cut`);
   }
   return { counts, ok, mismatches };
+}
+
+/** For `tandem verify`: the snapshot still exists in its repository, SUCCESS, with the recorded uuid. */
+async function checkSnapshot(c: Client, part: EsPart): Promise<{ ok: boolean; problems: string[]; state?: string }> {
+  const name = `${part.repository!.name}/${part.snapshot!}`;
+  const snap = await es.getSnapshot(c, part.repository!.name, part.snapshot!);
+  if (!snap) return { ok: false, problems: [`snapshot ${name} is missing from the repository`] };
+  const problems: string[] = [];
+  if (snap.state !== 'SUCCESS') problems.push(`snapshot ${name} is ${snap.state}, not SUCCESS`);
+  if (part.uuid && snap.uuid && snap.uuid !== part.uuid) problems.push(`snapshot ${name} has uuid ${snap.uuid}, not ${part.uuid} as recorded`);
+  return { ok: problems.length === 0, problems, state: snap.state };
 }

@@ -51,7 +51,7 @@ function folderTarget(ctx: RestoreContext, s: ResolvedFilesSettings): { target: 
 
 /** Runs one restore phase of the files role. */
 export async function restoreFiles(phase: RestorePhase, outer: RestoreContext, s: ResolvedFilesSettings): Promise<unknown> {
-  if (phase === 'fetch' || phase === 'schema') return null;
+  if (phase === 'check' || phase === 'fetch' || phase === 'schema') return null;
   // Each concurrent transfer adds abort listeners; a private signal avoids Node's leak warning.
   const linked = linkedSignal(outer.signal, 10 + 4 * s.concurrency);
   const ctx = { ...outer, signal: linked.signal };
