@@ -97,6 +97,25 @@ test('one node failing its preflight: aborted, nothing snapshotted anywhere', as
   }
 });
 
+test('Elasticsearch down: Prepare votes no, nothing is snapshotted anywhere', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  const specs = cassandraRoles();
+  specs[0].roles = { ...specs[0].roles, elasticsearch: { url: 'http://127.0.0.1:9299', requestTimeoutMs: 3000 } } as typeof specs[0]['roles'];
+  const bad = await makeFleet(specs, { prepareTimeoutMs: 120_000 });
+  await startFleet(bad);
+  try {
+    const r = await runCli(['backup', '--config', bad.fleetFile, '--json']);
+    assert.is(r.code, 1);
+    const out = JSON.parse(r.stdout);
+    assert.is(out.status, 'aborted');
+    assert.match(out.reason, /node1 votes no: elasticsearch: .*127\.0\.0\.1:9299/);
+    assert.equal(await snapshotTags(), []);
+    assert.equal(readdirSync(bad.destDir), []);
+  } finally {
+    await stopFleet(bad);
+  }
+});
+
 test('one agent down: aborted within the deadline, nothing left behind', async () => {
   if (!env) return console.log('SKIP: sandbox not up');
   await stopAgent(fleet.agents[1]);
