@@ -15,7 +15,7 @@ import * as tar from 'tar-stream';
 import { ValidationError } from '../../shared/errors';
 import { HashingPassThrough } from './checksum';
 import {
-  abortError, bzip2Argv, defaultThreads, pickError, spawnFilter, xzEncoder,
+  abortError, bzip2Argv, defaultThreads, failureGroup, pickError, spawnFilter, xzEncoder,
   type Bzip2Program, type Compression, type FilterProcess,
 } from './tools';
 
@@ -97,15 +97,8 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<CreateA
   const items = await walk(opts.sourceDir); // refuse bad sources before creating any output
   const bzip2 = opts.compression === 'bzip2' ? await bzip2Argv('compress', threads, opts.bzip2Program) : null;
 
-  const ac = new AbortController();
-  const failures: unknown[] = [];
-  const guard = (p: Promise<unknown>) =>
-    p.catch((e: unknown) => {
-      failures.push(e);
-      ac.abort(e);
-    });
-  const onAbort = () => ac.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const group = failureGroup(signal);
+  const { ac, failures, guard } = group;
 
   const partial = typeof opts.output === 'string' ? `${opts.output}.partial` : null;
   const out: Writable = partial !== null ? createWriteStream(partial, { flush: true }) : (opts.output as Writable);
@@ -178,11 +171,10 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<CreateA
       tasks.push(guard(pipeline([tarBytes, ...stages, hasher, out], { signal: ac.signal })));
     }
   } catch (e) {
-    failures.push(e);
-    ac.abort(e);
+    group.fail(e);
   }
   await Promise.all(tasks);
-  signal?.removeEventListener('abort', onAbort);
+  group.dispose();
 
   if (failures.length > 0) {
     if (partial !== null) {

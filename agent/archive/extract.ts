@@ -14,7 +14,7 @@ import * as tar from 'tar-stream';
 import { TandemError, ValidationError } from '../../shared/errors';
 import type { ArchivedFile } from './create';
 import {
-  abortError, bzip2Argv, defaultThreads, pickError, spawnFilter, xzDecoder,
+  abortError, bzip2Argv, defaultThreads, failureGroup, pickError, spawnFilter, xzDecoder,
   type Bzip2Program, type Compression, type FilterProcess,
 } from './tools';
 
@@ -127,15 +127,8 @@ export async function extractArchive(opts: ExtractArchiveOptions): Promise<Extra
   let compression = opts.compression;
   if (compression === 'auto') ({ compression, stream: source } = await sniffCompression(source));
 
-  const ac = new AbortController();
-  const failures: unknown[] = [];
-  const guard = (p: Promise<unknown>) =>
-    p.catch((e: unknown) => {
-      failures.push(e);
-      ac.abort(e);
-    });
-  const onAbort = () => ac.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const group = failureGroup(signal);
+  const { ac, failures, guard } = group;
   const extract = tar.extract();
   let filter: FilterProcess | undefined;
   ac.signal.addEventListener('abort', () => {
@@ -234,12 +227,11 @@ export async function extractArchive(opts: ExtractArchiveOptions): Promise<Extra
       tasks.push(guard(p));
     }
   } catch (e) {
-    failures.push(e);
-    ac.abort(e);
+    group.fail(e);
     source.destroy(); // never piped anywhere
   }
   await Promise.all(tasks);
-  signal?.removeEventListener('abort', onAbort);
+  group.dispose();
   if (failures.length > 0) {
     if (current !== null) await rm(current, { force: true });
     throw asArchiveError(pickError(failures, signal), opts.archive);

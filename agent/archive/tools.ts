@@ -140,3 +140,30 @@ export function pickError(failures: unknown[], signal?: AbortSignal): unknown {
   }
   return first;
 }
+
+/** Concurrent steps that fail together: the first failure aborts the others, as does the caller's signal. */
+export interface FailureGroup {
+  /** Aborted on the first failure or when the caller's signal aborts. */
+  ac: AbortController;
+  /** Every failure, in order. */
+  failures: unknown[];
+  /** Records a failure and aborts the group. */
+  fail(e: unknown): void;
+  /** Wraps a step so that its failure is recorded instead of thrown. */
+  guard(p: Promise<unknown>): Promise<unknown>;
+  /** Stops following the caller's signal. */
+  dispose(): void;
+}
+
+/** A new failure group following the caller's signal. */
+export function failureGroup(signal?: AbortSignal): FailureGroup {
+  const ac = new AbortController();
+  const failures: unknown[] = [];
+  const fail = (e: unknown) => {
+    failures.push(e);
+    ac.abort(e);
+  };
+  const onAbort = () => ac.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return { ac, failures, fail, guard: (p) => p.catch(fail), dispose: () => signal?.removeEventListener('abort', onAbort) };
+}

@@ -4,19 +4,33 @@
  */
 import { Client, auth, policies } from 'cassandra-driver';
 import type { CassandraSettings } from './config';
+import { Nodetool } from './nodetool';
 
-/** Opens a short-lived session to this node. */
-export async function withSession<T>(s: CassandraSettings, localDataCenter: string, fn: (c: Client) => Promise<T>): Promise<T> {
+const dcCache = new Map<string, string>();
+
+/** This node's datacenter: the setting, else what nodetool status says (asked once: nodetool is a JVM). */
+export async function localDataCenter(s: CassandraSettings): Promise<string> {
+  if (s.cql.localDataCenter) return s.cql.localDataCenter;
+  const cached = dcCache.get(s.nodetool);
+  if (cached) return cached;
+  const dc = (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
+  dcCache.set(s.nodetool, dc);
+  return dc;
+}
+
+/** Opens a short-lived session to this node; the datacenter defaults to localDataCenter(). */
+export async function withSession<T>(s: CassandraSettings, fn: (c: Client) => Promise<T>, dataCenter?: string): Promise<T> {
+  const localDc = dataCenter ?? (await localDataCenter(s));
   const password = s.cql.passwordEnv ? process.env[s.cql.passwordEnv] ?? '' : '';
   const client = new Client({
     contactPoints: [`${s.cql.host}:${s.cql.port}`],
-    localDataCenter: s.cql.localDataCenter ?? localDataCenter,
+    localDataCenter: localDc,
     authProvider: s.cql.username ? new auth.PlainTextAuthProvider(s.cql.username, password) : undefined,
     socketOptions: { connectTimeout: 10_000, readTimeout: 60_000 },
     // Only this node: the agent speaks for its own host.
     policies: {
       loadBalancing: new policies.loadBalancing.AllowListPolicy(
-        new policies.loadBalancing.DCAwareRoundRobinPolicy(s.cql.localDataCenter ?? localDataCenter),
+        new policies.loadBalancing.DCAwareRoundRobinPolicy(localDc),
         [`${s.cql.host}:${s.cql.port}`],
       ),
     },

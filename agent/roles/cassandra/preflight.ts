@@ -26,10 +26,12 @@ export async function cassandraPreflight(s: CassandraSettings, nodetool: Nodetoo
 
   let dcs: string[] = [];
   let nodesPerDc: Record<string, number> = {};
+  let localDc: string | undefined = s.cql.localDataCenter;
   try {
     const ring = await nodetool.status();
     const down = ring.filter((n) => n.state !== 'UN');
     dcs = [...new Set(ring.map((n) => n.datacenter))];
+    localDc ??= ring.find((n) => n.address === s.cql.host)?.datacenter ?? dcs[0];
     nodesPerDc = Object.fromEntries(dcs.map((dc) => [dc, ring.filter((n) => n.datacenter === dc).length]));
     out.push(check('ring', ring.length > 0 && down.length === 0,
       down.length ? `nodes not Up/Normal: ${down.map((n) => `${n.address} ${n.state}`).join(', ')}; bring them back before a backup` : `${ring.length} nodes UN`));
@@ -45,7 +47,7 @@ export async function cassandraPreflight(s: CassandraSettings, nodetool: Nodetoo
   }
   if (dcs.length && ctx.options.all_keyspaces !== 'true') {
     try {
-      const rep = await withSession(s, dcs[0], (c) => replication(c, s.keyspace));
+      const rep = await withSession(s, (c) => replication(c, s.keyspace), localDc);
       if (!rep) out.push(check('keyspace', false, `keyspace ${s.keyspace} does not exist (roles.cassandra.keyspace, TheHive's db.janusgraph.storage.cql.keyspace)`));
       else {
         const per = replicasPerDc(rep, dcs);

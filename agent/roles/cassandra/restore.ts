@@ -16,7 +16,6 @@ import { extractArchive, HashingPassThrough } from '../../archive';
 import type { RestoreContext } from '../role';
 import type { CassandraSettings } from './config';
 import { withSession } from './cql';
-import { Nodetool } from './nodetool';
 import { loadSchema } from './schema';
 import type { ShippedTable } from './ship';
 
@@ -114,9 +113,8 @@ async function verify(s: CassandraSettings, ctx: RestoreContext): Promise<unknow
   const tables = new Set<string>();
   for (const source of sources(ctx)) for (const t of tablesOf(ctx, source)) tables.add(`${targetKeyspace(ctx, t.keyspace)}.${t.table}`);
   if (!tables.size) return null;
-  const dc = (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
   const rows: Record<string, number> = {};
-  await withSession(s, dc, async (c) => {
+  await withSession(s, async (c) => {
     for (const name of [...tables].sort()) {
       const [ks, table] = name.split('.');
       let n = 0;
@@ -156,7 +154,6 @@ async function dropScratch(s: CassandraSettings, ctx: RestoreContext): Promise<u
   if (ctx.options.drop_scratch !== 'true' || ctx.options.schema !== 'true' || !target) return null;
   const backedUp = new Set(ctx.manifest.nodes.flatMap((n) => ((n.parts.cassandra as { keyspaces?: string[] })?.keyspaces ?? [])));
   if (backedUp.has(target)) throw new ValidationError(`refusing to drop ${target}: it is a keyspace the backup came from, not a scratch copy`);
-  const dc = (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
-  await withSession(s, dc, (c) => c.execute(`DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`));
+  await withSession(s, (c) => c.execute(`DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`));
   return { dropped: target };
 }

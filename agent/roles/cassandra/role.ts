@@ -129,8 +129,7 @@ async function writeSchemaAndRing(s: CassandraSettings, ctx: RoleContext, keyspa
     await ctx.destination.writeAtomic(path, body);
     out.push({ path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') });
   };
-  const dc = s.cql.localDataCenter ?? (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
-  await withSession(s, dc, async (c) => {
+  await withSession(s, async (c) => {
     for (const k of keyspaces) {
       if (k.startsWith('system')) continue;
       await put(`${ctx.backupId}/${ctx.node}/cassandra/${k}/schema.cql`, await describeKeyspace(c, k));

@@ -9,7 +9,6 @@ import { checkCqlName } from '../../../shared/names';
 import type { RestoreContext } from '../role';
 import type { CassandraSettings } from './config';
 import { replication, withSession } from './cql';
-import { Nodetool } from './nodetool';
 import { targetKeyspace } from './restore';
 import type { ShippedTable } from './ship';
 
@@ -44,9 +43,8 @@ export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Pro
   const node = ctx.manifest.nodes.find((n) => n.node === source);
   const tables = (node?.parts.cassandra as { tables?: ShippedTable[] } | undefined)?.tables ?? [];
   const keyspaces = [...new Set(tables.map((t) => t.keyspace))].filter((k) => !k.startsWith('system'));
-  const dc = (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
   const done: Record<string, string> = {};
-  await withSession(s, dc, async (c) => {
+  await withSession(s, async (c) => {
     for (const ks of keyspaces) {
       const target = targetKeyspace(ctx, ks);
       const statements = splitStatements(await readText(ctx, `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`));
