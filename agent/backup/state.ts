@@ -10,6 +10,7 @@
  */
 import type { DestinationConfig } from '../../shared/destination';
 import { ConflictError } from '../../shared/errors';
+import type { RoleProgress } from '../../shared/generated/tandem/v1/agent';
 
 /** Every state a backup can be in on one agent. */
 export type BackupState = 'prepared' | 'committed' | 'shipping' | 'done' | 'aborted' | 'failed';
@@ -23,15 +24,8 @@ export interface PlanRecord {
   options: Record<string, string>;
 }
 
-/** Progress of one role. */
-export interface RoleProgressRecord {
-  role: string;
-  phase: string;
-  bytesDone: number;
-  bytesTotal: number;
-  filesDone: number;
-  filesTotal: number;
-}
+/** Progress of one role, as the protocol carries it. */
+export type RoleProgressRecord = RoleProgress;
 
 /** The persisted record of one backup on this agent. */
 export interface BackupRecord {

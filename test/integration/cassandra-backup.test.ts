@@ -80,27 +80,8 @@ test('a normal backup leaves no snapshot on any node', async () => {
   assert.equal(await snapshotTags(), [], 'listsnapshots is empty');
 });
 
-test('one node failing its preflight: aborted, nothing snapshotted anywhere', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
-  const bad = await makeFleet(cassandraRoles((i) => (i === 2 ? { nodetool: '/nonexistent/nodetool' } : {})), { prepareTimeoutMs: 120_000 });
-  await startFleet(bad);
-  try {
-    const r = await runCli(['backup', '--config', bad.fleetFile, '--json']);
-    assert.is(r.code, 1);
-    const out = JSON.parse(r.stdout);
-    assert.is(out.status, 'aborted');
-    assert.match(out.reason, /node3 votes no: .*nodetool/);
-    assert.equal(await snapshotTags(), []);
-    assert.equal(readdirSync(bad.destDir), []);
-  } finally {
-    await stopFleet(bad);
-  }
-});
-
-test('Elasticsearch down: Prepare votes no, nothing is snapshotted anywhere', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
-  const specs = cassandraRoles();
-  specs[0].roles = { ...specs[0].roles, elasticsearch: { url: 'http://127.0.0.1:9299', requestTimeoutMs: 3000 } } as typeof specs[0]['roles'];
+/** Backs up with a fleet where one node must vote no; checks the abort and that nothing is left. */
+async function expectAbort(specs: ReturnType<typeof cassandraRoles>, reason: RegExp): Promise<void> {
   const bad = await makeFleet(specs, { prepareTimeoutMs: 120_000 });
   await startFleet(bad);
   try {
@@ -108,12 +89,24 @@ test('Elasticsearch down: Prepare votes no, nothing is snapshotted anywhere', as
     assert.is(r.code, 1);
     const out = JSON.parse(r.stdout);
     assert.is(out.status, 'aborted');
-    assert.match(out.reason, /node1 votes no: elasticsearch: .*127\.0\.0\.1:9299/);
+    assert.match(out.reason, reason);
     assert.equal(await snapshotTags(), []);
     assert.equal(readdirSync(bad.destDir), []);
   } finally {
     await stopFleet(bad);
   }
+}
+
+test('one node failing its preflight: aborted, nothing snapshotted anywhere', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  await expectAbort(cassandraRoles((i) => (i === 2 ? { nodetool: '/nonexistent/nodetool' } : {})), /node3 votes no: .*nodetool/);
+});
+
+test('Elasticsearch down: Prepare votes no, nothing is snapshotted anywhere', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  const specs = cassandraRoles();
+  specs[0].roles = { ...specs[0].roles, elasticsearch: { url: 'http://127.0.0.1:9299', requestTimeoutMs: 3000 } } as typeof specs[0]['roles'];
+  await expectAbort(specs, /node1 votes no: elasticsearch: .*127\.0\.0\.1:9299/);
 });
 
 test('one agent down: aborted within the deadline, nothing left behind', async () => {
