@@ -22,6 +22,11 @@ export interface Vote {
   leaseExpiresAt: number;
 }
 
+/** The failed checks as one reason, '' when every check passed. */
+function failureReason(checks: Vote['checks']): string {
+  return checks.filter((c) => !c.ok).map((c) => `${c.role}: ${c.message}`).join('; ');
+}
+
 /** Coordinates the roles of one agent through the backup state machine. */
 export class BackupController {
   /** Emits 'update' with a BackupRecord on every state or progress change. */
@@ -69,8 +74,8 @@ export class BackupController {
   async preflight(input: PlanInput): Promise<Vote> {
     const plan = parsePlan(input);
     const checks = await this.runChecks(plan);
-    const failed = checks.filter((c) => !c.ok);
-    return { yes: failed.length === 0, checks, reason: failed.map((c) => `${c.role}: ${c.message}`).join('; '), leaseExpiresAt: 0 };
+    const reason = failureReason(checks);
+    return { yes: !reason, checks, reason, leaseExpiresAt: 0 };
   }
 
   /** Phase one. Votes no, with a reason, rather than throwing for anything an operator can fix. */
@@ -83,10 +88,10 @@ export class BackupController {
       const cur = this.current;
       if (cur && isActive(cur.state)) return this.no(`node is busy with backup ${cur.plan.backupId} (${cur.state})`);
       const checks = await this.runChecks(plan);
-      const failed = checks.filter((c) => !c.ok);
-      if (failed.length) {
-        this.log.info({ backupId: plan.backupId, failed }, 'voting no');
-        return { ...this.no(failed.map((c) => `${c.role}: ${c.message}`).join('; ')), checks };
+      const reason = failureReason(checks);
+      if (reason) {
+        this.log.info({ backupId: plan.backupId, reason }, 'voting no');
+        return { ...this.no(reason), checks };
       }
       let rec = preparedRecord(plan, this.now());
       this.put(rec, true);

@@ -1,5 +1,5 @@
 /** Reads the backup sets present at a destination: complete ones have a valid manifest. */
-import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
+import { openDestination, readAll, type Destination, type DestinationConfig } from '../../shared/destination';
 import { NotFoundError, ValidationError } from '../../shared/errors';
 import { manifestPath, manifestSchema, type Manifest } from '../../shared/manifest';
 import { checkBackupId } from '../../shared/names';
@@ -49,11 +49,10 @@ export async function readManifest(dest: Destination, id: string): Promise<Manif
         : `no backup set ${id} at ${dest.describe()}; 'tandem list' shows the sets there`,
     );
   }
-  const chunks: Buffer[] = [];
-  for await (const c of await dest.get(manifestPath(id))) chunks.push(c as Buffer);
+  const body = await readAll(dest, manifestPath(id));
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
     throw new ValidationError(`${id}/manifest.json is not valid JSON`);
   }

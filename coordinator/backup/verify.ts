@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { openDestination, type DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
+import type { Manifest } from '../../shared/manifest';
 import type { AgentHandle } from '../fleet';
 import { readManifest } from './catalog';
 
@@ -21,10 +22,11 @@ export interface VerifyReport {
 export async function verifyBackupSet(
   config: DestinationConfig,
   id: string,
-  opts: { parallelism?: number; onFile?: (path: string) => void; agents?: readonly AgentHandle[] } = {},
+  opts: { parallelism?: number; onFile?: (path: string) => void; agents?: readonly AgentHandle[]; manifest?: Manifest } = {},
 ): Promise<VerifyReport> {
   const dest = openDestination(config);
-  const manifest = await readManifest(dest, id);
+  // The caller may have read and validated the manifest already (restore, drill).
+  const manifest = opts.manifest ?? (await readManifest(dest, id));
   const problems: string[] = [];
   let bytes = 0;
   let next = 0;

@@ -47,7 +47,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
     });
     say(`drill of backup set ${id}:`);
     for (const l of plan.lines) say(`  - ${l}`);
-    const check = await verifyBackupSet(fleet.destination, id, { agents });
+    const check = await verifyBackupSet(fleet.destination, id, { agents, manifest });
     if (!check.ok) {
       say(`the backup set is damaged:\n  ${check.problems.join('\n  ')}`);
       if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));

@@ -67,7 +67,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     for (const l of plan.lines) say(`  - ${l}`);
     if (values['dry-run']) return EXIT.ok;
     say('checking every part of the backup set against its manifest…');
-    const check = await verifyBackupSet(fleet.destination, id, { agents });
+    const check = await verifyBackupSet(fleet.destination, id, { agents, manifest });
     if (!check.ok) {
       say(`the backup set is damaged; nothing was changed:\n  ${check.problems.join('\n  ')}`);
       if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));

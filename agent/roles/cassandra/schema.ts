@@ -4,6 +4,7 @@
  * tables are truncated, because tombstones newer than the backup would hide restored rows.
  */
 import type { Client } from 'cassandra-driver';
+import { readAll } from '../../../shared/destination';
 import { TandemError } from '../../../shared/errors';
 import { checkCqlName } from '../../../shared/names';
 import type { RestoreContext } from '../role';
@@ -31,12 +32,6 @@ export function rewriteStatement(stmt: string, from: string, to: string): string
   return s.replace(/^CREATE (KEYSPACE|TABLE|TYPE|INDEX|CUSTOM INDEX|MATERIALIZED VIEW|FUNCTION|AGGREGATE)\s+(?!IF NOT EXISTS)/i, 'CREATE $1 IF NOT EXISTS ');
 }
 
-async function readText(ctx: RestoreContext, path: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of await ctx.destination.get(path)) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** Drops (when asked) or truncates, then recreates the keyspace and its tables; waits for agreement. */
 export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
   const source = (ctx.options.cassandra_sources ?? ctx.node).split(',')[0].trim();
@@ -47,7 +42,7 @@ export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Pro
   await withSession(s, async (c) => {
     for (const ks of keyspaces) {
       const target = targetKeyspace(ctx, ks);
-      const statements = splitStatements(await readText(ctx, `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`));
+      const statements = splitStatements((await readAll(ctx.destination, `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`)).toString('utf8'));
       const existed = (await replication(c, target)) !== null;
       if (existed && ctx.options.drop_keyspace === 'true') {
         await exec(c, `DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`);

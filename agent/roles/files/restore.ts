@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
+import { readAll } from '../../../shared/destination';
 import { bucketNameProblem } from '../../../shared/destination/config';
 import { PreconditionError, ValidationError } from '../../../shared/errors';
 import { optionOn, restoreSource } from '../restore-source';
@@ -23,9 +24,7 @@ type Listing = { format?: string } & (({ store: 'localfs' } & FolderListing) | {
 /** Reads the listing and checks it against the manifest's sha256, so a tampered listing is caught. */
 async function readListing(ctx: RestoreContext, base: string): Promise<Listing> {
   const path = `${base}/listing.json`;
-  const chunks: Buffer[] = [];
-  for await (const c of await ctx.destination.get(path)) chunks.push(c as Buffer);
-  const body = Buffer.concat(chunks);
+  const body = await readAll(ctx.destination, path);
   const want = ctx.manifest.files.find((f) => f.path === path)?.sha256;
   const got = createHash('sha256').update(body).digest('hex');
   if (want && want !== got) throw new ValidationError(`${path} does not match the manifest (sha256 ${got}, expected ${want}): the backup set is damaged`);
