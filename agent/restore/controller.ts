@@ -1,9 +1,10 @@
 /**
- * Runs restore phases on this agent. The coordinator holds the barriers between phases; each
- * phase here is idempotent, so a restore that crashed is resumed by running its phases again.
+ * Runs restore phases on this agent. The coordinator holds the barriers between phases; a restore
+ * that crashed is resumed by running its phases again with the same restore id: phases that
+ * change the target and finished are recorded and not run twice, the others are idempotent.
  */
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { destinationConfigSchema, openDestination } from '../../shared/destination';
 import { ConflictError, ValidationError, errorMessage } from '../../shared/errors';
@@ -33,6 +34,9 @@ export interface RestoreInput {
   options: Record<string, string>;
 }
 
+/** Phases run at most once per restore id and role; check, verify and cleanup may run again. */
+const ONCE = new Set(['fetch', 'schema', 'load']);
+
 /** Runs one restore phase at a time on this node's restorable roles. */
 export class RestoreController {
   private busy: string | null = null;
@@ -57,6 +61,15 @@ export class RestoreController {
     try {
       for (const role of this.roles.filter(isRestorable)) {
         if (req.options[`skip_${role.name}`] === 'true') continue;
+        // A phase that changes the target is done once per restore id: resuming after a crash must
+        // not, say, truncate tables that the load phase already filled.
+        const marker = ONCE.has(req.phase) ? join(this.workRoot(req.restoreId), `${role.name}.${req.phase}.done.json`) : null;
+        const recorded = marker ? await readFile(marker, 'utf8').catch(() => null) : null;
+        if (recorded !== null) {
+          log.info({ role: role.name }, 'restore phase already done for this restore id');
+          results[role.name] = JSON.parse(recorded);
+          continue;
+        }
         log.info({ role: role.name }, 'restore phase');
         results[role.name] = await role.restore(req.phase as RestorePhase, {
           restoreId: req.restoreId,
@@ -70,6 +83,7 @@ export class RestoreController {
           progress: () => undefined,
           log: log.child({ role: role.name }),
         });
+        if (marker) await markDone(marker, results[role.name]);
       }
       if (req.phase === 'cleanup') await rm(this.workRoot(req.restoreId), { recursive: true, force: true });
       return results;
@@ -84,6 +98,13 @@ export class RestoreController {
   private workRoot(restoreId: string): string {
     return join(this.stateDir, 'restore', restoreId);
   }
+}
+
+/** Records a finished phase (temp file + rename: a marker is never half written). */
+async function markDone(marker: string, result: unknown): Promise<void> {
+  await mkdir(dirname(marker), { recursive: true });
+  await writeFile(`${marker}.tmp`, JSON.stringify(result ?? null));
+  await rename(`${marker}.tmp`, marker);
 }
 
 function parse(input: RestoreInput): z.output<typeof requestSchema> {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/exec';
 import { readCreatedAt } from '../../agent/roles/cassandra/snapshot-files';
-import { readSandboxEnv } from '../sandbox';
+import { cassandraRoleSettings, readSandboxEnv } from '../sandbox';
 import { makeFleet, runCli, startFleet, stopFleet } from '../helpers/fleet';
 
 type Node = ReturnType<typeof readSandboxEnv>['cassandra']['nodes'][number];
@@ -68,7 +68,7 @@ export async function benchBackup(onRow: (row: BackupBenchRow) => void = () => u
   });
   await run('(b) seed, all nodes at once', (tag, out) => Promise.all(nodes.map((n) => seedSteps(n, tag, out))));
   const fleet = await makeFleet(
-    nodes.map((n) => ({ node: n.name, roles: { cassandra: { nodetool: n.nodetool, dataDir: n.dataDir, jmx: { host: n.jmxHost, port: n.jmxPort }, cql: { host: n.host } } } })),
+    nodes.map((n) => ({ node: n.name, roles: { cassandra: cassandraRoleSettings(env, n) } })),
     { prepareTimeoutMs: 300_000 },
   );
   await startFleet(fleet);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { runCommand } from '../../shared/exec';
 import { rewriteStatement, splitStatements } from '../../agent/roles/cassandra/schema';
-import { readSandboxEnv } from '../sandbox';
+import { cassandraRoleSettings, readSandboxEnv } from '../sandbox';
 import { makeFleet, runCli, startFleet, stopFleet } from '../helpers/fleet';
 
 /** One row of the report. */
@@ -25,7 +25,7 @@ export async function benchRestore(): Promise<RestoreBenchRow[]> {
   const env = readSandboxEnv();
   const nodes = env.cassandra.nodes;
   const fleet = await makeFleet(
-    nodes.map((n) => ({ node: n.name, roles: { cassandra: { nodetool: n.nodetool, dataDir: n.dataDir, jmx: { host: n.jmxHost, port: n.jmxPort }, cql: { host: n.host } } } })),
+    nodes.map((n) => ({ node: n.name, roles: { cassandra: cassandraRoleSettings(env, n) } })),
     { prepareTimeoutMs: 300_000 },
   );
   const cql = new Client({ contactPoints: ['127.0.0.1'], localDataCenter: 'datacenter1' });

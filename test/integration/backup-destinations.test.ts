@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readSandboxEnv } from '../sandbox';
+import { cassandraRoleSettings, readSandboxEnv } from '../sandbox';
 import { makeFleet, runCli, startFleet, stopFleet } from '../helpers/fleet';
 
 const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
@@ -15,7 +15,7 @@ const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSand
 const roles = () =>
   env!.cassandra.nodes.map((n) => ({
     node: n.name,
-    roles: { cassandra: { nodetool: n.nodetool, dataDir: n.dataDir, jmx: { host: n.jmxHost, port: n.jmxPort }, cql: { host: n.host } } },
+    roles: { cassandra: cassandraRoleSettings(env!, n) },
   }));
 
 async function backupTo(destination: Record<string, unknown>, id: string) {

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCommand } from '../../shared/exec';
 import { sha256File } from '../../agent/archive';
-import { readSandboxEnv, startWriter, stopWriter } from '../sandbox';
+import { cassandraRoleSettings, readSandboxEnv, startWriter, stopWriter } from '../sandbox';
 import { makeFleet, runCli, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
 
 const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
@@ -18,7 +18,7 @@ let fleet: TestFleet;
 function cassandraRoles(override: (i: number) => Record<string, unknown> = () => ({})) {
   return env!.cassandra.nodes.map((n, i) => ({
     node: n.name,
-    roles: { cassandra: { nodetool: n.nodetool, dataDir: n.dataDir, jmx: { host: n.jmxHost, port: n.jmxPort }, cql: { host: n.host }, ...override(i) } },
+    roles: { cassandra: { ...cassandraRoleSettings(env!, n), ...override(i) } },
   }));
 }
 

@@ -44,6 +44,7 @@ export async function writeFleet(): Promise<string> {
       cassandra: {
         nodetool: path.join(p.bin, n.name, 'nodetool'),
         sstableloader: path.join(p.bin, n.name, 'sstableloader'),
+        classpath: path.join(p.cassandraLib, '*'),
         dataDir: path.join(p.cassandra, n.name, 'data'),
         keyspace: 'thehive',
         jmx: { host: '127.0.0.1', port: n.jmxPort },

@@ -15,7 +15,7 @@ import { SSHD_DAEMON, sshArgs, sshdFiles, sshWorks, startSshd } from './sshd';
 import { stopWriter, WRITER_DAEMON } from './writer';
 import { startAgents, writeFleet } from './fleet';
 
-export { readSandboxEnv, sandboxPaths, type SandboxEnv } from './paths';
+export { cassandraRoleSettings, readSandboxEnv, sandboxPaths, type SandboxEnv } from './paths';
 export { seedSandbox, parseSize, type SeedResult } from './seed';
 export { startWriter, stopWriter, runWriter, type WriterRecord } from './writer';
 
@@ -70,6 +70,7 @@ export async function writeEnvJson(): Promise<SandboxEnv> {
       })),
       nodetool: path.join(p.bin, 'nodetool'),
       sstableloader: path.join(p.bin, 'sstableloader'),
+      classpath: path.join(p.cassandraLib, '*'),
     },
     elasticsearch: {
       version: await esVersion().catch(() => VERSIONS.elasticsearch),

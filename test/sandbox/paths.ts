@@ -137,6 +137,8 @@ export interface SandboxEnv {
     }>;
     nodetool: string;
     sstableloader: string;
+    /** Cassandra's jars, for tools that load its classes (the agent's row counter). */
+    classpath: string;
   };
   elasticsearch: { version: string; url: string; pathRepo: string; index: string; alias: string; user: string };
   minio: {
@@ -167,4 +169,16 @@ export function readSandboxEnv(): SandboxEnv {
   const file = sandboxPaths().envJson;
   if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run sandbox -- up" first`);
   return JSON.parse(readFileSync(file, 'utf8')) as SandboxEnv;
+}
+
+/** The cassandra role's settings for one sandbox node, as an agent.yaml would hold them. */
+export function cassandraRoleSettings(env: SandboxEnv, node: SandboxEnv['cassandra']['nodes'][number]) {
+  return {
+    nodetool: node.nodetool,
+    sstableloader: node.sstableloader,
+    classpath: env.cassandra.classpath,
+    dataDir: node.dataDir,
+    jmx: { host: node.jmxHost, port: node.jmxPort },
+    cql: { host: node.host },
+  };
 }

@@ -29,6 +29,10 @@ export const cassandraSettings = z.strictObject({
     .prefault({}),
   /** The java program that runs the JMX snapshot trigger; default java (Cassandra's own JVM). */
   java: z.string().default('java'),
+  /** Cassandra's jars, for the offline row counter; default: where the Debian/RPM packages put them. */
+  classpath: z.string().min(1).default('/usr/share/cassandra/*:/usr/share/cassandra/lib/*'),
+  /** Count each table's rows in the snapshot (recorded in the manifest, checked after a restore); default true. */
+  countRows: z.boolean().default(true),
   /** Tables archived at once; default 2. */
   parallelism: z.number().int().min(1).max(32).default(2),
   /** Compressor threads per archive; default: the host's CPU count. */

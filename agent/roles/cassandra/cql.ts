@@ -64,7 +64,10 @@ export async function describeKeyspace(c: Client, keyspace: string): Promise<str
 }
 
 /** The ring: every node's address, datacenter, rack, host id and tokens. */
-export async function ringMap(c: Client): Promise<{ address: string; datacenter: string; rack: string; hostId: string; tokens: string[] }[]> {
+export type Ring = { address: string; datacenter: string; rack: string; hostId: string; tokens: string[] }[];
+
+/** Reads the ring from system.local and system.peers. */
+export async function ringMap(c: Client): Promise<Ring> {
   const local = await c.execute('SELECT broadcast_address, data_center, rack, host_id, tokens FROM system.local');
   const peers = await c.execute('SELECT peer, data_center, rack, host_id, tokens FROM system.peers');
   const row = (addr: unknown, r: { data_center: string; rack: string; host_id: unknown; tokens: string[] | null }) => ({

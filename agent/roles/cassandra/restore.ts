@@ -3,7 +3,7 @@
  *   fetch  — download this node's table archives, check their sha256, extract them safely
  *   schema — (one node) recreate the keyspace from schema.cql, or truncate its tables
  *   load   — `nodetool import` (same topology) or `sstableloader` (another cluster)
- *   verify — rows per restored table
+ *   verify — rows per restored table, against the rows the nodes held at the cut
  */
 import { mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +18,9 @@ import type { CassandraSettings } from './config';
 import { withSession } from './cql';
 import { loadSchema } from './schema';
 import type { ShippedTable } from './ship';
+import { expectedRows, rowCountProblem, type ExpectedRows } from './expected-rows';
+import type { TableRowCount } from './row-count';
+import { types, type Client } from 'cassandra-driver';
 
 /** The tables of one manifest node's cassandra part. */
 function tablesOf(ctx: RestoreContext, source: string): ShippedTable[] {
@@ -108,26 +111,59 @@ async function load(s: CassandraSettings, ctx: RestoreContext): Promise<unknown>
   return { mode, loaded };
 }
 
-/** Rows per restored table, read back over CQL. */
+/**
+ * Rows per restored table, read back over CQL at consistency ALL (so every replica's data is
+ * merged, as the backup's counts were), compared with what the nodes held at the cut. One agent
+ * (the one that recreated the schema) counts for the whole cluster.
+ */
 async function verify(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
-  const tables = new Set<string>();
-  for (const source of sources(ctx)) for (const t of tablesOf(ctx, source)) tables.add(`${targetKeyspace(ctx, t.keyspace)}.${t.table}`);
-  if (!tables.size) return null;
-  const rows: Record<string, number> = {};
+  if (ctx.options.schema !== 'true') return null;
+  const counts = new Map<string, { target: string; counts: TableRowCount[] }>();
+  for (const n of ctx.manifest.nodes) {
+    for (const t of (n.parts.cassandra as { tables?: ShippedTable[] } | undefined)?.tables ?? []) {
+      const key = `${t.keyspace}.${t.table}`;
+      const entry = counts.get(key) ?? { target: `${targetKeyspace(ctx, t.keyspace)}.${t.table}`, counts: [] };
+      if (t.count) entry.counts.push(t.count);
+      counts.set(key, entry);
+    }
+  }
+  if (!counts.size) return null;
+  const rows: Record<string, { actual: number; expected: ExpectedRows | null }> = {};
+  const problems: string[] = [];
   await withSession(s, async (c) => {
-    for (const name of [...tables].sort()) {
-      const [ks, table] = name.split('.');
-      let n = 0;
-      let pageState: string | undefined;
-      do {
-        const r = await c.execute(`SELECT key FROM "${checkCqlName(ks)}"."${checkCqlName(table)}"`, [], { fetchSize: 5000, pageState });
-        n += r.rowLength;
-        pageState = r.pageState;
-      } while (pageState);
-      rows[name] = n;
+    for (const [, { target, counts: recorded }] of [...counts].sort(([a], [b]) => a.localeCompare(b))) {
+      const [ks, table] = target.split('.');
+      const actual = await countRowsOverCql(c, ks, table);
+      const expected = recorded.length === ctx.manifest.nodes.filter((n) => 'cassandra' in n.parts).length ? expectedRows(recorded) : null;
+      rows[target] = { actual, expected };
+      const problem = rowCountProblem(target, actual, expected);
+      if (problem) problems.push(problem);
     }
   });
-  return { rows };
+  return { rows, ok: problems.length === 0, problems };
+}
+
+/** Rows of a table as CQL serves them at consistency ALL, paging over the first partition key column. */
+async function countRowsOverCql(c: Client, ks: string, table: string): Promise<number> {
+  const cols = await c.execute(
+    "SELECT column_name, position FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND kind = 'partition_key' ALLOW FILTERING",
+    [ks, table],
+    { prepare: true },
+  );
+  const first = cols.rows.find((r) => r.position === 0)?.column_name as string | undefined;
+  if (!first) throw new TandemError(`table ${ks}.${table} was not found after the restore`);
+  let n = 0;
+  let pageState: string | undefined;
+  do {
+    const r = await c.execute(`SELECT "${first.replace(/"/g, '""')}" FROM "${checkCqlName(ks)}"."${checkCqlName(table)}"`, [], {
+      fetchSize: 5000,
+      pageState,
+      consistency: types.consistencies.all,
+    });
+    n += r.rowLength;
+    pageState = r.pageState;
+  } while (pageState);
+  return n;
 }
 
 /** Runs one restore phase of the cassandra role. */

@@ -10,7 +10,8 @@ import type { Compression } from '../../archive';
 import type { RestorableRole, RestoreContext, RestorePhase, RoleContext } from '../role';
 import { restoreCassandra } from './restore';
 import type { CassandraSettings } from './config';
-import { describeKeyspace, ringMap, withSession } from './cql';
+import { describeKeyspace, localDataCenter, ringMap, withSession, type Ring } from './cql';
+import { countRows } from './row-count';
 import { Nodetool } from './nodetool';
 import { cassandraPreflight } from './preflight';
 import { shipTables } from './ship';
@@ -80,19 +81,26 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
         tables: found.length,
       };
     },
-    async ship(ctx) {
+    async ship(ctx, commitRecord) {
       const compression = (ctx.options.compression ?? 'bzip2') as Compression;
       const tables = (await Promise.all((await keyspacesOf(ctx)).map((k) => findTableSnapshots(s.dataDir, k, ctx.tag)))).flat();
       if (!tables.length) throw new Error(`no snapshot ${ctx.tag} found under ${s.dataDir}`);
-      const shipped = await shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads });
-      const extra = await writeSchemaAndRing(s, ctx, [...new Set(tables.map((t) => t.keyspace))]);
+      const ring = await withSession(s, (c) => ringMap(c));
+      const cutAt = (commitRecord as CassandraCommit | undefined)?.cutAt ?? Date.now();
+      // Counting reads the same snapshot files as the archiver, at the same time: one pass of the disk cache.
+      const [shipped, counts] = await Promise.all([
+        shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads }),
+        s.countRows ? countSnapshotRows(s, ring, tables.map((t) => t.dir), cutAt, ctx.signal) : Promise.resolve(null),
+      ]);
+      const extra = await writeSchemaAndRing(s, ctx, [...new Set(tables.map((t) => t.keyspace))], ring);
       const files = [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra];
       return {
         compression,
         keyspaces: [...new Set(tables.map((t) => t.keyspace))],
-        tables: shipped,
+        tables: shipped.map((t, i) => (counts ? { ...t, count: counts[i] } : t)),
         files,
-        summary: `${shipped.length} tables, ${shipped.reduce((n, t) => n + t.bytesIn, 0)} bytes of SSTables`,
+        summary: `${shipped.length} tables, ${shipped.reduce((n, t) => n + t.bytesIn, 0)} bytes of SSTables` +
+          (counts ? `, ${counts.reduce((n, c) => n + c.rows, 0)} rows` : ''),
       };
     },
     async cleanup(ctx) {
@@ -122,8 +130,15 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
   };
 }
 
+/** Rows of each table snapshot at the cut, per range of this node's datacenter ring. */
+async function countSnapshotRows(s: CassandraSettings, ring: Ring, dirs: string[], cutAt: number, signal: AbortSignal) {
+  const datacenter = ring.find((n) => n.address === s.cql.host)?.datacenter ?? (await localDataCenter(s));
+  const ringTokens = ring.filter((n) => n.datacenter === datacenter).flatMap((n) => n.tokens);
+  return countRows(s, dirs.map((d) => [d]), { at: Math.floor(cutAt / 1000), datacenter, ringTokens, signal });
+}
+
 /** Writes `schema.cql` per keyspace and `ring.json` for the node; returns their manifest entries. */
-async function writeSchemaAndRing(s: CassandraSettings, ctx: RoleContext, keyspaces: string[]) {
+async function writeSchemaAndRing(s: CassandraSettings, ctx: RoleContext, keyspaces: string[], ring: Ring) {
   const out: { path: string; size: number; sha256: string }[] = [];
   const put = async (path: string, body: string) => {
     await ctx.destination.writeAtomic(path, body);
@@ -134,7 +149,7 @@ async function writeSchemaAndRing(s: CassandraSettings, ctx: RoleContext, keyspa
       if (k.startsWith('system')) continue;
       await put(`${ctx.backupId}/${ctx.node}/cassandra/${k}/schema.cql`, await describeKeyspace(c, k));
     }
-    await put(`${ctx.backupId}/${ctx.node}/cassandra/ring.json`, JSON.stringify(await ringMap(c), null, 1) + '\n');
   });
+  await put(`${ctx.backupId}/${ctx.node}/cassandra/ring.json`, JSON.stringify(ring, null, 1) + '\n');
   return out;
 }

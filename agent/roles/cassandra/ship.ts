@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import { TandemError } from '../../../shared/errors';
 import { createArchive, type Compression } from '../../archive';
 import type { RoleContext } from '../role';
+import type { TableRowCount } from './row-count';
 
 /** One archived table, as recorded in the manifest. */
 export interface ShippedTable {
@@ -21,6 +22,8 @@ export interface ShippedTable {
   /** Snapshot files inside the archive, with their own sha256, for checks after extraction. */
   contents: { path: string; size: number; sha256: string }[];
   bytesIn: number;
+  /** Rows this node held at the cut (absent when counting is off). */
+  count?: TableRowCount;
 }
 
 const EXTENSION: Record<Compression, string> = { bzip2: 'tbz', xz: 'txz', none: 'tar' };

@@ -1,5 +1,5 @@
 /**
- * The JMX snapshot trigger: a small Java program (jmx/SnapshotTrigger.java) started in Prepare,
+ * The JMX snapshot trigger: a small Java program (java/SnapshotTrigger.java) started in Prepare,
  * connected to the node's StorageService and waiting. Commit writes one line and the snapshot is
  * taken at once, without nodetool's JVM start-up of a second or more.
  */
@@ -10,11 +10,11 @@ import { createInterface } from 'node:readline';
 import { CommandError, TandemError } from '../../../shared/errors';
 import { terminate } from '../../../shared/exec';
 
-/** The Java source, found beside this module in the source tree (dist/ holds only compiled JS). */
-export function triggerSource(): string {
-  const candidates = [join(__dirname, 'jmx', 'SnapshotTrigger.java'), resolve(__dirname, '../../../../agent/roles/cassandra/jmx/SnapshotTrigger.java')];
+/** A Java program's source, found beside this module in the source tree (dist/ holds only compiled JS). */
+export function javaSource(name: 'SnapshotTrigger' | 'RowCounter'): string {
+  const candidates = [join(__dirname, 'java', `${name}.java`), resolve(__dirname, `../../../../agent/roles/cassandra/java/${name}.java`)];
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new TandemError(`SnapshotTrigger.java not found (looked in ${candidates.join(', ')}); reinstall tandem`);
+  if (!found) throw new TandemError(`${name}.java not found (looked in ${candidates.join(', ')}); reinstall tandem`);
   return found;
 }
 
@@ -37,7 +37,7 @@ export class SnapshotTrigger {
 
   /** Starts the JVM and waits until it is connected to StorageService. */
   static async start(java: string, host: string, port: number, env: Record<string, string>, timeoutMs = 60_000): Promise<SnapshotTrigger> {
-    const argv = [java, '-Xmx64m', '-XX:TieredStopAtLevel=1', triggerSource(), host, String(port)];
+    const argv = [java, '-Xmx64m', '-XX:TieredStopAtLevel=1', javaSource('SnapshotTrigger'), host, String(port)];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const t = new SnapshotTrigger(child);
     const first = await t.next(timeoutMs);

@@ -1,0 +1,124 @@
+// Counts the live CQL rows of a table's SSTables, read offline with Cassandra's own classes, as
+// Cassandra would serve them at a given instant: every SSTable of the table merged (so overwrites
+// count once and tombstones hide what they delete), TTLs judged at that instant.
+//
+// Usage: java -cp <cassandra jars> RowCounter.java NOW_SECONDS TOKENS GROUP...
+//   TOKENS  comma-separated Murmur3 tokens of the node's datacenter ring, or "-" for none;
+//           rows are also counted per ring range, keyed by the range's end token
+//   GROUP   one table: its SSTable folders joined with ':' (several folders are merged)
+// Output, one line per group, in order:
+//   ROWS <rows> <partitions> <range-end>=<rows>,...   (or "ROWS <rows> <partitions> -")
+//   ERROR <message>
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.TreeMap;
+import org.apache.cassandra.config.DatabaseDescriptor;
+import org.apache.cassandra.db.partitions.PartitionIterator;
+import org.apache.cassandra.db.partitions.UnfilteredPartitionIterator;
+import org.apache.cassandra.db.partitions.UnfilteredPartitionIterators;
+import org.apache.cassandra.db.rows.RowIterator;
+import org.apache.cassandra.dht.Token;
+import org.apache.cassandra.io.sstable.Component;
+import org.apache.cassandra.io.sstable.Descriptor;
+import org.apache.cassandra.io.sstable.format.SSTableReader;
+import org.apache.cassandra.io.util.File;
+import org.apache.cassandra.schema.TableMetadata;
+import org.apache.cassandra.schema.TableMetadataRef;
+import org.apache.cassandra.tools.Util;
+import org.apache.cassandra.utils.Pair;
+
+public class RowCounter {
+    public static void main(String[] args) throws Exception {
+        quietLogging();
+        DatabaseDescriptor.clientInitialization();
+        long now = Long.parseLong(args[0]);
+        long[] ring = args[1].equals("-") ? new long[0] : Arrays.stream(args[1].split(",")).mapToLong(Long::parseLong).sorted().toArray();
+        for (int i = 2; i < args.length; i++) {
+            try {
+                System.out.println(count(args[i].split(":"), now, ring));
+            } catch (Throwable t) {
+                System.out.println("ERROR " + String.valueOf(t).replace('\n', ' '));
+            }
+            System.out.flush();
+        }
+    }
+
+    static String count(String[] dirs, long now, long[] ring) throws Exception {
+        List<Descriptor> descriptors = new ArrayList<>();
+        for (String d : dirs) {
+            File[] files = new File(d).tryList();
+            if (files == null) throw new IllegalArgumentException("not a folder: " + d);
+            for (File f : files) {
+                if (!f.name().endsWith("-Data.db")) continue;
+                Pair<Descriptor, Component> p = Descriptor.fromFileWithComponent(f, false);
+                descriptors.add(p.left);
+            }
+        }
+        if (descriptors.isEmpty()) return "ROWS 0 0 -";
+        // One metadata for the merge: the SSTable header naming the most columns (older SSTables
+        // may predate a column added since).
+        TableMetadata metadata = null;
+        for (Descriptor d : descriptors) {
+            TableMetadata m = Util.metadataFromSSTable(d);
+            if (metadata == null || m.columns().size() > metadata.columns().size()) metadata = m;
+        }
+        TableMetadataRef ref = TableMetadataRef.forOfflineTools(metadata);
+        List<SSTableReader> readers = new ArrayList<>();
+        List<UnfilteredPartitionIterator> scanners = new ArrayList<>();
+        for (Descriptor d : descriptors) {
+            SSTableReader r = SSTableReader.openNoValidation(null, d, ref);
+            readers.add(r);
+            scanners.add(r.getScanner());
+        }
+        long rows = 0, partitions = 0;
+        TreeMap<Long, Long> byRange = new TreeMap<>();
+        UnfilteredPartitionIterator merged = scanners.size() == 1 ? scanners.get(0) : UnfilteredPartitionIterators.merge(scanners, UnfilteredPartitionIterators.MergeListener.NOOP);
+        try (PartitionIterator live = UnfilteredPartitionIterators.filter(merged, now)) {
+            while (live.hasNext()) {
+                try (RowIterator p = live.next()) {
+                    long n = 0;
+                    while (p.hasNext()) {
+                        p.next();
+                        n++;
+                    }
+                    // A partition with only static cells is one row to SELECT.
+                    if (n == 0 && !p.staticRow().isEmpty()) n = 1;
+                    if (n == 0) continue;
+                    rows += n;
+                    partitions++;
+                    if (ring.length > 0) byRange.merge(rangeEnd(p.partitionKey().getToken(), ring), n, Long::sum);
+                }
+            }
+        } finally {
+            for (SSTableReader r : readers) r.selfRef().release();
+        }
+        StringBuilder sb = new StringBuilder("ROWS ").append(rows).append(' ').append(partitions).append(' ');
+        if (byRange.isEmpty()) return sb.append('-').toString();
+        boolean first = true;
+        for (var e : byRange.entrySet()) {
+            if (!first) sb.append(',');
+            sb.append(e.getKey()).append('=').append(e.getValue());
+            first = false;
+        }
+        return sb.toString();
+    }
+
+    /** The ring token that ends the range holding this token: the first one at or above it, wrapping. */
+    static long rangeEnd(Token token, long[] ring) {
+        long t = (Long) token.getTokenValue();
+        int i = Arrays.binarySearch(ring, t);
+        if (i >= 0) return ring[i];
+        int ins = -i - 1;
+        return ins < ring.length ? ring[ins] : ring[0];
+    }
+
+    static void quietLogging() {
+        try {
+            org.slf4j.Logger root = org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+            if (root instanceof ch.qos.logback.classic.Logger) ((ch.qos.logback.classic.Logger) root).setLevel(ch.qos.logback.classic.Level.ERROR);
+        } catch (Throwable ignored) {
+            // logging stays as configured
+        }
+    }
+}
