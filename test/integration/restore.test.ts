@@ -10,7 +10,8 @@ import { Client, types } from 'cassandra-driver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cassandraRoleSettings, readSandboxEnv, startWriter, stopWriter, type WriterRecord } from '../sandbox';
-import { handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { spawn } from 'node:child_process';
 
 const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
 let fleet: TestFleet;
@@ -171,6 +172,38 @@ test('sstableloader path into another keyspace, and a drill that tears itself do
   assert.type(drill.restoreMs, 'number');
   const gone = await cql.execute("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = 'thehive_drill'");
   assert.is(gone.rowLength, 0, 'the drill dropped its scratch keyspace');
+});
+
+test('a restore killed during its load phase resumes with --restore-id and ends with the cut\'s rows', async () => {
+  if (!env) return console.log('SKIP: sandbox not up');
+  const args = ['restore', ID, '--config', fleet.fleetFile, '--yes', '--sstableloader', '--target-keyspace', 'thehive_resume', '--index-prefix', 'resume-',
+    '--files-target', join(fleet.dir, 'files-resume'), '--json', '--restore-id', `resume-${ID}`];
+  const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  await new Promise<void>((resolve) => {
+    const watch = (d: Buffer) => {
+      said += d;
+      if (/restore phase load/.test(said)) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    };
+    child.stdout.on('data', watch);
+    child.stderr.on('data', watch);
+    child.on('close', () => resolve());
+  });
+  assert.match(said, /restore phase load/, said);
+  // The agent sees the call cancelled and stops its loader; until then it answers "already running".
+  let r = await runCli(args);
+  for (let i = 0; i < 30 && /already running/.test(r.stdout + r.stderr); i++) {
+    await new Promise((res) => setTimeout(res, 1000));
+    r = await runCli(args);
+  }
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.ok(out.ok, JSON.stringify(out.problems));
+  assertRowsAsAtCut(out.results.verify.node1.cassandra.rows, 'thehive_resume');
+  await cql.execute('DROP KEYSPACE thehive_resume');
 });
 
 test('verify confirms the Elasticsearch snapshot with the agent, and reports it gone', async () => {
