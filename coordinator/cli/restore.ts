@@ -24,6 +24,9 @@ Options:
       --index-prefix P      restore indices as P<name> instead of over the originals
       --files-target DIR    restore files into DIR on the files host
       --sstableloader       use sstableloader even when the topology matches
+      --rebuild-index       have TheHive rebuild its index at its next start (adds
+                            db.janusgraph.forceDropAndRebuildIndex = true to the
+                            application.conf named by the elasticsearch role's theHiveConfig)
       --restore-id ID       resume an interrupted restore
 ${FLEET_OPTIONS_HELP}
 
@@ -44,6 +47,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       'index-prefix': { type: 'string' },
       'files-target': { type: 'string' },
       sstableloader: { type: 'boolean', default: false },
+      'rebuild-index': { type: 'boolean', default: false },
       'restore-id': { type: 'string' },
     },
     strict: true,
@@ -52,6 +56,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('restore: expected one backup id');
   const id = checkBackupId(positionals[0]);
   if (values['index-prefix'] && !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(values['index-prefix'])) throw new UsageError('--index-prefix: lowercase letters, digits, _ and -');
+  if (values['rebuild-index'] && values['index-prefix']) throw new UsageError('--rebuild-index rebuilds TheHive\'s live index: it does not go with --index-prefix');
   if (values['files-target'] && !values['files-target'].startsWith('/')) throw new UsageError('--files-target must be an absolute path');
   const { fleet, agents } = openFromConfig(values);
   try {
@@ -62,6 +67,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       indexPrefix: values['index-prefix'],
       filesTarget: values['files-target'],
       forceLoader: values.sstableloader,
+      rebuildIndex: values['rebuild-index'],
     });
     say(`restore plan for backup set ${id} (committed ${manifest.committedAt}):`);
     for (const l of plan.lines) say(`  - ${l}`);
@@ -98,10 +104,13 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** For a --skip-index backup, tells how to rebuild TheHive's index. */
+/** Tells how TheHive's index gets rebuilt: by the flag tandem added, or how to do it. */
 function printRebuildHint(results: Record<string, Record<string, unknown>>): void {
-  for (const roles of Object.values(results.load ?? {})) {
-    const es = (roles as { elasticsearch?: { rebuildRequired?: boolean; howTo?: string } }).elasticsearch;
-    if (es?.rebuildRequired) say(`the index was not in the backup: ${es.howTo}`);
+  for (const [node, roles] of Object.entries(results.load ?? {})) {
+    const es = (roles as { elasticsearch?: { rebuildRequired?: boolean; howTo?: string; applied?: { file: string } } }).elasticsearch;
+    if (es?.applied) {
+      say(`${node}: ${es.applied.file} now sets db.janusgraph.forceDropAndRebuildIndex = true: start TheHive, let it rebuild the index, ` +
+        'then remove the block marked "tandem" from that file (or every start rebuilds again)');
+    } else if (es?.rebuildRequired) say(`the index was not in the backup: ${es.howTo}, or restore with --rebuild-index`);
   }
 }

@@ -3,6 +3,7 @@
  * is dropped, deleted or loaded.
  */
 import type { Manifest } from '../../shared/manifest';
+import { ValidationError } from '../../shared/errors';
 import { checkCqlName } from '../../shared/names';
 import type { AgentHandle } from '../fleet';
 
@@ -18,6 +19,8 @@ export interface RestoreRequestOptions {
   filesTarget?: string;
   /** Use sstableloader even when the topology matches. */
   forceLoader?: boolean;
+  /** Have TheHive rebuild its index at its next start (the flag in application.conf). */
+  rebuildIndex?: boolean;
   /** Tear the scratch copy down in the cleanup phase (drills). */
   dropScratch?: boolean;
 }
@@ -55,6 +58,7 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
   if (o.indexPrefix) common.index_prefix = o.indexPrefix;
   if (o.filesTarget) common.files_target = o.filesTarget;
   if (o.dropScratch) common.drop_scratch = 'true';
+  if (o.rebuildIndex) common.rebuild_index = 'true';
   const lines: string[] = [];
   const steps = agents.map((a): RestoreStep => {
     const opt: Record<string, string> = { ...common };
@@ -88,12 +92,15 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
   } else if (cassNodes.length) lines.push('no agent with the cassandra role: the Cassandra part is NOT restored');
   const es = withRole(m, 'elasticsearch')[0]?.parts.elasticsearch as { skipped?: boolean; indices?: string[]; snapshot?: string; repository?: { name?: string } } | undefined;
   if (es && esAgent) {
-    lines.push(es.skipped
-      ? `${esAgent.node}: the index was not backed up (--skip-index): TheHive's index must be rebuilt`
+    if (!es.skipped || !o.rebuildIndex) lines.push(es.skipped
+      ? `${esAgent.node}: the index was not backed up (--skip-index): TheHive's index must be rebuilt (--rebuild-index does it at TheHive's next start)`
       : o.indexPrefix
         ? `${esAgent.node}: restore snapshot ${es.snapshot} (${es.repository?.name}) as ${(es.indices ?? []).map((i) => o.indexPrefix + i).join(', ')}`
         : `${esAgent.node}: DELETE indices ${(es.indices ?? []).join(', ')} and restore snapshot ${es.snapshot} from repository ${es.repository?.name}`);
   }
+  if (o.rebuildIndex && esAgent) {
+    lines.push(`${esAgent.node}: add db.janusgraph.forceDropAndRebuildIndex = true to TheHive's application.conf: TheHive rebuilds its index from Cassandra at its next start`);
+  } else if (o.rebuildIndex) throw new ValidationError('--rebuild-index: no agent of the fleet has the elasticsearch role (its theHiveConfig names the file to change)');
   const files = m.files.filter((f) => f.role === 'files' && f.path.includes('/files/data/'));
   if (filesAgent && withRole(m, 'files').length) {
     lines.push(`${filesAgent.node}: copy ${files.length} files (${mib(files.reduce((n, f) => n + f.size, 0))}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode`);

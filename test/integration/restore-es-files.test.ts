@@ -32,8 +32,8 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const es = env ? new Client({ node: env.elasticsearch.url }) : (null as unknown as Client);
 const count = async (index: string) => (await es.count({ index })).count;
 
-const esRole = (url = env!.elasticsearch.url) =>
-  elasticsearchRole({ url, repository: REPO, repositoryLocation: `${env!.elasticsearch.pathRepo}/${REPO}`, indexPatterns: [INDEX], allowYellow: false, snapshotTimeoutMs: 300_000, pollIntervalMs: 200, requestTimeoutMs: 30_000 });
+const esRole = (url = env!.elasticsearch.url, theHiveConfig?: string) =>
+  elasticsearchRole({ url, theHiveConfig, repository: REPO, repositoryLocation: `${env!.elasticsearch.pathRepo}/${REPO}`, indexPatterns: [INDEX], allowYellow: false, snapshotTimeoutMs: 300_000, pollIntervalMs: 200, requestTimeoutMs: 30_000 });
 const restoreCtx = (m: Manifest, role: string, options: Record<string, string> = {}) => restoreContext(work, m, destination, role, options);
 
 test.before(async () => {
@@ -122,6 +122,16 @@ it('elasticsearch: a missing snapshot and a skipped index', async () => {
   assert.is(load.rebuildRequired, true);
   assert.match(load.howTo, /forceDropAndRebuildIndex/);
   assert.is(await unreachable.restore('verify', restoreCtx(skipped, 'elasticsearch')), null);
+
+  // --rebuild-index: refused in the first phase without a writable application.conf, applied at load with one.
+  await rejects(() => unreachable.restore('fetch', restoreCtx(skipped, 'elasticsearch', { rebuild_index: 'true' })), /needs roles\.elasticsearch\.theHiveConfig/);
+  const conf = join(work, 'application.conf');
+  writeFileSync(conf, 'db.janusgraph.index.search { backend = elasticsearch, hostname = ["127.0.0.1"] }\n');
+  const withConf = esRole('http://127.0.0.1:9299', conf);
+  await withConf.restore('fetch', restoreCtx(skipped, 'elasticsearch', { rebuild_index: 'true' }));
+  const applied = (await withConf.restore('load', restoreCtx(skipped, 'elasticsearch', { rebuild_index: 'true' }))) as Record<string, any>;
+  assert.equal(applied.applied, { file: conf, added: true });
+  assert.match(readFileSync(conf, 'utf8'), /\ndb\.janusgraph\.forceDropAndRebuildIndex = true\n/);
 });
 
 /** A small attachments folder with varied modes and owners, backed up once. */

@@ -50,7 +50,7 @@ export const esSettings = z
 export type EsSettings = z.output<typeof esSettings>;
 
 /** Settings with every default applied. */
-export interface ResolvedEsSettings extends Omit<EsSettings, 'url' | 'indexPatterns' | 'theHiveConfig'> {
+export interface ResolvedEsSettings extends Omit<EsSettings, 'url' | 'indexPatterns'> {
   url: string;
   indexPatterns: string[];
 }
@@ -60,10 +60,9 @@ export function resolveEsSettings(s: EsSettings): ResolvedEsSettings {
   const conf = s.theHiveConfig ? readTheHiveConf(s.theHiveConfig).elasticsearch : undefined;
   const indexName = conf?.indexName ?? 'thehive';
   if (!INDEX_NAME.test(indexName)) throw new ConfigError(`${s.theHiveConfig}: index-name ${JSON.stringify(indexName)} is not a valid index name`);
-  const { theHiveConfig: _ignored, ...rest } = s;
   const fromConf = s.username === undefined && conf?.username !== undefined;
   return {
-    ...rest,
+    ...s,
     url: s.url ?? (conf ? esUrlFromConf(conf) : undefined) ?? 'http://127.0.0.1:9200',
     username: s.username ?? conf?.username,
     // Credentials come as a pair: a password from the file only goes with the file's user.

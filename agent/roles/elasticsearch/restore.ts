@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { PreconditionError, TandemError, ValidationError } from '../../../shared/errors';
 import { INDEX_NAME } from '../../../shared/names';
+import { addRebuildFlag, checkRebuildFlagWritable } from '../rebuild-flag';
 import { optionOn, restoreSource } from '../restore-source';
 import type { RestoreContext, RestorePhase } from '../role';
 import { esProblem } from './client';
@@ -35,6 +36,7 @@ interface LoadResult {
   deleted: string[];
 }
 
+/** What the load phase says when TheHive's index must be rebuilt (not backed up, or asked for). */
 const REBUILD = {
   rebuildRequired: true,
   howTo: 'start TheHive once with db.janusgraph.forceDropAndRebuildIndex = true (then remove it), or POST /api/v1/admin/index/all/rebuild',
@@ -52,17 +54,30 @@ function indexPrefix(ctx: RestoreContext): string {
 const targetsOf = (indices: readonly string[], prefix: string) => Object.fromEntries(indices.map((i) => [i, prefix + i]));
 
 /** Runs one restore phase of the elasticsearch role; `withClient` gives a client closed after use. */
-export async function restoreElasticsearch(phase: RestorePhase, ctx: RestoreContext, withClient: <T>(fn: (c: Client) => Promise<T>) => Promise<T>, url: string, timeoutMs: number): Promise<unknown> {
+export async function restoreElasticsearch(
+  phase: RestorePhase,
+  ctx: RestoreContext,
+  withClient: <T>(fn: (c: Client) => Promise<T>) => Promise<T>,
+  { url, timeoutMs, theHiveConfig }: { url: string; timeoutMs: number; theHiveConfig?: string },
+): Promise<unknown> {
+  const rebuild = optionOn(ctx, 'rebuild_index');
+  // Checked in the first phase, before anything is dropped: the flag must be writable at the end.
+  if (phase === 'fetch' && rebuild) await checkRebuildFlagWritable(theHiveConfig);
   if (phase === 'fetch' || phase === 'schema') return null;
   const src = restoreSource<EsPart, EsCommitRecord | { skipped: true }>(ctx, 'elasticsearch');
   const part = src.part;
-  if (part.skipped) return phase === 'load' ? { ...REBUILD } : null;
+  if (phase === 'load') {
+    const loaded = part.skipped ? {} : await loadSnapshot(ctx, part, withClient, url, timeoutMs);
+    if (!part.skipped && !rebuild) return loaded;
+    const applied = rebuild ? await addRebuildFlag(theHiveConfig!, ctx.restoreId) : undefined;
+    return { ...loaded, ...REBUILD, ...(applied ? { applied } : {}) };
+  }
+  if (part.skipped) return null;
   if (!part.repository?.name || !part.snapshot) throw new ValidationError(`the elasticsearch part of node ${src.node} names no repository or snapshot`);
   const prefix = indexPrefix(ctx);
   const wrap = (what: string) => (err: unknown) => {
     throw err instanceof TandemError ? err : new TandemError(`${what}: ${esProblem(err, url)}`, {}, { cause: err });
   };
-  if (phase === 'load') return withClient((c) => load(c, ctx, part, prefix, timeoutMs)).catch(wrap('elasticsearch restore'));
   if (phase === 'check') return withClient((c) => checkSnapshot(c, part)).catch(wrap('elasticsearch check'));
   const indices = part.indices ?? Object.keys(part.docCounts ?? {});
   const targets = targetsOf(indices, prefix);
@@ -76,6 +91,14 @@ export async function restoreElasticsearch(phase: RestorePhase, ctx: RestoreCont
   await withClient((c) => c.indices.delete({ index: names, ignore_unavailable: true, expand_wildcards: 'none' })).catch(wrap('dropping the drill indices'));
   ctx.log.info({ indices: names }, 'dropped the drill indices');
   return { dropped: names };
+}
+
+/** The load phase for a backed-up index, with Elasticsearch's errors said in its own words. */
+function loadSnapshot(ctx: RestoreContext, part: EsPart, withClient: <T>(fn: (c: Client) => Promise<T>) => Promise<T>, url: string, timeoutMs: number) {
+  if (!part.repository?.name || !part.snapshot) throw new ValidationError('the elasticsearch part names no repository or snapshot');
+  return withClient((c) => load(c, ctx, part, indexPrefix(ctx), timeoutMs)).catch((err: unknown) => {
+    throw err instanceof TandemError ? err : new TandemError(`elasticsearch restore: ${esProblem(err, url)}`, {}, { cause: err });
+  });
 }
 
 /** Deletes the target indices and restores the snapshot into them; requires zero failed shards. */

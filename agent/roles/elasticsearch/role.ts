@@ -170,7 +170,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
     async recover(_activeTag: string | null, _log: Logger) {},
 
     async restore(phase: RestorePhase, ctx: RestoreContext) {
-      return restoreElasticsearch(phase, ctx, withClient, s.url, s.snapshotTimeoutMs);
+      return restoreElasticsearch(phase, ctx, withClient, { url: s.url, timeoutMs: s.snapshotTimeoutMs, theHiveConfig: s.theHiveConfig });
     },
   };
 }
