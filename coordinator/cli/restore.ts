@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { checkBackupId, newBackupId } from '../../shared/names';
+import { parseReplicationOption } from '../../shared/replication';
 import { readManifest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
@@ -24,6 +25,9 @@ Options:
       --index-prefix P      restore indices as P<name> instead of over the originals
       --files-target DIR    restore files into DIR on the files host
       --sstableloader       use sstableloader even when the topology matches
+      --replication DC:RF[,DC:RF]
+                            the recreated keyspace's replication (another cluster
+                            with fewer nodes or other datacenter names)
       --rebuild-index       have TheHive rebuild its index at its next start (adds
                             db.janusgraph.forceDropAndRebuildIndex = true to the
                             application.conf named by the elasticsearch role's theHiveConfig)
@@ -48,6 +52,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       'files-target': { type: 'string' },
       sstableloader: { type: 'boolean', default: false },
       'rebuild-index': { type: 'boolean', default: false },
+      replication: { type: 'string' },
       'restore-id': { type: 'string' },
     },
     strict: true,
@@ -56,6 +61,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('restore: expected one backup id');
   const id = checkBackupId(positionals[0]);
   if (values['index-prefix'] && !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(values['index-prefix'])) throw new UsageError('--index-prefix: lowercase letters, digits, _ and -');
+  if (values.replication) parseReplicationOption(values.replication);
   if (values['rebuild-index'] && values['index-prefix']) throw new UsageError('--rebuild-index rebuilds TheHive\'s live index: it does not go with --index-prefix');
   if (values['files-target'] && !values['files-target'].startsWith('/')) throw new UsageError('--files-target must be an absolute path');
   const { fleet, agents } = openFromConfig(values);
@@ -68,6 +74,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       filesTarget: values['files-target'],
       forceLoader: values.sstableloader,
       rebuildIndex: values['rebuild-index'],
+      replication: values.replication,
     });
     say(`restore plan for backup set ${id} (committed ${manifest.committedAt}):`);
     for (const l of plan.lines) say(`  - ${l}`);

@@ -19,6 +19,8 @@ export interface RestoreRequestOptions {
   filesTarget?: string;
   /** Use sstableloader even when the topology matches. */
   forceLoader?: boolean;
+  /** Replication of the recreated keyspace, `DC:RF[,DC:RF]` (another topology). */
+  replication?: string;
   /** Have TheHive rebuild its index at its next start (the flag in application.conf). */
   rebuildIndex?: boolean;
   /** Tear the scratch copy down in the cleanup phase (drills). */
@@ -59,6 +61,7 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
   if (o.filesTarget) common.files_target = o.filesTarget;
   if (o.dropScratch) common.drop_scratch = 'true';
   if (o.rebuildIndex) common.rebuild_index = 'true';
+  if (o.replication) common.replication = o.replication;
   const lines: string[] = [];
   const steps = agents.map((a): RestoreStep => {
     const opt: Record<string, string> = { ...common };
@@ -82,6 +85,7 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
       lines.push(o.dropKeyspace
         ? `${first}: DROP KEYSPACE ${ksTo(k)} and recreate it from ${k}'s schema.cql`
         : `${first}: create keyspace ${ksTo(k)} from schema.cql if missing, TRUNCATE the restored tables if it exists`);
+      if (o.replication) lines.push(`${first}: replication of ${ksTo(k)} set to ${o.replication} (NetworkTopologyStrategy)`);
     }
     for (const s of steps.filter((x) => x.options.cassandra_sources)) {
       const srcs = s.options.cassandra_sources.split(',');

@@ -5,7 +5,8 @@
  */
 import type { Client } from 'cassandra-driver';
 import { readAll } from '../../../shared/destination';
-import { TandemError } from '../../../shared/errors';
+import { PreconditionError, TandemError } from '../../../shared/errors';
+import { parseReplicationOption } from '../../../shared/replication';
 import { checkCqlName } from '../../../shared/names';
 import type { RestoreContext } from '../role';
 import type { CassandraSettings } from './config';
@@ -32,6 +33,44 @@ export function rewriteStatement(stmt: string, from: string, to: string): string
   return s.replace(/^CREATE (KEYSPACE|TABLE|TYPE|INDEX|CUSTOM INDEX|MATERIALIZED VIEW|FUNCTION|AGGREGATE)\s+(?!IF NOT EXISTS)/i, 'CREATE $1 IF NOT EXISTS ');
 }
 
+/** The replication map of a CREATE KEYSPACE statement as DESCRIBE writes it; null if unreadable. */
+export function replicationOf(createKeyspace: string): Record<string, string> | null {
+  const m = /replication\s*=\s*(\{[^}]*\})/i.exec(createKeyspace);
+  if (!m) return null;
+  const out: Record<string, string> = {};
+  for (const kv of m[1].matchAll(/'([^']*)'\s*:\s*'([^']*)'/g)) out[kv[1]] = kv[2];
+  return Object.keys(out).length ? out : null;
+}
+
+/** The statement with its replication map replaced. */
+export function withReplication(createKeyspace: string, rep: Record<string, string>): string {
+  return createKeyspace.replace(/replication\s*=\s*\{[^}]*\}/i, `replication = ${cqlMap(rep)}`);
+}
+
+const cqlMap = (rep: Record<string, string>) => `{${Object.entries(rep).map(([k, v]) => `'${k.replace(/'/g, "''")}': '${v.replace(/'/g, "''")}'`).join(', ')}}`;
+
+/** Refuses a replication asking more replicas in a datacenter than it has nodes. */
+export function checkReplicationFits(keyspace: string, rep: Record<string, string>, nodes: Record<string, number>): void {
+  const total = Object.values(nodes).reduce((a, b) => a + b, 0);
+  const short = /SimpleStrategy$/.test(rep.class ?? '')
+    ? Number(rep.replication_factor) > total ? [`${rep.replication_factor} replicas, the cluster has ${total} nodes`] : []
+    : Object.entries(rep)
+        .filter(([dc, rf]) => dc !== 'class' && Number(rf) > (nodes[dc] ?? 0))
+        .map(([dc, rf]) => `${rf} replicas in ${dc}, which has ${nodes[dc] ?? 0} nodes`);
+  if (!short.length) return;
+  const hint = Object.entries(nodes).map(([dc, n]) => `${dc}:${Math.min(n, 3)}`).join(',');
+  throw new PreconditionError(`keyspace ${keyspace} asks for ${short.join('; ')}: restore with --replication ${hint} (another topology needs its own replication)`);
+}
+
+/** Nodes per datacenter, as the cluster knows them. */
+async function nodesPerDc(c: Client): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const q of ['SELECT data_center FROM system.local', 'SELECT data_center FROM system.peers']) {
+    for (const r of (await c.execute(q)).rows) out[String(r.data_center)] = (out[String(r.data_center)] ?? 0) + 1;
+  }
+  return out;
+}
+
 /** Drops (when asked) or truncates, then recreates the keyspace and its tables; waits for agreement. */
 export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
   const source = (ctx.options.cassandra_sources ?? ctx.node).split(',')[0].trim();
@@ -39,16 +78,25 @@ export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Pro
   const tables = (node?.parts.cassandra as { tables?: ShippedTable[] } | undefined)?.tables ?? [];
   const keyspaces = [...new Set(tables.map((t) => t.keyspace))].filter((k) => !k.startsWith('system'));
   const done: Record<string, string> = {};
+  const override = ctx.options.replication ? parseReplicationOption(ctx.options.replication) : null;
   await withSession(s, async (c) => {
     for (const ks of keyspaces) {
       const target = targetKeyspace(ctx, ks);
       const statements = splitStatements((await readAll(ctx.destination, `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`)).toString('utf8'));
-      const existed = (await replication(c, target)) !== null;
+      const existing = await replication(c, target);
+      const existed = existing !== null;
+      const keep = existed && ctx.options.drop_keyspace !== 'true';
+      const createKs = statements.find((x) => /^CREATE KEYSPACE/i.test(x));
+      // Checked before anything changes: a keyspace asking more replicas than the cluster has
+      // nodes would take the restored data but fail every read at QUORUM or ALL.
+      const wanted = override ?? (keep ? existing : createKs ? replicationOf(createKs) : null);
+      if (wanted) checkReplicationFits(target, wanted, await nodesPerDc(c));
       if (existed && ctx.options.drop_keyspace === 'true') {
         await exec(c, `DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`);
         done[target] = 'dropped and recreated';
       } else done[target] = existed ? 'kept; restored tables truncated' : 'created';
-      for (const stmt of statements) await exec(c, rewriteStatement(stmt, ks, target));
+      for (const stmt of statements) await exec(c, rewriteStatement(override && stmt === createKs ? withReplication(stmt, override) : stmt, ks, target));
+      if (override && keep) await exec(c, `ALTER KEYSPACE "${checkCqlName(target)}" WITH replication = ${cqlMap(override)}`);
       if (existed && ctx.options.drop_keyspace !== 'true') {
         for (const t of tables.filter((x) => x.keyspace === ks)) await exec(c, `TRUNCATE "${checkCqlName(target)}"."${checkCqlName(t.table)}"`);
       }
