@@ -16,6 +16,7 @@ import { stopWriter, WRITER_DAEMON } from './writer';
 import { startAgents, writeFleet } from './fleet';
 
 export { cassandraRoleSettings, readSandboxEnv, sandboxPaths, type SandboxEnv } from './paths';
+export { otherClusterNode, startOtherCluster, stopOtherCluster } from './cassandra';
 export { seedSandbox, parseSize, type SeedResult } from './seed';
 export { startWriter, stopWriter, runWriter, type WriterRecord } from './writer';
 

@@ -101,7 +101,15 @@ export const CASSANDRA_NODES = [1, 2, 3].map((n) => ({
   host: `127.0.0.${n}`,
   jmxPort: 7000 + n * 100,
   token: ['-9223372036854775808', '-3074457345618258603', '3074457345618258602'][n - 1]!,
+  cluster: 'tandem-sandbox',
+  seed: '127.0.0.1',
 }));
+
+/**
+ * Another cluster, of one node, for restores onto another topology (sstableloader, another node
+ * count, another cluster name). Started on demand by the tests that need it, not by `up`.
+ */
+export const OTHER_CLUSTER_NODE = { name: 'other1', index: 4, host: '127.0.0.4', jmxPort: 7400, token: '0', cluster: 'tandem-other', seed: '127.0.0.4' };
 
 export const ES_URL = 'http://127.0.0.1:9200';
 export const MINIO = {
