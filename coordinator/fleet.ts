@@ -3,8 +3,8 @@
  * wrapper with a deadline and an AbortSignal.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type RestoreRequest, type RestoreResponse } from '../shared/generated/tandem/v1/agent';
-import { serverStream, unary } from '../shared/rpc/call';
+import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type RestoreEvent, type RestoreRequest, type RestoreResponse, type RoleProgress } from '../shared/generated/tandem/v1/agent';
+import { RpcError, serverStream, unary } from '../shared/rpc/call';
 import { clientCredentials, type TlsFiles } from '../shared/rpc/tls';
 import type { AgentEntry } from './config';
 
@@ -36,8 +36,15 @@ export class AgentHandle {
   watch(backupId: string, deadlineMs: number, onStatus: (s: BackupStatus) => void, signal?: AbortSignal): Promise<void> {
     return serverStream(this.node, this.client, 'watch', { backupId }, { deadlineMs, signal }, onStatus);
   }
-  restore(request: RestoreRequest, deadlineMs: number, signal?: AbortSignal): Promise<RestoreResponse> {
-    return unary(this.node, this.client, 'restore', request, { deadlineMs, signal });
+  /** Runs one restore phase; progress events go to onProgress, the last event's result is returned. */
+  async restore(request: RestoreRequest, deadlineMs: number, signal?: AbortSignal, onProgress?: (p: RoleProgress) => void): Promise<RestoreResponse> {
+    let result: RestoreResponse | undefined;
+    await serverStream<RestoreRequest, RestoreEvent>(this.node, this.client, 'restore', request, { deadlineMs, signal }, (e) => {
+      if (e.result) result = e.result;
+      else if (e.progress) onProgress?.(e.progress);
+    });
+    if (!result) throw new RpcError(this.node, 'restore', grpc.status.INTERNAL, 'the restore stream ended without a result');
+    return result;
   }
   close(): void {
     this.client.close();

@@ -13,7 +13,7 @@ import { manifestSchema } from '../../shared/manifest';
 import { BACKUP_ID } from '../../shared/names';
 import type { BackupController } from '../backup/controller';
 import { isActive } from '../backup/state';
-import { isRestorable, type RestorePhase, type Role } from '../roles/role';
+import { isRestorable, type ProgressUpdate, type RestorePhase, type Role } from '../roles/role';
 
 const requestSchema = z.strictObject({
   restoreId: z.string().regex(BACKUP_ID),
@@ -50,7 +50,7 @@ export class RestoreController {
   ) {}
 
   /** Runs the phase on every role that has a part to restore; results by role. */
-  async run(input: RestoreInput, signal: AbortSignal): Promise<Record<string, unknown>> {
+  async run(input: RestoreInput, signal: AbortSignal, onProgress: (role: string, update: ProgressUpdate) => void = () => undefined): Promise<Record<string, unknown>> {
     const req = parse(input);
     const cur = this.backups.current;
     if (cur && isActive(cur.state)) throw new ConflictError(`a backup (${cur.plan.backupId}) is running on this node; restore after it`);
@@ -80,7 +80,7 @@ export class RestoreController {
           options: req.options,
           workDir: join(this.workRoot(req.restoreId), role.name),
           signal,
-          progress: () => undefined,
+          progress: (update) => onProgress(role.name, update),
           log: log.child({ role: role.name }),
         });
         if (marker) await markDone(marker, results[role.name]);

@@ -12,7 +12,7 @@ import type { BackupController } from '../backup/controller';
 import type { RestoreController } from '../restore/controller';
 import type { BackupRecord } from '../backup/state';
 import { isTerminal } from '../backup/state';
-import type { Role } from '../roles/role';
+import type { ProgressUpdate, Role } from '../roles/role';
 import { agentState, backupStatus } from './convert';
 import { PROTOCOL_VERSION, TANDEM_VERSION } from '../../shared/version';
 
@@ -103,15 +103,26 @@ export function agentService(
       call.on('cancelled', () => controller.events.off('update', send));
       send(rec);
     },
-    restore: (call, callback) => {
-      // A phase can take hours: it runs until done or until the coordinator cancels the call.
+    restore: (call) => {
+      // A phase can take hours: it runs until done or until the coordinator cancels the call,
+      // telling how far it got at most once a second per role.
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
-      restores.run(call.request, ac.signal).then(
-        (results) => callback(null, { ok: true, message: '', resultJson: JSON.stringify(results) }),
+      const sent = new Map<string, number>();
+      const progress = (role: string, u: ProgressUpdate) => {
+        const now = Date.now();
+        if (now - (sent.get(role) ?? 0) < 1000 && u.bytesDone !== u.bytesTotal) return;
+        sent.set(role, now);
+        call.write({ progress: { role, phase: u.phase, bytesDone: u.bytesDone ?? 0, bytesTotal: u.bytesTotal ?? 0, filesDone: u.filesDone ?? 0, filesTotal: u.filesTotal ?? 0 }, result: undefined });
+      };
+      restores.run(call.request, ac.signal, progress).then(
+        (results) => {
+          call.write({ progress: undefined, result: { ok: true, message: '', resultJson: JSON.stringify(results) } });
+          call.end();
+        },
         (err) => {
           log.warn({ method: 'Restore', err: err instanceof Error ? err.message : String(err) }, 'request failed');
-          callback(toServiceError(err));
+          call.destroy(toServiceError(err));
         },
       );
     },

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v1/agent';
 import { checkBackupId } from '../../shared/names';
 import { runBackup, type BackupReporter } from '../backup/two-phase';
-import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, formatBytes, openFromConfig, say, UsageError } from './common';
+import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, formatBytes, openFromConfig, say, UsageError } from './common';
 
 export const BACKUP_HELP = `Usage: tandem backup [options]
 
@@ -87,10 +87,7 @@ function progressReporter(): BackupReporter {
     node(node: string, s: BackupStatus) {
       if (!firstSeen.has(node)) firstSeen.set(node, Date.now());
       const seconds = Math.max(0.001, (Date.now() - firstSeen.get(node)!) / 1000);
-      const p = s.progress
-        .map((r) => `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files ${formatBytes(r.bytesDone)}` +
-          (r.bytesTotal ? `/${formatBytes(r.bytesTotal)}` : '') + (r.bytesDone ? ` ${formatBytes(r.bytesDone / seconds)}/s` : ''))
-        .join(', ');
+      const p = s.progress.map((r) => describeProgress(r, seconds)).join(', ');
       const key = `${s.state}|${s.progress.map((r) => r.role + r.phase).join()}`;
       const prev = shown.get(node);
       if (prev && prev.key === key && Date.now() - prev.at < 10_000) return;

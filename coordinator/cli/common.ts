@@ -2,6 +2,7 @@
 import { TandemError } from '../../shared/errors';
 import { loadFleetConfig, type FleetConfig } from '../config';
 import { openFleet, type AgentHandle } from '../fleet';
+import type { RoleProgress } from '../../shared/generated/tandem/v1/agent';
 
 /** Exit codes of `tandem`. */
 export const EXIT = {
@@ -46,6 +47,26 @@ export function openFromConfig(values: { config?: string; insecure?: boolean }):
 /** Writes a line of progress for a person: to stderr, so stdout stays clean for --json. */
 export function say(line: string): void {
   process.stderr.write(line + '\n');
+}
+
+/** One role's progress in a line: `cassandra fetch 12/27 files 120.3 MiB/258.0 MiB 8.1 MiB/s`. */
+export function describeProgress(r: RoleProgress, seconds?: number): string {
+  return `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files ${formatBytes(r.bytesDone)}` +
+    (r.bytesTotal ? `/${formatBytes(r.bytesTotal)}` : '') + (r.bytesDone && seconds ? ` ${formatBytes(r.bytesDone / seconds)}/s` : '');
+}
+
+/** Calls say() with a node's progress when it changes phase, or at most every `everyMs`. */
+export function throttledProgress(everyMs = 10_000): (node: string, p: RoleProgress) => void {
+  const shown = new Map<string, { phase: string; at: number }>();
+  const started = new Map<string, number>();
+  return (node, p) => {
+    const key = `${node}/${p.role}`;
+    if (!started.has(`${key}/${p.phase}`)) started.set(`${key}/${p.phase}`, Date.now());
+    const prev = shown.get(key);
+    if (prev && prev.phase === p.phase && Date.now() - prev.at < everyMs) return;
+    shown.set(key, { phase: p.phase, at: Date.now() });
+    say(`  ${node}: ${describeProgress(p, (Date.now() - started.get(`${key}/${p.phase}`)!) / 1000)}`);
+  };
 }
 
 /** Human-readable bytes. */

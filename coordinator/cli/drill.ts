@@ -6,7 +6,7 @@ import { readManifest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
-import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
+import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, throttledProgress, UsageError } from './common';
 
 export const DRILL_HELP = `Usage: tandem drill ID [options]
 
@@ -53,7 +53,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
       if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));
       return EXIT.failed;
     }
-    const outcome = await runRestore(fleet, manifest, plan, restoreId, say);
+    const outcome = await runRestore(fleet, manifest, plan, restoreId, say, undefined, throttledProgress());
     const report = { id, restoreId, ok: outcome.ok, restoreMs: outcome.durationMs, problems: outcome.problems, verify: outcome.results.verify ?? null };
     if (values.json) console.log(JSON.stringify(report));
     say(outcome.ok ? `drill passed: backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s` : `drill FAILED:\n  ${outcome.problems.join('\n  ')}`);

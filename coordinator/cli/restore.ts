@@ -8,7 +8,7 @@ import { readManifest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
-import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
+import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, throttledProgress, UsageError } from './common';
 
 export const RESTORE_HELP = `Usage: tandem restore ID [options]
 
@@ -24,6 +24,7 @@ Options:
       --target-keyspace KS  restore into another keyspace
       --index-prefix P      restore indices as P<name> instead of over the originals
       --files-target DIR    restore files into DIR on the files host
+      --files-clean         remove files the backup does not hold from the target
       --sstableloader       use sstableloader even when the topology matches
       --replication DC:RF[,DC:RF]
                             the recreated keyspace's replication (another cluster
@@ -50,6 +51,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       'target-keyspace': { type: 'string' },
       'index-prefix': { type: 'string' },
       'files-target': { type: 'string' },
+      'files-clean': { type: 'boolean', default: false },
       sstableloader: { type: 'boolean', default: false },
       'rebuild-index': { type: 'boolean', default: false },
       replication: { type: 'string' },
@@ -74,6 +76,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       filesTarget: values['files-target'],
       forceLoader: values.sstableloader,
       rebuildIndex: values['rebuild-index'],
+      filesClean: values['files-clean'],
       replication: values.replication,
     });
     say(`restore plan for backup set ${id} (committed ${manifest.committedAt}):`);
@@ -89,10 +92,11 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     if (!values.yes && !(await confirm(`restore ${id} as planned above?`))) return EXIT.usage;
     const restoreId = values['restore-id'] ? checkBackupId(values['restore-id']) : `restore-${newBackupId().slice('tandem-'.length)}`;
     say(`restore id ${restoreId} (rerun with --restore-id ${restoreId} to resume)`);
-    const outcome = await runRestore(fleet, manifest, plan, restoreId, say);
+    const outcome = await runRestore(fleet, manifest, plan, restoreId, say, undefined, throttledProgress());
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.ok) say(`backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s`);
     else say(`restore ${outcome.failedPhase ? `stopped in phase ${outcome.failedPhase}` : 'verification failed'}:\n  ${outcome.problems.join('\n  ')}`);
+    printVerifySummary(outcome.results.verify ?? {});
     printRebuildHint(outcome.results);
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
@@ -111,10 +115,40 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-/** Tells how TheHive's index gets rebuilt: by the flag tandem added, or how to do it. */
+type VerifyResults = {
+  cassandra?: { rows?: Record<string, { actual: number; expected: { rows: number; upTo: number; exact: boolean } | null }> };
+  elasticsearch?: { counts?: Record<string, { expected: number | null; actual: number }> };
+  files?: { files?: number; bytes?: number; extra?: { count: number; first: string[] } };
+};
+
+/** What the verify phase found, in a few lines: rows, documents, files. */
+function printVerifySummary(verify: Record<string, unknown>): void {
+  for (const [node, raw] of Object.entries(verify)) {
+    const v = (raw ?? {}) as VerifyResults;
+    const rows = Object.entries(v.cassandra?.rows ?? {});
+    if (rows.length) {
+      const total = rows.reduce((n, [, r]) => n + r.actual, 0);
+      const inexact = rows.filter(([, r]) => r.expected && !r.expected.exact);
+      const unknown = rows.filter(([, r]) => !r.expected);
+      say(`${node}: ${rows.length} tables, ${total} rows` +
+        (inexact.length || unknown.length ? '' : ', every table as at the cut'));
+      for (const [t, r] of inexact) say(`  ${t}: ${r.actual} rows; the replicas held ${r.expected!.rows} to ${r.expected!.upTo} at the cut (a write was reaching them)`);
+      if (unknown.length) say(`  not counted at backup time: ${unknown.map(([t]) => t).join(', ')}`);
+    }
+    const docs = Object.entries(v.elasticsearch?.counts ?? {});
+    if (docs.length) say(`${node}: ${docs.map(([i, c]) => `${i} ${c.actual} documents`).join(', ')}`);
+    if (v.files?.files !== undefined) {
+      say(`${node}: ${v.files.files} files checked` +
+        (v.files.extra?.count ? `; ${v.files.extra.count} files the backup does not hold are still there (e.g. ${v.files.extra.first.slice(0, 3).join(', ')}): restore with --files-clean to remove them` : ''));
+    }
+  }
+}
+
+/** Notes on the Elasticsearch load: aliases moved, and how TheHive's index gets rebuilt. */
 function printRebuildHint(results: Record<string, Record<string, unknown>>): void {
   for (const [node, roles] of Object.entries(results.load ?? {})) {
-    const es = (roles as { elasticsearch?: { rebuildRequired?: boolean; howTo?: string; applied?: { file: string } } }).elasticsearch;
+    const es = (roles as { elasticsearch?: { rebuildRequired?: boolean; howTo?: string; applied?: { file: string }; unaliased?: { alias: string; index: string }[] } }).elasticsearch;
+    for (const u of es?.unaliased ?? []) say(`${node}: alias ${u.alias} taken off ${u.index}, an index the backup does not hold (left in place: delete it once it is not needed)`);
     if (es?.applied) {
       say(`${node}: ${es.applied.file} now sets db.janusgraph.forceDropAndRebuildIndex = true: start TheHive, let it rebuild the index, ` +
         'then remove the block marked "tandem" from that file (or every start rebuilds again)');

@@ -21,6 +21,8 @@ export interface RestoreRequestOptions {
   forceLoader?: boolean;
   /** Replication of the recreated keyspace, `DC:RF[,DC:RF]` (another topology). */
   replication?: string;
+  /** Remove files the backup does not hold from the files target. */
+  filesClean?: boolean;
   /** Have TheHive rebuild its index at its next start (the flag in application.conf). */
   rebuildIndex?: boolean;
   /** Tear the scratch copy down in the cleanup phase (drills). */
@@ -62,6 +64,7 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
   if (o.dropScratch) common.drop_scratch = 'true';
   if (o.rebuildIndex) common.rebuild_index = 'true';
   if (o.replication) common.replication = o.replication;
+  if (o.filesClean) common.files_clean = 'true';
   const lines: string[] = [];
   const steps = agents.map((a): RestoreStep => {
     const opt: Record<string, string> = { ...common };
@@ -107,7 +110,8 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
   } else if (o.rebuildIndex) throw new ValidationError('--rebuild-index: no agent of the fleet has the elasticsearch role (its theHiveConfig names the file to change)');
   const files = m.files.filter((f) => f.role === 'files' && f.path.includes('/files/data/'));
   if (filesAgent && withRole(m, 'files').length) {
-    lines.push(`${filesAgent.node}: copy ${files.length} files (${mib(files.reduce((n, f) => n + f.size, 0))}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode`);
+    lines.push(`${filesAgent.node}: copy ${files.length} files (${mib(files.reduce((n, f) => n + f.size, 0))}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
+      (o.filesClean ? '; REMOVE every file there the backup does not hold' : ''));
   }
   lines.push('then check rows per table, documents per index and every file\'s sha256 against the backup');
   if (o.dropScratch) lines.push('then drop the scratch keyspace, indices and folder');

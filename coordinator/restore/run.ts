@@ -4,6 +4,7 @@
  * running it again with the same restore id resumes it, every phase being idempotent.
  */
 import { errorMessage } from '../../shared/errors';
+import type { RoleProgress } from '../../shared/generated/tandem/v1/agent';
 import type { Manifest } from '../../shared/manifest';
 import type { FleetConfig } from '../config';
 import type { RestorePlan } from './plan';
@@ -32,6 +33,7 @@ export async function runRestore(
   restoreId: string,
   say: (line: string) => void,
   signal?: AbortSignal,
+  progress?: (node: string, p: RoleProgress) => void,
 ): Promise<RestoreOutcome> {
   const started = Date.now();
   const results: RestoreOutcome['results'] = {};
@@ -53,6 +55,7 @@ export async function runRestore(
           },
           deadlineMs,
           signal,
+          (p) => progress?.(s.agent.node, p),
         ),
       ),
     );

@@ -28,6 +28,7 @@ const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const REPO = `tandem-it-restore-${run}`;
 const INDEX = `thehive_global_t${run}`;
 const ALIAS = `thehive_t${run}`;
+const REBUILT = `${INDEX}1`;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const es = env ? new Client({ node: env.elasticsearch.url }) : (null as unknown as Client);
 const count = async (index: string) => (await es.count({ index })).count;
@@ -44,7 +45,7 @@ test.before(async () => {
 
 test.after(async () => {
   if (env) {
-    await es.indices.delete({ index: [INDEX, `drill-${INDEX}`], ignore_unavailable: true }).catch(() => undefined);
+    await es.indices.delete({ index: [INDEX, `drill-${INDEX}`, REBUILT], ignore_unavailable: true }).catch(() => undefined);
     const snaps = await es.snapshot.get({ repository: REPO, snapshot: '*' }).catch(() => null);
     for (const s of snaps?.snapshots ?? []) await es.snapshot.delete({ repository: REPO, snapshot: s.snapshot }).catch(() => undefined);
     await es.snapshot.deleteRepository({ name: REPO }).catch(() => undefined);
@@ -95,12 +96,17 @@ it('elasticsearch: in place, the index is deleted and restored with its alias an
   const role = esRole();
   for (let i = 0; i < 5; i++) await es.delete({ index: INDEX, id: `d${i}` });
   await es.indices.refresh({ index: INDEX });
+  // As after a TheHive index rebuild: the alias has moved to a newer index.
   await es.indices.deleteAlias({ index: INDEX, name: ALIAS });
+  await es.indices.create({ index: REBUILT, settings: { number_of_shards: 1, number_of_replicas: 0 }, aliases: { [ALIAS]: {} } });
   assert.is(await count(INDEX), 15);
   const ctx = restoreCtx(m, 'elasticsearch');
   const load = (await role.restore('load', ctx)) as Record<string, any>;
   assert.equal(load.indices, { [INDEX]: INDEX });
   assert.equal(load.deleted, [INDEX]);
+  assert.equal(load.unaliased, [{ alias: ALIAS, index: REBUILT }]);
+  assert.equal(Object.keys(await es.indices.getAlias({ name: ALIAS })), [INDEX], 'the alias is on the restored index only');
+  assert.ok(await es.indices.exists({ index: REBUILT }), 'the newer index is left for the operator');
   assert.is(load.shards.failed, 0);
   const verify = (await role.restore('verify', ctx)) as Record<string, any>;
   assert.ok(verify.ok, JSON.stringify(verify));
@@ -167,14 +173,15 @@ it('files: load into files_target restores bytes, modes and owners; resumes; ver
   assert.ok(statSync(join(target, 'empty')).isDirectory(), 'empty folders come back');
   const again = (await role.restore('load', restoreCtx(m, 'files', opts))) as Record<string, any>;
   assert.equal([again.skipped, again.bytes], [3, 0], 'a resumed load skips files already right');
-  assert.equal((await role.restore('verify', restoreCtx(m, 'files', opts))) as object, { target, files: 3, bytes: 75_003, ok: true, problems: [], problemCount: 0 });
+  assert.equal((await role.restore('verify', restoreCtx(m, 'files', opts))) as object, { target, files: 3, bytes: 75_003, ok: true, problems: [], problemCount: 0, extra: { count: 0, first: [] } });
   // Damage after the load is what verify is for.
   writeFileSync(join(target, 'top'), 'TOP');
   chmodSync(join(target, 'ab/cd/one'), 0o666);
   const bad = (await role.restore('verify', restoreCtx(m, 'files', opts))) as Record<string, any>;
   assert.equal([bad.ok, bad.problems], [false, ['ab/cd/one: mode 666, expected 640', 'top: sha256 differs']]);
-  // files_clean removes what the listing does not hold, and the load repairs the rest.
+  // A file the backup does not hold is reported, not an error; files_clean removes it, and the load repairs the rest.
   writeFileSync(join(target, 'ab/extra'), 'x');
+  assert.equal(((await role.restore('verify', restoreCtx(m, 'files', opts))) as Record<string, any>).extra, { count: 1, first: ['ab/extra'] });
   const clean = (await role.restore('load', restoreCtx(m, 'files', { ...opts, files_clean: 'true' }))) as Record<string, any>;
   assert.equal([clean.removed, clean.skipped], [1, 2]);
   assert.not.ok(existsSync(join(target, 'ab/extra')));

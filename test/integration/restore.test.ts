@@ -78,6 +78,9 @@ test('backup under the hot writer, wipe, restore in place: acknowledged records 
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.ok, JSON.stringify(out.problems));
+  // Each phase streams its progress from the agents while it runs.
+  assert.match(r.stderr, /node2: cassandra fetch \d+\/9 files/);
+  assert.match(r.stderr, /node1: files load \d+\/\d+ files/);
   for (const rec of acked) {
     const row = await cql.execute('SELECT key FROM thehive.edgestore WHERE key = ?', [Buffer.from(rec.id)], { prepare: true });
     assert.ok(row.rowLength > 0, `${rec.id} in Cassandra`);

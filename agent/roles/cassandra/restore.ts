@@ -52,12 +52,16 @@ async function exists(p: string): Promise<boolean> {
 async function fetch(ctx: RestoreContext): Promise<unknown> {
   let fetched = 0;
   let skipped = 0;
+  const all = sources(ctx).flatMap((source) => tablesOf(ctx, source));
+  const progress = { phase: 'fetch', filesDone: 0, filesTotal: all.length, bytesDone: 0, bytesTotal: all.reduce((n, t) => n + t.size, 0) };
+  const step = (t: ShippedTable) => ctx.progress({ ...progress, filesDone: ++progress.filesDone, bytesDone: (progress.bytesDone += t.size) });
   for (const source of sources(ctx)) {
     for (const t of tablesOf(ctx, source)) {
       const dir = tableDir(ctx, source, targetKeyspace(ctx, t.keyspace), t.table);
       const done = join(ctx.workDir, source, `.${t.keyspace}.${t.table}.fetched`);
       if (await exists(done)) {
         skipped++;
+        step(t);
         continue;
       }
       await rm(dir, { recursive: true, force: true });
@@ -81,6 +85,7 @@ async function fetch(ctx: RestoreContext): Promise<unknown> {
       await rm(join(dir, 'schema.cql'), { force: true });
       await writeFile(done, t.sha256);
       fetched++;
+      step(t);
     }
   }
   return { fetched, skipped };
@@ -92,8 +97,11 @@ async function load(s: CassandraSettings, ctx: RestoreContext): Promise<unknown>
   if (mode !== 'import' && mode !== 'sstableloader') throw new ValidationError(`cassandra_mode must be import or sstableloader, not ${mode}`);
   const hosts = (ctx.options.cassandra_hosts || s.cql.host).split(',').map((h) => h.trim());
   const loaded: string[] = [];
+  const all = sources(ctx).flatMap((source) => tablesOf(ctx, source));
+  let done = 0;
   for (const source of sources(ctx)) {
     for (const t of tablesOf(ctx, source)) {
+      ctx.progress({ phase: mode, filesDone: done++, filesTotal: all.length });
       const ks = targetKeyspace(ctx, t.keyspace);
       const dir = tableDir(ctx, source, ks, t.table);
       if (!(await readdir(dir).catch(() => [])).some((f) => f.endsWith('-Data.db'))) continue; // nothing left: already loaded

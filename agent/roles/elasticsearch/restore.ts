@@ -24,6 +24,8 @@ interface EsPart {
   uuid?: string;
   indices?: string[];
   docCounts?: Record<string, number>;
+  /** Aliases of each index at backup time (absent in older manifests). */
+  aliases?: Record<string, string[]>;
 }
 
 /** What load did; also kept in workDir so a repeated load does not restore twice. */
@@ -34,6 +36,8 @@ interface LoadResult {
   indices: Record<string, string>; // source index -> restored index
   shards: { total: number; successful: number; failed: number };
   deleted: string[];
+  /** Aliases taken off indices the backup does not hold (a newer thehive_global1 after a rebuild). */
+  unaliased?: { alias: string; index: string }[];
 }
 
 /** What the load phase says when TheHive's index must be rebuilt (not backed up, or asked for). */
@@ -101,6 +105,27 @@ function loadSnapshot(ctx: RestoreContext, part: EsPart, withClient: <T>(fn: (c:
   });
 }
 
+/**
+ * An in-place restore brings the snapshot's aliases back with its indices. If such an alias now
+ * points at another index (TheHive's `thehive` on `thehive_global1` after an index rebuild), it
+ * would span both, and TheHive would see every document twice: it is taken off the other index
+ * first, which is left in place (and reported) for the operator to delete.
+ */
+async function takeAliasesOffOthers(c: Client, ctx: RestoreContext, aliases: Record<string, string[]>, restored: string[]) {
+  const names = [...new Set(Object.values(aliases).flat())];
+  if (!names.length) return [];
+  const current = await c.indices.getAlias({ name: names, expand_wildcards: 'all' }, { ignore: [404] });
+  const actions: { alias: string; index: string }[] = [];
+  for (const [index, v] of Object.entries(current ?? {})) {
+    if (restored.includes(index)) continue;
+    for (const alias of Object.keys((v as { aliases?: Record<string, unknown> }).aliases ?? {})) if (names.includes(alias)) actions.push({ alias, index });
+  }
+  if (!actions.length) return [];
+  await c.indices.updateAliases({ actions: actions.map((a) => ({ remove: a })) });
+  ctx.log.warn({ unaliased: actions }, 'took the restored aliases off indices the backup does not hold; those indices are left in place');
+  return actions;
+}
+
 /** Deletes the target indices and restores the snapshot into them; requires zero failed shards. */
 async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string, timeoutMs: number): Promise<LoadResult> {
   const repository = part.repository!.name;
@@ -110,7 +135,7 @@ async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string
   // A load that already finished is not redone (that would delete and restore again) while its indices are still there.
   if (marker && marker.snapshot === snapshot && marker.prefix === prefix) {
     const there = await c.indices.exists({ index: Object.values(marker.indices), expand_wildcards: 'none' });
-    if (there) return { repository: marker.repository, snapshot: marker.snapshot, uuid: marker.uuid, indices: marker.indices, shards: marker.shards, deleted: marker.deleted };
+    if (there) return { repository: marker.repository, snapshot: marker.snapshot, uuid: marker.uuid, indices: marker.indices, shards: marker.shards, deleted: marker.deleted, unaliased: marker.unaliased };
   }
   await ensureRepository(c, ctx, part);
   const snap = await es.getSnapshot(c, repository, snapshot);
@@ -129,6 +154,7 @@ async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string
     ctx.log.warn({ indices: deleted }, 'deleted the indices the snapshot is restored into');
   }
   const renamed = prefix !== '';
+  const unaliased = renamed ? [] : await takeAliasesOffOthers(c, ctx, part.aliases ?? {}, Object.values(targets));
   const r = await c.snapshot.restore(
     {
       repository,
@@ -149,7 +175,7 @@ async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string
     const why = (shards.failures ?? []).map((f) => `${f.index}[${f.shard}]: ${JSON.stringify(f.reason?.reason ?? f.reason)}`).slice(0, 5).join('; ');
     throw new TandemError(`restore of ${repository}/${snapshot}: ${shards.failed}/${shards.total} shards failed` + (why ? `: ${why}` : ''));
   }
-  const result: LoadResult = { repository, snapshot, uuid: snap.uuid, indices: targets, shards: { total: shards.total, successful: shards.successful, failed: shards.failed }, deleted };
+  const result: LoadResult = { repository, snapshot, uuid: snap.uuid, indices: targets, shards: { total: shards.total, successful: shards.successful, failed: shards.failed }, deleted, unaliased };
   await mkdir(ctx.workDir, { recursive: true });
   await writeFile(markerFile, JSON.stringify({ ...result, prefix }));
   ctx.log.info({ repository, snapshot, indices: targets, shards: result.shards }, 'restored the Elasticsearch snapshot');

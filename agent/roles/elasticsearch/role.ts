@@ -132,6 +132,8 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
           onPoll: (done, total) => ctx.progress({ phase: 'elasticsearch snapshot', filesDone: done, filesTotal: total }),
         });
         const repo = await es.repositoryInfo(c, cut.repository);
+        // The aliases the snapshot carries, so an in-place restore can take them off newer indices.
+        const aliases = await es.aliasesOf(c, snap.indices ?? cut.indices);
         const record = {
           format: 'tandem.es-snapshot/v1',
           url: s.url,
@@ -143,6 +145,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
           indices: snap.indices ?? cut.indices,
           shards: snap.shards,
           docCounts: cut.docCounts,
+          aliases,
           cutAt: cut.cutAt,
           startTime: snap.start_time_in_millis,
           endTime: snap.end_time_in_millis,

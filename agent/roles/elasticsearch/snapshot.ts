@@ -56,6 +56,13 @@ export async function docCounts(client: Client, indices: readonly string[]): Pro
   return out;
 }
 
+/** The aliases of each index, e.g. {thehive_global: ['thehive']}. */
+export async function aliasesOf(client: Client, indices: readonly string[]): Promise<Record<string, string[]>> {
+  if (!indices.length) return {};
+  const r = await client.indices.getAlias({ index: [...indices], expand_wildcards: 'none' });
+  return Object.fromEntries(Object.entries(r).map(([index, v]) => [index, Object.keys(v.aliases ?? {}).sort()]));
+}
+
 /** One snapshot's info, or null if it does not exist. */
 export async function getSnapshot(client: Client, repository: string, snapshot: string) {
   try {

@@ -66,11 +66,11 @@ export async function putHashed(dest: Destination, relPath: string, source: Read
 }
 
 /** Progress reporting at most every 250 ms (each report is a state update sent to the coordinator). */
-export function progressReporter(ctx: Pick<RoleContext, 'progress'>, filesTotal: number, bytesTotal: number) {
+export function progressReporter(ctx: Pick<RoleContext, 'progress'>, filesTotal: number, bytesTotal: number, phase = 'copy') {
   let filesDone = 0;
   let bytesDone = 0;
   let last = 0;
-  const send = () => ctx.progress({ phase: 'files', filesDone, filesTotal, bytesDone, bytesTotal });
+  const send = () => ctx.progress({ phase, filesDone, filesTotal, bytesDone, bytesTotal });
   send();
   return {
     /** Counts one finished (or skipped) file. */

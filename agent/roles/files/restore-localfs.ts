@@ -133,7 +133,7 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: 
   for (const d of [...listing.dirs].sort((a, b) => (a.path < b.path ? -1 : 1))) await ensureDir(root, d.path, known);
   let bytes = 0;
   let skipped = 0;
-  const progress = progressReporter(ctx, listing.files.length, listing.files.reduce((a, f) => a + f.size, 0));
+  const progress = progressReporter(ctx, listing.files.length, listing.files.reduce((a, f) => a + f.size, 0), 'load');
   await runPool(listing.files, t.concurrency, ctx.signal, async (f) => {
     const final = inside(root, f.path);
     await ensureDir(root, dirname(f.path) === '.' ? '' : dirname(f.path), known);
@@ -192,5 +192,17 @@ export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, listing
     bytes += st.size;
   });
   problems.sort();
-  return { target: t.target, files: listing.files.length, bytes, ok: problems.length === 0, problems: problems.slice(0, MAX_PROBLEMS), problemCount: problems.length };
+  // Files the backup does not hold (added after the cut, restore without files_clean) are not an
+  // error, TheHive no longer references them, but the operator should know they are there.
+  const listed = new Set(listing.files.map((f) => f.path));
+  const extra = (await walk(t.target)).files.filter((f) => !listed.has(f) && !f.split('/').some((seg) => seg.startsWith('.'))).sort();
+  return {
+    target: t.target,
+    files: listing.files.length,
+    bytes,
+    ok: problems.length === 0,
+    problems: problems.slice(0, MAX_PROBLEMS),
+    problemCount: problems.length,
+    extra: { count: extra.length, first: extra.slice(0, MAX_PROBLEMS) },
+  };
 }

@@ -55,7 +55,7 @@ export async function loadBucket(ctx: RestoreContext, client: S3Client, t: Bucke
   let bytes = 0;
   let skipped = 0;
   let n = 0;
-  const progress = progressReporter(ctx, objects.length, objects.reduce((a, o) => a + o.size, 0));
+  const progress = progressReporter(ctx, objects.length, objects.reduce((a, o) => a + o.size, 0), 'load');
   await runPool(objects, t.concurrency, ctx.signal, async (o) => {
     const head = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: o.key }), { abortSignal: ctx.signal }).catch((err) => {
       if (status(err) === 404) return null;

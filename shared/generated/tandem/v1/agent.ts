@@ -238,6 +238,12 @@ export interface RestoreResponse {
   resultJson: string;
 }
 
+/** An event of a restore phase: progress while it runs; the last one carries the result. */
+export interface RestoreEvent {
+  progress: RoleProgress | undefined;
+  result: RestoreResponse | undefined;
+}
+
 function createBaseDescribeRequest(): DescribeRequest {
   return {};
 }
@@ -2459,6 +2465,95 @@ export const RestoreResponse: MessageFns<RestoreResponse> = {
   },
 };
 
+function createBaseRestoreEvent(): RestoreEvent {
+  return { progress: undefined, result: undefined };
+}
+
+export const RestoreEvent: MessageFns<RestoreEvent> = {
+  encode(message: RestoreEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.progress !== undefined) {
+      RoleProgress.encode(message.progress, writer.uint32(10).fork()).join();
+    }
+    if (message.result !== undefined) {
+      RestoreResponse.encode(message.result, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.progress = RoleProgress.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = RestoreResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreEvent {
+    return {
+      progress: isSet(object.progress) ? RoleProgress.fromJSON(object.progress) : undefined,
+      result: isSet(object.result) ? RestoreResponse.fromJSON(object.result) : undefined,
+    };
+  },
+
+  toJSON(message: RestoreEvent): unknown {
+    const obj: any = {};
+    if (message.progress !== undefined) {
+      obj.progress = RoleProgress.toJSON(message.progress);
+    }
+    if (message.result !== undefined) {
+      obj.result = RestoreResponse.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreEvent>, I>>(base?: I): RestoreEvent {
+    return RestoreEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreEvent>, I>>(object: I): RestoreEvent {
+    const message = createBaseRestoreEvent();
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? RoleProgress.fromPartial(object.progress)
+      : undefined;
+    message.result = (object.result !== undefined && object.result !== null)
+      ? RestoreResponse.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * The agent daemon. Every call is idempotent by backup id: repeating Prepare, Commit or
  * Abort for the same id is harmless and returns the same answer.
@@ -2535,15 +2630,18 @@ export const AgentService = {
     responseSerialize: (value: BackupStatus): Buffer => Buffer.from(BackupStatus.encode(value).finish()),
     responseDeserialize: (value: Buffer): BackupStatus => BackupStatus.decode(value),
   },
-  /** Restore steps on this node, in phases with barriers held by the coordinator. */
+  /**
+   * One restore phase on this node (phases have barriers held by the coordinator): progress
+   * events while it runs, then one event with the result.
+   */
   restore: {
     path: "/tandem.v1.Agent/Restore" as const,
     requestStream: false as const,
-    responseStream: false as const,
+    responseStream: true as const,
     requestSerialize: (value: RestoreRequest): Buffer => Buffer.from(RestoreRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): RestoreRequest => RestoreRequest.decode(value),
-    responseSerialize: (value: RestoreResponse): Buffer => Buffer.from(RestoreResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RestoreResponse => RestoreResponse.decode(value),
+    responseSerialize: (value: RestoreEvent): Buffer => Buffer.from(RestoreEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RestoreEvent => RestoreEvent.decode(value),
   },
 } as const;
 
@@ -2562,8 +2660,11 @@ export interface AgentServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<StatusRequest, BackupStatus>;
   /** Streams the state of one backup until it reaches a terminal state. */
   watch: handleServerStreamingCall<StatusRequest, BackupStatus>;
-  /** Restore steps on this node, in phases with barriers held by the coordinator. */
-  restore: handleUnaryCall<RestoreRequest, RestoreResponse>;
+  /**
+   * One restore phase on this node (phases have barriers held by the coordinator): progress
+   * events while it runs, then one event with the result.
+   */
+  restore: handleServerStreamingCall<RestoreRequest, RestoreEvent>;
 }
 
 export interface AgentClient extends Client {
@@ -2670,22 +2771,16 @@ export interface AgentClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<BackupStatus>;
-  /** Restore steps on this node, in phases with barriers held by the coordinator. */
+  /**
+   * One restore phase on this node (phases have barriers held by the coordinator): progress
+   * events while it runs, then one event with the result.
+   */
+  restore(request: RestoreRequest, options?: Partial<CallOptions>): ClientReadableStream<RestoreEvent>;
   restore(
     request: RestoreRequest,
-    callback: (error: ServiceError | null, response: RestoreResponse) => void,
-  ): ClientUnaryCall;
-  restore(
-    request: RestoreRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: RestoreResponse) => void,
-  ): ClientUnaryCall;
-  restore(
-    request: RestoreRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RestoreResponse) => void,
-  ): ClientUnaryCall;
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<RestoreEvent>;
 }
 
 export const AgentClient = makeGenericClientConstructor(AgentService, "tandem.v1.Agent") as unknown as {
