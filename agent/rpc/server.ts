@@ -87,7 +87,8 @@ export function agentService(
       try {
         rec = controller.status(call.request.backupId);
       } catch (err) {
-        call.destroy(toServiceError(err));
+        // An 'error' event sets the status and ends the stream (destroy() would drop the status).
+        call.emit('error', toServiceError(err));
         return;
       }
       const send = (r: BackupRecord) => {
@@ -122,7 +123,8 @@ export function agentService(
         },
         (err) => {
           log.warn({ method: 'Restore', err: err instanceof Error ? err.message : String(err) }, 'request failed');
-          call.destroy(toServiceError(err));
+          // An 'error' event sets the status and ends the stream (destroy() would drop the status).
+          call.emit('error', toServiceError(err));
         },
       );
     },

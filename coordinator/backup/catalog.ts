@@ -38,6 +38,14 @@ export async function listBackupSets(config: DestinationConfig): Promise<Catalog
   return out;
 }
 
+/** The id of the most recently completed backup set; NotFoundError when there is none. */
+export async function latestComplete(config: DestinationConfig): Promise<string> {
+  const complete = (await listBackupSets(config)).filter((e) => e.status === 'complete' && e.completedAt);
+  const latest = complete.sort((a, b) => Date.parse(a.completedAt!) - Date.parse(b.completedAt!)).pop();
+  if (!latest) throw new NotFoundError('there is no complete backup set at the destination');
+  return latest.id;
+}
+
 /** Reads and validates one backup set's manifest; NotFoundError when the set is absent or incomplete. */
 export async function readManifest(dest: Destination, id: string): Promise<Manifest> {
   checkBackupId(id);

@@ -2,13 +2,13 @@
 import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
-import { readManifest } from '../backup/catalog';
+import { latestComplete, readManifest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
 import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, throttledProgress, UsageError } from './common';
 
-export const DRILL_HELP = `Usage: tandem drill ID [options]
+export const DRILL_HELP = `Usage: tandem drill ID|latest [options]
 
 A restore drill that leaves production alone: checks the set, restores Cassandra into a scratch
 keyspace (<keyspace>_drill), the indices under the prefix drill-, the files into a scratch
@@ -18,6 +18,8 @@ Options:
       --scratch-dir DIR   folder for the scratch files on the files host; default /var/tmp/tandem-drill
       --keep              keep the scratch copy for inspection
 ${FLEET_OPTIONS_HELP}
+
+\`latest\` drills the most recently completed set (systemd/tandem-drill.timer runs it weekly).
 
 Exit: 0 the backup set restores and verifies, 1 it does not.`;
 
@@ -32,9 +34,9 @@ export async function drillCommand(argv: string[]): Promise<number> {
   if (values.help) return void console.log(DRILL_HELP), EXIT.ok;
   if (positionals.length !== 1) throw new UsageError('drill: expected one backup id');
   if (!values['scratch-dir']!.startsWith('/')) throw new UsageError('--scratch-dir must be an absolute path');
-  const id = checkBackupId(positionals[0]);
   const { fleet, agents } = openFromConfig(values);
   try {
+    const id = positionals[0] === 'latest' ? await latestComplete(fleet.destination) : checkBackupId(positionals[0]);
     const manifest = await readManifest(openDestination(fleet.destination), id);
     const keyspace = manifest.nodes.flatMap((n) => ((n.parts.cassandra as { keyspaces?: string[] })?.keyspaces ?? []))[0] ?? 'thehive';
     const restoreId = `drill-${newBackupId().slice('tandem-'.length)}`;

@@ -86,7 +86,8 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
     const first = cassAgents[0].node;
     for (const k of keyspaces) {
       lines.push(o.dropKeyspace
-        ? `${first}: DROP KEYSPACE ${ksTo(k)} and recreate it from ${k}'s schema.cql`
+        ? `${first}: DROP KEYSPACE ${ksTo(k)} and recreate it from ${k}'s schema.cql (with auto_snapshot on, Cassandra keeps the dropped ` +
+          `data as snapshots dropped-*: a way back, which holds disk until \`nodetool clearsnapshot\`)`
         : `${first}: create keyspace ${ksTo(k)} from schema.cql if missing, TRUNCATE the restored tables if it exists`);
       if (o.replication) lines.push(`${first}: replication of ${ksTo(k)} set to ${o.replication} (NetworkTopologyStrategy)`);
     }

@@ -168,10 +168,11 @@ test('sstableloader path into another keyspace, and a drill that tears itself do
     node1.close();
   }
   await cql.execute('DROP KEYSPACE thehive_copy');
-  const d = await runCli(['drill', ID, '--config', fleet.fleetFile, '--scratch-dir', join(fleet.dir, 'drill'), '--json']);
+  const d = await runCli(['drill', 'latest', '--config', fleet.fleetFile, '--scratch-dir', join(fleet.dir, 'drill'), '--json']);
   assert.is(d.code, 0, d.stderr);
   const drill = JSON.parse(d.stdout);
   assert.ok(drill.ok);
+  assert.is(drill.id, ID, 'latest is the newest complete set');
   assert.type(drill.restoreMs, 'number');
   const gone = await cql.execute("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = 'thehive_drill'");
   assert.is(gone.rowLength, 0, 'the drill dropped its scratch keyspace');

@@ -237,8 +237,10 @@ export async function stopOtherCluster(): Promise<void> {
 }
 
 /** The other cluster's node, described as env.json describes the sandbox's nodes. */
-export function otherClusterNode(): SandboxEnv['cassandra']['nodes'][number] {
-  const node = OTHER_CLUSTER_NODE;
+export const otherClusterNode = () => nodeEnv(OTHER_CLUSTER_NODE);
+
+/** A node as env.json describes it. */
+export function nodeEnv(node: Node): SandboxEnv['cassandra']['nodes'][number] {
   const p = sandboxPaths();
   return {
     name: node.name,

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { cassandraDaemonNames, nodeDir, ringStatus, startCassandra } from './cassandra';
+import { cassandraDaemonNames, nodeEnv, ringStatus, startCassandra } from './cassandra';
 import { ES_DAEMON, esGet, esPathRepo, esVersion, startElasticsearch } from './elasticsearch';
 import { installApt, installCassandra, installElasticsearch, installMinio } from './install';
 import { MINIO_DAEMON, minioLive, startMinio } from './minio';
@@ -58,17 +58,7 @@ export async function writeEnvJson(): Promise<SandboxEnv> {
       keyspace: 'thehive',
       nativePort: 9042,
       contactPoints: CASSANDRA_NODES.map((n) => n.host),
-      nodes: CASSANDRA_NODES.map((n) => ({
-        name: n.name,
-        host: n.host,
-        jmxHost: '127.0.0.1',
-        jmxPort: n.jmxPort,
-        dataDir: path.join(nodeDir(n), 'data'),
-        commitlogDir: path.join(nodeDir(n), 'commitlog'),
-        nodetool: path.join(p.bin, n.name, 'nodetool'),
-        sstableloader: path.join(p.bin, n.name, 'sstableloader'),
-        logFile: path.join(nodeDir(n), 'logs', 'system.log'),
-      })),
+      nodes: CASSANDRA_NODES.map(nodeEnv),
       nodetool: path.join(p.bin, 'nodetool'),
       sstableloader: path.join(p.bin, 'sstableloader'),
       classpath: path.join(p.cassandraLib, '*'),
