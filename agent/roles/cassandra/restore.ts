@@ -8,6 +8,7 @@
 import { mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { types, type Client } from 'cassandra-driver';
 import { PassThrough } from 'node:stream';
 import { TandemError, ValidationError } from '../../../shared/errors';
 import { runCommand } from '../../../shared/exec';
@@ -20,7 +21,6 @@ import { loadSchema } from './schema';
 import type { ShippedTable } from './ship';
 import { expectedRows, rowCountProblem, type ExpectedRows } from './expected-rows';
 import type { TableRowCount } from './row-count';
-import { types, type Client } from 'cassandra-driver';
 
 /** The tables of one manifest node's cassandra part. */
 function tablesOf(ctx: RestoreContext, source: string): ShippedTable[] {
