@@ -35,6 +35,14 @@ test('replicas that agree give an exact count, summed over the ring\'s ranges', 
   assert.match(rowCountProblem('ks.t', 21, e)!, /ks\.t: 21 rows after the restore, 22 at the backup's cut/);
 });
 
+test('an empty range disagrees only where the node is sure to replicate it', () => {
+  const all = (ranges: Record<string, number>) => ({ ...count(ranges), replicatesAll: true });
+  // RF = nodes: node3 holds nothing of range b, the others 4 rows: not exact.
+  assert.equal(expectedRows([all({ a: 3, b: 4 }), all({ a: 3, b: 4 }), all({ a: 3, b: 0 })]), { rows: 3, upTo: 7, exact: false, disagreeingRanges: 1 });
+  // RF < nodes: an empty range is a range the node does not replicate.
+  assert.equal(expectedRows([count({ a: 3, b: 0 }), count({ a: 3, b: 4 }), count({ b: 4 })]), { rows: 7, upTo: 7, exact: true, disagreeingRanges: 0 });
+});
+
 test('replicas that disagree give bounds, and no verdict', () => {
   const e = expectedRows([count({ a: 10 }), count({ a: 11 }), count({ a: 10 })]);
   assert.equal(e, { rows: 10, upTo: 11, exact: false, disagreeingRanges: 1 });

@@ -10,7 +10,7 @@ import type { Compression } from '../../archive';
 import type { RestorableRole, RestoreContext, RestorePhase, RoleContext } from '../role';
 import { restoreCassandra } from './restore';
 import type { CassandraSettings } from './config';
-import { describeKeyspace, localDataCenter, ringMap, withSession, type Ring } from './cql';
+import { describeKeyspace, localDataCenter, replicasPerDc, replication, ringMap, withSession, type Ring } from './cql';
 import { countRows } from './row-count';
 import { Nodetool } from './nodetool';
 import { cassandraPreflight } from './preflight';
@@ -90,7 +90,7 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
       // Counting reads the same snapshot files as the archiver, at the same time: one pass of the disk cache.
       const [shipped, counts] = await Promise.all([
         shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads }),
-        s.countRows ? countSnapshotRows(s, ring, tables.map((t) => t.dir), cutAt, ctx.signal) : Promise.resolve(null),
+        s.countRows ? countSnapshotRows(s, ring, tables, cutAt, ctx.signal) : Promise.resolve(null),
       ]);
       const extra = await writeSchemaAndRing(s, ctx, [...new Set(tables.map((t) => t.keyspace))], ring);
       const files = [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra];
@@ -131,10 +131,25 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
 }
 
 /** Rows of each table snapshot at the cut, per range of this node's datacenter ring. */
-async function countSnapshotRows(s: CassandraSettings, ring: Ring, dirs: string[], cutAt: number, signal: AbortSignal) {
+async function countSnapshotRows(s: CassandraSettings, ring: Ring, tables: { keyspace: string; dir: string }[], cutAt: number, signal: AbortSignal) {
   const datacenter = ring.find((n) => n.address === s.cql.host)?.datacenter ?? (await localDataCenter(s));
-  const ringTokens = ring.filter((n) => n.datacenter === datacenter).flatMap((n) => n.tokens);
-  return countRows(s, dirs.map((d) => [d]), { at: Math.floor(cutAt / 1000), datacenter, ringTokens, signal });
+  const dcNodes = ring.filter((n) => n.datacenter === datacenter);
+  // When a keyspace has as many replicas in the datacenter as it has nodes, every node holds every
+  // range: a node's empty range then disagrees with a replica that holds rows there.
+  const replicatesAll = new Map<string, boolean>();
+  await withSession(s, async (c) => {
+    for (const k of new Set(tables.map((t) => t.keyspace))) {
+      const rep = await replication(c, k);
+      replicatesAll.set(k, rep !== null && (replicasPerDc(rep, [datacenter])[datacenter] ?? 0) >= dcNodes.length);
+    }
+  });
+  const counts = await countRows(s, tables.map((t) => [t.dir]), { at: Math.floor(cutAt / 1000), datacenter, ringTokens: dcNodes.flatMap((n) => n.tokens), signal });
+  return counts.map((c, i) => {
+    const all = replicatesAll.get(tables[i].keyspace) ?? false;
+    // Empty ranges say something only for a node that replicates every range; elsewhere they would only fill the manifest.
+    const ranges = c.ranges && !all ? Object.fromEntries(Object.entries(c.ranges).filter(([, n]) => n > 0)) : c.ranges;
+    return { ...c, ranges, replicatesAll: all };
+  });
 }
 
 /** Writes `schema.cql` per keyspace and `ring.json` for the node; returns their manifest entries. */

@@ -20,6 +20,8 @@ export interface TableRowCount {
   datacenter: string;
   /** The instant TTLs were judged at, seconds since the epoch. */
   at: number;
+  /** The node replicates every range of its datacenter (replicas = nodes): its empty ranges count. */
+  replicatesAll?: boolean;
 }
 
 const INT64_MIN = -(2n ** 63n);

@@ -4,7 +4,8 @@
 //
 // Usage: java -cp <cassandra jars> RowCounter.java NOW_SECONDS TOKENS GROUP...
 //   TOKENS  comma-separated Murmur3 tokens of the node's datacenter ring, or "-" for none;
-//           rows are also counted per ring range, keyed by the range's end token
+//           rows are also counted per ring range (every range, empty ones as 0), keyed by
+//           the range's end token
 //   GROUP   one table: its SSTable folders joined with ':' (several folders are merged)
 // Output, one line per group, in order:
 //   ROWS <rows> <partitions> <range-end>=<rows>,...   (or "ROWS <rows> <partitions> -")
@@ -73,6 +74,8 @@ public class RowCounter {
         }
         long rows = 0, partitions = 0;
         TreeMap<Long, Long> byRange = new TreeMap<>();
+        // Every range of the ring, empty ones included: a replica holding nothing of a range is a view too.
+        for (long end : ring) byRange.put(end, 0L);
         UnfilteredPartitionIterator merged = scanners.size() == 1 ? scanners.get(0) : UnfilteredPartitionIterators.merge(scanners, UnfilteredPartitionIterators.MergeListener.NOOP);
         try (PartitionIterator live = UnfilteredPartitionIterators.filter(merged, now)) {
             while (live.hasNext()) {
