@@ -85,18 +85,19 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
       const compression = (ctx.options.compression ?? 'bzip2') as Compression;
       const tables = (await Promise.all((await keyspacesOf(ctx)).map((k) => findTableSnapshots(s.dataDir, k, ctx.tag)))).flat();
       if (!tables.length) throw new Error(`no snapshot ${ctx.tag} found under ${s.dataDir}`);
-      const ring = await withSession(s, (c) => ringMap(c));
+      const keyspaces = [...new Set(tables.map((t) => t.keyspace))];
+      const cluster = await readClusterFacts(s, keyspaces);
       const cutAt = (commitRecord as CassandraCommit | undefined)?.cutAt ?? Date.now();
       // Counting reads the same snapshot files as the archiver, at the same time: one pass of the disk cache.
       const [shipped, counts] = await Promise.all([
         shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads }),
-        s.countRows ? countSnapshotRows(s, ring, tables, cutAt, ctx.signal) : Promise.resolve(null),
+        s.countRows ? countSnapshotRows(s, cluster, tables, cutAt, ctx.signal) : Promise.resolve(null),
       ]);
-      const extra = await writeSchemaAndRing(s, ctx, [...new Set(tables.map((t) => t.keyspace))], ring);
+      const extra = await writeSchemaAndRing(ctx, cluster);
       const files = [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra];
       return {
         compression,
-        keyspaces: [...new Set(tables.map((t) => t.keyspace))],
+        keyspaces,
         tables: shipped.map((t, i) => (counts ? { ...t, count: counts[i] } : t)),
         files,
         summary: `${shipped.length} tables, ${shipped.reduce((n, t) => n + t.bytesIn, 0)} bytes of SSTables` +
@@ -130,22 +131,39 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
   };
 }
 
+/** What ship reads over CQL, in one session: the ring, this node's datacenter, each keyspace's replication and schema. */
+interface ClusterFacts {
+  ring: Ring;
+  datacenter: string;
+  replication: Map<string, Record<string, string> | null>;
+  schema: Map<string, string>;
+}
+
+async function readClusterFacts(s: CassandraSettings, keyspaces: string[]): Promise<ClusterFacts> {
+  const datacenter = await localDataCenter(s);
+  return withSession(s, async (c) => {
+    const facts: ClusterFacts = { ring: await ringMap(c), datacenter, replication: new Map(), schema: new Map() };
+    for (const k of keyspaces) {
+      facts.replication.set(k, await replication(c, k));
+      if (!k.startsWith('system')) facts.schema.set(k, await describeKeyspace(c, k));
+    }
+    return facts;
+  }, datacenter);
+}
+
 /** Rows of each table snapshot at the cut, per range of this node's datacenter ring. */
-async function countSnapshotRows(s: CassandraSettings, ring: Ring, tables: { keyspace: string; dir: string }[], cutAt: number, signal: AbortSignal) {
-  const datacenter = ring.find((n) => n.address === s.cql.host)?.datacenter ?? (await localDataCenter(s));
-  const dcNodes = ring.filter((n) => n.datacenter === datacenter);
+async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, tables: { keyspace: string; dir: string }[], cutAt: number, signal: AbortSignal) {
+  const { datacenter } = cluster;
+  const dcNodes = cluster.ring.filter((n) => n.datacenter === datacenter);
   // When a keyspace has as many replicas in the datacenter as it has nodes, every node holds every
   // range: a node's empty range then disagrees with a replica that holds rows there.
-  const replicatesAll = new Map<string, boolean>();
-  await withSession(s, async (c) => {
-    for (const k of new Set(tables.map((t) => t.keyspace))) {
-      const rep = await replication(c, k);
-      replicatesAll.set(k, rep !== null && (replicasPerDc(rep, [datacenter])[datacenter] ?? 0) >= dcNodes.length);
-    }
-  });
+  const replicatesAll = (k: string) => {
+    const rep = cluster.replication.get(k);
+    return rep != null && (replicasPerDc(rep, [datacenter])[datacenter] ?? 0) >= dcNodes.length;
+  };
   const counts = await countRows(s, tables.map((t) => [t.dir]), { at: Math.floor(cutAt / 1000), datacenter, ringTokens: dcNodes.flatMap((n) => n.tokens), signal });
   return counts.map((c, i) => {
-    const all = replicatesAll.get(tables[i].keyspace) ?? false;
+    const all = replicatesAll(tables[i].keyspace);
     // Empty ranges say something only for a node that replicates every range; elsewhere they would only fill the manifest.
     const ranges = c.ranges && !all ? Object.fromEntries(Object.entries(c.ranges).filter(([, n]) => n > 0)) : c.ranges;
     return { ...c, ranges, replicatesAll: all };
@@ -153,18 +171,13 @@ async function countSnapshotRows(s: CassandraSettings, ring: Ring, tables: { key
 }
 
 /** Writes `schema.cql` per keyspace and `ring.json` for the node; returns their manifest entries. */
-async function writeSchemaAndRing(s: CassandraSettings, ctx: RoleContext, keyspaces: string[], ring: Ring) {
+async function writeSchemaAndRing(ctx: RoleContext, cluster: ClusterFacts) {
   const out: { path: string; size: number; sha256: string }[] = [];
   const put = async (path: string, body: string) => {
     await ctx.destination.writeAtomic(path, body);
     out.push({ path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') });
   };
-  await withSession(s, async (c) => {
-    for (const k of keyspaces) {
-      if (k.startsWith('system')) continue;
-      await put(`${ctx.backupId}/${ctx.node}/cassandra/${k}/schema.cql`, await describeKeyspace(c, k));
-    }
-  });
-  await put(`${ctx.backupId}/${ctx.node}/cassandra/ring.json`, JSON.stringify(ring, null, 1) + '\n');
+  for (const [k, cql] of cluster.schema) await put(`${ctx.backupId}/${ctx.node}/cassandra/${k}/schema.cql`, cql);
+  await put(`${ctx.backupId}/${ctx.node}/cassandra/ring.json`, JSON.stringify(cluster.ring, null, 1) + '\n');
   return out;
 }
