@@ -51,8 +51,8 @@ export function say(line: string): void {
 
 /** One role's progress in a line: `cassandra fetch 12/27 files 120.3 MiB/258.0 MiB 8.1 MiB/s`. */
 export function describeProgress(r: RoleProgress, seconds?: number): string {
-  return `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files ${formatBytes(r.bytesDone)}` +
-    (r.bytesTotal ? `/${formatBytes(r.bytesTotal)}` : '') + (r.bytesDone && seconds ? ` ${formatBytes(r.bytesDone / seconds)}/s` : '');
+  const bytes = r.bytesDone || r.bytesTotal ? ` ${formatBytes(r.bytesDone)}${r.bytesTotal ? `/${formatBytes(r.bytesTotal)}` : ''}` : '';
+  return `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files${bytes}` + (r.bytesDone && seconds ? ` ${formatBytes(r.bytesDone / seconds)}/s` : '');
 }
 
 /** Calls say() with a node's progress when it changes phase, or at most every `everyMs`. */

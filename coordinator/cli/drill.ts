@@ -7,6 +7,7 @@ import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
 import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, throttledProgress, UsageError } from './common';
+import { printVerifySummary } from './verify-summary';
 
 export const DRILL_HELP = `Usage: tandem drill ID|latest [options]
 
@@ -58,6 +59,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
     const outcome = await runRestore(fleet, manifest, plan, restoreId, say, undefined, throttledProgress());
     const report = { id, restoreId, ok: outcome.ok, restoreMs: outcome.durationMs, problems: outcome.problems, verify: outcome.results.verify ?? null };
     if (values.json) console.log(JSON.stringify(report));
+    printVerifySummary(outcome.results.verify ?? {});
     say(outcome.ok ? `drill passed: backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s` : `drill FAILED:\n  ${outcome.problems.join('\n  ')}`);
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {

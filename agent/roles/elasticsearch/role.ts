@@ -129,7 +129,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
           timeoutMs: s.snapshotTimeoutMs,
           pollMs: s.pollIntervalMs,
           signal: ctx.signal,
-          onPoll: (done, total) => ctx.progress({ phase: 'elasticsearch snapshot', filesDone: done, filesTotal: total }),
+          onPoll: (done, total) => ctx.progress({ phase: 'snapshot', filesDone: done, filesTotal: total }),
         });
         const repo = await es.repositoryInfo(c, cut.repository);
         // The aliases the snapshot carries, so an in-place restore can take them off newer indices.
