@@ -70,18 +70,18 @@ export async function restoreElasticsearch(
   if (phase === 'fetch' || phase === 'schema') return null;
   const src = restoreSource<EsPart, EsCommitRecord | { skipped: true }>(ctx, 'elasticsearch');
   const part = src.part;
+  if (!part.skipped && (!part.repository?.name || !part.snapshot)) throw new ValidationError(`the elasticsearch part of node ${src.node} names no repository or snapshot`);
+  const prefix = indexPrefix(ctx);
+  const wrap = (what: string) => (err: unknown) => {
+    throw err instanceof TandemError ? err : new TandemError(`${what}: ${esProblem(err, url)}`, {}, { cause: err });
+  };
   if (phase === 'load') {
-    const loaded = part.skipped ? {} : await loadSnapshot(ctx, part, withClient, url, timeoutMs);
+    const loaded = part.skipped ? {} : await withClient((c) => load(c, ctx, part, prefix, timeoutMs)).catch(wrap('elasticsearch restore'));
     if (!part.skipped && !rebuild) return loaded;
     const applied = rebuild ? await addRebuildFlag(theHiveConfig!, ctx.restoreId) : undefined;
     return { ...loaded, ...REBUILD, ...(applied ? { applied } : {}) };
   }
   if (part.skipped) return null;
-  if (!part.repository?.name || !part.snapshot) throw new ValidationError(`the elasticsearch part of node ${src.node} names no repository or snapshot`);
-  const prefix = indexPrefix(ctx);
-  const wrap = (what: string) => (err: unknown) => {
-    throw err instanceof TandemError ? err : new TandemError(`${what}: ${esProblem(err, url)}`, {}, { cause: err });
-  };
   if (phase === 'check') return withClient((c) => checkSnapshot(c, part)).catch(wrap('elasticsearch check'));
   const indices = part.indices ?? Object.keys(part.docCounts ?? {});
   const targets = targetsOf(indices, prefix);
@@ -95,14 +95,6 @@ export async function restoreElasticsearch(
   await withClient((c) => c.indices.delete({ index: names, ignore_unavailable: true, expand_wildcards: 'none' })).catch(wrap('dropping the drill indices'));
   ctx.log.info({ indices: names }, 'dropped the drill indices');
   return { dropped: names };
-}
-
-/** The load phase for a backed-up index, with Elasticsearch's errors said in its own words. */
-function loadSnapshot(ctx: RestoreContext, part: EsPart, withClient: <T>(fn: (c: Client) => Promise<T>) => Promise<T>, url: string, timeoutMs: number) {
-  if (!part.repository?.name || !part.snapshot) throw new ValidationError('the elasticsearch part names no repository or snapshot');
-  return withClient((c) => load(c, ctx, part, indexPrefix(ctx), timeoutMs)).catch((err: unknown) => {
-    throw err instanceof TandemError ? err : new TandemError(`elasticsearch restore: ${esProblem(err, url)}`, {}, { cause: err });
-  });
 }
 
 /**
