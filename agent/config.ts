@@ -5,32 +5,31 @@
 import { z } from 'zod';
 import { absolutePath, hostPort, nodeName, tlsFiles } from '../shared/config/common';
 import { loadYamlConfig } from '../shared/config/load';
-import { rehearsalSettings } from './roles/rehearsal';
-import { roleSettingsSchemas } from './roles/settings';
+import type { RolePlugin } from './roles/plugin';
+import { PRODUCTION_ROLES } from './roles/registry';
 
-/** The agent configuration schema. */
-export const agentConfigSchema = z.strictObject({
-  /** This node's name in the fleet; must equal the CN of the agent's certificate. */
-  node: nodeName,
-  /** Address the gRPC server listens on, host:port. */
-  listen: hostPort,
-  /** Mutual-TLS files; required unless the agent is started with --insecure (loopback only). */
-  tls: tlsFiles.optional(),
-  /** Folder of the agent's persistent state (state.json, working folders); default /var/lib/tandem-agent. */
-  stateDir: absolutePath.default('/var/lib/tandem-agent'),
-  /** The roles this host plays, each with its settings. */
-  roles: z
-    .strictObject({
-      ...roleSettingsSchemas,
-      rehearsal: rehearsalSettings.optional(),
-    })
-    .refine((r) => Object.values(r).some((v) => v !== undefined), 'at least one role must be configured'),
-});
+/** The agent configuration schema for the given role plug-ins (production's by default). */
+export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_ROLES) {
+  return z.strictObject({
+    /** This node's name in the fleet; must equal the CN of the agent's certificate. */
+    node: nodeName,
+    /** Address the gRPC server listens on, host:port. */
+    listen: hostPort,
+    /** Mutual-TLS files; required unless the agent is started with --insecure (loopback only). */
+    tls: tlsFiles.optional(),
+    /** Folder of the agent's persistent state (state.json, working folders); default /var/lib/tandem-agent. */
+    stateDir: absolutePath.default('/var/lib/tandem-agent'),
+    /** The roles this host plays, each with its settings. */
+    roles: z
+      .strictObject(Object.fromEntries(plugins.map((p) => [p.name, p.settings.optional()])) as Record<string, z.ZodOptional<z.ZodType>>)
+      .refine((r) => Object.values(r).some((v) => v !== undefined), 'at least one role must be configured'),
+  });
+}
 
 /** The validated agent configuration. */
-export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type AgentConfig = z.output<ReturnType<typeof agentConfigSchema>>;
 
 /** Loads and validates the agent's configuration file. */
-export function loadAgentConfig(file: string): AgentConfig {
-  return loadYamlConfig(file, agentConfigSchema);
+export function loadAgentConfig(file: string, plugins: readonly RolePlugin[] = PRODUCTION_ROLES): AgentConfig {
+  return loadYamlConfig(file, agentConfigSchema(plugins));
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { absolutePath, hostPort, millis, nodeName, tlsFiles } from '../shared/config/common';
 import { loadYamlConfig } from '../shared/config/load';
 import { destinationConfigSchema } from '../shared/destination';
+import { COMPRESSIONS, fleetBackupOptionsSchema } from '../shared/wire/backup-options';
 
 const roleName = z.enum(['cassandra', 'elasticsearch', 'files', 'rehearsal']);
 
@@ -32,7 +33,7 @@ export const fleetConfigSchema = z.strictObject({
   backup: z
     .strictObject({
       /** Compression of Cassandra table archives: bzip2 (.tbz, default), xz or none. */
-      compression: z.enum(['bzip2', 'xz', 'none']).default('bzip2'),
+      compression: z.enum(COMPRESSIONS).default('bzip2'),
       /** Lifetime of a prepared state without Commit or Abort, ms; default 120000. */
       leaseMs: millis(1000, 3_600_000).default(120_000),
       /** Deadline of Prepare (checks and set-up) on every agent, ms; default 90000. */
@@ -43,8 +44,8 @@ export const fleetConfigSchema = z.strictObject({
       abortTimeoutMs: millis(100, 600_000).default(60_000),
       /** Deadline for shipping every part, ms; default 6 h. */
       shipTimeoutMs: millis(1000, 7 * 86_400_000).default(6 * 3_600_000),
-      /** Extra options passed to every role (lowercase keys). */
-      options: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), z.string().max(256)).default({}),
+      /** Backup options for every run (repair, all_keyspaces, skip_index, allow_low_rf, keep_snapshot, allow_yellow: true/false). */
+      options: fleetBackupOptionsSchema.default({}),
     })
     .prefault({}),
   /** Folder for the coordinator's own state (locks); default /var/lib/tandem. */

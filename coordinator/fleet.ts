@@ -3,8 +3,9 @@
  * wrapper with a deadline and an AbortSignal.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type RestoreEvent, type RestoreRequest, type RestoreResponse, type RoleProgress } from '../shared/generated/tandem/v1/agent';
+import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type RestoreEvent, type RestoreRequest, type RestoreResult, type RoleProgress } from '../shared/generated/tandem/v2/agent';
 import { RpcError, serverStream, unary } from '../shared/rpc/call';
+import { MESSAGE_LIMITS } from '../shared/rpc/limits';
 import { clientCredentials, type TlsFiles } from '../shared/rpc/tls';
 import type { AgentEntry } from './config';
 
@@ -13,7 +14,7 @@ export class AgentHandle {
   private readonly client: grpc.Client;
   constructor(readonly entry: AgentEntry, tls: TlsFiles | undefined) {
     const { credentials, options } = clientCredentials(tls, entry.address, entry.node);
-    this.client = new AgentClient(entry.address, credentials, { ...options, 'grpc.enable_retries': 0 });
+    this.client = new AgentClient(entry.address, credentials, { ...options, ...MESSAGE_LIMITS, 'grpc.enable_retries': 0 });
   }
   get node(): string {
     return this.entry.node;
@@ -37,11 +38,11 @@ export class AgentHandle {
     return serverStream(this.node, this.client, 'watch', { backupId }, { deadlineMs, signal }, onStatus);
   }
   /** Runs one restore phase; progress events go to onProgress, the last event's result is returned. */
-  async restore(request: RestoreRequest, deadlineMs: number, signal?: AbortSignal, onProgress?: (p: RoleProgress) => void): Promise<RestoreResponse> {
-    let result: RestoreResponse | undefined;
+  async restore(request: RestoreRequest, deadlineMs: number, signal?: AbortSignal, onProgress?: (p: RoleProgress) => void): Promise<RestoreResult> {
+    let result: RestoreResult | undefined;
     await serverStream<RestoreRequest, RestoreEvent>(this.node, this.client, 'restore', request, { deadlineMs, signal }, (e) => {
-      if (e.result) result = e.result;
-      else if (e.progress) onProgress?.(e.progress);
+      if (e.event?.$case === 'result') result = e.event.value;
+      else if (e.event?.$case === 'progress') onProgress?.(e.event.value);
     });
     if (!result) throw new RpcError(this.node, 'restore', grpc.status.INTERNAL, 'the restore stream ended without a result');
     return result;

@@ -9,6 +9,6 @@ mkdir -p "$out"
 protoc \
   --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
   --ts_proto_out="$out" \
-  --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,removeEnumPrefix=true,forceLong=number,useOptionals=none,env=node \
+  --ts_proto_opt=outputServices=grpc-js,oneof=unions-value,esModuleInterop=true,removeEnumPrefix=true,forceLong=number,useOptionals=none,env=node \
   -I proto \
-  proto/tandem/v1/agent.proto
+  proto/tandem/v2/agent.proto

@@ -1,21 +1,18 @@
 /**
  * The backup set's manifest: written last, atomically, at `<backup id>/manifest.json` at the
  * destination. A backup set without a manifest is incomplete and never listed as a backup.
+ *
+ * What comes back from a destination is input from the network: a manifest is parsed by one
+ * schema, its format checked first, so a manifest of another version is refused by name.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { ValidationError } from './errors';
+import { backupOptionsSchema } from './wire/backup-options';
+import { commitsSchema, fileRef, listedTotalsSchema, partsSchema, setFileSchema, type Commits, type Parts, type SetFile } from './parts';
 
 /** The manifest format this version writes and reads. */
-export const MANIFEST_FORMAT = 'tandem.backup-set/v1';
-
-/** One file of the backup set, relative to the destination root. */
-export const manifestFile = z.strictObject({
-  path: z.string(),
-  size: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  etag: z.string().optional(),
-  node: z.string(),
-  role: z.string(),
-});
+export const MANIFEST_FORMAT = 'tandem.backup-set/v2';
 
 /** One node's part of the backup set. */
 export const manifestNode = z.strictObject({
@@ -27,10 +24,12 @@ export const manifestNode = z.strictObject({
   committedAt: z.number(),
   /** Clock offset of the agent against the coordinator, ms (estimated at Describe). */
   clockOffsetMs: z.number(),
+  /** The node's own record at the destination (`<id>/<node>/part.json`). */
+  record: fileRef,
   /** Per-role record of the cut (snapshot instants...). */
-  commits: z.record(z.string(), z.unknown()),
+  commits: commitsSchema,
   /** Per-role part description (tables, indices, files...). */
-  parts: z.record(z.string(), z.unknown()),
+  parts: partsSchema,
 });
 
 /** The manifest of a complete backup set. */
@@ -46,40 +45,64 @@ export const manifestSchema = z.strictObject({
   durationMs: z.number(),
   /** How far apart the nodes took their Cassandra snapshots, by Cassandra's own record, ms. */
   snapshotSpreadMs: z.number().nullable(),
-  options: z.record(z.string(), z.string()),
+  options: backupOptionsSchema,
   nodes: z.array(manifestNode),
-  files: z.array(manifestFile),
-  bytes: z.number().int().nonnegative(),
+  /** The set's own files (archives, schemas, listings, records), each with its sha256. */
+  files: z.array(setFileSchema),
+  /** Attachments held by the files listings, beyond `files`. */
+  listed: listedTotalsSchema,
+  /** Every byte of the set: its files and the listed attachments. */
+  bytes: z.int().nonnegative(),
 });
 
 /** A complete backup set's manifest. */
 export type Manifest = z.output<typeof manifestSchema>;
+/** One node of a manifest. */
+export type ManifestNode = z.output<typeof manifestNode>;
 /** One file entry of a manifest. */
-export type ManifestFile = z.output<typeof manifestFile>;
+export type ManifestFile = SetFile;
 
 /** The manifest's path at the destination. */
 export const manifestPath = (backupId: string) => `${backupId}/manifest.json`;
 
-/** Collects the `files` arrays that roles put in their part descriptions. */
-export function filesOfParts(node: string, parts: Record<string, unknown>): ManifestFile[] {
-  const out: ManifestFile[] = [];
-  for (const [role, part] of Object.entries(parts)) {
-    const files = (part as { files?: unknown })?.files;
-    if (!Array.isArray(files)) continue;
-    for (const f of files as { path: string; size: number; sha256?: string; etag?: string }[]) {
-      out.push({ path: f.path, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}), ...(f.etag ? { etag: f.etag } : {}), node, role });
-    }
+/** sha256 of a manifest's bytes, which restore requests carry instead of the manifest. */
+export const manifestDigest = (body: Buffer | string) => createHash('sha256').update(body).digest('hex');
+
+/** Parses a manifest's bytes; throws ValidationError naming the problem (unknown format first). */
+export function parseManifest(body: Buffer | string, id: string): Manifest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString());
+  } catch {
+    throw new ValidationError(`${manifestPath(id)} is not valid JSON`);
   }
-  return out;
+  const format = (parsed as { format?: unknown } | null)?.format;
+  if (format !== MANIFEST_FORMAT) {
+    throw new ValidationError(
+      `${manifestPath(id)} has format ${JSON.stringify(format)}; this tandem reads ${MANIFEST_FORMAT} only: use the tandem version that wrote the set (its tandemVersion) to read or restore it`,
+    );
+  }
+  const r = manifestSchema.safeParse(parsed);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new ValidationError(`${manifestPath(id)} is not a valid manifest: ${i.path.join('.')}: ${i.message}`);
+  }
+  if (r.data.id !== id) throw new ValidationError(`${manifestPath(id)} describes another backup set (${r.data.id})`);
+  return r.data;
+}
+
+/** Nodes of the manifest that hold a part of `role`. */
+export function nodesWith<R extends keyof Parts>(m: Manifest, role: R): (ManifestNode & { parts: Required<Pick<Parts, R>> })[] {
+  return m.nodes.filter((n) => n.parts[role] !== undefined) as (ManifestNode & { parts: Required<Pick<Parts, R>> })[];
 }
 
 /** Spread of the cut instants recorded by roles (`cutAt`), preferring Cassandra's; null when none. */
-export function snapshotSpread(nodes: readonly { commits: Record<string, unknown> }[]): number | null {
-  const cuts = (role?: string) =>
+export function snapshotSpread(nodes: readonly { commits: Commits }[]): number | null {
+  const cuts = (role?: keyof Commits) =>
     nodes.flatMap((n) =>
-      Object.entries(n.commits)
+      (Object.entries(n.commits) as [keyof Commits, Commits[keyof Commits]][])
         .filter(([r]) => !role || r === role)
-        .map(([, c]) => (c as { cutAt?: unknown })?.cutAt)
+        .map(([, c]) => (c && 'cutAt' in c ? c.cutAt : undefined))
         .filter((t): t is number => typeof t === 'number'),
     );
   const c = cuts('cassandra').length ? cuts('cassandra') : cuts();

@@ -3,14 +3,17 @@
  * cut, then shipping in the background), Abort (undo everything). Calls are serialised and
  * idempotent by backup id; every state change is persisted before it is acknowledged.
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDestination, type Destination } from '../../shared/destination';
-import { ConflictError, NotFoundError, errorMessage, oneLine } from '../../shared/errors';
+import { ConflictError, NotFoundError, TandemError, errorMessage, oneLine } from '../../shared/errors';
+import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
+import { NODE_PART_FORMAT, nodePartSchema, ROLE_SCHEMAS, type NodePart, type SetFile } from '../../shared/parts';
 import type { CheckResult, Role, RoleContext } from '../roles/role';
-import { parsePlan, type PlanInput } from './plan';
+import { parsePlan } from './plan';
 import { isActive, isTerminal, leaseExpired, preparedRecord, transition, type BackupRecord, type PlanRecord } from './state';
 import type { PersistedState, StateStore } from './store';
 
@@ -71,7 +74,7 @@ export class BackupController {
   }
 
   /** Read-only checks of every role. */
-  async preflight(input: PlanInput): Promise<Vote> {
+  async preflight(input: BackupPlan | undefined): Promise<Vote> {
     const plan = parsePlan(input);
     const checks = await this.runChecks(plan);
     const reason = failureReason(checks);
@@ -79,7 +82,7 @@ export class BackupController {
   }
 
   /** Phase one. Votes no, with a reason, rather than throwing for anything an operator can fix. */
-  prepare(input: PlanInput): Promise<Vote> {
+  prepare(input: BackupPlan | undefined): Promise<Vote> {
     return this.serial(async () => {
       const plan = parsePlan(input);
       const known = this.state.backups[plan.backupId];
@@ -127,7 +130,7 @@ export class BackupController {
       this.put(rec, true);
       const commits: Record<string, unknown> = {};
       try {
-        await Promise.all(this.roles.map(async (r) => (commits[r.name] = await r.commit(this.context(rec, r)))));
+        await Promise.all(this.roles.map(async (r) => (commits[r.name] = checked(r.name, 'commit', await r.commit(this.context(rec, r))))));
       } catch (err) {
         rec = transition({ ...rec, commits }, 'failed', this.now(), { error: `commit failed: ${errorMessage(err)}` });
         this.put(rec, true);
@@ -163,25 +166,39 @@ export class BackupController {
 
   private async ship(start: BackupRecord): Promise<void> {
     const backupId = start.plan.backupId;
-    const results: Record<string, unknown> = {};
     try {
+      const record: NodePart = { format: NODE_PART_FORMAT, backupId, node: this.node, committedAt: start.committedAt, commits: start.commits, parts: {}, files: [], listed: { files: 0, bytes: 0 } };
       for (const role of this.roles) {
-        results[role.name] = await role.ship(this.context(start, role), start.commits[role.name]);
+        const r = await role.ship(this.context(start, role), start.commits[role.name]);
+        (record.parts as Record<string, unknown>)[role.name] = checked(role.name, 'part', r.part);
+        record.files.push(...r.files.map((f): SetFile => ({ ...f, node: this.node, role: role.name })));
+        record.listed.files += r.listed?.files ?? 0;
+        record.listed.bytes += r.listed?.bytes ?? 0;
       }
+      const part = await this.writeNodePart(start, record);
       for (const role of this.roles) await role.cleanup(this.context(start, role));
-      const rec = transition(this.state.backups[backupId], 'done', this.now(), { results });
+      const stored = { files: record.files.length + record.listed.files + 1, bytes: record.files.reduce((n, f) => n + f.size, 0) + record.listed.bytes + part.size };
+      const rec = transition(this.state.backups[backupId], 'done', this.now(), { part, stored });
       this.put(rec, true);
-      this.log.info({ backupId }, 'shipped');
+      this.log.info({ backupId, ...stored }, 'shipped');
     } catch (err) {
       const cur = this.state.backups[backupId];
       if (cur.state !== 'shipping') return;
-      const rec = transition(cur, 'failed', this.now(), { error: `ship failed: ${errorMessage(err)}`, results });
+      const rec = transition(cur, 'failed', this.now(), { error: `ship failed: ${errorMessage(err)}` });
       this.put(rec, true);
       this.log.error({ backupId, err: errorMessage(err) }, 'ship failed');
       await this.cleanupAll(rec);
     } finally {
       await rm(this.workDir(backupId), { recursive: true, force: true });
     }
+  }
+
+  /** Writes `<id>/<node>/part.json`, the node's record that the coordinator puts into the manifest. */
+  private async writeNodePart(rec: BackupRecord, record: NodePart) {
+    const body = JSON.stringify(nodePartSchema.parse(record)) + '\n';
+    const path = `${rec.plan.backupId}/${this.node}/part.json`;
+    await openDestination(rec.plan.destination).writeAtomic(path, body);
+    return { path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
   }
 
   /** Role abort + cleanup, then the aborted state. Never throws: what cannot be undone is logged. */
@@ -197,6 +214,11 @@ export class BackupController {
           problems.push(`${role.name} ${step}: ${errorMessage(err)}`);
         }
       }
+    }
+    try {
+      await openDestination(rec.plan.destination).remove(`${rec.plan.backupId}/${this.node}/part.json`);
+    } catch (err) {
+      problems.push(`part.json: ${errorMessage(err)}`);
     }
     await rm(this.workDir(rec.plan.backupId), { recursive: true, force: true });
     if (problems.length) this.log.error({ backupId: rec.plan.backupId, problems }, 'abort left debris; it is retried at the next start');
@@ -293,4 +315,14 @@ export class BackupController {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** A role's record checked against its schema: a role that breaks its own contract fails the backup, by name. */
+function checked(role: Role['name'], what: 'commit' | 'part', value: unknown): unknown {
+  const r = ROLE_SCHEMAS[role][what].safeParse(value);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new TandemError(`${role} ${what} record does not match its schema (a bug): ${i.path.join('.')}: ${i.message}`);
+  }
+  return r.data;
 }

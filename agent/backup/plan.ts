@@ -1,47 +1,25 @@
 /** Validates a backup plan arriving over the network before anything acts on it. */
-import { z } from 'zod';
-import { destinationConfigSchema } from '../../shared/destination';
 import { ValidationError } from '../../shared/errors';
+import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
 import { BACKUP_ID, SNAPSHOT_TAG } from '../../shared/names';
+import { fromWireBackupOptions } from '../../shared/wire/backup-options';
+import { fromWireDestination } from '../../shared/wire/destination';
 import type { PlanRecord } from './state';
 
-/** The plan as it arrives in a Prepare request. */
-export interface PlanInput {
-  backupId: string;
-  tag: string;
-  leaseMs: number;
-  destinationJson: string;
-  options: Record<string, string>;
-}
-
-const planSchema = z.strictObject({
-  backupId: z.string().regex(BACKUP_ID),
-  tag: z.string().regex(SNAPSHOT_TAG),
-  /** A lease between 1 s and 1 h. */
-  leaseMs: z.number().int().min(1000).max(3_600_000),
-  destination: destinationConfigSchema,
-  options: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), z.string().max(256)),
-});
-
 /** Returns the validated plan, or throws ValidationError naming the bad field. */
-export function parsePlan(input: PlanInput | undefined): PlanRecord {
+export function parsePlan(input: BackupPlan | undefined): PlanRecord {
   if (!input) throw new ValidationError('the request carries no backup plan');
-  let destination: unknown;
-  try {
-    destination = JSON.parse(input.destinationJson);
-  } catch {
-    throw new ValidationError('the plan\'s destination is not valid JSON');
+  if (!BACKUP_ID.test(input.backupId)) throw new ValidationError(`plan.backupId: ${JSON.stringify(input.backupId)} must match ${BACKUP_ID.source}`);
+  if (!SNAPSHOT_TAG.test(input.tag)) throw new ValidationError(`plan.tag: ${JSON.stringify(input.tag)} must match ${SNAPSHOT_TAG.source}`);
+  // A lease between 1 s and 1 h.
+  if (!Number.isInteger(input.leaseMs) || input.leaseMs < 1000 || input.leaseMs > 3_600_000) {
+    throw new ValidationError(`plan.leaseMs: ${input.leaseMs} must be between 1000 and 3600000`);
   }
-  const r = planSchema.safeParse({
+  return {
     backupId: input.backupId,
     tag: input.tag,
     leaseMs: input.leaseMs,
-    destination,
-    options: input.options ?? {},
-  });
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new ValidationError(`invalid backup plan: ${i.path.join('.')}: ${i.message}`);
-  }
-  return r.data as PlanRecord;
+    destination: fromWireDestination(input.destination, 'plan.destination'),
+    options: fromWireBackupOptions(input.options),
+  };
 }

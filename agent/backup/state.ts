@@ -10,7 +10,9 @@
  */
 import type { DestinationConfig } from '../../shared/destination';
 import { ConflictError } from '../../shared/errors';
-import type { RoleProgress } from '../../shared/generated/tandem/v1/agent';
+import type { RoleProgress } from '../../shared/generated/tandem/v2/agent';
+import type { FileRef } from '../../shared/parts';
+import type { BackupOptions } from '../../shared/wire/backup-options';
 
 /** Every state a backup can be in on one agent. */
 export type BackupState = 'prepared' | 'committed' | 'shipping' | 'done' | 'aborted' | 'failed';
@@ -21,7 +23,7 @@ export interface PlanRecord {
   tag: string;
   leaseMs: number;
   destination: DestinationConfig;
-  options: Record<string, string>;
+  options: BackupOptions;
 }
 
 /** Progress of one role, as the protocol carries it. */
@@ -33,8 +35,11 @@ export interface BackupRecord {
   state: BackupState;
   leaseExpiresAt: number;
   committedAt: number;
+  /** Every role's record of the cut (small: instants, counts). */
   commits: Record<string, unknown>;
-  results: Record<string, unknown>;
+  /** Once done: the node's part.json at the destination, and what the node stored. */
+  part: FileRef | null;
+  stored: { files: number; bytes: number };
   progress: RoleProgressRecord[];
   error: string;
   updatedAt: number;
@@ -72,7 +77,8 @@ export function preparedRecord(plan: PlanRecord, now: number): BackupRecord {
     leaseExpiresAt: now + plan.leaseMs,
     committedAt: 0,
     commits: {},
-    results: {},
+    part: null,
+    stored: { files: 0, bytes: 0 },
     progress: [],
     error: '',
     updatedAt: now,

@@ -8,14 +8,17 @@ import type { BackupRecord } from './state';
 
 /** What state.json holds. */
 export interface PersistedState {
-  version: 1;
+  version: 2;
   /** The backup the agent is working on, if any. */
   current: string | null;
   /** Recent backups by id, newest last, so repeated calls get the same answer. */
   backups: Record<string, BackupRecord>;
 }
 
-/** How many finished backups are remembered for idempotent answers. */
+/**
+ * How many finished backups are remembered for idempotent answers. Records are small (a
+ * reference to the node's part.json, counts), so the file stays a few tens of KiB.
+ */
 const HISTORY = 100;
 
 /** Reads and writes state.json. */
@@ -32,11 +35,17 @@ export class StateStore {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, current: null, backups: {} };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 2, current: null, backups: {} };
       throw err;
     }
-    const parsed = JSON.parse(text) as PersistedState;
-    if (parsed.version !== 1) throw new Error(`${this.file}: unknown state version ${String(parsed.version)}`);
+    const parsed = JSON.parse(text) as PersistedState | { version: 1 };
+    if (parsed.version === 1) {
+      // Written by an older agent, whose records held whole results: kept aside, not read. Its
+      // snapshots are still cleared at start-up by the roles' own recovery.
+      renameSync(this.file, `${this.file}.v1`);
+      return { version: 2, current: null, backups: {} };
+    }
+    if (parsed.version !== 2) throw new Error(`${this.file}: unknown state version ${String((parsed as { version: unknown }).version)}`);
     return parsed;
   }
 

@@ -5,34 +5,17 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
-import { destinationConfigSchema, openDestination } from '../../shared/destination';
+import { openDestination, readAll } from '../../shared/destination';
 import { ConflictError, ValidationError, errorMessage } from '../../shared/errors';
+import type { PhaseReport, RestoreRequest } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
-import { manifestSchema } from '../../shared/manifest';
+import { manifestDigest, manifestPath, parseManifest, type Manifest } from '../../shared/manifest';
 import { BACKUP_ID } from '../../shared/names';
+import { fromWireDestination } from '../../shared/wire/destination';
+import { fromWirePhase, fromWireRestoreOptions } from '../../shared/wire/restore';
 import type { BackupController } from '../backup/controller';
 import { isActive } from '../backup/state';
-import { isRestorable, type ProgressUpdate, type RestorePhase, type Role } from '../roles/role';
-
-const requestSchema = z.strictObject({
-  restoreId: z.string().regex(BACKUP_ID),
-  backupId: z.string().regex(BACKUP_ID),
-  phase: z.enum(['check', 'fetch', 'schema', 'load', 'verify', 'cleanup']),
-  manifest: manifestSchema,
-  destination: destinationConfigSchema,
-  options: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), z.string().max(4096)),
-});
-
-/** A restore request as it arrives. */
-export interface RestoreInput {
-  restoreId: string;
-  backupId: string;
-  phase: string;
-  manifestJson: string;
-  destinationJson: string;
-  options: Record<string, string>;
-}
+import { isRestorable, type PhaseOutcome, type ProgressUpdate, type Role } from '../roles/role';
 
 /** Phases run at most once per restore id and role; check, verify and cleanup may run again. */
 const ONCE = new Set(['fetch', 'schema', 'load']);
@@ -50,43 +33,46 @@ export class RestoreController {
   ) {}
 
   /** Runs the phase on every role that has a part to restore; results by role. */
-  async run(input: RestoreInput, signal: AbortSignal, onProgress: (role: string, update: ProgressUpdate) => void = () => undefined): Promise<Record<string, unknown>> {
+  async run(input: RestoreRequest, signal: AbortSignal, onProgress: (role: string, update: ProgressUpdate) => void = () => undefined): Promise<PhaseReport[]> {
     const req = parse(input);
     const cur = this.backups.current;
     if (cur && isActive(cur.state)) throw new ConflictError(`a backup (${cur.plan.backupId}) is running on this node; restore after it`);
     if (this.busy) throw new ConflictError(`restore phase ${this.busy} is already running on this node`);
     this.busy = `${req.restoreId}/${req.phase}`;
     const log = this.log.child({ restoreId: req.restoreId, phase: req.phase });
-    const results: Record<string, unknown> = {};
+    const reports: PhaseReport[] = [];
     try {
+      const destination = openDestination(req.destination);
+      const manifest = await readCheckedManifest(destination, req.backupId, input.manifestSha256);
       for (const role of this.roles.filter(isRestorable)) {
-        if (req.options[`skip_${role.name}`] === 'true') continue;
+        if (req.options.skipRoles.includes(role.name)) continue;
         // A phase that changes the target is done once per restore id: resuming after a crash must
         // not, say, truncate tables that the load phase already filled.
         const marker = ONCE.has(req.phase) ? join(this.workRoot(req.restoreId), `${role.name}.${req.phase}.done.json`) : null;
         const recorded = marker ? await readFile(marker, 'utf8').catch(() => null) : null;
         if (recorded !== null) {
           log.info({ role: role.name }, 'restore phase already done for this restore id');
-          results[role.name] = JSON.parse(recorded);
+          reports.push(report(role.name, JSON.parse(recorded) as PhaseOutcome | null));
           continue;
         }
         log.info({ role: role.name }, 'restore phase');
-        results[role.name] = await role.restore(req.phase as RestorePhase, {
+        const outcome = await role.restore(req.phase, {
           restoreId: req.restoreId,
           backupId: req.backupId,
           node: this.node,
-          manifest: req.manifest,
-          destination: openDestination(req.destination),
+          manifest,
+          destination,
           options: req.options,
           workDir: join(this.workRoot(req.restoreId), role.name),
           signal,
           progress: (update) => onProgress(role.name, update),
           log: log.child({ role: role.name }),
         });
-        if (marker) await markDone(marker, results[role.name]);
+        if (marker) await markDone(marker, outcome);
+        reports.push(report(role.name, outcome));
       }
       if (req.phase === 'cleanup') await rm(this.workRoot(req.restoreId), { recursive: true, force: true });
-      return results;
+      return reports;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'restore phase failed');
       throw err;
@@ -107,17 +93,49 @@ async function markDone(marker: string, result: unknown): Promise<void> {
   await rename(`${marker}.tmp`, marker);
 }
 
-function parse(input: RestoreInput): z.output<typeof requestSchema> {
-  let manifest: unknown;
-  let destination: unknown;
-  try {
-    manifest = JSON.parse(input.manifestJson);
-    destination = JSON.parse(input.destinationJson);
-  } catch {
-    throw new ValidationError('restore request: manifest or destination is not valid JSON');
+/** At most this many problems travel per role; the count says how many there were. */
+const MAX_PROBLEMS = 50;
+
+/** The protocol's report of a role's phase outcome (null: the role had nothing to do). */
+function report(role: string, o: PhaseOutcome | null): PhaseReport {
+  const problems = o?.problems ?? [];
+  return {
+    role,
+    ran: o !== null,
+    ok: o?.ok ?? true,
+    problems: problems.slice(0, MAX_PROBLEMS),
+    problemCount: o?.problemCount ?? problems.length,
+    detail: o?.detail ?? '',
+    tables: o?.tables ?? [],
+    indices: o?.indices ?? [],
+    files: o?.files,
+  };
+}
+
+/**
+ * The manifest, read here rather than sent: it can be large, and the digest the coordinator sends
+ * proves both sides restore the same set.
+ */
+async function readCheckedManifest(destination: ReturnType<typeof openDestination>, backupId: string, sha256: string): Promise<Manifest> {
+  const body = await readAll(destination, manifestPath(backupId));
+  const got = manifestDigest(body);
+  if (got !== sha256) {
+    throw new ValidationError(`${manifestPath(backupId)} has sha256 ${got}, the coordinator read ${sha256 || 'none'}: the set changed during the restore, or the agent reads another destination`);
   }
-  const { restoreId, backupId, phase, options } = input;
-  const r = requestSchema.safeParse({ restoreId, backupId, phase, options: options ?? {}, manifest, destination });
-  if (!r.success) throw new ValidationError(`invalid restore request: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
-  return r.data;
+  return parseManifest(body, backupId);
+}
+
+/** The request, validated; throws ValidationError naming the field. */
+function parse(input: RestoreRequest) {
+  for (const [field, v] of [['restoreId', input.restoreId], ['backupId', input.backupId]] as const) {
+    if (!BACKUP_ID.test(v)) throw new ValidationError(`${field}: ${JSON.stringify(v)} must match ${BACKUP_ID.source}`);
+  }
+  if (!/^[0-9a-f]{64}$/.test(input.manifestSha256)) throw new ValidationError('manifestSha256: must be the sha256 of the manifest');
+  return {
+    restoreId: input.restoreId,
+    backupId: input.backupId,
+    phase: fromWirePhase(input.phase),
+    destination: fromWireDestination(input.destination),
+    options: fromWireRestoreOptions(input.options),
+  };
 }

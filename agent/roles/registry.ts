@@ -1,23 +1,21 @@
-/** Builds the role plug-ins named in the agent's configuration. */
-import { ConfigError } from '../../shared/errors';
-import type { AgentConfig } from '../config';
+/** The roles a production agent can play, in the order they run. */
+import { cassandraSettings } from './cassandra/config';
 import { cassandraRole } from './cassandra/role';
+import { esSettings } from './elasticsearch/config';
 import { elasticsearchRole } from './elasticsearch/role';
+import { filesSettings } from './files/config';
 import { filesRole } from './files/role';
-import { rehearsalRole } from './rehearsal';
+import { rolePlugin, type RolePlugin } from './plugin';
 import type { Role } from './role';
 
-/** Instantiates the configured roles, in a fixed order. */
-export function createRoles(config: AgentConfig): Role[] {
-  const roles: Role[] = [];
-  if (config.roles.cassandra) roles.push(cassandraRole(config.roles.cassandra));
-  if (config.roles.elasticsearch) roles.push(elasticsearchRole(config.roles.elasticsearch));
-  if (config.roles.files) roles.push(filesRole(config.roles.files));
-  if (config.roles.rehearsal) {
-    if (process.env.TANDEM_ENABLE_REHEARSAL_ROLE !== '1') {
-      throw new ConfigError('the rehearsal role exists for tandem\'s own tests; set TANDEM_ENABLE_REHEARSAL_ROLE=1 to use it');
-    }
-    roles.push(rehearsalRole(config.roles.rehearsal));
-  }
-  return roles;
+/** cassandra, elasticsearch, files. */
+export const PRODUCTION_ROLES: readonly RolePlugin[] = [
+  rolePlugin({ name: 'cassandra', settings: cassandraSettings, create: cassandraRole }),
+  rolePlugin({ name: 'elasticsearch', settings: esSettings, create: elasticsearchRole }),
+  rolePlugin({ name: 'files', settings: filesSettings, create: filesRole }),
+];
+
+/** Instantiates the configured roles, in the plug-ins' order. */
+export function createRoles(plugins: readonly RolePlugin[], configured: Readonly<Record<string, unknown>>): Role[] {
+  return plugins.filter((p) => configured[p.name] !== undefined).map((p) => p.create(configured[p.name]));
 }

@@ -4,6 +4,13 @@
  */
 import type { Destination } from '../../shared/destination';
 import type { Logger } from '../../shared/log';
+import type { Manifest } from '../../shared/manifest';
+import type { FileRef, ListedTotals, PartRole } from '../../shared/parts';
+import type { FileCheck, IndexDocuments, TableRows } from '../../shared/generated/tandem/v2/agent';
+import type { BackupOptions } from '../../shared/wire/backup-options';
+import type { RestoreOptions, RestorePhase } from '../../shared/wire/restore';
+
+export type { RestorePhase } from '../../shared/wire/restore';
 
 /** One check of a role: a failed check makes the agent vote no, with the message as the reason. */
 export interface CheckResult {
@@ -29,8 +36,8 @@ export interface RoleContext {
   tag: string;
   /** This agent's node name in the fleet. */
   node: string;
-  /** Backup options from the coordinator (compression, repair, skip_index...). */
-  options: Readonly<Record<string, string>>;
+  /** Backup options from the coordinator, validated. */
+  options: Readonly<BackupOptions>;
   /** Where the role ships its parts. */
   destination: Destination;
   /** A private working folder for this backup and role, removed after cleanup. */
@@ -42,20 +49,30 @@ export interface RoleContext {
   log: Logger;
 }
 
+/** What ship stored: the role's part of the manifest (checked by the role's schema) and its files. */
+export interface ShipResult {
+  /** The role's part, as its schema in shared/parts describes it. */
+  part: unknown;
+  /** Every file the role stored at the destination, except the entries of its listings. */
+  files: FileRef[];
+  /** Files and bytes that the role's listings hold (attachments), beyond `files`. */
+  listed?: ListedTotals;
+}
+
 /** A role of an agent. Every method is idempotent: it may be called again after a crash or retry. */
 export interface Role {
   /** The role's name as written in the configuration (cassandra, elasticsearch, files). */
-  readonly name: string;
+  readonly name: PartRole;
   /** Versions of the tools and servers the role uses, for Describe and the manifest. */
   versions(): Promise<Record<string, string>>;
   /** Read-only checks; any failure is a "no" vote. */
   preflight(ctx: RoleContext): Promise<CheckResult[]>;
   /** Slow set-up done before the vote, so that commit is fast (a warmed JMX client...). */
   prepare(ctx: RoleContext): Promise<void>;
-  /** Takes the cut now (snapshot); returns the record of it, stored in the manifest. */
+  /** Takes the cut now (snapshot); returns the record of it (the role's commit schema), stored in the manifest. */
   commit(ctx: RoleContext): Promise<unknown>;
-  /** Ships what commit cut to the destination; returns the role's part of the manifest. */
-  ship(ctx: RoleContext, commitRecord: unknown): Promise<unknown>;
+  /** Ships what commit cut to the destination; `commitRecord` is what commit returned, checked. */
+  ship(ctx: RoleContext, commitRecord: unknown): Promise<ShipResult>;
   /** Releases local resources (clears the snapshot, stops helpers); runs after ship and after abort. */
   cleanup(ctx: RoleContext): Promise<void>;
   /** Undoes what was shipped (partial uploads, a started Elasticsearch snapshot). */
@@ -64,32 +81,17 @@ export interface Role {
   recover(activeTag: string | null, log: Logger): Promise<void>;
 }
 
-/**
- * The phases of a restore; the coordinator runs each on every node before the next (a barrier).
- * `check` changes nothing: it confirms what lives outside the destination (the Elasticsearch
- * snapshot in its repository) for `tandem verify`.
- */
-export type RestorePhase = 'check' | 'fetch' | 'schema' | 'load' | 'verify' | 'cleanup';
-
 /** Everything a role needs to restore its part of a backup set on this node. */
 export interface RestoreContext {
   restoreId: string;
   backupId: string;
   node: string;
-  /** The backup set's manifest, checked by the coordinator against the destination. */
-  manifest: import('../../shared/manifest').Manifest;
+  /** The backup set's manifest, read by the agent and checked against the coordinator's digest. */
+  manifest: Manifest;
   /** Where the backup set is read from. */
   destination: Destination;
-  /**
-   * Restore options: target_keyspace, drop_keyspace=true, index_prefix, files_target,
-   * cassandra_mode=import|sstableloader, cassandra_sources (comma-separated manifest nodes this
-   * agent loads), cassandra_hosts (comma-separated CQL/loader hosts), schema=true (this node
-   * recreates the schema), rebuild_index=true, source_node (the manifest node whose part is
-   * restored when several have the role), files_bucket (drill bucket), files_clean=true (remove
-   * files the backup does not hold), drop_scratch=true (cleanup drops the drill's index copies,
-   * files_target folder or files_bucket objects).
-   */
-  options: Readonly<Record<string, string>>;
+  /** What this node does in the restore, validated. */
+  options: Readonly<RestoreOptions>;
   /** A private working folder for this restore and role, kept until the cleanup phase. */
   workDir: string;
   signal: AbortSignal;
@@ -97,10 +99,24 @@ export interface RestoreContext {
   log: Logger;
 }
 
+/** What one role did in one restore phase: the protocol's PhaseReport without role and ran. */
+export interface PhaseOutcome {
+  /** The verdict; false when a verify found differences. Default true. */
+  ok?: boolean;
+  problems?: string[];
+  /** Problems in all, when `problems` holds only the first ones. */
+  problemCount?: number;
+  /** One line for the operator. */
+  detail?: string;
+  tables?: TableRows[];
+  indices?: IndexDocuments[];
+  files?: FileCheck;
+}
+
 /** A role that can restore its part. Every phase is idempotent, so a crashed restore resumes by running it again. */
 export interface RestorableRole extends Role {
-  /** Runs one phase; returns what it did (counts, files), shown to the operator. Nothing to do → null. */
-  restore(phase: RestorePhase, ctx: RestoreContext): Promise<unknown>;
+  /** Runs one phase; returns what it did (counts, problems), shown to the operator. Nothing to do → null. */
+  restore(phase: RestorePhase, ctx: RestoreContext): Promise<PhaseOutcome | null>;
 }
 
 /** True when the role implements restore. */

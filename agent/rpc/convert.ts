@@ -1,5 +1,5 @@
 /** Converts between the agent's records and the generated protocol messages. */
-import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v1/agent';
+import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v2/agent';
 import type { BackupRecord, BackupState } from '../backup/state';
 
 const STATES: Record<BackupState, AgentState> = {
@@ -23,9 +23,11 @@ export function backupStatus(rec: BackupRecord): BackupStatus {
     state: STATES[rec.state],
     progress: rec.progress,
     error: rec.error,
-    resultJson: rec.state === 'done' ? JSON.stringify(rec.results) : '',
     updatedUnixMs: rec.updatedAt,
     leaseExpiresUnixMs: rec.leaseExpiresAt,
-    commitJson: JSON.stringify({ committedAt: rec.committedAt, roles: rec.commits }),
+    committedUnixMs: rec.committedAt,
+    part: rec.state === 'done' && rec.part ? rec.part : undefined,
+    files: rec.stored?.files ?? 0,
+    bytes: rec.stored?.bytes ?? 0,
   };
 }

@@ -4,7 +4,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
-import { AgentService, type AgentServer } from '../../shared/generated/tandem/v1/agent';
+import { AgentService, type AgentServer } from '../../shared/generated/tandem/v2/agent';
+import { MESSAGE_LIMITS } from '../../shared/rpc/limits';
 import { serverCredentials, type TlsFiles } from '../../shared/rpc/tls';
 import { toServiceError } from '../../shared/rpc/status';
 import type { Logger } from '../../shared/log';
@@ -75,7 +76,7 @@ export function agentService(
     }),
     commit: unaryHandler(log, 'Commit', async (req) => {
       const rec = await controller.commit(req.backupId);
-      return { state: agentState(rec), committedUnixMs: rec.committedAt, commitJson: JSON.stringify(rec.commits) };
+      return { state: agentState(rec), committedUnixMs: rec.committedAt };
     }),
     abort: unaryHandler(log, 'Abort', async (req) => {
       const rec = await controller.abort(req.backupId, req.reason);
@@ -114,11 +115,11 @@ export function agentService(
         const now = Date.now();
         if (now - (sent.get(role) ?? 0) < 1000 && u.bytesDone !== u.bytesTotal) return;
         sent.set(role, now);
-        call.write({ progress: { role, phase: u.phase, bytesDone: u.bytesDone ?? 0, bytesTotal: u.bytesTotal ?? 0, filesDone: u.filesDone ?? 0, filesTotal: u.filesTotal ?? 0 }, result: undefined });
+        call.write({ event: { $case: 'progress', value: { role, phase: u.phase, bytesDone: u.bytesDone ?? 0, bytesTotal: u.bytesTotal ?? 0, filesDone: u.filesDone ?? 0, filesTotal: u.filesTotal ?? 0 } } });
       };
       restores.run(call.request, ac.signal, progress).then(
-        (results) => {
-          call.write({ progress: undefined, result: { ok: true, message: '', resultJson: JSON.stringify(results) } });
+        (reports) => {
+          call.write({ event: { $case: 'result', value: { reports } } });
           call.end();
         },
         (err) => {
@@ -137,7 +138,7 @@ export async function startServer(
   tls: TlsFiles | undefined,
   service: AgentServer,
 ): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000 });
+  const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, ...MESSAGE_LIMITS });
   server.addService(AgentService, service);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, serverCredentials(tls, listen), (err, p) => (err ? reject(err) : resolve(p))),

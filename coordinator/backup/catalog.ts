@@ -1,7 +1,7 @@
 /** Reads the backup sets present at a destination: complete ones have a valid manifest. */
 import { openDestination, readAll, type Destination, type DestinationConfig } from '../../shared/destination';
-import { NotFoundError, ValidationError } from '../../shared/errors';
-import { manifestPath, manifestSchema, type Manifest } from '../../shared/manifest';
+import { NotFoundError } from '../../shared/errors';
+import { manifestDigest, manifestPath, parseManifest, type Manifest } from '../../shared/manifest';
 import { checkBackupId } from '../../shared/names';
 
 /** One backup set as listed. */
@@ -31,7 +31,7 @@ export async function listBackupSets(config: DestinationConfig): Promise<Catalog
     const m = c.manifest ? await readManifest(dest, id).catch(() => null) : null;
     out.push(
       m
-        ? { id, status: 'complete', files: m.files.length, bytes: m.bytes, completedAt: m.completedAt, snapshotSpreadMs: m.snapshotSpreadMs }
+        ? { id, status: 'complete', files: m.files.length + m.listed.files, bytes: m.bytes, completedAt: m.completedAt, snapshotSpreadMs: m.snapshotSpreadMs }
         : { id, status: 'incomplete', files: c.files, bytes: c.bytes },
     );
   }
@@ -48,6 +48,11 @@ export async function latestComplete(config: DestinationConfig): Promise<string>
 
 /** Reads and validates one backup set's manifest; NotFoundError when the set is absent or incomplete. */
 export async function readManifest(dest: Destination, id: string): Promise<Manifest> {
+  return (await readManifestAndDigest(dest, id)).manifest;
+}
+
+/** The manifest with the sha256 of its bytes, which restore requests carry to the agents. */
+export async function readManifestAndDigest(dest: Destination, id: string): Promise<{ manifest: Manifest; sha256: string }> {
   checkBackupId(id);
   if (!(await dest.stat(manifestPath(id)))) {
     const any = (await dest.list(`${id}/`)).length > 0;
@@ -58,14 +63,5 @@ export async function readManifest(dest: Destination, id: string): Promise<Manif
     );
   }
   const body = await readAll(dest, manifestPath(id));
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ValidationError(`${id}/manifest.json is not valid JSON`);
-  }
-  const r = manifestSchema.safeParse(parsed);
-  if (!r.success) throw new ValidationError(`${id}/manifest.json is not a valid manifest: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
-  if (r.data.id !== id) throw new ValidationError(`${id}/manifest.json describes another backup set (${r.data.id})`);
-  return r.data;
+  return { manifest: parseManifest(body, id), sha256: manifestDigest(body) };
 }

@@ -1,9 +1,17 @@
-/** Builds the backup set's manifest from every agent's report and writes it last, atomically. */
-import { openDestination } from '../../shared/destination';
-import type { BackupStatus, DescribeResponse } from '../../shared/generated/tandem/v1/agent';
+/**
+ * Builds the backup set's manifest from every node's part.json and writes it last, atomically.
+ * Agents report their part by reference (path, size, sha256): the coordinator reads each one
+ * back from the destination, checks it against that reference and its schema, and only then
+ * promises in the manifest that the set is whole.
+ */
+import { createHash } from 'node:crypto';
+import { openDestination, readAll, type Destination } from '../../shared/destination';
+import type { BackupStatus, DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { TandemError } from '../../shared/errors';
-import { filesOfParts, MANIFEST_FORMAT, manifestPath, manifestSchema, snapshotSpread, type Manifest } from '../../shared/manifest';
+import { MANIFEST_FORMAT, manifestPath, manifestSchema, snapshotSpread, type Manifest } from '../../shared/manifest';
 import { snapshotTagFor } from '../../shared/names';
+import { nodePartSchema, type NodePart } from '../../shared/parts';
+import type { BackupOptions } from '../../shared/wire/backup-options';
 import { TANDEM_VERSION } from '../../shared/version';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
@@ -13,41 +21,37 @@ export async function writeManifest(
   fleet: FleetConfig,
   id: string,
   started: number,
-  options: Record<string, string>,
+  options: BackupOptions,
   agents: readonly AgentHandle[],
   info: Map<string, { d: DescribeResponse; offset: number }>,
   last: Map<string, BackupStatus>,
 ): Promise<Manifest> {
-  const nodes = agents.map((a) => {
-    const s = last.get(a.node)!;
+  const destination = openDestination(fleet.destination);
+  const nodes = await Promise.all(agents.map(async (a) => {
     const d = info.get(a.node)!;
-    const commit = JSON.parse(s.commitJson || '{}') as { committedAt?: number; roles?: Record<string, unknown> };
+    const { record, part } = await readNodePart(destination, id, a.node, last.get(a.node));
     return {
       node: a.node,
       hostname: d.d.hostname,
       roles: d.d.roles,
       versions: d.d.versions,
-      committedAt: commit.committedAt ?? 0,
+      committedAt: part.committedAt,
       clockOffsetMs: Math.round(d.offset),
-      commits: commit.roles ?? {},
-      parts: JSON.parse(s.resultJson || '{}') as Record<string, unknown>,
+      record,
+      commits: part.commits,
+      parts: part.parts,
+      files: part.files,
+      listed: part.listed,
     };
-  });
-  const files = nodes.flatMap((n) => filesOfParts(n.node, n.parts));
-  // Each file is listed once, in `files`; the parts keep the rest of what the roles reported.
-  for (const n of nodes) {
-    n.parts = Object.fromEntries(Object.entries(n.parts).map(([role, part]) => {
-      const { files: _listed, ...rest } = (part ?? {}) as Record<string, unknown>;
-      return [role, rest];
-    }));
-  }
-  const destination = openDestination(fleet.destination);
+  }));
+  const files = nodes.flatMap((n) => [...n.files, { ...n.record, node: n.node, role: 'node' as const }]);
   // The manifest promises that every part is there: check before writing it.
   const present = new Map((await destination.list(`${id}/`)).map((e) => [e.path, e.size]));
   const missing = files.filter((f) => present.get(f.path) !== f.size);
   if (missing.length) {
     throw new TandemError(`${missing.length} part(s) missing or of the wrong size at ${destination.describe()}: ${missing.slice(0, 3).map((f) => f.path).join(', ')}`);
   }
+  const listed = { files: nodes.reduce((n, x) => n + x.listed.files, 0), bytes: nodes.reduce((n, x) => n + x.listed.bytes, 0) };
   const committed = Math.min(...nodes.map((n) => n.committedAt - n.clockOffsetMs));
   const manifest: Manifest = manifestSchema.parse({
     format: MANIFEST_FORMAT,
@@ -61,10 +65,26 @@ export async function writeManifest(
     durationMs: Date.now() - started,
     snapshotSpreadMs: snapshotSpread(nodes),
     options,
-    nodes,
+    nodes: nodes.map(({ files: _f, listed: _l, ...n }) => n),
     files,
-    bytes: files.reduce((n, f) => n + f.size, 0),
+    listed,
+    bytes: files.reduce((n, f) => n + f.size, 0) + listed.bytes,
   });
-  await destination.writeAtomic(manifestPath(id), JSON.stringify(manifest, null, 2) + '\n');
+  await destination.writeAtomic(manifestPath(id), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
+}
+
+/** Reads a node's part.json as its agent reported it: same size and sha256, valid, about this node and set. */
+async function readNodePart(destination: Destination, id: string, node: string, status: BackupStatus | undefined): Promise<{ record: { path: string; size: number; sha256: string }; part: NodePart }> {
+  const ref = status?.part;
+  if (!ref) throw new TandemError(`${node} reported no part record for backup ${id}`);
+  if (ref.path !== `${id}/${node}/part.json`) throw new TandemError(`${node} reported its part at ${ref.path}, not ${id}/${node}/part.json`);
+  const body = await readAll(destination, ref.path);
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  if (body.length !== ref.size || sha256 !== ref.sha256) throw new TandemError(`${ref.path} is not what ${node} wrote (size ${body.length}, sha256 ${sha256}; reported ${ref.size}, ${ref.sha256})`);
+  const r = nodePartSchema.safeParse(JSON.parse(body.toString('utf8')));
+  if (!r.success) throw new TandemError(`${ref.path} is not a valid part record: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
+  if (r.data.backupId !== id || r.data.node !== node) throw new TandemError(`${ref.path} describes ${r.data.node} in ${r.data.backupId}`);
+  if (r.data.files.some((f) => f.node !== node || !f.path.startsWith(`${id}/${node}/`))) throw new TandemError(`${ref.path} lists files outside ${id}/${node}/`);
+  return { record: { path: ref.path, size: ref.size, sha256: ref.sha256 }, part: r.data };
 }

@@ -3,9 +3,11 @@
  * lease); Commit on all at once only if every vote is yes; otherwise Abort everywhere. After
  * Commit it follows every agent until its part is shipped, then writes the manifest last.
  */
-import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v1/agent';
+import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { errorMessage } from '../../shared/errors';
 import { newBackupId, snapshotTagFor } from '../../shared/names';
+import { backupOptionsSchema, fromFleetOptions, toWireBackupOptions, type BackupOptions } from '../../shared/wire/backup-options';
+import { toWireDestination } from '../../shared/wire/destination';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { writeManifest } from './manifest-writer';
@@ -34,8 +36,8 @@ export interface BackupReporter {
 export interface BackupRunOptions {
   /** Use this id instead of a new one. */
   backupId?: string;
-  /** Options passed to every role, merged over the fleet file's. */
-  options?: Record<string, string>;
+  /** Options of this run, over the fleet file's. */
+  options?: Partial<BackupOptions>;
   /** Aborting (SIGINT) aborts the backup everywhere. */
   signal?: AbortSignal;
 }
@@ -52,12 +54,13 @@ export async function runBackup(
   const started = Date.now();
   const id = opts.backupId ?? newBackupId();
   const b = fleet.backup;
+  const options = backupOptionsSchema.parse({ compression: b.compression, ...fromFleetOptions(b.options), ...opts.options });
   const plan = {
     backupId: id,
     tag: snapshotTagFor(id),
     leaseMs: b.leaseMs,
-    destinationJson: JSON.stringify(fleet.destination),
-    options: { compression: b.compression, ...b.options, ...opts.options },
+    destination: toWireDestination(fleet.destination),
+    options: toWireBackupOptions(options),
   };
   const last = new Map<string, BackupStatus>();
   const outcome = (status: BackupStatusWord, reason: string, extra: Partial<BackupOutcome> = {}): BackupOutcome => ({
@@ -135,7 +138,7 @@ export async function runBackup(
 
   reporter.phase('writing the manifest');
   try {
-    const m = await writeManifest(fleet, id, started, plan.options, agents, info, last);
+    const m = await writeManifest(fleet, id, started, options, agents, info, last);
     return outcome('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, bytes: m.bytes, durationMs: Date.now() - started });
   } catch (err) {
     return abortAll(`cannot write the manifest: ${errorMessage(err)}`, 'failed');

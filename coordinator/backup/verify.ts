@@ -1,13 +1,19 @@
 /**
- * Verification of a backup set at its destination: every file the manifest lists is re-read,
- * and its size and sha256 compared with what was recorded at backup time.
+ * Verification of a backup set at its destination: every file the manifest lists, and every
+ * attachment its files listings hold, is re-read and its size and sha256 compared with what was
+ * recorded at backup time. Listings are read one at a time; their entries are checked in a
+ * bounded pool.
  */
 import { createHash } from 'node:crypto';
-import { openDestination, type DestinationConfig } from '../../shared/destination';
+import { openDestination, readAll, type Destination, type DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
-import type { Manifest } from '../../shared/manifest';
+import { nodesWith, type Manifest } from '../../shared/manifest';
+import { filesListingSchema } from '../../shared/parts/files';
+import { toWireDestination } from '../../shared/wire/destination';
+import { toWireRestoreOptions, parseRestoreOptions } from '../../shared/wire/restore';
+import { RestorePhase } from '../../shared/generated/tandem/v2/agent';
 import type { AgentHandle } from '../fleet';
-import { readManifest } from './catalog';
+import { readManifestAndDigest } from './catalog';
 
 /** The outcome of `tandem verify`. */
 export interface VerifyReport {
@@ -18,21 +24,50 @@ export interface VerifyReport {
   problems: string[];
 }
 
+/** One file to check. */
+interface Expected {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
 /** Re-reads every part of the set; never throws for a damaged set, it reports it. */
 export async function verifyBackupSet(
   config: DestinationConfig,
   id: string,
-  opts: { parallelism?: number; onFile?: (path: string) => void; agents?: readonly AgentHandle[]; manifest?: Manifest } = {},
+  opts: { parallelism?: number; onFile?: (path: string) => void; agents?: readonly AgentHandle[]; manifest?: { manifest: Manifest; sha256: string } } = {},
 ): Promise<VerifyReport> {
   const dest = openDestination(config);
   // The caller may have read and validated the manifest already (restore, drill).
-  const manifest = opts.manifest ?? (await readManifest(dest, id));
+  const { manifest, sha256 } = opts.manifest ?? (await readManifestAndDigest(dest, id));
   const problems: string[] = [];
-  let bytes = 0;
+  const totals = { files: 0, bytes: 0 };
+  const check = (list: readonly Expected[]) => checkFiles(dest, list, opts.parallelism ?? 4, problems, totals, opts.onFile);
+  await check(manifest.files);
+  for (const n of nodesWith(manifest, 'files')) {
+    const part = n.parts.files;
+    const base = `${id}/${n.node}/files`;
+    try {
+      const body = await readAll(dest, part.listing.path);
+      if (createHash('sha256').update(body).digest('hex') !== part.listing.sha256) continue; // reported by the manifest.files pass
+      const listing = filesListingSchema.parse(JSON.parse(body.toString('utf8')));
+      await check(listing.store === 'localfs'
+        ? listing.files.map((f) => ({ path: `${base}/data/${f.path}`, size: f.size, sha256: f.sha256 }))
+        : listing.objects.map((o) => ({ path: `${base}/s3/${o.key}`, size: o.size, sha256: o.sha256 })));
+    } catch (err) {
+      problems.push(`${part.listing.path}: cannot read the files listing: ${errorMessage(err)}`);
+    }
+  }
+  await checkEsSnapshot(config, manifest, sha256, opts.agents, problems);
+  return { id, ok: problems.length === 0, files: totals.files, bytes: totals.bytes, problems: problems.sort() };
+}
+
+/** Checks size and sha256 of every file, `parallelism` at a time. */
+async function checkFiles(dest: Destination, list: readonly Expected[], parallelism: number, problems: string[], totals: { files: number; bytes: number }, onFile?: (path: string) => void) {
   let next = 0;
   const worker = async () => {
-    while (next < manifest.files.length) {
-      const f = manifest.files[next++];
+    while (next < list.length) {
+      const f = list[next++];
       try {
         const st = await dest.stat(f.path);
         if (!st) {
@@ -43,40 +78,49 @@ export async function verifyBackupSet(
           problems.push(`${f.path}: size ${st.size}, manifest says ${f.size}`);
           continue;
         }
-        if (f.sha256) {
-          const h = createHash('sha256');
-          for await (const chunk of await dest.get(f.path)) h.update(chunk as Buffer);
-          const sum = h.digest('hex');
-          if (sum !== f.sha256) problems.push(`${f.path}: sha256 ${sum}, manifest says ${f.sha256} (corrupt)`);
-        }
-        bytes += st.size;
-        opts.onFile?.(f.path);
+        const h = createHash('sha256');
+        for await (const chunk of await dest.get(f.path)) h.update(chunk as Buffer);
+        const sum = h.digest('hex');
+        if (sum !== f.sha256) problems.push(`${f.path}: sha256 ${sum}, manifest says ${f.sha256} (corrupt)`);
+        totals.files++;
+        totals.bytes += st.size;
+        onFile?.(f.path);
       } catch (err) {
         problems.push(`${f.path}: cannot read: ${errorMessage(err)}`);
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.parallelism ?? 4 }, worker));
-  for (const n of manifest.nodes) {
-    const es = n.parts.elasticsearch as { state?: string; skipped?: boolean } | undefined;
-    if (!es || es.skipped) continue;
+  await Promise.all(Array.from({ length: parallelism }, worker));
+}
+
+/** The snapshot itself lives in Elasticsearch's repository: an agent with the role confirms it. */
+async function checkEsSnapshot(config: DestinationConfig, manifest: Manifest, sha256: string, agents: readonly AgentHandle[] | undefined, problems: string[]) {
+  for (const n of nodesWith(manifest, 'elasticsearch')) {
+    const es = n.parts.elasticsearch;
+    if ('skipped' in es) continue;
     if (es.state && es.state !== 'SUCCESS') problems.push(`${n.node}: Elasticsearch snapshot state ${es.state}`);
-    // The snapshot itself lives in Elasticsearch's repository: an agent with the role confirms it.
-    const agent = opts.agents?.find((a) => a.entry.roles.includes('elasticsearch'));
+    const agent = agents?.find((a) => a.entry.roles.includes('elasticsearch'));
     if (!agent) {
       problems.push('no agent with the elasticsearch role to confirm the Elasticsearch snapshot');
       continue;
     }
     try {
       const r = await agent.restore(
-        { restoreId: `check-${id}`.slice(0, 64), backupId: id, phase: 'check', manifestJson: JSON.stringify(manifest), destinationJson: JSON.stringify(config), options: { skip_cassandra: 'true', skip_files: 'true' } },
+        {
+          restoreId: `check-${manifest.id}`.slice(0, 64),
+          backupId: manifest.id,
+          phase: RestorePhase.CHECK,
+          destination: toWireDestination(config),
+          options: toWireRestoreOptions(parseRestoreOptions({ skipRoles: ['cassandra', 'files', 'rehearsal'] })),
+          manifestSha256: sha256,
+        },
         60_000,
       );
-      const es = (JSON.parse(r.resultJson || '{}') as { elasticsearch?: { ok?: boolean; problems?: string[] } }).elasticsearch;
-      if (es && !es.ok) problems.push(...(es.problems ?? ['Elasticsearch snapshot check failed']).map((p) => `${agent.node}: ${p}`));
+      for (const rep of r.reports) {
+        if (rep.role === 'elasticsearch' && !rep.ok) problems.push(...(rep.problems.length ? rep.problems : ['Elasticsearch snapshot check failed']).map((p) => `${agent.node}: ${p}`));
+      }
     } catch (err) {
       problems.push(`${agent.node}: cannot confirm the Elasticsearch snapshot: ${errorMessage(err)}`);
     }
   }
-  return { id, ok: problems.length === 0, files: manifest.files.length, bytes, problems: problems.sort() };
 }

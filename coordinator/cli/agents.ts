@@ -1,6 +1,6 @@
 /** `tandem agents`: who is in the fleet, reachable, with which roles, versions and clock. */
 import { parseArgs } from 'node:util';
-import { AgentState } from '../../shared/generated/tandem/v1/agent';
+import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { errorMessage } from '../../shared/errors';
 import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig } from './common';
 

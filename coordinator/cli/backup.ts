@@ -1,7 +1,8 @@
 /** `tandem backup`: one coordinated backup set of the whole fleet. */
 import { parseArgs } from 'node:util';
-import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v1/agent';
+import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v2/agent';
 import { checkBackupId } from '../../shared/names';
+import { COMPRESSIONS, parseOptionFlags, type BackupOptions } from '../../shared/wire/backup-options';
 import { runBackup, type BackupReporter } from '../backup/two-phase';
 import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, formatBytes, openFromConfig, say, UsageError } from './common';
 
@@ -17,7 +18,9 @@ Options:
       --repair            run 'nodetool repair <keyspace>' on each node before the snapshot
       --all-keyspaces     snapshot every keyspace, not only TheHive's
       --skip-index        leave the Elasticsearch index out (it must be rebuilt on restore)
-      --option KEY=VALUE  extra role option (repeatable)
+      --option KEY=VALUE  a backup option (repeatable): compression=bzip2|xz|none, or
+                          repair, all_keyspaces, skip_index, allow_low_rf, keep_snapshot,
+                          allow_yellow =true|false; an unknown key or value exits 2
 ${FLEET_OPTIONS_HELP}
 
 Exit: 0 complete, 1 aborted or failed, 2 usage or configuration error, 130 interrupted.`;
@@ -38,19 +41,14 @@ export async function backupCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) return void console.log(BACKUP_HELP), EXIT.ok;
-  const options: Record<string, string> = {};
-  for (const kv of values.option ?? []) {
-    const m = /^([a-z][a-z0-9_]{0,39})=(.{0,256})$/.exec(kv);
-    if (!m) throw new UsageError(`--option ${kv}: expected key=value with a lowercase key`);
-    options[m[1]] = m[2];
-  }
+  const options: Partial<BackupOptions> = parseOptionFlags(values.option ?? []);
   if (values.compression) {
-    if (!['bzip2', 'xz', 'none'].includes(values.compression)) throw new UsageError('--compression must be bzip2, xz or none');
-    options.compression = values.compression;
+    if (!(COMPRESSIONS as readonly string[]).includes(values.compression)) throw new UsageError(`--compression ${values.compression}: must be one of ${COMPRESSIONS.join(', ')}`);
+    options.compression = values.compression as BackupOptions['compression'];
   }
-  if (values.repair) options.repair = 'true';
-  if (values['all-keyspaces']) options.all_keyspaces = 'true';
-  if (values['skip-index']) options.skip_index = 'true';
+  if (values.repair) options.repair = true;
+  if (values['all-keyspaces']) options.allKeyspaces = true;
+  if (values['skip-index']) options.skipIndex = true;
   const { fleet, agents } = openFromConfig(values);
   const interrupt = new AbortController();
   const onSigint = () => {

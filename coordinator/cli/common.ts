@@ -2,7 +2,7 @@
 import { TandemError } from '../../shared/errors';
 import { loadFleetConfig, type FleetConfig } from '../config';
 import { openFleet, type AgentHandle } from '../fleet';
-import type { RoleProgress } from '../../shared/generated/tandem/v1/agent';
+import type { RoleProgress } from '../../shared/generated/tandem/v2/agent';
 
 /** Exit codes of `tandem`. */
 export const EXIT = {

@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
-import { latestComplete, readManifest } from '../backup/catalog';
+import { nodesWith } from '../../shared/manifest';
+import { latestComplete, readManifestAndDigest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
@@ -38,10 +39,11 @@ export async function drillCommand(argv: string[]): Promise<number> {
   const { fleet, agents } = openFromConfig(values);
   try {
     const id = positionals[0] === 'latest' ? await latestComplete(fleet.destination) : checkBackupId(positionals[0]);
-    const manifest = await readManifest(openDestination(fleet.destination), id);
-    const keyspace = manifest.nodes.flatMap((n) => ((n.parts.cassandra as { keyspaces?: string[] })?.keyspaces ?? []))[0] ?? 'thehive';
+    const checked = await readManifestAndDigest(openDestination(fleet.destination), id);
+    const { manifest } = checked;
+    const keyspace = nodesWith(manifest, 'cassandra').flatMap((n) => n.parts.cassandra.keyspaces)[0] ?? 'thehive';
     const restoreId = `drill-${newBackupId().slice('tandem-'.length)}`;
-    const plan = planRestore(manifest, agents, {
+    const plan = planRestore(manifest, fleet.agents, {
       targetKeyspace: checkCqlName(`${keyspace}_drill`),
       indexPrefix: 'drill-',
       filesTarget: `${values['scratch-dir']}/${restoreId}`,
@@ -50,13 +52,13 @@ export async function drillCommand(argv: string[]): Promise<number> {
     });
     say(`drill of backup set ${id}:`);
     for (const l of plan.lines) say(`  - ${l}`);
-    const check = await verifyBackupSet(fleet.destination, id, { agents, manifest });
+    const check = await verifyBackupSet(fleet.destination, id, { agents, manifest: checked });
     if (!check.ok) {
       say(`the backup set is damaged:\n  ${check.problems.join('\n  ')}`);
       if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));
       return EXIT.failed;
     }
-    const outcome = await runRestore(fleet, manifest, plan, restoreId, say, undefined, throttledProgress());
+    const outcome = await runRestore(fleet, agents, checked, plan, restoreId, say, undefined, throttledProgress());
     const report = { id, restoreId, ok: outcome.ok, restoreMs: outcome.durationMs, problems: outcome.problems, verify: outcome.results.verify ?? null };
     if (values.json) console.log(JSON.stringify(report));
     printVerifySummary(outcome.results.verify ?? {});

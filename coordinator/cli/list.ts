@@ -44,14 +44,15 @@ export async function showCommand(argv: string[]): Promise<number> {
   if (values.json) return void console.log(JSON.stringify(m)), EXIT.ok;
   console.log(`backup set ${m.id} (${m.status})`);
   console.log(`  committed ${m.committedAt}, completed ${m.completedAt}, ${(m.durationMs / 1000).toFixed(1)} s`);
-  console.log(`  ${m.files.length} files, ${formatBytes(m.bytes)}; snapshot spread ${m.snapshotSpreadMs ?? 'n/a'} ms`);
+  console.log(`  ${m.files.length + m.listed.files} files, ${formatBytes(m.bytes)}; snapshot spread ${m.snapshotSpreadMs ?? 'n/a'} ms`);
   console.log(`  options: ${Object.entries(m.options).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   for (const n of m.nodes) {
     console.log(`  node ${n.node} (${n.hostname}) roles ${n.roles.join(',')}, cut at ${new Date(n.committedAt).toISOString()}`);
     for (const [role, part] of Object.entries(n.parts)) {
+      if (!part) continue;
       const files = m.files.filter((f) => f.node === n.node && f.role === role);
-      const summary = (part as { summary?: string })?.summary;
-      console.log(`    ${role}: ${files.length} files, ${formatBytes(files.reduce((s, f) => s + f.size, 0))}${summary ? `; ${summary}` : ''}`);
+      const listed = role === 'files' && 'fileCount' in part ? { files: part.fileCount, bytes: part.bytes } : { files: 0, bytes: 0 };
+      console.log(`    ${role}: ${files.length + listed.files} files, ${formatBytes(files.reduce((s, f) => s + f.size, 0) + listed.bytes)}; ${part.summary}`);
     }
   }
   return EXIT.ok;

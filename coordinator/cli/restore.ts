@@ -3,13 +3,13 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { checkBackupId, newBackupId } from '../../shared/names';
-import { parseReplicationOption } from '../../shared/replication';
-import { readManifest } from '../backup/catalog';
+import { parseReplicationFlag } from '../../shared/wire/restore';
+import { readManifestAndDigest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
 import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, throttledProgress, UsageError } from './common';
-import { printVerifySummary } from './verify-summary';
+import { printLoadNotes, printVerifySummary } from './verify-summary';
 
 export const RESTORE_HELP = `Usage: tandem restore ID [options]
 
@@ -63,14 +63,14 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   if (values.help) return void console.log(RESTORE_HELP), EXIT.ok;
   if (positionals.length !== 1) throw new UsageError('restore: expected one backup id');
   const id = checkBackupId(positionals[0]);
-  if (values['index-prefix'] && !/^[a-z0-9][a-z0-9_-]{0,31}$/.test(values['index-prefix'])) throw new UsageError('--index-prefix: lowercase letters, digits, _ and -');
-  if (values.replication) parseReplicationOption(values.replication);
+  if (values.replication) parseReplicationFlag(values.replication);
   if (values['rebuild-index'] && values['index-prefix']) throw new UsageError('--rebuild-index rebuilds TheHive\'s live index: it does not go with --index-prefix');
-  if (values['files-target'] && !values['files-target'].startsWith('/')) throw new UsageError('--files-target must be an absolute path');
   const { fleet, agents } = openFromConfig(values);
   try {
-    const manifest = await readManifest(openDestination(fleet.destination), id);
-    const plan = planRestore(manifest, agents, {
+    const checked = await readManifestAndDigest(openDestination(fleet.destination), id);
+    const { manifest } = checked;
+    // Flags are checked by the same schema as at the agents (index prefix, folder...): exit 2 before any RPC.
+    const plan = planRestore(manifest, fleet.agents, {
       targetKeyspace: values['target-keyspace'],
       dropKeyspace: values['drop-keyspace'],
       indexPrefix: values['index-prefix'],
@@ -84,7 +84,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     for (const l of plan.lines) say(`  - ${l}`);
     if (values['dry-run']) return EXIT.ok;
     say('checking every part of the backup set against its manifest…');
-    const check = await verifyBackupSet(fleet.destination, id, { agents, manifest });
+    const check = await verifyBackupSet(fleet.destination, id, { agents, manifest: checked });
     if (!check.ok) {
       say(`the backup set is damaged; nothing was changed:\n  ${check.problems.join('\n  ')}`);
       if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));
@@ -93,12 +93,12 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     if (!values.yes && !(await confirm(`restore ${id} as planned above?`))) return EXIT.usage;
     const restoreId = values['restore-id'] ? checkBackupId(values['restore-id']) : `restore-${newBackupId().slice('tandem-'.length)}`;
     say(`restore id ${restoreId} (rerun with --restore-id ${restoreId} to resume)`);
-    const outcome = await runRestore(fleet, manifest, plan, restoreId, say, undefined, throttledProgress());
+    const outcome = await runRestore(fleet, agents, checked, plan, restoreId, say, undefined, throttledProgress());
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.ok) say(`backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s`);
     else say(`restore ${outcome.failedPhase ? `stopped in phase ${outcome.failedPhase}` : 'verification failed'}:\n  ${outcome.problems.join('\n  ')}`);
     printVerifySummary(outcome.results.verify ?? {});
-    printRebuildHint(outcome.results);
+    printLoadNotes(outcome.results.load ?? {});
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
     agents.forEach((a) => a.close());
@@ -113,17 +113,5 @@ async function confirm(question: string): Promise<boolean> {
     return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
   } finally {
     rl.close();
-  }
-}
-
-/** Notes on the Elasticsearch load: aliases moved, and how TheHive's index gets rebuilt. */
-function printRebuildHint(results: Record<string, Record<string, unknown>>): void {
-  for (const [node, roles] of Object.entries(results.load ?? {})) {
-    const es = (roles as { elasticsearch?: { rebuildRequired?: boolean; howTo?: string; applied?: { file: string }; unaliased?: { alias: string; index: string }[] } }).elasticsearch;
-    for (const u of es?.unaliased ?? []) say(`${node}: alias ${u.alias} taken off ${u.index}, an index the backup does not hold (left in place: delete it once it is not needed)`);
-    if (es?.applied) {
-      say(`${node}: ${es.applied.file} now sets db.janusgraph.forceDropAndRebuildIndex = true: start TheHive, let it rebuild the index, ` +
-        'then remove the block marked "tandem" from that file (or every start rebuilds again)');
-    } else if (es?.rebuildRequired) say(`the index was not in the backup: ${es.howTo}, or restore with --rebuild-index`);
   }
 }

@@ -1,31 +1,33 @@
-/** What a restore's verify phase found, for a person: rows, documents, files. */
+/** What a restore's verify and load phases found, for a person: rows, documents, files, notes. */
+import type { PhaseReport } from '../../shared/generated/tandem/v2/agent';
 import { say } from './common';
 
-type VerifyResults = {
-  cassandra?: { rows?: Record<string, { actual: number; expected: { rows: number; upTo: number; exact: boolean } | null }> };
-  elasticsearch?: { counts?: Record<string, { expected: number | null; actual: number }> };
-  files?: { files?: number; bytes?: number; extra?: { count: number; first: string[] } };
-};
-
 /** What the verify phase found, in a few lines: rows, documents, files. */
-export function printVerifySummary(verify: Record<string, unknown>): void {
-  for (const [node, raw] of Object.entries(verify)) {
-    const v = (raw ?? {}) as VerifyResults;
-    const rows = Object.entries(v.cassandra?.rows ?? {});
-    if (rows.length) {
-      const total = rows.reduce((n, [, r]) => n + r.actual, 0);
-      const inexact = rows.filter(([, r]) => r.expected && !r.expected.exact);
-      const unknown = rows.filter(([, r]) => !r.expected);
-      say(`${node}: ${rows.length} tables, ${total} rows` +
-        (inexact.length || unknown.length ? '' : ', every table as at the cut'));
-      for (const [t, r] of inexact) say(`  ${t}: ${r.actual} rows; the replicas held ${r.expected!.rows} to ${r.expected!.upTo} at the cut (a write was reaching them)`);
-      if (unknown.length) say(`  not counted at backup time: ${unknown.map(([t]) => t).join(', ')}`);
+export function printVerifySummary(verify: Record<string, PhaseReport[]>): void {
+  for (const [node, reports] of Object.entries(verify)) {
+    for (const r of reports) {
+      if (r.tables.length) {
+        const total = r.tables.reduce((n, t) => n + t.actual, 0);
+        const inexact = r.tables.filter((t) => t.counted && !t.exact);
+        const unknown = r.tables.filter((t) => !t.counted);
+        say(`${node}: ${r.tables.length} tables, ${total} rows` + (inexact.length || unknown.length ? '' : ', every table as at the cut'));
+        for (const t of inexact) say(`  ${t.table}: ${t.actual} rows; the replicas held ${t.rows} to ${t.upTo} at the cut (a write was reaching them)`);
+        if (unknown.length) say(`  not counted at backup time: ${unknown.map((t) => t.table).join(', ')}`);
+      }
+      if (r.indices.length) say(`${node}: ${r.indices.map((i) => `${i.index} ${i.actual} documents`).join(', ')}`);
+      if (r.files) {
+        const f = r.files;
+        say(`${node}: ${f.files} files checked` +
+          (f.extraCount ? `; ${f.extraCount} files the backup does not hold are still there (e.g. ${f.extraFirst.slice(0, 3).join(', ')}): restore with --files-clean to remove them` : ''));
+      }
+      if (r.detail && !r.tables.length && !r.files) say(`${node} ${r.role}: ${r.detail}`);
     }
-    const docs = Object.entries(v.elasticsearch?.counts ?? {});
-    if (docs.length) say(`${node}: ${docs.map(([i, c]) => `${i} ${c.actual} documents`).join(', ')}`);
-    if (v.files?.files !== undefined) {
-      say(`${node}: ${v.files.files} files checked` +
-        (v.files.extra?.count ? `; ${v.files.extra.count} files the backup does not hold are still there (e.g. ${v.files.extra.first.slice(0, 3).join(', ')}): restore with --files-clean to remove them` : ''));
-    }
+  }
+}
+
+/** What the load phase said about Elasticsearch: aliases moved, TheHive's index to rebuild. */
+export function printLoadNotes(load: Record<string, PhaseReport[]>): void {
+  for (const [node, reports] of Object.entries(load)) {
+    for (const r of reports) if (r.role === 'elasticsearch' && r.detail) say(`${node}: ${r.detail}`);
   }
 }

@@ -2,10 +2,12 @@
  * The restore plan: which agent does what in each phase, printed to the operator before anything
  * is dropped, deleted or loaded.
  */
-import type { Manifest } from '../../shared/manifest';
+import { nodesWith, type Manifest } from '../../shared/manifest';
 import { ValidationError } from '../../shared/errors';
+import { formatBytes } from '../../shared/format';
 import { checkCqlName } from '../../shared/names';
-import type { AgentHandle } from '../fleet';
+import { parseReplicationFlag, parseRestoreOptions, type RestoreOptions, type RestoreOptionsInput } from '../../shared/wire/restore';
+import type { AgentEntry } from '../config';
 
 /** What the operator asked for. */
 export interface RestoreRequestOptions {
@@ -31,8 +33,9 @@ export interface RestoreRequestOptions {
 
 /** One agent's part in the restore. */
 export interface RestoreStep {
-  agent: AgentHandle;
-  options: Record<string, string>;
+  /** The agent's node name in the fleet. */
+  node: string;
+  options: RestoreOptions;
 }
 
 /** The whole plan. */
@@ -44,42 +47,41 @@ export interface RestorePlan {
   sameTopology: boolean;
 }
 
-const withRole = (m: Manifest, role: string) => m.nodes.filter((n) => role in n.parts);
-const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-
 /** Builds the plan for restoring the manifest onto the fleet's agents. */
-export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: RestoreRequestOptions): RestorePlan {
-  const cassAgents = agents.filter((a) => a.entry.roles.includes('cassandra'));
-  const cassNodes = withRole(m, 'cassandra').map((n) => n.node);
+export function planRestore(m: Manifest, agents: readonly AgentEntry[], o: RestoreRequestOptions): RestorePlan {
+  const cassAgents = agents.filter((a) => a.roles.includes('cassandra'));
+  const cassNodes = nodesWith(m, 'cassandra').map((n) => n.node);
   const sameTopology = !o.forceLoader && cassAgents.length === cassNodes.length && cassAgents.every((a) => cassNodes.includes(a.node));
-  const esAgent = agents.find((a) => a.entry.roles.includes('elasticsearch'));
-  const filesAgent = agents.find((a) => a.entry.roles.includes('files'));
-  const keyspaces = [...new Set(m.nodes.flatMap((n) => ((n.parts.cassandra as { keyspaces?: string[] })?.keyspaces ?? [])))];
+  const esAgent = agents.find((a) => a.roles.includes('elasticsearch'));
+  const filesAgent = agents.find((a) => a.roles.includes('files'));
+  const keyspaces = [...new Set(nodesWith(m, 'cassandra').flatMap((n) => n.parts.cassandra.keyspaces))];
   const target = o.targetKeyspace ? checkCqlName(o.targetKeyspace) : undefined;
-  const common: Record<string, string> = {};
-  if (target) common.target_keyspace = target;
-  if (o.dropKeyspace) common.drop_keyspace = 'true';
-  if (o.indexPrefix) common.index_prefix = o.indexPrefix;
-  if (o.filesTarget) common.files_target = o.filesTarget;
-  if (o.dropScratch) common.drop_scratch = 'true';
-  if (o.rebuildIndex) common.rebuild_index = 'true';
-  if (o.replication) common.replication = o.replication;
-  if (o.filesClean) common.files_clean = 'true';
+  const common: RestoreOptionsInput = {
+    targetKeyspace: target,
+    dropKeyspace: o.dropKeyspace,
+    indexPrefix: o.indexPrefix,
+    filesTarget: o.filesTarget,
+    dropScratch: o.dropScratch,
+    rebuildIndex: o.rebuildIndex,
+    replication: o.replication ? parseReplicationFlag(o.replication) : [],
+    filesClean: o.filesClean,
+  };
   const lines: string[] = [];
   const steps = agents.map((a): RestoreStep => {
-    const opt: Record<string, string> = { ...common };
+    const opt: RestoreOptionsInput = { ...common, skipRoles: [] };
     const isCass = cassAgents.includes(a);
     if (isCass && sameTopology) {
-      opt.cassandra_sources = a.node;
-      opt.cassandra_mode = 'import';
+      opt.cassandraSources = [a.node];
+      opt.cassandraLoad = 'import';
     } else if (isCass && a === cassAgents[0]) {
-      opt.cassandra_sources = cassNodes.join(',');
-      opt.cassandra_mode = 'sstableloader';
-    } else opt.skip_cassandra = 'true';
-    if (isCass && a === cassAgents[0]) opt.schema = 'true';
-    if (a !== esAgent) opt.skip_elasticsearch = 'true';
-    if (a !== filesAgent) opt.skip_files = 'true';
-    return { agent: a, options: opt };
+      opt.cassandraSources = cassNodes;
+      opt.cassandraLoad = 'sstableloader';
+    } else opt.skipRoles!.push('cassandra');
+    if (isCass && a === cassAgents[0]) opt.createSchema = true;
+    if (a !== esAgent) opt.skipRoles!.push('elasticsearch');
+    if (a !== filesAgent) opt.skipRoles!.push('files');
+    // The same checks as at the agent: a bad flag is refused here, before any RPC.
+    return { node: a.node, options: parseRestoreOptions(opt, 'restore options') };
   });
   const ksTo = (k: string) => target ?? k;
   if (cassAgents.length) {
@@ -91,27 +93,29 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
         : `${first}: create keyspace ${ksTo(k)} from schema.cql if missing, TRUNCATE the restored tables if it exists`);
       if (o.replication) lines.push(`${first}: replication of ${ksTo(k)} set to ${o.replication} (NetworkTopologyStrategy)`);
     }
-    for (const s of steps.filter((x) => x.options.cassandra_sources)) {
-      const srcs = s.options.cassandra_sources.split(',');
-      const tables = m.files.filter((f) => f.role === 'cassandra' && srcs.includes(f.node) && /\.(tbz|txz|tar)$/.test(f.path));
-      lines.push(`${s.agent.node}: fetch ${tables.length} table archives (${mib(tables.reduce((n, f) => n + f.size, 0))}) of ${srcs.join(', ')}, ` +
-        `load with ${s.options.cassandra_mode === 'import' ? 'nodetool import' : 'sstableloader'} into ${keyspaces.map(ksTo).join(', ')}`);
+    for (const s of steps.filter((x) => x.options.cassandraSources.length)) {
+      const srcs = s.options.cassandraSources;
+      const tables = nodesWith(m, 'cassandra').filter((n) => srcs.includes(n.node)).flatMap((n) => n.parts.cassandra.tables);
+      lines.push(`${s.node}: fetch ${tables.length} table archives (${formatBytes(tables.reduce((n, t) => n + t.size, 0))}) of ${srcs.join(', ')}, ` +
+        `load with ${s.options.cassandraLoad === 'import' ? 'nodetool import' : 'sstableloader'} into ${keyspaces.map(ksTo).join(', ')}`);
     }
   } else if (cassNodes.length) lines.push('no agent with the cassandra role: the Cassandra part is NOT restored');
-  const es = withRole(m, 'elasticsearch')[0]?.parts.elasticsearch as { skipped?: boolean; indices?: string[]; snapshot?: string; repository?: { name?: string } } | undefined;
+  const es = nodesWith(m, 'elasticsearch')[0]?.parts.elasticsearch;
   if (es && esAgent) {
-    if (!es.skipped || !o.rebuildIndex) lines.push(es.skipped
-      ? `${esAgent.node}: the index was not backed up (--skip-index): TheHive's index must be rebuilt (--rebuild-index does it at TheHive's next start)`
-      : o.indexPrefix
-        ? `${esAgent.node}: restore snapshot ${es.snapshot} (${es.repository?.name}) as ${(es.indices ?? []).map((i) => o.indexPrefix + i).join(', ')}`
-        : `${esAgent.node}: DELETE indices ${(es.indices ?? []).join(', ')} and restore snapshot ${es.snapshot} from repository ${es.repository?.name}`);
+    if ('skipped' in es) {
+      if (!o.rebuildIndex) lines.push(`${esAgent.node}: the index was not backed up (--skip-index): TheHive's index must be rebuilt (--rebuild-index does it at TheHive's next start)`);
+    } else {
+      lines.push(o.indexPrefix
+        ? `${esAgent.node}: restore snapshot ${es.snapshot} (${es.repository.name}) as ${es.indices.map((i) => o.indexPrefix + i).join(', ')}`
+        : `${esAgent.node}: DELETE indices ${es.indices.join(', ')} and restore snapshot ${es.snapshot} from repository ${es.repository.name}`);
+    }
   }
   if (o.rebuildIndex && esAgent) {
     lines.push(`${esAgent.node}: add db.janusgraph.forceDropAndRebuildIndex = true to TheHive's application.conf: TheHive rebuilds its index from Cassandra at its next start`);
   } else if (o.rebuildIndex) throw new ValidationError('--rebuild-index: no agent of the fleet has the elasticsearch role (its theHiveConfig names the file to change)');
-  const files = m.files.filter((f) => f.role === 'files' && f.path.includes('/files/data/'));
-  if (filesAgent && withRole(m, 'files').length) {
-    lines.push(`${filesAgent.node}: copy ${files.length} files (${mib(files.reduce((n, f) => n + f.size, 0))}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
+  const files = nodesWith(m, 'files')[0]?.parts.files;
+  if (filesAgent && files) {
+    lines.push(`${filesAgent.node}: copy ${files.fileCount} files (${formatBytes(files.bytes)}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
       (o.filesClean ? '; REMOVE every file there the backup does not hold' : ''));
   }
   lines.push('then check rows per table, documents per index and every file\'s sha256 against the backup');

@@ -4,13 +4,19 @@
  * running it again with the same restore id resumes it, every phase being idempotent.
  */
 import { errorMessage } from '../../shared/errors';
-import type { RoleProgress } from '../../shared/generated/tandem/v1/agent';
+import type { PhaseReport, RoleProgress } from '../../shared/generated/tandem/v2/agent';
 import type { Manifest } from '../../shared/manifest';
+import { toWireDestination } from '../../shared/wire/destination';
+import { toWirePhase, toWireRestoreOptions } from '../../shared/wire/restore';
 import type { FleetConfig } from '../config';
+import type { AgentHandle } from '../fleet';
 import type { RestorePlan } from './plan';
 
-/** The phases, in order. */
-export const RESTORE_PHASES = ['fetch', 'schema', 'load', 'verify', 'cleanup'] as const;
+/** The phases a restore runs, in order (check runs alone, for verify). */
+export const RESTORE_RUN_PHASES = ['fetch', 'schema', 'load', 'verify', 'cleanup'] as const;
+
+/** Per phase, per node: what each role reported. */
+export type PhaseResults = Record<string, Record<string, PhaseReport[]>>;
 
 /** What a restore did. */
 export interface RestoreOutcome {
@@ -21,14 +27,21 @@ export interface RestoreOutcome {
   failedPhase: string | null;
   problems: string[];
   /** Per phase, per node, per role: what the agents reported. */
-  results: Record<string, Record<string, unknown>>;
+  results: PhaseResults;
   durationMs: number;
+}
+
+/** The manifest the agents must read back, by its digest. */
+export interface CheckedManifest {
+  manifest: Manifest;
+  sha256: string;
 }
 
 /** Runs every phase of the plan; never throws for a failed phase, it reports it. */
 export async function runRestore(
   fleet: FleetConfig,
-  manifest: Manifest,
+  agents: readonly AgentHandle[],
+  { manifest, sha256 }: CheckedManifest,
   plan: RestorePlan,
   restoreId: string,
   say: (line: string) => void,
@@ -39,31 +52,30 @@ export async function runRestore(
   const results: RestoreOutcome['results'] = {};
   const problems: string[] = [];
   const deadlineMs = fleet.backup.shipTimeoutMs;
-  for (const phase of RESTORE_PHASES) {
+  const handle = (node: string) => {
+    const a = agents.find((x) => x.node === node);
+    if (!a) throw new Error(`no agent handle for ${node}`);
+    return a;
+  };
+  const destination = toWireDestination(fleet.destination);
+  for (const phase of RESTORE_RUN_PHASES) {
     say(`• restore phase ${phase}`);
     const t0 = Date.now();
     const settled = await Promise.allSettled(
       plan.steps.map((s) =>
-        s.agent.restore(
-          {
-            restoreId,
-            backupId: manifest.id,
-            phase,
-            manifestJson: JSON.stringify(manifest),
-            destinationJson: JSON.stringify(fleet.destination),
-            options: s.options,
-          },
+        handle(s.node).restore(
+          { restoreId, backupId: manifest.id, phase: toWirePhase(phase), destination, options: toWireRestoreOptions(s.options), manifestSha256: sha256 },
           deadlineMs,
           signal,
-          (p) => progress?.(s.agent.node, p),
+          (p) => progress?.(s.node, p),
         ),
       ),
     );
     results[phase] = {};
     settled.forEach((r, i) => {
-      const node = plan.steps[i].agent.node;
+      const node = plan.steps[i].node;
       if (r.status === 'rejected') problems.push(`${phase} on ${node}: ${errorMessage(r.reason)}`);
-      else results[phase][node] = JSON.parse(r.value.resultJson || '{}');
+      else results[phase][node] = r.value.reports;
     });
     if (problems.length) {
       return { restoreId, backupId: manifest.id, ok: false, failedPhase: phase, problems, results, durationMs: Date.now() - started };
@@ -74,13 +86,14 @@ export async function runRestore(
   return { restoreId, backupId: manifest.id, ok: problems.length === 0, failedPhase: null, problems, results, durationMs: Date.now() - started };
 }
 
-/** Collects what the roles' verify results flag: `ok: false` and their `problems`. */
-function verifyProblems(verify: Record<string, unknown>): string[] {
+/** Collects what the roles' verify reports flag: not ok, with their problems. */
+function verifyProblems(verify: Record<string, PhaseReport[]>): string[] {
   const out: string[] = [];
-  for (const [node, roles] of Object.entries(verify)) {
-    for (const [role, r] of Object.entries((roles ?? {}) as Record<string, unknown>)) {
-      const v = r as { ok?: boolean; problems?: string[] } | null;
-      if (v && v.ok === false) out.push(...(v.problems?.length ? v.problems.map((p) => `${node} ${role}: ${p}`) : [`${node} ${role}: verification failed`]));
+  for (const [node, reports] of Object.entries(verify)) {
+    for (const r of reports) {
+      if (r.ok) continue;
+      const more = r.problemCount > r.problems.length ? [`${node} ${r.role}: … and ${r.problemCount - r.problems.length} more`] : [];
+      out.push(...(r.problems.length ? r.problems.map((p) => `${node} ${r.role}: ${p}`) : [`${node} ${r.role}: verification failed`]), ...more);
     }
   }
   return out;

@@ -12,7 +12,8 @@ import { openFleet, type AgentHandle } from '../../coordinator/fleet';
 
 const ROOT = resolve(__dirname, '../../..');
 /** Path of the compiled agent and CLI entry points. */
-export const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
+/** The agent as tests run it: production roles plus the rehearsal role. */
+export const AGENT_MAIN = join(ROOT, 'dist/test/helpers/agent-main.js');
 export const CLI_MAIN = join(ROOT, 'dist/coordinator/main.js');
 
 /** One agent of a test fleet. */
@@ -101,7 +102,7 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
 /** Starts an agent process and waits until it answers Describe. */
 export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> {
   const child = spawn(process.execPath, [AGENT_MAIN, '--config', a.config], {
-    env: { ...process.env, TANDEM_ENABLE_REHEARSAL_ROLE: '1' },
+    env: { ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   a.process = child;

@@ -7,10 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as assert from 'uvu/assert';
-import type { RestoreContext, Role, RoleContext } from '../../agent/roles/role';
+import type { RestoreContext, Role, RoleContext, ShipResult } from '../../agent/roles/role';
 import type { Destination } from '../../shared/destination';
 import { silentLogger } from '../../shared/log';
-import { filesOfParts, MANIFEST_FORMAT, type Manifest } from '../../shared/manifest';
+import { MANIFEST_FORMAT, manifestSchema, type Manifest } from '../../shared/manifest';
+import { ROLE_SCHEMAS, type PartRole } from '../../shared/parts';
+import { backupOptionsSchema, type BackupOptions } from '../../shared/wire/backup-options';
+import { parseRestoreOptions, type RestoreOptionsInput } from '../../shared/wire/restore';
 
 /** The parts of the sandbox's env.json these tests use. */
 export interface SandboxEnv {
@@ -28,14 +31,14 @@ export function sandboxEnv(): SandboxEnv | null {
 }
 
 /** A RoleContext as the backup controller builds it, with a fresh backup id. */
-export function backupContext(work: string, destination: Destination, role: string, options: Record<string, string> = {}, node = 'node1'): RoleContext & { updates: unknown[] } {
+export function backupContext(work: string, destination: Destination, role: string, options: Partial<BackupOptions> = {}, node = 'node1'): RoleContext & { updates: unknown[] } {
   const backupId = `it-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const updates: unknown[] = [];
   return {
     backupId,
     tag: backupId,
     node,
-    options,
+    options: backupOptionsSchema.parse(options),
     destination,
     workDir: join(work, 'work', backupId, role),
     signal: new AbortController().signal,
@@ -46,7 +49,7 @@ export function backupContext(work: string, destination: Destination, role: stri
 }
 
 /** A RestoreContext as the restore controller builds it, with a fresh restore id and workDir. */
-export function restoreContext(work: string, manifest: Manifest, destination: Destination, role: string, options: Record<string, string> = {}, node = 'node1'): RestoreContext & { updates: unknown[] } {
+export function restoreContext(work: string, manifest: Manifest, destination: Destination, role: string, options: RestoreOptionsInput = {}, node = 'node1'): RestoreContext & { updates: unknown[] } {
   const restoreId = `r-${randomBytes(4).toString('hex')}`;
   const updates: unknown[] = [];
   return {
@@ -55,7 +58,7 @@ export function restoreContext(work: string, manifest: Manifest, destination: De
     node,
     manifest,
     destination,
-    options,
+    options: parseRestoreOptions(options),
     workDir: join(work, 'restore', restoreId, role),
     signal: new AbortController().signal,
     log: silentLogger(),
@@ -74,33 +77,40 @@ export async function runBackup(role: Role, ctx: RoleContext, between?: () => vo
   await role.prepare(ctx);
   const commit = await role.commit(ctx);
   await between?.();
-  const result = (await role.ship(ctx, commit)) as Record<string, any>;
-  return { checks, commit: commit as Record<string, any>, result };
+  const shipped = await role.ship(ctx, commit);
+  // What the controller checks before anything reaches part.json: the role's own schemas.
+  ROLE_SCHEMAS[role.name].commit.parse(commit);
+  const part = ROLE_SCHEMAS[role.name].part.parse(shipped.part) as Record<string, any>;
+  return { checks, commit: commit as Record<string, any>, result: part, shipped };
 }
 
 /** One role's backup on one node, as the coordinator collects it. */
 export interface RoleBackup {
   node: string;
-  role: string;
+  role: PartRole;
   commit: unknown;
-  result: Record<string, unknown>;
+  shipped: ShipResult;
 }
 
-/** The manifest the coordinator would write: parts without their `files`, which go to manifest.files. */
+/** The manifest the coordinator would write from the roles' commit records and ship results, parsed by its schema. */
 export function manifestOf(backupId: string, backups: RoleBackup[]): Manifest {
-  const nodes = new Map<string, Manifest['nodes'][number]>();
-  const files: Manifest['files'] = [];
+  const nodes = new Map<string, Record<string, any>>();
+  const files: Record<string, unknown>[] = [];
+  const listed = { files: 0, bytes: 0 };
   for (const b of backups) {
-    const n = nodes.get(b.node) ?? { node: b.node, hostname: b.node, roles: [], versions: {}, committedAt: Date.now(), clockOffsetMs: 0, commits: {}, parts: {} };
+    // The node's part.json is not written by role-level tests: its record is a placeholder no reader opens.
+    const record = { path: `${backupId}/${b.node}/part.json`, size: 0, sha256: '0'.repeat(64) };
+    const n = nodes.get(b.node) ?? { node: b.node, hostname: b.node, roles: [], versions: {}, committedAt: Date.now(), clockOffsetMs: 0, record, commits: {}, parts: {} };
     nodes.set(b.node, n);
-    const { files: _f, ...part } = b.result;
     n.roles.push(b.role);
     n.commits[b.role] = b.commit;
-    n.parts[b.role] = part;
-    files.push(...filesOfParts(b.node, { [b.role]: b.result }));
+    n.parts[b.role] = b.shipped.part;
+    files.push(...b.shipped.files.map((f) => ({ ...f, node: b.node, role: b.role })));
+    listed.files += b.shipped.listed?.files ?? 0;
+    listed.bytes += b.shipped.listed?.bytes ?? 0;
   }
   const now = new Date().toISOString();
-  return {
+  return manifestSchema.parse({
     format: MANIFEST_FORMAT,
     id: backupId,
     tag: backupId,
@@ -114,6 +124,7 @@ export function manifestOf(backupId: string, backups: RoleBackup[]): Manifest {
     options: {},
     nodes: [...nodes.values()],
     files,
-    bytes: files.reduce((a, f) => a + f.size, 0),
-  };
+    listed,
+    bytes: files.reduce((a, f) => a + (f.size as number), 0) + listed.bytes,
+  });
 }

@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
 import { filesRole } from '../../agent/roles/files/role';
 import { LocalDestination } from '../../shared/destination';
+import type { RestoreOptionsInput } from '../../shared/wire/restore';
 import type { Manifest } from '../../shared/manifest';
 import { rejects } from '../helpers/assert';
 import { backupContext, manifestOf, restoreContext, runBackup, sandboxEnv } from '../helpers/roles';
@@ -35,7 +36,7 @@ const count = async (index: string) => (await es.count({ index })).count;
 
 const esRole = (url = env!.elasticsearch.url, theHiveConfig?: string) =>
   elasticsearchRole({ url, theHiveConfig, repository: REPO, repositoryLocation: `${env!.elasticsearch.pathRepo}/${REPO}`, indexPatterns: [INDEX], allowYellow: false, snapshotTimeoutMs: 300_000, pollIntervalMs: 200, requestTimeoutMs: 30_000 });
-const restoreCtx = (m: Manifest, role: string, options: Record<string, string> = {}) => restoreContext(work, m, destination, role, options);
+const restoreCtx = (m: Manifest, role: string, options: RestoreOptionsInput = {}) => restoreContext(work, m, destination, role, options);
 
 test.before(async () => {
   if (!env) return;
@@ -60,34 +61,31 @@ let esManifest: Manifest | undefined;
 async function esBackup(): Promise<Manifest> {
   if (esManifest) return esManifest;
   const ctx = backupContext(work, destination, 'elasticsearch');
-  const { commit, result } = await runBackup(esRole(), ctx);
+  const { commit, shipped } = await runBackup(esRole(), ctx);
   assert.equal(commit.indices, [INDEX]);
   assert.is(commit.docCounts[INDEX], 20);
-  return (esManifest = manifestOf(ctx.backupId, [{ node: 'node1', role: 'elasticsearch', commit, result }]));
+  return (esManifest = manifestOf(ctx.backupId, [{ node: 'node1', role: 'elasticsearch', commit, shipped }]));
 }
 
 it('elasticsearch: restore into prefix drill- beside the live index, verify, drop_scratch removes it', async () => {
   const m = await esBackup();
   const role = esRole();
   // Another node name than the source: the part is found by role.
-  const opts = { index_prefix: 'drill-' };
+  const opts = { indexPrefix: 'drill-' };
   const ctx = restoreContext(work, m, destination, 'elasticsearch', opts, 'other-node');
   assert.is(await role.restore('fetch', ctx), null);
   assert.is(await role.restore('schema', ctx), null);
-  const load = (await role.restore('load', ctx)) as Record<string, any>;
-  assert.equal(load.indices, { [INDEX]: `drill-${INDEX}` });
-  assert.is(load.shards.failed, 0);
-  assert.ok(load.shards.total > 0);
-  assert.equal(load.deleted, []);
+  const load = await role.restore('load', ctx);
+  assert.match(load!.detail!, new RegExp(`as drill-${INDEX} \\((\\d+)/\\1 shards\\)$`), 'every shard restored, nothing deleted');
   assert.equal(await role.restore('load', ctx), load, 'a repeated load reports the same restore');
   const aliases = await es.indices.getAlias({ index: `drill-${INDEX}` });
   assert.equal(Object.keys(aliases[`drill-${INDEX}`].aliases), [], 'a renamed copy takes no alias');
   assert.is(await count(INDEX), 20, 'the live index is untouched');
-  const verify = (await role.restore('verify', ctx)) as Record<string, any>;
-  assert.equal(verify, { counts: { [`drill-${INDEX}`]: { expected: 20, actual: 20 } }, ok: true, mismatches: [] });
+  const verify = await role.restore('verify', ctx);
+  assert.equal(verify, { indices: [{ index: `drill-${INDEX}`, actual: 20, counted: true, expected: 20 }], ok: true, problems: [], detail: '' });
   assert.is(await role.restore('cleanup', restoreCtx(m, 'elasticsearch', opts)), null, 'no drop_scratch: the copy stays');
-  const cleanup = await role.restore('cleanup', restoreCtx(m, 'elasticsearch', { ...opts, drop_scratch: 'true' }));
-  assert.equal(cleanup, { dropped: [`drill-${INDEX}`] });
+  const cleanup = await role.restore('cleanup', restoreCtx(m, 'elasticsearch', { ...opts, dropScratch: true }));
+  assert.equal(cleanup, { detail: `dropped drill-${INDEX}` });
   assert.not.ok(await es.indices.exists({ index: `drill-${INDEX}` }));
 });
 
@@ -101,42 +99,39 @@ it('elasticsearch: in place, the index is deleted and restored with its alias an
   await es.indices.create({ index: REBUILT, settings: { number_of_shards: 1, number_of_replicas: 0 }, aliases: { [ALIAS]: {} } });
   assert.is(await count(INDEX), 15);
   const ctx = restoreCtx(m, 'elasticsearch');
-  const load = (await role.restore('load', ctx)) as Record<string, any>;
-  assert.equal(load.indices, { [INDEX]: INDEX });
-  assert.equal(load.deleted, [INDEX]);
-  assert.equal(load.unaliased, [{ alias: ALIAS, index: REBUILT }]);
+  const load = await role.restore('load', ctx);
+  assert.match(load!.detail!, new RegExp(`as ${INDEX} \\((\\d+)/\\1 shards\\); deleted ${INDEX} first; took aliases off ${REBUILT} \\(${ALIAS}\\), left in place$`));
   assert.equal(Object.keys(await es.indices.getAlias({ name: ALIAS })), [INDEX], 'the alias is on the restored index only');
   assert.ok(await es.indices.exists({ index: REBUILT }), 'the newer index is left for the operator');
-  assert.is(load.shards.failed, 0);
-  const verify = (await role.restore('verify', ctx)) as Record<string, any>;
-  assert.ok(verify.ok, JSON.stringify(verify));
+  const verify = await role.restore('verify', ctx);
+  assert.ok(verify!.ok, JSON.stringify(verify));
   assert.is(await count(INDEX), 20);
   assert.ok(await es.indices.existsAlias({ name: ALIAS, index: INDEX }), 'alias restored');
-  assert.is(await role.restore('cleanup', restoreCtx(m, 'elasticsearch', { drop_scratch: 'true' })), null, 'drop_scratch never drops an in-place restore');
+  assert.is(await role.restore('cleanup', restoreCtx(m, 'elasticsearch', { dropScratch: true })), null, 'dropScratch never drops an in-place restore');
   assert.ok(await es.indices.exists({ index: INDEX }));
 });
 
 it('elasticsearch: a missing snapshot and a skipped index', async () => {
   const m = structuredClone(await esBackup());
-  (m.nodes[0].parts.elasticsearch as { snapshot: string }).snapshot = 'no-such-snapshot';
-  await rejects(() => esRole().restore('load', restoreCtx(m, 'elasticsearch', { index_prefix: 'drill-' })), /snapshot .*\/no-such-snapshot does not exist/);
-  const ctx = backupContext(work, destination, 'elasticsearch', { skip_index: 'true' });
+  const part = m.nodes[0].parts.elasticsearch!;
+  if ('snapshot' in part) part.snapshot = 'no-such-snapshot';
+  await rejects(() => esRole().restore('load', restoreCtx(m, 'elasticsearch', { indexPrefix: 'drill-' })), /snapshot .*\/no-such-snapshot does not exist/);
+  const ctx = backupContext(work, destination, 'elasticsearch', { skipIndex: true });
   const unreachable = esRole('http://127.0.0.1:9299'); // nothing may be called for a skipped index
-  const { commit, result } = await runBackup(unreachable, ctx);
-  const skipped = manifestOf(ctx.backupId, [{ node: 'node1', role: 'elasticsearch', commit, result }]);
-  const load = (await unreachable.restore('load', restoreCtx(skipped, 'elasticsearch'))) as Record<string, any>;
-  assert.is(load.rebuildRequired, true);
-  assert.match(load.howTo, /forceDropAndRebuildIndex/);
+  const { commit, shipped } = await runBackup(unreachable, ctx);
+  const skipped = manifestOf(ctx.backupId, [{ node: 'node1', role: 'elasticsearch', commit, shipped }]);
+  const load = await unreachable.restore('load', restoreCtx(skipped, 'elasticsearch'));
+  assert.match(load!.detail!, /not backed up.*index must be rebuilt.*forceDropAndRebuildIndex/);
   assert.is(await unreachable.restore('verify', restoreCtx(skipped, 'elasticsearch')), null);
 
   // --rebuild-index: refused in the first phase without a writable application.conf, applied at load with one.
-  await rejects(() => unreachable.restore('fetch', restoreCtx(skipped, 'elasticsearch', { rebuild_index: 'true' })), /needs roles\.elasticsearch\.theHiveConfig/);
+  await rejects(() => unreachable.restore('fetch', restoreCtx(skipped, 'elasticsearch', { rebuildIndex: true })), /needs roles\.elasticsearch\.theHiveConfig/);
   const conf = join(work, 'application.conf');
   writeFileSync(conf, 'db.janusgraph.index.search { backend = elasticsearch, hostname = ["127.0.0.1"] }\n');
   const withConf = esRole('http://127.0.0.1:9299', conf);
-  await withConf.restore('fetch', restoreCtx(skipped, 'elasticsearch', { rebuild_index: 'true' }));
-  const applied = (await withConf.restore('load', restoreCtx(skipped, 'elasticsearch', { rebuild_index: 'true' }))) as Record<string, any>;
-  assert.equal(applied.applied, { file: conf, added: true });
+  await withConf.restore('fetch', restoreCtx(skipped, 'elasticsearch', { rebuildIndex: true }));
+  const applied = await withConf.restore('load', restoreCtx(skipped, 'elasticsearch', { rebuildIndex: true }));
+  assert.ok(applied!.detail!.endsWith(`the flag is set in ${conf}`), applied!.detail);
   assert.match(readFileSync(conf, 'utf8'), /\ndb\.janusgraph\.forceDropAndRebuildIndex = true\n/);
 });
 
@@ -153,16 +148,16 @@ async function filesBackup() {
   if (process.getuid?.() === 0) chownSync(join(src, 'ab/cd/two'), 1234, 2345);
   const role = filesRole({ store: 'localfs', location: src, concurrency: 2 });
   const ctx = backupContext(work, destination, 'files');
-  const { commit, result } = await runBackup(role, ctx);
-  return { src, bodies, role, m: manifestOf(ctx.backupId, [{ node: 'node1', role: 'files', commit, result }]) };
+  const { commit, shipped } = await runBackup(role, ctx);
+  return { src, bodies, role, m: manifestOf(ctx.backupId, [{ node: 'node1', role: 'files', commit, shipped }]) };
 }
 
 it('files: load into files_target restores bytes, modes and owners; resumes; verify; clean; drop_scratch', async () => {
   const { src, bodies, role, m } = await filesBackup();
   const target = join(work, 'target1');
-  const opts = { files_target: target };
-  const load = (await role.restore('load', restoreCtx(m, 'files', opts))) as Record<string, any>;
-  assert.equal([load.files, load.skipped, load.bytes], [3, 0, 75_003]);
+  const opts = { filesTarget: target };
+  const load = await role.restore('load', restoreCtx(m, 'files', opts));
+  assert.match(load!.detail!, /^3 files into .* \(75003 bytes copied, 0 already there\)/);
   for (const [p, b] of Object.entries(bodies)) {
     assert.is(sha(readFileSync(join(target, p))), sha(b), p);
     const [a, o] = [statSync(join(target, p)), statSync(join(src, p))];
@@ -171,23 +166,24 @@ it('files: load into files_target restores bytes, modes and owners; resumes; ver
   }
   assert.is(statSync(join(target, 'ab')).mode & 0o7777, 0o750);
   assert.ok(statSync(join(target, 'empty')).isDirectory(), 'empty folders come back');
-  const again = (await role.restore('load', restoreCtx(m, 'files', opts))) as Record<string, any>;
-  assert.equal([again.skipped, again.bytes], [3, 0], 'a resumed load skips files already right');
-  assert.equal((await role.restore('verify', restoreCtx(m, 'files', opts))) as object, { target, files: 3, bytes: 75_003, ok: true, problems: [], problemCount: 0, extra: { count: 0, first: [] } });
+  const again = await role.restore('load', restoreCtx(m, 'files', opts));
+  assert.match(again!.detail!, /\(0 bytes copied, 3 already there\)/, 'a resumed load skips files already right');
+  assert.equal(await role.restore('verify', restoreCtx(m, 'files', opts)), { ok: true, problems: [], problemCount: 0, files: { files: 3, bytes: 75_003, extraCount: 0, extraFirst: [] } });
   // Damage after the load is what verify is for.
   writeFileSync(join(target, 'top'), 'TOP');
   chmodSync(join(target, 'ab/cd/one'), 0o666);
-  const bad = (await role.restore('verify', restoreCtx(m, 'files', opts))) as Record<string, any>;
-  assert.equal([bad.ok, bad.problems], [false, ['ab/cd/one: mode 666, expected 640', 'top: sha256 differs']]);
+  const bad = await role.restore('verify', restoreCtx(m, 'files', opts));
+  assert.equal([bad!.ok, bad!.problems], [false, ['ab/cd/one: mode 666, expected 640', 'top: sha256 differs']]);
   // A file the backup does not hold is reported, not an error; files_clean removes it, and the load repairs the rest.
   writeFileSync(join(target, 'ab/extra'), 'x');
-  assert.equal(((await role.restore('verify', restoreCtx(m, 'files', opts))) as Record<string, any>).extra, { count: 1, first: ['ab/extra'] });
-  const clean = (await role.restore('load', restoreCtx(m, 'files', { ...opts, files_clean: 'true' }))) as Record<string, any>;
-  assert.equal([clean.removed, clean.skipped], [1, 2]);
+  const extra = (await role.restore('verify', restoreCtx(m, 'files', opts)))!.files!;
+  assert.equal([extra.extraCount, extra.extraFirst], [1, ['ab/extra']]);
+  const clean = await role.restore('load', restoreCtx(m, 'files', { ...opts, filesClean: true }));
+  assert.match(clean!.detail!, /2 already there, 1 not in the backup removed\)/);
   assert.not.ok(existsSync(join(target, 'ab/extra')));
-  assert.ok(((await role.restore('verify', restoreCtx(m, 'files', opts))) as { ok: boolean }).ok);
+  assert.ok((await role.restore('verify', restoreCtx(m, 'files', opts)))!.ok);
   assert.is(await role.restore('cleanup', restoreCtx(m, 'files', opts)), null);
-  assert.equal(await role.restore('cleanup', restoreCtx(m, 'files', { ...opts, drop_scratch: 'true' })), { removed: target });
+  assert.equal(await role.restore('cleanup', restoreCtx(m, 'files', { ...opts, dropScratch: true })), { detail: `removed ${target}` });
   assert.not.ok(existsSync(target));
 });
 
@@ -198,7 +194,7 @@ it('files: a tampered file at the destination fails the load and leaves no file 
   bytes[100] ^= 0xff; // same size, other content
   writeFileSync(stored, bytes);
   const target = join(work, 'target2');
-  await rejects(() => role.restore('load', restoreCtx(m, 'files', { files_target: target })), /ab\/cd\/two at the destination does not match .*sha256/);
+  await rejects(() => role.restore('load', restoreCtx(m, 'files', { filesTarget: target })), /ab\/cd\/two at the destination does not match .*sha256/);
   assert.not.ok(existsSync(join(target, 'ab/cd/two')));
   assert.equal(readdirSync(join(target, 'ab/cd')).filter((n) => n.includes('partial')), [], 'no temporary file left');
 });
@@ -213,21 +209,22 @@ it('files: unsafe listing paths and planted links are refused; nothing is writte
     const body = JSON.stringify({ ...listing, files: [...listing.files, ...paths.map((path) => ({ ...listing.files[0], path }))] });
     await destination.writeAtomic(listingPath, body);
     tampered.files.find((f) => f.path === listingPath)!.sha256 = sha(Buffer.from(body));
+    tampered.nodes[0].parts.files!.listing.sha256 = sha(Buffer.from(body));
   };
   const target = join(work, 'jail/target3');
   await withEntries('../evil', '/tmp/evil-abs');
-  await rejects(() => role.restore('load', restoreCtx(tampered, 'files', { files_target: target })), /2 unsafe path\(s\), refusing to restore: "\.\.\/evil"/);
+  await rejects(() => role.restore('load', restoreCtx(tampered, 'files', { filesTarget: target })), /2 unsafe path\(s\), refusing to restore: "\.\.\/evil"/);
   assert.not.ok(existsSync(join(work, 'jail/evil')));
   assert.not.ok(existsSync(target), 'refused before anything was written');
   // A listing changed without a matching manifest is caught by its sha256.
-  await rejects(() => role.restore('load', restoreCtx(m, 'files', { files_target: target })), /listing\.json does not match the manifest/);
+  await rejects(() => role.restore('load', restoreCtx(m, 'files', { filesTarget: target })), /listing\.json does not match the manifest/);
   // A link planted in the target must not be followed out of it.
   await withEntries();
   const outside = join(work, 'jail/outside');
   mkdirSync(outside, { recursive: true });
   mkdirSync(target, { recursive: true });
   symlinkSync(outside, join(target, 'ab'));
-  await rejects(() => role.restore('load', restoreCtx(tampered, 'files', { files_target: target })), /target3\/ab is a symbolic link; refusing/);
+  await rejects(() => role.restore('load', restoreCtx(tampered, 'files', { filesTarget: target })), /target3\/ab is a symbolic link; refusing/);
   assert.equal(readdirSync(outside), []);
 });
 
@@ -245,13 +242,13 @@ it('files (s3): objects restored into a drill bucket, verified, dropped', async 
     const { minio } = env!;
     const role = filesRole({ store: 's3', endpoint: minio.endpoint, bucket, region: minio.region, accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey, forcePathStyle: true, concurrency: 2 });
     const ctx = backupContext(work, destination, 'files');
-    const { commit, result } = await runBackup(role, ctx);
-    const m = manifestOf(ctx.backupId, [{ node: 'node1', role: 'files', commit, result }]);
-    const opts = { files_bucket: drill };
-    assert.equal(await role.restore('load', restoreCtx(m, 'files', opts)), { bucket: drill, files: 3, bytes: 9000, skipped: 0 });
-    assert.equal(((await role.restore('load', restoreCtx(m, 'files', opts))) as { skipped: number }).skipped, 3, 'resumed load skips');
-    assert.equal(((await role.restore('verify', restoreCtx(m, 'files', opts))) as { ok: boolean }).ok, true);
-    assert.equal(await role.restore('cleanup', restoreCtx(m, 'files', { ...opts, drop_scratch: 'true' })), { bucket: drill, deleted: 3 });
+    const { commit, shipped } = await runBackup(role, ctx);
+    const m = manifestOf(ctx.backupId, [{ node: 'node1', role: 'files', commit, shipped }]);
+    const opts = { filesBucket: drill };
+    assert.equal(await role.restore('load', restoreCtx(m, 'files', opts)), { detail: `3 objects into bucket ${drill} (9000 bytes copied, 0 already there)` });
+    assert.match((await role.restore('load', restoreCtx(m, 'files', opts)))!.detail!, /3 already there/, 'resumed load skips');
+    assert.equal((await role.restore('verify', restoreCtx(m, 'files', opts)))!.ok, true);
+    assert.equal(await role.restore('cleanup', restoreCtx(m, 'files', { ...opts, dropScratch: true })), { detail: `deleted 3 objects from bucket ${drill}` });
     assert.is((await s3.send(new ListObjectsV2Command({ Bucket: drill }))).KeyCount, 0);
   } finally {
     await empty(bucket);

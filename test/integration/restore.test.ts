@@ -12,6 +12,10 @@ import * as assert from 'uvu/assert';
 import { cassandraRoleSettings, readSandboxEnv, startWriter, stopWriter, type WriterRecord } from '../sandbox';
 import { CLI_MAIN, handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 import { spawn } from 'node:child_process';
+import { RestorePhase, type PhaseReport, type TableRows } from '../../shared/generated/tandem/v2/agent';
+import { manifestDigest } from '../../shared/manifest';
+import { toWireDestination } from '../../shared/wire/destination';
+import { parseRestoreOptions, toWireRestoreOptions } from '../../shared/wire/restore';
 
 const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
 let fleet: TestFleet;
@@ -89,19 +93,26 @@ test('backup under the hot writer, wipe, restore in place: acknowledged records 
   }
   // Every node recorded its rows per table at the cut; the restored tables hold them.
   for (const n of manifest.nodes) for (const t of n.parts.cassandra.tables) assert.type(t.count?.rows, 'number', `${n.node} ${t.table} counted`);
-  assertRowsAsAtCut(out.results.verify.node1.cassandra.rows, 'thehive');
+  assertRowsAsAtCut(cassandraTables(out.results.verify.node1), 'thehive');
 });
 
+/** The cassandra role's table rows in one node's verify reports (as the CLI prints them with --json). */
+function cassandraTables(reports: PhaseReport[]): TableRows[] {
+  const r = reports.find((x) => x.role === 'cassandra');
+  assert.ok(r, 'a cassandra verify report');
+  return r!.tables;
+}
+
 /** Each restored table holds the rows recorded at the cut (exactly, unless the replicas disagreed then). */
-function assertRowsAsAtCut(rows: Record<string, { actual: number; expected: { rows: number; upTo: number; exact: boolean } | null }>, ks: string) {
-  const names = Object.keys(rows);
+function assertRowsAsAtCut(tables: TableRows[], ks: string) {
+  const names = tables.map((t) => t.table);
   assert.ok(names.includes(`${ks}.edgestore`), names.join(', '));
-  for (const [name, r] of Object.entries(rows)) {
-    assert.ok(r.expected, `${name} has an expectation`);
-    if (r.expected!.exact) assert.is(r.actual, r.expected!.rows, name);
-    else console.log(`  ${name}: replicas disagreed at the cut: ${r.actual} rows, ${r.expected!.rows}..${r.expected!.upTo} recorded`);
+  for (const t of tables) {
+    assert.ok(t.counted, `${t.table} has an expectation`);
+    if (t.exact) assert.is(t.actual, t.rows, t.table);
+    else console.log(`  ${t.table}: replicas disagreed at the cut: ${t.actual} rows, ${t.rows}..${t.upTo} recorded`);
   }
-  assert.ok(rows[`${ks}.edgestore`].actual > 0);
+  assert.ok(tables.find((t) => t.table === `${ks}.edgestore`)!.actual > 0);
 }
 
 test('a damaged set is refused before anything is dropped', async () => {
@@ -145,23 +156,23 @@ test('sstableloader path into another keyspace, and a drill that tears itself do
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.ok, JSON.stringify(out.problems));
-  assertRowsAsAtCut(out.results.verify.node1.cassandra.rows, 'thehive_copy');
+  assertRowsAsAtCut(cassandraTables(out.results.verify.node1), 'thehive_copy');
 
   // A row lost after loading is caught by the check against the cut's counts.
-  const [exactTable] = Object.entries(out.results.verify.node1.cassandra.rows as Record<string, { actual: number; expected: { exact: boolean } }>)
-    .filter(([, r]) => r.expected.exact && r.actual > 0).map(([name]) => name);
+  const cassVerify = (out.results.verify.node1 as PhaseReport[]).find((r) => r.role === 'cassandra')!;
+  const [exactTable] = cassVerify.tables.filter((t) => t.counted && t.exact && t.actual > 0).map((t) => t.table);
   assert.ok(exactTable, 'a table counted exactly at the cut');
   const victim = (await cql.execute(`SELECT key FROM ${exactTable} LIMIT 1`)).first().key;
   await cql.execute(`DELETE FROM ${exactTable} WHERE key = ?`, [victim], { prepare: true, consistency: types.consistencies.all });
   const [node1] = handles(fleet, ['node1']);
   try {
-    const manifest = readFileSync(join(fleet.destDir, ID, 'manifest.json'), 'utf8');
+    const manifest = readFileSync(join(fleet.destDir, ID, 'manifest.json'));
     const v = await node1.restore(
-      { restoreId: 'verify-only', backupId: ID, phase: 'verify', manifestJson: manifest, destinationJson: JSON.stringify({ type: 'local', path: fleet.destDir }),
-        options: { schema: 'true', target_keyspace: 'thehive_copy', skip_elasticsearch: 'true', skip_files: 'true' } },
+      { restoreId: 'verify-only', backupId: ID, phase: RestorePhase.VERIFY, manifestSha256: manifestDigest(manifest), destination: toWireDestination({ type: 'local', path: fleet.destDir }),
+        options: toWireRestoreOptions(parseRestoreOptions({ createSchema: true, targetKeyspace: 'thehive_copy', skipRoles: ['elasticsearch', 'files'] })) },
       120_000,
     );
-    const verdict = JSON.parse(v.resultJson).cassandra;
+    const verdict = v.reports.find((r) => r.role === 'cassandra')!;
     assert.is(verdict.ok, false);
     assert.match(verdict.problems.join('\n'), new RegExp(`${exactTable}: \\d+ rows after the restore, \\d+ at the backup's cut`));
   } finally {
@@ -206,7 +217,7 @@ test('a restore killed during its load phase resumes with --restore-id and ends 
   assert.is(r.code, 0, r.stdout + r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.ok, JSON.stringify(out.problems));
-  assertRowsAsAtCut(out.results.verify.node1.cassandra.rows, 'thehive_resume');
+  assertRowsAsAtCut(cassandraTables(out.results.verify.node1), 'thehive_resume');
   await cql.execute('DROP KEYSPACE thehive_resume');
 });
 

@@ -13,6 +13,8 @@ import * as assert from 'uvu/assert';
 import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
 import { filesRole } from '../../agent/roles/files/role';
 import { LocalDestination } from '../../shared/destination';
+import { filesListingSchema } from '../../shared/parts/files';
+import type { BackupOptions } from '../../shared/wire/backup-options';
 import { backupContext, failedChecks, runBackup, sandboxEnv } from '../helpers/roles';
 
 const env = sandboxEnv();
@@ -27,7 +29,17 @@ const REPO = `tandem-it-${run}`;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A RoleContext as the controller builds it, with a local destination and a fresh backup id. */
-const context = (role: string, options: Record<string, string> = {}) => backupContext(work, destination, role, options);
+const context = (role: string, options: Partial<BackupOptions> = {}) => backupContext(work, destination, role, options);
+
+/** The listing a files ship wrote, parsed by its schema, with every entry's place at the destination. */
+function listingOf(backupId: string) {
+  const listing = filesListingSchema.parse(JSON.parse(readFileSync(join(destRoot, backupId, 'node1/files/listing.json'), 'utf8')));
+  const base = `${backupId}/node1/files`;
+  const stored = listing.store === 'localfs'
+    ? listing.files.map((f) => ({ path: `${base}/data/${f.path}`, size: f.size, sha256: f.sha256, etag: undefined as string | undefined }))
+    : listing.objects.map((o) => ({ path: `${base}/s3/${o.key}`, size: o.size, sha256: o.sha256, etag: o.etag }));
+  return { listing, stored };
+}
 
 const esRole = (extra: Record<string, unknown> = {}) =>
   elasticsearchRole({
@@ -60,7 +72,7 @@ const backup = runBackup;
 it('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with documents', async () => {
   const role = esRole();
   const ctx = context('elasticsearch');
-  const { checks, commit, result } = await backup(role, ctx);
+  const { checks, commit, result, shipped } = await backup(role, ctx);
   assert.equal(checks.map((c) => c.name), ['reachable', 'health', 'repository', 'indices', 'snapshots', 'snapshot name']);
   assert.match(checks.find((c) => c.name === 'repository')!.message, /will be created/);
   assert.ok(commit.cutAt > 0 && commit.indices.includes('thehive_global'), JSON.stringify(commit));
@@ -71,7 +83,8 @@ it('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with docum
   const rec = JSON.parse(readFileSync(join(destRoot, ctx.backupId, 'node1/elasticsearch/snapshot.json'), 'utf8'));
   assert.is(rec.snapshot, ctx.tag);
   assert.is(rec.repository.type, 'fs');
-  assert.is(result.files[0].sha256, sha(readFileSync(join(destRoot, result.files[0].path))));
+  assert.is(shipped.files[0].sha256, sha(readFileSync(join(destRoot, shipped.files[0].path))));
+  assert.equal(result.record, shipped.files[0], 'the part references its record');
   assert.ok(Object.keys(await role.versions()).includes('elasticsearch'));
   // A second preflight finds the repository now existing and verifies it.
   assert.match((await role.preflight(context('elasticsearch'))).find((c) => c.name === 'repository')!.message, /verified on 1 node/);
@@ -109,22 +122,24 @@ it('elasticsearch: a missing repository without repositoryLocation fails preflig
 
 it('elasticsearch: skip_index takes no snapshot', async () => {
   const role = esRole({ url: 'http://127.0.0.1:9299' }); // unreachable on purpose: nothing may be called
-  const ctx = context('elasticsearch', { skip_index: 'true' });
+  const ctx = context('elasticsearch', { skipIndex: true });
   const { commit, result } = await backup(role, ctx);
   assert.equal(commit, { skipped: true, reason: 'index must be rebuilt on restore' });
-  assert.equal(result, { skipped: true, reason: 'index must be rebuilt on restore' });
+  assert.equal(result, { skipped: true, reason: 'index must be rebuilt on restore', summary: 'index not backed up (--skip-index)' });
   await role.abort(ctx);
 });
 
 it('files (localfs): the sandbox folder is copied whole, every sha256 right', async () => {
   const role = filesRole({ store: 'localfs', location: env!.files.dir, concurrency: 4 });
   const ctx = context('files');
-  const { commit, result } = await backup(role, ctx);
+  const { commit, result, shipped } = await backup(role, ctx);
   assert.ok(commit.fileCount > 0);
   assert.is(result.fileCount, commit.fileCount);
-  assert.equal([result.missing, result.changed, result.unstorable], [[], [], []]);
+  assert.equal(result.deviations, { changed: 0, missing: 0, unstorable: 0, examples: [] });
   assert.match(result.summary, /^copied \d+ files .*nothing changed/);
-  for (const f of result.files) {
+  assert.equal(shipped.files.map((f) => f.path), [`${ctx.backupId}/node1/files/listing.json`], 'attachments are listed, not returned one by one');
+  assert.equal(shipped.listed, { files: commit.fileCount, bytes: commit.bytes });
+  for (const f of listingOf(ctx.backupId).stored) {
     const body = readFileSync(join(destRoot, f.path));
     assert.is(f.sha256, sha(body), f.path);
     // TheHive names attachments by their sha256: an independent check of the copy.
@@ -154,12 +169,13 @@ it('files (localfs): deleted, changed and unstorable files are reported, not hid
   });
   assert.is(commit.fileCount, 5);
   assert.equal(await role.commit(ctx), commit, 'a repeated commit reports the same cut');
-  assert.equal(result.missing, ['ab/cd/gone']);
-  assert.equal(result.changed.map((c: { path: string }) => c.path), ['ab/cd/grows']);
-  assert.equal(result.unstorable.map((u: { path: string }) => u.path), ['bad name']);
+  assert.equal(result.deviations, { changed: 1, missing: 1, unstorable: 1, examples: ['ab/cd/gone', 'ab/cd/grows', 'bad name'] });
   assert.match(result.summary, /copied 3 files .*1 missing.*1 changed.*1 not stored/);
-  const listing = JSON.parse(readFileSync(join(destRoot, ctx.backupId, 'node1/files/listing.json'), 'utf8'));
+  const { listing } = listingOf(ctx.backupId);
+  if (listing.store !== 'localfs') throw new Error('a folder listing');
   assert.equal(listing.missing, ['ab/cd/gone']);
+  assert.equal(listing.changed.map((c) => c.path), ['ab/cd/grows']);
+  assert.equal(listing.unstorable.map((u) => u.path), ['bad name']);
   assert.is(listing.files.length, 3);
   assert.is(readFileSync(join(destRoot, ctx.backupId, 'node1/files/data/ab/cd/grows')).length, 3004);
 });
@@ -185,10 +201,9 @@ it('files (s3): objects deleted or replaced after the cut are reported', async (
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'bb/gone' }));
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bb/replaced', Body: 'new content' }));
     });
-    assert.equal(result.missing, ['bb/gone']);
-    assert.equal(result.changed.map((c: { path: string }) => c.path), ['bb/replaced']);
+    assert.equal(result.deviations, { changed: 1, missing: 1, unstorable: 0, examples: ['bb/gone', 'bb/replaced'] });
     assert.is(result.fileCount, 2);
-    for (const f of result.files) assert.is(f.sha256, sha(readFileSync(join(destRoot, f.path))));
+    for (const f of listingOf(ctx.backupId).stored) assert.is(f.sha256, sha(readFileSync(join(destRoot, f.path))));
   } finally {
     const objs = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     for (const o of objs.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }));
@@ -202,15 +217,15 @@ it('files (s3): the sandbox thehive bucket is copied whole with sizes, etags and
   const ctx = context('files');
   const { commit, result } = await backup(role, ctx);
   assert.ok(commit.fileCount > 0);
-  assert.equal([result.missing, result.changed, result.unstorable], [[], [], []]);
-  const data = result.files.filter((f: { path: string }) => f.path.includes('/files/s3/'));
+  assert.equal(result.deviations, { changed: 0, missing: 0, unstorable: 0, examples: [] });
+  const data = listingOf(ctx.backupId).stored;
   assert.is(data.length, commit.fileCount);
   for (const f of data) {
     const body = readFileSync(join(destRoot, f.path));
     assert.is(body.length, f.size);
     assert.is(f.sha256, sha(body));
     // Single-part ETags are the MD5 of the object: an independent check of the copy.
-    if (!f.etag.includes('-')) assert.is(f.etag, `"${createHash('md5').update(body).digest('hex')}"`, f.path);
+    if (f.etag && !f.etag.includes('-')) assert.is(f.etag, `"${createHash('md5').update(body).digest('hex')}"`, f.path);
   }
   await role.abort(ctx);
   assert.not.ok(existsSync(join(destRoot, ctx.backupId, 'node1/files')));

@@ -8,8 +8,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
-import { AgentState } from '../../shared/generated/tandem/v1/agent';
+import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { handles, makeFleet, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
+import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
+import { toWireDestination } from '../../shared/wire/destination';
+import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
+
+/** A plan as the coordinator sends it, to a local folder, with default options. */
+const localPlan = (id: string, leaseMs: number, dir: string): BackupPlan => ({
+  backupId: id,
+  tag: id,
+  leaseMs,
+  destination: toWireDestination({ type: 'local', path: dir }),
+  options: toWireBackupOptions(backupOptionsSchema.parse({})),
+});
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
@@ -83,7 +95,7 @@ test('one agent unreachable: aborted within the deadline, nothing prepared stays
 test('coordinator gone after Prepare: the lease expires into a self-abort', async () => {
   const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
   const hs = handles(f);
-  const plan = { backupId: 'set-lease', tag: 'set-lease', leaseMs: 1500, destinationJson: JSON.stringify({ type: 'local', path: f.destDir }), options: {} };
+  const plan = localPlan('set-lease', 1500, f.destDir);
   try {
     for (const h of hs) assert.ok((await h.prepare(plan, 5000)).voteYes);
     assert.equal(await states(f), ['PREPARED', 'PREPARED']);
@@ -103,7 +115,7 @@ test('coordinator gone after Prepare: the lease expires into a self-abort', asyn
 test('Prepare, Commit and Abort are idempotent by backup id', async () => {
   const f = await fleetOf([{ node: 'n1', roles: { rehearsal: { shipMs: 1500 } } }]);
   const [h] = handles(f);
-  const plan = { backupId: 'set-repeat', tag: 'set-repeat', leaseMs: 10_000, destinationJson: JSON.stringify({ type: 'local', path: f.destDir }), options: {} };
+  const plan = localPlan('set-repeat', 10_000, f.destDir);
   try {
     const v1 = await h.prepare(plan, 5000);
     const v2 = await h.prepare(plan, 5000);
@@ -128,7 +140,7 @@ test('a restarted agent recovers its on-disk state and cleans up', async () => {
   const f = await fleetOf([{ node: 'n1' }]);
   const a = f.agents[0];
   let [h] = handles(f);
-  const plan = { backupId: 'set-crash', tag: 'set-crash', leaseMs: 60_000, destinationJson: JSON.stringify({ type: 'local', path: f.destDir }), options: {} };
+  const plan = localPlan('set-crash', 60_000, f.destDir);
   assert.ok((await h.prepare(plan, 5000)).voteYes);
   h.close();
   await stopAgent(a, 'SIGKILL');

@@ -7,6 +7,15 @@ import * as assert from 'uvu/assert';
 import { loadAgentConfig } from '../../agent/config';
 import { loadFleetConfig } from '../../coordinator/config';
 import { parsePlan } from '../../agent/backup/plan';
+import { rolePlugin } from '../../agent/roles/plugin';
+import { PRODUCTION_ROLES } from '../../agent/roles/registry';
+import { Compression, type BackupPlan } from '../../shared/generated/tandem/v2/agent';
+import { backupOptionsSchema, parseOptionFlags, toWireBackupOptions } from '../../shared/wire/backup-options';
+import { toWireDestination } from '../../shared/wire/destination';
+import { rehearsalRole, rehearsalSettings } from '../helpers/rehearsal-role';
+
+/** The plug-ins the protocol's tests run agents with. */
+const withRehearsal = [...PRODUCTION_ROLES, rolePlugin({ name: 'rehearsal', settings: rehearsalSettings, create: rehearsalRole })];
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-config-'));
 const file = (name: string, text: string) => {
@@ -16,9 +25,12 @@ const file = (name: string, text: string) => {
 };
 
 test('a valid agent file is compiled with defaults and frozen', () => {
-  const c = loadAgentConfig(file('a.yaml', 'node: cass1\nlisten: 0.0.0.0:7400\ntls: {ca: /etc/t/ca.crt, cert: /etc/t/a.crt, key: /etc/t/a.key}\nroles:\n  rehearsal: {markerDir: /tmp/m}\n'));
+  const text = 'node: cass1\nlisten: 0.0.0.0:7400\ntls: {ca: /etc/t/ca.crt, cert: /etc/t/a.crt, key: /etc/t/a.key}\nroles:\n  rehearsal: {markerDir: /tmp/m}\n';
+  const c = loadAgentConfig(file('a.yaml', text), withRehearsal);
   assert.is(c.stateDir, '/var/lib/tandem-agent');
   assert.ok(Object.isFrozen(c));
+  // A production agent does not know the tests' role.
+  assert.throws(() => loadAgentConfig(file('a2.yaml', text)), /rehearsal/);
 });
 
 test('agent errors name the file and the key', () => {
@@ -29,7 +41,7 @@ test('agent errors name the file and the key', () => {
 });
 
 test('relative paths and YAML syntax errors are refused', () => {
-  assert.throws(() => loadAgentConfig(file('rel.yaml', 'node: a\nlisten: 127.0.0.1:1\nstateDir: var/lib\nroles: {rehearsal: {markerDir: /m}}\n')), /stateDir: must be an absolute/);
+  assert.throws(() => loadAgentConfig(file('rel.yaml', 'node: a\nlisten: 127.0.0.1:1\nstateDir: var/lib\nroles: {rehearsal: {markerDir: /m}}\n'), withRehearsal), /stateDir: must be an absolute/);
   assert.throws(() => loadAgentConfig(file('syn.yaml', 'node: [a\n')), /YAML syntax error/);
   assert.throws(() => loadAgentConfig(join(dir, 'missing.yaml')), /cannot read configuration/);
 });
@@ -48,14 +60,27 @@ test('fleet defaults', () => {
 });
 
 test('a plan from the network is validated before use', () => {
-  const ok = { backupId: 'tandem-1', tag: 'tandem-1', leaseMs: 5000, destinationJson: '{"type":"local","path":"/b"}', options: { compression: 'xz' } };
+  const options = toWireBackupOptions(backupOptionsSchema.parse({ compression: 'xz' }));
+  const ok: BackupPlan = { backupId: 'tandem-1', tag: 'tandem-1', leaseMs: 5000, destination: toWireDestination({ type: 'local', path: '/b' }), options };
   assert.is(parsePlan(ok).backupId, 'tandem-1');
-  assert.throws(() => parsePlan({ ...ok, backupId: '../etc' }), /backupId/);
-  assert.throws(() => parsePlan({ ...ok, tag: 'a;rm -rf /' }), /tag/);
-  assert.throws(() => parsePlan({ ...ok, leaseMs: 10 }), /leaseMs/);
-  assert.throws(() => parsePlan({ ...ok, destinationJson: '{"type":"local","path":"rel"}' }), /destination/);
-  assert.throws(() => parsePlan({ ...ok, options: { 'Bad Key': 'x' } }), /options/);
+  assert.is(parsePlan(ok).options.compression, 'xz');
+  assert.throws(() => parsePlan({ ...ok, backupId: '../etc' }), /plan\.backupId/);
+  assert.throws(() => parsePlan({ ...ok, tag: 'a;rm -rf /' }), /plan\.tag/);
+  assert.throws(() => parsePlan({ ...ok, leaseMs: 10 }), /plan\.leaseMs/);
+  assert.throws(() => parsePlan({ ...ok, destination: { kind: { $case: 'local', value: { path: 'rel' } } } }), /plan\.destination\.path/);
+  assert.throws(() => parsePlan({ ...ok, destination: undefined }), /plan\.destination: missing/);
+  assert.throws(() => parsePlan({ ...ok, options: { ...options, compression: 7 as Compression } }), /plan\.options\.compression: unknown value 7/);
+  assert.throws(() => parsePlan({ ...ok, options: { ...options, compression: Compression.UNSPECIFIED } }), /plan\.options\.compression/);
+  assert.throws(() => parsePlan({ ...ok, options: undefined }), /plan\.options: missing/);
   assert.throws(() => parsePlan(undefined), /no backup plan/);
+});
+
+test('--option flags: known keys with typed values only', () => {
+  assert.equal(parseOptionFlags(['compression=xz', 'allow_low_rf=true', 'repair=false']), { compression: 'xz', allowLowRf: true, repair: false });
+  assert.throws(() => parseOptionFlags(['compression=zstd']), /--option compression=zstd: must be one of bzip2, xz, none/);
+  assert.throws(() => parseOptionFlags(['parallelism=4']), /--option parallelism: unknown option/);
+  assert.throws(() => parseOptionFlags(['allow_low_rf=yes']), /--option allow_low_rf=yes: must be true or false/);
+  assert.throws(() => parseOptionFlags(['keep_snapshot']), /must be true or false/);
 });
 
 test.run();

@@ -2,7 +2,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkBackupId, checkCqlName, checkNodeName, checkTag, newBackupId } from '../../shared/names';
-import { filesOfParts, snapshotSpread } from '../../shared/manifest';
+import { snapshotSpread } from '../../shared/manifest';
+import type { Commits } from '../../shared/parts';
 import { isLoopback } from '../../shared/rpc/tls';
 
 test('names that could reach a shell, a path or CQL are refused', () => {
@@ -24,19 +25,15 @@ test('generated backup ids are valid ids and tags', () => {
 });
 
 test('snapshot spread prefers Cassandra cut instants', () => {
-  const nodes = [
-    { commits: { cassandra: { cutAt: 1000 }, files: { cutAt: 900 } } },
-    { commits: { cassandra: { cutAt: 1012 } } },
-    { commits: { cassandra: { cutAt: 1005 } } },
+  const cass = (cutAt: number) => ({ tag: 't', keyspaces: ['thehive'], cutAt, requestedAt: cutAt, returnedAt: cutAt, tables: 1 });
+  const nodes: { commits: Commits }[] = [
+    { commits: { cassandra: cass(1000), files: { cutAt: 900, store: 'localfs', location: '/f', fileCount: 0, bytes: 0 } } },
+    { commits: { cassandra: cass(1012) } },
+    { commits: { cassandra: cass(1005) } },
   ];
   assert.is(snapshotSpread(nodes), 12);
   assert.is(snapshotSpread([{ commits: { rehearsal: { cutAt: 5 } } }, { commits: { rehearsal: { cutAt: 8 } } }]), 3);
   assert.is(snapshotSpread([{ commits: {} }]), null);
-});
-
-test('parts files are collected with node and role', () => {
-  const files = filesOfParts('n1', { cassandra: { files: [{ path: 'b/n1/t.tbz', size: 3, sha256: 'a'.repeat(64) }] }, x: { other: 1 } });
-  assert.equal(files, [{ path: 'b/n1/t.tbz', size: 3, sha256: 'a'.repeat(64), node: 'n1', role: 'cassandra' }]);
 });
 
 test('loopback detection for --insecure', () => {

@@ -2,25 +2,26 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { planRestore } from '../../coordinator/restore/plan';
-import type { AgentHandle } from '../../coordinator/fleet';
-import type { Manifest } from '../../shared/manifest';
+import type { AgentEntry } from '../../coordinator/config';
+import { MANIFEST_FORMAT, manifestSchema } from '../../shared/manifest';
 
-const agent = (node: string, roles: string[]) => ({ node, entry: { node, address: '127.0.0.1:1', roles } }) as unknown as AgentHandle;
-const node = (name: string, parts: Record<string, unknown>) => ({ node: name, hostname: name, roles: Object.keys(parts), versions: {}, committedAt: 0, clockOffsetMs: 0, commits: {}, parts });
-const cass = { keyspaces: ['thehive'], tables: [] };
-const manifest = {
-  id: 'tandem-x',
-  nodes: [node('node1', { cassandra: cass, elasticsearch: { skipped: true } }), node('node2', { cassandra: cass }), node('node3', { cassandra: cass })],
-  files: [],
-} as unknown as Manifest;
+const ref = (path: string) => ({ path, size: 1, sha256: 'a'.repeat(64) });
+const agent = (node: string, roles: AgentEntry['roles']): AgentEntry => ({ node, address: '127.0.0.1:1', roles });
+const node = (name: string, parts: Record<string, unknown>) => ({ node: name, hostname: name, roles: Object.keys(parts), versions: {}, committedAt: 0, clockOffsetMs: 0, record: ref(`tandem-x/${name}/part.json`), commits: {}, parts });
+const cass = (n: string) => ({ compression: 'bzip2', keyspaces: ['thehive'], tables: [], contents: ref(`tandem-x/${n}/cassandra/contents.json`), summary: '' });
+const manifest = manifestSchema.parse({
+  format: MANIFEST_FORMAT, id: 'tandem-x', tag: 'tandem-x', status: 'complete', tandemVersion: 't', startedAt: '', committedAt: '', completedAt: '', durationMs: 0, snapshotSpreadMs: null, options: {},
+  nodes: [node('node1', { cassandra: cass('node1'), elasticsearch: { skipped: true, reason: 'x', summary: '' } }), node('node2', { cassandra: cass('node2') }), node('node3', { cassandra: cass('node3') })],
+  files: [], listed: { files: 0, bytes: 0 }, bytes: 0,
+});
 
 test('same node names: every node imports its own SSTables; one recreates the schema', () => {
   const p = planRestore(manifest, [agent('node1', ['cassandra', 'elasticsearch']), agent('node2', ['cassandra']), agent('node3', ['cassandra'])], {});
   assert.ok(p.sameTopology);
-  assert.equal(p.steps.map((s) => [s.agent.node, s.options.cassandra_mode, s.options.cassandra_sources, s.options.schema]), [
-    ['node1', 'import', 'node1', 'true'],
-    ['node2', 'import', 'node2', undefined],
-    ['node3', 'import', 'node3', undefined],
+  assert.equal(p.steps.map((s) => [s.node, s.options.cassandraLoad, s.options.cassandraSources, s.options.createSchema]), [
+    ['node1', 'import', ['node1'], true],
+    ['node2', 'import', ['node2'], false],
+    ['node3', 'import', ['node3'], false],
   ]);
   assert.match(p.lines.join('\n'), /not backed up \(--skip-index\).*--rebuild-index/);
 });
@@ -28,14 +29,21 @@ test('same node names: every node imports its own SSTables; one recreates the sc
 test('another cluster with another node count: one agent streams every node\'s SSTables with sstableloader', () => {
   const p = planRestore(manifest, [agent('b1', ['cassandra', 'elasticsearch'])], { targetKeyspace: 'thehive' });
   assert.not.ok(p.sameTopology);
-  assert.equal([p.steps[0].options.cassandra_mode, p.steps[0].options.cassandra_sources], ['sstableloader', 'node1,node2,node3']);
+  assert.equal([p.steps[0].options.cassandraLoad, p.steps[0].options.cassandraSources], ['sstableloader', ['node1', 'node2', 'node3']]);
 });
 
 test('--rebuild-index goes to the elasticsearch agent, and needs one', () => {
   const p = planRestore(manifest, [agent('node1', ['cassandra', 'elasticsearch'])], { rebuildIndex: true });
-  assert.is(p.steps[0].options.rebuild_index, 'true');
+  assert.is(p.steps[0].options.rebuildIndex, true);
   assert.match(p.lines.join('\n'), /forceDropAndRebuildIndex = true/);
   assert.throws(() => planRestore(manifest, [agent('node1', ['cassandra'])], { rebuildIndex: true }), /no agent of the fleet has the elasticsearch role/);
+});
+
+test('a flag the agents would refuse is refused while planning, naming the field', () => {
+  const all = [agent('node1', ['cassandra', 'elasticsearch', 'files'])];
+  assert.throws(() => planRestore(manifest, all, { indexPrefix: '_hidden' }), /indexPrefix: must be lowercase/);
+  assert.throws(() => planRestore(manifest, all, { filesTarget: 'relative/dir' }), /filesTarget: must be an absolute/);
+  assert.throws(() => planRestore(manifest, all, { replication: 'dc1:x' }), /expected DC:RF/);
 });
 
 test.run();

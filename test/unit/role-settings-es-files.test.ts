@@ -74,13 +74,13 @@ test('files: s3 from theHiveConfig, explicit keys win as a pair', () => {
 });
 
 test('agent config accepts both roles', () => {
-  const c = agentConfigSchema.parse({
+  const c = agentConfigSchema().parse({
     node: 'th1',
     listen: '127.0.0.1:7400',
     roles: { elasticsearch: { repositoryLocation: '/mnt/es-backup/tandem', allowYellow: true }, files: { store: 'localfs', location: '/opt/thp/thehive/files' } },
   });
-  assert.is(c.roles.elasticsearch?.repository, 'tandem');
-  assert.is(c.roles.files?.store, 'localfs');
+  assert.is((c.roles.elasticsearch as { repository: string }).repository, 'tandem');
+  assert.is((c.roles.files as { store: string }).store, 'localfs');
 });
 
 test.run();

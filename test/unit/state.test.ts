@@ -1,9 +1,10 @@
 /** The agent's backup state machine, as pure functions. */
+import { backupOptionsSchema } from '../../shared/wire/backup-options';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { canTransition, isActive, isTerminal, leaseExpired, preparedRecord, transition, type BackupState } from '../../agent/backup/state';
 
-const plan = { backupId: 'b1', tag: 'b1', leaseMs: 1000, destination: { type: 'local' as const, path: '/tmp' }, options: {} };
+const plan = { backupId: 'b1', tag: 'b1', leaseMs: 1000, destination: { type: 'local' as const, path: '/tmp' }, options: backupOptionsSchema.parse({}) };
 
 test('the allowed transitions, and only those', () => {
   const all: BackupState[] = ['prepared', 'committed', 'shipping', 'done', 'aborted', 'failed'];

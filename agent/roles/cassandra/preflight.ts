@@ -17,7 +17,8 @@ export async function cassandraPreflight(s: CassandraSettings, nodetool: Nodetoo
   const tools = await Promise.all([
     access(s.nodetool, constants.X_OK).then(() => null, () => `nodetool not executable at ${s.nodetool}`),
     runCommand([s.java, '-version'], { timeoutMs: 30_000 }).then(() => null, () => `java not found as ${s.java} (set roles.cassandra.java)`),
-    ctx.options.compression === 'bzip2' || !ctx.options.compression
+    // xz runs in-process (lzma-native) and none needs nothing: only bzip2 needs a program.
+    ctx.options.compression === 'bzip2'
       ? Promise.all([hasProgram('lbzip2'), hasProgram('pbzip2'), hasProgram('bzip2')]).then((h) => (h.some(Boolean) ? null : 'no bzip2 compressor (install lbzip2 or bzip2)'))
       : null,
   ]);
@@ -45,14 +46,14 @@ export async function cassandraPreflight(s: CassandraSettings, nodetool: Nodetoo
   } catch (err) {
     out.push(check('schema agreement', false, `nodetool describecluster failed: ${errorMessage(err)}`));
   }
-  if (dcs.length && ctx.options.all_keyspaces !== 'true') {
+  if (dcs.length && !ctx.options.allKeyspaces) {
     try {
       const rep = await withSession(s, (c) => replication(c, s.keyspace), localDc);
       if (!rep) out.push(check('keyspace', false, `keyspace ${s.keyspace} does not exist (roles.cassandra.keyspace, TheHive's db.janusgraph.storage.cql.keyspace)`));
       else {
         const per = replicasPerDc(rep, dcs);
         const short = dcs.filter((dc) => per[dc] < nodesPerDc[dc]);
-        const allowed = ctx.options.allow_low_rf === 'true';
+        const allowed = ctx.options.allowLowRf;
         out.push(check('replication', short.length === 0 || allowed, short.length
           ? `keyspace ${s.keyspace} has replication ${JSON.stringify(per)} for ${JSON.stringify(nodesPerDc)} nodes: every node must hold all data (ALTER KEYSPACE … replication = ${nodesPerDc[short[0]]}), or pass --option allow_low_rf=true`
           : `replication ${JSON.stringify(per)} covers every node`));

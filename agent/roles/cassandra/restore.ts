@@ -12,34 +12,17 @@ import { types, type Client } from 'cassandra-driver';
 import { PassThrough } from 'node:stream';
 import { TandemError, ValidationError } from '../../../shared/errors';
 import { runCommand } from '../../../shared/exec';
-import { checkCqlName, checkNodeName } from '../../../shared/names';
+import { checkCqlName } from '../../../shared/names';
+import { nodesWith } from '../../../shared/manifest';
+import type { ShippedTable, TableRowCount } from '../../../shared/parts/cassandra';
+import type { TableRows } from '../../../shared/generated/tandem/v2/agent';
 import { extractArchive, HashingPassThrough } from '../../archive';
-import type { RestoreContext } from '../role';
+import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import type { CassandraSettings } from './config';
 import { withSession } from './cql';
 import { loadSchema } from './schema';
-import type { ShippedTable } from './ship';
-import { expectedRows, rowCountProblem, type ExpectedRows } from './expected-rows';
-import type { TableRowCount } from './row-count';
-
-/** The tables of one manifest node's cassandra part. */
-function tablesOf(ctx: RestoreContext, source: string): ShippedTable[] {
-  const node = ctx.manifest.nodes.find((n) => n.node === source);
-  const part = node?.parts.cassandra as { tables?: ShippedTable[] } | undefined;
-  if (!part?.tables) throw new ValidationError(`the backup set has no cassandra part for node ${source}`);
-  return part.tables;
-}
-
-/** Manifest nodes whose archives this agent loads (option cassandra_sources; default: itself). */
-function sources(ctx: RestoreContext): string[] {
-  const raw = ctx.options.cassandra_sources ?? ctx.node;
-  return raw ? raw.split(',').map((s) => checkNodeName(s.trim())) : [];
-}
-
-/** The keyspace the data goes into: option target_keyspace, else the one backed up. */
-export function targetKeyspace(ctx: RestoreContext, backedUp: string): string {
-  return checkCqlName(ctx.options.target_keyspace || backedUp);
-}
+import { expectedRows, rowCountProblem } from './expected-rows';
+import { backedUpKeyspaces, contentsOf, sources, tablesOf, targetKeyspace } from './restore-tables';
 
 /** Folder of one table's SSTables, laid out `<ks>/<table>` as sstableloader requires. */
 const tableDir = (ctx: RestoreContext, source: string, ks: string, table: string) => join(ctx.workDir, source, ks, table);
@@ -49,13 +32,14 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Downloads, checks and extracts every archive this node loads. Already fetched tables are skipped. */
-async function fetch(ctx: RestoreContext): Promise<unknown> {
+async function fetch(ctx: RestoreContext): Promise<PhaseOutcome> {
   let fetched = 0;
   let skipped = 0;
   const all = sources(ctx).flatMap((source) => tablesOf(ctx, source));
   const progress = { phase: 'fetch', filesDone: 0, filesTotal: all.length, bytesDone: 0, bytesTotal: all.reduce((n, t) => n + t.size, 0) };
   const step = (t: ShippedTable) => ctx.progress({ ...progress, filesDone: ++progress.filesDone, bytesDone: (progress.bytesDone += t.size) });
   for (const source of sources(ctx)) {
+    const contents = await contentsOf(ctx, source);
     for (const t of tablesOf(ctx, source)) {
       const dir = tableDir(ctx, source, targetKeyspace(ctx, t.keyspace), t.table);
       const done = join(ctx.workDir, source, `.${t.keyspace}.${t.table}.fetched`);
@@ -76,7 +60,7 @@ async function fetch(ctx: RestoreContext): Promise<unknown> {
         await rm(dir, { recursive: true, force: true });
         throw new TandemError(`${t.path}: sha256 ${hashing.digest()} does not match the manifest (${t.sha256}); the archive is corrupt`);
       }
-      const want = new Map(t.contents.map((c) => [c.path, c.sha256]));
+      const want = new Map((contents.get(`${t.keyspace}.${t.table}`) ?? []).map((c) => [c.path, c.sha256]));
       for (const f of extracted.files) {
         if (want.get(f.path) !== f.sha256) throw new TandemError(`${t.path}: ${f.path} differs from the snapshot file recorded at backup`);
       }
@@ -88,14 +72,13 @@ async function fetch(ctx: RestoreContext): Promise<unknown> {
       step(t);
     }
   }
-  return { fetched, skipped };
+  return { detail: `${fetched} archives fetched and checked` + (skipped ? `, ${skipped} already there` : '') };
 }
 
 /** Loads every fetched table: import into the local node, or stream with sstableloader. */
-async function load(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
-  const mode = ctx.options.cassandra_mode ?? 'import';
-  if (mode !== 'import' && mode !== 'sstableloader') throw new ValidationError(`cassandra_mode must be import or sstableloader, not ${mode}`);
-  const hosts = (ctx.options.cassandra_hosts || s.cql.host).split(',').map((h) => h.trim());
+async function load(s: CassandraSettings, ctx: RestoreContext): Promise<PhaseOutcome> {
+  const mode = ctx.options.cassandraLoad;
+  const hosts = ctx.options.cassandraHosts.length ? ctx.options.cassandraHosts : [s.cql.host];
   const loaded: string[] = [];
   const all = sources(ctx).flatMap((source) => tablesOf(ctx, source));
   let done = 0;
@@ -116,7 +99,7 @@ async function load(s: CassandraSettings, ctx: RestoreContext): Promise<unknown>
       loaded.push(`${source}:${ks}.${t.table}`);
     }
   }
-  return { mode, loaded };
+  return { detail: `${loaded.length} tables loaded with ${mode === 'import' ? 'nodetool import' : 'sstableloader'}` };
 }
 
 /**
@@ -124,11 +107,12 @@ async function load(s: CassandraSettings, ctx: RestoreContext): Promise<unknown>
  * merged, as the backup's counts were), compared with what the nodes held at the cut. One agent
  * (the one that recreated the schema) counts for the whole cluster.
  */
-async function verify(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
-  if (ctx.options.schema !== 'true') return null;
+async function verify(s: CassandraSettings, ctx: RestoreContext): Promise<PhaseOutcome | null> {
+  if (!ctx.options.createSchema) return null;
   const counts = new Map<string, { target: string; counts: TableRowCount[] }>();
-  for (const n of ctx.manifest.nodes) {
-    for (const t of (n.parts.cassandra as { tables?: ShippedTable[] } | undefined)?.tables ?? []) {
+  const nodes = nodesWith(ctx.manifest, 'cassandra');
+  for (const n of nodes) {
+    for (const t of n.parts.cassandra.tables) {
       const key = `${t.keyspace}.${t.table}`;
       const entry = counts.get(key) ?? { target: `${targetKeyspace(ctx, t.keyspace)}.${t.table}`, counts: [] };
       if (t.count) entry.counts.push(t.count);
@@ -136,19 +120,19 @@ async function verify(s: CassandraSettings, ctx: RestoreContext): Promise<unknow
     }
   }
   if (!counts.size) return null;
-  const rows: Record<string, { actual: number; expected: ExpectedRows | null }> = {};
+  const tables: TableRows[] = [];
   const problems: string[] = [];
   await withSession(s, async (c) => {
     for (const [, { target, counts: recorded }] of [...counts].sort(([a], [b]) => a.localeCompare(b))) {
       const [ks, table] = target.split('.');
       const actual = await countRowsOverCql(c, ks, table);
-      const expected = recorded.length === ctx.manifest.nodes.filter((n) => 'cassandra' in n.parts).length ? expectedRows(recorded) : null;
-      rows[target] = { actual, expected };
+      const expected = recorded.length === nodes.length ? expectedRows(recorded) : null;
+      tables.push({ table: target, actual, counted: expected !== null, rows: expected?.rows ?? 0, upTo: expected?.upTo ?? 0, exact: expected?.exact ?? false });
       const problem = rowCountProblem(target, actual, expected);
       if (problem) problems.push(problem);
     }
   });
-  return { rows, ok: problems.length === 0, problems };
+  return { tables, ok: problems.length === 0, problems };
 }
 
 /** Rows of a table as CQL serves them at consistency ALL, paging over the first partition key column. */
@@ -175,12 +159,12 @@ async function countRowsOverCql(c: Client, ks: string, table: string): Promise<n
 }
 
 /** Runs one restore phase of the cassandra role. */
-export async function restoreCassandra(s: CassandraSettings, phase: string, ctx: RestoreContext): Promise<unknown> {
+export async function restoreCassandra(s: CassandraSettings, phase: RestorePhase, ctx: RestoreContext): Promise<PhaseOutcome | null> {
   switch (phase) {
     case 'fetch':
       return fetch(ctx);
     case 'schema':
-      return ctx.options.schema === 'true' ? loadSchema(s, ctx) : null;
+      return ctx.options.createSchema ? loadSchema(s, ctx) : null;
     case 'load':
       return load(s, ctx);
     case 'verify':
@@ -193,11 +177,10 @@ export async function restoreCassandra(s: CassandraSettings, phase: string, ctx:
 }
 
 /** Drill teardown: drops the scratch keyspace, never the one that was backed up. */
-async function dropScratch(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
-  const target = ctx.options.target_keyspace;
-  if (ctx.options.drop_scratch !== 'true' || ctx.options.schema !== 'true' || !target) return null;
-  const backedUp = new Set(ctx.manifest.nodes.flatMap((n) => ((n.parts.cassandra as { keyspaces?: string[] })?.keyspaces ?? [])));
-  if (backedUp.has(target)) throw new ValidationError(`refusing to drop ${target}: it is a keyspace the backup came from, not a scratch copy`);
+async function dropScratch(s: CassandraSettings, ctx: RestoreContext): Promise<PhaseOutcome | null> {
+  const target = ctx.options.targetKeyspace;
+  if (!ctx.options.dropScratch || !ctx.options.createSchema || !target) return null;
+  if (backedUpKeyspaces(ctx).has(target)) throw new ValidationError(`refusing to drop ${target}: it is a keyspace the backup came from, not a scratch copy`);
   await withSession(s, (c) => c.execute(`DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`));
-  return { dropped: target };
+  return { detail: `dropped ${target}` };
 }

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { errorMessage } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import { checkTag } from '../../../shared/names';
-import type { Compression } from '../../archive';
-import type { RestorableRole, RestoreContext, RestorePhase, RoleContext } from '../role';
+import { cassandraCommitSchema, type CassandraCommit, type CassandraPart, type SstableContents } from '../../../shared/parts/cassandra';
+import type { RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipResult } from '../role';
 import { restoreCassandra } from './restore';
 import type { CassandraSettings } from './config';
 import { describeKeyspace, localDataCenter, replicasPerDc, replication, ringMap, withSession, type Ring } from './cql';
@@ -20,18 +20,6 @@ import { SnapshotTrigger } from './trigger';
 import { readdir } from 'node:fs/promises';
 import { CQL_NAME } from '../../../shared/names';
 
-/** What Commit recorded: the server's own instant of the snapshot on this node. */
-export interface CassandraCommit {
-  tag: string;
-  keyspaces: string[];
-  /** created_at of the snapshot (Cassandra's manifest.json), ms since the epoch. */
-  cutAt: number;
-  /** When the JMX call started and returned, by the agent's clock. */
-  requestedAt: number;
-  returnedAt: number;
-  tables: number;
-}
-
 /** Prefix of every snapshot tag tandem creates, so debris can be recognised after a crash. */
 export const TAG_PREFIX = 'tandem-';
 
@@ -43,7 +31,7 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
   const jmxEnv = {};
 
   const keyspacesOf = async (ctx: RoleContext): Promise<string[]> =>
-    ctx.options.all_keyspaces === 'true'
+    ctx.options.allKeyspaces
       ? (await readdir(s.dataDir)).filter((k) => CQL_NAME.test(k)).sort()
       : [s.keyspace];
 
@@ -56,7 +44,7 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
     preflight: (ctx) => cassandraPreflight(s, nodetool, ctx),
     async prepare(ctx) {
       checkTag(ctx.tag);
-      if (ctx.options.repair === 'true') {
+      if (ctx.options.repair) {
         ctx.progress({ phase: 'repair' });
         await nodetool.repair(s.keyspace, ctx.signal);
       }
@@ -66,7 +54,7 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
     async commit(ctx): Promise<CassandraCommit> {
       const trigger = triggers.get(ctx.backupId);
       if (!trigger) throw new Error('no snapshot trigger for this backup: the agent restarted after Prepare');
-      const keyspaces = ctx.options.all_keyspaces === 'true' ? [] : [s.keyspace];
+      const keyspaces = ctx.options.allKeyspaces ? [] : [s.keyspace];
       const t = await trigger.snapshot(ctx.tag, keyspaces);
       trigger.close();
       triggers.delete(ctx.backupId);
@@ -81,35 +69,38 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
         tables: found.length,
       };
     },
-    async ship(ctx, commitRecord) {
-      const compression = (ctx.options.compression ?? 'bzip2') as Compression;
+    async ship(ctx, commitRecord): Promise<ShipResult> {
+      const compression = ctx.options.compression;
       const tables = (await Promise.all((await keyspacesOf(ctx)).map((k) => findTableSnapshots(s.dataDir, k, ctx.tag)))).flat();
       if (!tables.length) throw new Error(`no snapshot ${ctx.tag} found under ${s.dataDir}`);
       const keyspaces = [...new Set(tables.map((t) => t.keyspace))];
       const cluster = await readClusterFacts(s, keyspaces);
-      const cutAt = (commitRecord as CassandraCommit | undefined)?.cutAt ?? Date.now();
+      const cutAt = cassandraCommitSchema.parse(commitRecord).cutAt;
       // Counting reads the same snapshot files as the archiver, at the same time: one pass of the disk cache.
       const [shipped, counts] = await Promise.all([
         shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads }),
         s.countRows ? countSnapshotRows(s, cluster, tables, cutAt, ctx.signal) : Promise.resolve(null),
       ]);
       const extra = await writeSchemaAndRing(ctx, cluster);
-      const files = [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra];
-      return {
+      // The files inside each archive can number in the thousands: beside the archives, not in the manifest.
+      const contents: SstableContents = { format: 'tandem.sstable-contents/v1', tables: Object.fromEntries(shipped.map((t) => [`${t.keyspace}.${t.table}`, t.contents])) };
+      const contentsRef = await putJson(ctx, `${ctx.backupId}/${ctx.node}/cassandra/contents.json`, contents);
+      const part: CassandraPart = {
         compression,
         keyspaces,
-        tables: shipped.map((t, i) => (counts ? { ...t, count: counts[i] } : t)),
-        files,
+        tables: shipped.map(({ contents: _c, ...t }, i) => (counts ? { ...t, count: counts[i] } : t)),
+        contents: contentsRef,
         summary: `${shipped.length} tables, ${shipped.reduce((n, t) => n + t.bytesIn, 0)} bytes of SSTables` +
           (counts ? `, ${counts.reduce((n, c) => n + c.rows, 0)} rows` : ''),
       };
+      return { part, files: [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra, contentsRef] };
     },
     async cleanup(ctx) {
       triggers.get(ctx.backupId)?.close();
       triggers.delete(ctx.backupId);
       // keep_snapshot leaves the local snapshot for the operator (or a test) to inspect; it is
       // still cleared as debris at the agent's next start.
-      if (ctx.options.keep_snapshot === 'true') return;
+      if (ctx.options.keepSnapshot) return;
       for (const k of await keyspacesOf(ctx)) await nodetool.clearSnapshot(ctx.tag, k);
     },
     async abort(ctx) {
@@ -170,13 +161,19 @@ async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, ta
   });
 }
 
+/** Writes a small file atomically; returns its reference. */
+async function putText(ctx: RoleContext, path: string, body: string) {
+  await ctx.destination.writeAtomic(path, body);
+  return { path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
+}
+
+/** Writes a JSON document atomically; returns its reference. */
+const putJson = (ctx: RoleContext, path: string, doc: unknown) => putText(ctx, path, JSON.stringify(doc) + '\n');
+
 /** Writes `schema.cql` per keyspace and `ring.json` for the node; returns their manifest entries. */
 async function writeSchemaAndRing(ctx: RoleContext, cluster: ClusterFacts) {
   const out: { path: string; size: number; sha256: string }[] = [];
-  const put = async (path: string, body: string) => {
-    await ctx.destination.writeAtomic(path, body);
-    out.push({ path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') });
-  };
+  const put = async (path: string, body: string) => void out.push(await putText(ctx, path, body));
   for (const [k, cql] of cluster.schema) await put(`${ctx.backupId}/${ctx.node}/cassandra/${k}/schema.cql`, cql);
   await put(`${ctx.backupId}/${ctx.node}/cassandra/ring.json`, JSON.stringify(cluster.ring, null, 1) + '\n');
   return out;

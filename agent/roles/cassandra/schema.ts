@@ -6,13 +6,18 @@
 import type { Client } from 'cassandra-driver';
 import { readAll } from '../../../shared/destination';
 import { PreconditionError, TandemError } from '../../../shared/errors';
-import { parseReplicationOption } from '../../../shared/replication';
 import { checkCqlName } from '../../../shared/names';
-import type { RestoreContext } from '../role';
+import type { PhaseOutcome, RestoreContext } from '../role';
 import type { CassandraSettings } from './config';
 import { replication, withSession } from './cql';
-import { targetKeyspace } from './restore';
-import type { ShippedTable } from './ship';
+import { sources, tablesOf, targetKeyspace } from './restore-tables';
+
+/** NetworkTopologyStrategy with the given replication per datacenter, as Cassandra's map. */
+function replicationMap(entries: readonly { datacenter: string; factor: number }[]): Record<string, string> {
+  const out: Record<string, string> = { class: 'org.apache.cassandra.locator.NetworkTopologyStrategy' };
+  for (const e of entries) out[e.datacenter] = String(e.factor);
+  return out;
+}
 
 /** Splits DESCRIBE output into statements. */
 export function splitStatements(cql: string): string[] {
@@ -72,38 +77,37 @@ async function nodesPerDc(c: Client): Promise<Record<string, number>> {
 }
 
 /** Drops (when asked) or truncates, then recreates the keyspace and its tables; waits for agreement. */
-export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Promise<unknown> {
-  const source = (ctx.options.cassandra_sources ?? ctx.node).split(',')[0].trim();
-  const node = ctx.manifest.nodes.find((n) => n.node === source);
-  const tables = (node?.parts.cassandra as { tables?: ShippedTable[] } | undefined)?.tables ?? [];
+export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Promise<PhaseOutcome> {
+  const source = sources(ctx)[0];
+  const tables = tablesOf(ctx, source);
   const keyspaces = [...new Set(tables.map((t) => t.keyspace))].filter((k) => !k.startsWith('system'));
   const done: Record<string, string> = {};
-  const override = ctx.options.replication ? parseReplicationOption(ctx.options.replication) : null;
+  const override = ctx.options.replication.length ? replicationMap(ctx.options.replication) : null;
   await withSession(s, async (c) => {
     for (const ks of keyspaces) {
       const target = targetKeyspace(ctx, ks);
       const statements = splitStatements((await readAll(ctx.destination, `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`)).toString('utf8'));
       const existing = await replication(c, target);
       const existed = existing !== null;
-      const keep = existed && ctx.options.drop_keyspace !== 'true';
+      const keep = existed && !ctx.options.dropKeyspace;
       const createKs = statements.find((x) => /^CREATE KEYSPACE/i.test(x));
       // Checked before anything changes: a keyspace asking more replicas than the cluster has
       // nodes would take the restored data but fail every read at QUORUM or ALL.
       const wanted = override ?? (keep ? existing : createKs ? replicationOf(createKs) : null);
       if (wanted) checkReplicationFits(target, wanted, await nodesPerDc(c));
-      if (existed && ctx.options.drop_keyspace === 'true') {
+      if (existed && ctx.options.dropKeyspace) {
         await exec(c, `DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`);
         done[target] = 'dropped and recreated';
       } else done[target] = existed ? 'kept; restored tables truncated' : 'created';
       for (const stmt of statements) await exec(c, rewriteStatement(override && stmt === createKs ? withReplication(stmt, override) : stmt, ks, target));
       if (override && keep) await exec(c, `ALTER KEYSPACE "${checkCqlName(target)}" WITH replication = ${cqlMap(override)}`);
-      if (existed && ctx.options.drop_keyspace !== 'true') {
+      if (existed && !ctx.options.dropKeyspace) {
         for (const t of tables.filter((x) => x.keyspace === ks)) await exec(c, `TRUNCATE "${checkCqlName(target)}"."${checkCqlName(t.table)}"`);
       }
     }
     await waitForAgreement(c);
   });
-  return { keyspaces: done };
+  return { detail: Object.entries(done).map(([k, what]) => `${k}: ${what}`).join('; ') };
 }
 
 async function exec(c: Client, cql: string): Promise<void> {

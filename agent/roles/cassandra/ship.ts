@@ -8,23 +8,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { TandemError } from '../../../shared/errors';
 import { createArchive, type Compression } from '../../archive';
+import type { ArchivedFile, ShippedTable } from '../../../shared/parts/cassandra';
 import type { RoleContext } from '../role';
-import type { TableRowCount } from './row-count';
 
-/** One archived table, as recorded in the manifest. */
-export interface ShippedTable {
-  keyspace: string;
-  table: string;
-  tableDir: string;
-  path: string;
-  size: number;
-  sha256: string;
-  /** Snapshot files inside the archive, with their own sha256, for checks after extraction. */
-  contents: { path: string; size: number; sha256: string }[];
-  bytesIn: number;
-  /** Rows this node held at the cut (absent when counting is off). */
-  count?: TableRowCount;
-}
+/** One archived table, with the snapshot files inside its archive (for contents.json). */
+export type ArchivedTable = Omit<ShippedTable, 'count'> & { contents: ArchivedFile[] };
 
 const EXTENSION: Record<Compression, string> = { bzip2: 'tbz', xz: 'txz', none: 'tar' };
 
@@ -47,7 +35,7 @@ export async function shipTables(
   ctx: RoleContext,
   tables: { keyspace: string; table: string; tableDir: string; dir: string }[],
   opts: { compression: Compression; parallelism: number; threads?: number },
-): Promise<ShippedTable[]> {
+): Promise<ArchivedTable[]> {
   const sizes = await Promise.all(tables.map((t) => dirBytes(t.dir)));
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
   const done = new Map<number, number>();
@@ -55,7 +43,7 @@ export async function shipTables(
   const report = () =>
     ctx.progress({ phase: 'archive', bytesDone: [...done.values()].reduce((a, b) => a + b, 0), bytesTotal, filesDone, filesTotal: tables.length });
   report();
-  const results: ShippedTable[] = new Array(tables.length);
+  const results: ArchivedTable[] = new Array(tables.length);
   let next = 0;
   const worker = async () => {
     while (next < tables.length) {

@@ -10,23 +10,15 @@ import type { Client } from '@elastic/elasticsearch';
 import { PreconditionError, TandemError, ValidationError } from '../../../shared/errors';
 import { INDEX_NAME } from '../../../shared/names';
 import { addRebuildFlag, checkRebuildFlagWritable } from '../rebuild-flag';
-import { optionOn, restoreSource } from '../restore-source';
-import type { RestoreContext, RestorePhase } from '../role';
+import type { EsSnapshotRecord } from '../../../shared/parts/elasticsearch';
+import type { IndexDocuments } from '../../../shared/generated/tandem/v2/agent';
+import { restoreSource } from '../restore-source';
+import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import { esProblem } from './client';
-import type { EsCommitRecord } from './role';
 import * as es from './snapshot';
 
-/** What ship recorded (the manifest's parts.elasticsearch, without its files). */
-interface EsPart {
-  skipped?: true;
-  repository?: { name: string; type?: string; location?: string };
-  snapshot?: string;
-  uuid?: string;
-  indices?: string[];
-  docCounts?: Record<string, number>;
-  /** Aliases of each index at backup time (absent in older manifests). */
-  aliases?: Record<string, string[]>;
-}
+/** What ship recorded about the snapshot (the part, when the index was not skipped). */
+type EsPart = EsSnapshotRecord;
 
 /** What load did; also kept in workDir so a repeated load does not restore twice. */
 interface LoadResult {
@@ -41,17 +33,12 @@ interface LoadResult {
 }
 
 /** What the load phase says when TheHive's index must be rebuilt (not backed up, or asked for). */
-const REBUILD = {
-  rebuildRequired: true,
-  howTo: 'start TheHive once with db.janusgraph.forceDropAndRebuildIndex = true (then remove it), or POST /api/v1/admin/index/all/rebuild',
-} as const;
+const REBUILD = 'TheHive\'s index must be rebuilt: start TheHive once with db.janusgraph.forceDropAndRebuildIndex = true (then remove it), or POST /api/v1/admin/index/all/rebuild';
 
 /** The index prefix of a drill, validated (it becomes part of index names); '' when restoring in place. */
 function indexPrefix(ctx: RestoreContext): string {
-  const p = ctx.options.index_prefix ?? '';
-  // A prefix must itself start like an index name; '.' or '_' prefixes would make hidden or invalid indices.
-  if (p && !/^[a-z0-9][a-z0-9_.-]*$/.test(p)) throw new ValidationError(`index_prefix ${JSON.stringify(p)} must be lowercase letters, digits, "_", "." and "-", starting with a letter or digit`);
-  return p;
+  // Checked where the request entered (restoreOptionsSchema): it must start like an index name.
+  return ctx.options.indexPrefix ?? '';
 }
 
 /** The restored name of each source index. */
@@ -63,38 +50,44 @@ export async function restoreElasticsearch(
   ctx: RestoreContext,
   withClient: <T>(fn: (c: Client) => Promise<T>) => Promise<T>,
   { url, timeoutMs, theHiveConfig }: { url: string; timeoutMs: number; theHiveConfig?: string },
-): Promise<unknown> {
-  const rebuild = optionOn(ctx, 'rebuild_index');
+): Promise<PhaseOutcome | null> {
+  const rebuild = ctx.options.rebuildIndex;
   // Checked in the first phase, before anything is dropped: the flag must be writable at the end.
   if (phase === 'fetch' && rebuild) await checkRebuildFlagWritable(theHiveConfig);
   if (phase === 'fetch' || phase === 'schema') return null;
-  const src = restoreSource<EsPart, EsCommitRecord | { skipped: true }>(ctx, 'elasticsearch');
-  const part = src.part;
-  if (!part.skipped && (!part.repository?.name || !part.snapshot)) throw new ValidationError(`the elasticsearch part of node ${src.node} names no repository or snapshot`);
+  const src = restoreSource(ctx, 'elasticsearch');
+  const part = 'skipped' in src.part ? null : src.part;
   const prefix = indexPrefix(ctx);
   const wrap = (what: string) => (err: unknown) => {
     throw err instanceof TandemError ? err : new TandemError(`${what}: ${esProblem(err, url)}`, {}, { cause: err });
   };
   if (phase === 'load') {
-    const loaded = part.skipped ? {} : await withClient((c) => load(c, ctx, part, prefix, timeoutMs)).catch(wrap('elasticsearch restore'));
-    if (!part.skipped && !rebuild) return loaded;
+    const loaded = part ? await withClient((c) => load(c, ctx, part, prefix, timeoutMs)).catch(wrap('elasticsearch restore')) : null;
+    const said = loaded ? describeLoad(loaded) : 'the index was not backed up (--skip-index)';
+    if (part && !rebuild) return { detail: said };
     const applied = rebuild ? await addRebuildFlag(theHiveConfig!, ctx.restoreId) : undefined;
-    return { ...loaded, ...REBUILD, ...(applied ? { applied } : {}) };
+    return { detail: `${said}; ${REBUILD}` + (applied ? `; the flag is set in ${theHiveConfig}` : '') };
   }
-  if (part.skipped) return null;
+  if (!part) return null;
   if (phase === 'check') return withClient((c) => checkSnapshot(c, part)).catch(wrap('elasticsearch check'));
-  const indices = part.indices ?? Object.keys(part.docCounts ?? {});
-  const targets = targetsOf(indices, prefix);
+  const targets = targetsOf(part.indices, prefix);
   if (phase === 'verify') {
     const commit = src.commit && !('skipped' in src.commit) ? src.commit : undefined;
-    return withClient((c) => verify(c, targets, commit?.docCounts ?? part.docCounts ?? {})).catch(wrap('elasticsearch verify'));
+    return withClient((c) => verify(c, targets, commit?.docCounts ?? part.docCounts)).catch(wrap('elasticsearch verify'));
   }
   // cleanup: only a drill's renamed copies are ever dropped, never indices restored in place.
-  if (!optionOn(ctx, 'drop_scratch') || !prefix) return null;
+  if (!ctx.options.dropScratch || !prefix) return null;
   const names = Object.values(targets);
   await withClient((c) => c.indices.delete({ index: names, ignore_unavailable: true, expand_wildcards: 'none' })).catch(wrap('dropping the drill indices'));
   ctx.log.info({ indices: names }, 'dropped the drill indices');
-  return { dropped: names };
+  return { detail: `dropped ${names.join(', ')}` };
+}
+
+/** One line for the operator about a finished load. */
+function describeLoad(r: LoadResult): string {
+  return `restored ${r.repository}/${r.snapshot} as ${Object.values(r.indices).join(', ')} (${r.shards.successful}/${r.shards.total} shards)` +
+    (r.deleted.length ? `; deleted ${r.deleted.join(', ')} first` : '') +
+    (r.unaliased?.length ? `; took aliases off ${r.unaliased.map((u) => `${u.index} (${u.alias})`).join(', ')}, left in place` : '');
 }
 
 /**
@@ -120,9 +113,10 @@ async function takeAliasesOffOthers(c: Client, ctx: RestoreContext, aliases: Rec
 
 /** Deletes the target indices and restores the snapshot into them; requires zero failed shards. */
 async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string, timeoutMs: number): Promise<LoadResult> {
-  const repository = part.repository!.name;
-  const snapshot = part.snapshot!;
+  const repository = part.repository.name;
+  const snapshot = part.snapshot;
   const markerFile = join(ctx.workDir, 'es-load.json');
+  // Written by this agent after its own load: trusted local state, not destination input.
   const marker = await readFile(markerFile, 'utf8').then((t) => JSON.parse(t) as LoadResult & { prefix: string }, () => null);
   // A load that already finished is not redone (that would delete and restore again) while its indices are still there.
   if (marker && marker.snapshot === snapshot && marker.prefix === prefix) {
@@ -146,7 +140,7 @@ async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string
     ctx.log.warn({ indices: deleted }, 'deleted the indices the snapshot is restored into');
   }
   const renamed = prefix !== '';
-  const unaliased = renamed ? [] : await takeAliasesOffOthers(c, ctx, part.aliases ?? {}, Object.values(targets));
+  const unaliased = renamed ? [] : await takeAliasesOffOthers(c, ctx, part.aliases, Object.values(targets));
   const r = await c.snapshot.restore(
     {
       repository,
@@ -176,7 +170,7 @@ async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string
 
 /** Registers the backup's fs repository read-only when this cluster does not know it (restore to another cluster). */
 async function ensureRepository(c: Client, ctx: RestoreContext, part: EsPart): Promise<void> {
-  const repo = part.repository!;
+  const repo = part.repository;
   if ((await es.repositoryInfo(c, repo.name)).exists) return;
   if (repo.type !== 'fs' || !repo.location) {
     throw new PreconditionError(`snapshot repository ${repo.name} does not exist on this cluster; register it (type ${repo.type ?? '?'}) pointing at the backup's snapshots`);
@@ -191,32 +185,33 @@ async function ensureRepository(c: Client, ctx: RestoreContext, part: EsPart): P
 }
 
 /** Refreshes and counts every restored index against the count recorded at the cut. */
-async function verify(c: Client, targets: Record<string, string>, expected: Record<string, number>) {
+async function verify(c: Client, targets: Record<string, string>, expected: Record<string, number>): Promise<PhaseOutcome> {
   const names = Object.values(targets);
-  if (!names.length) return { counts: {}, ok: true, mismatches: [] };
+  if (!names.length) return { ok: true };
   await c.indices.refresh({ index: names, expand_wildcards: 'none' });
-  const counts: Record<string, { expected: number | null; actual: number }> = {};
+  const indices: IndexDocuments[] = [];
   const mismatches: string[] = [];
   let ok = true;
   for (const [source, target] of Object.entries(targets)) {
     const actual = (await c.count({ index: target, expand_wildcards: 'none' })).count;
     const want = expected[source];
-    counts[target] = { expected: want ?? null, actual };
+    indices.push({ index: target, actual, counted: want !== undefined, expected: want ?? 0 });
     if (want === undefined) continue;
     // Counts were taken just before the snapshot started while TheHive may write: more is fine, fewer is not.
     if (actual < want) ok = false;
     if (actual !== want) mismatches.push(`${target}: ${actual} documents, ${want} counted at the cut`);
   }
-  return { counts, ok, mismatches };
+  // More documents than at the cut is fine (TheHive wrote meanwhile): reported, not a failure.
+  return { indices, ok, problems: ok ? [] : mismatches, detail: ok && mismatches.length ? mismatches.join('; ') : '' };
 }
 
 /** For `tandem verify`: the snapshot still exists in its repository, SUCCESS, with the recorded uuid. */
-async function checkSnapshot(c: Client, part: EsPart): Promise<{ ok: boolean; problems: string[]; state?: string }> {
-  const name = `${part.repository!.name}/${part.snapshot!}`;
-  const snap = await es.getSnapshot(c, part.repository!.name, part.snapshot!);
+async function checkSnapshot(c: Client, part: EsPart): Promise<PhaseOutcome> {
+  const name = `${part.repository.name}/${part.snapshot}`;
+  const snap = await es.getSnapshot(c, part.repository.name, part.snapshot);
   if (!snap) return { ok: false, problems: [`snapshot ${name} is missing from the repository`] };
   const problems: string[] = [];
   if (snap.state !== 'SUCCESS') problems.push(`snapshot ${name} is ${snap.state}, not SUCCESS`);
   if (part.uuid && snap.uuid && snap.uuid !== part.uuid) problems.push(`snapshot ${name} has uuid ${snap.uuid}, not ${part.uuid} as recorded`);
-  return { ok: problems.length === 0, problems, state: snap.state };
+  return { ok: problems.length === 0, problems, detail: `snapshot ${name} is ${snap.state}` };
 }

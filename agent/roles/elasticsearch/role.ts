@@ -10,25 +10,20 @@ import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
-import type { CheckResult, RestorableRole, RestorePhase, RestoreContext, RoleContext } from '../role';
+import { esCommitSchema, type EsCommit, type EsPart, type EsSnapshotRecord } from '../../../shared/parts/elasticsearch';
+import type { CheckResult, RestorableRole, RestorePhase, RestoreContext, RoleContext, ShipResult } from '../role';
 import { esClient, esErrorType, esProblem, esStatus } from './client';
 import { resolveEsSettings, type EsSettings, type ResolvedEsSettings } from './config';
 import { restoreElasticsearch } from './restore';
 import * as es from './snapshot';
 
-/** What commit records (the manifest's commits.elasticsearch). */
-export interface EsCommitRecord {
-  cutAt: number;
-  repository: string;
-  snapshot: string;
-  indices: string[];
-  docCounts: Record<string, number>;
-}
+/** What commit records when the snapshot was started (the manifest's commits.elasticsearch). */
+type EsCommitRecord = Exclude<EsCommit, { skipped: true }>;
 
 /** Commit/ship result when the backup was asked to leave the index out. */
 const SKIPPED = { skipped: true, reason: 'index must be rebuilt on restore' } as const;
 
-const skipIndex = (ctx: RoleContext) => ctx.options.skip_index === 'true';
+const skipIndex = (ctx: RoleContext) => ctx.options.skipIndex;
 /** ES snapshot names must be lowercase; tandem's tags are the (lowercase) backup ids. */
 const snapshotName = (ctx: RoleContext) => ctx.tag.toLowerCase();
 const recordPath = (ctx: RoleContext) => `${ctx.backupId}/${ctx.node}/elasticsearch`;
@@ -62,9 +57,9 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
     },
 
     async preflight(ctx: RoleContext): Promise<CheckResult[]> {
-      if (skipIndex(ctx)) return [{ name: 'skipped', ok: true, message: 'skip_index=true: the index is not backed up and must be rebuilt on restore' }];
+      if (skipIndex(ctx)) return [{ name: 'skipped', ok: true, message: '--skip-index: the index is not backed up and must be rebuilt on restore' }];
       return withClient(async (c) => {
-        const checks = await preflightChecks(c, s, ctx.options.allow_yellow === 'true');
+        const checks = await preflightChecks(c, s, ctx.options.allowYellow);
         // Only a reachable cluster with its repository in order can say whether the name is free.
         return checks.every((x) => x.ok) ? [...checks, await snapshotNameFree(c, s.repository, snapshotName(ctx))] : checks;
       });
@@ -121,9 +116,9 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
       });
     },
 
-    async ship(ctx: RoleContext, commitRecord: unknown) {
-      const cut = commitRecord as EsCommitRecord | typeof SKIPPED | undefined;
-      if (!cut || 'skipped' in cut) return { ...SKIPPED };
+    async ship(ctx: RoleContext, commitRecord: unknown): Promise<ShipResult> {
+      const cut = esCommitSchema.parse(commitRecord);
+      if ('skipped' in cut) return { part: { ...SKIPPED, summary: 'index not backed up (--skip-index)' } satisfies EsPart, files: [] };
       return withClient(async (c) => {
         const snap = await es.waitForSnapshot(c, cut.repository, cut.snapshot, {
           timeoutMs: s.snapshotTimeoutMs,
@@ -134,7 +129,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
         const repo = await es.repositoryInfo(c, cut.repository);
         // The aliases the snapshot carries, so an in-place restore can take them off newer indices.
         const aliases = await es.aliasesOf(c, snap.indices ?? cut.indices);
-        const record = {
+        const record: EsSnapshotRecord = {
           format: 'tandem.es-snapshot/v1',
           url: s.url,
           repository: { name: cut.repository, type: repo.type, location: repo.location },
@@ -143,7 +138,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
           state: snap.state,
           esVersion: snap.version,
           indices: snap.indices ?? cut.indices,
-          shards: snap.shards,
+          shards: snap.shards ? { total: snap.shards.total, successful: snap.shards.successful, failed: snap.shards.failed } : undefined,
           docCounts: cut.docCounts,
           aliases,
           cutAt: cut.cutAt,
@@ -154,8 +149,9 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
         const body = JSON.stringify(record, null, 2) + '\n';
         const path = `${recordPath(ctx)}/snapshot.json`;
         await ctx.destination.writeAtomic(path, body);
-        const sha256 = createHash('sha256').update(body).digest('hex');
-        return { ...record, files: [{ path, size: Buffer.byteLength(body), sha256 }] };
+        const ref = { path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
+        const summary = `snapshot ${record.snapshot} ${record.state ?? ''} of ${record.indices.length} indices`;
+        return { part: { ...record, record: ref, summary } satisfies EsPart, files: [ref] };
       });
     },
 

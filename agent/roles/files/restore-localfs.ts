@@ -10,17 +10,15 @@ import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough, sha256File } from '../../archive/checksum';
 import { ValidationError } from '../../../shared/errors';
 import { relPathProblem } from '../../../shared/destination/paths';
-import type { RestoreContext } from '../role';
+import type { ListedDir, ListedFile } from '../../../shared/parts/files';
+import type { PhaseOutcome, RestoreContext } from '../role';
 import { progressReporter, runPool } from './copy';
-import type { CutDir, CutFile } from './localfs';
 
 /** A file as the listing records it. */
-export type ListedFile = CutFile & { sha256?: string };
-
 /** The folder part of a files listing. */
 export interface FolderListing {
   files: ListedFile[];
-  dirs: CutDir[];
+  dirs: ListedDir[];
 }
 
 /** Where and how to restore. */
@@ -166,13 +164,9 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: 
   // Folder modes last and deepest first: a restored 0500 folder must not block writes into it.
   for (const d of [...listing.dirs].sort((a, b) => (a.path < b.path ? 1 : -1))) await applyMeta(inside(root, d.path), d);
   return {
-    target: root,
-    files: listing.files.length,
-    bytes,
-    skipped,
-    ...(clean ? { removed } : {}),
-    ownership: isRoot() ? 'restored' : `not restored: the agent runs as uid ${process.getuid?.()}, not root; chown the files to TheHive's user`,
-  };
+    detail: `${listing.files.length} files into ${root} (${bytes} bytes copied, ${skipped} already there${clean ? `, ${removed} not in the backup removed` : ''}); ` +
+      (isRoot() ? 'owners restored' : `owners not restored: the agent runs as uid ${process.getuid?.()}, not root; chown the files to TheHive's user`),
+  } satisfies PhaseOutcome;
 }
 
 /** Checks every listed file in the target: present, same size, sha256 and mode (and owner when root). */
@@ -197,12 +191,9 @@ export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, listing
   const listed = new Set(listing.files.map((f) => f.path));
   const extra = (await walk(t.target)).files.filter((f) => !listed.has(f) && !f.split('/').some((seg) => seg.startsWith('.'))).sort();
   return {
-    target: t.target,
-    files: listing.files.length,
-    bytes,
     ok: problems.length === 0,
     problems: problems.slice(0, MAX_PROBLEMS),
     problemCount: problems.length,
-    extra: { count: extra.length, first: extra.slice(0, MAX_PROBLEMS) },
-  };
+    files: { files: listing.files.length, bytes, extraCount: extra.length, extraFirst: extra.slice(0, MAX_PROBLEMS) },
+  } satisfies PhaseOutcome;
 }

@@ -11,17 +11,11 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketC
 import { HashingPassThrough } from '../../archive/checksum';
 import { ValidationError } from '../../../shared/errors';
 import { relPathProblem } from '../../../shared/destination/paths';
-import type { RestoreContext } from '../role';
+import type { ListedObject } from '../../../shared/parts/files';
+import type { PhaseOutcome, RestoreContext } from '../role';
 import { progressReporter, runPool } from './copy';
 
 /** An object as the listing records it. */
-export interface ListedObject {
-  key: string;
-  size: number;
-  etag?: string;
-  sha256?: string;
-}
-
 /** Where to restore. */
 export interface BucketTarget {
   base: string;
@@ -80,7 +74,7 @@ export async function loadBucket(ctx: RestoreContext, client: S3Client, t: Bucke
     bytes += o.size;
     progress.add(o.size);
   });
-  return { bucket: t.bucket, files: objects.length, bytes, skipped };
+  return { detail: `${objects.length} objects into bucket ${t.bucket} (${bytes} bytes copied, ${skipped} already there)` } satisfies PhaseOutcome;
 }
 
 /** Reads every listed object back and checks its size and sha256. */
@@ -105,7 +99,7 @@ export async function verifyBucket(ctx: RestoreContext, client: S3Client, t: Buc
     bytes += hasher.bytes;
   });
   problems.sort();
-  return { bucket: t.bucket, files: objects.length, bytes, ok: problems.length === 0, problems: problems.slice(0, 50), problemCount: problems.length };
+  return { ok: problems.length === 0, problems: problems.slice(0, 50), problemCount: problems.length, files: { files: objects.length, bytes, extraCount: 0, extraFirst: [] } } satisfies PhaseOutcome;
 }
 
 /** Deletes the listed objects from a drill bucket (drop_scratch=true); the bucket itself is left. */
@@ -113,5 +107,5 @@ export async function dropObjects(ctx: RestoreContext, client: S3Client, bucket:
   await runPool(objects, 4, ctx.signal, async (o) => {
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.key }), { abortSignal: ctx.signal });
   });
-  return { bucket, deleted: objects.length };
+  return { detail: `deleted ${objects.length} objects from bucket ${bucket}` } satisfies PhaseOutcome;
 }

@@ -8,7 +8,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
-import type { CheckResult, RestorableRole, RestoreContext, RestorePhase, RoleContext } from '../role';
+import type { FileRef } from '../../../shared/parts';
+import type { FilesListing, FilesPart } from '../../../shared/parts/files';
+import type { CheckResult, RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipResult } from '../role';
 import { resolveFilesSettings, type FilesSettings, type ResolvedFilesSettings } from './config';
 import { linkedSignal, shipSummary, type StoredFile } from './copy';
 import { checkFolder, copyFolder, listFolder, storedFiles, type LocalCut } from './localfs';
@@ -100,23 +102,28 @@ export function filesRole(settings: FilesSettings): RestorableRole {
     },
   };
 
-  /** Copies the cut and writes the listing. */
-  async function ship(ctx: RoleContext) {
+  /** Copies the cut and writes the listing; the part keeps counts and a reference to it. */
+  async function ship(ctx: RoleContext): Promise<ShipResult> {
     const raw = await readFile(join(ctx.workDir, 'cut.json'), 'utf8').catch(() => null);
     if (!raw) throw new PreconditionError(`files: the cut of backup ${ctx.backupId} is gone (agent restarted?); the backup must be retried`);
+    // Written by this agent at commit: trusted local state, not destination input.
     const cut = JSON.parse(raw) as LocalCut | S3Cut;
     let files: StoredFile[];
-    let listing: Record<string, unknown>;
-    let report: { changed: unknown[]; missing: string[]; unstorable: { path: string; reason: string }[] };
+    let listing: FilesListing;
+    let report: { changed: { path: string }[]; missing: string[]; unstorable: { path: string; reason: string }[] };
     if (cut.store === 'localfs') {
       const r = await copyFolder(ctx, cut, base(ctx), s.concurrency);
       files = storedFiles(r);
       report = { changed: r.changed, missing: r.missing, unstorable: [...cut.skipped, ...r.unstorable] };
       listing = {
+        format: 'tandem.files-listing/v2',
+        cutAt: cut.cutAt,
         store: 'localfs',
         location: cut.location,
         files: r.stored.map(({ dest: _d, ...f }) => f).sort((a, b) => (a.path < b.path ? -1 : 1)),
         dirs: cut.dirs,
+        ...report,
+        summary: '',
       };
     } else {
       const client = storeClient(s as Extract<ResolvedFilesSettings, { store: 's3' }>);
@@ -125,29 +132,38 @@ export function filesRole(settings: FilesSettings): RestorableRole {
         files = r.stored.map(({ key: _k, ...f }) => f);
         report = { changed: r.changed, missing: r.missing, unstorable: r.unstorable };
         listing = {
+          format: 'tandem.files-listing/v2',
+          cutAt: cut.cutAt,
           store: 's3',
           bucket: cut.bucket,
           endpoint: cut.endpoint,
           objects: r.stored.map((o) => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+          ...report,
+          summary: '',
         };
       } finally {
         client.destroy();
       }
     }
     const summary = shipSummary(files, report.changed, report.missing, report.unstorable);
-    if (report.changed.length || report.missing.length || report.unstorable.length) ctx.log.warn({ ...report, summary }, 'files differ from the cut');
-    const body = JSON.stringify({ format: 'tandem.files-listing/v1', cutAt: cut.cutAt, ...listing, ...report, summary }) + '\n';
-    const listingPath = `${base(ctx)}/listing.json`;
-    await ctx.destination.writeAtomic(listingPath, body);
-    files.push({ path: listingPath, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') });
-    return {
+    if (report.changed.length || report.missing.length || report.unstorable.length) {
+      ctx.log.warn({ changed: report.changed.length, missing: report.missing.length, unstorable: report.unstorable.length, summary }, 'files differ from the cut');
+    }
+    const body = JSON.stringify({ ...listing, summary }) + '\n';
+    const ref: FileRef = { path: `${base(ctx)}/listing.json`, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
+    await ctx.destination.writeAtomic(ref.path, body);
+    const bytes = files.reduce((a, f) => a + f.size, 0);
+    const examples = [...report.missing.slice(0, 20), ...report.changed.slice(0, 20).map((c) => c.path), ...report.unstorable.slice(0, 20).map((u) => u.path)];
+    const part: FilesPart = {
       store: cut.store,
       location: where,
-      fileCount: files.length - 1,
-      bytes: files.reduce((a, f) => a + f.size, 0) - Buffer.byteLength(body),
-      ...report,
+      fileCount: files.length,
+      bytes,
+      deviations: { changed: report.changed.length, missing: report.missing.length, unstorable: report.unstorable.length, examples },
       summary,
-      files,
+      listing: ref,
     };
+    // The attachments are listed in listing.json, not one by one in the manifest.
+    return { part, files: [ref], listed: { files: files.length, bytes } };
   }
 }

@@ -1,15 +1,16 @@
 /**
  * The rehearsal role: exercises the two-phase protocol without touching a database, for the
- * protocol's own integration tests. It is enabled only when TANDEM_ENABLE_REHEARSAL_ROLE=1.
- * It leaves a marker file for every step so tests can see what ran and what was undone.
+ * protocol's own integration tests (test/helpers/agent-main.ts registers it; production agents
+ * do not know it). It leaves a marker file for every step so tests can see what ran and what was undone.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { absolutePath } from '../../shared/config/common';
 import type { Logger } from '../../shared/log';
-import type { CheckResult, Role, RoleContext } from './role';
+import type { CheckResult, Role, RoleContext, ShipResult } from '../../agent/roles/role';
 
 /** Settings of the rehearsal role. */
 export const rehearsalSettings = z.strictObject({
@@ -45,7 +46,7 @@ export function rehearsalRole(settings: RehearsalSettings): Role {
       await marker(ctx.backupId, 'committed', String(at));
       return { cutAt: at };
     },
-    async ship(ctx: RoleContext) {
+    async ship(ctx: RoleContext): Promise<ShipResult> {
       const steps = 4;
       for (let i = 1; i <= steps; i++) {
         await sleep(settings.shipMs / steps, undefined, { signal: ctx.signal });
@@ -55,7 +56,8 @@ export function rehearsalRole(settings: RehearsalSettings): Role {
       const rel = `${ctx.backupId}/${ctx.node}/rehearsal/part.txt`;
       await ctx.destination.writeAtomic(rel, body);
       await marker(ctx.backupId, 'shipped');
-      return { files: [{ path: rel, size: Buffer.byteLength(body) }] };
+      const file = { path: rel, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
+      return { part: { file, summary: 'one rehearsal file' }, files: [file] };
     },
     async cleanup(ctx: RoleContext) {
       await marker(ctx.backupId, 'cleaned');

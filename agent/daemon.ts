@@ -1,0 +1,83 @@
+/**
+ * The tandem-agent daemon on every Cassandra, Elasticsearch and file-storage host. It carries
+ * out the local steps of a backup when the coordinator asks, over mutual TLS.
+ */
+import { parseArgs } from 'node:util';
+import { errorMessage, TandemError } from '../shared/errors';
+import { createLogger } from '../shared/log';
+import { TANDEM_VERSION } from '../shared/version';
+import { BackupController } from './backup/controller';
+import { StateStore } from './backup/store';
+import { loadAgentConfig } from './config';
+import { RestoreController } from './restore/controller';
+import type { RolePlugin } from './roles/plugin';
+import { createRoles } from './roles/registry';
+import { agentService, startServer } from './rpc/server';
+
+const HELP = `tandem-agent ${TANDEM_VERSION}: the tandem agent daemon (run by systemd: tandem-agent.service)
+
+Usage: tandem-agent [--config FILE] [--insecure] [--check-config]
+
+Options:
+  -c, --config FILE   agent configuration (YAML); default /etc/tandem/agent.yaml
+      --insecure      serve without TLS; allowed only when listening on a loopback address
+      --check-config  validate the configuration, print it as JSON and exit
+  -h, --help          this help
+  -v, --version       print the version
+
+Signals: SIGTERM/SIGINT stop the agent gracefully (running steps are aborted and cleaned up
+at the next start). Exit codes: 0 stopped, 2 configuration error, 1 any other failure.`;
+
+/** Runs the daemon with the given role plug-ins until SIGTERM/SIGINT; returns the exit code. */
+async function main(plugins: readonly RolePlugin[]): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: 'string', short: 'c', default: '/etc/tandem/agent.yaml' },
+      insecure: { type: 'boolean', default: false },
+      'check-config': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', short: 'v', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return void console.log(HELP), 0;
+  if (values.version) return void console.log(TANDEM_VERSION), 0;
+  const config = loadAgentConfig(values.config!, plugins);
+  if (!config.tls && !values.insecure) {
+    throw new TandemError(`${values.config}: tls is required (ca, cert, key); use --insecure only for a loopback test setup`);
+  }
+  const roles = createRoles(plugins, config.roles);
+  if (values['check-config']) return void console.log(JSON.stringify(config, null, 2)), 0;
+
+  const log = createLogger('tandem-agent', { node: config.node });
+  const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log);
+  await controller.recover();
+  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log), log));
+  log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure }, 'agent ready');
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'stopping');
+      controller.close();
+      const force = setTimeout(() => server.forceShutdown(), 10_000);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+/** Runs tandem-agent with these role plug-ins and exits with its code. */
+export function runAgent(plugins: readonly RolePlugin[]): void {
+  main(plugins).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`tandem-agent: ${errorMessage(err)}`);
+      process.exit(err instanceof TandemError ? 2 : 1);
+    },
+  );
+}

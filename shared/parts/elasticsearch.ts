@@ -1,0 +1,53 @@
+/**
+ * The elasticsearch role's records. The snapshot's data stays in Elasticsearch's repository; the
+ * part says which snapshot it is, what it held, and where its self-describing record
+ * (`snapshot.json`) is at the destination.
+ */
+import { z } from 'zod';
+import { INDEX_NAME } from '../names';
+import { epochMs, fileRef } from './common';
+
+/** The index was left out of the backup (`--skip-index`). */
+const skippedSchema = z.strictObject({ skipped: z.literal(true), reason: z.string() });
+
+/** What Commit recorded: the snapshot started at the cut. */
+export const esCommitSchema = z.union([
+  z.strictObject({
+    cutAt: epochMs,
+    repository: z.string(),
+    snapshot: z.string(),
+    indices: z.array(z.string().regex(INDEX_NAME)),
+    docCounts: z.record(z.string(), z.int().nonnegative()),
+  }),
+  skippedSchema,
+]);
+
+/** The snapshot as it finished, also written to `snapshot.json`. */
+export const esSnapshotRecordSchema = z.strictObject({
+  format: z.literal('tandem.es-snapshot/v1'),
+  url: z.string(),
+  repository: z.strictObject({ name: z.string(), type: z.string().optional(), location: z.string().optional() }),
+  snapshot: z.string(),
+  uuid: z.string().optional(),
+  state: z.string().optional(),
+  esVersion: z.string().optional(),
+  indices: z.array(z.string().regex(INDEX_NAME)),
+  shards: z.strictObject({ total: z.int(), successful: z.int(), failed: z.int() }).partial().optional(),
+  docCounts: z.record(z.string(), z.int().nonnegative()),
+  /** Aliases of each index at backup time. */
+  aliases: z.record(z.string(), z.array(z.string())),
+  cutAt: epochMs,
+  startTime: z.number().optional(),
+  endTime: z.number().optional(),
+  durationMs: z.number().optional(),
+});
+
+/** The elasticsearch part of one node. */
+export const esPartSchema = z.union([
+  esSnapshotRecordSchema.extend({ record: fileRef, summary: z.string() }),
+  skippedSchema.extend({ summary: z.string() }),
+]);
+
+export type EsCommit = z.output<typeof esCommitSchema>;
+export type EsSnapshotRecord = z.output<typeof esSnapshotRecordSchema>;
+export type EsPart = z.output<typeof esPartSchema>;

@@ -1,0 +1,105 @@
+/**
+ * The files role's records. TheHive's attachments can number in the millions: they are listed,
+ * with sha256, owners and modes, in `<id>/<node>/files/listing.json` at the destination, and the
+ * part in the manifest keeps counts and a reference to that listing.
+ */
+import { z } from 'zod';
+import { sha256 as sha256Hex, epochMs, fileRef } from './common';
+
+/** What Commit recorded: the listing of the store at the cut. */
+export const filesCommitSchema = z.strictObject({
+  cutAt: epochMs,
+  store: z.enum(['localfs', 's3']),
+  location: z.string(),
+  fileCount: z.int().nonnegative(),
+  bytes: z.int().nonnegative(),
+});
+
+/** How many files did not make it as cut, and a few of them. */
+const deviations = z.strictObject({
+  changed: z.int().nonnegative(),
+  missing: z.int().nonnegative(),
+  unstorable: z.int().nonnegative(),
+  /** Up to 20 paths of each kind, for the operator. */
+  examples: z.array(z.string()).max(60),
+});
+
+/** The files part of one node. */
+export const filesPartSchema = z.strictObject({
+  store: z.enum(['localfs', 's3']),
+  location: z.string(),
+  /** Files stored, and their bytes (the listing itself not included). */
+  fileCount: z.int().nonnegative(),
+  bytes: z.int().nonnegative(),
+  deviations,
+  summary: z.string(),
+  /** The listing of every stored file. */
+  listing: fileRef,
+});
+
+/** A relative path inside the store; checked again before anything is written from it. */
+const storePath = z.string().min(1).max(4096);
+
+/** A file of a folder store, as listed at backup time. */
+export const listedFileSchema = z.strictObject({
+  path: storePath,
+  size: z.int().nonnegative(),
+  mtimeMs: z.number(),
+  mode: z.int().min(0).max(0o7777),
+  uid: z.int().nonnegative(),
+  gid: z.int().nonnegative(),
+  sha256: sha256Hex,
+});
+
+/** A folder of a folder store ('' is the root), so restore can recreate owners and modes. */
+export const listedDirSchema = z.strictObject({
+  path: z.string().max(4096),
+  mode: z.int().min(0).max(0o7777),
+  uid: z.int().nonnegative(),
+  gid: z.int().nonnegative(),
+});
+
+/** An object of a bucket store. */
+export const listedObjectSchema = z.strictObject({
+  key: storePath,
+  size: z.int().nonnegative(),
+  etag: z.string().optional(),
+  sha256: sha256Hex,
+});
+
+/** What did not make it as cut, in full. */
+const report = {
+  changed: z.array(z.looseObject({ path: z.string() })),
+  missing: z.array(z.string()),
+  unstorable: z.array(z.strictObject({ path: z.string(), reason: z.string() })),
+  summary: z.string(),
+};
+
+/** `listing.json`: every stored file with what restore needs. */
+export const filesListingSchema = z.discriminatedUnion('store', [
+  z.strictObject({
+    format: z.literal('tandem.files-listing/v2'),
+    cutAt: epochMs,
+    store: z.literal('localfs'),
+    location: z.string(),
+    files: z.array(listedFileSchema),
+    dirs: z.array(listedDirSchema),
+    ...report,
+  }),
+  z.strictObject({
+    format: z.literal('tandem.files-listing/v2'),
+    cutAt: epochMs,
+    store: z.literal('s3'),
+    bucket: z.string(),
+    endpoint: z.string().optional(),
+    objects: z.array(listedObjectSchema),
+    ...report,
+  }),
+]);
+
+export type FilesCommit = z.output<typeof filesCommitSchema>;
+export type FilesPart = z.output<typeof filesPartSchema>;
+export type FilesListing = z.output<typeof filesListingSchema>;
+export type ListedFile = z.output<typeof listedFileSchema>;
+export type ListedDir = z.output<typeof listedDirSchema>;
+export type ListedObject = z.output<typeof listedObjectSchema>;
