@@ -1,8 +1,9 @@
 /**
  * The nodetool output parsers, table-driven, on output captured from the sandbox's Cassandra
- * 5.0.8 (test/unit/fixtures/nodetool/5.0.8-*.txt, as nodetool printed it). States a healthy
- * three-node cluster cannot show (a node down, joining, a schema disagreement...) are copies of
- * that real output edited in place below, each edit named in its case.
+ * 5.0.8 (test/unit/fixtures/nodetool/5.0.8-*.txt, as nodetool printed it; listsnapshots while a
+ * backup's snapshot was on node2). States a healthy three-node cluster cannot show (a node down,
+ * joining, a schema disagreement...) are copies of that real output edited in place below, each
+ * edit named in its case.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -75,9 +76,20 @@ test('version: output without a ReleaseVersion line is refused, not returned as 
 });
 
 const none = fixture('listsnapshots-none');
+const listed = fixture('listsnapshots');
+const TAG = 'tandem-rsync-mws9425h';
+const TXLOG_ROW = `${TAG} thehive       txlog                   1.15 KiB  104.53 KiB   2026-11-22T19:50:22.388Z                \n`;
 const snapshotCases: [string, string, { tag: string; keyspace: string }[]][] = [
   ['real: no snapshots', none, []],
+  // Nine tables under one tag, then a blank line and "Total TrueDiskSpaceUsed: 0 bytes".
+  ['real: one tag of nine tables of thehive', listed, [{ tag: TAG, keyspace: 'thehive' }]],
+  [
+    'edited: a second row for a dropped table snapshot in another keyspace',
+    edit(listed, TXLOG_ROW, TXLOG_ROW + TXLOG_ROW.replace(`${TAG} thehive      `, 'dropped-1795376999-txlog thehive_copy')),
+    [{ tag: TAG, keyspace: 'thehive' }, { tag: 'dropped-1795376999-txlog', keyspace: 'thehive_copy' }],
+  ],
   ['edited: a JVM warning first', JVM_WARNING + none, []],
+  ['edited: a JVM warning before a table', JVM_WARNING + listed, [{ tag: TAG, keyspace: 'thehive' }]],
 ];
 for (const [name, text, expected] of snapshotCases) {
   test(`listsnapshots: ${name}`, () => assert.equal(parseSnapshotTags(text), expected));

@@ -52,6 +52,8 @@ export function parseSnapshotTags(text: string): { tag: string; keyspace: string
       inTable = true;
       continue;
     }
+    // The table ends at a blank line; the "Total TrueDiskSpaceUsed: 0 bytes" after it is no snapshot.
+    if (inTable && !line.trim()) break;
     const m = inTable ? /^(\S+)\s+(\S+)\s+\S+\s/.exec(line) : null;
     if (m && !seen.has(`${m[1]}/${m[2]}`)) {
       seen.add(`${m[1]}/${m[2]}`);
