@@ -6,6 +6,7 @@ import { AGENTS_HELP, agentsCommand } from './cli/agents';
 import { BACKUP_HELP, backupCommand } from './cli/backup';
 import { CERTS_HELP, certsCommand } from './cli/certs';
 import { EXIT } from './cli/common';
+import { exitWhenFlushed } from './cli/exit';
 import { LIST_HELP, SHOW_HELP, listCommand, showCommand } from './cli/list';
 import { VERIFY_HELP, verifyCommand } from './cli/verify';
 import { RESTORE_HELP, restoreCommand } from './cli/restore';
@@ -48,12 +49,12 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (err) => {
     // Errors an operator can act on are printed plainly; anything else is a bug.
     const known = err instanceof TandemError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
     console.error(`tandem: ${errorMessage(err)}`);
     if (!known) console.error((err as Error)?.stack ?? '');
-    process.exit(known ? (err instanceof TandemError && !(err.name === 'UsageError' || err.name === 'ConfigError' || err.name === 'ValidationError') ? EXIT.failed : EXIT.usage) : EXIT.bug);
+    return exitWhenFlushed(known ? (err instanceof TandemError && !(err.name === 'UsageError' || err.name === 'ConfigError' || err.name === 'ValidationError') ? EXIT.failed : EXIT.usage) : EXIT.bug);
   },
 );

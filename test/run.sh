@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs tandem's test suites (unit, then integration) with uvu and ends with one line:
 # "tests: N passed, N failed, N skipped". Exits non-zero when a test failed or nothing ran.
-# Integration tests that need the sandbox's real services expect `npm run sandbox -- up` first.
+# Integration tests need the sandbox's real services: this script brings the sandbox up first, and
+# a test run without it fails (test/helpers/sandbox.ts), it is never counted as passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent || { echo "tests: 0 passed, 1 failed (build failed)"; exit 1; }
@@ -22,7 +23,9 @@ for suite in ${suites[*]}; do
   p=$(grep -Eo 'Passed: +[0-9]+' <<<"$clean" | grep -Eo '[0-9]+' | tail -1)
   s=$(grep -Eo 'Skipped: +[0-9]+' <<<"$clean" | grep -Eo '[0-9]+' | tail -1)
   t=${t:-0} p=${p:-0} s=${s:-0}
-  f=$((t - p - s))
+  # uvu's Total leaves skipped tests out; a test that neither passed nor was skipped failed,
+  # including those uvu never ran because a before hook threw (it prints nothing for that).
+  f=$((t - p))
   # A suite that crashed before uvu's summary still counts as a failure.
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))

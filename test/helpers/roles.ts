@@ -1,11 +1,10 @@
 /**
- * Helpers for tests that drive roles directly (no agent, no gRPC): the sandbox's env.json,
- * backup and restore contexts as the controllers build them, and a manifest as the
- * coordinator would write it from the roles' commit and ship results.
+ * Helpers for tests that drive roles directly (no agent, no gRPC): backup and restore contexts
+ * as the controllers build them, and a manifest as the coordinator would write it from the
+ * roles' commit and ship results.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import type { RestoreContext, Role, RoleContext, ShipResult } from '../../agent/roles/role';
 import type { Destination } from '../../shared/destination';
@@ -14,21 +13,6 @@ import { MANIFEST_FORMAT, manifestSchema, type Manifest } from '../../shared/man
 import { ROLE_SCHEMAS, type PartRole } from '../../shared/parts';
 import { backupOptionsSchema, type BackupOptions } from '../../shared/wire/backup-options';
 import { parseRestoreOptions, type RestoreOptionsInput } from '../../shared/wire/restore';
-
-/** The parts of the sandbox's env.json these tests use. */
-export interface SandboxEnv {
-  elasticsearch: { url: string; pathRepo: string };
-  minio: { endpoint: string; accessKey: string; secretKey: string; region: string; filesBucket: string };
-  files: { dir: string };
-}
-
-/** The running sandbox's env.json, or null (with a SKIP line) when the sandbox is not up. */
-export function sandboxEnv(): SandboxEnv | null {
-  const file = process.env.TANDEM_SANDBOX_ENV ?? [resolve(__dirname, '../../../.sandbox/env.json'), resolve(__dirname, '../../.sandbox/env.json')].find(existsSync);
-  const env = file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as SandboxEnv) : null;
-  if (!env) console.log('SKIP: sandbox not up (no .sandbox/env.json); run `npm run sandbox -- up`');
-  return env;
-}
 
 /** A RoleContext as the backup controller builds it, with a fresh backup id. */
 export function backupContext(work: string, destination: Destination, role: string, options: Partial<BackupOptions> = {}, node = 'node1'): RoleContext & { updates: unknown[] } {

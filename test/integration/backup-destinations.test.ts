@@ -3,14 +3,15 @@
  * over ssh to the sandbox's sshd, and S3 to its MinIO; then `tandem list`, `verify` and a
  * corrupted part found by `verify`.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cassandraRoleSettings, readSandboxEnv } from '../sandbox';
+import { cassandraRoleSettings } from '../sandbox';
 import { makeFleet, runCli, startFleet, stopFleet } from '../helpers/fleet';
+import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
-const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
+const env = sandboxEnvOrNull();
 
 const roles = () =>
   env!.cassandra.nodes.map((n) => ({
@@ -39,7 +40,7 @@ async function backupTo(destination: Record<string, unknown>, id: string) {
 }
 
 test('rsync over ssh to the backup host, and a corrupted archive found by verify', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const id = `rsync-${Date.now().toString(36)}`;
   const dest = { type: 'rsync', host: env.sshd.host, port: env.sshd.port, user: env.sshd.user, path: env.sshd.backupHostDir, identityFile: env.sshd.keyPath, knownHostsFile: env.sshd.knownHosts };
   const fleet = await backupTo(dest, id);
@@ -55,7 +56,7 @@ test('rsync over ssh to the backup host, and a corrupted archive found by verify
 });
 
 test('S3 (MinIO)', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   await backupTo(
     { type: 's3', endpoint: env.minio.endpoint, bucket: env.minio.backupBucket, prefix: 'tests', accessKeyId: env.minio.accessKey, secretAccessKey: env.minio.secretKey },
     `s3-${Date.now().toString(36)}`,

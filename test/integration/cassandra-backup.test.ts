@@ -9,10 +9,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCommand } from '../../shared/exec';
 import { sha256File } from '../../agent/archive';
-import { cassandraRoleSettings, readSandboxEnv, startWriter, stopWriter } from '../sandbox';
+import { cassandraRoleSettings, startWriter, stopWriter } from '../sandbox';
 import { makeFleet, runCli, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
+import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
-const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
+const env = sandboxEnvOrNull();
 let fleet: TestFleet;
 
 function cassandraRoles(override: (i: number) => Record<string, unknown> = () => ({})) {
@@ -32,19 +33,19 @@ async function snapshotTags(): Promise<string[]> {
 }
 
 test.before(async () => {
-  if (!env) return;
+  if (!env) return; // nothing to set up: each test fails on needSandbox()
   fleet = await makeFleet(cassandraRoles(), { prepareTimeoutMs: 120_000 });
   await startFleet(fleet);
   await startWriter();
 });
 test.after(async () => {
-  if (!env) return;
+  if (!env) return; // nothing was set up
   await stopWriter();
   await stopFleet(fleet);
 });
 
 test('complete backup under the hot writer; archives read by plain tar equal the snapshot files', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const r = await runCli(['backup', '--config', fleet.fleetFile, '--json', '--id', 'cass-e2e', '--option', 'keep_snapshot=true']);
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
@@ -73,7 +74,7 @@ test('complete backup under the hot writer; archives read by plain tar equal the
 });
 
 test('a normal backup leaves no snapshot on any node', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const r = await runCli(['backup', '--config', fleet.fleetFile, '--json', '--compression', 'xz']);
   assert.is(r.code, 0, r.stderr);
   assert.is(JSON.parse(r.stdout).status, 'complete');
@@ -98,19 +99,19 @@ async function expectAbort(specs: ReturnType<typeof cassandraRoles>, reason: Reg
 }
 
 test('one node failing its preflight: aborted, nothing snapshotted anywhere', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   await expectAbort(cassandraRoles((i) => (i === 2 ? { nodetool: '/nonexistent/nodetool' } : {})), /node3 votes no: .*nodetool/);
 });
 
 test('Elasticsearch down: Prepare votes no, nothing is snapshotted anywhere', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const specs = cassandraRoles();
   specs[0].roles = { ...specs[0].roles, elasticsearch: { url: 'http://127.0.0.1:9299', requestTimeoutMs: 3000 } } as typeof specs[0]['roles'];
   await expectAbort(specs, /node1 votes no: elasticsearch: .*127\.0\.0\.1:9299/);
 });
 
 test('one agent down: aborted within the deadline, nothing left behind', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   await stopAgent(fleet.agents[1]);
   const r = await runCli(['backup', '--config', fleet.fleetFile, '--json']);
   assert.is(r.code, 1);

@@ -4,12 +4,11 @@ import * as assert from 'uvu/assert';
 import { PreconditionError } from '../../shared/errors';
 import { S3Destination, parseDestinationConfig, openDestination } from '../../shared/destination';
 import type { S3DestinationConfig } from '../../shared/destination';
-import { destinationSuite, readSandboxEnv } from './destination-helpers';
+import { destinationSuite } from './destination-helpers';
+import { needSandbox, sandboxEnvOrNull, type SandboxEnv } from '../helpers/sandbox';
 
-const env = readSandboxEnv();
-if (!env) {
-  console.log('SKIP: sandbox not up (.sandbox/env.json is missing; run "npm run sandbox -- up")');
-} else {
+/** The destination under test on the sandbox's MinIO, and what it was built from. */
+function onMinio(env: SandboxEnv) {
   // Keys come through environment variables, as an operator should configure them.
   process.env.TANDEM_IT_S3_KEY = env.minio.accessKey;
   process.env.TANDEM_IT_S3_SECRET = env.minio.secretKey;
@@ -24,34 +23,46 @@ if (!env) {
     // Small parts so the 20 MB file really goes up as a parallel multipart upload.
     partSizeMiB: 5,
   }) as S3DestinationConfig;
-  const dest = openDestination(config) as S3Destination;
-  const s = suite('s3 destination');
-  destinationSuite(s, () => dest);
-
-  s('multipart upload returns an ETag', async () => {
-    const { Readable } = await import('node:stream');
-    const r = await dest.put('it-etag/x.tbz', Readable.from([Buffer.alloc(11 * 1024 * 1024, 7)]));
-    assert.is(r.size, 11 * 1024 * 1024);
-    assert.match(r.etag ?? '', /-3"?$/, 'three 5 MiB parts');
-    await dest.remove('it-etag');
-  });
-
-  s('checkWritable says what to fix', async () => {
-    const fail = async (over: Partial<S3DestinationConfig>, re: RegExp) => {
-      const d = new S3Destination({ ...config, ...over });
-      await d.checkWritable().then(
-        () => assert.unreachable(),
-        (e) => assert.ok(e instanceof PreconditionError && re.test(e.message), String(e)),
-      );
-    };
-    await fail({ bucket: 'tandem-no-such-bucket' }, /does not exist: create it/);
-    await fail({ accessKeyIdEnv: undefined, secretAccessKeyEnv: undefined, accessKeyId: 'wrong', secretAccessKey: 'wrongwrong' }, /denied: check the access keys/);
-    await fail({ endpoint: 'http://127.0.0.1:1' }, /cannot reach/);
-  });
-
-  s('describe has no secrets', () => {
-    assert.not.match(dest.describe(), env.minio.secretKey);
-  });
-
-  s.run();
+  return { env, config, dest: openDestination(config) as S3Destination };
 }
+
+const env = sandboxEnvOrNull();
+const built = env ? onMinio(env) : null;
+/** What a test uses; the test fails here when the sandbox is not up. */
+function minio() {
+  needSandbox(built);
+  return built;
+}
+
+const s = suite('s3 destination');
+destinationSuite(s, () => minio().dest);
+
+s('multipart upload returns an ETag', async () => {
+  const { dest } = minio();
+  const { Readable } = await import('node:stream');
+  const r = await dest.put('it-etag/x.tbz', Readable.from([Buffer.alloc(11 * 1024 * 1024, 7)]));
+  assert.is(r.size, 11 * 1024 * 1024);
+  assert.match(r.etag ?? '', /-3"?$/, 'three 5 MiB parts');
+  await dest.remove('it-etag');
+});
+
+s('checkWritable says what to fix', async () => {
+  const { config } = minio();
+  const fail = async (over: Partial<S3DestinationConfig>, re: RegExp) => {
+    const d = new S3Destination({ ...config, ...over });
+    await d.checkWritable().then(
+      () => assert.unreachable(),
+      (e) => assert.ok(e instanceof PreconditionError && re.test(e.message), String(e)),
+    );
+  };
+  await fail({ bucket: 'tandem-no-such-bucket' }, /does not exist: create it/);
+  await fail({ accessKeyIdEnv: undefined, secretAccessKeyEnv: undefined, accessKeyId: 'wrong', secretAccessKey: 'wrongwrong' }, /denied: check the access keys/);
+  await fail({ endpoint: 'http://127.0.0.1:1' }, /cannot reach/);
+});
+
+s('describe has no secrets', () => {
+  const { env, dest } = minio();
+  assert.not.match(dest.describe(), env.minio.secretKey);
+});
+
+s.run();

@@ -4,16 +4,15 @@
  * its own agent and fleet file. The saved replication (3 replicas) does not fit one node: the
  * restore is refused before anything changes, then runs with --replication.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client, types } from 'cassandra-driver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cassandraRoleSettings, otherClusterNode, readSandboxEnv, startOtherCluster, stopOtherCluster } from '../sandbox';
+import { cassandraRoleSettings, otherClusterNode, startOtherCluster, stopOtherCluster } from '../sandbox';
 import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 import type { PhaseReport } from '../../shared/generated/tandem/v2/agent';
+import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
-const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
+const env = sandboxEnvOrNull();
 const ID = `other-cluster-${Date.now().toString(36)}`;
 let source: TestFleet;
 let target: TestFleet;
@@ -21,7 +20,7 @@ let other: Client;
 let main: Client;
 
 test.before(async () => {
-  if (!env) return;
+  if (!env) return; // nothing to set up: each test fails on needSandbox()
   await startOtherCluster((m) => console.log(`  ${m}`));
   other = new Client({ contactPoints: ['127.0.0.4'], localDataCenter: 'datacenter1' });
   await other.connect();
@@ -36,7 +35,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  if (!env) return;
+  if (!env) return; // nothing was set up
   await Promise.all([stopFleet(source), stopFleet(target)]);
   await other.execute('DROP KEYSPACE IF EXISTS thehive').catch(() => undefined);
   await Promise.all([other.shutdown(), main.shutdown()]);
@@ -44,7 +43,7 @@ test.after(async () => {
 });
 
 test('a three-node backup restored onto a one-node cluster with sstableloader', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const b = await runCli(['backup', '--config', source.fleetFile, '--json', '--id', ID]);
   assert.is(b.code, 0, b.stderr);
 

@@ -9,15 +9,16 @@ import { join } from 'node:path';
 import { Client, types } from 'cassandra-driver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cassandraRoleSettings, readSandboxEnv, startWriter, stopWriter, type WriterRecord } from '../sandbox';
+import { cassandraRoleSettings, startWriter, stopWriter, type WriterRecord } from '../sandbox';
 import { CLI_MAIN, handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 import { spawn } from 'node:child_process';
 import { RestorePhase, type PhaseReport, type TableRows } from '../../shared/generated/tandem/v2/agent';
 import { manifestDigest } from '../../shared/manifest';
 import { toWireDestination } from '../../shared/wire/destination';
 import { parseRestoreOptions, toWireRestoreOptions } from '../../shared/wire/restore';
+import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
-const env = existsSync(join(__dirname, '../../../.sandbox/env.json')) ? readSandboxEnv() : null;
+const env = sandboxEnvOrNull();
 let fleet: TestFleet;
 let cql: Client;
 // Unique per run: Elasticsearch keeps each backup's snapshot in its repository under this name.
@@ -44,21 +45,21 @@ const es = async (method: string, path: string) => {
 };
 
 test.before(async () => {
-  if (!env) return;
+  if (!env) return; // nothing to set up: each test fails on needSandbox()
   fleet = await makeFleet(roles(), { prepareTimeoutMs: 120_000 });
   await startFleet(fleet);
   cql = new Client({ contactPoints: ['127.0.0.1'], localDataCenter: 'datacenter1' });
   await cql.connect();
 });
 test.after(async () => {
-  if (!env) return;
+  if (!env) return; // nothing was set up
   await stopWriter();
   await cql.shutdown();
   await stopFleet(fleet);
 });
 
 test('backup under the hot writer, wipe, restore in place: acknowledged records are back', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const logFile = join(env.root, 'writer.log');
   const before = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean).length : 0;
   await startWriter();
@@ -116,7 +117,7 @@ function assertRowsAsAtCut(tables: TableRows[], ks: string) {
 }
 
 test('a damaged set is refused before anything is dropped', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const archive = join(fleet.destDir, ID, 'node2', 'cassandra', 'thehive', 'txlog.tbz');
   const good = readFileSync(archive);
   const bad = Buffer.from(good);
@@ -135,7 +136,7 @@ test('a damaged set is refused before anything is dropped', async () => {
 });
 
 test('unknown and incomplete sets get clear errors', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const r = await runCli(['restore', 'no-such-set', '--config', fleet.fleetFile, '--yes']);
   assert.is(r.code, 1);
   assert.match(r.stderr, /no backup set no-such-set/);
@@ -151,7 +152,7 @@ test('unknown and incomplete sets get clear errors', async () => {
 });
 
 test('sstableloader path into another keyspace, and a drill that tears itself down', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const r = await runCli(['restore', ID, '--config', fleet.fleetFile, '--yes', '--sstableloader', '--target-keyspace', 'thehive_copy', '--index-prefix', 'copy-', '--files-target', join(fleet.dir, 'files-copy'), '--json']);
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
@@ -190,7 +191,7 @@ test('sstableloader path into another keyspace, and a drill that tears itself do
 });
 
 test('a restore killed during its load phase resumes with --restore-id and ends with the cut\'s rows', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const args = ['restore', ID, '--config', fleet.fleetFile, '--yes', '--sstableloader', '--target-keyspace', 'thehive_resume', '--index-prefix', 'resume-',
     '--files-target', join(fleet.dir, 'files-resume'), '--json', '--restore-id', `resume-${ID}`];
   const child = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -222,7 +223,7 @@ test('a restore killed during its load phase resumes with --restore-id and ends 
 });
 
 test('verify confirms the Elasticsearch snapshot with the agent, and reports it gone', async () => {
-  if (!env) return console.log('SKIP: sandbox not up');
+  needSandbox(env);
   const ok = await runCli(['verify', ID, '--config', fleet.fleetFile, '--json']);
   assert.is(ok.code, 0, ok.stdout + ok.stderr);
   assert.is((await es('DELETE', `/_snapshot/tandem-test/tandem-${ID}`)).status, 200);

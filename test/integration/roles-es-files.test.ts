@@ -1,6 +1,6 @@
 /**
  * The elasticsearch and files roles driven directly (no agent, no gRPC) against the sandbox's
- * real Elasticsearch, files folder and MinIO. Needs `npm run sandbox -- up`; skipped otherwise.
+ * real Elasticsearch, files folder and MinIO. Needs the sandbox (`npm test` brings it up); fails without it.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -15,10 +15,10 @@ import { filesRole } from '../../agent/roles/files/role';
 import { LocalDestination } from '../../shared/destination';
 import { filesListingSchema } from '../../shared/parts/files';
 import type { BackupOptions } from '../../shared/wire/backup-options';
-import { backupContext, failedChecks, runBackup, sandboxEnv } from '../helpers/roles';
+import { backupContext, failedChecks, runBackup } from '../helpers/roles';
+import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
-const env = sandboxEnv();
-const it = env ? test : test.skip;
+const env = sandboxEnvOrNull();
 
 const work = mkdtempSync(join(tmpdir(), 'tandem-roles-it-'));
 const destRoot = join(work, 'dest');
@@ -69,7 +69,8 @@ test.after(async () => {
 
 const backup = runBackup;
 
-it('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with documents', async () => {
+test('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with documents', async () => {
+  needSandbox(env);
   const role = esRole();
   const ctx = context('elasticsearch');
   const { checks, commit, result, shipped } = await backup(role, ctx);
@@ -90,7 +91,8 @@ it('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with docum
   assert.match((await role.preflight(context('elasticsearch'))).find((c) => c.name === 'repository')!.message, /verified on 1 node/);
 });
 
-it('elasticsearch: abort deletes the snapshot and the record', async () => {
+test('elasticsearch: abort deletes the snapshot and the record', async () => {
+  needSandbox(env);
   const role = esRole();
   const ctx = context('elasticsearch');
   const { commit } = await backup(role, ctx);
@@ -104,7 +106,8 @@ it('elasticsearch: abort deletes the snapshot and the record', async () => {
   await role.abort(ctx); // idempotent: nothing left to delete
 });
 
-it('elasticsearch: unreachable cluster fails preflight with a clear message', async () => {
+test('elasticsearch: unreachable cluster fails preflight with a clear message', async () => {
+  needSandbox(env);
   const role = esRole({ url: 'http://127.0.0.1:9299', requestTimeoutMs: 3000 });
   const checks = await role.preflight(context('elasticsearch'));
   assert.is(checks.length, 1);
@@ -113,14 +116,16 @@ it('elasticsearch: unreachable cluster fails preflight with a clear message', as
   assert.equal(await role.versions(), {});
 });
 
-it('elasticsearch: a missing repository without repositoryLocation fails preflight', async () => {
+test('elasticsearch: a missing repository without repositoryLocation fails preflight', async () => {
+  needSandbox(env);
   const role = esRole({ repository: 'tandem-it-absent', repositoryLocation: undefined });
   assert.match(failed(await role.preflight(context('elasticsearch'))).join('\n'), /repository tandem-it-absent does not exist; create it or set repositoryLocation/);
   const outside = esRole({ repository: 'tandem-it-absent', repositoryLocation: '/srv/not-in-path-repo' });
   assert.match(failed(await outside.preflight(context('elasticsearch'))).join('\n'), /not inside path.repo/);
 });
 
-it('elasticsearch: skip_index takes no snapshot', async () => {
+test('elasticsearch: skip_index takes no snapshot', async () => {
+  needSandbox(env);
   const role = esRole({ url: 'http://127.0.0.1:9299' }); // unreachable on purpose: nothing may be called
   const ctx = context('elasticsearch', { skipIndex: true });
   const { commit, result } = await backup(role, ctx);
@@ -129,7 +134,8 @@ it('elasticsearch: skip_index takes no snapshot', async () => {
   await role.abort(ctx);
 });
 
-it('files (localfs): the sandbox folder is copied whole, every sha256 right', async () => {
+test('files (localfs): the sandbox folder is copied whole, every sha256 right', async () => {
+  needSandbox(env);
   const role = filesRole({ store: 'localfs', location: env!.files.dir, concurrency: 4 });
   const ctx = context('files');
   const { commit, result, shipped } = await backup(role, ctx);
@@ -156,7 +162,8 @@ it('files (localfs): the sandbox folder is copied whole, every sha256 right', as
   assert.not.ok(existsSync(join(destRoot, ctx.backupId, 'node1/files')), 'abort removes the shipped files');
 });
 
-it('files (localfs): deleted, changed and unstorable files are reported, not hidden', async () => {
+test('files (localfs): deleted, changed and unstorable files are reported, not hidden', async () => {
+  needSandbox(env);
   const src = join(work, 'src');
   mkdirSync(join(src, 'ab/cd'), { recursive: true });
   for (const n of ['keep1', 'keep2', 'gone', 'grows']) writeFileSync(join(src, 'ab/cd', n), randomBytes(3000));
@@ -180,7 +187,8 @@ it('files (localfs): deleted, changed and unstorable files are reported, not hid
   assert.is(readFileSync(join(destRoot, ctx.backupId, 'node1/files/data/ab/cd/grows')).length, 3004);
 });
 
-it('files (localfs): a missing folder fails preflight clearly', async () => {
+test('files (localfs): a missing folder fails preflight clearly', async () => {
+  needSandbox(env);
   const checks = await filesRole({ store: 'localfs', location: join(work, 'nope'), concurrency: 4 }).preflight(context('files'));
   assert.match(failed(checks).join(), /does not exist \(is the share mounted\?\)/);
 });
@@ -189,7 +197,8 @@ it('files (localfs): a missing folder fails preflight clearly', async () => {
 const s3Files = (bucket: string) =>
   filesRole({ store: 's3', endpoint: env!.minio.endpoint, bucket, region: env!.minio.region, accessKeyId: env!.minio.accessKey, secretAccessKey: env!.minio.secretKey, forcePathStyle: true, concurrency: 4 });
 
-it('files (s3): objects deleted or replaced after the cut are reported', async () => {
+test('files (s3): objects deleted or replaced after the cut are reported', async () => {
+  needSandbox(env);
   const s3 = new S3Client({ endpoint: env!.minio.endpoint, region: env!.minio.region, forcePathStyle: true, credentials: { accessKeyId: env!.minio.accessKey, secretAccessKey: env!.minio.secretKey } });
   const bucket = `tandem-it-files-${run}`;
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -212,7 +221,8 @@ it('files (s3): objects deleted or replaced after the cut are reported', async (
   }
 });
 
-it('files (s3): the sandbox thehive bucket is copied whole with sizes, etags and sha256', async () => {
+test('files (s3): the sandbox thehive bucket is copied whole with sizes, etags and sha256', async () => {
+  needSandbox(env);
   const role = s3Files(env!.minio.filesBucket);
   const ctx = context('files');
   const { commit, result } = await backup(role, ctx);

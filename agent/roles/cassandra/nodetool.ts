@@ -2,6 +2,7 @@
  * nodetool, run through the one command runner with argv arrays, and parsers for what it prints.
  * Parsers are pure so they are unit-tested on real output.
  */
+import { ValidationError } from '../../../shared/errors';
 import { runCommand, type CommandRunner } from '../../../shared/exec';
 
 /** One node of `nodetool status`. */
@@ -12,14 +13,18 @@ export interface RingNode {
   hostId: string;
 }
 
-/** Parses `nodetool status` into nodes with their two-letter state (UN, DN, UJ...) and datacenter. */
+/**
+ * Parses `nodetool status` into nodes with their two-letter state (UN, DN, UJ, ?N...) and
+ * datacenter. Status `?` is a node in the ring that gossip lists neither up nor down yet (as
+ * just after a restart): it is kept, so that a check for UN everywhere sees it.
+ */
 export function parseStatus(text: string): RingNode[] {
   const nodes: RingNode[] = [];
   let dc = '';
   for (const line of text.split('\n')) {
     const d = /^Datacenter:\s*(\S+)/.exec(line);
     if (d) dc = d[1];
-    const m = /^([UD][NLJM])\s+(\S+)\s.*?\s([0-9a-f]{8}-[0-9a-f-]{27})\s/.exec(line);
+    const m = /^([UD?][NLJM])\s+(\S+)\s.*?\s([0-9a-f]{8}-[0-9a-f-]{27})\s/.exec(line);
     if (m) nodes.push({ state: m[1], address: m[2], datacenter: dc, hostId: m[3] });
   }
   return nodes;
@@ -47,6 +52,8 @@ export function parseSnapshotTags(text: string): { tag: string; keyspace: string
       inTable = true;
       continue;
     }
+    // The table ends at a blank line; the "Total TrueDiskSpaceUsed: 0 bytes" after it is no snapshot.
+    if (inTable && !line.trim()) break;
     const m = inTable ? /^(\S+)\s+(\S+)\s+\S+\s/.exec(line) : null;
     if (m && !seen.has(`${m[1]}/${m[2]}`)) {
       seen.add(`${m[1]}/${m[2]}`);
@@ -54,6 +61,13 @@ export function parseSnapshotTags(text: string): { tag: string; keyspace: string
     }
   }
   return out;
+}
+
+/** Parses `nodetool version`: the ReleaseVersion line, wherever it is (a JVM may print warnings first). */
+export function parseVersion(text: string): string {
+  const m = /^ReleaseVersion:\s*(\S+)/m.exec(text);
+  if (!m) throw new ValidationError(`nodetool version printed no ReleaseVersion line: ${JSON.stringify(text.slice(0, 200))}`);
+  return m[1];
 }
 
 /** The nodetool of one host. */
@@ -77,7 +91,7 @@ export class Nodetool {
   }
   /** Cassandra's release version. */
   async version(): Promise<string> {
-    return (await this.call(['version'])).replace(/^ReleaseVersion:\s*/, '').trim();
+    return parseVersion(await this.call(['version']));
   }
   /** Snapshot tags present on this node. */
   async snapshotTags(): Promise<{ tag: string; keyspace: string }[]> {
