@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v1/agent';
 import { checkBackupId } from '../../shared/names';
 import { runBackup, type BackupReporter } from '../backup/two-phase';
-import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, formatBytes, openFromConfig, say, UsageError } from './common';
+import { formatBytes } from '../../shared/format';
+import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
 
 export const BACKUP_HELP = `Usage: tandem backup [options]
 

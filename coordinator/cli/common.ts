@@ -1,5 +1,6 @@
 /** What every verb of the `tandem` CLI shares: options, fleet loading, output, exit codes. */
 import { TandemError } from '../../shared/errors';
+import { formatBytes } from '../../shared/format';
 import { loadFleetConfig, type FleetConfig } from '../config';
 import { openFleet, type AgentHandle } from '../fleet';
 import type { RoleProgress } from '../../shared/generated/tandem/v1/agent';
@@ -67,12 +68,4 @@ export function throttledProgress(everyMs = 10_000): (node: string, p: RoleProgr
     shown.set(key, { phase: p.phase, at: Date.now() });
     say(`  ${node}: ${describeProgress(p, (Date.now() - started.get(`${key}/${p.phase}`)!) / 1000)}`);
   };
-}
-
-/** Human-readable bytes. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }

@@ -4,6 +4,7 @@
  */
 import type { Manifest } from '../../shared/manifest';
 import { ValidationError } from '../../shared/errors';
+import { formatBytes } from '../../shared/format';
 import { checkCqlName } from '../../shared/names';
 import type { AgentHandle } from '../fleet';
 
@@ -45,7 +46,6 @@ export interface RestorePlan {
 }
 
 const withRole = (m: Manifest, role: string) => m.nodes.filter((n) => role in n.parts);
-const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 /** Builds the plan for restoring the manifest onto the fleet's agents. */
 export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: RestoreRequestOptions): RestorePlan {
@@ -94,7 +94,7 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
     for (const s of steps.filter((x) => x.options.cassandra_sources)) {
       const srcs = s.options.cassandra_sources.split(',');
       const tables = m.files.filter((f) => f.role === 'cassandra' && srcs.includes(f.node) && /\.(tbz|txz|tar)$/.test(f.path));
-      lines.push(`${s.agent.node}: fetch ${tables.length} table archives (${mib(tables.reduce((n, f) => n + f.size, 0))}) of ${srcs.join(', ')}, ` +
+      lines.push(`${s.agent.node}: fetch ${tables.length} table archives (${formatBytes(tables.reduce((n, f) => n + f.size, 0))}) of ${srcs.join(', ')}, ` +
         `load with ${s.options.cassandra_mode === 'import' ? 'nodetool import' : 'sstableloader'} into ${keyspaces.map(ksTo).join(', ')}`);
     }
   } else if (cassNodes.length) lines.push('no agent with the cassandra role: the Cassandra part is NOT restored');
@@ -111,7 +111,7 @@ export function planRestore(m: Manifest, agents: readonly AgentHandle[], o: Rest
   } else if (o.rebuildIndex) throw new ValidationError('--rebuild-index: no agent of the fleet has the elasticsearch role (its theHiveConfig names the file to change)');
   const files = m.files.filter((f) => f.role === 'files' && f.path.includes('/files/data/'));
   if (filesAgent && withRole(m, 'files').length) {
-    lines.push(`${filesAgent.node}: copy ${files.length} files (${mib(files.reduce((n, f) => n + f.size, 0))}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
+    lines.push(`${filesAgent.node}: copy ${files.length} files (${formatBytes(files.reduce((n, f) => n + f.size, 0))}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
       (o.filesClean ? '; REMOVE every file there the backup does not hold' : ''));
   }
   lines.push('then check rows per table, documents per index and every file\'s sha256 against the backup');

@@ -2,6 +2,7 @@
 import { access, constants, statfs } from 'node:fs/promises';
 import { errorMessage } from '../../../shared/errors';
 import { runCommand } from '../../../shared/exec';
+import { formatBytes } from '../../../shared/format';
 import { hasProgram } from '../../archive';
 import type { CheckResult, RoleContext } from '../role';
 import type { CassandraSettings } from './config';
@@ -66,7 +67,7 @@ export async function cassandraPreflight(s: CassandraSettings, nodetool: Nodetoo
     const free = fs.bavail * fs.bsize;
     // Snapshots are hard links; the flush before them and the archive staging need some room.
     const need = Math.ceil((await keyspaceBytes(s.dataDir, s.keyspace)) * 0.2) + 64 * 1024 * 1024;
-    out.push(check('disk', free >= need, `${Math.round(free / 1048576)} MiB free in ${s.dataDir}, ${Math.round(need / 1048576)} MiB needed`));
+    out.push(check('disk', free >= need, `${formatBytes(free)} free in ${s.dataDir}, ${formatBytes(need)} needed`));
   } catch (err) {
     out.push(check('disk', false, `cannot read ${s.dataDir}: ${errorMessage(err)}`));
   }

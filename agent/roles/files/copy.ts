@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough } from '../../archive/checksum';
 import type { Destination } from '../../../shared/destination';
+import { formatBytes } from '../../../shared/format';
 import type { RoleContext } from '../role';
 
 /** One file stored at the destination, as the manifest lists it. */
@@ -86,17 +87,6 @@ export function progressReporter(ctx: Pick<RoleContext, 'progress'>, filesTotal:
   };
 }
 
-/** Human-readable byte count. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i ? n.toFixed(1) : n} ${units[i]}`;
-}
-
 /** The one-line summary of a files ship, saying plainly what was not copied as cut. */
 export function shipSummary(stored: StoredFile[], changed: unknown[], missing: unknown[], unstorable: unknown[]): string {
   const bytes = stored.reduce((a, f) => a + f.size, 0);
@@ -105,5 +95,5 @@ export function shipSummary(stored: StoredFile[], changed: unknown[], missing: u
     changed.length && `${changed.length} changed after the cut (copied as found)`,
     unstorable.length && `${unstorable.length} not stored (names a destination cannot hold)`,
   ].filter(Boolean);
-  return `copied ${stored.length} files (${humanBytes(bytes)})` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
+  return `copied ${stored.length} files (${formatBytes(bytes)})` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
 }
