@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { openDestination, type DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import type { Manifest } from '../../shared/manifest';
+import { runPool } from '../../shared/pool';
 import type { AgentHandle } from '../fleet';
 import { readManifest } from './catalog';
 
@@ -29,34 +30,23 @@ export async function verifyBackupSet(
   const manifest = opts.manifest ?? (await readManifest(dest, id));
   const problems: string[] = [];
   let bytes = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < manifest.files.length) {
-      const f = manifest.files[next++];
-      try {
-        const st = await dest.stat(f.path);
-        if (!st) {
-          problems.push(`${f.path}: missing`);
-          continue;
-        }
-        if (st.size !== f.size) {
-          problems.push(`${f.path}: size ${st.size}, manifest says ${f.size}`);
-          continue;
-        }
-        if (f.sha256) {
-          const h = createHash('sha256');
-          for await (const chunk of await dest.get(f.path)) h.update(chunk as Buffer);
-          const sum = h.digest('hex');
-          if (sum !== f.sha256) problems.push(`${f.path}: sha256 ${sum}, manifest says ${f.sha256} (corrupt)`);
-        }
-        bytes += st.size;
-        opts.onFile?.(f.path);
-      } catch (err) {
-        problems.push(`${f.path}: cannot read: ${errorMessage(err)}`);
+  await runPool(manifest.files, opts.parallelism ?? 4, undefined, async (f) => {
+    try {
+      const st = await dest.stat(f.path);
+      if (!st) return void problems.push(`${f.path}: missing`);
+      if (st.size !== f.size) return void problems.push(`${f.path}: size ${st.size}, manifest says ${f.size}`);
+      if (f.sha256) {
+        const h = createHash('sha256');
+        for await (const chunk of await dest.get(f.path)) h.update(chunk as Buffer);
+        const sum = h.digest('hex');
+        if (sum !== f.sha256) problems.push(`${f.path}: sha256 ${sum}, manifest says ${f.sha256} (corrupt)`);
       }
+      bytes += st.size;
+      opts.onFile?.(f.path);
+    } catch (err) {
+      problems.push(`${f.path}: cannot read: ${errorMessage(err)}`);
     }
-  };
-  await Promise.all(Array.from({ length: opts.parallelism ?? 4 }, worker));
+  });
   for (const n of manifest.nodes) {
     const es = n.parts.elasticsearch as { state?: string; skipped?: boolean } | undefined;
     if (!es || es.skipped) continue;

@@ -7,6 +7,7 @@ import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { TandemError } from '../../../shared/errors';
+import { runPool } from '../../../shared/pool';
 import { createArchive, type Compression } from '../../archive';
 import type { RoleContext } from '../role';
 import type { TableRowCount } from './row-count';
@@ -55,36 +56,29 @@ export async function shipTables(
   const report = () =>
     ctx.progress({ phase: 'archive', bytesDone: [...done.values()].reduce((a, b) => a + b, 0), bytesTotal, filesDone, filesTotal: tables.length });
   report();
-  const results: ShippedTable[] = new Array(tables.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tables.length) {
-      const i = next++;
-      const t = tables[i];
-      const path = archivePath(ctx, t.keyspace, t.table, opts.compression);
-      const pipe = new PassThrough({ highWaterMark: 1 << 20 });
-      const [archive, stored] = await Promise.all([
-        createArchive({
-          sourceDir: t.dir,
-          output: pipe,
-          compression: opts.compression,
-          threads: opts.threads,
-          signal: ctx.signal,
-          onProgress: (b) => {
-            done.set(i, b);
-            report();
-          },
-        }),
-        ctx.destination.put(path, pipe, { signal: ctx.signal }),
-      ]);
-      if (stored.size !== archive.bytesOut) {
-        throw new TandemError(`${path}: stored ${stored.size} bytes, archived ${archive.bytesOut}; the transfer was cut short`);
-      }
-      filesDone++;
-      report();
-      results[i] = { keyspace: t.keyspace, table: t.table, tableDir: t.tableDir, path, size: archive.bytesOut, sha256: archive.sha256, contents: archive.files, bytesIn: archive.bytesIn };
+  // A failed table stops the others in flight (the pool's signal): the backup has failed already.
+  return runPool(tables, opts.parallelism, ctx.signal, async (t, i, signal): Promise<ShippedTable> => {
+    const path = archivePath(ctx, t.keyspace, t.table, opts.compression);
+    const pipe = new PassThrough({ highWaterMark: 1 << 20 });
+    const [archive, stored] = await Promise.all([
+      createArchive({
+        sourceDir: t.dir,
+        output: pipe,
+        compression: opts.compression,
+        threads: opts.threads,
+        signal,
+        onProgress: (b) => {
+          done.set(i, b);
+          report();
+        },
+      }),
+      ctx.destination.put(path, pipe, { signal }),
+    ]);
+    if (stored.size !== archive.bytesOut) {
+      throw new TandemError(`${path}: stored ${stored.size} bytes, archived ${archive.bytesOut}; the transfer was cut short`);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.parallelism, tables.length) }, worker));
-  return results;
+    filesDone++;
+    report();
+    return { keyspace: t.keyspace, table: t.table, tableDir: t.tableDir, path, size: archive.bytesOut, sha256: archive.sha256, contents: archive.files, bytesIn: archive.bytesIn };
+  });
 }

@@ -1,4 +1,4 @@
-/** Helpers shared by the folder and bucket stores: a small worker pool, hashed uploads, throttled progress. */
+/** Helpers shared by the folder and bucket stores: hashed uploads, throttled progress, the ship summary. */
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -32,30 +32,6 @@ export function linkedSignal(parent: AbortSignal, listeners: number): { signal: 
   if (parent.aborted) onAbort();
   else parent.addEventListener('abort', onAbort, { once: true });
   return { signal: ac.signal, dispose: () => parent.removeEventListener('abort', onAbort) };
-}
-
-/**
- * Runs fn over items with at most `concurrency` at once; the first error stops new work and is
- * thrown once the items in flight have finished, so no transfer is still writing when it returns.
- */
-export async function runPool<T>(items: readonly T[], concurrency: number, signal: AbortSignal, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      signal.throwIfAborted();
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  const firstError = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (firstError) throw firstError.reason;
 }
 
 /** Streams `source` to the destination while hashing it: every byte is read once. */

@@ -11,7 +11,8 @@ import { HashingPassThrough, sha256File } from '../../archive/checksum';
 import { ValidationError } from '../../../shared/errors';
 import { relPathProblem } from '../../../shared/destination/paths';
 import type { RestoreContext } from '../role';
-import { progressReporter, runPool } from './copy';
+import { runPool } from '../../../shared/pool';
+import { progressReporter } from './copy';
 import type { CutDir, CutFile } from './localfs';
 
 /** A file as the listing records it. */

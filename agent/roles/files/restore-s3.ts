@@ -12,7 +12,8 @@ import { HashingPassThrough } from '../../archive/checksum';
 import { ValidationError } from '../../../shared/errors';
 import { relPathProblem } from '../../../shared/destination/paths';
 import type { RestoreContext } from '../role';
-import { progressReporter, runPool } from './copy';
+import { runPool } from '../../../shared/pool';
+import { progressReporter } from './copy';
 
 /** An object as the listing records it. */
 export interface ListedObject {
