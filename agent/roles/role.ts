@@ -4,6 +4,7 @@
  */
 import type { Destination } from '../../shared/destination';
 import type { Logger } from '../../shared/log';
+import type { ProgressCounts } from '../../shared/progress';
 
 /** One check of a role: a failed check makes the agent vote no, with the message as the reason. */
 export interface CheckResult {
@@ -13,13 +14,7 @@ export interface CheckResult {
 }
 
 /** Progress of the role's current step, streamed to the coordinator. */
-export interface ProgressUpdate {
-  phase: string;
-  bytesDone?: number;
-  bytesTotal?: number;
-  filesDone?: number;
-  filesTotal?: number;
-}
+export type ProgressUpdate = ProgressCounts;
 
 /** Everything a role needs to know about the backup at hand. */
 export interface RoleContext {

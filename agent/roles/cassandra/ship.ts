@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { TandemError } from '../../../shared/errors';
 import { runPool } from '../../../shared/pool';
+import { throttle } from '../../../shared/progress';
 import { createArchive, type Compression } from '../../archive';
-import type { RoleContext } from '../role';
+import type { ProgressUpdate, RoleContext } from '../role';
 import type { TableRowCount } from './row-count';
 
 /** One archived table, as recorded in the manifest. */
@@ -53,8 +54,10 @@ export async function shipTables(
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
   const done = new Map<number, number>();
   let filesDone = 0;
+  // Archives report every chunk they read; each forwarded report rewrites the agent's state and goes out on Watch.
+  const progress = throttle((u: ProgressUpdate) => ctx.progress(u));
   const report = () =>
-    ctx.progress({ phase: 'archive', bytesDone: [...done.values()].reduce((a, b) => a + b, 0), bytesTotal, filesDone, filesTotal: tables.length });
+    progress({ phase: 'archive', bytesDone: [...done.values()].reduce((a, b) => a + b, 0), bytesTotal, filesDone, filesTotal: tables.length });
   report();
   // A failed table stops the others in flight (the pool's signal): the backup has failed already.
   return runPool(tables, opts.parallelism, ctx.signal, async (t, i, signal): Promise<ShippedTable> => {

@@ -5,7 +5,8 @@ import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough } from '../../archive/checksum';
 import type { Destination } from '../../../shared/destination';
 import { formatBytes } from '../../../shared/format';
-import type { RoleContext } from '../role';
+import { throttle } from '../../../shared/progress';
+import type { ProgressUpdate, RoleContext } from '../role';
 
 /** One file stored at the destination, as the manifest lists it. */
 export interface StoredFile {
@@ -42,23 +43,19 @@ export async function putHashed(dest: Destination, relPath: string, source: Read
   return { size: hasher.bytes, sha256: hasher.digest() };
 }
 
-/** Progress reporting at most every 250 ms (each report is a state update sent to the coordinator). */
+/** Counts files and bytes of a copy and reports them, throttled (each report is a state update sent to the coordinator). */
 export function progressReporter(ctx: Pick<RoleContext, 'progress'>, filesTotal: number, bytesTotal: number, phase = 'copy') {
   let filesDone = 0;
   let bytesDone = 0;
-  let last = 0;
-  const send = () => ctx.progress({ phase, filesDone, filesTotal, bytesDone, bytesTotal });
+  const report = throttle((u: ProgressUpdate) => ctx.progress(u));
+  const send = () => report({ phase, filesDone, filesTotal, bytesDone, bytesTotal });
   send();
   return {
     /** Counts one finished (or skipped) file. */
     add(bytes: number) {
       filesDone++;
       bytesDone += bytes;
-      const now = Date.now();
-      if (now - last >= 250 || filesDone === filesTotal) {
-        last = now;
-        send();
-      }
+      send();
     },
   };
 }
