@@ -5,9 +5,11 @@
 import { z } from 'zod';
 import { absolutePath, hostPort, millis, nodeName, tlsFiles } from '../shared/config/common';
 import { loadYamlConfig } from '../shared/config/load';
+import { COMPRESSIONS, ROLE_NAMES } from '../shared/contract';
 import { destinationConfigSchema } from '../shared/destination';
 
-const roleName = z.enum(['cassandra', 'elasticsearch', 'files', 'rehearsal']);
+// rehearsal: the protocol's test role, which an agent enables only for tandem's own tests.
+const roleName = z.enum([...ROLE_NAMES, 'rehearsal']);
 
 /** One agent of the fleet. */
 const agentEntry = z.strictObject({
@@ -32,7 +34,7 @@ export const fleetConfigSchema = z.strictObject({
   backup: z
     .strictObject({
       /** Compression of Cassandra table archives: bzip2 (.tbz, default), xz or none. */
-      compression: z.enum(['bzip2', 'xz', 'none']).default('bzip2'),
+      compression: z.enum(COMPRESSIONS).default('bzip2'),
       /** Lifetime of a prepared state without Commit or Abort, ms; default 120000. */
       leaseMs: millis(1000, 3_600_000).default(120_000),
       /** Deadline of Prepare (checks and set-up) on every agent, ms; default 90000. */

@@ -11,8 +11,8 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { CommandError, TandemError } from '../../shared/errors';
 import { terminate } from '../../shared/exec';
 
-/** Compression of an archive; 'none' is a plain .tar. */
-export type Compression = 'bzip2' | 'xz' | 'none';
+/** Compression of an archive; 'none' is a plain .tar (shared/contract.ts lists them). */
+export type { Compression } from '../../shared/contract';
 
 /** bzip2 implementations, fastest first: lbzip2 and pbzip2 use every core, bzip2 one. */
 export type Bzip2Program = 'lbzip2' | 'pbzip2' | 'bzip2';

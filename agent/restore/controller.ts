@@ -6,6 +6,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { RESTORE_PHASES } from '../../shared/contract';
 import { destinationConfigSchema, openDestination } from '../../shared/destination';
 import { ConflictError, ValidationError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
@@ -18,7 +19,7 @@ import { isRestorable, type ProgressUpdate, type RestorePhase, type Role } from 
 const requestSchema = z.strictObject({
   restoreId: z.string().regex(BACKUP_ID),
   backupId: z.string().regex(BACKUP_ID),
-  phase: z.enum(['check', 'fetch', 'schema', 'load', 'verify', 'cleanup']),
+  phase: z.enum(RESTORE_PHASES),
   manifest: manifestSchema,
   destination: destinationConfigSchema,
   options: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,39}$/), z.string().max(4096)),

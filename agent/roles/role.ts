@@ -2,6 +2,7 @@
  * The plug-in interface every role (cassandra, elasticsearch, files) implements. The backup
  * protocol only ever talks to roles through it, so a role slots in without touching the protocol.
  */
+import type { RestorePhase } from '../../shared/contract';
 import type { Destination } from '../../shared/destination';
 import type { Logger } from '../../shared/log';
 import type { ProgressCounts } from '../../shared/progress';
@@ -59,12 +60,8 @@ export interface Role {
   recover(activeTag: string | null, log: Logger): Promise<void>;
 }
 
-/**
- * The phases of a restore; the coordinator runs each on every node before the next (a barrier).
- * `check` changes nothing: it confirms what lives outside the destination (the Elasticsearch
- * snapshot in its repository) for `tandem verify`.
- */
-export type RestorePhase = 'check' | 'fetch' | 'schema' | 'load' | 'verify' | 'cleanup';
+/** The phases of a restore (shared/contract.ts lists them, in order). */
+export type { RestorePhase } from '../../shared/contract';
 
 /** Everything a role needs to restore its part of a backup set on this node. */
 export interface RestoreContext {

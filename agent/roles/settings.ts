@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { RoleName } from '../../shared/contract';
 import { cassandraSettings } from './cassandra/config';
 import { esSettings } from './elasticsearch/config';
 import { filesSettings } from './files/config';
@@ -7,4 +9,4 @@ export const roleSettingsSchemas = {
   cassandra: cassandraSettings.optional(),
   elasticsearch: esSettings.optional(),
   files: filesSettings.optional(),
-};
+} satisfies Record<RoleName, z.ZodType>;

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v1/agent';
 import { checkBackupId } from '../../shared/names';
 import { runBackup, type BackupReporter } from '../backup/two-phase';
+import { COMPRESSIONS, isCompression } from '../../shared/contract';
 import { formatBytes } from '../../shared/format';
 import { throttleEach } from '../../shared/progress';
 import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, PRINT_INTERVAL_MS, say, UsageError } from './common';
@@ -47,7 +48,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     options[m[1]] = m[2];
   }
   if (values.compression) {
-    if (!['bzip2', 'xz', 'none'].includes(values.compression)) throw new UsageError('--compression must be bzip2, xz or none');
+    if (!isCompression(values.compression)) throw new UsageError(`--compression must be one of ${COMPRESSIONS.join(', ')}`);
     options.compression = values.compression;
   }
   if (values.repair) options.repair = 'true';

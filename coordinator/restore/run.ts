@@ -3,14 +3,12 @@
  * them before the next starts (a barrier); the first failure stops the restore where it is, and
  * running it again with the same restore id resumes it, every phase being idempotent.
  */
+import { RESTORE_RUN_PHASES } from '../../shared/contract';
 import { errorMessage } from '../../shared/errors';
 import type { RoleProgress } from '../../shared/generated/tandem/v1/agent';
 import type { Manifest } from '../../shared/manifest';
 import type { FleetConfig } from '../config';
 import type { RestorePlan } from './plan';
-
-/** The phases, in order. */
-export const RESTORE_PHASES = ['fetch', 'schema', 'load', 'verify', 'cleanup'] as const;
 
 /** What a restore did. */
 export interface RestoreOutcome {
@@ -39,7 +37,7 @@ export async function runRestore(
   const results: RestoreOutcome['results'] = {};
   const problems: string[] = [];
   const deadlineMs = fleet.backup.shipTimeoutMs;
-  for (const phase of RESTORE_PHASES) {
+  for (const phase of RESTORE_RUN_PHASES) {
     say(`• restore phase ${phase}`);
     const t0 = Date.now();
     const settled = await Promise.allSettled(
