@@ -1,5 +1,6 @@
 /** Builds the role plug-ins named in the agent's configuration. */
 import { ConfigError } from '../../shared/errors';
+import { systemExec, type Exec } from '../../shared/exec';
 import type { AgentConfig } from '../config';
 import { cassandraRole } from './cassandra/role';
 import { elasticsearchRole } from './elasticsearch/role';
@@ -7,10 +8,10 @@ import { filesRole } from './files/role';
 import { rehearsalRole } from './rehearsal';
 import type { Role } from './role';
 
-/** Instantiates the configured roles, in a fixed order. */
-export function createRoles(config: AgentConfig): Role[] {
+/** Instantiates the configured roles, in a fixed order; those that run programs run them through `exec`. */
+export function createRoles(config: AgentConfig, exec: Exec = systemExec): Role[] {
   const roles: Role[] = [];
-  if (config.roles.cassandra) roles.push(cassandraRole(config.roles.cassandra));
+  if (config.roles.cassandra) roles.push(cassandraRole(config.roles.cassandra, exec));
   if (config.roles.elasticsearch) roles.push(elasticsearchRole(config.roles.elasticsearch));
   if (config.roles.files) roles.push(filesRole(config.roles.files));
   if (config.roles.rehearsal) {

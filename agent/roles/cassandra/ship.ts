@@ -7,6 +7,7 @@ import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { TandemError } from '../../../shared/errors';
+import type { ProcessSpawner } from '../../../shared/exec';
 import { runPool } from '../../../shared/pool';
 import { throttle } from '../../../shared/progress';
 import { createArchive, type Compression } from '../../archive';
@@ -48,7 +49,7 @@ async function dirBytes(dir: string): Promise<number> {
 export async function shipTables(
   ctx: RoleContext,
   tables: { keyspace: string; table: string; tableDir: string; dir: string }[],
-  opts: { compression: Compression; parallelism: number; threads?: number },
+  opts: { compression: Compression; parallelism: number; threads?: number; spawn?: ProcessSpawner },
 ): Promise<ShippedTable[]> {
   const sizes = await Promise.all(tables.map((t) => dirBytes(t.dir)));
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
@@ -69,6 +70,7 @@ export async function shipTables(
         output: pipe,
         compression: opts.compression,
         threads: opts.threads,
+        spawn: opts.spawn,
         signal,
         onProgress: (b) => {
           done.set(i, b);
