@@ -5,10 +5,12 @@
 import { z } from 'zod';
 import { absolutePath, hostPort, millis, nodeName, tlsFiles } from '../shared/config/common';
 import { loadYamlConfig } from '../shared/config/load';
+import { COMPRESSIONS, ROLE_NAMES } from '../shared/contract';
 import { destinationConfigSchema } from '../shared/destination';
-import { COMPRESSIONS, fleetBackupOptionsSchema } from '../shared/wire/backup-options';
+import { fleetBackupOptionsSchema } from '../shared/wire/backup-options';
 
-const roleName = z.enum(['cassandra', 'elasticsearch', 'files', 'rehearsal']);
+// rehearsal: the protocol's test role, which only the tests' agent (test/helpers/agent-main.ts) plays.
+const roleName = z.enum([...ROLE_NAMES, 'rehearsal']);
 
 /** One agent of the fleet. */
 const agentEntry = z.strictObject({

@@ -13,10 +13,11 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { ValidationError } from '../../shared/errors';
+import { spawnProcess, type ProcessSpawner, type RunningProcess } from '../../shared/exec';
 import { HashingPassThrough } from './checksum';
 import {
-  abortError, bzip2Argv, defaultThreads, failureGroup, pickError, spawnFilter, xzEncoder,
-  type Bzip2Program, type Compression, type FilterProcess,
+  abortError, bzip2Argv, defaultThreads, failureGroup, pickError, xzEncoder,
+  type Bzip2Program, type Compression,
 } from './tools';
 
 /** One regular file inside an archive; path is relative, '/'-separated, without the leading './'. */
@@ -43,6 +44,8 @@ export interface CreateArchiveOptions {
   bzip2Program?: Bzip2Program;
   /** xz preset 0-9; default 6 (as `xz`). */
   xzPreset?: number;
+  /** Starts the bzip2 program; default spawnProcess (a seam for tests). */
+  spawn?: ProcessSpawner;
 }
 
 /** What createArchive wrote. */
@@ -106,7 +109,7 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<CreateA
   if (partial !== null) out.on('error', () => undefined);
   const pack = tar.pack();
   const hasher = new HashingPassThrough();
-  let filter: FilterProcess | undefined;
+  let filter: RunningProcess | undefined;
   ac.signal.addEventListener('abort', () => {
     filter?.kill();
     pack.destroy();
@@ -160,7 +163,7 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<CreateA
   const tasks = [guard(feed())];
   try {
     if (bzip2) {
-      filter = spawnFilter(bzip2);
+      filter = (opts.spawn ?? spawnProcess)(bzip2);
       tasks.push(
         guard(pipeline(tarBytes, filter.stdin, { signal: ac.signal })),
         guard(pipeline(filter.stdout, hasher, out, { signal: ac.signal })),

@@ -12,10 +12,11 @@ import { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { TandemError, ValidationError } from '../../shared/errors';
+import { spawnProcess, type ProcessSpawner, type RunningProcess } from '../../shared/exec';
 import type { ArchivedFile } from './create';
 import {
-  abortError, bzip2Argv, defaultThreads, failureGroup, pickError, spawnFilter, xzDecoder,
-  type Bzip2Program, type Compression, type FilterProcess,
+  abortError, bzip2Argv, defaultThreads, failureGroup, pickError, xzDecoder,
+  type Bzip2Program, type Compression,
 } from './tools';
 
 /** Options of extractArchive. */
@@ -35,6 +36,8 @@ export interface ExtractArchiveOptions {
   threads?: number;
   /** Force a bzip2 program; default: lbzip2, else pbzip2, else bzip2. */
   bzip2Program?: Bzip2Program;
+  /** Starts the bzip2 program; default spawnProcess (a seam for tests). */
+  spawn?: ProcessSpawner;
 }
 
 /** What extractArchive wrote. */
@@ -130,7 +133,7 @@ export async function extractArchive(opts: ExtractArchiveOptions): Promise<Extra
   const group = failureGroup(signal);
   const { ac, failures, guard } = group;
   const extract = tar.extract();
-  let filter: FilterProcess | undefined;
+  let filter: RunningProcess | undefined;
   ac.signal.addEventListener('abort', () => {
     filter?.kill();
     extract.destroy(abortError(ac.signal));
@@ -216,7 +219,7 @@ export async function extractArchive(opts: ExtractArchiveOptions): Promise<Extra
   const tasks = [guard(consume())];
   try {
     if (compression === 'bzip2') {
-      filter = spawnFilter(await bzip2Argv('decompress', opts.threads ?? defaultThreads(), opts.bzip2Program));
+      filter = (opts.spawn ?? spawnProcess)(await bzip2Argv('decompress', opts.threads ?? defaultThreads(), opts.bzip2Program));
       tasks.push(
         guard(pipeline(source, filter.stdin, { signal: ac.signal })),
         guard(pipeline(filter.stdout, sink, { signal: ac.signal })),

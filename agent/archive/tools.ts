@@ -1,18 +1,17 @@
 /**
- * The compressors behind archives: external bzip2 programs (run from argv, never a shell) and
- * lzma-native for xz, plus the error bookkeeping shared by create and extract.
+ * The compressors behind archives: external bzip2 programs (started through shared/exec.ts's
+ * spawnProcess, from argv) and lzma-native for xz, plus the error bookkeeping shared by create
+ * and extract.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { CommandError, TandemError } from '../../shared/errors';
-import { terminate } from '../../shared/exec';
 
-/** Compression of an archive; 'none' is a plain .tar. */
-export type Compression = 'bzip2' | 'xz' | 'none';
+/** Compression of an archive; 'none' is a plain .tar (shared/contract.ts lists them). */
+export type { Compression } from '../../shared/contract';
 
 /** bzip2 implementations, fastest first: lbzip2 and pbzip2 use every core, bzip2 one. */
 export type Bzip2Program = 'lbzip2' | 'pbzip2' | 'bzip2';
@@ -66,32 +65,6 @@ export async function bzip2Argv(mode: 'compress' | 'decompress', threads: number
     default:
       throw new CommandError(['bzip2'], null, null, '', 'no bzip2 program found on PATH (install lbzip2, pbzip2 or bzip2)');
   }
-}
-
-/** A running stdin-to-stdout filter process. */
-export interface FilterProcess {
-  child: ChildProcess;
-  stdin: Writable;
-  stdout: Readable;
-  /** Resolves when the program exits 0; rejects with CommandError otherwise. */
-  done: Promise<void>;
-  /** SIGTERM (then SIGKILL after 5 s). */
-  kill(): void;
-}
-
-/** Starts argv as a filter: bytes written to stdin come out compressed/decompressed on stdout. */
-export function spawnFilter(argv: readonly string[]): FilterProcess {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], shell: false });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString('utf8')).slice(-8192);
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    child.once('error', (e) => reject(new CommandError(argv, null, null, stderr, `cannot run ${argv[0]}: ${e.message}`, { cause: e })));
-    child.once('close', (code, sig) => (code === 0 ? resolve() : reject(new CommandError(argv, code, sig, stderr))));
-  });
-  done.catch(() => undefined); // observed by the caller; avoid an unhandled rejection meanwhile
-  return { child, stdin: child.stdin!, stdout: child.stdout!, done, kill: () => terminate(child) };
 }
 
 interface LzmaModule {

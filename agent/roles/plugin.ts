@@ -4,6 +4,7 @@
  * role slots in without touching the configuration code.
  */
 import type { z } from 'zod';
+import type { Exec } from '../../shared/exec';
 import type { Role } from './role';
 
 /** One kind of role an agent can play. */
@@ -12,8 +13,8 @@ export interface RolePlugin<S extends z.ZodType = z.ZodType> {
   name: Role['name'];
   /** The schema of its settings. */
   settings: S;
-  /** Builds the role from validated settings; ConfigError when they cannot work. */
-  create(settings: z.output<S>): Role;
+  /** Builds the role from validated settings, running programs through `exec`; ConfigError when they cannot work. */
+  create(settings: z.output<S>, exec: Exec): Role;
 }
 
 /** A plug-in, typed by its settings schema. */

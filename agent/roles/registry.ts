@@ -1,5 +1,6 @@
 /** The roles a production agent can play, in the order they run. */
 import { cassandraSettings } from './cassandra/config';
+import { systemExec, type Exec } from '../../shared/exec';
 import { cassandraRole } from './cassandra/role';
 import { esSettings } from './elasticsearch/config';
 import { elasticsearchRole } from './elasticsearch/role';
@@ -16,6 +17,6 @@ export const PRODUCTION_ROLES: readonly RolePlugin[] = [
 ];
 
 /** Instantiates the configured roles, in the plug-ins' order. */
-export function createRoles(plugins: readonly RolePlugin[], configured: Readonly<Record<string, unknown>>): Role[] {
-  return plugins.filter((p) => configured[p.name] !== undefined).map((p) => p.create(configured[p.name]));
+export function createRoles(plugins: readonly RolePlugin[], configured: Readonly<Record<string, unknown>>, exec: Exec = systemExec): Role[] {
+  return plugins.filter((p) => configured[p.name] !== undefined).map((p) => p.create(configured[p.name], exec));
 }

@@ -8,9 +8,11 @@ import type { Manifest } from '../../shared/manifest';
 import type { FileRef, ListedTotals, PartRole } from '../../shared/parts';
 import type { FileCheck, IndexDocuments, TableRows } from '../../shared/generated/tandem/v2/agent';
 import type { BackupOptions } from '../../shared/wire/backup-options';
-import type { RestoreOptions, RestorePhase } from '../../shared/wire/restore';
+import type { RestoreOptions } from '../../shared/wire/restore';
+import type { RestorePhase } from '../../shared/contract';
 
-export type { RestorePhase } from '../../shared/wire/restore';
+export type { RestorePhase } from '../../shared/contract';
+import type { ProgressCounts } from '../../shared/progress';
 
 /** One check of a role: a failed check makes the agent vote no, with the message as the reason. */
 export interface CheckResult {
@@ -20,13 +22,7 @@ export interface CheckResult {
 }
 
 /** Progress of the role's current step, streamed to the coordinator. */
-export interface ProgressUpdate {
-  phase: string;
-  bytesDone?: number;
-  bytesTotal?: number;
-  filesDone?: number;
-  filesTotal?: number;
-}
+export type ProgressUpdate = ProgressCounts;
 
 /** Everything a role needs to know about the backup at hand. */
 export interface RoleContext {

@@ -4,7 +4,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
-import { AgentService, type AgentServer } from '../../shared/generated/tandem/v2/agent';
+import { AgentService, type AgentServer, type RoleProgress } from '../../shared/generated/tandem/v2/agent';
+import { throttleEach } from '../../shared/progress';
 import { MESSAGE_LIMITS } from '../../shared/rpc/limits';
 import { serverCredentials, type TlsFiles } from '../../shared/rpc/tls';
 import { toServiceError } from '../../shared/rpc/status';
@@ -107,16 +108,12 @@ export function agentService(
     },
     restore: (call) => {
       // A phase can take hours: it runs until done or until the coordinator cancels the call,
-      // telling how far it got at most once a second per role.
+      // telling how far it got, throttled per role.
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
-      const sent = new Map<string, number>();
-      const progress = (role: string, u: ProgressUpdate) => {
-        const now = Date.now();
-        if (now - (sent.get(role) ?? 0) < 1000 && u.bytesDone !== u.bytesTotal) return;
-        sent.set(role, now);
-        call.write({ event: { $case: 'progress', value: { role, phase: u.phase, bytesDone: u.bytesDone ?? 0, bytesTotal: u.bytesTotal ?? 0, filesDone: u.filesDone ?? 0, filesTotal: u.filesTotal ?? 0 } } });
-      };
+      const send = throttleEach((p: RoleProgress) => p.role, (p) => call.write({ event: { $case: 'progress', value: p } }));
+      const progress = (role: string, u: ProgressUpdate) =>
+        send({ role, phase: u.phase, bytesDone: u.bytesDone ?? 0, bytesTotal: u.bytesTotal ?? 0, filesDone: u.filesDone ?? 0, filesTotal: u.filesTotal ?? 0 });
       restores.run(call.request, ac.signal, progress).then(
         (reports) => {
           call.write({ event: { $case: 'result', value: { reports } } });

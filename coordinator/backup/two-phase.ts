@@ -8,6 +8,7 @@ import { errorMessage } from '../../shared/errors';
 import { newBackupId, snapshotTagFor } from '../../shared/names';
 import { backupOptionsSchema, fromFleetOptions, toWireBackupOptions, type BackupOptions } from '../../shared/wire/backup-options';
 import { toWireDestination } from '../../shared/wire/destination';
+import { retry } from '../../shared/retry';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { writeManifest } from './manifest-writer';
@@ -163,17 +164,12 @@ async function follow(
   signal?: AbortSignal,
 ): Promise<BackupStatus> {
   const until = Date.now() + deadlineMs;
-  let failures = 0;
   for (;;) {
-    try {
-      await a.watch(id, until - Date.now(), (s) => {
-        last.set(a.node, s);
-        reporter.node(a.node, s);
-      }, signal);
-    } catch (err) {
-      if (signal?.aborted || Date.now() >= until || ++failures > 5) throw err;
-      await new Promise((r) => setTimeout(r, 1000 * failures));
-    }
+    // A dropped stream is reopened; six failures in a row, or the deadline, end the follow.
+    await retry(() => a.watch(id, until - Date.now(), (s) => {
+      last.set(a.node, s);
+      reporter.node(a.node, s);
+    }, signal), { attempts: 6, baseDelayMs: 1000, retryable: () => Date.now() < until, signal });
     const s = last.get(a.node);
     if (s && TERMINAL.has(s.state)) return s;
     if (signal?.aborted) throw new Error('interrupted');

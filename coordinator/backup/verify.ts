@@ -13,6 +13,7 @@ import { toWireDestination } from '../../shared/wire/destination';
 import { toWireRestoreOptions, parseRestoreOptions } from '../../shared/wire/restore';
 import { RestorePhase } from '../../shared/generated/tandem/v2/agent';
 import type { AgentHandle } from '../fleet';
+import { runPool } from '../../shared/pool';
 import { readManifestAndDigest } from './catalog';
 
 /** The outcome of `tandem verify`. */
@@ -64,33 +65,22 @@ export async function verifyBackupSet(
 
 /** Checks size and sha256 of every file, `parallelism` at a time. */
 async function checkFiles(dest: Destination, list: readonly Expected[], parallelism: number, problems: string[], totals: { files: number; bytes: number }, onFile?: (path: string) => void) {
-  let next = 0;
-  const worker = async () => {
-    while (next < list.length) {
-      const f = list[next++];
-      try {
-        const st = await dest.stat(f.path);
-        if (!st) {
-          problems.push(`${f.path}: missing`);
-          continue;
-        }
-        if (st.size !== f.size) {
-          problems.push(`${f.path}: size ${st.size}, manifest says ${f.size}`);
-          continue;
-        }
-        const h = createHash('sha256');
-        for await (const chunk of await dest.get(f.path)) h.update(chunk as Buffer);
-        const sum = h.digest('hex');
-        if (sum !== f.sha256) problems.push(`${f.path}: sha256 ${sum}, manifest says ${f.sha256} (corrupt)`);
-        totals.files++;
-        totals.bytes += st.size;
-        onFile?.(f.path);
-      } catch (err) {
-        problems.push(`${f.path}: cannot read: ${errorMessage(err)}`);
-      }
+  await runPool(list, parallelism, undefined, async (f) => {
+    try {
+      const st = await dest.stat(f.path);
+      if (!st) return void problems.push(`${f.path}: missing`);
+      if (st.size !== f.size) return void problems.push(`${f.path}: size ${st.size}, manifest says ${f.size}`);
+      const h = createHash('sha256');
+      for await (const chunk of await dest.get(f.path)) h.update(chunk as Buffer);
+      const sum = h.digest('hex');
+      if (sum !== f.sha256) problems.push(`${f.path}: sha256 ${sum}, manifest says ${f.sha256} (corrupt)`);
+      totals.files++;
+      totals.bytes += st.size;
+      onFile?.(f.path);
+    } catch (err) {
+      problems.push(`${f.path}: cannot read: ${errorMessage(err)}`);
     }
-  };
-  await Promise.all(Array.from({ length: parallelism }, worker));
+  });
 }
 
 /** The snapshot itself lives in Elasticsearch's repository: an agent with the role confirms it. */

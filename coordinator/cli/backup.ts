@@ -2,9 +2,12 @@
 import { parseArgs } from 'node:util';
 import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v2/agent';
 import { checkBackupId } from '../../shared/names';
-import { COMPRESSIONS, parseOptionFlags, type BackupOptions } from '../../shared/wire/backup-options';
+import { parseOptionFlags, type BackupOptions } from '../../shared/wire/backup-options';
 import { runBackup, type BackupReporter } from '../backup/two-phase';
-import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, formatBytes, openFromConfig, say, UsageError } from './common';
+import { COMPRESSIONS, isCompression } from '../../shared/contract';
+import { formatBytes } from '../../shared/format';
+import { throttleEach } from '../../shared/progress';
+import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, PRINT_INTERVAL_MS, say, UsageError } from './common';
 
 export const BACKUP_HELP = `Usage: tandem backup [options]
 
@@ -43,8 +46,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
   if (values.help) return void console.log(BACKUP_HELP), EXIT.ok;
   const options: Partial<BackupOptions> = parseOptionFlags(values.option ?? []);
   if (values.compression) {
-    if (!(COMPRESSIONS as readonly string[]).includes(values.compression)) throw new UsageError(`--compression ${values.compression}: must be one of ${COMPRESSIONS.join(', ')}`);
-    options.compression = values.compression as BackupOptions['compression'];
+    if (!isCompression(values.compression)) throw new UsageError(`--compression must be one of ${COMPRESSIONS.join(', ')}`);
+    options.compression = values.compression;
   }
   if (values.repair) options.repair = true;
   if (values['all-keyspaces']) options.allKeyspaces = true;
@@ -76,21 +79,24 @@ export async function backupCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** Prints phases, and a line per node when its phase changes or every few seconds. */
+/** Prints phases, and a line per node when its state or a role's phase changes, else every PRINT_INTERVAL_MS. */
 function progressReporter(): BackupReporter {
-  const shown = new Map<string, { key: string; at: number }>();
   const firstSeen = new Map<string, number>();
+  const stage = (s: BackupStatus) => `${s.state}|${s.progress.map((r) => r.role + r.phase).join()}`;
+  const print = throttleEach(
+    (u: { node: string; s: BackupStatus }) => u.node,
+    ({ node, s }) => {
+      const seconds = Math.max(0.001, (Date.now() - firstSeen.get(node)!) / 1000);
+      const p = s.progress.map((r) => describeProgress(r, seconds)).join(', ');
+      say(`  ${node}: ${AgentState[s.state].toLowerCase()}${p ? ` (${p})` : ''}${s.error ? `: ${s.error}` : ''}`);
+    },
+    { intervalMs: PRINT_INTERVAL_MS, urgent: (u, last) => stage(u.s) !== stage(last.s) },
+  );
   return {
     phase: (m) => say(`• ${m}`),
     node(node: string, s: BackupStatus) {
       if (!firstSeen.has(node)) firstSeen.set(node, Date.now());
-      const seconds = Math.max(0.001, (Date.now() - firstSeen.get(node)!) / 1000);
-      const p = s.progress.map((r) => describeProgress(r, seconds)).join(', ');
-      const key = `${s.state}|${s.progress.map((r) => r.role + r.phase).join()}`;
-      const prev = shown.get(node);
-      if (prev && prev.key === key && Date.now() - prev.at < 10_000) return;
-      shown.set(node, { key, at: Date.now() });
-      say(`  ${node}: ${AgentState[s.state].toLowerCase()}${p ? ` (${p})` : ''}${s.error ? `: ${s.error}` : ''}`);
+      print({ node, s });
     },
   };
 }

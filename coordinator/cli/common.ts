@@ -1,5 +1,7 @@
 /** What every verb of the `tandem` CLI shares: options, fleet loading, output, exit codes. */
 import { TandemError } from '../../shared/errors';
+import { formatBytes } from '../../shared/format';
+import { PROGRESS_INTERVAL_MS, throttleEach } from '../../shared/progress';
 import { loadFleetConfig, type FleetConfig } from '../config';
 import { openFleet, type AgentHandle } from '../fleet';
 import type { RoleProgress } from '../../shared/generated/tandem/v2/agent';
@@ -55,24 +57,22 @@ export function describeProgress(r: RoleProgress, seconds?: number): string {
   return `${r.role} ${r.phase} ${r.filesDone}/${r.filesTotal} files${bytes}` + (r.bytesDone && seconds ? ` ${formatBytes(r.bytesDone / seconds)}/s` : '');
 }
 
-/** Calls say() with a node's progress when it changes phase, or at most every `everyMs`. */
-export function throttledProgress(everyMs = 10_000): (node: string, p: RoleProgress) => void {
-  const shown = new Map<string, { phase: string; at: number }>();
-  const started = new Map<string, number>();
-  return (node, p) => {
-    const key = `${node}/${p.role}`;
-    if (!started.has(`${key}/${p.phase}`)) started.set(`${key}/${p.phase}`, Date.now());
-    const prev = shown.get(key);
-    if (prev && prev.phase === p.phase && Date.now() - prev.at < everyMs) return;
-    shown.set(key, { phase: p.phase, at: Date.now() });
-    say(`  ${node}: ${describeProgress(p, (Date.now() - started.get(`${key}/${p.phase}`)!) / 1000)}`);
-  };
-}
+/** Between two progress lines of one node and role when nothing else changed: 10 s (lines a person reads). */
+export const PRINT_INTERVAL_MS = 10 * PROGRESS_INTERVAL_MS;
 
-/** Human-readable bytes. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+/** Calls say() with a node's progress per role: at a new phase, at the end of a step, else at most every `intervalMs`. */
+export function throttledProgress(intervalMs = PRINT_INTERVAL_MS): (node: string, p: RoleProgress) => void {
+  // The rate shown is over the phase so far, from the first report of it.
+  const started = new Map<string, number>();
+  const phaseKey = (u: RoleProgress & { node: string }) => `${u.node}/${u.role}/${u.phase}`;
+  const print = throttleEach(
+    (u: RoleProgress & { node: string }) => `${u.node}/${u.role}`,
+    (u) => say(`  ${u.node}: ${describeProgress(u, (Date.now() - started.get(phaseKey(u))!) / 1000)}`),
+    { intervalMs },
+  );
+  return (node, p) => {
+    const u = { ...p, node };
+    if (!started.has(phaseKey(u))) started.set(phaseKey(u), Date.now());
+    print(u);
+  };
 }

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { loadFleetConfig } from '../config';
 import { listBackupSets, readManifest } from '../backup/catalog';
-import { EXIT, formatBytes, UsageError } from './common';
+import { formatBytes } from '../../shared/format';
+import { EXIT, UsageError } from './common';
 
 export const LIST_HELP = `Usage: tandem list [--config FILE] [--json]
 

@@ -1,6 +1,7 @@
 /** `tandem restore <id>`: plan, confirm, then restore the backup set phase by phase. */
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import { RESTORE_RUN_PHASES } from '../../shared/contract';
 import { openDestination } from '../../shared/destination';
 import { checkBackupId, newBackupId } from '../../shared/names';
 import { parseReplicationFlag } from '../../shared/wire/restore';
@@ -14,7 +15,7 @@ import { printLoadNotes, printVerifySummary } from './verify-summary';
 export const RESTORE_HELP = `Usage: tandem restore ID [options]
 
 Restores a backup set: checks every part against the manifest first (nothing is dropped if a
-checksum is wrong), prints the plan, then runs fetch → schema → load → verify → cleanup on every
+checksum is wrong), prints the plan, then runs ${RESTORE_RUN_PHASES.join(' → ')} on every
 node, each phase on all nodes before the next. Same node names as at backup time: each node
 imports its own SSTables (nodetool import); another topology: sstableloader from one node.
 

@@ -1,7 +1,8 @@
 /** `tandem verify <id>`: re-reads every part of a backup set and checks it against the manifest. */
 import { parseArgs } from 'node:util';
 import { verifyBackupSet } from '../backup/verify';
-import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, formatBytes, openFromConfig, say, UsageError } from './common';
+import { formatBytes } from '../../shared/format';
+import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
 
 export const VERIFY_HELP = `Usage: tandem verify ID [options]
 

@@ -3,6 +3,7 @@
  * them before the next starts (a barrier); the first failure stops the restore where it is, and
  * running it again with the same restore id resumes it, every phase being idempotent.
  */
+import { RESTORE_RUN_PHASES } from '../../shared/contract';
 import { errorMessage } from '../../shared/errors';
 import type { PhaseReport, RoleProgress } from '../../shared/generated/tandem/v2/agent';
 import type { Manifest } from '../../shared/manifest';
@@ -11,9 +12,6 @@ import { toWirePhase, toWireRestoreOptions } from '../../shared/wire/restore';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import type { RestorePlan } from './plan';
-
-/** The phases a restore runs, in order (check runs alone, for verify). */
-export const RESTORE_RUN_PHASES = ['fetch', 'schema', 'load', 'verify', 'cleanup'] as const;
 
 /** Per phase, per node: what each role reported. */
 export type PhaseResults = Record<string, Record<string, PhaseReport[]>>;

@@ -14,6 +14,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CommandError, NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
 import { runCommand, type CommandRunner } from '../exec';
+import { retry } from '../retry';
 import type { RsyncDestinationConfig } from './config';
 import { byteCounter } from './local';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
@@ -25,7 +26,7 @@ export interface RsyncOptions {
   runner?: CommandRunner;
   /** Attempts per transfer or remote command; default 3. */
   attempts?: number;
-  /** Delay before the first retry in ms, doubled each time; default 2000. */
+  /** Longest wait before the first retry in ms (the wait is random below it), doubled each time; default 2000. */
   retryDelayMs?: number;
   /** Local folder for staging streams and downloads; default os.tmpdir(). */
   stagingDir?: string;
@@ -104,18 +105,12 @@ export class RsyncDestination implements Destination {
     this.madeDirs.add(dir);
   }
 
-  /** Retries `fn` on transient rsync/ssh failures, waiting retryDelayMs, then twice that, ... */
+  /** Retries `fn` on transient rsync/ssh failures, with backoff from retryDelayMs. */
   private async retry<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (signal?.aborted) throw signal.reason ?? err; // the caller's abort, not a failure to explain
-        if (isMissingFile(err)) throw err;
-        const transient = err instanceof CommandError && (err.exitCode === null || RETRYABLE.has(err.exitCode));
-        if (!transient || attempt >= this.attempts) throw explain(err, this);
-        await sleep(this.retryDelayMs * 2 ** (attempt - 1), signal);
-      }
+    try {
+      return await retry(fn, { attempts: this.attempts, baseDelayMs: this.retryDelayMs, retryable: isTransient, signal });
+    } catch (err) {
+      throw signal?.aborted ? err : explain(err, this); // the caller's abort is not a failure to explain
     }
   }
 
@@ -238,6 +233,11 @@ export class RsyncDestination implements Destination {
   }
 }
 
+/** True for a failure worth another attempt: network, I/O, timeouts, ssh; not a missing source file. */
+function isTransient(err: unknown): boolean {
+  return err instanceof CommandError && (err.exitCode === null || RETRYABLE.has(err.exitCode)) && !isMissingFile(err);
+}
+
 /** True if rsync failed because the source file does not exist (no point retrying). */
 function isMissingFile(err: unknown): boolean {
   return err instanceof CommandError && err.exitCode === 23 && /No such file or directory/.test(err.stderrTail);
@@ -255,12 +255,4 @@ function explain(err: unknown, d: RsyncDestination): unknown {
         ? 'the ssh server is not reachable: check host, port and firewalls'
         : 'ssh failed';
   return new PreconditionError(`${d.describe()}: ${hint} (${s.trim().split('\n').slice(-2).join(' | ')})`, { destination: d.describe() }, { cause: err });
-}
-
-/** Waits `ms`, or rejects early when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
-  });
 }

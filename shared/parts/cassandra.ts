@@ -4,6 +4,7 @@
  * table archive, which can be many and so live beside the archives rather than in the manifest.
  */
 import { z } from 'zod';
+import { COMPRESSIONS } from '../contract';
 import { CQL_NAME } from '../names';
 import { destPath, epochMs, fileRef, sha256 } from './common';
 
@@ -53,7 +54,7 @@ export const shippedTableSchema = z.strictObject({
 
 /** The cassandra part of one node. */
 export const cassandraPartSchema = z.strictObject({
-  compression: z.enum(['bzip2', 'xz', 'none']),
+  compression: z.enum(COMPRESSIONS),
   keyspaces: z.array(z.string().regex(CQL_NAME)),
   tables: z.array(shippedTableSchema),
   /** The SSTable files inside every archive, with their sha256 (`contents.json`). */

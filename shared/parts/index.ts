@@ -5,6 +5,7 @@
  * into the manifest.
  */
 import { z } from 'zod';
+import { ROLE_NAMES } from '../contract';
 import { cassandraCommitSchema, cassandraPartSchema } from './cassandra';
 import { fileRef } from './common';
 import { esCommitSchema, esPartSchema } from './elasticsearch';
@@ -13,8 +14,8 @@ import { rehearsalCommitSchema, rehearsalPartSchema } from './rehearsal';
 
 export * from './common';
 
-/** Role names a backup set can hold parts of. */
-export const PART_ROLES = ['cassandra', 'elasticsearch', 'files', 'rehearsal'] as const;
+/** Role names a backup set can hold parts of: the production roles and the protocol's test role. */
+export const PART_ROLES = [...ROLE_NAMES, 'rehearsal'] as const;
 /** A role that holds a part of a backup set. */
 export type PartRole = (typeof PART_ROLES)[number];
 

@@ -7,10 +7,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { Compression as WireCompression, type BackupOptions as WireBackupOptions } from '../generated/tandem/v2/agent';
 
-/** Compressions of Cassandra table archives. */
-export const COMPRESSIONS = ['bzip2', 'xz', 'none'] as const;
-/** A compression of Cassandra table archives. */
-export type Compression = (typeof COMPRESSIONS)[number];
+import { COMPRESSIONS, type Compression } from '../contract';
 
 /** Every backup option, with its default. */
 export const backupOptionsSchema = z.strictObject({

@@ -13,10 +13,7 @@ import {
 } from '../generated/tandem/v2/agent';
 import { CQL_NAME, NODE_NAME } from '../names';
 
-/** The phases of a restore, in the order the coordinator runs them (check runs alone, for verify). */
-export const RESTORE_PHASES = ['check', 'fetch', 'schema', 'load', 'verify', 'cleanup'] as const;
-/** A phase of a restore. */
-export type RestorePhase = (typeof RESTORE_PHASES)[number];
+import { RESTORE_PHASES, ROLE_NAMES, type RestorePhase } from '../contract';
 
 const PHASE_TO_WIRE: Record<RestorePhase, WirePhase> = {
   check: WirePhase.CHECK,
@@ -37,8 +34,8 @@ export function fromWirePhase(p: WirePhase): RestorePhase {
   return name;
 }
 
-/** Roles a restore can skip on a node. */
-const RESTORE_ROLES = ['cassandra', 'elasticsearch', 'files', 'rehearsal'] as const;
+/** Roles a restore can skip on a node: the production roles and the protocol's test role. */
+const RESTORE_ROLES = [...ROLE_NAMES, 'rehearsal'] as const;
 
 const folder = z.string().refine((t) => isAbsolute(t) && normalize(t) === t && t !== '/', 'must be an absolute, normalized folder other than /');
 const bucket = z.string().superRefine((b, ctx) => {

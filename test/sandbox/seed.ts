@@ -8,6 +8,7 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../../shared/exec';
+import { formatBytes } from '../../shared/format';
 import { cqlClient, ensureIndex, ensureSchema, ES_INDEX, esClient, JANUS_TABLES, KEYSPACE } from './clients';
 import { s3Client } from './minio';
 import { CASSANDRA_NODES, MINIO, sandboxPaths } from './paths';
@@ -177,7 +178,7 @@ export async function flushAll(): Promise<void> {
 export async function seedSandbox(size: number | string = '5MB'): Promise<SeedResult> {
   const total = typeof size === 'number' ? size : parseSize(size);
   const t0 = Date.now();
-  log(`seeding ~${(total / 1024 / 1024).toFixed(1)} MiB`);
+  log(`seeding ~${formatBytes(total)}`);
   const timed = async <T>(what: string, f: Promise<T>): Promise<T> => {
     const r = await f;
     log(`${what} done after ${((Date.now() - t0) / 1000).toFixed(1)} s`);

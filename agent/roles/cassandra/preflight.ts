@@ -1,7 +1,8 @@
 /** The cassandra role's checks, run in Prepare: any failure is a "no" vote with a reason to act on. */
 import { access, constants, statfs } from 'node:fs/promises';
 import { errorMessage } from '../../../shared/errors';
-import { runCommand } from '../../../shared/exec';
+import { runCommand, type CommandRunner } from '../../../shared/exec';
+import { formatBytes } from '../../../shared/format';
 import { hasProgram } from '../../archive';
 import type { CheckResult, RoleContext } from '../role';
 import type { CassandraSettings } from './config';
@@ -11,12 +12,12 @@ import { keyspaceBytes } from './snapshot-files';
 
 const check = (name: string, ok: boolean, message: string): CheckResult => ({ name, ok, message });
 
-/** Runs every check; never throws. */
-export async function cassandraPreflight(s: CassandraSettings, nodetool: Nodetool, ctx: RoleContext): Promise<CheckResult[]> {
+/** Runs every check (java through `run`, default runCommand); never throws. */
+export async function cassandraPreflight(s: CassandraSettings, nodetool: Nodetool, ctx: RoleContext, run: CommandRunner = runCommand): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const tools = await Promise.all([
     access(s.nodetool, constants.X_OK).then(() => null, () => `nodetool not executable at ${s.nodetool}`),
-    runCommand([s.java, '-version'], { timeoutMs: 30_000 }).then(() => null, () => `java not found as ${s.java} (set roles.cassandra.java)`),
+    run([s.java, '-version'], { timeoutMs: 30_000 }).then(() => null, () => `java not found as ${s.java} (set roles.cassandra.java)`),
     // xz runs in-process (lzma-native) and none needs nothing: only bzip2 needs a program.
     ctx.options.compression === 'bzip2'
       ? Promise.all([hasProgram('lbzip2'), hasProgram('pbzip2'), hasProgram('bzip2')]).then((h) => (h.some(Boolean) ? null : 'no bzip2 compressor (install lbzip2 or bzip2)'))
@@ -67,7 +68,7 @@ export async function cassandraPreflight(s: CassandraSettings, nodetool: Nodetoo
     const free = fs.bavail * fs.bsize;
     // Snapshots are hard links; the flush before them and the archive staging need some room.
     const need = Math.ceil((await keyspaceBytes(s.dataDir, s.keyspace)) * 0.2) + 64 * 1024 * 1024;
-    out.push(check('disk', free >= need, `${Math.round(free / 1048576)} MiB free in ${s.dataDir}, ${Math.round(need / 1048576)} MiB needed`));
+    out.push(check('disk', free >= need, `${formatBytes(free)} free in ${s.dataDir}, ${formatBytes(need)} needed`));
   } catch (err) {
     out.push(check('disk', false, `cannot read ${s.dataDir}: ${errorMessage(err)}`));
   }

@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { types, type Client } from 'cassandra-driver';
 import { PassThrough } from 'node:stream';
 import { TandemError, ValidationError } from '../../../shared/errors';
-import { runCommand } from '../../../shared/exec';
+import { systemExec, type CommandRunner, type Exec, type ProcessSpawner } from '../../../shared/exec';
 import { checkCqlName } from '../../../shared/names';
 import { nodesWith } from '../../../shared/manifest';
 import type { ShippedTable, TableRowCount } from '../../../shared/parts/cassandra';
@@ -32,7 +32,7 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Downloads, checks and extracts every archive this node loads. Already fetched tables are skipped. */
-async function fetch(ctx: RestoreContext): Promise<PhaseOutcome> {
+async function fetch(ctx: RestoreContext, spawn: ProcessSpawner): Promise<PhaseOutcome> {
   let fetched = 0;
   let skipped = 0;
   const all = sources(ctx).flatMap((source) => tablesOf(ctx, source));
@@ -54,7 +54,7 @@ async function fetch(ctx: RestoreContext): Promise<PhaseOutcome> {
       const body = new PassThrough();
       const [, extracted] = await Promise.all([
         pipeline(await ctx.destination.get(t.path), hashing, body, { signal: ctx.signal }),
-        extractArchive({ archive: body, targetDir: dir, compression: 'auto', signal: ctx.signal }),
+        extractArchive({ archive: body, targetDir: dir, compression: 'auto', signal: ctx.signal, spawn }),
       ]);
       if (hashing.digest() !== t.sha256) {
         await rm(dir, { recursive: true, force: true });
@@ -76,7 +76,7 @@ async function fetch(ctx: RestoreContext): Promise<PhaseOutcome> {
 }
 
 /** Loads every fetched table: import into the local node, or stream with sstableloader. */
-async function load(s: CassandraSettings, ctx: RestoreContext): Promise<PhaseOutcome> {
+async function load(s: CassandraSettings, ctx: RestoreContext, run: CommandRunner): Promise<PhaseOutcome> {
   const mode = ctx.options.cassandraLoad;
   const hosts = ctx.options.cassandraHosts.length ? ctx.options.cassandraHosts : [s.cql.host];
   const loaded: string[] = [];
@@ -90,9 +90,9 @@ async function load(s: CassandraSettings, ctx: RestoreContext): Promise<PhaseOut
       if (!(await readdir(dir).catch(() => [])).some((f) => f.endsWith('-Data.db'))) continue; // nothing left: already loaded
       if (mode === 'import') {
         // import moves the SSTables into the live table, so a repeated load finds nothing to do.
-        await runCommand([s.nodetool, 'import', '--', ks, t.table, dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
+        await run([s.nodetool, 'import', '--', ks, t.table, dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
       } else {
-        await runCommand([s.sstableloader, '--no-progress', '-d', hosts.join(','), dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
+        await run([s.sstableloader, '--no-progress', '-d', hosts.join(','), dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
         await rm(dir, { recursive: true, force: true });
         await mkdir(dir, { recursive: true });
       }
@@ -158,15 +158,15 @@ async function countRowsOverCql(c: Client, ks: string, table: string): Promise<n
   return n;
 }
 
-/** Runs one restore phase of the cassandra role. */
-export async function restoreCassandra(s: CassandraSettings, phase: RestorePhase, ctx: RestoreContext): Promise<PhaseOutcome | null> {
+/** Runs one restore phase of the cassandra role; programs go through `exec`. */
+export async function restoreCassandra(s: CassandraSettings, phase: RestorePhase, ctx: RestoreContext, exec: Exec = systemExec): Promise<PhaseOutcome | null> {
   switch (phase) {
     case 'fetch':
-      return fetch(ctx);
+      return fetch(ctx, exec.spawn);
     case 'schema':
       return ctx.options.createSchema ? loadSchema(s, ctx) : null;
     case 'load':
-      return load(s, ctx);
+      return load(s, ctx, exec.run);
     case 'verify':
       return verify(s, ctx);
     case 'cleanup':

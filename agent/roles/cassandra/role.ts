@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { errorMessage } from '../../../shared/errors';
+import { systemExec, type CommandRunner, type Exec } from '../../../shared/exec';
 import type { Logger } from '../../../shared/log';
 import { checkTag } from '../../../shared/names';
 import { cassandraCommitSchema, type CassandraCommit, type CassandraPart, type SstableContents } from '../../../shared/parts/cassandra';
@@ -23,9 +24,9 @@ import { CQL_NAME } from '../../../shared/names';
 /** Prefix of every snapshot tag tandem creates, so debris can be recognised after a crash. */
 export const TAG_PREFIX = 'tandem-';
 
-/** Creates the cassandra role. */
-export function cassandraRole(s: CassandraSettings): RestorableRole {
-  const nodetool = new Nodetool(s.nodetool);
+/** Creates the cassandra role; every program it runs (nodetool, java, sstableloader, bzip2) goes through `exec`. */
+export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): RestorableRole {
+  const nodetool = new Nodetool(s.nodetool, exec.run);
   const triggers = new Map<string, SnapshotTrigger>();
   let versionCache: Record<string, string> | undefined;
   const jmxEnv = {};
@@ -41,7 +42,7 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
       versionCache ??= { cassandra: await nodetool.version().catch(() => 'unknown') };
       return versionCache;
     },
-    preflight: (ctx) => cassandraPreflight(s, nodetool, ctx),
+    preflight: (ctx) => cassandraPreflight(s, nodetool, ctx, exec.run),
     async prepare(ctx) {
       checkTag(ctx.tag);
       if (ctx.options.repair) {
@@ -49,7 +50,7 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
         await nodetool.repair(s.keyspace, ctx.signal);
       }
       triggers.get(ctx.backupId)?.close();
-      triggers.set(ctx.backupId, await SnapshotTrigger.start(s.java, s.jmx.host, s.jmx.port, jmxEnv));
+      triggers.set(ctx.backupId, await SnapshotTrigger.start(s.java, s.jmx.host, s.jmx.port, jmxEnv, exec.spawn));
     },
     async commit(ctx): Promise<CassandraCommit> {
       const trigger = triggers.get(ctx.backupId);
@@ -78,8 +79,8 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
       const cutAt = cassandraCommitSchema.parse(commitRecord).cutAt;
       // Counting reads the same snapshot files as the archiver, at the same time: one pass of the disk cache.
       const [shipped, counts] = await Promise.all([
-        shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads }),
-        s.countRows ? countSnapshotRows(s, cluster, tables, cutAt, ctx.signal) : Promise.resolve(null),
+        shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads, spawn: exec.spawn }),
+        s.countRows ? countSnapshotRows(s, cluster, tables, cutAt, ctx.signal, exec.run) : Promise.resolve(null),
       ]);
       const extra = await writeSchemaAndRing(ctx, cluster);
       // The files inside each archive can number in the thousands: beside the archives, not in the manifest.
@@ -106,7 +107,7 @@ export function cassandraRole(s: CassandraSettings): RestorableRole {
     async abort(ctx) {
       await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/cassandra`);
     },
-    restore: (phase: RestorePhase, ctx: RestoreContext) => restoreCassandra(s, phase, ctx),
+    restore: (phase: RestorePhase, ctx: RestoreContext) => restoreCassandra(s, phase, ctx, exec),
     async recover(activeTag: string | null, log: Logger) {
       try {
         for (const { tag, keyspace } of await nodetool.snapshotTags()) {
@@ -143,7 +144,7 @@ async function readClusterFacts(s: CassandraSettings, keyspaces: string[]): Prom
 }
 
 /** Rows of each table snapshot at the cut, per range of this node's datacenter ring. */
-async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, tables: { keyspace: string; dir: string }[], cutAt: number, signal: AbortSignal) {
+async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, tables: { keyspace: string; dir: string }[], cutAt: number, signal: AbortSignal, run: CommandRunner) {
   const { datacenter } = cluster;
   const dcNodes = cluster.ring.filter((n) => n.datacenter === datacenter);
   // When a keyspace has as many replicas in the datacenter as it has nodes, every node holds every
@@ -152,7 +153,7 @@ async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, ta
     const rep = cluster.replication.get(k);
     return rep != null && (replicasPerDc(rep, [datacenter])[datacenter] ?? 0) >= dcNodes.length;
   };
-  const counts = await countRows(s, tables.map((t) => [t.dir]), { at: Math.floor(cutAt / 1000), datacenter, ringTokens: dcNodes.flatMap((n) => n.tokens), signal });
+  const counts = await countRows(s, tables.map((t) => [t.dir]), { at: Math.floor(cutAt / 1000), datacenter, ringTokens: dcNodes.flatMap((n) => n.tokens), signal, run });
   return counts.map((c, i) => {
     const all = replicatesAll(tables[i].keyspace);
     // Empty ranges say something only for a node that replicates every range; elsewhere they would only fill the manifest.

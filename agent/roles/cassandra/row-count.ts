@@ -4,7 +4,7 @@
  * range of its datacenter's ring, and a restore can be checked against it.
  */
 import { TandemError } from '../../../shared/errors';
-import { runCommand } from '../../../shared/exec';
+import { runCommand, type CommandRunner } from '../../../shared/exec';
 import type { CassandraSettings } from './config';
 import { CASSANDRA_JDK17_FLAGS } from './jvm';
 import { javaSource } from './trigger';
@@ -50,12 +50,12 @@ export function parseCountLine(line: string, datacenter: string, at: number): Ta
 
 /**
  * Counts the rows of each group of SSTable folders (one group = one table; several folders of a
- * group are merged). One JVM for all groups.
+ * group are merged). One JVM for all groups, run through opts.run (default runCommand).
  */
 export async function countRows(
   s: CassandraSettings,
   groups: readonly (readonly string[])[],
-  opts: { at: number; datacenter: string; ringTokens: readonly string[] | null; signal?: AbortSignal },
+  opts: { at: number; datacenter: string; ringTokens: readonly string[] | null; signal?: AbortSignal; run?: CommandRunner },
 ): Promise<TableRowCount[]> {
   if (!groups.length) return [];
   for (const g of groups) for (const d of g) if (d.includes(':')) throw new TandemError(`cannot count rows under ${d}: the path holds a ':'`);
@@ -64,7 +64,7 @@ export async function countRows(
     s.java, '-Xmx512m', '-XX:+UseSerialGC', ...CASSANDRA_JDK17_FLAGS, '-cp', s.classpath,
     javaSource('RowCounter'), String(opts.at), tokens ? tokens.join(',') : '-', ...groups.map((g) => g.join(':')),
   ];
-  const { stdout } = await runCommand(argv, { signal: opts.signal, timeoutMs: 6 * 3_600_000 });
+  const { stdout } = await (opts.run ?? runCommand)(argv, { signal: opts.signal, timeoutMs: 6 * 3_600_000 });
   const lines = stdout.split('\n').filter((l) => /^(ROWS|ERROR) /.test(l));
   if (lines.length !== groups.length) throw new TandemError(`row counter printed ${lines.length} results for ${groups.length} tables`);
   return lines.map((l) => parseCountLine(l, opts.datacenter, opts.at));

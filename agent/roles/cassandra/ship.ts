@@ -7,12 +7,15 @@ import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { TandemError } from '../../../shared/errors';
+import type { ProcessSpawner } from '../../../shared/exec';
+import { runPool } from '../../../shared/pool';
+import { throttle } from '../../../shared/progress';
 import { createArchive, type Compression } from '../../archive';
-import type { ArchivedFile, ShippedTable } from '../../../shared/parts/cassandra';
-import type { RoleContext } from '../role';
+import type { ArchivedFile } from '../../../shared/parts/cassandra';
+import type { ProgressUpdate, RoleContext } from '../role';
 
 /** One archived table, with the snapshot files inside its archive (for contents.json). */
-export type ArchivedTable = Omit<ShippedTable, 'count'> & { contents: ArchivedFile[] };
+export type ArchivedTable = Omit<import('../../../shared/parts/cassandra').ShippedTable, 'count'> & { contents: ArchivedFile[] };
 
 const EXTENSION: Record<Compression, string> = { bzip2: 'tbz', xz: 'txz', none: 'tar' };
 
@@ -34,45 +37,41 @@ async function dirBytes(dir: string): Promise<number> {
 export async function shipTables(
   ctx: RoleContext,
   tables: { keyspace: string; table: string; tableDir: string; dir: string }[],
-  opts: { compression: Compression; parallelism: number; threads?: number },
+  opts: { compression: Compression; parallelism: number; threads?: number; spawn?: ProcessSpawner },
 ): Promise<ArchivedTable[]> {
   const sizes = await Promise.all(tables.map((t) => dirBytes(t.dir)));
   const bytesTotal = sizes.reduce((a, b) => a + b, 0);
   const done = new Map<number, number>();
   let filesDone = 0;
+  // Archives report every chunk they read; each forwarded report rewrites the agent's state and goes out on Watch.
+  const progress = throttle((u: ProgressUpdate) => ctx.progress(u));
   const report = () =>
-    ctx.progress({ phase: 'archive', bytesDone: [...done.values()].reduce((a, b) => a + b, 0), bytesTotal, filesDone, filesTotal: tables.length });
+    progress({ phase: 'archive', bytesDone: [...done.values()].reduce((a, b) => a + b, 0), bytesTotal, filesDone, filesTotal: tables.length });
   report();
-  const results: ArchivedTable[] = new Array(tables.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tables.length) {
-      const i = next++;
-      const t = tables[i];
-      const path = archivePath(ctx, t.keyspace, t.table, opts.compression);
-      const pipe = new PassThrough({ highWaterMark: 1 << 20 });
-      const [archive, stored] = await Promise.all([
-        createArchive({
-          sourceDir: t.dir,
-          output: pipe,
-          compression: opts.compression,
-          threads: opts.threads,
-          signal: ctx.signal,
-          onProgress: (b) => {
-            done.set(i, b);
-            report();
-          },
-        }),
-        ctx.destination.put(path, pipe, { signal: ctx.signal }),
-      ]);
-      if (stored.size !== archive.bytesOut) {
-        throw new TandemError(`${path}: stored ${stored.size} bytes, archived ${archive.bytesOut}; the transfer was cut short`);
-      }
-      filesDone++;
-      report();
-      results[i] = { keyspace: t.keyspace, table: t.table, tableDir: t.tableDir, path, size: archive.bytesOut, sha256: archive.sha256, contents: archive.files, bytesIn: archive.bytesIn };
+  // A failed table stops the others in flight (the pool's signal): the backup has failed already.
+  return runPool(tables, opts.parallelism, ctx.signal, async (t, i, signal): Promise<ArchivedTable> => {
+    const path = archivePath(ctx, t.keyspace, t.table, opts.compression);
+    const pipe = new PassThrough({ highWaterMark: 1 << 20 });
+    const [archive, stored] = await Promise.all([
+      createArchive({
+        sourceDir: t.dir,
+        output: pipe,
+        compression: opts.compression,
+        threads: opts.threads,
+        spawn: opts.spawn,
+        signal,
+        onProgress: (b) => {
+          done.set(i, b);
+          report();
+        },
+      }),
+      ctx.destination.put(path, pipe, { signal }),
+    ]);
+    if (stored.size !== archive.bytesOut) {
+      throw new TandemError(`${path}: stored ${stored.size} bytes, archived ${archive.bytesOut}; the transfer was cut short`);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.parallelism, tables.length) }, worker));
-  return results;
+    filesDone++;
+    report();
+    return { keyspace: t.keyspace, table: t.table, tableDir: t.tableDir, path, size: archive.bytesOut, sha256: archive.sha256, contents: archive.files, bytesIn: archive.bytesIn };
+  });
 }

@@ -3,12 +3,11 @@
  * connected to the node's StorageService and waiting. Commit writes one line and the snapshot is
  * taken at once, without nodetool's JVM start-up of a second or more.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CommandError, TandemError } from '../../../shared/errors';
-import { terminate } from '../../../shared/exec';
+import { CommandError, TandemError, errorMessage } from '../../../shared/errors';
+import { spawnProcess, type ProcessSpawner, type RunningProcess } from '../../../shared/exec';
 
 /** A Java program's source, found beside this module in the source tree (dist/ holds only compiled JS). */
 export function javaSource(name: 'SnapshotTrigger' | 'RowCounter'): string {
@@ -22,28 +21,41 @@ export function javaSource(name: 'SnapshotTrigger' | 'RowCounter'): string {
 export class SnapshotTrigger {
   private readonly lines: string[] = [];
   private waiters: ((line: string | null) => void)[] = [];
-  private stderr = '';
   private closed = false;
+  /** Why the JVM ended, once it has: a CommandError with its exit code, or why it could not run. */
+  private ended: unknown = null;
 
-  private constructor(private readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (l) => this.push(l));
-    child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    child.on('close', () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w(null);
-    });
-    child.on('error', (e) => (this.stderr += e.message));
+  private constructor(private readonly proc: RunningProcess) {
+    createInterface({ input: proc.stdout }).on('line', (l) => this.push(l));
+    proc.done
+      .catch((e: unknown) => (this.ended = e))
+      .finally(() => {
+        this.closed = true;
+        for (const w of this.waiters.splice(0)) w(null);
+      });
   }
 
-  /** Starts the JVM and waits until it is connected to StorageService. */
-  static async start(java: string, host: string, port: number, env: Record<string, string>, timeoutMs = 60_000): Promise<SnapshotTrigger> {
+  /** What the JVM said on stderr, or why it could not run. */
+  private get stderr(): string {
+    return this.proc.stderrTail() || (this.ended ? errorMessage(this.ended) : '');
+  }
+
+  /** Starts the JVM (through `spawn`, default spawnProcess) and waits until it is connected to StorageService. */
+  static async start(
+    java: string,
+    host: string,
+    port: number,
+    env: Record<string, string>,
+    spawn: ProcessSpawner = spawnProcess,
+    timeoutMs = 60_000,
+  ): Promise<SnapshotTrigger> {
     const argv = [java, '-Xmx64m', '-XX:TieredStopAtLevel=1', javaSource('SnapshotTrigger'), host, String(port)];
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    const t = new SnapshotTrigger(child);
+    const t = new SnapshotTrigger(spawn(argv, { env }));
     const first = await t.next(timeoutMs);
     if (first !== 'READY') {
       t.close();
-      throw new CommandError(argv, child.exitCode, null, t.stderr, `cannot connect to Cassandra's JMX at ${host}:${port} (roles.cassandra.jmx): ${first ?? firstCause(t.stderr)}`);
+      const exitCode = t.ended instanceof CommandError ? t.ended.exitCode : null;
+      throw new CommandError(argv, exitCode, null, t.stderr, `cannot connect to Cassandra's JMX at ${host}:${port} (roles.cassandra.jmx): ${first ?? firstCause(t.stderr)}`);
     }
     return t;
   }
@@ -51,7 +63,7 @@ export class SnapshotTrigger {
   /** Takes the snapshot now; resolves with the JMX call's start and end instants (ms). */
   async snapshot(tag: string, keyspaces: string[], timeoutMs = 600_000): Promise<{ startedAt: number; endedAt: number }> {
     if (this.closed) throw new TandemError('the snapshot trigger has exited; prepare again');
-    this.child.stdin!.write(`SNAPSHOT ${tag} ${keyspaces.join(',')}\n`);
+    this.proc.stdin.write(`SNAPSHOT ${tag} ${keyspaces.join(',')}\n`);
     const line = await this.next(timeoutMs);
     const m = line ? /^DONE (\d+) (\d+)$/.exec(line) : null;
     if (!m) throw new TandemError(`snapshot ${tag} failed: ${line ?? `trigger exited: ${this.stderr.trim()}`}`);
@@ -60,8 +72,8 @@ export class SnapshotTrigger {
 
   /** Stops the JVM. */
   close(): void {
-    if (!this.closed) this.child.stdin!.end('QUIT\n');
-    terminate(this.child);
+    if (!this.closed) this.proc.stdin.end('QUIT\n');
+    this.proc.kill();
   }
 
   private push(line: string): void {

@@ -1,10 +1,12 @@
-/** Helpers shared by the folder and bucket stores: a small worker pool, hashed uploads, throttled progress. */
+/** Helpers shared by the folder and bucket stores: hashed uploads, throttled progress, the ship summary. */
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough } from '../../archive/checksum';
 import type { Destination } from '../../../shared/destination';
-import type { RoleContext } from '../role';
+import { formatBytes } from '../../../shared/format';
+import { throttle } from '../../../shared/progress';
+import type { ProgressUpdate, RoleContext } from '../role';
 
 /** One file stored at the destination, as the manifest lists it. */
 export interface StoredFile {
@@ -33,30 +35,6 @@ export function linkedSignal(parent: AbortSignal, listeners: number): { signal: 
   return { signal: ac.signal, dispose: () => parent.removeEventListener('abort', onAbort) };
 }
 
-/**
- * Runs fn over items with at most `concurrency` at once; the first error stops new work and is
- * thrown once the items in flight have finished, so no transfer is still writing when it returns.
- */
-export async function runPool<T>(items: readonly T[], concurrency: number, signal: AbortSignal, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      signal.throwIfAborted();
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  const firstError = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (firstError) throw firstError.reason;
-}
-
 /** Streams `source` to the destination while hashing it: every byte is read once. */
 export async function putHashed(dest: Destination, relPath: string, source: Readable, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
   const hasher = new HashingPassThrough();
@@ -65,36 +43,21 @@ export async function putHashed(dest: Destination, relPath: string, source: Read
   return { size: hasher.bytes, sha256: hasher.digest() };
 }
 
-/** Progress reporting at most every 250 ms (each report is a state update sent to the coordinator). */
+/** Counts files and bytes of a copy and reports them, throttled (each report is a state update sent to the coordinator). */
 export function progressReporter(ctx: Pick<RoleContext, 'progress'>, filesTotal: number, bytesTotal: number, phase = 'copy') {
   let filesDone = 0;
   let bytesDone = 0;
-  let last = 0;
-  const send = () => ctx.progress({ phase, filesDone, filesTotal, bytesDone, bytesTotal });
+  const report = throttle((u: ProgressUpdate) => ctx.progress(u));
+  const send = () => report({ phase, filesDone, filesTotal, bytesDone, bytesTotal });
   send();
   return {
     /** Counts one finished (or skipped) file. */
     add(bytes: number) {
       filesDone++;
       bytesDone += bytes;
-      const now = Date.now();
-      if (now - last >= 250 || filesDone === filesTotal) {
-        last = now;
-        send();
-      }
+      send();
     },
   };
-}
-
-/** Human-readable byte count. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i ? n.toFixed(1) : n} ${units[i]}`;
 }
 
 /** The one-line summary of a files ship, saying plainly what was not copied as cut. */
@@ -105,5 +68,5 @@ export function shipSummary(stored: StoredFile[], changed: unknown[], missing: u
     changed.length && `${changed.length} changed after the cut (copied as found)`,
     unstorable.length && `${unstorable.length} not stored (names a destination cannot hold)`,
   ].filter(Boolean);
-  return `copied ${stored.length} files (${humanBytes(bytes)})` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
+  return `copied ${stored.length} files (${formatBytes(bytes)})` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
 }

@@ -12,7 +12,8 @@ import { ValidationError } from '../../../shared/errors';
 import { relPathProblem } from '../../../shared/destination/paths';
 import type { ListedDir, ListedFile } from '../../../shared/parts/files';
 import type { PhaseOutcome, RestoreContext } from '../role';
-import { progressReporter, runPool } from './copy';
+import { runPool } from '../../../shared/pool';
+import { progressReporter } from './copy';
 
 /** A file as the listing records it. */
 /** The folder part of a files listing. */

@@ -13,7 +13,8 @@ import { ValidationError } from '../../../shared/errors';
 import { relPathProblem } from '../../../shared/destination/paths';
 import type { ListedObject } from '../../../shared/parts/files';
 import type { PhaseOutcome, RestoreContext } from '../role';
-import { progressReporter, runPool } from './copy';
+import { runPool } from '../../../shared/pool';
+import { progressReporter } from './copy';
 
 /** An object as the listing records it. */
 /** Where to restore. */

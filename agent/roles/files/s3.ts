@@ -9,7 +9,8 @@ import { relPathProblem } from '../../../shared/destination/paths';
 import { ConfigError } from '../../../shared/errors';
 import type { RoleContext } from '../role';
 import type { ResolvedS3Store } from './config';
-import { progressReporter, putHashed, runPool, type StoredFile, type Unstorable } from './copy';
+import { runPool } from '../../../shared/pool';
+import { progressReporter, putHashed, type StoredFile, type Unstorable } from './copy';
 
 /** One object of the cut. */
 export interface CutObject {
