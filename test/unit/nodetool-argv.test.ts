@@ -30,7 +30,8 @@ const cases: [string, (n: Nodetool) => Promise<unknown>, string[]][] = [
 
 for (const [name, call, argv] of cases) {
   test(`nodetool ${name}: one argv, names after --, a deadline`, async () => {
-    const fake = fakeRunner();
+    // Output every parser accepts: version() refuses output without its ReleaseVersion line.
+    const fake = fakeRunner('ReleaseVersion: 5.0.8\n');
     await call(new Nodetool(NT, fake.run));
     assert.equal(fake.calls.map((c) => c.argv), [argv]);
     assert.ok((fake.calls[0].options?.timeoutMs ?? 0) > 0, 'every call has a timeout');
