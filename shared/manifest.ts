@@ -76,7 +76,7 @@ export function parseManifest(body: Buffer | string, id: string): Manifest {
   } catch {
     throw new ValidationError(`${manifestPath(id)} is not valid JSON`);
   }
-  const format = (parsed as { format?: unknown } | null)?.format;
+  const format = z.looseObject({ format: z.unknown() }).safeParse(parsed).data?.format;
   if (format !== MANIFEST_FORMAT) {
     throw new ValidationError(
       `${manifestPath(id)} has format ${JSON.stringify(format)}; this tandem reads ${MANIFEST_FORMAT} only: use the tandem version that wrote the set (its tandemVersion) to read or restore it`,

@@ -1,8 +1,8 @@
 /** The saved schema, replayed under another keyspace name or another replication. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkReplicationFits, replicationOf, rewriteStatement, splitStatements, withReplication } from '../../agent/roles/cassandra/schema';
-import { parseReplicationOption } from '../../shared/replication';
+import { checkReplicationFits, replicationOf, rewriteStatement, splitStatements, withReplication, replicationMap } from '../../agent/roles/cassandra/schema';
+import { parseReplicationFlag } from '../../shared/wire/restore';
 
 const DESCRIBED = `CREATE KEYSPACE thehive WITH replication = {'class': 'org.apache.cassandra.locator.NetworkTopologyStrategy', 'datacenter1': '3'}  AND durable_writes = true;
 
@@ -25,11 +25,11 @@ test('DESCRIBE output splits into statements that replay idempotently under anot
 test('the replication is read from the statement, and replaced by the operator\'s', () => {
   const [ks] = splitStatements(DESCRIBED);
   assert.equal(replicationOf(ks), { class: 'org.apache.cassandra.locator.NetworkTopologyStrategy', datacenter1: '3' });
-  const rep = parseReplicationOption('dc-a:1,dc_b:2');
+  const rep = replicationMap(parseReplicationFlag('dc-a:1,dc_b:2'));
   assert.equal(rep, { class: 'org.apache.cassandra.locator.NetworkTopologyStrategy', 'dc-a': '1', dc_b: '2' });
   assert.equal(replicationOf(withReplication(ks, rep)), rep);
   assert.match(withReplication(ks, rep), /AND durable_writes = true$/);
-  for (const bad of ['', 'dc1', 'dc1:x', "dc1:1,dc'2:1", 'dc1:100']) assert.throws(() => parseReplicationOption(bad), /expected DC:RF/);
+  for (const bad of ['', 'dc1', 'dc1:x', "dc1:1,dc'2:1", 'dc1:100']) assert.throws(() => parseReplicationFlag(bad), /expected DC:RF/);
 });
 
 test('a replication asking more replicas than the target has nodes is refused with the fix', () => {

@@ -13,7 +13,7 @@ import { replication, withSession } from './cql';
 import { sources, tablesOf, targetKeyspace } from './restore-tables';
 
 /** NetworkTopologyStrategy with the given replication per datacenter, as Cassandra's map. */
-function replicationMap(entries: readonly { datacenter: string; factor: number }[]): Record<string, string> {
+export function replicationMap(entries: readonly { datacenter: string; factor: number }[]): Record<string, string> {
   const out: Record<string, string> = { class: 'org.apache.cassandra.locator.NetworkTopologyStrategy' };
   for (const e of entries) out[e.datacenter] = String(e.factor);
   return out;
