@@ -18,9 +18,19 @@ let source: TestFleet;
 let target: TestFleet;
 let other: Client;
 let main: Client;
+/** uvu drops an error thrown by a before hook without a word: kept here and thrown by the test. */
+let setupError: unknown;
 
 test.before(async () => {
   if (!env) return; // nothing to set up: each test fails on needSandbox()
+  try {
+    await setUp(env);
+  } catch (err) {
+    setupError = err;
+  }
+});
+
+async function setUp(env: NonNullable<ReturnType<typeof sandboxEnvOrNull>>): Promise<void> {
   await startOtherCluster((m) => console.log(`  ${m}`));
   other = new Client({ contactPoints: ['127.0.0.4'], localDataCenter: 'datacenter1' });
   await other.connect();
@@ -32,18 +42,19 @@ test.before(async () => {
     destination: { type: 'local', path: source.destDir },
   });
   await Promise.all([startFleet(source), startFleet(target)]);
-});
+}
 
 test.after(async () => {
   if (!env) return; // nothing was set up
-  await Promise.all([stopFleet(source), stopFleet(target)]);
-  await other.execute('DROP KEYSPACE IF EXISTS thehive').catch(() => undefined);
-  await Promise.all([other.shutdown(), main.shutdown()]);
+  await Promise.all([source && stopFleet(source), target && stopFleet(target)]);
+  await other?.execute('DROP KEYSPACE IF EXISTS thehive').catch(() => undefined);
+  await Promise.all([other?.shutdown(), main?.shutdown()]);
   await stopOtherCluster();
 });
 
 test('a three-node backup restored onto a one-node cluster with sstableloader', async () => {
   needSandbox(env);
+  if (setupError) throw setupError;
   const b = await runCli(['backup', '--config', source.fleetFile, '--json', '--id', ID]);
   assert.is(b.code, 0, b.stderr);
 
