@@ -5,10 +5,10 @@
  * What comes back from a destination is input from the network: a manifest is parsed by one
  * schema, its format checked first, so a manifest of another version is refused by name.
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import { backupOptionsSchema } from './wire/backup-options';
+import { sha256Of } from './parts/io';
 import { commitsSchema, fileRef, listedTotalsSchema, partsSchema, setFileSchema, type Commits, type Parts, type SetFile } from './parts';
 
 /** The manifest format this version writes and reads. */
@@ -66,7 +66,7 @@ export type ManifestFile = SetFile;
 export const manifestPath = (backupId: string) => `${backupId}/manifest.json`;
 
 /** sha256 of a manifest's bytes, which restore requests carry instead of the manifest. */
-export const manifestDigest = (body: Buffer | string) => createHash('sha256').update(body).digest('hex');
+export const manifestDigest = (body: Buffer | string) => sha256Of(body);
 
 /** Parses a manifest's bytes; throws ValidationError naming the problem (unknown format first). */
 export function parseManifest(body: Buffer | string, id: string): Manifest {

@@ -3,7 +3,6 @@
  * cut, then shipping in the background), Abort (undo everything). Calls are serialised and
  * idempotent by backup id; every state change is persisted before it is acknowledged.
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { ConflictError, NotFoundError, TandemError, errorMessage, oneLine } from
 import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
 import { NODE_PART_FORMAT, nodePartSchema, ROLE_SCHEMAS, type NodePart, type SetFile } from '../../shared/parts';
+import { writeReferenced } from '../../shared/parts/io';
 import type { CheckResult, Role, RoleContext } from '../roles/role';
 import { parsePlan } from './plan';
 import { isActive, isTerminal, leaseExpired, preparedRecord, transition, type BackupRecord, type PlanRecord } from './state';
@@ -195,10 +195,7 @@ export class BackupController {
 
   /** Writes `<id>/<node>/part.json`, the node's record that the coordinator puts into the manifest. */
   private async writeNodePart(rec: BackupRecord, record: NodePart) {
-    const body = JSON.stringify(nodePartSchema.parse(record)) + '\n';
-    const path = `${rec.plan.backupId}/${this.node}/part.json`;
-    await openDestination(rec.plan.destination).writeAtomic(path, body);
-    return { path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
+    return writeReferenced(openDestination(rec.plan.destination), `${rec.plan.backupId}/${this.node}/part.json`, JSON.stringify(nodePartSchema.parse(record)) + '\n');
   }
 
   /** Role abort + cleanup, then the aborted state. Never throws: what cannot be undone is logged. */

@@ -4,13 +4,13 @@
  * back from the destination, checks it against that reference and its schema, and only then
  * promises in the manifest that the set is whole.
  */
-import { createHash } from 'node:crypto';
-import { openDestination, readAll, type Destination } from '../../shared/destination';
+import { openDestination, type Destination } from '../../shared/destination';
 import type { BackupStatus, DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { TandemError } from '../../shared/errors';
 import { MANIFEST_FORMAT, manifestPath, manifestSchema, snapshotSpread, type Manifest } from '../../shared/manifest';
 import { snapshotTagFor } from '../../shared/names';
 import { nodePartSchema, type NodePart } from '../../shared/parts';
+import { readReferenced } from '../../shared/parts/io';
 import type { BackupOptions } from '../../shared/wire/backup-options';
 import { TANDEM_VERSION } from '../../shared/version';
 import type { FleetConfig } from '../config';
@@ -79,12 +79,9 @@ async function readNodePart(destination: Destination, id: string, node: string, 
   const ref = status?.part;
   if (!ref) throw new TandemError(`${node} reported no part record for backup ${id}`);
   if (ref.path !== `${id}/${node}/part.json`) throw new TandemError(`${node} reported its part at ${ref.path}, not ${id}/${node}/part.json`);
-  const body = await readAll(destination, ref.path);
-  const sha256 = createHash('sha256').update(body).digest('hex');
-  if (body.length !== ref.size || sha256 !== ref.sha256) throw new TandemError(`${ref.path} is not what ${node} wrote (size ${body.length}, sha256 ${sha256}; reported ${ref.size}, ${ref.sha256})`);
-  const r = nodePartSchema.safeParse(JSON.parse(body.toString('utf8')));
-  if (!r.success) throw new TandemError(`${ref.path} is not a valid part record: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
-  if (r.data.backupId !== id || r.data.node !== node) throw new TandemError(`${ref.path} describes ${r.data.node} in ${r.data.backupId}`);
-  if (r.data.files.some((f) => f.node !== node || !f.path.startsWith(`${id}/${node}/`))) throw new TandemError(`${ref.path} lists files outside ${id}/${node}/`);
-  return { record: { path: ref.path, size: ref.size, sha256: ref.sha256 }, part: r.data };
+  const record = { path: ref.path, size: ref.size, sha256: ref.sha256 };
+  const part = await readReferenced(destination, record, nodePartSchema, 'part record');
+  if (part.backupId !== id || part.node !== node) throw new TandemError(`${ref.path} describes ${part.node} in ${part.backupId}`);
+  if (part.files.some((f) => f.node !== node || !f.path.startsWith(`${id}/${node}/`))) throw new TandemError(`${ref.path} lists files outside ${id}/${node}/`);
+  return { record, part };
 }

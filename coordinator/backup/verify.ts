@@ -5,10 +5,11 @@
  * bounded pool.
  */
 import { createHash } from 'node:crypto';
-import { openDestination, readAll, type Destination, type DestinationConfig } from '../../shared/destination';
+import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
 import { filesListingSchema } from '../../shared/parts/files';
+import { readReferenced } from '../../shared/parts/io';
 import { toWireDestination } from '../../shared/wire/destination';
 import { toWireRestoreOptions, parseRestoreOptions } from '../../shared/wire/restore';
 import { RestorePhase } from '../../shared/generated/tandem/v2/agent';
@@ -49,14 +50,12 @@ export async function verifyBackupSet(
     const part = n.parts.files;
     const base = `${id}/${n.node}/files`;
     try {
-      const body = await readAll(dest, part.listing.path);
-      if (createHash('sha256').update(body).digest('hex') !== part.listing.sha256) continue; // reported by the manifest.files pass
-      const listing = filesListingSchema.parse(JSON.parse(body.toString('utf8')));
+      const listing = await readReferenced(dest, part.listing, filesListingSchema, 'files listing');
       await check(listing.store === 'localfs'
         ? listing.files.map((f) => ({ path: `${base}/data/${f.path}`, size: f.size, sha256: f.sha256 }))
         : listing.objects.map((o) => ({ path: `${base}/s3/${o.key}`, size: o.size, sha256: o.sha256 })));
     } catch (err) {
-      problems.push(`${part.listing.path}: cannot read the files listing: ${errorMessage(err)}`);
+      problems.push(`cannot check the attachments of ${n.node}: ${errorMessage(err)}`);
     }
   }
   await checkEsSnapshot(config, manifest, sha256, opts.agents, problems);

@@ -215,7 +215,7 @@ test('files: unsafe listing paths and planted links are refused; nothing is writ
     const body = JSON.stringify({ ...listing, files: [...listing.files, ...paths.map((path) => ({ ...listing.files[0], path }))] });
     await destination.writeAtomic(listingPath, body);
     tampered.files.find((f) => f.path === listingPath)!.sha256 = sha(Buffer.from(body));
-    tampered.nodes[0].parts.files!.listing.sha256 = sha(Buffer.from(body));
+    tampered.nodes[0].parts.files!.listing = { path: listingPath, size: Buffer.byteLength(body), sha256: sha(Buffer.from(body)) };
   };
   const target = join(work, 'jail/target3');
   await withEntries('../evil', '/tmp/evil-abs');
@@ -223,7 +223,7 @@ test('files: unsafe listing paths and planted links are refused; nothing is writ
   assert.not.ok(existsSync(join(work, 'jail/evil')));
   assert.not.ok(existsSync(target), 'refused before anything was written');
   // A listing changed without a matching manifest is caught by its sha256.
-  await rejects(() => role.restore('load', restoreCtx(m, 'files', { filesTarget: target })), /listing\.json does not match the manifest/);
+  await rejects(() => role.restore('load', restoreCtx(m, 'files', { filesTarget: target })), /listing\.json does not match its record/);
   // A link planted in the target must not be followed out of it.
   await withEntries();
   const outside = join(work, 'jail/outside');

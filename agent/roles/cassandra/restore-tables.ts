@@ -2,12 +2,10 @@
  * What a cassandra restore works on: the manifest nodes this agent loads, their tables, the
  * keyspace the data goes into. Shared by the restore phases and the schema phase.
  */
-import { readAll } from '../../../shared/destination';
 import { ValidationError } from '../../../shared/errors';
 import { nodesWith } from '../../../shared/manifest';
-import { fileRef, type FileRef } from '../../../shared/parts';
 import { sstableContentsSchema, type ArchivedFile, type ShippedTable } from '../../../shared/parts/cassandra';
-import { createHash } from 'node:crypto';
+import { readReferenced } from '../../../shared/parts/io';
 import type { RestoreContext } from '../role';
 
 /** The tables of one manifest node's cassandra part. */
@@ -36,11 +34,6 @@ export function backedUpKeyspaces(ctx: RestoreContext): Set<string> {
 export async function contentsOf(ctx: RestoreContext, source: string): Promise<Map<string, ArchivedFile[]>> {
   const node = nodesWith(ctx.manifest, 'cassandra').find((n) => n.node === source);
   if (!node) throw new ValidationError(`the backup set has no cassandra part for node ${source}`);
-  const ref: FileRef = fileRef.parse(node.parts.cassandra.contents);
-  const body = await readAll(ctx.destination, ref.path);
-  const got = createHash('sha256').update(body).digest('hex');
-  if (got !== ref.sha256) throw new ValidationError(`${ref.path} does not match the manifest (sha256 ${got}, expected ${ref.sha256}): the backup set is damaged`);
-  const r = sstableContentsSchema.safeParse(JSON.parse(body.toString('utf8')));
-  if (!r.success) throw new ValidationError(`${ref.path} is not a valid contents file: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
-  return new Map(Object.entries(r.data.tables));
+  const contents = await readReferenced(ctx.destination, node.parts.cassandra.contents, sstableContentsSchema, 'SSTable contents file');
+  return new Map(Object.entries(contents.tables));
 }

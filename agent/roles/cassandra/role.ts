@@ -2,7 +2,7 @@
  * The cassandra role: preflight in Prepare, an instant snapshot at Commit through a JMX trigger
  * warmed up in Prepare, per-table archives shipped to the destination, clearsnapshot after.
  */
-import { createHash } from 'node:crypto';
+import { writeReferenced } from '../../../shared/parts/io';
 import { errorMessage } from '../../../shared/errors';
 import { systemExec, type CommandRunner, type Exec } from '../../../shared/exec';
 import type { Logger } from '../../../shared/log';
@@ -162,19 +162,13 @@ async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, ta
   });
 }
 
-/** Writes a small file atomically; returns its reference. */
-async function putText(ctx: RoleContext, path: string, body: string) {
-  await ctx.destination.writeAtomic(path, body);
-  return { path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
-}
-
 /** Writes a JSON document atomically; returns its reference. */
-const putJson = (ctx: RoleContext, path: string, doc: unknown) => putText(ctx, path, JSON.stringify(doc) + '\n');
+const putJson = (ctx: RoleContext, path: string, doc: unknown) => writeReferenced(ctx.destination, path, JSON.stringify(doc) + '\n');
 
 /** Writes `schema.cql` per keyspace and `ring.json` for the node; returns their manifest entries. */
 async function writeSchemaAndRing(ctx: RoleContext, cluster: ClusterFacts) {
   const out: { path: string; size: number; sha256: string }[] = [];
-  const put = async (path: string, body: string) => void out.push(await putText(ctx, path, body));
+  const put = async (path: string, body: string) => void out.push(await writeReferenced(ctx.destination, path, body));
   for (const [k, cql] of cluster.schema) await put(`${ctx.backupId}/${ctx.node}/cassandra/${k}/schema.cql`, cql);
   await put(`${ctx.backupId}/${ctx.node}/cassandra/ring.json`, JSON.stringify(cluster.ring, null, 1) + '\n');
   return out;

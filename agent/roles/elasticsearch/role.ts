@@ -4,7 +4,7 @@
  * data stays in the repository (that is how ES backups work); the backup set gets a
  * self-describing record at `<backupId>/<node>/elasticsearch/snapshot.json`.
  */
-import { createHash } from 'node:crypto';
+import { writeReferenced } from '../../../shared/parts/io';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
@@ -147,9 +147,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
           durationMs: snap.duration_in_millis,
         };
         const body = JSON.stringify(record, null, 2) + '\n';
-        const path = `${recordPath(ctx)}/snapshot.json`;
-        await ctx.destination.writeAtomic(path, body);
-        const ref = { path, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
+        const ref = await writeReferenced(ctx.destination, `${recordPath(ctx)}/snapshot.json`, body);
         const summary = `snapshot ${record.snapshot} ${record.state ?? ''} of ${record.indices.length} indices`;
         return { part: { ...record, record: ref, summary } satisfies EsPart, files: [ref] };
       });

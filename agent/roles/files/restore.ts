@@ -4,12 +4,11 @@
  * Options: files_target (drill folder), files_bucket (drill bucket), files_clean=true (remove
  * files the listing does not hold, as the vendor's "empty the folder" step), drop_scratch=true.
  */
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { normalize } from 'node:path';
-import { readAll } from '../../../shared/destination';
 import { PreconditionError, ValidationError } from '../../../shared/errors';
 import { filesListingSchema, type FilesListing, type FilesPart, type ListedObject } from '../../../shared/parts/files';
+import { readReferenced } from '../../../shared/parts/io';
 import { restoreSource } from '../restore-source';
 import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import type { ResolvedFilesSettings } from './config';
@@ -18,22 +17,8 @@ import { loadFolder, verifyFolder, type FolderListing } from './restore-localfs'
 import { dropObjects, ensureBucket, loadBucket, verifyBucket } from './restore-s3';
 import { storeClient } from './s3';
 
-/** Reads the listing the part references and checks its sha256 and shape, so a tampered listing is caught. */
-async function readListing(ctx: RestoreContext, part: FilesPart): Promise<FilesListing> {
-  const { path, sha256: want } = part.listing;
-  const body = await readAll(ctx.destination, path);
-  const got = createHash('sha256').update(body).digest('hex');
-  if (want !== got) throw new ValidationError(`${path} does not match the manifest (sha256 ${got}, expected ${want}): the backup set is damaged`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ValidationError(`${path} is not valid JSON: the backup set is damaged`);
-  }
-  const r = filesListingSchema.safeParse(parsed);
-  if (!r.success) throw new ValidationError(`${path} is not a valid files listing: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
-  return r.data;
-}
+/** The listing the part references, checked against its sha256 and shape, so a tampered listing is caught. */
+const readListing = (ctx: RestoreContext, part: FilesPart): Promise<FilesListing> => readReferenced(ctx.destination, part.listing, filesListingSchema, 'files listing');
 
 /** The folder to restore into: option files_target (a drill) or the configured location. */
 function folderTarget(ctx: RestoreContext, s: ResolvedFilesSettings): { target: string; scratch: boolean } {

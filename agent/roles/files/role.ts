@@ -3,12 +3,12 @@
  * `<backupId>/<node>/files/` with a listing (sizes, sha256, owners, modes) for restore.
  * Commit records the cut (a listing in workDir/cut.json); ship copies exactly that cut.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import type { FileRef } from '../../../shared/parts';
+import { writeReferenced } from '../../../shared/parts/io';
 import type { FilesListing, FilesPart } from '../../../shared/parts/files';
 import type { CheckResult, RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipResult } from '../role';
 import { resolveFilesSettings, type FilesSettings, type ResolvedFilesSettings } from './config';
@@ -150,8 +150,7 @@ export function filesRole(settings: FilesSettings): RestorableRole {
       ctx.log.warn({ changed: report.changed.length, missing: report.missing.length, unstorable: report.unstorable.length, summary }, 'files differ from the cut');
     }
     const body = JSON.stringify({ ...listing, summary }) + '\n';
-    const ref: FileRef = { path: `${base(ctx)}/listing.json`, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
-    await ctx.destination.writeAtomic(ref.path, body);
+    const ref: FileRef = await writeReferenced(ctx.destination, `${base(ctx)}/listing.json`, body);
     const bytes = files.reduce((a, f) => a + f.size, 0);
     const examples = [...report.missing.slice(0, 20), ...report.changed.slice(0, 20).map((c) => c.path), ...report.unstorable.slice(0, 20).map((u) => u.path)];
     const part: FilesPart = {
