@@ -48,7 +48,13 @@ test.after(async () => {
 });
 
 test(`a store of ${COUNT} attachments: backup, show --json, verify and restore, every message small`, async () => {
-  const b = await runCli(['backup', '--config', fleet.fleetFile, '--id', ID, '--json']);
+  const timed = async (what: string, args: string[]) => {
+    const t0 = Date.now();
+    const r = await runCli(args);
+    console.log(`  ${what}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return r;
+  };
+  const b = await timed('backup', ['backup', '--config', fleet.fleetFile, '--id', ID, '--json']);
   assert.is(b.code, 0, b.stdout + b.stderr);
   assert.is(JSON.parse(b.stdout).status, 'complete');
 
@@ -57,21 +63,22 @@ test(`a store of ${COUNT} attachments: backup, show --json, verify and restore, 
   // The listing alone is larger than gRPC's default limit: it never travels in a message.
   assert.ok(statSync(listingFile).size > 4 * 1024 * 1024, `listing.json is ${statSync(listingFile).size} bytes`);
   assert.ok(statSync(manifestFile).size < MAX_MESSAGE_BYTES, 'the manifest references the listing instead of holding it');
+  console.log(`  listing.json ${statSync(listingFile).size} bytes, manifest.json ${statSync(manifestFile).size} bytes`);
 
-  const show = await runCli(['show', ID, '--config', fleet.fleetFile, '--json']);
+  const show = await timed('show --json', ['show', ID, '--config', fleet.fleetFile, '--json']);
   assert.is(show.code, 0, show.stderr);
   const m = JSON.parse(show.stdout);
   assert.equal(m.listed.files, COUNT);
   assert.is(m.nodes[0].parts.files.fileCount, COUNT);
 
-  const v = await runCli(['verify', ID, '--config', fleet.fleetFile, '--json']);
+  const v = await timed('verify', ['verify', ID, '--config', fleet.fleetFile, '--json']);
   assert.is(v.code, 0, v.stdout + v.stderr);
   const report = JSON.parse(v.stdout);
   assert.ok(report.ok, report.problems?.join('\n'));
   assert.is(report.files, COUNT + m.files.length, 'every attachment and every file of the set re-read');
 
   const target = join(fleet.dir, 'restored');
-  const r = await runCli(['restore', ID, '--config', fleet.fleetFile, '--yes', '--json', '--files-target', target]);
+  const r = await timed('restore', ['restore', ID, '--config', fleet.fleetFile, '--yes', '--json', '--files-target', target]);
   assert.is(r.code, 0, r.stdout + r.stderr);
   const out = JSON.parse(r.stdout);
   assert.ok(out.ok, JSON.stringify(out.problems));
