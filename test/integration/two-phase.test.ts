@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { handles, makeFleet, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
+import { handles, makeFleet, otherFleetFile, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
 import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
 import { toWireDestination } from '../../shared/wire/destination';
 import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
@@ -45,6 +45,25 @@ async function states(f: TestFleet): Promise<string[]> {
 }
 
 const marker = (f: TestFleet, node: string, id: string, step: string) => existsSync(join(f.dir, 'markers', node, id, step));
+
+/** Waits until `check` holds, polling every 100 ms; fails the test after `ms`. */
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await check()) return;
+  assert.unreachable(`timed out waiting for ${what}`);
+}
+
+/** The agents' answer to GetStatus for one id: the state's name, or the error's gRPC code name. */
+async function statusOf(f: TestFleet, id: string): Promise<string[]> {
+  const hs = handles(f);
+  try {
+    return await Promise.all(hs.map((h) => h.status(id, 3000).then((s) => AgentState[s.state], (err: Error) => err.message.match(/NOT_FOUND/)?.[0] ?? err.message)));
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+}
+
+/** A fleet of two agents whose ship takes `shipMs`. */
+const slowShippers = (shipMs: number) => [{ node: 'n1', roles: { rehearsal: { shipMs } } }, { node: 'n2', roles: { rehearsal: { shipMs } } }];
 
 test('all vote yes: every agent commits, ships, and the manifest is written last', async () => {
   const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }, { node: 'n3' }]);
@@ -134,6 +153,30 @@ test('Prepare, Commit and Abort are idempotent by backup id', async () => {
   } finally {
     h.close();
   }
+});
+
+test('a second coordinator that does not see the lock: its agents vote busy, and its Abort leaves the running backup alone', async () => {
+  const f = await fleetOf(slowShippers(6000));
+  const other = await otherFleetFile(f, 'other-coordinator');
+  const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-a-unlocked']);
+  await until('A shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
+  const b = await runCli(['backup', '--config', other, '--json', '--id', 'set-b-unlocked']);
+  assert.is(b.code, 1, b.stderr);
+  const outB = JSON.parse(b.stdout);
+  assert.is(outB.status, 'aborted');
+  for (const n of ['n1', 'n2']) assert.match(outB.reason, new RegExp(`${n} votes no: node is busy with backup set-a-unlocked`));
+  assert.match(b.stderr, /aborting set-b-unlocked on every node/, 'B did send its Abort');
+  assert.equal(await states(f), ['SHIPPING', 'SHIPPING'], "B's Abort did not stop A");
+  assert.equal(await statusOf(f, 'set-b-unlocked'), ['NOT_FOUND', 'NOT_FOUND'], 'an Abort of an id never prepared leaves no record');
+  const ra = await a;
+  assert.is(ra.code, 0, ra.stderr);
+  assert.is(JSON.parse(ra.stdout).status, 'complete');
+  assert.ok(existsSync(join(f.destDir, 'set-a-unlocked', 'manifest.json')), "A's manifest");
+  for (const n of ['n1', 'n2']) {
+    assert.ok(marker(f, n, 'set-a-unlocked', 'shipped'), `${n} shipped A`);
+    assert.not.ok(marker(f, n, 'set-a-unlocked', 'aborted'), `${n} never undid A`);
+  }
+  assert.equal(await statusOf(f, 'set-a-unlocked'), ['DONE', 'DONE']);
 });
 
 test('a restarted agent recovers its on-disk state and cleans up', async () => {
