@@ -1,6 +1,6 @@
 /**
  * Runs the agent's side of the two-phase backup: Prepare (checks, set-up, lease), Commit (the
- * cut, then shipping in the background), Abort (undo everything). Calls are serialised and
+ * cut, then shipping in the background), Abort (undo what is not finished). Calls are serialised and
  * idempotent by backup id; every state change is persisted before it is acknowledged.
  * Everything that can cancel or undo work (Abort, a lease, an undo) is keyed by backup id, so a
  * call about one backup can never stop or remove another's.
@@ -154,7 +154,12 @@ export class BackupController {
     });
   }
 
-  /** Undoes everything done for this backup id and nothing else, at any phase. An id this agent never prepared is a no-op (null). */
+  /**
+   * Undoes what was done for this backup id and nothing else: a prepared, committed, shipping or
+   * failed backup is cleaned up and becomes aborted. An id this agent never prepared is a no-op
+   * (null); a done backup is never undone (its parts may belong to a complete set) and is
+   * returned as it is.
+   */
   abort(backupId: string, reason: string): Promise<BackupRecord | null> {
     // Stop this backup's own running work first, so the queued abort does not wait for a long
     // transfer. Only the current active backup has running work to stop.
@@ -164,6 +169,12 @@ export class BackupController {
       const rec = this.state.backups[backupId];
       if (!rec) return null;
       if (rec.state === 'aborted') return rec;
+      if (rec.state === 'done') {
+        // Its parts may be all that a complete set is made of: undoing them would empty a set
+        // whose manifest still calls it complete.
+        this.log.warn({ backupId, reason }, 'Abort of a finished backup: nothing is undone');
+        return rec;
+      }
       await this.shipping.get(backupId);
       return this.undo(this.state.backups[backupId], reason || 'aborted by the coordinator');
     });

@@ -81,7 +81,10 @@ export async function runBackup(
     reporter.phase(`aborting ${id} on every node: ${reason}`);
     const results = await Promise.allSettled(agents.map((a) => a.abort(id, reason, b.abortTimeoutMs)));
     const unreached = results.flatMap((r, i) => (r.status === 'rejected' ? [`${agents[i].node}: ${errorMessage(r.reason)}`] : []));
-    const note = unreached.length ? ` (not reached, its lease will expire: ${unreached.join('; ')})` : '';
+    // An agent never undoes a finished backup: say so, the set is left without a manifest.
+    const finished = results.flatMap((r, i) => (r.status === 'fulfilled' && r.value.state === AgentState.DONE ? [agents[i].node] : []));
+    const note = (unreached.length ? ` (not reached, its lease will expire: ${unreached.join('; ')})` : '') +
+      (finished.length ? ` (finished on ${finished.join(', ')}: those parts stay at the destination in a set without a manifest)` : '');
     return outcome(status, reason + note);
   };
 

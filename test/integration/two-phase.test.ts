@@ -179,6 +179,27 @@ test('a second coordinator that does not see the lock: its agents vote busy, and
   assert.equal(await statusOf(f, 'set-a-unlocked'), ['DONE', 'DONE']);
 });
 
+test('Abort of a done backup undoes nothing: it stays done and its parts stay at the destination', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
+  const id = 'set-done-abort';
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
+  assert.is(r.code, 0, r.stderr);
+  const parts = ['n1', 'n2'].flatMap((n) => [`${id}/${n}/rehearsal/part.txt`, `${id}/${n}/part.json`]);
+  const read = () => parts.map((p) => (existsSync(join(f.destDir, p)) ? readFileSync(join(f.destDir, p), 'utf8') : `${p} is gone`));
+  const before = read();
+  const hs = handles(f);
+  try {
+    for (const h of hs) assert.is(AgentState[(await h.abort(id, 'test', 5000)).state], 'DONE', `${h.node} answers with the backup's state`);
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+  assert.equal(await statusOf(f, id), ['DONE', 'DONE']);
+  assert.equal(read(), before, 'every part is still at the destination, unchanged');
+  for (const n of ['n1', 'n2']) assert.not.ok(marker(f, n, id, 'aborted'), `${n}: the role's abort never ran`);
+  const v = await runCli(['verify', id, '--config', f.fleetFile, '--json']);
+  assert.is(v.code, 0, v.stdout + v.stderr);
+});
+
 test('a restarted agent recovers its on-disk state and cleans up', async () => {
   const f = await fleetOf([{ node: 'n1' }]);
   const a = f.agents[0];
