@@ -2,6 +2,7 @@
  * The two-phase protocol between real tandem-agent processes and the real tandem CLI, over
  * mutual TLS on loopback.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,6 +61,15 @@ async function statusOf(f: TestFleet, id: string): Promise<string[]> {
   } finally {
     hs.forEach((h) => h.close());
   }
+}
+
+/** Every file under a folder, recursively, with its sha256: a listing to compare before and after. */
+function listing(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .map((p) => `${p.slice(dir.length)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`)
+    .sort();
 }
 
 /** A fleet of two agents whose ship takes `shipMs`. */
@@ -198,6 +208,50 @@ test('Abort of a done backup undoes nothing: it stays done and its parts stay at
   for (const n of ['n1', 'n2']) assert.not.ok(marker(f, n, id, 'aborted'), `${n}: the role's abort never ran`);
   const v = await runCli(['verify', id, '--config', f.fleetFile, '--json']);
   assert.is(v.code, 0, v.stdout + v.stderr);
+});
+
+test('backup --id of a complete set: refused before Prepare, the set untouched, still complete and intact', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
+  const id = 'set-exists';
+  const first = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
+  assert.is(first.code, 0, first.stderr);
+  const before = listing(join(f.destDir, id));
+  assert.is(before.length, 5, 'manifest, and per node its part.json and rehearsal file');
+  const again = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
+  assert.is(again.code, 1, again.stderr);
+  const out = JSON.parse(again.stdout);
+  assert.is(out.status, 'aborted');
+  assert.match(out.reason, /backup id set-exists is already used, nothing was prepared/);
+  assert.match(out.reason, /holds a complete set set-exists \(5 files\)/);
+  assert.match(out.reason, /n1 already has backup set-exists \(done\)/);
+  assert.not.match(again.stderr, /prepare on|aborting/, 'neither Prepare nor Abort was sent');
+  assert.equal(listing(join(f.destDir, id)), before, "the set's files are unchanged");
+  for (const n of ['n1', 'n2']) assert.not.ok(marker(f, n, id, 'aborted'), `${n}: nothing was undone`);
+  assert.equal(await statusOf(f, id), ['DONE', 'DONE']);
+  const list = await runCli(['list', '--config', f.fleetFile, '--json']);
+  assert.equal(JSON.parse(list.stdout).backupSets.map((s: { id: string; status: string }) => [s.id, s.status]), [[id, 'complete']]);
+  const v = await runCli(['verify', id, '--config', f.fleetFile, '--json']);
+  assert.is(v.code, 0, v.stdout + v.stderr);
+  assert.ok(JSON.parse(v.stdout).ok);
+});
+
+test('backup --id of an id only an agent knows (aborted there): refused before Prepare', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
+  const [h] = handles(f, ['n1']);
+  try {
+    assert.ok((await h.prepare(localPlan('set-known', 10_000, f.destDir), 5000)).voteYes);
+    await h.abort('set-known', 'test', 5000);
+  } finally {
+    h.close();
+  }
+  assert.equal(readdirSync(f.destDir), [], 'nothing of it at the destination');
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-known']);
+  assert.is(r.code, 1, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.match(out.reason, /already used, nothing was prepared: n1 already has backup set-known \(aborted\);/);
+  assert.not.match(out.reason, /n2/, 'n2 never heard of it');
+  assert.not.ok(marker(f, 'n2', 'set-known', 'prepared'), 'n2 was not prepared');
+  assert.equal(await statusOf(f, 'set-known'), ['ABORTED', 'NOT_FOUND']);
 });
 
 test('a restarted agent recovers its on-disk state and cleans up', async () => {
