@@ -2,8 +2,10 @@
  * The two-phase protocol between real tandem-agent processes and the real tandem CLI, over
  * mutual TLS on loopback.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
@@ -163,6 +165,54 @@ test('Prepare, Commit and Abort are idempotent by backup id', async () => {
   } finally {
     h.close();
   }
+});
+
+test('a second tandem backup on the same fleet is refused at once by the lock, naming the running backup; the first completes', async () => {
+  const f = await fleetOf(slowShippers(4000));
+  const lockFile = join(f.coordinatorDir, 'backup.lock');
+  const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-a-locked']);
+  await until('A shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
+  const held = JSON.parse(readFileSync(lockFile, 'utf8'));
+  assert.is(held.backupId, 'set-a-locked');
+  const t0 = Date.now();
+  const b = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-b-locked']);
+  const took = Date.now() - t0;
+  assert.is(b.code, 1, b.stderr);
+  assert.match(b.stderr, new RegExp(`another tandem backup is running with state folder .*: backup set-a-locked \\(pid ${held.pid} on `));
+  assert.is(b.stdout, '', 'no outcome: the run never started');
+  assert.not.match(b.stderr, /describing/, 'no RPC was sent');
+  assert.ok(took < 5000, `refused at once (${took} ms)`);
+  assert.equal(await states(f), ['SHIPPING', 'SHIPPING']);
+  assert.equal(await statusOf(f, 'set-b-locked'), ['NOT_FOUND', 'NOT_FOUND']);
+  const ra = await a;
+  assert.is(ra.code, 0, ra.stderr);
+  assert.is(JSON.parse(ra.stdout).status, 'complete');
+  assert.ok(existsSync(join(f.destDir, 'set-a-locked', 'manifest.json')), "A's manifest");
+  assert.not.ok(existsSync(lockFile), 'the lock is removed when the backup ends');
+});
+
+test('SIGINT: the backup is aborted on every node and the lock removed', async () => {
+  const f = await fleetOf(slowShippers(6000));
+  const lockFile = join(f.coordinatorDir, 'backup.lock');
+  const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-interrupted']);
+  await until('shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
+  process.kill(JSON.parse(readFileSync(lockFile, 'utf8')).pid, 'SIGINT');
+  const r = await a;
+  assert.is(r.code, 130, r.stderr);
+  assert.not.ok(existsSync(lockFile), 'no lock left');
+  assert.equal(await statusOf(f, 'set-interrupted'), ['ABORTED', 'ABORTED']);
+});
+
+test('a lock left by a coordinator that is gone is taken over with a warning', async () => {
+  const f = await fleetOf([{ node: 'n1' }]);
+  const lockFile = join(f.coordinatorDir, 'backup.lock');
+  const pid = spawnSync(process.execPath, ['-e', '']).pid;
+  mkdirSync(f.coordinatorDir, { recursive: true });
+  writeFileSync(lockFile, JSON.stringify({ pid, backupId: 'set-crashed', startedAt: '2026-01-01T00:00:00.000Z', host: hostname() }));
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-after-crash']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`warning: taking over the stale lock .*backup\\.lock of backup set-crashed: pid ${pid} on .* is gone`));
+  assert.not.ok(existsSync(lockFile));
 });
 
 test('a second coordinator that does not see the lock: its agents vote busy, and its Abort leaves the running backup alone', async () => {
