@@ -50,7 +50,7 @@ export const fleetConfigSchema = z.strictObject({
       options: fleetBackupOptionsSchema.default({}),
     })
     .prefault({}),
-  /** Folder for the coordinator's own state (locks); default /var/lib/tandem. */
+  /** Folder for the coordinator's own state: backup.lock while `tandem backup` runs; default /var/lib/tandem. */
   stateDir: absolutePath.default('/var/lib/tandem'),
 });
 

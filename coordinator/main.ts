@@ -30,8 +30,8 @@ Usage: tandem VERB [options]     (tandem VERB --help for a verb's options)
 Verbs:
 ${Object.entries(VERBS).map(([v, d]) => `  ${v.padEnd(8)} ${d.summary}`).join('\n')}
 
-Exit codes: 0 success, 1 the operation did not succeed (backup aborted or failed),
-2 usage or configuration error, 3 internal error, 130 interrupted.`;
+Exit codes: 0 success, 1 the operation did not succeed (backup aborted or failed, or
+another backup holds the lock), 2 usage or configuration error, 3 internal error, 130 interrupted.`;
 
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;

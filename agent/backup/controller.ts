@@ -1,7 +1,9 @@
 /**
  * Runs the agent's side of the two-phase backup: Prepare (checks, set-up, lease), Commit (the
- * cut, then shipping in the background), Abort (undo everything). Calls are serialised and
+ * cut, then shipping in the background), Abort (undo what is not finished). Calls are serialised and
  * idempotent by backup id; every state change is persisted before it is acknowledged.
+ * Everything that can cancel or undo work (Abort, a lease, an undo) is keyed by backup id, so a
+ * call about one backup can never stop or remove another's.
  */
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
@@ -36,9 +38,14 @@ export class BackupController {
   readonly events = new EventEmitter();
   private state: PersistedState;
   private queue: Promise<unknown> = Promise.resolve();
-  private leaseTimer: NodeJS.Timeout | undefined;
-  private running: AbortController | undefined;
-  private shipping: Promise<void> | undefined;
+  /** The lease timer of each prepared backup, by id. */
+  private readonly leaseTimers = new Map<string, NodeJS.Timeout>();
+  /** The signal of each backup's running work (prepare, commit, ship), by id. */
+  private readonly running = new Map<string, AbortController>();
+  /** Background work after Commit (shipping, or cleanup after a failed commit), by id. */
+  private readonly shipping = new Map<string, Promise<void>>();
+  /** Aborted by close(): stops checks that belong to no prepared backup (Preflight). */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly node: string,
@@ -76,7 +83,7 @@ export class BackupController {
   /** Read-only checks of every role. */
   async preflight(input: BackupPlan | undefined): Promise<Vote> {
     const plan = parsePlan(input);
-    const checks = await this.runChecks(plan);
+    const checks = await this.runChecks(plan, this.closing.signal);
     const reason = failureReason(checks);
     return { yes: !reason, checks, reason, leaseExpiresAt: 0 };
   }
@@ -90,9 +97,10 @@ export class BackupController {
       if (known) return this.no(`backup ${plan.backupId} is already ${known.state} on this node`);
       const cur = this.current;
       if (cur && isActive(cur.state)) return this.no(`node is busy with backup ${cur.plan.backupId} (${cur.state})`);
-      const checks = await this.runChecks(plan);
+      const checks = await this.runChecks(plan, this.signalOf(plan.backupId));
       const reason = failureReason(checks);
       if (reason) {
+        this.running.delete(plan.backupId); // nothing was reserved, nothing will run
         this.log.info({ backupId: plan.backupId, reason }, 'voting no');
         return { ...this.no(reason), checks };
       }
@@ -124,7 +132,7 @@ export class BackupController {
         await this.undo(rec, 'lease expired before Commit arrived');
         throw new ConflictError(`backup ${backupId}: lease expired before Commit arrived; it was aborted`);
       }
-      clearTimeout(this.leaseTimer);
+      this.clearLease(backupId);
       const committedAt = this.now();
       rec = transition(rec, 'committed', committedAt, { committedAt });
       this.put(rec, true);
@@ -135,33 +143,48 @@ export class BackupController {
         rec = transition({ ...rec, commits }, 'failed', this.now(), { error: `commit failed: ${errorMessage(err)}` });
         this.put(rec, true);
         this.log.error({ backupId, err: errorMessage(err) }, 'commit failed');
-        this.shipping = this.cleanupAll(rec);
+        this.background(backupId, this.cleanupAll(rec));
         return rec;
       }
       rec = transition({ ...rec, commits }, 'shipping', this.now());
       this.put(rec, true);
       this.log.info({ backupId, commits }, 'committed; shipping');
-      this.shipping = this.ship(rec);
+      this.background(backupId, this.ship(rec));
       return rec;
     });
   }
 
-  /** Undoes everything done for the backup, at any phase. Unknown ids are a no-op. */
+  /**
+   * Undoes what was done for this backup id and nothing else: a prepared, committed, shipping or
+   * failed backup is cleaned up and becomes aborted. An id this agent never prepared is a no-op
+   * (null); a done backup is never undone (its parts may belong to a complete set) and is
+   * returned as it is.
+   */
   abort(backupId: string, reason: string): Promise<BackupRecord | null> {
-    this.running?.abort(); // stop shipping first, so the queued abort does not wait for a long transfer
+    // Stop this backup's own running work first, so the queued abort does not wait for a long
+    // transfer. Only the current active backup has running work to stop.
+    const known = this.state.backups[backupId];
+    if (known && isActive(known.state) && this.state.current === backupId) this.running.get(backupId)?.abort();
     return this.serial(async () => {
       const rec = this.state.backups[backupId];
       if (!rec) return null;
       if (rec.state === 'aborted') return rec;
-      await this.shipping;
+      if (rec.state === 'done') {
+        // Its parts may be all that a complete set is made of: undoing them would empty a set
+        // whose manifest still calls it complete.
+        this.log.warn({ backupId, reason }, 'Abort of a finished backup: nothing is undone');
+        return rec;
+      }
+      await this.shipping.get(backupId);
       return this.undo(this.state.backups[backupId], reason || 'aborted by the coordinator');
     });
   }
 
   /** Stops timers; running work is aborted (it is cleaned up at the next start). */
   close(): void {
-    clearTimeout(this.leaseTimer);
-    this.running?.abort();
+    for (const id of [...this.leaseTimers.keys()]) this.clearLease(id);
+    for (const c of this.running.values()) c.abort();
+    this.closing.abort();
   }
 
   private async ship(start: BackupRecord): Promise<void> {
@@ -200,7 +223,7 @@ export class BackupController {
 
   /** Role abort + cleanup, then the aborted state. Never throws: what cannot be undone is logged. */
   private async undo(rec: BackupRecord, reason: string): Promise<BackupRecord> {
-    clearTimeout(this.leaseTimer);
+    this.clearLease(rec.plan.backupId);
     const problems: string[] = [];
     for (const role of this.roles) {
       const ctx = this.context(rec, role, new AbortController().signal);
@@ -234,25 +257,51 @@ export class BackupController {
   }
 
   private armLease(rec: BackupRecord): void {
-    clearTimeout(this.leaseTimer);
-    this.leaseTimer = setTimeout(() => {
+    const backupId = rec.plan.backupId;
+    this.clearLease(backupId);
+    const timer = setTimeout(() => {
+      this.leaseTimers.delete(backupId);
       void this.serial(async () => {
-        const cur = this.state.backups[rec.plan.backupId];
+        const cur = this.state.backups[backupId];
         if (cur && leaseExpired(cur, this.now())) {
-          this.log.warn({ backupId: rec.plan.backupId }, 'lease expired without Commit or Abort; aborting');
+          this.log.warn({ backupId }, 'lease expired without Commit or Abort; aborting');
           await this.undo(cur, 'lease expired without Commit or Abort');
         }
       });
     }, Math.max(0, rec.leaseExpiresAt - this.now()) + 10);
-    this.leaseTimer.unref();
+    timer.unref();
+    this.leaseTimers.set(backupId, timer);
   }
 
-  private async runChecks(plan: PlanRecord): Promise<Vote['checks']> {
+  private clearLease(backupId: string): void {
+    clearTimeout(this.leaseTimers.get(backupId));
+    this.leaseTimers.delete(backupId);
+  }
+
+  /** Keeps a backup's background work, so that its Abort can wait for it; forgotten once settled. */
+  private background(backupId: string, work: Promise<void>): void {
+    const kept = work.finally(() => {
+      if (this.shipping.get(backupId) === kept) this.shipping.delete(backupId);
+    });
+    this.shipping.set(backupId, kept);
+  }
+
+  /** The signal of this backup's running work; a new one once the last was aborted. */
+  private signalOf(backupId: string): AbortSignal {
+    let c = this.running.get(backupId);
+    if (!c || c.signal.aborted) {
+      c = new AbortController();
+      this.running.set(backupId, c);
+    }
+    return c.signal;
+  }
+
+  private async runChecks(plan: PlanRecord, signal: AbortSignal): Promise<Vote['checks']> {
     const rec = preparedRecord(plan, this.now());
     const all: Vote['checks'] = [];
     for (const role of this.roles) {
       try {
-        for (const c of await role.preflight(this.context(rec, role))) all.push({ ...c, message: oneLine(c.message), role: role.name });
+        for (const c of await role.preflight(this.context(rec, role, signal))) all.push({ ...c, message: oneLine(c.message), role: role.name });
       } catch (err) {
         all.push({ role: role.name, name: 'preflight', ok: false, message: oneLine(errorMessage(err)) });
       }
@@ -269,11 +318,7 @@ export class BackupController {
     return { yes: false, checks: [], reason, leaseExpiresAt: 0 };
   }
 
-  private context(rec: BackupRecord, role: Role, signal?: AbortSignal): RoleContext {
-    if (!signal) {
-      if (!this.running || this.running.signal.aborted) this.running = new AbortController();
-      signal = this.running.signal;
-    }
+  private context(rec: BackupRecord, role: Role, signal = this.signalOf(rec.plan.backupId)): RoleContext {
     const destination: Destination = openDestination(rec.plan.destination);
     return {
       backupId: rec.plan.backupId,
@@ -301,8 +346,13 @@ export class BackupController {
   }
 
   private put(rec: BackupRecord, persist: boolean): void {
-    this.state.backups[rec.plan.backupId] = rec;
-    this.state.current = isTerminal(rec.state) && this.state.current === rec.plan.backupId ? null : rec.plan.backupId;
+    const id = rec.plan.backupId;
+    this.state.backups[id] = rec;
+    // A record that ends (an old failed backup undone, say) must not take the place of the current one.
+    if (!isTerminal(rec.state)) this.state.current = id;
+    else if (this.state.current === id) this.state.current = null;
+    // Its work is over: nothing is left to signal.
+    if (isTerminal(rec.state)) this.running.delete(id);
     if (persist || isTerminal(rec.state)) this.store.save(this.state);
     this.events.emit('update', rec);
   }

@@ -2,11 +2,12 @@
  * The agent's backup state machine, as pure data and functions:
  *
  *   idle → prepared → committed → shipping → done
- *            │            │           │        │
- *            └────────────┴───────────┴────────┴──→ aborted      (committed/shipping → failed → aborted)
+ *            │            │           │
+ *            └────────────┴───────────┴──→ aborted      (committed/shipping → failed → aborted)
  *
  * One backup at a time per node. A prepared backup holds a lease; when neither Commit nor Abort
- * arrives before it expires, the agent aborts it by itself.
+ * arrives before it expires, the agent aborts it by itself. Done is final: its parts may be a
+ * complete set's, so nothing (an Abort included) undoes them.
  */
 import type { DestinationConfig } from '../../shared/destination';
 import { ConflictError } from '../../shared/errors';
@@ -49,7 +50,7 @@ const ALLOWED: Record<BackupState, readonly BackupState[]> = {
   prepared: ['committed', 'aborted'],
   committed: ['shipping', 'failed', 'aborted'],
   shipping: ['done', 'failed', 'aborted'],
-  done: ['aborted'],
+  done: [],
   failed: ['aborted'],
   aborted: [],
 };

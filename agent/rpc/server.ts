@@ -81,7 +81,7 @@ export function agentService(
     }),
     abort: unaryHandler(log, 'Abort', async (req) => {
       const rec = await controller.abort(req.backupId, req.reason);
-      return { state: agentState(rec && !isTerminal(rec.state) ? rec : null) };
+      return { state: agentState(rec) };
     }),
     getStatus: unaryHandler(log, 'GetStatus', async (req) => backupStatus(controller.status(req.backupId))),
     watch: (call) => {

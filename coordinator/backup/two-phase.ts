@@ -1,7 +1,8 @@
 /**
- * The coordinator's two-phase backup: Prepare on every agent in parallel (checks, set-up, a
- * lease); Commit on all at once only if every vote is yes; otherwise Abort everywhere. After
- * Commit it follows every agent until its part is shipped, then writes the manifest last.
+ * The coordinator's two-phase backup: an id already used is refused; then Prepare on every
+ * agent in parallel (checks, set-up, a lease); Commit on all at once only if every vote is yes;
+ * otherwise Abort everywhere. After Commit it follows every agent until its part is shipped,
+ * then writes the manifest last.
  */
 import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { errorMessage } from '../../shared/errors';
@@ -12,6 +13,7 @@ import { retry } from '../../shared/retry';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { writeManifest } from './manifest-writer';
+import { traces } from './unused-id';
 
 /** How a backup ended. */
 export type BackupStatusWord = 'complete' | 'aborted' | 'failed';
@@ -81,7 +83,10 @@ export async function runBackup(
     reporter.phase(`aborting ${id} on every node: ${reason}`);
     const results = await Promise.allSettled(agents.map((a) => a.abort(id, reason, b.abortTimeoutMs)));
     const unreached = results.flatMap((r, i) => (r.status === 'rejected' ? [`${agents[i].node}: ${errorMessage(r.reason)}`] : []));
-    const note = unreached.length ? ` (not reached, its lease will expire: ${unreached.join('; ')})` : '';
+    // An agent never undoes a finished backup: say so, the set is left without a manifest.
+    const finished = results.flatMap((r, i) => (r.status === 'fulfilled' && r.value.state === AgentState.DONE ? [agents[i].node] : []));
+    const note = (unreached.length ? ` (not reached, its lease will expire: ${unreached.join('; ')})` : '') +
+      (finished.length ? ` (finished on ${finished.join(', ')}: those parts stay at the destination in a set without a manifest)` : '');
     return outcome(status, reason + note);
   };
 
@@ -100,6 +105,12 @@ export async function runBackup(
     }
   });
   if (problems.length) return outcome('aborted', problems.join('; '));
+
+  // An id that exists anywhere is refused before anything is reserved: nothing to abort, so
+  // no Abort can reach the existing set.
+  reporter.phase(`checking that ${id} is new at the destination and on every agent`);
+  const used = await traces(fleet.destination, agents, id, b.commitTimeoutMs);
+  if (used.length) return outcome('aborted', `backup id ${id} is already used, nothing was prepared: ${used.join('; ')}; a new backup needs a new id (without --id it gets one)`);
 
   // Phase one.
   reporter.phase(`prepare on ${agents.length} agents (lease ${b.leaseMs} ms)`);

@@ -1,8 +1,9 @@
 /** `tandem backup`: one coordinated backup set of the whole fleet. */
 import { parseArgs } from 'node:util';
 import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v2/agent';
-import { checkBackupId } from '../../shared/names';
+import { checkBackupId, newBackupId } from '../../shared/names';
 import { parseOptionFlags, type BackupOptions } from '../../shared/wire/backup-options';
+import { acquireBackupLock, type BackupLock } from '../backup/lock';
 import { runBackup, type BackupReporter } from '../backup/two-phase';
 import { COMPRESSIONS, isCompression } from '../../shared/contract';
 import { formatBytes } from '../../shared/format';
@@ -15,6 +16,12 @@ Takes one backup set of the whole fleet: Prepare on every agent (checks, set-up,
 Commit on all at once only if every vote is yes, Abort everywhere otherwise. The manifest is
 written last; a set without one is never listed as a backup.
 
+One backup at a time: the run holds <stateDir>/backup.lock (the fleet file's stateDir), and a
+second 'tandem backup' with the same stateDir exits 1 at once, naming the running backup's id
+and pid, before any RPC. A lock left by a process that is gone is taken over with a warning.
+An id already used (anything under <id>/ at the destination, or known to an agent) is refused
+before Prepare: a set that exists is never touched.
+
 Options:
       --id ID             use this backup id (default: tandem-<UTC time>-<random>)
       --compression ALG   bzip2 (default, .tbz), xz or none for Cassandra archives
@@ -26,7 +33,8 @@ Options:
                           allow_yellow =true|false; an unknown key or value exits 2
 ${FLEET_OPTIONS_HELP}
 
-Exit: 0 complete, 1 aborted or failed, 2 usage or configuration error, 130 interrupted.`;
+Exit: 0 complete, 1 aborted or failed, or another backup holds the lock, 2 usage or
+configuration error, 130 interrupted.`;
 
 /** Runs the verb; returns the exit code. */
 export async function backupCommand(argv: string[]): Promise<number> {
@@ -52,6 +60,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   if (values.repair) options.repair = true;
   if (values['all-keyspaces']) options.allKeyspaces = true;
   if (values['skip-index']) options.skipIndex = true;
+  const backupId = values.id ? checkBackupId(values.id) : newBackupId();
   const { fleet, agents } = openFromConfig(values);
   const interrupt = new AbortController();
   const onSigint = () => {
@@ -59,12 +68,12 @@ export async function backupCommand(argv: string[]): Promise<number> {
     interrupt.abort();
   };
   process.once('SIGINT', onSigint);
+  let lock: BackupLock | undefined;
   try {
-    const outcome = await runBackup(fleet, agents, progressReporter(), {
-      backupId: values.id ? checkBackupId(values.id) : undefined,
-      options,
-      signal: interrupt.signal,
-    });
+    // Taken before any RPC. Refused, it throws ConflictError: exit 1, not 2, because the command
+    // and the fleet file are right and the same command succeeds once the other backup has ended.
+    lock = acquireBackupLock(fleet.stateDir, backupId, (warning) => say(`warning: ${warning}`));
+    const outcome = await runBackup(fleet, agents, progressReporter(), { backupId, options, signal: interrupt.signal });
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.status === 'complete') {
       say(`backup ${outcome.id} complete: ${formatBytes(outcome.bytes)} in ${(outcome.durationMs / 1000).toFixed(1)} s` +
@@ -76,6 +85,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     agents.forEach((a) => a.close());
+    lock?.release();
   }
 }
 

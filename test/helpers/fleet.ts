@@ -3,7 +3,7 @@
  * by `tandem certs`, and the real `tandem` CLI. Nothing here is a double.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +33,8 @@ export interface TestFleet {
   dir: string;
   pki: string;
   fleetFile: string;
+  /** The coordinator's state folder (its backup lock) named by fleetFile: inside dir. */
+  coordinatorDir: string;
   destDir: string;
   agents: TestAgent[];
 }
@@ -68,6 +70,7 @@ export async function makeFleet(
     agents.push(a);
   }
   const fleetFile = join(dir, 'fleet.yaml');
+  const coordinatorDir = join(dir, 'coordinator');
   const entries = [
     ...agents.map((a) => ({ node: a.node, address: `127.0.0.1:${a.port}`, roles: Object.keys(a.roles) })),
     ...(opts.extraAgents ?? []).map((x) => ({ node: x.node, address: `127.0.0.1:${x.port}`, roles: ['rehearsal'] })),
@@ -76,13 +79,21 @@ export async function makeFleet(
     fleetFile,
     JSON.stringify({
       tls: { ca: join(pki, 'ca.crt'), cert: join(pki, 'coordinator.crt'), key: join(pki, 'coordinator.key') },
-      stateDir: join(dir, 'coordinator'),
+      stateDir: coordinatorDir,
       agents: entries,
       destination: opts.destination ?? { type: 'local', path: destDir },
       backup: { leaseMs: opts.leaseMs ?? 30_000, prepareTimeoutMs: opts.prepareTimeoutMs ?? 10_000, commitTimeoutMs: 5000 },
     }),
   );
-  return { dir, pki, fleetFile, destDir, agents };
+  return { dir, pki, fleetFile, coordinatorDir, destDir, agents };
+}
+
+/** Another fleet file for the same agents whose coordinator state folder is `<dir>/<name>`: a coordinator run with it does not see the other's lock. */
+export async function otherFleetFile(fleet: TestFleet, name: string): Promise<string> {
+  const config = JSON.parse(await readFile(fleet.fleetFile, 'utf8')) as Record<string, unknown>;
+  const file = join(fleet.dir, `${name}.yaml`);
+  await writeFile(file, JSON.stringify({ ...config, stateDir: join(fleet.dir, name) }));
+  return file;
 }
 
 async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {

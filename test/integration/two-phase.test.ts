@@ -2,14 +2,17 @@
  * The two-phase protocol between real tandem-agent processes and the real tandem CLI, over
  * mutual TLS on loopback.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { handles, makeFleet, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
+import { handles, makeFleet, otherFleetFile, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
 import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
 import { toWireDestination } from '../../shared/wire/destination';
 import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
@@ -45,6 +48,34 @@ async function states(f: TestFleet): Promise<string[]> {
 }
 
 const marker = (f: TestFleet, node: string, id: string, step: string) => existsSync(join(f.dir, 'markers', node, id, step));
+
+/** Waits until `check` holds, polling every 100 ms; fails the test after `ms`. */
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await check()) return;
+  assert.unreachable(`timed out waiting for ${what}`);
+}
+
+/** The agents' answer to GetStatus for one id: the state's name, or the error's gRPC code name. */
+async function statusOf(f: TestFleet, id: string): Promise<string[]> {
+  const hs = handles(f);
+  try {
+    return await Promise.all(hs.map((h) => h.status(id, 3000).then((s) => AgentState[s.state], (err: Error) => err.message.match(/NOT_FOUND/)?.[0] ?? err.message)));
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+}
+
+/** Every file under a folder, recursively, with its sha256: a listing to compare before and after. */
+function listing(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .map((p) => `${p.slice(dir.length)} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`)
+    .sort();
+}
+
+/** A fleet of two agents whose ship takes `shipMs`. */
+const slowShippers = (shipMs: number) => [{ node: 'n1', roles: { rehearsal: { shipMs } } }, { node: 'n2', roles: { rehearsal: { shipMs } } }];
 
 test('all vote yes: every agent commits, ships, and the manifest is written last', async () => {
   const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }, { node: 'n3' }]);
@@ -134,6 +165,143 @@ test('Prepare, Commit and Abort are idempotent by backup id', async () => {
   } finally {
     h.close();
   }
+});
+
+test('a second tandem backup on the same fleet is refused at once by the lock, naming the running backup; the first completes', async () => {
+  const f = await fleetOf(slowShippers(4000));
+  const lockFile = join(f.coordinatorDir, 'backup.lock');
+  const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-a-locked']);
+  await until('A shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
+  const held = JSON.parse(readFileSync(lockFile, 'utf8'));
+  assert.is(held.backupId, 'set-a-locked');
+  const t0 = Date.now();
+  const b = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-b-locked']);
+  const took = Date.now() - t0;
+  assert.is(b.code, 1, b.stderr);
+  assert.match(b.stderr, new RegExp(`another tandem backup is running with state folder .*: backup set-a-locked \\(pid ${held.pid} on `));
+  assert.is(b.stdout, '', 'no outcome: the run never started');
+  assert.not.match(b.stderr, /describing/, 'no RPC was sent');
+  assert.ok(took < 5000, `refused at once (${took} ms)`);
+  assert.equal(await states(f), ['SHIPPING', 'SHIPPING']);
+  assert.equal(await statusOf(f, 'set-b-locked'), ['NOT_FOUND', 'NOT_FOUND']);
+  const ra = await a;
+  assert.is(ra.code, 0, ra.stderr);
+  assert.is(JSON.parse(ra.stdout).status, 'complete');
+  assert.ok(existsSync(join(f.destDir, 'set-a-locked', 'manifest.json')), "A's manifest");
+  assert.not.ok(existsSync(lockFile), 'the lock is removed when the backup ends');
+});
+
+test('SIGINT: the backup is aborted on every node and the lock removed', async () => {
+  const f = await fleetOf(slowShippers(6000));
+  const lockFile = join(f.coordinatorDir, 'backup.lock');
+  const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-interrupted']);
+  await until('shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
+  process.kill(JSON.parse(readFileSync(lockFile, 'utf8')).pid, 'SIGINT');
+  const r = await a;
+  assert.is(r.code, 130, r.stderr);
+  assert.not.ok(existsSync(lockFile), 'no lock left');
+  assert.equal(await statusOf(f, 'set-interrupted'), ['ABORTED', 'ABORTED']);
+});
+
+test('a lock left by a coordinator that is gone is taken over with a warning', async () => {
+  const f = await fleetOf([{ node: 'n1' }]);
+  const lockFile = join(f.coordinatorDir, 'backup.lock');
+  const pid = spawnSync(process.execPath, ['-e', '']).pid;
+  mkdirSync(f.coordinatorDir, { recursive: true });
+  writeFileSync(lockFile, JSON.stringify({ pid, backupId: 'set-crashed', startedAt: '2026-01-01T00:00:00.000Z', host: hostname() }));
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-after-crash']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`warning: taking over the stale lock .*backup\\.lock of backup set-crashed: pid ${pid} on .* is gone`));
+  assert.not.ok(existsSync(lockFile));
+});
+
+test('a second coordinator that does not see the lock: its agents vote busy, and its Abort leaves the running backup alone', async () => {
+  const f = await fleetOf(slowShippers(6000));
+  const other = await otherFleetFile(f, 'other-coordinator');
+  const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-a-unlocked']);
+  await until('A shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
+  const b = await runCli(['backup', '--config', other, '--json', '--id', 'set-b-unlocked']);
+  assert.is(b.code, 1, b.stderr);
+  const outB = JSON.parse(b.stdout);
+  assert.is(outB.status, 'aborted');
+  for (const n of ['n1', 'n2']) assert.match(outB.reason, new RegExp(`${n} votes no: node is busy with backup set-a-unlocked`));
+  assert.match(b.stderr, /aborting set-b-unlocked on every node/, 'B did send its Abort');
+  assert.equal(await states(f), ['SHIPPING', 'SHIPPING'], "B's Abort did not stop A");
+  assert.equal(await statusOf(f, 'set-b-unlocked'), ['NOT_FOUND', 'NOT_FOUND'], 'an Abort of an id never prepared leaves no record');
+  const ra = await a;
+  assert.is(ra.code, 0, ra.stderr);
+  assert.is(JSON.parse(ra.stdout).status, 'complete');
+  assert.ok(existsSync(join(f.destDir, 'set-a-unlocked', 'manifest.json')), "A's manifest");
+  for (const n of ['n1', 'n2']) {
+    assert.ok(marker(f, n, 'set-a-unlocked', 'shipped'), `${n} shipped A`);
+    assert.not.ok(marker(f, n, 'set-a-unlocked', 'aborted'), `${n} never undid A`);
+  }
+  assert.equal(await statusOf(f, 'set-a-unlocked'), ['DONE', 'DONE']);
+});
+
+test('Abort of a done backup undoes nothing: it stays done and its parts stay at the destination', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
+  const id = 'set-done-abort';
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
+  assert.is(r.code, 0, r.stderr);
+  const parts = ['n1', 'n2'].flatMap((n) => [`${id}/${n}/rehearsal/part.txt`, `${id}/${n}/part.json`]);
+  const read = () => parts.map((p) => (existsSync(join(f.destDir, p)) ? readFileSync(join(f.destDir, p), 'utf8') : `${p} is gone`));
+  const before = read();
+  const hs = handles(f);
+  try {
+    for (const h of hs) assert.is(AgentState[(await h.abort(id, 'test', 5000)).state], 'DONE', `${h.node} answers with the backup's state`);
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+  assert.equal(await statusOf(f, id), ['DONE', 'DONE']);
+  assert.equal(read(), before, 'every part is still at the destination, unchanged');
+  for (const n of ['n1', 'n2']) assert.not.ok(marker(f, n, id, 'aborted'), `${n}: the role's abort never ran`);
+  const v = await runCli(['verify', id, '--config', f.fleetFile, '--json']);
+  assert.is(v.code, 0, v.stdout + v.stderr);
+});
+
+test('backup --id of a complete set: refused before Prepare, the set untouched, still complete and intact', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
+  const id = 'set-exists';
+  const first = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
+  assert.is(first.code, 0, first.stderr);
+  const before = listing(join(f.destDir, id));
+  assert.is(before.length, 5, 'manifest, and per node its part.json and rehearsal file');
+  const again = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
+  assert.is(again.code, 1, again.stderr);
+  const out = JSON.parse(again.stdout);
+  assert.is(out.status, 'aborted');
+  assert.match(out.reason, /backup id set-exists is already used, nothing was prepared/);
+  assert.match(out.reason, /holds a complete set set-exists \(5 files\)/);
+  assert.match(out.reason, /n1 already has backup set-exists \(done\)/);
+  assert.not.match(again.stderr, /prepare on|aborting/, 'neither Prepare nor Abort was sent');
+  assert.equal(listing(join(f.destDir, id)), before, "the set's files are unchanged");
+  for (const n of ['n1', 'n2']) assert.not.ok(marker(f, n, id, 'aborted'), `${n}: nothing was undone`);
+  assert.equal(await statusOf(f, id), ['DONE', 'DONE']);
+  const list = await runCli(['list', '--config', f.fleetFile, '--json']);
+  assert.equal(JSON.parse(list.stdout).backupSets.map((s: { id: string; status: string }) => [s.id, s.status]), [[id, 'complete']]);
+  const v = await runCli(['verify', id, '--config', f.fleetFile, '--json']);
+  assert.is(v.code, 0, v.stdout + v.stderr);
+  assert.ok(JSON.parse(v.stdout).ok);
+});
+
+test('backup --id of an id only an agent knows (aborted there): refused before Prepare', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
+  const [h] = handles(f, ['n1']);
+  try {
+    assert.ok((await h.prepare(localPlan('set-known', 10_000, f.destDir), 5000)).voteYes);
+    await h.abort('set-known', 'test', 5000);
+  } finally {
+    h.close();
+  }
+  assert.equal(readdirSync(f.destDir), [], 'nothing of it at the destination');
+  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-known']);
+  assert.is(r.code, 1, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.match(out.reason, /already used, nothing was prepared: n1 already has backup set-known \(aborted\);/);
+  assert.not.match(out.reason, /n2/, 'n2 never heard of it');
+  assert.not.ok(marker(f, 'n2', 'set-known', 'prepared'), 'n2 was not prepared');
+  assert.equal(await statusOf(f, 'set-known'), ['ABORTED', 'NOT_FOUND']);
 });
 
 test('a restarted agent recovers its on-disk state and cleans up', async () => {

@@ -9,8 +9,14 @@ const plan = { backupId: 'b1', tag: 'b1', leaseMs: 1000, destination: { type: 'l
 test('the allowed transitions, and only those', () => {
   const all: BackupState[] = ['prepared', 'committed', 'shipping', 'done', 'aborted', 'failed'];
   const allowed = new Set(['prepared>committed', 'prepared>aborted', 'committed>shipping', 'committed>failed', 'committed>aborted',
-    'shipping>done', 'shipping>failed', 'shipping>aborted', 'done>aborted', 'failed>aborted']);
+    'shipping>done', 'shipping>failed', 'shipping>aborted', 'failed>aborted']);
   for (const from of all) for (const to of all) assert.is(canTransition(from, to), allowed.has(`${from}>${to}`), `${from} → ${to}`);
+});
+
+test('a done backup is final: it cannot be aborted', () => {
+  let rec = preparedRecord(plan, 0);
+  for (const to of ['committed', 'shipping', 'done'] as const) rec = transition(rec, to, 1);
+  assert.throws(() => transition(rec, 'aborted', 2), /backup b1 is done and cannot become aborted/);
 });
 
 test('transition refuses what is not allowed, naming the backup', () => {

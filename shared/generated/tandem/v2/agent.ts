@@ -394,6 +394,10 @@ export interface AbortRequest {
 }
 
 export interface AbortResponse {
+  /**
+   * The backup's state after the Abort: ABORTED, DONE for a finished backup (left as it is),
+   * IDLE for an id this agent never prepared.
+   */
   state: AgentState;
 }
 
@@ -4694,7 +4698,11 @@ export const AgentService = {
     responseSerialize: (value: CommitResponse): Buffer => Buffer.from(CommitResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommitResponse => CommitResponse.decode(value),
   },
-  /** Undo everything done for the backup id, at any phase, leaving nothing behind. */
+  /**
+   * Undo everything done for the backup id and nothing else: a prepared, committed, shipping
+   * or failed backup is cleaned up, leaving nothing behind. A done backup is never undone (its
+   * parts may make up a complete set); an id the agent never prepared is a no-op.
+   */
   abort: {
     path: "/tandem.v2.Agent/Abort" as const,
     requestStream: false as const,
@@ -4748,7 +4756,11 @@ export interface AgentServer extends UntypedServiceImplementation {
   prepare: handleUnaryCall<PrepareRequest, PrepareResponse>;
   /** Phase two: take the cut (snapshot) now, then ship it in the background. */
   commit: handleUnaryCall<CommitRequest, CommitResponse>;
-  /** Undo everything done for the backup id, at any phase, leaving nothing behind. */
+  /**
+   * Undo everything done for the backup id and nothing else: a prepared, committed, shipping
+   * or failed backup is cleaned up, leaving nothing behind. A done backup is never undone (its
+   * parts may make up a complete set); an id the agent never prepared is a no-op.
+   */
   abort: handleUnaryCall<AbortRequest, AbortResponse>;
   /** The state of one backup on this agent. */
   getStatus: handleUnaryCall<StatusRequest, BackupStatus>;
@@ -4826,7 +4838,11 @@ export interface AgentClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommitResponse) => void,
   ): ClientUnaryCall;
-  /** Undo everything done for the backup id, at any phase, leaving nothing behind. */
+  /**
+   * Undo everything done for the backup id and nothing else: a prepared, committed, shipping
+   * or failed backup is cleaned up, leaving nothing behind. A done backup is never undone (its
+   * parts may make up a complete set); an id the agent never prepared is a no-op.
+   */
   abort(
     request: AbortRequest,
     callback: (error: ServiceError | null, response: AbortResponse) => void,
