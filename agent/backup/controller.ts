@@ -157,7 +157,8 @@ export class BackupController {
   /**
    * Undoes what was done for this backup id and nothing else: a prepared, committed, shipping or
    * failed backup is cleaned up and becomes aborted. An id this agent never prepared is a no-op
-   * (null); a done backup is never undone (its parts may belong to a complete set) and is
+   * (null). A done backup is undone only while its set has no manifest (the run that made it
+   * failed elsewhere and its coordinator cleans up); once the set is complete it never is, and is
    * returned as it is.
    */
   abort(backupId: string, reason: string): Promise<BackupRecord | null> {
@@ -169,15 +170,25 @@ export class BackupController {
       const rec = this.state.backups[backupId];
       if (!rec) return null;
       if (rec.state === 'aborted') return rec;
-      if (rec.state === 'done') {
-        // Its parts may be all that a complete set is made of: undoing them would empty a set
-        // whose manifest still calls it complete.
-        this.log.warn({ backupId, reason }, 'Abort of a finished backup: nothing is undone');
+      if (rec.state === 'done' && (await this.setIsComplete(rec))) {
+        // Its parts are part of a complete set: undoing them would empty a set whose manifest
+        // still calls it complete.
+        this.log.warn({ backupId, reason }, 'Abort of a backup whose set is complete: nothing is undone');
         return rec;
       }
       await this.shipping.get(backupId);
       return this.undo(this.state.backups[backupId], reason || 'aborted by the coordinator');
     });
+  }
+
+  /** True when the backup's set has its manifest, or when that cannot be told (then nothing is undone). */
+  private async setIsComplete(rec: BackupRecord): Promise<boolean> {
+    try {
+      return (await openDestination(rec.plan.destination).stat(`${rec.plan.backupId}/manifest.json`)) !== null;
+    } catch (err) {
+      this.log.error({ backupId: rec.plan.backupId, err: errorMessage(err) }, 'cannot tell whether the set is complete; its parts are kept');
+      return true;
+    }
   }
 
   /** Stops timers; running work is aborted (it is cleaned up at the next start). */
@@ -236,9 +247,10 @@ export class BackupController {
       }
     }
     try {
-      await openDestination(rec.plan.destination).remove(`${rec.plan.backupId}/${this.node}/part.json`);
+      // Everything this node stores lives under <id>/<node>/: the folder goes, not only its files.
+      await openDestination(rec.plan.destination).remove(`${rec.plan.backupId}/${this.node}`);
     } catch (err) {
-      problems.push(`part.json: ${errorMessage(err)}`);
+      problems.push(`${rec.plan.backupId}/${this.node}: ${errorMessage(err)}`);
     }
     await rm(this.workDir(rec.plan.backupId), { recursive: true, force: true });
     if (problems.length) this.log.error({ backupId: rec.plan.backupId, problems }, 'abort left debris; it is retried at the next start');

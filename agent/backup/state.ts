@@ -50,7 +50,8 @@ const ALLOWED: Record<BackupState, readonly BackupState[]> = {
   prepared: ['committed', 'aborted'],
   committed: ['shipping', 'failed', 'aborted'],
   shipping: ['done', 'failed', 'aborted'],
-  done: [],
+  // done → aborted only while the set has no manifest: the controller checks the destination.
+  done: ['aborted'],
   failed: ['aborted'],
   aborted: [],
 };

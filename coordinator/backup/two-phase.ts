@@ -5,6 +5,7 @@
  * then writes the manifest last.
  */
 import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
+import { openDestination } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { newBackupId, snapshotTagFor } from '../../shared/names';
 import { backupOptionsSchema, fromFleetOptions, toWireBackupOptions, type BackupOptions } from '../../shared/wire/backup-options';
@@ -83,10 +84,11 @@ export async function runBackup(
     reporter.phase(`aborting ${id} on every node: ${reason}`);
     const results = await Promise.allSettled(agents.map((a) => a.abort(id, reason, b.abortTimeoutMs)));
     const unreached = results.flatMap((r, i) => (r.status === 'rejected' ? [`${agents[i].node}: ${errorMessage(r.reason)}`] : []));
-    // An agent never undoes a finished backup: say so, the set is left without a manifest.
+    // An agent never undoes a finished part of a complete set (it answers DONE): say so.
     const finished = results.flatMap((r, i) => (r.status === 'fulfilled' && r.value.state === AgentState.DONE ? [agents[i].node] : []));
+    if (!unreached.length && !finished.length) await removeEmptySet(fleet, id);
     const note = (unreached.length ? ` (not reached, its lease will expire: ${unreached.join('; ')})` : '') +
-      (finished.length ? ` (finished on ${finished.join(', ')}: those parts stay at the destination in a set without a manifest)` : '');
+      (finished.length ? ` (${finished.join(', ')} kept their finished part: the set ${id} has a manifest)` : '');
     return outcome(status, reason + note);
   };
 
@@ -184,5 +186,19 @@ async function follow(
     const s = last.get(a.node);
     if (s && TERMINAL.has(s.state)) return s;
     if (signal?.aborted) throw new Error('interrupted');
+  }
+}
+
+/**
+ * After every node undid its part, the set's own folder is all that is left: removed when empty,
+ * so an aborted set leaves nothing at the destination. Anything still in it is kept, and a
+ * destination that cannot be read is left as it is: the folder is harmless without a manifest.
+ */
+async function removeEmptySet(fleet: FleetConfig, id: string): Promise<void> {
+  const dest = openDestination(fleet.destination);
+  try {
+    if ((await dest.list(`${id}/`)).length === 0) await dest.remove(id);
+  } catch {
+    // Left for `tandem list` to show as incomplete; nothing of the set's data is in it.
   }
 }

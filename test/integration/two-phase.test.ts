@@ -239,7 +239,27 @@ test('a second coordinator that does not see the lock: its agents vote busy, and
   assert.equal(await statusOf(f, 'set-a-unlocked'), ['DONE', 'DONE']);
 });
 
-test('Abort of a done backup undoes nothing: it stays done and its parts stay at the destination', async () => {
+test('Abort of a done backup whose set never completed undoes it: its coordinator cleans up a failed run', async () => {
+  const f = await fleetOf([{ node: 'n1' }]);
+  const id = 'set-done-incomplete';
+  const [h] = handles(f);
+  try {
+    assert.ok((await h.prepare(localPlan(id, 10_000, f.destDir), 5000)).voteYes);
+    await h.commit(id, 5000);
+    for (let i = 0; i < 100 && AgentState[(await h.status(id, 3000)).state] !== 'DONE'; i++) await sleep(100);
+    assert.is(AgentState[(await h.status(id, 3000)).state], 'DONE');
+    assert.ok(existsSync(join(f.destDir, id, 'n1', 'rehearsal', 'part.txt')), 'shipped');
+    // No manifest: as when another node failed, or the manifest could not be written.
+    assert.is(AgentState[(await h.abort(id, 'another node failed', 5000)).state], 'ABORTED');
+  } finally {
+    h.close();
+  }
+  assert.not.ok(existsSync(join(f.destDir, id, 'n1', 'rehearsal', 'part.txt')), 'the part is removed');
+  assert.not.ok(existsSync(join(f.destDir, id, 'n1')), 'the node\'s folder is removed, record and all');
+  assert.ok(marker(f, 'n1', id, 'aborted'), 'the role\'s abort ran');
+});
+
+test('Abort of a done backup of a complete set undoes nothing: it stays done and its parts stay at the destination', async () => {
   const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
   const id = 'set-done-abort';
   const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);

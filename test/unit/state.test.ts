@@ -9,14 +9,16 @@ const plan = { backupId: 'b1', tag: 'b1', leaseMs: 1000, destination: { type: 'l
 test('the allowed transitions, and only those', () => {
   const all: BackupState[] = ['prepared', 'committed', 'shipping', 'done', 'aborted', 'failed'];
   const allowed = new Set(['prepared>committed', 'prepared>aborted', 'committed>shipping', 'committed>failed', 'committed>aborted',
-    'shipping>done', 'shipping>failed', 'shipping>aborted', 'failed>aborted']);
+    'shipping>done', 'shipping>failed', 'shipping>aborted', 'done>aborted', 'failed>aborted']);
   for (const from of all) for (const to of all) assert.is(canTransition(from, to), allowed.has(`${from}>${to}`), `${from} → ${to}`);
 });
 
-test('a done backup is final: it cannot be aborted', () => {
+test('a done backup can only be aborted, and an aborted one nothing more', () => {
   let rec = preparedRecord(plan, 0);
   for (const to of ['committed', 'shipping', 'done'] as const) rec = transition(rec, to, 1);
-  assert.throws(() => transition(rec, 'aborted', 2), /backup b1 is done and cannot become aborted/);
+  assert.throws(() => transition(rec, 'shipping', 2), /backup b1 is done and cannot become shipping/);
+  rec = transition(rec, 'aborted', 2);
+  assert.throws(() => transition(rec, 'done', 3), /backup b1 is aborted and cannot become done/);
 });
 
 test('transition refuses what is not allowed, naming the backup', () => {

@@ -4700,8 +4700,9 @@ export const AgentService = {
   },
   /**
    * Undo everything done for the backup id and nothing else: a prepared, committed, shipping
-   * or failed backup is cleaned up, leaving nothing behind. A done backup is never undone (its
-   * parts may make up a complete set); an id the agent never prepared is a no-op.
+   * or failed backup is cleaned up, leaving nothing behind; so is a done one while its set has
+   * no manifest. A done backup of a complete set is never undone; an id the agent never
+   * prepared is a no-op.
    */
   abort: {
     path: "/tandem.v2.Agent/Abort" as const,
@@ -4758,8 +4759,9 @@ export interface AgentServer extends UntypedServiceImplementation {
   commit: handleUnaryCall<CommitRequest, CommitResponse>;
   /**
    * Undo everything done for the backup id and nothing else: a prepared, committed, shipping
-   * or failed backup is cleaned up, leaving nothing behind. A done backup is never undone (its
-   * parts may make up a complete set); an id the agent never prepared is a no-op.
+   * or failed backup is cleaned up, leaving nothing behind; so is a done one while its set has
+   * no manifest. A done backup of a complete set is never undone; an id the agent never
+   * prepared is a no-op.
    */
   abort: handleUnaryCall<AbortRequest, AbortResponse>;
   /** The state of one backup on this agent. */
@@ -4840,8 +4842,9 @@ export interface AgentClient extends Client {
   ): ClientUnaryCall;
   /**
    * Undo everything done for the backup id and nothing else: a prepared, committed, shipping
-   * or failed backup is cleaned up, leaving nothing behind. A done backup is never undone (its
-   * parts may make up a complete set); an id the agent never prepared is a no-op.
+   * or failed backup is cleaned up, leaving nothing behind; so is a done one while its set has
+   * no manifest. A done backup of a complete set is never undone; an id the agent never
+   * prepared is a no-op.
    */
   abort(
     request: AbortRequest,
