@@ -120,21 +120,28 @@ export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> 
   const collect = (d: Buffer) => a.log.push(...d.toString().split('\n').filter(Boolean));
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
-  const [handle] = handles(fleet, [a.node]);
-  try {
-    for (let i = 0; i < 100; i++) {
-      if (child.exitCode !== null) throw new Error(`agent ${a.node} exited: ${a.log.join('\n')}`);
-      try {
-        await handle.describe(1000);
-        return;
-      } catch {
-        await sleep(100);
-      }
-    }
-    throw new Error(`agent ${a.node} did not answer: ${a.log.join('\n')}`);
-  } finally {
-    handle.close();
+  // Wait for the agent's own "agent ready" line before connecting: a channel that tried too early
+  // backs off for longer and longer (grpc-js's reconnect backoff), and an agent with the cassandra
+  // role starts slowly on a loaded machine (it lists snapshots with nodetool, a JVM, first).
+  for (let i = 0; !a.log.some((l) => l.includes('"agent ready"')); i++) {
+    if (child.exitCode !== null) throw new Error(`agent ${a.node} exited: ${a.log.join('\n')}`);
+    if (i > 1200) throw new Error(`agent ${a.node} was not ready within 120 s: ${a.log.join('\n')}`);
+    await sleep(100);
   }
+  const errors: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const [handle] = handles(fleet, [a.node]);
+    try {
+      await handle.describe(5000);
+      return;
+    } catch (err) {
+      errors.push((err as Error).message);
+      await sleep(200);
+    } finally {
+      handle.close();
+    }
+  }
+  throw new Error(`agent ${a.node} is ready but does not answer Describe: ${errors.join('; ')}\n${a.log.join('\n')}`);
 }
 
 /** Stops an agent: SIGTERM by default, SIGKILL to simulate a crash. */
