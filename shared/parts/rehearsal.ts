@@ -2,5 +2,7 @@
 import { z } from 'zod';
 import { epochMs, fileRef } from './common';
 
+/** What the rehearsal role's Commit records: the instant of its cut. */
 export const rehearsalCommitSchema = z.strictObject({ cutAt: epochMs });
+/** The rehearsal role's part: the one file it stored. */
 export const rehearsalPartSchema = z.strictObject({ file: fileRef, summary: z.string() });

@@ -9,20 +9,9 @@ import type { CassandraSettings } from './config';
 import { CASSANDRA_JDK17_FLAGS } from './jvm';
 import { javaSource } from './trigger';
 
-/** What one node held of one table at an instant. */
-export interface TableRowCount {
-  /** Live CQL rows (what SELECT would return from this node's data alone). */
-  rows: number;
-  partitions: number;
-  /** Rows per range of the datacenter's ring, keyed by the range's end token; null when not counted. */
-  ranges: Record<string, number> | null;
-  /** The node's datacenter, whose ring the ranges belong to. */
-  datacenter: string;
-  /** The instant TTLs were judged at, seconds since the epoch. */
-  at: number;
-  /** The node replicates every range of its datacenter (replicas = nodes): its empty ranges count. */
-  replicatesAll?: boolean;
-}
+/** What one node held of one table at an instant: the manifest's record of it (shared/parts/cassandra.ts). */
+export type { TableRowCount } from '../../../shared/parts/cassandra';
+import type { TableRowCount } from '../../../shared/parts/cassandra';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
