@@ -68,3 +68,9 @@ export function oneLine(message: string, max = 300): string {
   const flat = message.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
+
+/** The first problem a schema found, as `where.key.path: message` (`where` omitted when empty). */
+export function firstIssue(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, where = ''): string {
+  const i = error.issues[0];
+  return `${[where, ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`;
+}

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { ValidationError } from './errors';
 import { backupOptionsSchema } from './wire/backup-options';
-import { sha256Of } from './parts/io';
+import { parseJsonText, parseValue, sha256Of } from './parts/io';
 import { commitsSchema, fileRef, listedTotalsSchema, partsSchema, setFileSchema, type Commits, type Parts, type SetFile } from './parts';
 
 /** The manifest format this version writes and reads. */
@@ -70,25 +70,16 @@ export const manifestDigest = (body: Buffer | string) => sha256Of(body);
 
 /** Parses a manifest's bytes; throws ValidationError naming the problem (unknown format first). */
 export function parseManifest(body: Buffer | string, id: string): Manifest {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString());
-  } catch {
-    throw new ValidationError(`${manifestPath(id)} is not valid JSON`);
-  }
+  const parsed = parseJsonText(body, manifestPath(id));
   const format = z.looseObject({ format: z.unknown() }).safeParse(parsed).data?.format;
   if (format !== MANIFEST_FORMAT) {
     throw new ValidationError(
       `${manifestPath(id)} has format ${JSON.stringify(format)}; this tandem reads ${MANIFEST_FORMAT} only: use the tandem version that wrote the set (its tandemVersion) to read or restore it`,
     );
   }
-  const r = manifestSchema.safeParse(parsed);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new ValidationError(`${manifestPath(id)} is not a valid manifest: ${i.path.join('.')}: ${i.message}`);
-  }
-  if (r.data.id !== id) throw new ValidationError(`${manifestPath(id)} describes another backup set (${r.data.id})`);
-  return r.data;
+  const m = parseValue(parsed, manifestSchema, manifestPath(id), 'manifest');
+  if (m.id !== id) throw new ValidationError(`${manifestPath(id)} describes another backup set (${m.id})`);
+  return m;
 }
 
 /** Nodes of the manifest that hold a part of `role`. */

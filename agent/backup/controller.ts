@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDestination, type Destination } from '../../shared/destination';
-import { ConflictError, NotFoundError, TandemError, errorMessage, oneLine } from '../../shared/errors';
+import { ConflictError, NotFoundError, TandemError, errorMessage, firstIssue, oneLine } from '../../shared/errors';
 import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
 import { NODE_PART_FORMAT, nodePartSchema, ROLE_SCHEMAS, type NodePart, type SetFile } from '../../shared/parts';
@@ -379,9 +379,6 @@ export class BackupController {
 /** A role's record checked against its schema: a role that breaks its own contract fails the backup, by name. */
 function checked(role: Role['name'], what: 'commit' | 'part', value: unknown): unknown {
   const r = ROLE_SCHEMAS[role][what].safeParse(value);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new TandemError(`${role} ${what} record does not match its schema (a bug): ${i.path.join('.')}: ${i.message}`);
-  }
+  if (!r.success) throw new TandemError(`${role} ${what} record does not match its schema (a bug): ${firstIssue(r.error)}`);
   return r.data;
 }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { readAll, type Destination } from '../destination';
-import { ValidationError } from '../errors';
+import { firstIssue, ValidationError } from '../errors';
 import type { FileRef } from './common';
 
 /** sha256 of some bytes, lowercase hex. */
@@ -25,13 +25,26 @@ export async function readReferenced<S extends z.ZodType>(dest: Destination, ref
   if (body.length !== ref.size || got !== ref.sha256) {
     throw new ValidationError(`${ref.path} does not match its record (${body.length} bytes, sha256 ${got}; expected ${ref.size}, ${ref.sha256}): the backup set is damaged`);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ValidationError(`${ref.path} is not valid JSON: the backup set is damaged`);
-  }
-  const r = schema.safeParse(parsed);
-  if (!r.success) throw new ValidationError(`${ref.path} is not a valid ${what}: ${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`);
+  return parseJson(body, schema, ref.path, what);
+}
+
+/** JSON read back from a destination, parsed with `schema`; ValidationError naming the file and the field otherwise. */
+export function parseJson<S extends z.ZodType>(body: Buffer | string, schema: S, path: string, what: string): z.output<S> {
+  return parseValue(parseJsonText(body, path), schema, path, what);
+}
+
+/** A value read back from `path`, parsed with `schema`; ValidationError naming the file and the field otherwise. */
+export function parseValue<S extends z.ZodType>(value: unknown, schema: S, path: string, what: string): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ValidationError(`${path} is not a valid ${what}: ${firstIssue(r.error)}`);
   return r.data;
+}
+
+/** The JSON value of a file read back from a destination; ValidationError when it is not JSON. */
+export function parseJsonText(body: Buffer | string, path: string): unknown {
+  try {
+    return JSON.parse(body.toString());
+  } catch {
+    throw new ValidationError(`${path} is not valid JSON: the backup set is damaged`);
+  }
 }

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors';
 import { Compression as WireCompression, type BackupOptions as WireBackupOptions } from '../generated/tandem/v2/agent';
 
-import { COMPRESSIONS, type Compression } from '../contract';
+import { COMPRESSIONS, isCompression, type Compression } from '../contract';
 
 /** Every backup option, with its default. */
 export const backupOptionsSchema = z.strictObject({
@@ -61,7 +61,7 @@ export function parseOptionFlags(flags: readonly string[]): Partial<BackupOption
     const name = OPTION_KEYS[key];
     if (!name) throw new ValidationError(`--option ${key}: unknown option; known: ${Object.keys(OPTION_KEYS).join(', ')}`);
     if (name === 'compression') {
-      if (!(COMPRESSIONS as readonly string[]).includes(value)) throw new ValidationError(`--option compression=${value}: must be one of ${COMPRESSIONS.join(', ')}`);
+      if (!isCompression(value)) throw new ValidationError(`--option compression=${value}: must be one of ${COMPRESSIONS.join(', ')}`);
       out[name] = value;
     } else {
       if (value !== 'true' && value !== 'false') throw new ValidationError(`--option ${key}=${value}: must be true or false`);

@@ -4,7 +4,7 @@
  * fleet file could not say.
  */
 import { destinationConfigSchema, type DestinationConfig } from '../destination/config';
-import { ValidationError } from '../errors';
+import { firstIssue, ValidationError } from '../errors';
 import type { Destination } from '../generated/tandem/v2/agent';
 
 /** The message of a destination config. */
@@ -37,7 +37,7 @@ export function toWireDestination(d: DestinationConfig): Destination {
 }
 
 /** Drops the fields a message leaves unset, so the schema's own defaults and checks apply. */
-const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+export const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** The validated config of a destination message; throws ValidationError naming the field. */
 export function fromWireDestination(m: Destination | undefined, where = 'destination'): DestinationConfig {
@@ -53,9 +53,6 @@ export function fromWireDestination(m: Destination | undefined, where = 'destina
     input = { type: 's3', ...defined({ ...v, partSizeMiB: partSizeMib }) };
   }
   const r = destinationConfigSchema.safeParse(input);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new ValidationError(`${[where, ...i.path.map(String)].join('.')}: ${i.message}`);
-  }
+  if (!r.success) throw new ValidationError(firstIssue(r.error, where));
   return r.data;
 }

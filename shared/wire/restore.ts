@@ -5,13 +5,14 @@
 import { isAbsolute, normalize } from 'node:path';
 import { z } from 'zod';
 import { bucketNameProblem } from '../destination/config';
-import { ValidationError } from '../errors';
+import { firstIssue, ValidationError } from '../errors';
 import {
   CassandraLoad,
   RestorePhase as WirePhase,
   type RestoreOptions as WireRestoreOptions,
 } from '../generated/tandem/v2/agent';
 import { CQL_NAME, NODE_NAME } from '../names';
+import { defined } from './destination';
 
 import { RESTORE_PHASES, ROLE_NAMES, type RestorePhase } from '../contract';
 
@@ -87,10 +88,7 @@ export type RestoreOptionsInput = z.input<typeof restoreOptionsSchema>;
 /** Parses restore options; throws ValidationError naming the field. */
 export function parseRestoreOptions(input: unknown, where = 'options'): RestoreOptions {
   const r = restoreOptionsSchema.safeParse(input);
-  if (!r.success) {
-    const i = r.error.issues[0];
-    throw new ValidationError(`${[where, ...i.path.map(String)].join('.')}: ${i.message}`);
-  }
+  if (!r.success) throw new ValidationError(firstIssue(r.error, where));
   return r.data;
 }
 
@@ -118,6 +116,5 @@ export function fromWireRestoreOptions(o: WireRestoreOptions | undefined): Resto
     ? 'import'
     : (Object.keys(LOAD_TO_WIRE) as (keyof typeof LOAD_TO_WIRE)[]).find((k) => LOAD_TO_WIRE[k] === cassandraLoad);
   if (!load) throw new ValidationError(`options.cassandraLoad: unknown value ${cassandraLoad}`);
-  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
-  return parseRestoreOptions({ ...defined, cassandraLoad: load });
+  return parseRestoreOptions({ ...defined(rest), cassandraLoad: load });
 }
