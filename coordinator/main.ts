@@ -11,6 +11,7 @@ import { LIST_HELP, SHOW_HELP, listCommand, showCommand } from './cli/list';
 import { VERIFY_HELP, verifyCommand } from './cli/verify';
 import { RESTORE_HELP, restoreCommand } from './cli/restore';
 import { DRILL_HELP, drillCommand } from './cli/drill';
+import { RECOVER_HELP, recoverCommand } from './cli/recover';
 
 const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
   backup: { run: backupCommand, help: BACKUP_HELP, summary: 'take one coordinated backup set of the fleet' },
@@ -19,6 +20,7 @@ const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: st
   verify: { run: verifyCommand, help: VERIFY_HELP, summary: 'check every part of a backup set against its manifest' },
   restore: { run: restoreCommand, help: RESTORE_HELP, summary: 'restore a backup set (plan, confirm, phases with barriers)' },
   drill: { run: drillCommand, help: DRILL_HELP, summary: 'restore into a scratch target, verify, tear down' },
+  recover: { run: recoverCommand, help: RECOVER_HELP, summary: 'finish or remove the backups of a coordinator that died' },
   agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },
   certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA and node certificates' },
 };

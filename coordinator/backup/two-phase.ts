@@ -5,7 +5,6 @@
  * then writes the manifest last.
  */
 import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
-import { openDestination } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { newBackupId, snapshotTagFor } from '../../shared/names';
 import { backupOptionsSchema, fromFleetOptions, toWireBackupOptions, type BackupOptions } from '../../shared/wire/backup-options';
@@ -13,6 +12,9 @@ import { toWireDestination } from '../../shared/wire/destination';
 import { retry } from '../../shared/retry';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
+import { abortEverywhere, describeAbort } from './abort';
+import { faultPoint } from './fault-point';
+import type { Journal, JournalStep } from './journal';
 import { writeManifest } from './manifest-writer';
 import { traces } from './unused-id';
 
@@ -44,6 +46,8 @@ export interface BackupRunOptions {
   options?: Partial<BackupOptions>;
   /** Aborting (SIGINT) aborts the backup everywhere. */
   signal?: AbortSignal;
+  /** Records each step before its first RPC, so that a run whose coordinator died can be recovered. */
+  journal?: Journal;
 }
 
 const TERMINAL = new Set([AgentState.DONE, AgentState.ABORTED, AgentState.FAILED]);
@@ -67,6 +71,14 @@ export async function runBackup(
     options: toWireBackupOptions(options),
   };
   const last = new Map<string, BackupStatus>();
+  let entry: ReturnType<Journal['begin']> | undefined;
+  const mark = (step: JournalStep, reason = '') => {
+    if (entry && opts.journal) entry = opts.journal.step(entry, step, reason);
+  };
+  const ended = (status: BackupStatusWord, reason: string, extra: Partial<BackupOutcome> = {}): BackupOutcome => {
+    mark(status, reason);
+    return outcome(status, reason, extra);
+  };
   const outcome = (status: BackupStatusWord, reason: string, extra: Partial<BackupOutcome> = {}): BackupOutcome => ({
     id,
     status,
@@ -82,14 +94,15 @@ export async function runBackup(
   });
   const abortAll = async (reason: string, status: BackupStatusWord): Promise<BackupOutcome> => {
     reporter.phase(`aborting ${id} on every node: ${reason}`);
-    const results = await Promise.allSettled(agents.map((a) => a.abort(id, reason, b.abortTimeoutMs)));
-    const unreached = results.flatMap((r, i) => (r.status === 'rejected' ? [`${agents[i].node}: ${errorMessage(r.reason)}`] : []));
-    // An agent never undoes a finished part of a complete set (it answers DONE): say so.
-    const finished = results.flatMap((r, i) => (r.status === 'fulfilled' && r.value.state === AgentState.DONE ? [agents[i].node] : []));
-    if (!unreached.length && !finished.length) await removeEmptySet(fleet, id);
-    const note = (unreached.length ? ` (not reached, its lease will expire: ${unreached.join('; ')})` : '') +
-      (finished.length ? ` (${finished.join(', ')} kept their finished part: the set ${id} has a manifest)` : '');
-    return outcome(status, reason + note);
+    const r = await abortEverywhere(fleet, agents, id, reason);
+    const full = reason + describeAbort(id, r);
+    // An agent not reached may still hold its part (a done part, if Commit reached it): the entry
+    // stays open, and the next backup or `tandem recover` sends the Abort again.
+    if (r.unreached.length || r.leftover) {
+      mark('cleaning', full);
+      return outcome(status, full);
+    }
+    return ended(status, full);
   };
 
   // Describe: identity, roles and clock of every agent, before anything is reserved.
@@ -112,9 +125,14 @@ export async function runBackup(
   // no Abort can reach the existing set.
   reporter.phase(`checking that ${id} is new at the destination and on every agent`);
   const used = await traces(fleet.destination, agents, id, b.commitTimeoutMs);
-  if (used.length) return outcome('aborted', `backup id ${id} is already used, nothing was prepared: ${used.join('; ')}; a new backup needs a new id (without --id it gets one)`);
+  const journaled = opts.journal?.has(id) ? [`the coordinator's journal ${opts.journal.dir} has a run ${id}`] : [];
+  if (used.length || journaled.length) {
+    return outcome('aborted', `backup id ${id} is already used, nothing was prepared: ${[...used, ...journaled].join('; ')}; a new backup needs a new id (without --id it gets one)`);
+  }
 
-  // Phase one.
+  // Phase one. From here on the run is in the journal: a coordinator killed now is recovered.
+  entry = opts.journal?.begin(id, started, options);
+  faultPoint('before-prepare');
   reporter.phase(`prepare on ${agents.length} agents (lease ${b.leaseMs} ms)`);
   const votes = await Promise.allSettled(agents.map((a) => a.prepare(plan, b.prepareTimeoutMs, opts.signal)));
   const noes = votes.flatMap((v, i) => {
@@ -124,7 +142,10 @@ export async function runBackup(
   if (noes.length) return abortAll(noes.join('; '), 'aborted');
   if (opts.signal?.aborted) return abortAll('interrupted by the operator', 'aborted');
 
-  // Phase two: every commit is sent at once, so the cuts happen together.
+  // Phase two: every commit is sent at once, so the cuts happen together. Journaled first: a
+  // Commit may have been sent only if the journal says "committing".
+  mark('committing');
+  faultPoint('before-commit');
   reporter.phase('commit on every agent');
   const commits = await Promise.allSettled(agents.map((a) => a.commit(id, b.commitTimeoutMs)));
   const commitFailures = (
@@ -141,6 +162,8 @@ export async function runBackup(
   if (commitFailures.length) return abortAll(commitFailures.join('; '), 'failed');
 
   // Shipping: follow every agent until its part is shipped.
+  mark('shipping');
+  faultPoint('shipping');
   reporter.phase('shipping');
   const shipped = await Promise.allSettled(agents.map((a) => follow(a, id, b.shipTimeoutMs, reporter, last, opts.signal)));
   const shipFailures = shipped.flatMap((s, i) => {
@@ -150,10 +173,13 @@ export async function runBackup(
   if (opts.signal?.aborted) return abortAll('interrupted by the operator', 'aborted');
   if (shipFailures.length) return abortAll(shipFailures.join('; '), 'failed');
 
+  mark('writing-manifest');
+  faultPoint('before-manifest');
   reporter.phase('writing the manifest');
   try {
     const m = await writeManifest(fleet, id, started, options, agents, info, last);
-    return outcome('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, bytes: m.bytes, durationMs: Date.now() - started });
+    faultPoint('after-manifest');
+    return ended('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, bytes: m.bytes, durationMs: Date.now() - started });
   } catch (err) {
     return abortAll(`cannot write the manifest: ${errorMessage(err)}`, 'failed');
   }
@@ -186,19 +212,5 @@ async function follow(
     const s = last.get(a.node);
     if (s && TERMINAL.has(s.state)) return s;
     if (signal?.aborted) throw new Error('interrupted');
-  }
-}
-
-/**
- * After every node undid its part, the set's own folder is all that is left: removed when empty,
- * so an aborted set leaves nothing at the destination. Anything still in it is kept, and a
- * destination that cannot be read is left as it is: the folder is harmless without a manifest.
- */
-async function removeEmptySet(fleet: FleetConfig, id: string): Promise<void> {
-  const dest = openDestination(fleet.destination);
-  try {
-    if ((await dest.list(`${id}/`)).length === 0) await dest.remove(id);
-  } catch {
-    // Left for `tandem list` to show as incomplete; nothing of the set's data is in it.
   }
 }

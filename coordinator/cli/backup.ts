@@ -3,7 +3,9 @@ import { parseArgs } from 'node:util';
 import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v2/agent';
 import { checkBackupId, newBackupId } from '../../shared/names';
 import { parseOptionFlags, type BackupOptions } from '../../shared/wire/backup-options';
+import { Journal } from '../backup/journal';
 import { acquireBackupLock, type BackupLock } from '../backup/lock';
+import { recoverRuns } from '../backup/recover';
 import { runBackup, type BackupReporter } from '../backup/two-phase';
 import { COMPRESSIONS, isCompression } from '../../shared/contract';
 import { formatBytes } from '../../shared/format';
@@ -19,8 +21,11 @@ written last; a set without one is never listed as a backup.
 One backup at a time: the run holds <stateDir>/backup.lock (the fleet file's stateDir), and a
 second 'tandem backup' with the same stateDir exits 1 at once, naming the running backup's id
 and pid, before any RPC. A lock left by a process that is gone is taken over with a warning.
-An id already used (anything under <id>/ at the destination, or known to an agent) is refused
-before Prepare: a set that exists is never touched.
+An id already used (anything under <id>/ at the destination, known to an agent, or in the
+coordinator's journal) is refused before Prepare: a set that exists is never touched.
+
+Each step is recorded in <stateDir>/journal/ before its first RPC; a backup whose coordinator
+died is finished or removed by the next 'tandem backup' (before its own run) or 'tandem recover'.
 
 Options:
       --id ID             use this backup id (default: tandem-<UTC time>-<random>)
@@ -73,7 +78,11 @@ export async function backupCommand(argv: string[]): Promise<number> {
     // Taken before any RPC. Refused, it throws ConflictError: exit 1, not 2, because the command
     // and the fleet file are right and the same command succeeds once the other backup has ended.
     lock = acquireBackupLock(fleet.stateDir, backupId, (warning) => say(`warning: ${warning}`));
-    const outcome = await runBackup(fleet, agents, progressReporter(), { backupId, options, signal: interrupt.signal });
+    // A run whose coordinator died is finished or removed first (its agents may still hold a
+    // snapshot or a part); one that cannot be decided yet does not stop tonight's backup.
+    const journal = new Journal(fleet.stateDir);
+    await recoverRuns(fleet, agents, journal, say);
+    const outcome = await runBackup(fleet, agents, progressReporter(), { backupId, options, signal: interrupt.signal, journal });
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.status === 'complete') {
       say(`backup ${outcome.id} complete: ${formatBytes(outcome.bytes)} in ${(outcome.durationMs / 1000).toFixed(1)} s` +

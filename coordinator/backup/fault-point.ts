@@ -1,0 +1,12 @@
+/**
+ * Named points of the backup run where `npm run faults` injects its faults. With
+ * TANDEM_FAULT_POINT=<name> in its environment, the coordinator says so on stderr and stops
+ * itself (SIGSTOP) on reaching that point; the fault suite then kills an agent, a service or the
+ * coordinator itself, and resumes it (SIGCONT) or not. Without the variable this is a no-op.
+ * Points: before-prepare, before-commit, shipping, before-manifest, after-manifest.
+ */
+export function faultPoint(name: string): void {
+  if (process.env.TANDEM_FAULT_POINT !== name) return;
+  process.stderr.write(`tandem: fault point ${name} reached (pid ${process.pid})\n`);
+  process.kill(process.pid, 'SIGSTOP');
+}
