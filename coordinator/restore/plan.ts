@@ -87,10 +87,13 @@ export function planRestore(m: Manifest, agents: readonly AgentEntry[], o: Resto
   if (cassAgents.length) {
     const first = cassAgents[0].node;
     for (const k of keyspaces) {
+      // With auto_snapshot on (Cassandra's default), DROP and TRUNCATE keep the replaced data as snapshots on every node.
+      const kept = target && o.dropScratch
+        ? ''
+        : ` (Cassandra keeps the replaced data as ${o.dropKeyspace ? 'dropped' : 'truncated'}-* snapshots on every node: tandem clears them once the restore has verified, and keeps them, the way back, if it does not)`;
       lines.push(o.dropKeyspace
-        ? `${first}: DROP KEYSPACE ${ksTo(k)} and recreate it from ${k}'s schema.cql (with auto_snapshot on, Cassandra keeps the dropped ` +
-          `data as snapshots dropped-*: a way back, which holds disk until \`nodetool clearsnapshot\`)`
-        : `${first}: create keyspace ${ksTo(k)} from schema.cql if missing, TRUNCATE the restored tables if it exists`);
+        ? `${first}: DROP KEYSPACE ${ksTo(k)} and recreate it from ${k}'s schema.cql${kept}`
+        : `${first}: create keyspace ${ksTo(k)} from schema.cql if missing, TRUNCATE the restored tables if it exists${kept}`);
       if (o.replication) lines.push(`${first}: replication of ${ksTo(k)} set to ${o.replication} (NetworkTopologyStrategy)`);
     }
     for (const s of steps.filter((x) => x.options.cassandraSources.length)) {
@@ -119,6 +122,6 @@ export function planRestore(m: Manifest, agents: readonly AgentEntry[], o: Resto
       (o.filesClean ? '; REMOVE every file there the backup does not hold' : ''));
   }
   lines.push('then check rows per table, documents per index and every file\'s sha256 against the backup');
-  if (o.dropScratch) lines.push('then drop the scratch keyspace, indices and folder');
+  if (o.dropScratch) lines.push('then drop the scratch keyspace, indices and folder, and clear the dropped-* snapshots the drop makes every node take');
   return { steps, lines, sameTopology };
 }

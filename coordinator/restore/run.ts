@@ -56,11 +56,9 @@ export async function runRestore(
     return a;
   };
   const destination = toWireDestination(fleet.destination);
-  for (const phase of RESTORE_RUN_PHASES) {
-    say(`• restore phase ${phase}`);
-    const t0 = Date.now();
-    const settled = await Promise.allSettled(
-      plan.steps.map((s) =>
+  const runOn = (phase: (typeof RESTORE_RUN_PHASES)[number], steps: RestorePlan['steps']) =>
+    Promise.allSettled(
+      steps.map((s) =>
         handle(s.node).restore(
           { restoreId, backupId: manifest.id, phase: toWirePhase(phase), destination, options: toWireRestoreOptions(s.options), manifestSha256: sha256 },
           deadlineMs,
@@ -69,12 +67,31 @@ export async function runRestore(
         ),
       ),
     );
+  const drill = plan.steps.some((s) => s.options.dropScratch);
+  for (const phase of RESTORE_RUN_PHASES) {
+    if (phase === 'cleanup' && !drill && verifyProblems(results.verify ?? {}).length) {
+      // The data the restore replaced is still in Cassandra's truncated-*/dropped-* snapshots: the
+      // way back, kept while the restore has not verified.
+      say('• restore phase cleanup skipped: the restore did not verify; the snapshots Cassandra took of the replaced data are kept');
+      break;
+    }
+    say(`• restore phase ${phase}`);
+    const t0 = Date.now();
+    // Cleanup runs on the node that made the schema first: it drops a drill's scratch keyspace,
+    // and only then can the other nodes clear the snapshots that drop made them take.
+    const groups = phase === 'cleanup'
+      ? [plan.steps.filter((s) => s.options.createSchema), plan.steps.filter((s) => !s.options.createSchema)]
+      : [plan.steps];
     results[phase] = {};
-    settled.forEach((r, i) => {
-      const node = plan.steps[i].node;
-      if (r.status === 'rejected') problems.push(`${phase} on ${node}: ${errorMessage(r.reason)}`);
-      else results[phase][node] = r.value.reports;
-    });
+    for (const steps of groups) {
+      const settled = await runOn(phase, steps);
+      settled.forEach((r, i) => {
+        const node = steps[i].node;
+        if (r.status === 'rejected') problems.push(`${phase} on ${node}: ${errorMessage(r.reason)}`);
+        else results[phase][node] = r.value.reports;
+      });
+      if (problems.length) break;
+    }
     if (problems.length) {
       return { restoreId, backupId: manifest.id, ok: false, failedPhase: phase, problems, results, durationMs: Date.now() - started };
     }

@@ -17,6 +17,13 @@ import { manifestDigest } from '../../shared/manifest';
 import { toWireDestination } from '../../shared/wire/destination';
 import { parseRestoreOptions, toWireRestoreOptions } from '../../shared/wire/restore';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
+import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
+import { runCommand } from '../../shared/exec';
+
+/** The snapshot tags on one sandbox node, by keyspace. */
+async function snapshotTags(node: { nodetool: string }) {
+  return parseSnapshotTags((await runCommand([node.nodetool, 'listsnapshots'], { timeoutMs: 60_000 })).stdout);
+}
 
 const env = sandboxEnvOrNull();
 let fleet: TestFleet;
@@ -188,6 +195,24 @@ test('sstableloader path into another keyspace, and a drill that tears itself do
   assert.type(drill.restoreMs, 'number');
   const gone = await cql.execute("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = 'thehive_drill'");
   assert.is(gone.rowLength, 0, 'the drill dropped its scratch keyspace');
+  // DROP KEYSPACE makes every node snapshot the scratch copy (auto_snapshot): the drill clears them.
+  for (const n of env.cassandra.nodes) {
+    const left = (await snapshotTags(n)).filter((t) => t.keyspace === 'thehive_drill');
+    assert.equal(left, [], `${n.name} keeps no snapshot of the drill's scratch keyspace`);
+  }
+});
+
+test('an in-place restore over existing tables clears the truncated-* snapshots it caused once it verified', async () => {
+  needSandbox(env);
+  const since = Date.now();
+  const r = await runCli(['restore', ID, '--config', fleet.fleetFile, '--yes', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(JSON.parse(r.stdout).ok);
+  assert.match(r.stderr, /TRUNCATE the restored tables if it exists \(Cassandra keeps the replaced data as truncated-\* snapshots/, 'the plan says what is kept');
+  for (const n of env.cassandra.nodes) {
+    const ours = (await snapshotTags(n)).filter((t) => t.keyspace === 'thehive' && /^truncated-(\d+)-/.test(t.tag) && Number(t.tag.split('-')[1]) >= since);
+    assert.equal(ours, [], `${n.name}: the restore's truncated-* snapshots are cleared`);
+  }
 });
 
 test('a restore killed during its load phase resumes with --restore-id and ends with the cut\'s rows', async () => {

@@ -4,6 +4,7 @@
  *   schema — (one node) recreate the keyspace from schema.cql, or truncate its tables
  *   load   — `nodetool import` (same topology) or `sstableloader` (another cluster)
  *   verify — rows per restored table, against the rows the nodes held at the cut
+ *   cleanup — drop a drill's scratch keyspace; clear the snapshots Cassandra took of what was replaced
  */
 import { mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,7 +21,9 @@ import { extractArchive, HashingPassThrough } from '../../archive';
 import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import type { CassandraSettings } from './config';
 import { withSession } from './cql';
-import { loadSchema } from './schema';
+import { Nodetool } from './nodetool';
+import { clearRestoreSnapshots, recordRestoreStart } from './restore-snapshots';
+import { loadSchema, waitForAgreement } from './schema';
 import { expectedRows, rowCountProblem } from './expected-rows';
 import { backedUpKeyspaces, contentsOf, sources, tablesOf, targetKeyspace } from './restore-tables';
 
@@ -162,6 +165,7 @@ async function countRowsOverCql(c: Client, ks: string, table: string): Promise<n
 export async function restoreCassandra(s: CassandraSettings, phase: RestorePhase, ctx: RestoreContext, exec: Exec = systemExec): Promise<PhaseOutcome | null> {
   switch (phase) {
     case 'fetch':
+      await recordRestoreStart(ctx);
       return fetch(ctx, exec.spawn);
     case 'schema':
       return ctx.options.createSchema ? loadSchema(s, ctx) : null;
@@ -169,8 +173,12 @@ export async function restoreCassandra(s: CassandraSettings, phase: RestorePhase
       return load(s, ctx, exec.run);
     case 'verify':
       return verify(s, ctx);
-    case 'cleanup':
-      return dropScratch(s, ctx);
+    case 'cleanup': {
+      const dropped = await dropScratch(s, ctx);
+      const keyspaces = new Set([...backedUpKeyspaces(ctx)].map((k) => targetKeyspace(ctx, k)));
+      const cleared = await clearRestoreSnapshots(ctx, new Nodetool(s.nodetool, exec.run), keyspaces);
+      return { detail: [dropped?.detail, cleared].filter(Boolean).join('; ') };
+    }
     default:
       return null;
   }
@@ -181,6 +189,11 @@ async function dropScratch(s: CassandraSettings, ctx: RestoreContext): Promise<P
   const target = ctx.options.targetKeyspace;
   if (!ctx.options.dropScratch || !ctx.options.createSchema || !target) return null;
   if (backedUpKeyspaces(ctx).has(target)) throw new ValidationError(`refusing to drop ${target}: it is a keyspace the backup came from, not a scratch copy`);
-  await withSession(s, (c) => c.execute(`DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`));
+  await withSession(s, async (c) => {
+    await c.execute(`DROP KEYSPACE IF EXISTS "${checkCqlName(target)}"`);
+    // Every node has taken its dropped-* snapshot once it agrees on the schema: the other nodes'
+    // cleanup, which the coordinator runs after this one, clears theirs.
+    await waitForAgreement(c);
+  });
   return { detail: `dropped ${target}` };
 }

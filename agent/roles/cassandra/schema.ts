@@ -118,7 +118,7 @@ async function exec(c: Client, cql: string): Promise<void> {
   }
 }
 
-async function waitForAgreement(c: Client): Promise<void> {
+export async function waitForAgreement(c: Client): Promise<void> {
   for (let i = 0; i < 60; i++) {
     // The driver's typings omit checkSchemaAgreement; it returns a promise without a callback.
     if (await (c.metadata as unknown as { checkSchemaAgreement(): Promise<boolean> }).checkSchemaAgreement()) return;
