@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openDestination, type Destination } from '../../shared/destination';
-import { ConflictError, NotFoundError, TandemError, errorMessage, firstIssue, oneLine } from '../../shared/errors';
+import { ConflictError, NotFoundError, PreconditionError, TandemError, errorMessage, firstIssue, oneLine } from '../../shared/errors';
 import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
 import { NODE_PART_FORMAT, nodePartSchema, ROLE_SCHEMAS, type NodePart, type SetFile } from '../../shared/parts';
@@ -71,6 +71,10 @@ export class BackupController {
       await this.undo(rec, `agent restarted while the backup was ${rec.state}; it was cleaned up`);
     }
     for (const role of this.roles) await role.recover(null, this.log.child({ role: role.name }));
+    // What an earlier undo could not remove (a service that was down) is tried again, in the background.
+    for (const r of Object.values(this.state.backups).filter((x) => x.state === 'aborted' && x.debris?.length)) {
+      void this.serial(() => this.undoDebris(r)).catch((err) => this.log.warn({ backupId: r.plan.backupId, err: errorMessage(err) }, 'debris still left'));
+    }
   }
 
   /** The record of one backup, or NotFoundError. */
@@ -169,7 +173,7 @@ export class BackupController {
     return this.serial(async () => {
       const rec = this.state.backups[backupId];
       if (!rec) return null;
-      if (rec.state === 'aborted') return rec;
+      if (rec.state === 'aborted') return rec.debris?.length ? this.undoDebris(rec) : rec;
       if (rec.state === 'done' && (await this.setIsComplete(rec))) {
         // Its parts are part of a complete set: undoing them would empty a set whose manifest
         // still calls it complete.
@@ -177,8 +181,17 @@ export class BackupController {
         return rec;
       }
       await this.shipping.get(backupId);
-      return this.undo(this.state.backups[backupId], reason || 'aborted by the coordinator');
+      return undone(await this.undo(this.state.backups[backupId], reason || 'aborted by the coordinator'));
     });
+  }
+
+  /** Tries again what an earlier undo of this aborted backup could not remove. */
+  private async undoDebris(rec: BackupRecord): Promise<BackupRecord> {
+    const problems = await this.undoSteps(rec);
+    const out = { ...rec, debris: problems, updatedAt: this.now() };
+    this.put(out, false);
+    this.log.info({ backupId: rec.plan.backupId, left: problems.length }, problems.length ? 'debris still left' : 'debris removed');
+    return undone(out);
   }
 
   /** True when the backup's set has its manifest, or when that cannot be told (then nothing is undone). */
@@ -235,6 +248,16 @@ export class BackupController {
   /** Role abort + cleanup, then the aborted state. Never throws: what cannot be undone is logged. */
   private async undo(rec: BackupRecord, reason: string): Promise<BackupRecord> {
     this.clearLease(rec.plan.backupId);
+    const problems = await this.undoSteps(rec);
+    if (problems.length) this.log.error({ backupId: rec.plan.backupId, problems }, 'abort left debris; the next Abort (or the next start) retries it');
+    const out = transition(rec, 'aborted', this.now(), { error: [reason, ...problems].join('; '), debris: problems });
+    this.put(out, false);
+    this.log.info({ backupId: rec.plan.backupId, reason }, 'aborted');
+    return out;
+  }
+
+  /** Every role's abort and cleanup, and the node's folder at the destination; what could not be done. */
+  private async undoSteps(rec: BackupRecord): Promise<string[]> {
     const problems: string[] = [];
     for (const role of this.roles) {
       const ctx = this.context(rec, role, new AbortController().signal);
@@ -253,11 +276,7 @@ export class BackupController {
       problems.push(`${rec.plan.backupId}/${this.node}: ${errorMessage(err)}`);
     }
     await rm(this.workDir(rec.plan.backupId), { recursive: true, force: true });
-    if (problems.length) this.log.error({ backupId: rec.plan.backupId, problems }, 'abort left debris; it is retried at the next start');
-    const out = transition(rec, 'aborted', this.now(), { error: [reason, ...problems].join('; ') });
-    this.put(out, false);
-    this.log.info({ backupId: rec.plan.backupId, reason }, 'aborted');
-    return out;
+    return problems;
   }
 
   private async cleanupAll(rec: BackupRecord): Promise<void> {
@@ -381,4 +400,13 @@ function checked(role: Role['name'], what: 'commit' | 'part', value: unknown): u
   const r = ROLE_SCHEMAS[role][what].safeParse(value);
   if (!r.success) throw new TandemError(`${role} ${what} record does not match its schema (a bug): ${firstIssue(r.error)}`);
   return r.data;
+}
+
+/**
+ * An Abort that left debris did not finish: the caller hears it as an error (and its coordinator
+ * keeps the run open to send the Abort again) rather than a clean ABORTED.
+ */
+function undone(rec: BackupRecord): BackupRecord {
+  if (!rec.debris?.length) return rec;
+  throw new PreconditionError(`backup ${rec.plan.backupId} is aborted on this node, but its undo left: ${rec.debris.join('; ')}; send Abort again once that is reachable`);
 }

@@ -43,6 +43,8 @@ export interface BackupRecord {
   stored: { files: number; bytes: number };
   progress: RoleProgressRecord[];
   error: string;
+  /** What an undo could not remove (a snapshot, a part, an Elasticsearch snapshot); the next Abort retries it. */
+  debris?: string[];
   updatedAt: number;
 }
 

@@ -52,16 +52,17 @@ export async function recoverRuns(fleet: FleetConfig, agents: readonly AgentHand
 
 async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], journal: Journal, entry: JournalEntry, say: (m: string) => void): Promise<Recovered> {
   const id = entry.backupId;
-  const done = (result: Recovered['result'], reason: string): Recovered => {
+  // A pending removal is "cleaning" from then on: the set will never be completed.
+  const done = (result: Recovered['result'], reason: string, removing = false): Recovered => {
     if (result === 'complete') journal.step(entry, 'complete', `recovered: ${reason}`);
     else if (result === 'removed') journal.step(entry, 'aborted', `recovered: ${reason}`);
-    else journal.step(entry, entry.step === 'preparing' ? 'cleaning' : entry.step, `recovery pending: ${reason}`);
+    else journal.step(entry, removing ? 'cleaning' : entry.step, `recovery pending: ${reason}`);
     return { id, from: entry.step, result, reason };
   };
   const remove = async (why: string): Promise<Recovered> => {
     const a = await abortEverywhere(fleet, agents, id, `recovery of a run whose coordinator died: ${why}`);
     if (a.kept.length) return done('complete', `${why}; but the set has a manifest: kept`);
-    if (a.unreached.length || a.leftover) return done('pending', why + describeAbort(id, a));
+    if (a.unreached.length || a.leftover) return done('pending', why + describeAbort(id, a), true);
     return done('removed', why);
   };
 

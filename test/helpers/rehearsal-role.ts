@@ -4,7 +4,7 @@
  * do not know it). It leaves a marker file for every step so tests can see what ran and what was undone.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
@@ -63,6 +63,8 @@ export function rehearsalRole(settings: RehearsalSettings): Role {
       await marker(ctx.backupId, 'cleaned');
     },
     async abort(ctx: RoleContext) {
+      // A store that cannot be reached during the undo: tests create this file, then remove it.
+      if (await readFile(join(settings.markerDir, 'abort-fails'), 'utf8').then(() => true, () => false)) throw new Error('the rehearsal store is unreachable (abort-fails)');
       await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/rehearsal`);
       await rm(join(settings.markerDir, ctx.backupId, 'shipped'), { force: true });
       await marker(ctx.backupId, 'aborted');

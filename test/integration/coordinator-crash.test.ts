@@ -4,8 +4,8 @@
  * shipped and removes it everywhere otherwise. Never a set half there.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
@@ -111,6 +111,26 @@ test('coordinator killed while shipping and an agent restarted meanwhile: the ne
   assert.not.ok(existsSync(join(f.destDir, id)), 'the broken set is gone');
   assert.equal(readdirSync(f.destDir), ['set-after-recovery']);
   assert.is(JSON.parse(next.stdout).status, 'complete');
+});
+
+test('an Abort whose undo cannot finish keeps the run open; the next recover finishes it', async () => {
+  const f = await fleetOf();
+  const id = 'set-debris';
+  await kill9(await backupStoppedAt(f, id, 'before-commit'));
+  const flag = join(f.dir, 'markers', 'n1', 'abort-fails');
+  mkdirSync(dirname(flag), { recursive: true });
+  writeFileSync(flag, '');
+  const first = await runCli(['recover', '--config', f.fleetFile, '--json']);
+  assert.is(first.code, 1, first.stderr);
+  const [r1] = JSON.parse(first.stdout).recovered;
+  assert.is(r1.result, 'pending');
+  assert.match(r1.reason, /n1: .*undo left: rehearsal abort: the rehearsal store is unreachable/);
+  assert.is(journalOf(f, id).step, 'cleaning');
+  rmSync(flag);
+  const [r2] = await recover(f);
+  assert.equal([r2.id, r2.result], [id, 'removed'], r2.reason);
+  assert.equal(await statusOf(f, id), ['ABORTED', 'ABORTED']);
+  assert.not.ok(existsSync(join(f.destDir, id)));
 });
 
 test('an id in the journal is never reused', async () => {

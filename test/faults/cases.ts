@@ -1,0 +1,5 @@
+/** Every case of `npm run faults`, in the order the table prints them. */
+import type { FaultCase } from './case';
+import { sandboxFaultCases } from './sandbox-faults';
+
+export const ALL_CASES: FaultCase[] = [...sandboxFaultCases];

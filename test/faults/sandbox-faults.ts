@@ -1,0 +1,205 @@
+/**
+ * Faults injected into backups on the real sandbox, with the hot writer running. Every case ends
+ * the same way: after the fault, the next run (`tandem recover`) leaves either a complete set
+ * that verifies, or nothing at all (no Cassandra snapshot, no Elasticsearch snapshot, nothing at
+ * the destination, no agent still holding the backup, nothing open in the coordinator's journal).
+ */
+import { observe, type FaultCase, type Observation } from './case';
+import {
+  ackedBeforeCut,
+  faultFleet,
+  isComplete,
+  killAgent,
+  leftovers,
+  recover,
+  restartAgent,
+  sleep,
+  startBackup,
+  untilSays,
+  verifyProblem,
+  writerRecords,
+  type BackupRun,
+  type FaultFleet,
+} from './sandbox-fleet';
+import { restoreAndCount } from './records';
+import { readPid } from '../sandbox/procs';
+
+let seq = 0;
+const newId = (what: string) => `fault-${what}-${Date.now().toString(36)}-${++seq}`;
+
+/** What a case expects at the end: a complete set that verifies, nothing at all, or either. */
+type Expect = 'complete' | 'nothing' | 'either';
+
+interface Scenario {
+  /** Coordinator fault point to stop at before injecting (none: inject while it runs). */
+  point?: string;
+  /** The fault, while the coordinator is stopped at `point` (or running). */
+  inject(f: FaultFleet, run: BackupRun): Promise<void>;
+  /** 'kill': the coordinator dies (kill -9); 'continue': it resumes (SIGCONT) and runs to its end. */
+  coordinator: 'kill' | 'continue';
+  /** Undoes the fault once the coordinator has ended (restart the agent, resume a service). */
+  heal?(f: FaultFleet): Promise<void>;
+  expect: Expect;
+  /** Restore a complete set into scratch targets and count the writer's records it lost. */
+  countRecords?: boolean;
+}
+
+/** Runs one scenario and checks its end state. */
+async function scenario(what: string, s: Scenario): Promise<Observation> {
+  const f = await faultFleet();
+  const id = newId(what);
+  const fromLine = writerRecords(f).length;
+  const run = await startBackup(f, id, s.point);
+  const problems: string[] = [];
+  let exit: number | null = null;
+  try {
+    await s.inject(f, run);
+  } finally {
+    if (s.coordinator === 'kill') run.child.kill('SIGKILL');
+    else run.child.kill('SIGCONT');
+    exit = await run.exited;
+    await s.heal?.(f);
+  }
+  let said = exit === null ? 'coordinator killed' : `exit ${exit}`;
+  if (exit !== null) {
+    try {
+      const out = JSON.parse(run.stdout) as { status: string; reason: string };
+      said += ` ${out.status}${out.reason ? `: ${out.reason.slice(0, 160)}` : ''}`;
+      if (out.status === 'complete' && exit !== 0) problems.push('complete but a non-zero exit');
+      if (out.status !== 'complete' && (exit === 0 || !out.reason)) problems.push('not complete, yet exit 0 or no reason');
+    } catch {
+      problems.push(`no JSON outcome on stdout (exit ${exit})`);
+    }
+  }
+  // The next run.
+  const rec = await recover(f);
+  if (rec.code !== 0) problems.push(`tandem recover exit ${rec.code}: ${rec.stderr.trim().split('\n').slice(-1)[0]}`);
+  const r = rec.recovered.find((x) => x.id === id);
+  if (r) said += `; recover: ${r.result}`;
+  const complete = isComplete(f, id);
+  said += complete ? '; set complete' : '; no set';
+  if (s.expect === 'complete' && !complete) problems.push('expected a complete set');
+  if (s.expect === 'nothing' && complete) problems.push('expected nothing, found a complete set');
+  if (complete) {
+    const v = await verifyProblem(f, id);
+    if (v) problems.push(v);
+    else said += ', verifies';
+  }
+  const left = await leftovers(f, id, complete);
+  problems.push(...left.map((l) => `left behind: ${l}`));
+  let lost: number | null = null;
+  if (complete && s.countRecords) {
+    const acked = ackedBeforeCut(f, id, fromLine);
+    lost = await restoreAndCount(f, id, acked);
+    if (lost > 0) problems.push(`${lost} of ${acked.length} acknowledged records missing from the restored set`);
+    said += `; ${acked.length} records acked before the cut`;
+  }
+  return observe(said, problems, left.length ? left.join('; ') : 'none', lost);
+}
+
+const kill9Coordinator = (point: string, expect: Expect, phase: string, countRecords = false): FaultCase => ({
+  kind: 'fault',
+  name: 'kill -9 of the coordinator',
+  phase,
+  expected: expect === 'complete' ? 'recover completes the set; it verifies' : 'recover aborts everywhere; nothing left',
+  needs: 'sandbox',
+  quick: false,
+  run: () => scenario(`coord-${point}`, { point, coordinator: 'kill', inject: async () => undefined, expect, countRecords }),
+});
+
+const kill9Agent = (point: string | undefined, expect: Expect, phase: string, inject?: (f: FaultFleet, run: BackupRun) => Promise<void>): FaultCase => ({
+  kind: 'fault',
+  name: 'kill -9 of node2\'s agent (restarted after)',
+  phase,
+  expected: expect === 'complete' ? 'the set completes; it verifies' : 'aborted, exit 1 with the reason; nothing left once node2 is back',
+  needs: 'sandbox',
+  quick: false,
+  run: () => scenario(`agent-${point ?? 'prepare'}`, {
+    point,
+    coordinator: 'continue',
+    inject: inject ?? (async (f) => killAgent(f, 'node2')),
+    heal: (f) => restartAgent(f, 'node2'),
+    expect,
+  }),
+});
+
+/** SIGSTOP of a process for the length of the run, SIGCONT after. */
+const stopped = (name: string, phase: string, point: string | undefined, pid: (f: FaultFleet) => number, expected: string, expect: Expect): FaultCase => {
+  let target = 0;
+  return {
+    kind: 'fault',
+    name,
+    phase,
+    expected,
+    needs: 'sandbox',
+    quick: false,
+    run: () => scenario(`stop-${name.replace(/\W+/g, '-').slice(0, 20)}`, {
+      point,
+      coordinator: 'continue',
+      inject: async (f) => {
+        target = pid(f);
+        process.kill(target, 'SIGSTOP');
+      },
+      heal: async () => {
+        process.kill(target, 'SIGCONT');
+        await sleep(3000);
+      },
+      expect,
+    }),
+  };
+};
+
+const agentPid = (node: string) => (f: FaultFleet) => {
+  const p = f.agent(node).process?.pid;
+  if (!p) throw new Error(`${node}'s agent is not running`);
+  return p;
+};
+
+/** A sandbox daemon's process group (it was started detached: the JVM and any wrapper stop together). */
+const daemonPid = (name: string) => () => {
+  const p = readPid(name);
+  if (!p) throw new Error(`sandbox daemon ${name} is not running`);
+  return -p;
+};
+
+export const sandboxFaultCases: FaultCase[] = [
+  kill9Coordinator('before-prepare', 'nothing', 'prepare'),
+  kill9Coordinator('before-commit', 'nothing', 'between prepare and commit'),
+  kill9Coordinator('shipping', 'complete', 'shipping', true),
+  kill9Coordinator('before-manifest', 'complete', 'manifest write'),
+  kill9Coordinator('after-manifest', 'complete', 'after the manifest write'),
+  kill9Agent(undefined, 'nothing', 'prepare', async (f, run) => {
+    await untilSays(run, /prepare on \d+ agents/);
+    await sleep(800);
+    await killAgent(f, 'node2');
+  }),
+  kill9Agent('before-commit', 'nothing', 'between prepare and commit'),
+  kill9Agent('shipping', 'nothing', 'shipping'),
+  kill9Agent('before-manifest', 'complete', 'manifest write'),
+  stopped("SIGSTOP of node2's agent past Commit's deadline", 'commit', 'before-commit', agentPid('node2'), 'aborted, exit 1; node2 cleaned by recover once resumed', 'either'),
+  stopped('SIGSTOP of Cassandra node3', 'prepare', undefined, daemonPid('cassandra-node3'), 'aborted in Prepare, exit 1, nothing left', 'nothing'),
+  stopped('Elasticsearch stopped (SIGSTOP)', 'shipping', 'shipping', daemonPid('elasticsearch'), 'failed, exit 1; its snapshot deleted by recover once ES is back', 'nothing'),
+  {
+    kind: 'fault',
+    name: 'two coordinators at once',
+    phase: 'shipping',
+    expected: 'the second refused at once (exit 1, names the running id); the first completes and verifies',
+    needs: 'sandbox',
+    quick: false,
+    run: async () => {
+      let second = '';
+      const o = await scenario('two-coordinators', {
+        point: 'shipping',
+        coordinator: 'continue',
+        inject: async (f) => {
+          const { runCli } = await import('../helpers/fleet');
+          const b = await runCli(['backup', '--config', f.fleet.fleetFile, '--json', '--id', newId('second')]);
+          second = `second: exit ${b.code}`;
+          if (b.code !== 1 || !/another tandem backup is running/.test(b.stderr)) throw new Error(`the second coordinator was not refused by the lock: ${b.stderr.slice(-300)}`);
+        },
+        expect: 'complete',
+      });
+      return { ...o, observed: `${second}; first: ${o.observed}` };
+    },
+  },
+];
