@@ -2,14 +2,14 @@
  * Restore of the folder store: every listed file is copied back from `<base>/data/<path>` into the
  * target through a temporary name, its sha256 checked while it streams, then its mode, owner and
  * mtime restored before the rename. Nothing is ever written outside the target: listed paths are
- * checked, and no symbolic link inside the target is followed.
+ * checked when the listing is parsed (filesListingSchema), again against the target here, and no
+ * symbolic link inside the target is followed.
  */
 import { createWriteStream, promises as fs } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough, sha256File } from '../../archive/checksum';
 import { ValidationError } from '../../../shared/errors';
-import { relPathProblem } from '../../../shared/destination/paths';
 import type { ListedDir, ListedFile } from '../../../shared/parts/files';
 import type { PhaseOutcome, RestoreContext } from '../role';
 import { runPool } from '../../../shared/pool';
@@ -33,17 +33,6 @@ export interface FolderTarget {
 
 const isRoot = () => process.getuid?.() === 0;
 const MAX_PROBLEMS = 50;
-
-/** Throws, before anything is written, if a listed path is unsafe (absolute, `..`, odd characters). */
-export function checkListedPaths(listing: FolderListing): void {
-  const bad = [...listing.files, ...listing.dirs.filter((d) => d.path !== '')]
-    .map((e) => ({ path: e.path, why: relPathProblem(e.path) }))
-    .filter((e) => e.why);
-  if (bad.length) {
-    const list = bad.slice(0, 5).map((b) => `${JSON.stringify(b.path)} (${b.why})`).join(', ');
-    throw new ValidationError(`files listing holds ${bad.length} unsafe path(s), refusing to restore: ${list}`);
-  }
-}
 
 /** The absolute path of `rel` under root; throws if it would leave root. */
 function inside(root: string, rel: string): string {
@@ -123,7 +112,6 @@ async function cleanUnlisted(root: string, listing: FolderListing): Promise<numb
 
 /** Copies every listed file into the target (load phase); returns counts. */
 export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: FolderListing, clean: boolean) {
-  checkListedPaths(listing);
   await fs.mkdir(t.target, { recursive: true, mode: 0o700 });
   const root = await fs.realpath(t.target);
   const removed = clean ? await cleanUnlisted(root, listing) : 0;
@@ -172,7 +160,6 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: 
 
 /** Checks every listed file in the target: present, same size, sha256 and mode (and owner when root). */
 export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, listing: FolderListing) {
-  checkListedPaths(listing);
   const problems: string[] = [];
   let bytes = 0;
   await runPool(listing.files, t.concurrency, ctx.signal, async (f) => {

@@ -1,0 +1,67 @@
+/**
+ * What is read back from a destination is hostile input: every name in a manifest, part record or
+ * listing is held to the same patterns as CLI input when it is parsed, with a message naming the field.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseManifest } from '../../shared/manifest';
+import { filesListingSchema } from '../../shared/parts/files';
+import { parseValue } from '../../shared/parts/io';
+import { SET_ID, validListing, validManifest } from '../helpers/backup-set';
+
+const body = (m: unknown) => JSON.stringify(m);
+const refused = (tamper: (m: Record<string, any>) => void, message: RegExp) => {
+  const m = validManifest();
+  tamper(m);
+  assert.throws(() => parseManifest(body(m), SET_ID), message);
+};
+
+test('the untouched fixture parses', () => {
+  assert.is(parseManifest(body(validManifest()), SET_ID).nodes[0].node, 'node1');
+  assert.ok(parseValue(validListing(), filesListingSchema, 'listing.json', 'files listing'));
+});
+
+test('table and keyspace names with ";", "../" or NUL are refused, naming the field and the value', () => {
+  const table = (m: any) => m.nodes[0].parts.cassandra.tables[0];
+  refused((m) => (table(m).table = 'x;DROP'), /nodes\.0\.parts\.cassandra\.tables\.0\.table: "x;DROP" is not a valid table name/);
+  refused((m) => (table(m).table = '../etc'), /"\.\.\/etc" is not a valid table name/);
+  refused((m) => (table(m).keyspace = 'the\0hive'), /"the\\u0000hive" is not a valid keyspace name/);
+  refused((m) => (m.nodes[0].parts.cassandra.keyspaces = ['system"; --']), /keyspaces\.0: .* is not a valid keyspace name/);
+});
+
+test('index, alias, repository and snapshot names are single concrete Elasticsearch names', () => {
+  const es = (m: any) => m.nodes[0].parts.elasticsearch;
+  for (const bad of ['thehive,secret', 'thehive*', '_all', '-thehive', '+x', 'a#b', 'a b', 'TheHive', 'a..b', 'a/b']) {
+    refused((m) => (es(m).indices = [bad]), /indices\.0: .* is not a valid Elasticsearch index name/);
+  }
+  refused((m) => (es(m).aliases = { thehive_global: ['thehive,other'] }), /aliases\.thehive_global\.0: .* is not a valid Elasticsearch index name/);
+  refused((m) => (es(m).docCounts = { '*': 1 }), /docCounts\.\*: .* is not a valid Elasticsearch index name/);
+  refused((m) => (es(m).repository.name = '../repo'), /is not a valid Elasticsearch repository name/);
+  refused((m) => (es(m).snapshot = 'a,b'), /is not a valid Elasticsearch snapshot name/);
+});
+
+test('node names and ids are checked; a file of an unknown node or outside its node folder is refused', () => {
+  refused((m) => (m.nodes[0].node = '-oProxyCommand=x'), /nodes\.0\.node: .* is not a valid node name/);
+  refused((m) => (m.files[0].node = 'node9'), /files\.0\.node: "node9" is not a node of this set \(node1\)/);
+  refused((m) => (m.files[0].path = 'tandem-other/node1/cassandra/x.tar.bz2'), /files\.0\.path: .* is outside tandem-20261122t101500z-0a1b2c\/node1\//);
+  refused((m) => (m.files[0].path = `${SET_ID}/node1/../../etc/passwd`), /segment "\.\." is not allowed/);
+  refused((m) => (m.nodes[0].parts.cassandra.tables[0].path = `${SET_ID}/node2/cassandra/thehive/edgestore.tar.bz2`), /tables\.0\.path: .* is outside/);
+  refused((m) => (m.nodes[0].parts.files.listing.path = 'elsewhere/listing.json'), /files\.listing\.path: .* is outside/);
+  refused((m) => (m.nodes[0].record.path = `${SET_ID}/node1/other.json`), /record\.path: .* is not tandem-20261122t101500z-0a1b2c\/node1\/part\.json/);
+  refused((m) => m.nodes.push({ ...m.nodes[0] }), /node node1 appears twice/);
+  refused((m) => (m.tag = 'a b'), /tag: .* is not a valid snapshot tag/);
+  refused((m) => (m.nodes[0].parts.cassandra.tables[0].sha256 = 'A'.repeat(64)), /must be a lowercase hex sha256/);
+});
+
+test('listing paths stay relative and inside the store', () => {
+  for (const bad of ['../x', '/etc/passwd', 'a/../../x', 'a//b', '.hidden', '-x', 'a\0b', 'a\\b']) {
+    const l = validListing();
+    l.files[0].path = bad;
+    assert.throws(() => parseValue(l, filesListingSchema, 'listing.json', 'files listing'), /listing\.json is not a valid files listing: files\.0\.path/, bad);
+  }
+  const l = validListing();
+  l.dirs[1].path = '../up';
+  assert.throws(() => parseValue(l, filesListingSchema, 'listing.json', 'files listing'), /dirs\.1\.path/);
+});
+
+test.run();
