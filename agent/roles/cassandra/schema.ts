@@ -11,6 +11,8 @@ import type { PhaseOutcome, RestoreContext } from '../role';
 import type { CassandraSettings } from './config';
 import { replication, withSession } from './cql';
 import { sources, tablesOf, targetKeyspace } from './restore-tables';
+import { checkSchemaCql, splitCql } from './schema-cql';
+import { nodesWith } from '../../../shared/manifest';
 
 /** NetworkTopologyStrategy with the given replication per datacenter, as Cassandra's map. */
 export function replicationMap(entries: readonly { datacenter: string; factor: number }[]): Record<string, string> {
@@ -19,12 +21,9 @@ export function replicationMap(entries: readonly { datacenter: string; factor: n
   return out;
 }
 
-/** Splits DESCRIBE output into statements. */
+/** Splits DESCRIBE output into statements (comments dropped, quotes respected). */
 export function splitStatements(cql: string): string[] {
-  return cql
-    .split(/;\s*(?:\n|$)/)
-    .map((s) => s.replace(/^\s*(--|\/\/).*$/gm, '').trim())
-    .filter(Boolean);
+  return splitCql(cql).map((s) => s.text);
 }
 
 /** Rewrites CREATE statements for another keyspace name and makes them idempotent. */
@@ -86,7 +85,11 @@ export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Pro
   await withSession(s, async (c) => {
     for (const ks of keyspaces) {
       const target = targetKeyspace(ctx, ks);
-      const statements = splitStatements((await readAll(ctx.destination, `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`)).toString('utf8'));
+      // Hostile input like everything read back: only CREATE statements of this keyspace and the
+      // tables the manifest lists pass, checked before any statement runs.
+      const file = `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`;
+      const own = { keyspace: ks, tables: nodesWith(ctx.manifest, 'cassandra').flatMap((n) => n.parts.cassandra.tables).filter((t) => t.keyspace === ks).map((t) => t.table) };
+      const statements = checkSchemaCql((await readAll(ctx.destination, file)).toString('utf8'), own, file).map((x) => x.text);
       const existing = await replication(c, target);
       const existed = existing !== null;
       const keep = existed && !ctx.options.dropKeyspace;
