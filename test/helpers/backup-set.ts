@@ -2,7 +2,14 @@
  * A valid manifest of a three-role backup set, as plain JSON, for tests that tamper with one field
  * and check that parsing refuses it (what is read back from a destination is hostile input).
  */
-import { MANIFEST_FORMAT } from '../../shared/manifest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as tar from 'tar-stream';
+import { openDestination, parseDestinationConfig } from '../../shared/destination';
+import { silentLogger } from '../../shared/log';
+import { MANIFEST_FORMAT, parseManifest } from '../../shared/manifest';
+import { sha256Of } from '../../shared/parts/io';
+import { parseRestoreOptions } from '../../shared/wire/restore';
 
 export const SET_ID = 'tandem-20261122t101500z-0a1b2c';
 const hex = (c: string) => c.repeat(64);
@@ -44,4 +51,46 @@ export function validListing(): Record<string, any> {
     dirs: [{ path: '', mode: 0o750, uid: 1000, gid: 1000 }, { path: 'ab', mode: 0o750, uid: 1000, gid: 1000 }],
     changed: [], missing: [], unstorable: [], summary: '',
   };
+}
+
+/**
+ * A one-table cassandra set written to a local destination under `root`: a plain tar archive of
+ * two SSTable files, contents.json and the manifest's record of both. `archiveBody` replaces the
+ * archive's bytes at the destination (a planted archive), keeping the manifest's record;
+ * `recordedSize` is the size contents.json records for every file.
+ */
+export async function plantCassandraSet(root: string, opts: { archiveBody?: (original: Buffer) => Buffer; recordedSize?: number } = {}) {
+  const dest = join(root, 'dest');
+  const put = (rel: string, body: Buffer | string) => {
+    mkdirSync(dirname(join(dest, rel)), { recursive: true });
+    writeFileSync(join(dest, rel), body);
+    return { path: rel, size: Buffer.byteLength(body), sha256: sha256Of(body) };
+  };
+  const files = [{ path: 'nb-1-big-Data.db', body: Buffer.from('data'.repeat(100)) }, { path: 'manifest.json', body: Buffer.from('{}') }];
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const collected = (async () => {
+    for await (const c of pack) chunks.push(c as Buffer);
+  })();
+  for (const f of files) pack.entry({ name: f.path, mode: 0o644 }, f.body);
+  pack.finalize();
+  await collected;
+  const archive = Buffer.concat(chunks);
+  const m = validManifest();
+  const base = `${SET_ID}/node1`;
+  const contents = { format: 'tandem.sstable-contents/v1', tables: { 'thehive.edgestore': files.map((f) => ({ path: f.path, size: opts.recordedSize ?? f.body.length, sha256: sha256Of(f.body) })) } };
+  const cass = m.nodes[0].parts.cassandra;
+  cass.contents = put(`${base}/cassandra/contents.json`, JSON.stringify(contents));
+  const recorded = { path: cass.tables[0].path, size: archive.length, sha256: sha256Of(archive) };
+  put(recorded.path, opts.archiveBody ? opts.archiveBody(archive) : archive);
+  Object.assign(cass.tables[0], recorded);
+  m.files = [{ ...recorded, node: 'node1', role: 'cassandra' }];
+  const manifest = parseManifest(JSON.stringify(m), SET_ID);
+  const workDir = join(root, 'work');
+  const ctx = {
+    restoreId: 'restore-1', backupId: SET_ID, node: 'node1', manifest,
+    destination: openDestination(parseDestinationConfig({ type: 'local', path: dest })),
+    options: parseRestoreOptions({}), workDir, signal: new AbortController().signal, progress: () => undefined, log: silentLogger(),
+  };
+  return { ctx, workDir, tableDir: join(workDir, 'node1', 'thehive', 'edgestore') };
 }

@@ -9,6 +9,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough, sha256File } from '../../archive/checksum';
+import { checkFreeSpace } from '../../archive/fetch';
 import { ValidationError } from '../../../shared/errors';
 import type { ListedDir, ListedFile } from '../../../shared/parts/files';
 import type { PhaseOutcome, RestoreContext } from '../role';
@@ -114,6 +115,13 @@ async function cleanUnlisted(root: string, listing: FolderListing): Promise<numb
 export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: FolderListing, clean: boolean) {
   await fs.mkdir(t.target, { recursive: true, mode: 0o700 });
   const root = await fs.realpath(t.target);
+  // The listed sizes bound the load before it starts: files not already there must fit.
+  let need = 0;
+  for (const f of listing.files) {
+    const st = await fs.lstat(join(root, f.path)).catch(() => null);
+    if (!st?.isFile() || st.size !== f.size) need += f.size;
+  }
+  await checkFreeSpace(root, need, `restoring ${listing.files.length} files`);
   const removed = clean ? await cleanUnlisted(root, listing) : 0;
   const known = new Set<string>();
   // Folders first, parents before children (sorted by path), so empty folders come back too.
