@@ -94,3 +94,24 @@ export async function plantCassandraSet(root: string, opts: { archiveBody?: (ori
   };
   return { ctx, workDir, tableDir: join(workDir, 'node1', 'thehive', 'edgestore') };
 }
+
+/**
+ * A folder listing and its files written to a local destination under `root`, ready for the folder
+ * restore: `tamper` changes the listing (JSON value) before it is parsed as a restore would.
+ */
+export function plantFilesSet(root: string, tamper: (listing: Record<string, any>) => void = () => undefined) {
+  const dest = join(root, 'dest');
+  const base = `${SET_ID}/node1/files`;
+  const body = Buffer.from('attachment');
+  mkdirSync(join(dest, base, 'data', 'ab'), { recursive: true });
+  writeFileSync(join(dest, base, 'data', 'ab', 'cdef'), body);
+  const listing = validListing();
+  Object.assign(listing.files[0], { size: body.length, sha256: sha256Of(body) });
+  tamper(listing);
+  const ctx = {
+    restoreId: 'restore-1', backupId: SET_ID, node: 'node1', manifest: parseManifest(JSON.stringify(validManifest()), SET_ID),
+    destination: openDestination(parseDestinationConfig({ type: 'local', path: dest })),
+    options: parseRestoreOptions({}), workDir: join(root, 'work'), signal: new AbortController().signal, progress: () => undefined, log: silentLogger(),
+  };
+  return { ctx, base, target: join(root, 'target'), listing };
+}

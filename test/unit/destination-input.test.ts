@@ -7,7 +7,14 @@ import * as assert from 'uvu/assert';
 import { parseManifest } from '../../shared/manifest';
 import { filesListingSchema } from '../../shared/parts/files';
 import { parseValue } from '../../shared/parts/io';
-import { SET_ID, validListing, validManifest } from '../helpers/backup-set';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadFolder, restoredMode, verifyFolder } from '../../agent/roles/files/restore-localfs';
+import { SET_ID, plantFilesSet, validListing, validManifest } from '../helpers/backup-set';
+
+const tmp = mkdtempSync(join(tmpdir(), 'tandem-destination-input-'));
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const body = (m: unknown) => JSON.stringify(m);
 const refused = (tamper: (m: Record<string, any>) => void, message: RegExp) => {
@@ -62,6 +69,23 @@ test('listing paths stay relative and inside the store', () => {
   const l = validListing();
   l.dirs[1].path = '../up';
   assert.throws(() => parseValue(l, filesListingSchema, 'listing.json', 'files listing'), /dirs\.1\.path/);
+});
+
+test('modes from a listing never set setuid, setgid or sticky bits', async () => {
+  assert.is(restoredMode(0o4755), 0o755);
+  assert.is(restoredMode(0o2770), 0o770);
+  assert.is(restoredMode(0o1777), 0o777);
+  const { ctx, base, target, listing } = plantFilesSet(join(tmp, 'modes'), (l) => {
+    l.files[0].mode = 0o6755;
+    l.dirs[1].mode = 0o3775;
+  });
+  const parsed = parseValue(listing, filesListingSchema, 'listing.json', 'files listing') as Extract<ReturnType<typeof filesListingSchema.parse>, { store: 'localfs' }>;
+  const t = { base, target, concurrency: 2 };
+  const out = await loadFolder(ctx, t, parsed, false);
+  assert.match(out.detail, /setuid\/setgid\/sticky bits of 2 listed entries not restored/);
+  assert.is(statSync(join(target, 'ab', 'cdef')).mode & 0o7777, 0o755);
+  assert.is(statSync(join(target, 'ab')).mode & 0o7777, 0o775);
+  assert.ok((await verifyFolder(ctx, t, parsed)).ok, 'verify expects the masked modes');
 });
 
 test.run();

@@ -60,11 +60,23 @@ async function ensureDir(root: string, relDir: string, known: Set<string>): Prom
   }
 }
 
-/** Applies mode, owner (root only) and mtime of the listing to a path. */
+/**
+ * The mode a listed entry is restored with: permission bits only. setuid, setgid and sticky bits
+ * from a listing are never set: the listing is read back from a destination any agent can write
+ * to, and TheHive's attachments are data, never programs.
+ */
+export const restoredMode = (listed: number): number => listed & 0o777;
+
+/**
+ * Applies mode, owner and mtime of the listing to a path. Owners are restored only when the agent
+ * runs as root (otherwise chown fails, and the operator is told to chown). A listed owner of uid
+ * or gid 0 is restored as listed: without setuid/setgid bits a root-owned file grants nothing, and
+ * it is what the store held at backup.
+ */
 async function applyMeta(path: string, e: { mode: number; uid: number; gid: number; mtimeMs?: number }): Promise<void> {
   if (isRoot()) await fs.chown(path, e.uid, e.gid);
   // chmod after chown: chown clears setuid/setgid bits.
-  await fs.chmod(path, e.mode);
+  await fs.chmod(path, restoredMode(e.mode));
   // Seconds as a number keep sub-millisecond precision that a Date would round away.
   if (e.mtimeMs !== undefined) await fs.utimes(path, Date.now() / 1000, e.mtimeMs / 1000);
 }
@@ -160,8 +172,10 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: 
   });
   // Folder modes last and deepest first: a restored 0500 folder must not block writes into it.
   for (const d of [...listing.dirs].sort((a, b) => (a.path < b.path ? 1 : -1))) await applyMeta(inside(root, d.path), d);
+  const special = [...listing.files, ...listing.dirs].filter((e) => e.mode !== restoredMode(e.mode)).length;
   return {
     detail: `${listing.files.length} files into ${root} (${bytes} bytes copied, ${skipped} already there${clean ? `, ${removed} not in the backup removed` : ''}); ` +
+      (special ? `setuid/setgid/sticky bits of ${special} listed entries not restored; ` : '') +
       (isRoot() ? 'owners restored' : `owners not restored: the agent runs as uid ${process.getuid?.()}, not root; chown the files to TheHive's user`),
   } satisfies PhaseOutcome;
 }
@@ -177,7 +191,7 @@ export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, listing
     if (!st.isFile()) return void problems.push(`${f.path}: not a regular file`);
     if (st.size !== f.size) return void problems.push(`${f.path}: ${st.size} bytes, expected ${f.size}`);
     if (f.sha256 && (await sha256File(p, ctx.signal)) !== f.sha256) return void problems.push(`${f.path}: sha256 differs`);
-    if ((st.mode & 0o7777) !== f.mode) problems.push(`${f.path}: mode ${(st.mode & 0o7777).toString(8)}, expected ${f.mode.toString(8)}`);
+    if ((st.mode & 0o7777) !== restoredMode(f.mode)) problems.push(`${f.path}: mode ${(st.mode & 0o7777).toString(8)}, expected ${restoredMode(f.mode).toString(8)}`);
     if (isRoot() && (st.uid !== f.uid || st.gid !== f.gid)) problems.push(`${f.path}: owner ${st.uid}:${st.gid}, expected ${f.uid}:${f.gid}`);
     bytes += st.size;
   });
