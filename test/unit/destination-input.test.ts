@@ -10,7 +10,12 @@ import { parseValue } from '../../shared/parts/io';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { PreconditionError } from '../../shared/errors';
+import { filesSettings, resolveFilesSettings } from '../../agent/roles/files/config';
+import { checkCleanTarget, restoreFiles } from '../../agent/roles/files/restore';
 import { loadFolder, restoredMode, verifyFolder } from '../../agent/roles/files/restore-localfs';
+import { parseRestoreOptions } from '../../shared/wire/restore';
 import { SET_ID, plantFilesSet, validListing, validManifest } from '../helpers/backup-set';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tandem-destination-input-'));
@@ -86,6 +91,32 @@ test('modes from a listing never set setuid, setgid or sticky bits', async () =>
   assert.is(statSync(join(target, 'ab', 'cdef')).mode & 0o7777, 0o755);
   assert.is(statSync(join(target, 'ab')).mode & 0o7777, 0o775);
   assert.ok((await verifyFolder(ctx, t, parsed)).ok, 'verify expects the masked modes');
+});
+
+test('--files-target with --files-clean is refused outside files.restoreTargets, naming the setting', async () => {
+  const live = resolveFilesSettings(filesSettings.parse({ store: 'localfs', location: '/opt/thp/thehive/files' }));
+  const opts = (filesTarget: string, filesClean = true) => parseRestoreOptions({ filesTarget, filesClean });
+  assert.not.throws(() => checkCleanTarget(opts('/opt/thp/thehive/files'), live));
+  assert.not.throws(() => checkCleanTarget(opts('/etc', false), live), 'without clean nothing is removed');
+  assert.throws(() => checkCleanTarget(opts('/etc'), live), /--files-target \/etc with --files-clean .* outside the folders this agent may empty \(\/opt\/thp\/thehive\/files\): add it.* roles\.files\.restoreTargets/);
+  assert.throws(() => checkCleanTarget(opts('/opt/thp/thehive/files-other'), live), /restoreTargets/);
+  const drills = resolveFilesSettings(filesSettings.parse({ store: 'localfs', restoreTargets: ['/var/tmp/tandem-drill'] }));
+  assert.not.throws(() => checkCleanTarget(opts('/var/tmp/tandem-drill/d1'), drills));
+  assert.throws(() => checkCleanTarget(opts('/opt/thp/thehive/files'), drills), /outside the folders this agent may empty \(\/var\/tmp\/tandem-drill\)/);
+  assert.throws(() => filesSettings.parse({ store: 'localfs', restoreTargets: ['/'] }));
+  assert.throws(() => filesSettings.parse({ store: 'localfs', restoreTargets: ['relative'] }));
+  // Refused in the first phase the files role runs, before anything is written.
+  const { ctx } = plantFilesSet(join(tmp, 'clean'));
+  const err = await restoreFiles('fetch', { ...ctx, options: opts('/etc') }, live).catch((e: Error) => e);
+  assert.instance(err, PreconditionError);
+  // A link inside an allowed folder does not lead the clean elsewhere.
+  const allowed = join(tmp, 'allowed');
+  mkdirSync(join(tmp, 'elsewhere'), { recursive: true });
+  mkdirSync(allowed, { recursive: true });
+  symlinkSync(join(tmp, 'elsewhere'), join(allowed, 'link'));
+  const s = { ...live, restoreTargets: [allowed] };
+  const e2 = await restoreFiles('load', { ...ctx, options: opts(join(allowed, 'link')) }, s).catch((e: Error) => e);
+  assert.match(String(e2), /link \(.*elsewhere\) with --files-clean/);
 });
 
 test.run();
