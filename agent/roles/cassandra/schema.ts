@@ -4,8 +4,8 @@
  * tables are truncated, because tombstones newer than the backup would hide restored rows.
  */
 import type { Client } from 'cassandra-driver';
-import { readAll } from '../../../shared/destination';
-import { PreconditionError, TandemError } from '../../../shared/errors';
+import { readChecked } from '../../../shared/parts/io';
+import { PreconditionError, TandemError, ValidationError } from '../../../shared/errors';
 import { checkCqlName } from '../../../shared/names';
 import type { PhaseOutcome, RestoreContext } from '../role';
 import type { CassandraSettings } from './config';
@@ -85,11 +85,13 @@ export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Pro
   await withSession(s, async (c) => {
     for (const ks of keyspaces) {
       const target = targetKeyspace(ctx, ks);
-      // Hostile input like everything read back: only CREATE statements of this keyspace and the
-      // tables the manifest lists pass, checked before any statement runs.
+      // Hostile input like everything read back: the file the manifest records (size, sha256), and
+      // only CREATE statements of this keyspace and the tables it lists, checked before any runs.
       const file = `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`;
       const own = { keyspace: ks, tables: nodesWith(ctx.manifest, 'cassandra').flatMap((n) => n.parts.cassandra.tables).filter((t) => t.keyspace === ks).map((t) => t.table) };
-      const statements = checkSchemaCql((await readAll(ctx.destination, file)).toString('utf8'), own, file).map((x) => x.text);
+      const ref = ctx.manifest.files.find((f) => f.path === file);
+      if (!ref) throw new ValidationError(`${file} is not among the files the manifest records: the backup set is damaged`);
+      const statements = checkSchemaCql((await readChecked(ctx.destination, ref)).toString('utf8'), own, file).map((x) => x.text);
       const existing = await replication(c, target);
       const existed = existing !== null;
       const keep = existed && !ctx.options.dropKeyspace;
