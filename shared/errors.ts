@@ -69,8 +69,31 @@ export function oneLine(message: string, max = 300): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** The first problem a schema found, as `where.key.path: message` (`where` omitted when empty). */
-export function firstIssue(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }, where = ''): string {
-  const i = error.issues[0];
-  return `${[where, ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`;
+/** A schema's issue, as far as firstIssue reads it (zod's shape). */
+interface SchemaIssue {
+  path: readonly PropertyKey[];
+  message: string;
+  code?: string;
+  /** The branches of a union that matched none. */
+  errors?: readonly (readonly SchemaIssue[])[];
+  /** What was wrong with a record's key or a map's element. */
+  issues?: readonly SchemaIssue[];
+}
+
+/**
+ * The first problem a schema found, as `where.key.path: message` (`where` omitted when empty). A
+ * union that matched no branch is explained by the branch that came closest (fewest issues), and
+ * a bad record key by what the key's own schema said, so the message names the field and the value.
+ */
+export function firstIssue(error: { issues: readonly SchemaIssue[] }, where = ''): string {
+  let i = error.issues[0];
+  const path: PropertyKey[] = [];
+  for (;;) {
+    const inner: readonly SchemaIssue[] | undefined =
+      i.code === 'invalid_union' && i.errors?.length ? [...i.errors].sort((a, b) => a.length - b.length)[0] : i.issues;
+    if (!inner?.length) break;
+    path.push(...i.path);
+    i = inner[0];
+  }
+  return `${[where, ...path.map(String), ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`;
 }

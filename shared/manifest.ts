@@ -9,14 +9,18 @@ import { z } from 'zod';
 import { ValidationError } from './errors';
 import { backupOptionsSchema } from './wire/backup-options';
 import { parseJsonText, parseValue, sha256Of } from './parts/io';
-import { commitsSchema, fileRef, listedTotalsSchema, partsSchema, setFileSchema, type Commits, type Parts, type SetFile } from './parts';
+import { nameSchema, SNAPSHOT_TAG } from './names';
+import {
+  backupIdName, checkInsideNode, commitsSchema, fileRef, listedTotalsSchema, nodeName, partRefs, partsSchema, setFileSchema,
+  type Commits, type Parts, type SetFile,
+} from './parts';
 
 /** The manifest format this version writes and reads. */
 export const MANIFEST_FORMAT = 'tandem.backup-set/v2';
 
 /** One node's part of the backup set. */
 export const manifestNode = z.strictObject({
-  node: z.string(),
+  node: nodeName,
   hostname: z.string(),
   roles: z.array(z.string()),
   versions: z.record(z.string(), z.string()),
@@ -35,8 +39,8 @@ export const manifestNode = z.strictObject({
 /** The manifest of a complete backup set. */
 export const manifestSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
-  id: z.string(),
-  tag: z.string(),
+  id: backupIdName,
+  tag: nameSchema('snapshot tag', SNAPSHOT_TAG),
   status: z.literal('complete'),
   tandemVersion: z.string(),
   startedAt: z.string(),
@@ -53,6 +57,21 @@ export const manifestSchema = z.strictObject({
   listed: listedTotalsSchema,
   /** Every byte of the set: its files and the listed attachments. */
   bytes: z.int().nonnegative(),
+}).superRefine((m, ctx) => {
+  // Any agent can write to the destination: a planted manifest must not point a restore at
+  // another set's files, at a node it does not describe, or outside the set.
+  const nodes = new Set<string>();
+  m.nodes.forEach((n, i) => {
+    if (nodes.has(n.node)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'node'], message: `node ${n.node} appears twice` });
+    nodes.add(n.node);
+    const record = `${m.id}/${n.node}/part.json`;
+    if (n.record.path !== record) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'record', 'path'], message: `${JSON.stringify(n.record.path)} is not ${record}` });
+    checkInsideNode(ctx, m.id, n.node, partRefs(n.parts).map((r) => ({ ...r, at: ['nodes', i, 'parts', ...r.at] })));
+  });
+  m.files.forEach((f, i) => {
+    if (!nodes.has(f.node)) ctx.addIssue({ code: 'custom', path: ['files', i, 'node'], message: `${JSON.stringify(f.node)} is not a node of this set (${[...nodes].join(', ') || 'none'})` });
+    else checkInsideNode(ctx, m.id, f.node, [{ at: ['files', i, 'path'], path: f.path }]);
+  });
 });
 
 /** A complete backup set's manifest. */

@@ -2,6 +2,7 @@
  * Strict patterns for every name that reaches a command line, a path or a request:
  * backup ids, snapshot tags, keyspaces, tables, node names, index names.
  */
+import { z } from 'zod';
 import { ValidationError } from './errors';
 
 /** A backup id: `tandem-YYYYMMDDTHHMMSSZ-xxxxxx`, or any operator-chosen [a-z0-9-] name up to 64 chars. */
@@ -10,10 +11,21 @@ export const BACKUP_ID = /^[a-z0-9][a-z0-9-]{2,63}$/;
 export const SNAPSHOT_TAG = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** Cassandra keyspace and table names: letters, digits, underscore, 48 chars at most (unquoted). */
 export const CQL_NAME = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
+/** A table with its keyspace, `<keyspace>.<table>`, both CQL names. */
+export const QUALIFIED_TABLE = /^[A-Za-z][A-Za-z0-9_]{0,47}\.[A-Za-z][A-Za-z0-9_]{0,47}$/;
 /** A node name in the fleet: a host-name label or dotted host name. */
 export const NODE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/;
 /** An Elasticsearch index name or pattern as TheHive uses them (lowercase, no path characters). */
 export const INDEX_NAME = /^[a-z0-9][a-z0-9_.*-]{0,254}$/;
+/**
+ * One concrete Elasticsearch index or alias name, as read back from a backup set: no pattern
+ * (`*`), no list (`,`), no `#`, space, uppercase, path character or `..`, no leading `-_+.`.
+ */
+export const ES_INDEX = /^(?!.*\.\.)[a-z0-9][a-z0-9_.-]{0,254}$/;
+/** An Elasticsearch snapshot repository name (it goes into request paths). */
+export const ES_REPOSITORY = /^[a-z0-9][a-z0-9_-]{0,127}$/;
+/** An Elasticsearch snapshot name; tandem names snapshots after the lowercased snapshot tag. */
+export const ES_SNAPSHOT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 function check(kind: string, pattern: RegExp, value: string): string {
   if (typeof value !== 'string' || !pattern.test(value)) {
@@ -32,6 +44,20 @@ export const checkCqlName = (v: string) => check('CQL name', CQL_NAME, v);
 export const checkNodeName = (v: string) => check('node name', NODE_NAME, v);
 /** Returns the index name, or throws ValidationError. */
 export const checkIndexName = (v: string) => check('index name', INDEX_NAME, v);
+
+/**
+ * A string schema held to one of these patterns, for what is read back from a destination
+ * (manifest, part records, listings): parsing is where the check happens. The message quotes the
+ * value (JSON, so NUL and control characters show) and the pattern.
+ */
+export function nameSchema(kind: string, pattern: RegExp) {
+  return z.string().superRefine((v, ctx) => {
+    if (!pattern.test(v)) {
+      const shown = JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+      ctx.addIssue({ code: 'custom', message: `${shown} is not a valid ${kind} (must match ${pattern.source})` });
+    }
+  });
+}
 
 /** A new backup id from the current time: `tandem-20261121t233400z-1a2b3c`. */
 export function newBackupId(now = new Date(), random = Math.random): string {

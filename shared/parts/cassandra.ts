@@ -5,14 +5,17 @@
  */
 import { z } from 'zod';
 import { COMPRESSIONS } from '../contract';
-import { CQL_NAME } from '../names';
+import { CQL_NAME, nameSchema, QUALIFIED_TABLE, SNAPSHOT_TAG } from '../names';
 import { destPath, epochMs, fileRef, sha256 } from './common';
+
+/** A keyspace or table name: it becomes a folder, a CQL identifier and a nodetool argument. */
+const cqlName = (kind: 'keyspace' | 'table') => nameSchema(`${kind} name`, CQL_NAME);
 
 /** What Commit recorded: the server's own instant of the snapshot on this node. */
 export const cassandraCommitSchema = z.strictObject({
-  tag: z.string(),
+  tag: nameSchema('snapshot tag', SNAPSHOT_TAG),
   /** The snapshotted keyspaces; ['*'] for every keyspace. */
-  keyspaces: z.array(z.string()),
+  keyspaces: z.array(z.union([z.literal('*'), cqlName('keyspace')])),
   /** created_at of the snapshot (Cassandra's manifest.json), ms since the epoch. */
   cutAt: epochMs,
   /** When the JMX call started and returned, by the agent's clock. */
@@ -38,8 +41,8 @@ export const tableRowCountSchema = z.strictObject({
 
 /** One archived table. */
 export const shippedTableSchema = z.strictObject({
-  keyspace: z.string().regex(CQL_NAME),
-  table: z.string().regex(CQL_NAME),
+  keyspace: cqlName('keyspace'),
+  table: cqlName('table'),
   /** The table's folder name in the data directory (`<table>-<id>`). */
   tableDir: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/),
   /** The archive at the destination. */
@@ -55,7 +58,7 @@ export const shippedTableSchema = z.strictObject({
 /** The cassandra part of one node. */
 export const cassandraPartSchema = z.strictObject({
   compression: z.enum(COMPRESSIONS),
-  keyspaces: z.array(z.string().regex(CQL_NAME)),
+  keyspaces: z.array(cqlName('keyspace')),
   tables: z.array(shippedTableSchema),
   /** The SSTable files inside every archive, with their sha256 (`contents.json`). */
   contents: fileRef,
@@ -72,7 +75,7 @@ export const archivedFileSchema = z.strictObject({
 /** `<id>/<node>/cassandra/contents.json`: per `<keyspace>.<table>`, the files of its archive. */
 export const sstableContentsSchema = z.strictObject({
   format: z.literal('tandem.sstable-contents/v1'),
-  tables: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*$/), z.array(archivedFileSchema)),
+  tables: z.record(nameSchema('<keyspace>.<table>', QUALIFIED_TABLE), z.array(archivedFileSchema)),
 });
 
 export type CassandraCommit = z.output<typeof cassandraCommitSchema>;

@@ -4,8 +4,13 @@
  * (`snapshot.json`) is at the destination.
  */
 import { z } from 'zod';
-import { INDEX_NAME } from '../names';
+import { ES_INDEX, ES_REPOSITORY, ES_SNAPSHOT, nameSchema } from '../names';
 import { epochMs, fileRef } from './common';
+
+/** One concrete index or alias name: a comma would make it a list of indices on the wire, `*` a pattern. */
+const index = nameSchema('Elasticsearch index name', ES_INDEX);
+const repository = nameSchema('Elasticsearch repository name', ES_REPOSITORY);
+const snapshot = nameSchema('Elasticsearch snapshot name', ES_SNAPSHOT);
 
 /** The index was left out of the backup (`--skip-index`). */
 const skippedSchema = z.strictObject({ skipped: z.literal(true), reason: z.string() });
@@ -14,10 +19,10 @@ const skippedSchema = z.strictObject({ skipped: z.literal(true), reason: z.strin
 export const esCommitSchema = z.union([
   z.strictObject({
     cutAt: epochMs,
-    repository: z.string(),
-    snapshot: z.string(),
-    indices: z.array(z.string().regex(INDEX_NAME)),
-    docCounts: z.record(z.string(), z.int().nonnegative()),
+    repository,
+    snapshot,
+    indices: z.array(index),
+    docCounts: z.record(index, z.int().nonnegative()),
   }),
   skippedSchema,
 ]);
@@ -26,16 +31,16 @@ export const esCommitSchema = z.union([
 export const esSnapshotRecordSchema = z.strictObject({
   format: z.literal('tandem.es-snapshot/v1'),
   url: z.string(),
-  repository: z.strictObject({ name: z.string(), type: z.string().optional(), location: z.string().optional() }),
-  snapshot: z.string(),
+  repository: z.strictObject({ name: repository, type: z.string().optional(), location: z.string().optional() }),
+  snapshot,
   uuid: z.string().optional(),
   state: z.string().optional(),
   esVersion: z.string().optional(),
-  indices: z.array(z.string().regex(INDEX_NAME)),
+  indices: z.array(index),
   shards: z.strictObject({ total: z.int(), successful: z.int(), failed: z.int() }).partial().optional(),
-  docCounts: z.record(z.string(), z.int().nonnegative()),
+  docCounts: z.record(index, z.int().nonnegative()),
   /** Aliases of each index at backup time. */
-  aliases: z.record(z.string(), z.array(z.string())),
+  aliases: z.record(index, z.array(index)),
   cutAt: epochMs,
   startTime: z.number().optional(),
   endTime: z.number().optional(),

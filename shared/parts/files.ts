@@ -4,7 +4,7 @@
  * part in the manifest keeps counts and a reference to that listing.
  */
 import { z } from 'zod';
-import { sha256 as sha256Hex, epochMs, fileRef } from './common';
+import { sha256 as sha256Hex, destPath, epochMs, fileRef } from './common';
 
 /** What Commit recorded: the listing of the store at the cut. */
 export const filesCommitSchema = z.strictObject({
@@ -37,8 +37,13 @@ export const filesPartSchema = z.strictObject({
   listing: fileRef,
 });
 
-/** A relative path inside the store; checked again before anything is written from it. */
-const storePath = z.string().min(1).max(4096);
+/**
+ * A relative path inside the store, held to the destination's path rules (no `..`, no absolute
+ * path, no dot or dash segment, no control character): it names both a file at the destination
+ * and one in the restore target. Names that could not be stored this way were left out at backup
+ * (reported as unstorable), so a listing holding one was not written by tandem.
+ */
+const storePath = destPath;
 
 /** A file of a folder store, as listed at backup time. */
 export const listedFileSchema = z.strictObject({
@@ -53,7 +58,7 @@ export const listedFileSchema = z.strictObject({
 
 /** A folder of a folder store ('' is the root), so restore can recreate owners and modes. */
 export const listedDirSchema = z.strictObject({
-  path: z.string().max(4096),
+  path: z.union([z.literal(''), storePath]),
   mode: z.int().min(0).max(0o7777),
   uid: z.int().nonnegative(),
   gid: z.int().nonnegative(),

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ROLE_NAMES } from '../contract';
+import { BACKUP_ID, nameSchema, NODE_NAME } from '../names';
 import { cassandraCommitSchema, cassandraPartSchema } from './cassandra';
 import { fileRef } from './common';
 import { esCommitSchema, esPartSchema } from './elasticsearch';
@@ -35,9 +36,14 @@ export const partsSchema = z.strictObject({
   rehearsal: rehearsalPartSchema.optional(),
 });
 
+/** A node name read back from a backup set: it becomes a folder and is matched against the fleet. */
+export const nodeName = nameSchema('node name', NODE_NAME);
+/** A backup id read back from a backup set. */
+export const backupIdName = nameSchema('backup id', BACKUP_ID);
+
 /** A file of the set, with the node and role that stored it. */
 export const setFileSchema = fileRef.extend({
-  node: z.string(),
+  node: nodeName,
   role: z.enum([...PART_ROLES, 'node']),
 });
 
@@ -47,11 +53,43 @@ export const listedTotalsSchema = z.strictObject({ files: z.int().nonnegative(),
 /** The format of part.json. */
 export const NODE_PART_FORMAT = 'tandem.node-part/v1';
 
+/**
+ * Every file a node's parts point at, with where the reference is: a node stores its files in
+ * `<id>/<node>/` and nowhere else, so a reference leaving that folder (another set, another node)
+ * is refused wherever a part is read.
+ */
+export function partRefs(parts: Parts): { at: (string | number)[]; path: string }[] {
+  const out: { at: (string | number)[]; path: string }[] = [];
+  const c = parts.cassandra;
+  if (c) {
+    c.tables.forEach((t, i) => out.push({ at: ['cassandra', 'tables', i, 'path'], path: t.path }));
+    out.push({ at: ['cassandra', 'contents', 'path'], path: c.contents.path });
+  }
+  const e = parts.elasticsearch;
+  if (e && 'record' in e) out.push({ at: ['elasticsearch', 'record', 'path'], path: e.record.path });
+  if (parts.files) out.push({ at: ['files', 'listing', 'path'], path: parts.files.listing.path });
+  if (parts.rehearsal) out.push({ at: ['rehearsal', 'file', 'path'], path: parts.rehearsal.file.path });
+  return out;
+}
+
+/** Adds an issue for each path not inside `<id>/<node>/`. */
+export function checkInsideNode(
+  ctx: { addIssue(i: { code: 'custom'; message: string; path: (string | number)[] }): void },
+  id: string,
+  node: string,
+  refs: readonly { at: (string | number)[]; path: string }[],
+): void {
+  const folder = `${id}/${node}/`;
+  for (const r of refs) {
+    if (!r.path.startsWith(folder)) ctx.addIssue({ code: 'custom', path: r.at, message: `${JSON.stringify(r.path)} is outside ${folder}, the only folder node ${node} writes in this set` });
+  }
+}
+
 /** `<id>/<node>/part.json`: one node's record of a backup. */
 export const nodePartSchema = z.strictObject({
   format: z.literal(NODE_PART_FORMAT),
-  backupId: z.string(),
-  node: z.string(),
+  backupId: backupIdName,
+  node: nodeName,
   /** When the agent took its cut, by its clock, ms since the epoch. */
   committedAt: z.number().int(),
   commits: commitsSchema,
@@ -59,6 +97,14 @@ export const nodePartSchema = z.strictObject({
   /** The files this node stored, listings included, attachments not (they are in the listings). */
   files: z.array(setFileSchema),
   listed: listedTotalsSchema,
+}).superRefine((p, ctx) => {
+  checkInsideNode(ctx, p.backupId, p.node, [
+    ...partRefs(p.parts).map((r) => ({ ...r, at: ['parts', ...r.at] })),
+    ...p.files.map((f, i) => ({ at: ['files', i, 'path'], path: f.path })),
+  ]);
+  p.files.forEach((f, i) => {
+    if (f.node !== p.node) ctx.addIssue({ code: 'custom', path: ['files', i, 'node'], message: `${JSON.stringify(f.node)} is not this record's node ${p.node}` });
+  });
 });
 
 export type Commits = z.output<typeof commitsSchema>;

@@ -18,14 +18,19 @@ export async function writeReferenced(dest: Destination, path: string, body: str
   return { path, size: Buffer.byteLength(body), sha256: sha256Of(body) };
 }
 
-/** Reads the file `ref` names and parses it with `schema`; ValidationError naming the file and the field otherwise. */
-export async function readReferenced<S extends z.ZodType>(dest: Destination, ref: FileRef, schema: S, what: string): Promise<z.output<S>> {
+/** Reads the small file `ref` names; ValidationError unless its size and sha256 are the recorded ones. */
+export async function readChecked(dest: Destination, ref: FileRef): Promise<Buffer> {
   const body = await readAll(dest, ref.path);
   const got = sha256Of(body);
   if (body.length !== ref.size || got !== ref.sha256) {
     throw new ValidationError(`${ref.path} does not match its record (${body.length} bytes, sha256 ${got}; expected ${ref.size}, ${ref.sha256}): the backup set is damaged`);
   }
-  return parseJson(body, schema, ref.path, what);
+  return body;
+}
+
+/** Reads the file `ref` names and parses it with `schema`; ValidationError naming the file and the field otherwise. */
+export async function readReferenced<S extends z.ZodType>(dest: Destination, ref: FileRef, schema: S, what: string): Promise<z.output<S>> {
+  return parseJson(await readChecked(dest, ref), schema, ref.path, what);
 }
 
 /** JSON read back from a destination, parsed with `schema`; ValidationError naming the file and the field otherwise. */

@@ -159,7 +159,8 @@ test('truncated or corrupt archives are rejected and leave no half-written file'
   writeFileSync(bad, bz);
   const [t2] = layout();
   const e2 = await extractArchive({ archive: bad, targetDir: t2, compression: 'auto' }).catch((e: Error) => e);
-  assert.instance(e2, CommandError);
+  // bzip2's CRC error, or the tar parser choking on the garbled bytes that came out before it.
+  assert.ok(e2 instanceof CommandError || e2 instanceof ValidationError, String(e2));
   assert.ok(!existsSync(join(t2, 'f.db')));
 });
 

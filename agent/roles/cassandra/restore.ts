@@ -1,6 +1,6 @@
 /**
  * Restore of the cassandra role, in the phases the coordinator drives on every node:
- *   fetch  — download this node's table archives, check their sha256, extract them safely
+ *   fetch  — download this node's table archives, check their size and sha256, then extract them safely
  *   schema — (one node) recreate the keyspace from schema.cql, or truncate its tables
  *   load   — `nodetool import` (same topology) or `sstableloader` (another cluster)
  *   verify — rows per restored table, against the rows the nodes held at the cut
@@ -8,16 +8,15 @@
  */
 import { mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { types, type Client } from 'cassandra-driver';
-import { PassThrough } from 'node:stream';
 import { TandemError, ValidationError } from '../../../shared/errors';
 import { systemExec, type CommandRunner, type Exec, type ProcessSpawner } from '../../../shared/exec';
 import { checkCqlName } from '../../../shared/names';
 import { nodesWith } from '../../../shared/manifest';
-import type { ShippedTable, TableRowCount } from '../../../shared/parts/cassandra';
+import type { ArchivedFile, ShippedTable, TableRowCount } from '../../../shared/parts/cassandra';
 import type { TableRows } from '../../../shared/generated/tandem/v2/agent';
-import { extractArchive, HashingPassThrough } from '../../archive';
+import { extractArchive } from '../../archive';
+import { checkFreeSpace, fetchChecked } from '../../archive/fetch';
 import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import type { CassandraSettings } from './config';
 import { withSession } from './cql';
@@ -34,18 +33,32 @@ async function exists(p: string): Promise<boolean> {
   return access(p).then(() => true, () => false);
 }
 
-/** Downloads, checks and extracts every archive this node loads. Already fetched tables are skipped. */
+/**
+ * Downloads, checks and extracts every archive this node loads. Already fetched tables are skipped.
+ * Each archive is downloaded whole and its size and sha256 checked against the manifest before
+ * any byte of it is extracted; what contents.json records bounds the extraction (free space up
+ * front, no entry or total beyond the recorded sizes).
+ */
 async function fetch(ctx: RestoreContext, spawn: ProcessSpawner): Promise<PhaseOutcome> {
   let fetched = 0;
   let skipped = 0;
   const all = sources(ctx).flatMap((source) => tablesOf(ctx, source));
   const progress = { phase: 'fetch', filesDone: 0, filesTotal: all.length, bytesDone: 0, bytesTotal: all.reduce((n, t) => n + t.size, 0) };
   const step = (t: ShippedTable) => ctx.progress({ ...progress, filesDone: ++progress.filesDone, bytesDone: (progress.bytesDone += t.size) });
+  const doneMarker = (source: string, t: ShippedTable) => join(ctx.workDir, source, `.${t.keyspace}.${t.table}.fetched`);
+  const contents = new Map<string, Map<string, ArchivedFile[]>>();
+  for (const source of sources(ctx)) contents.set(source, await contentsOf(ctx, source));
+  const recorded = (source: string, t: ShippedTable) => contents.get(source)!.get(`${t.keyspace}.${t.table}`) ?? [];
+  // Checked before the first download: the extracted files plus the largest archive, while it is there.
+  const todo: { source: string; t: ShippedTable }[] = [];
+  for (const source of sources(ctx)) for (const t of tablesOf(ctx, source)) if (!(await exists(doneMarker(source, t)))) todo.push({ source, t });
+  await mkdir(ctx.workDir, { recursive: true });
+  const need = todo.reduce((n, { source, t }) => n + recorded(source, t).reduce((m, f) => m + f.size, 0), 0) + Math.max(0, ...todo.map(({ t }) => t.size));
+  await checkFreeSpace(ctx.workDir, need, `fetching ${todo.length} table archives`, "free some space, or put the agent's stateDir on a larger file system");
   for (const source of sources(ctx)) {
-    const contents = await contentsOf(ctx, source);
     for (const t of tablesOf(ctx, source)) {
       const dir = tableDir(ctx, source, targetKeyspace(ctx, t.keyspace), t.table);
-      const done = join(ctx.workDir, source, `.${t.keyspace}.${t.table}.fetched`);
+      const done = doneMarker(source, t);
       if (await exists(done)) {
         skipped++;
         step(t);
@@ -53,17 +66,27 @@ async function fetch(ctx: RestoreContext, spawn: ProcessSpawner): Promise<PhaseO
       }
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
-      const hashing = new HashingPassThrough();
-      const body = new PassThrough();
-      const [, extracted] = await Promise.all([
-        pipeline(await ctx.destination.get(t.path), hashing, body, { signal: ctx.signal }),
-        extractArchive({ archive: body, targetDir: dir, compression: 'auto', signal: ctx.signal, spawn }),
-      ]);
-      if (hashing.digest() !== t.sha256) {
+      const files = recorded(source, t);
+      const archive = join(ctx.workDir, source, `.${t.keyspace}.${t.table}.archive`);
+      let extracted: Awaited<ReturnType<typeof extractArchive>>;
+      try {
+        await fetchChecked(ctx.destination, t, archive, ctx.signal);
+        extracted = await extractArchive({
+          archive,
+          targetDir: dir,
+          compression: 'auto',
+          signal: ctx.signal,
+          spawn,
+          maxEntryBytes: Math.max(0, ...files.map((f) => f.size)),
+          maxTotalBytes: files.reduce((n, f) => n + f.size, 0),
+        });
+      } catch (err) {
         await rm(dir, { recursive: true, force: true });
-        throw new TandemError(`${t.path}: sha256 ${hashing.digest()} does not match the manifest (${t.sha256}); the archive is corrupt`);
+        throw err;
+      } finally {
+        await rm(archive, { force: true });
       }
-      const want = new Map((contents.get(`${t.keyspace}.${t.table}`) ?? []).map((c) => [c.path, c.sha256]));
+      const want = new Map(files.map((c) => [c.path, c.sha256]));
       for (const f of extracted.files) {
         if (want.get(f.path) !== f.sha256) throw new TandemError(`${t.path}: ${f.path} differs from the snapshot file recorded at backup`);
       }

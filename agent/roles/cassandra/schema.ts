@@ -4,13 +4,15 @@
  * tables are truncated, because tombstones newer than the backup would hide restored rows.
  */
 import type { Client } from 'cassandra-driver';
-import { readAll } from '../../../shared/destination';
-import { PreconditionError, TandemError } from '../../../shared/errors';
+import { readChecked } from '../../../shared/parts/io';
+import { PreconditionError, TandemError, ValidationError } from '../../../shared/errors';
 import { checkCqlName } from '../../../shared/names';
 import type { PhaseOutcome, RestoreContext } from '../role';
 import type { CassandraSettings } from './config';
 import { replication, withSession } from './cql';
 import { sources, tablesOf, targetKeyspace } from './restore-tables';
+import { checkSchemaCql, splitCql } from './schema-cql';
+import { nodesWith } from '../../../shared/manifest';
 
 /** NetworkTopologyStrategy with the given replication per datacenter, as Cassandra's map. */
 export function replicationMap(entries: readonly { datacenter: string; factor: number }[]): Record<string, string> {
@@ -19,12 +21,9 @@ export function replicationMap(entries: readonly { datacenter: string; factor: n
   return out;
 }
 
-/** Splits DESCRIBE output into statements. */
+/** Splits DESCRIBE output into statements (comments dropped, quotes respected). */
 export function splitStatements(cql: string): string[] {
-  return cql
-    .split(/;\s*(?:\n|$)/)
-    .map((s) => s.replace(/^\s*(--|\/\/).*$/gm, '').trim())
-    .filter(Boolean);
+  return splitCql(cql).map((s) => s.text);
 }
 
 /** Rewrites CREATE statements for another keyspace name and makes them idempotent. */
@@ -86,7 +85,13 @@ export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Pro
   await withSession(s, async (c) => {
     for (const ks of keyspaces) {
       const target = targetKeyspace(ctx, ks);
-      const statements = splitStatements((await readAll(ctx.destination, `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`)).toString('utf8'));
+      // Hostile input like everything read back: the file the manifest records (size, sha256), and
+      // only CREATE statements of this keyspace and the tables it lists, checked before any runs.
+      const file = `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`;
+      const own = { keyspace: ks, tables: nodesWith(ctx.manifest, 'cassandra').flatMap((n) => n.parts.cassandra.tables).filter((t) => t.keyspace === ks).map((t) => t.table) };
+      const ref = ctx.manifest.files.find((f) => f.path === file);
+      if (!ref) throw new ValidationError(`${file} is not among the files the manifest records: the backup set is damaged`);
+      const statements = checkSchemaCql((await readChecked(ctx.destination, ref)).toString('utf8'), own, file).map((x) => x.text);
       const existing = await replication(c, target);
       const existed = existing !== null;
       const keep = existed && !ctx.options.dropKeyspace;

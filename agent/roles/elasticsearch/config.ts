@@ -5,13 +5,13 @@
 import { z } from 'zod';
 import { absolutePath, millis } from '../../../shared/config/common';
 import { ConfigError } from '../../../shared/errors';
-import { INDEX_NAME } from '../../../shared/names';
+import { ES_REPOSITORY, INDEX_NAME } from '../../../shared/names';
 import { esUrlFromConf, readTheHiveConf } from '../thehive-conf';
 
 /** A POSIX environment variable name. */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 /** An ES repository name: lowercase, no path or URL characters (it goes into request paths). */
-const repoName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,127}$/, 'must be lowercase letters, digits, "_" and "-"');
+const repoName = z.string().regex(ES_REPOSITORY, 'must be lowercase letters, digits, "_" and "-"');
 
 /** The elasticsearch role's settings schema. */
 export const esSettings = z

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
 import { PreconditionError, TandemError, ValidationError } from '../../../shared/errors';
-import { INDEX_NAME } from '../../../shared/names';
+import { ES_INDEX } from '../../../shared/names';
 import { addRebuildFlag, checkRebuildFlagWritable } from '../rebuild-flag';
 import type { EsSnapshotRecord } from '../../../shared/parts/elasticsearch';
 import type { IndexDocuments } from '../../../shared/generated/tandem/v2/agent';
@@ -131,7 +131,7 @@ async function load(c: Client, ctx: RestoreContext, part: EsPart, prefix: string
   const indices = (snap.indices ?? []).filter((i) => !i.startsWith('.')).sort();
   if (!indices.length) throw new PreconditionError(`snapshot ${repository}/${snapshot} holds no index`);
   const targets = targetsOf(indices, prefix);
-  for (const t of Object.values(targets)) if (!INDEX_NAME.test(t) || t.length > 255) throw new ValidationError(`restored index name ${t} is not valid`);
+  for (const t of Object.values(targets)) if (!ES_INDEX.test(t)) throw new ValidationError(`restored index name ${t} is not valid`);
   // The vendor procedure deletes the index first: a restore cannot overwrite an open index.
   const existing = await c.indices.resolveIndex({ name: Object.values(targets).join(','), expand_wildcards: 'all', ignore_unavailable: true });
   const deleted = existing.indices.map((i) => i.name).filter((n) => Object.values(targets).includes(n));

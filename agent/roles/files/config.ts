@@ -19,6 +19,12 @@ const common = {
   theHiveConfig: absolutePath.optional(),
   /** Files copied at once during ship; default 4. */
   concurrency: z.int().min(1).max(32).default(4),
+  /**
+   * Folders a restore may empty: `restore --files-target <folder> --files-clean` removes every file
+   * there the backup does not hold, so the folder must be one of these or inside one. Default: the
+   * folder store's own location only (an s3 store: none).
+   */
+  restoreTargets: z.array(absolutePath.refine((p) => p !== '/', 'must not be /')).max(64).optional(),
 };
 
 /** Attachments in a folder (TheHive's storage.provider = localfs). */
@@ -65,6 +71,8 @@ export interface ResolvedLocalfs {
   store: 'localfs';
   location: string;
   concurrency: number;
+  /** Folders `--files-target` with `--files-clean` may name (or be inside). */
+  restoreTargets: string[];
   /** storage.provider from theHiveConfig, to catch backing up the store TheHive does not use. */
   theHiveProvider?: string;
 }
@@ -82,6 +90,8 @@ export interface ResolvedS3Store {
   accessKeyIdEnv?: string;
   secretAccessKeyEnv?: string;
   concurrency: number;
+  /** Folders `--files-target` with `--files-clean` may name (or be inside). */
+  restoreTargets: string[];
   theHiveProvider?: string;
 }
 
@@ -94,7 +104,7 @@ export function resolveFilesSettings(s: FilesSettings): ResolvedFilesSettings {
   if (s.store === 'localfs') {
     const location = s.location ?? conf?.localfsLocation ?? '/opt/thp/thehive/files';
     if (!absolutePath.safeParse(location).success) throw new ConfigError(`${s.theHiveConfig}: storage.localfs.location ${JSON.stringify(location)} is not an absolute path`);
-    return { store: 'localfs', location, concurrency: s.concurrency, theHiveProvider: conf?.provider };
+    return { store: 'localfs', location, concurrency: s.concurrency, restoreTargets: s.restoreTargets ?? [location], theHiveProvider: conf?.provider };
   }
   const c = conf?.s3;
   const b = s.bucket ?? c?.bucket;
@@ -114,6 +124,7 @@ export function resolveFilesSettings(s: FilesSettings): ResolvedFilesSettings {
     accessKeyIdEnv: s.accessKeyIdEnv,
     secretAccessKeyEnv: s.secretAccessKeyEnv,
     concurrency: s.concurrency,
+    restoreTargets: s.restoreTargets ?? [],
     theHiveProvider: conf?.provider,
   };
 }

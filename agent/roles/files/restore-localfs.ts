@@ -2,14 +2,15 @@
  * Restore of the folder store: every listed file is copied back from `<base>/data/<path>` into the
  * target through a temporary name, its sha256 checked while it streams, then its mode, owner and
  * mtime restored before the rename. Nothing is ever written outside the target: listed paths are
- * checked, and no symbolic link inside the target is followed.
+ * checked when the listing is parsed (filesListingSchema), again against the target here, and no
+ * symbolic link inside the target is followed.
  */
 import { createWriteStream, promises as fs } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough, sha256File } from '../../archive/checksum';
+import { checkFreeSpace } from '../../archive/fetch';
 import { ValidationError } from '../../../shared/errors';
-import { relPathProblem } from '../../../shared/destination/paths';
 import type { ListedDir, ListedFile } from '../../../shared/parts/files';
 import type { PhaseOutcome, RestoreContext } from '../role';
 import { runPool } from '../../../shared/pool';
@@ -33,17 +34,6 @@ export interface FolderTarget {
 
 const isRoot = () => process.getuid?.() === 0;
 const MAX_PROBLEMS = 50;
-
-/** Throws, before anything is written, if a listed path is unsafe (absolute, `..`, odd characters). */
-export function checkListedPaths(listing: FolderListing): void {
-  const bad = [...listing.files, ...listing.dirs.filter((d) => d.path !== '')]
-    .map((e) => ({ path: e.path, why: relPathProblem(e.path) }))
-    .filter((e) => e.why);
-  if (bad.length) {
-    const list = bad.slice(0, 5).map((b) => `${JSON.stringify(b.path)} (${b.why})`).join(', ');
-    throw new ValidationError(`files listing holds ${bad.length} unsafe path(s), refusing to restore: ${list}`);
-  }
-}
 
 /** The absolute path of `rel` under root; throws if it would leave root. */
 function inside(root: string, rel: string): string {
@@ -70,11 +60,23 @@ async function ensureDir(root: string, relDir: string, known: Set<string>): Prom
   }
 }
 
-/** Applies mode, owner (root only) and mtime of the listing to a path. */
+/**
+ * The mode a listed entry is restored with: permission bits only. setuid, setgid and sticky bits
+ * from a listing are never set: the listing is read back from a destination any agent can write
+ * to, and TheHive's attachments are data, never programs.
+ */
+export const restoredMode = (listed: number): number => listed & 0o777;
+
+/**
+ * Applies mode, owner and mtime of the listing to a path. Owners are restored only when the agent
+ * runs as root (otherwise chown fails, and the operator is told to chown). A listed owner of uid
+ * or gid 0 is restored as listed: without setuid/setgid bits a root-owned file grants nothing, and
+ * it is what the store held at backup.
+ */
 async function applyMeta(path: string, e: { mode: number; uid: number; gid: number; mtimeMs?: number }): Promise<void> {
   if (isRoot()) await fs.chown(path, e.uid, e.gid);
   // chmod after chown: chown clears setuid/setgid bits.
-  await fs.chmod(path, e.mode);
+  await fs.chmod(path, restoredMode(e.mode));
   // Seconds as a number keep sub-millisecond precision that a Date would round away.
   if (e.mtimeMs !== undefined) await fs.utimes(path, Date.now() / 1000, e.mtimeMs / 1000);
 }
@@ -123,9 +125,15 @@ async function cleanUnlisted(root: string, listing: FolderListing): Promise<numb
 
 /** Copies every listed file into the target (load phase); returns counts. */
 export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: FolderListing, clean: boolean) {
-  checkListedPaths(listing);
   await fs.mkdir(t.target, { recursive: true, mode: 0o700 });
   const root = await fs.realpath(t.target);
+  // The listed sizes bound the load before it starts: files not already there must fit.
+  let need = 0;
+  for (const f of listing.files) {
+    const st = await fs.lstat(join(root, f.path)).catch(() => null);
+    if (!st?.isFile() || st.size !== f.size) need += f.size;
+  }
+  await checkFreeSpace(root, need, `restoring ${listing.files.length} files`);
   const removed = clean ? await cleanUnlisted(root, listing) : 0;
   const known = new Set<string>();
   // Folders first, parents before children (sorted by path), so empty folders come back too.
@@ -164,15 +172,16 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: 
   });
   // Folder modes last and deepest first: a restored 0500 folder must not block writes into it.
   for (const d of [...listing.dirs].sort((a, b) => (a.path < b.path ? 1 : -1))) await applyMeta(inside(root, d.path), d);
+  const special = [...listing.files, ...listing.dirs].filter((e) => e.mode !== restoredMode(e.mode)).length;
   return {
     detail: `${listing.files.length} files into ${root} (${bytes} bytes copied, ${skipped} already there${clean ? `, ${removed} not in the backup removed` : ''}); ` +
+      (special ? `setuid/setgid/sticky bits of ${special} listed entries not restored; ` : '') +
       (isRoot() ? 'owners restored' : `owners not restored: the agent runs as uid ${process.getuid?.()}, not root; chown the files to TheHive's user`),
   } satisfies PhaseOutcome;
 }
 
 /** Checks every listed file in the target: present, same size, sha256 and mode (and owner when root). */
 export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, listing: FolderListing) {
-  checkListedPaths(listing);
   const problems: string[] = [];
   let bytes = 0;
   await runPool(listing.files, t.concurrency, ctx.signal, async (f) => {
@@ -182,7 +191,7 @@ export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, listing
     if (!st.isFile()) return void problems.push(`${f.path}: not a regular file`);
     if (st.size !== f.size) return void problems.push(`${f.path}: ${st.size} bytes, expected ${f.size}`);
     if (f.sha256 && (await sha256File(p, ctx.signal)) !== f.sha256) return void problems.push(`${f.path}: sha256 differs`);
-    if ((st.mode & 0o7777) !== f.mode) problems.push(`${f.path}: mode ${(st.mode & 0o7777).toString(8)}, expected ${f.mode.toString(8)}`);
+    if ((st.mode & 0o7777) !== restoredMode(f.mode)) problems.push(`${f.path}: mode ${(st.mode & 0o7777).toString(8)}, expected ${restoredMode(f.mode).toString(8)}`);
     if (isRoot() && (st.uid !== f.uid || st.gid !== f.gid)) problems.push(`${f.path}: owner ${st.uid}:${st.gid}, expected ${f.uid}:${f.gid}`);
     bytes += st.size;
   });

@@ -10,7 +10,6 @@ import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { HashingPassThrough } from '../../archive/checksum';
 import { ValidationError } from '../../../shared/errors';
-import { relPathProblem } from '../../../shared/destination/paths';
 import type { ListedObject } from '../../../shared/parts/files';
 import type { PhaseOutcome, RestoreContext } from '../role';
 import { runPool } from '../../../shared/pool';
@@ -26,12 +25,6 @@ export interface BucketTarget {
 
 const status = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
-/** Throws if a listed key could not have been stored (so it cannot name a destination file). */
-function checkKeys(objects: ListedObject[], base: string): void {
-  const bad = objects.filter((o) => relPathProblem(`${base}/s3/${o.key}`));
-  if (bad.length) throw new ValidationError(`files listing holds ${bad.length} unusable key(s), refusing to restore: ${bad.slice(0, 5).map((o) => JSON.stringify(o.key)).join(', ')}`);
-}
-
 /** Creates the drill bucket when missing (the live bucket must already exist). */
 export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
   try {
@@ -44,7 +37,6 @@ export async function ensureBucket(client: S3Client, bucket: string): Promise<vo
 
 /** Copies every listed object into the bucket (load phase); an object already there with the same size and ETag is skipped. */
 export async function loadBucket(ctx: RestoreContext, client: S3Client, t: BucketTarget, objects: ListedObject[]) {
-  checkKeys(objects, t.base);
   const stage = join(ctx.workDir, 'staging');
   await fs.mkdir(stage, { recursive: true });
   let bytes = 0;

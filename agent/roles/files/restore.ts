@@ -34,8 +34,34 @@ function folderTarget(ctx: RestoreContext, s: ResolvedFilesSettings): { target: 
   return { target: s.location, scratch: false };
 }
 
+/** True when `folder` is one of `allowed` or inside one. */
+const within = (folder: string, allowed: readonly string[]) => allowed.some((a) => folder === a || folder.startsWith(a.endsWith('/') ? a : `${a}/`));
+
+/**
+ * Refuses `filesTarget` with `filesClean` outside the folders the agent's configuration lets a
+ * restore empty (files.restoreTargets): cleaning removes every file there the backup does not
+ * hold, and a planted or mistaken target (`/etc`, a home folder) must not be emptied. Checked in
+ * the first phase, before any role changes anything, and again on the real path at load.
+ */
+export function checkCleanTarget(options: Pick<RestoreContext['options'], 'filesTarget' | 'filesClean'>, s: Pick<ResolvedFilesSettings, 'restoreTargets'>, real?: { target: string; allowed: string[] }): void {
+  const t = options.filesTarget;
+  if (!options.filesClean || t === undefined) return;
+  if (within(t, s.restoreTargets) && (!real || within(real.target, real.allowed))) return;
+  const shown = real && real.target !== t ? `${t} (${real.target})` : t;
+  throw new PreconditionError(
+    `--files-target ${shown} with --files-clean would remove every file there the backup does not hold, and it is outside the folders this agent may empty ` +
+      `(${s.restoreTargets.join(', ') || 'none'}): add it, or a folder holding it, to roles.files.restoreTargets in the agent's configuration, or restore without --files-clean`,
+  );
+}
+
 /** Runs one restore phase of the files role. */
 export async function restoreFiles(phase: RestorePhase, outer: RestoreContext, s: ResolvedFilesSettings): Promise<PhaseOutcome | null> {
+  if (phase === 'fetch') checkCleanTarget(outer.options, s);
+  if (phase === 'load' && outer.options.filesClean && outer.options.filesTarget !== undefined) {
+    // Again on the real paths: a link inside an allowed folder must not lead the clean elsewhere.
+    const real = async (p: string) => fs.realpath(p).catch(() => p);
+    checkCleanTarget(outer.options, s, { target: await real(outer.options.filesTarget), allowed: await Promise.all(s.restoreTargets.map(real)) });
+  }
   if (phase === 'check' || phase === 'fetch' || phase === 'schema') return null;
   // Each concurrent transfer adds abort listeners; a private signal avoids Node's leak warning.
   const linked = linkedSignal(outer.signal, 10 + 4 * s.concurrency);
