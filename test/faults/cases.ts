@@ -1,5 +1,6 @@
 /** Every case of `npm run faults`, in the order the table prints them. */
 import type { FaultCase } from './case';
+import { hostileDestinationCases } from './hostile-destination';
 import { sandboxFaultCases } from './sandbox-faults';
 
-export const ALL_CASES: FaultCase[] = [...sandboxFaultCases];
+export const ALL_CASES: FaultCase[] = [...sandboxFaultCases, ...hostileDestinationCases];
