@@ -133,7 +133,7 @@ const stopped = (name: string, phase: string, point: string | undefined, pid: (f
     expected,
     needs: 'sandbox',
     quick: false,
-    run: () => scenario(`stop-${name.replace(/\W+/g, '-').slice(0, 20)}`, {
+    run: () => scenario(`stop-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 20)}`, {
       point,
       coordinator: 'continue',
       inject: async (f) => {

@@ -117,13 +117,15 @@ export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   a.process = child;
+  // The log keeps earlier runs of this agent: only this process's "agent ready" counts.
+  const from = a.log.length;
   const collect = (d: Buffer) => a.log.push(...d.toString().split('\n').filter(Boolean));
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   // Wait for the agent's own "agent ready" line before connecting: a channel that tried too early
   // backs off for longer and longer (grpc-js's reconnect backoff), and an agent with the cassandra
   // role starts slowly on a loaded machine (it lists snapshots with nodetool, a JVM, first).
-  for (let i = 0; !a.log.some((l) => l.includes('"agent ready"')); i++) {
+  for (let i = 0; !a.log.slice(from).some((l) => l.includes('"agent ready"')); i++) {
     if (child.exitCode !== null) throw new Error(`agent ${a.node} exited: ${a.log.join('\n')}`);
     if (i > 1200) throw new Error(`agent ${a.node} was not ready within 120 s: ${a.log.join('\n')}`);
     await sleep(100);
