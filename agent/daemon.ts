@@ -16,12 +16,15 @@ import { agentService, startServer } from './rpc/server';
 
 const HELP = `tandem-agent ${TANDEM_VERSION}: the tandem agent daemon (run by systemd: tandem-agent.service)
 
-Usage: tandem-agent [--config FILE] [--insecure] [--check-config]
+Usage: tandem-agent [--config FILE] [--insecure]
+       tandem-agent --check-config [FILE]
 
 Options:
   -c, --config FILE   agent configuration (YAML); default /etc/tandem/agent.yaml
       --insecure      serve without TLS; allowed only when listening on a loopback address
-      --check-config  validate the configuration, print it as JSON and exit
+      --check-config [FILE]
+                      validate the configuration (FILE, else --config's), print it as
+                      JSON and exit: 0 valid, 2 invalid
   -h, --help          this help
   -v, --version       print the version
 
@@ -30,7 +33,7 @@ at the next start). Exit codes: 0 stopped, 2 configuration error, 1 any other fa
 
 /** Runs the daemon with the given role plug-ins until SIGTERM/SIGINT; returns the exit code. */
 async function main(plugins: readonly RolePlugin[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     options: {
       config: { type: 'string', short: 'c', default: '/etc/tandem/agent.yaml' },
       insecure: { type: 'boolean', default: false },
@@ -39,9 +42,13 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
       version: { type: 'boolean', short: 'v', default: false },
     },
     strict: true,
+    allowPositionals: true,
   });
   if (values.help) return void console.log(HELP), 0;
   if (values.version) return void console.log(TANDEM_VERSION), 0;
+  if (positionals.length > (values['check-config'] ? 1 : 0)) throw new TandemError(`unexpected argument ${JSON.stringify(positionals.at(-1))}; see tandem-agent --help`);
+  // `tandem-agent --check-config FILE` reads like `--config FILE --check-config`.
+  if (positionals.length) values.config = positionals[0];
   const config = loadAgentConfig(values.config!, plugins);
   if (!config.tls && !values.insecure) {
     throw new TandemError(`${values.config}: tls is required (ca, cert, key); use --insecure only for a loopback test setup`);
@@ -77,7 +84,9 @@ export function runAgent(plugins: readonly RolePlugin[]): void {
     (code) => process.exit(code),
     (err) => {
       console.error(`tandem-agent: ${errorMessage(err)}`);
-      process.exit(err instanceof TandemError ? 2 : 1);
+      // A configuration or usage error (a bad option included) is 2; anything else 1.
+      const usage = err instanceof TandemError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
+      process.exit(usage ? 2 : 1);
     },
   );
 }
