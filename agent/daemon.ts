@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { errorMessage, TandemError } from '../shared/errors';
 import { createLogger } from '../shared/log';
+import { silenceThirdPartyNotices } from '../shared/third-party-warnings';
 import { TANDEM_VERSION } from '../shared/version';
 import { BackupController } from './backup/controller';
 import { StateStore } from './backup/store';
@@ -80,6 +81,7 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
 
 /** Runs tandem-agent with these role plug-ins and exits with its code. */
 export function runAgent(plugins: readonly RolePlugin[]): void {
+  silenceThirdPartyNotices();
   main(plugins).then(
     (code) => process.exit(code),
     (err) => {

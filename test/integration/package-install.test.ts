@@ -22,7 +22,9 @@ function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}) {
 }
 
 // Only the installed prefix's bin/ and node itself: nothing of this repository is on the PATH.
-const env = { ...process.env, PATH: `${join(prefix, 'bin')}:${resolve(process.execPath, '..')}:/usr/bin:/bin` };
+// NO_COLOR and FORCE_COLOR (test/run.sh sets both) make Node itself warn: left out.
+const { NO_COLOR: _n, FORCE_COLOR: _f, ...inherited } = process.env;
+const env = { ...inherited, PATH: `${join(prefix, 'bin')}:${resolve(process.execPath, '..')}:/usr/bin:/bin` };
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
