@@ -10,6 +10,7 @@ import { TANDEM_VERSION } from '../shared/version';
 import { BackupController } from './backup/controller';
 import { StateStore } from './backup/store';
 import { loadAgentConfig } from './config';
+import { createAgentMetrics, NO_METRICS, serveMetrics } from './metrics';
 import { RestoreController } from './restore/controller';
 import type { RolePlugin } from './roles/plugin';
 import { createRoles } from './roles/registry';
@@ -58,15 +59,20 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   if (values['check-config']) return void console.log(JSON.stringify(config, null, 2)), 0;
 
   const log = createLogger('tandem-agent', { node: config.node });
-  const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log);
+  const exported = config.metrics ? createAgentMetrics(config.node) : null;
+  const metrics = exported?.metrics ?? NO_METRICS;
+  const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics);
   await controller.recover();
-  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log), log));
-  log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure }, 'agent ready');
+  const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry) : null;
+  if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port }, 'serving /metrics');
+  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log));
+  log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure, metricsPort: metricsServer?.port ?? null }, 'agent ready');
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
       controller.close();
+      metricsServer?.server.close();
       const force = setTimeout(() => server.forceShutdown(), 10_000);
       server.tryShutdown(() => {
         clearTimeout(force);
