@@ -26,7 +26,7 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
     roles: z
       .strictObject(Object.fromEntries(plugins.map((p) => [p.name, p.settings.optional()])) as Record<string, z.ZodOptional<z.ZodType>>)
       .refine((r) => Object.values(r).some((v) => v !== undefined), 'at least one role must be configured'),
-  });
+  }).refine((c) => !c.metrics?.tls || c.tls, { message: 'metrics.tls uses the agent\'s tls files: set tls', path: ['metrics', 'tls'] });
 }
 
 /** The validated agent configuration. */

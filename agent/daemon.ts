@@ -63,8 +63,8 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   const metrics = exported?.metrics ?? NO_METRICS;
   const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics);
   await controller.recover();
-  const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry) : null;
-  if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port }, 'serving /metrics');
+  const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls ? config.tls : undefined) : null;
+  if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
   const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log));
   log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure, metricsPort: metricsServer?.port ?? null }, 'agent ready');
 

@@ -1,13 +1,16 @@
 /**
  * The agent's Prometheus metrics (prom-client), served on their own port when the configuration
- * has `metrics: {listen: 127.0.0.1:9464}`: off by default, and loopback only (the schema refuses
- * other addresses), because /metrics has no TLS or authentication of its own. The controllers
+ * has `metrics: {listen: 127.0.0.1:9464}`: off by default. Plain HTTP only on a loopback address;
+ * any other address needs `tls: true`, which serves HTTPS with the agent's certificate and
+ * requires a client certificate from the fleet's CA (as the gRPC port does). The controllers
  * report through the small AgentMetrics interface; NO_METRICS does nothing.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import { hostPort } from '../shared/config/common';
+import { isLoopback, readTlsFiles, type TlsFiles } from '../shared/rpc/tls';
 
 /** How a backup ended on this agent: done, failed (commit or ship), or aborted (Abort, a lease, a restart). */
 export type BackupOutcome = 'success' | 'failure' | 'aborted';
@@ -36,17 +39,15 @@ export const NO_METRICS: AgentMetrics = {
   shipped: () => undefined,
 };
 
-/** True for 127.0.0.0/8, ::1 and localhost: addresses only this host can reach. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
 /** The `metrics` section of the agent's configuration. */
-export const metricsSettings = z.strictObject({
-  /** host:port of the /metrics endpoint; loopback only (scrape it through a local Prometheus agent or exporter proxy). */
-  listen: hostPort.refine((a) => isLoopbackHost(a.slice(0, a.lastIndexOf(':'))), 'must be a loopback address (127.0.0.1:PORT or [::1]:PORT): /metrics has no TLS'),
-});
+export const metricsSettings = z
+  .strictObject({
+    /** host:port of /metrics; a loopback address unless tls is true. */
+    listen: hostPort,
+    /** HTTPS with the agent's certificate, client certificates from the fleet's CA required. */
+    tls: z.boolean().default(false),
+  })
+  .refine((m) => m.tls || isLoopback(m.listen), { message: 'a non-loopback metrics.listen needs tls: true (plain /metrics is served on loopback only)', path: ['listen'] });
 
 /** Phase durations, from a fraction of a second (commit) to hours (ship). */
 const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 10800, 21600];
@@ -94,10 +95,10 @@ export function createAgentMetrics(node: string): { registry: Registry; metrics:
 }
 
 /** Serves GET /metrics from the registry on host:port; resolves once listening. */
-export async function serveMetrics(listen: string, registry: Registry): Promise<{ server: Server; port: number }> {
+export async function serveMetrics(listen: string, registry: Registry, tls?: TlsFiles): Promise<{ server: Server; port: number }> {
   const i = listen.lastIndexOf(':');
   const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
-  const server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
       return;
@@ -106,7 +107,8 @@ export async function serveMetrics(listen: string, registry: Registry): Promise<
       (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
       (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
     );
-  });
+  };
+  const server: Server = tls ? createHttpsServer({ ...readTlsFiles(tls), requestCert: true, rejectUnauthorized: true }, handler) : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(Number(listen.slice(i + 1)), host, () => resolve());

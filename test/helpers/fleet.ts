@@ -26,6 +26,8 @@ export interface TestAgent {
   roles: Record<string, unknown>;
   /** Port of the agent's /metrics on 127.0.0.1, when the spec asked for metrics. */
   metricsPort?: number;
+  /** /metrics over HTTPS with the agent's certificate, client certificates required. */
+  metricsTls?: boolean;
   process?: ChildProcess;
   log: string[];
 }
@@ -45,7 +47,7 @@ let nextPort = 17500 + Math.floor(Math.random() * 2000);
 
 /** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
 export async function makeFleet(
-  specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean }[],
+  specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls' }[],
   opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown> } = {},
 ): Promise<TestFleet> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-fleet-'));
@@ -66,6 +68,7 @@ export async function makeFleet(
       stateDir: join(dir, 'state', s.node),
       roles: s.roles ?? { rehearsal: {} },
       metricsPort: s.metrics ? nextPort++ : undefined,
+      metricsTls: s.metrics === 'tls',
       log: [],
     };
     if (a.roles.rehearsal) a.roles = { ...a.roles, rehearsal: { markerDir: a.markerDir, ...(a.roles.rehearsal as object) } };
@@ -109,7 +112,7 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
       tls: { ca: join(pki, 'ca.crt'), cert: join(pki, `${a.node}.crt`), key: join(pki, `${a.node}.key`) },
       stateDir: a.stateDir,
       roles: a.roles,
-      ...(a.metricsPort ? { metrics: { listen: `127.0.0.1:${a.metricsPort}` } } : {}),
+      ...(a.metricsPort ? { metrics: { listen: `127.0.0.1:${a.metricsPort}`, tls: a.metricsTls } } : {}),
     }),
   );
 }

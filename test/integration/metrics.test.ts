@@ -126,6 +126,33 @@ test('a drill writes its result without touching the backup\'s lines; the agent 
   assert.ok(sampleValue(m, 'tandem_agent_last_success_timestamp_seconds', { operation: 'restore' })! > 0);
 });
 
+test('metrics over TLS: the agent\'s certificate, a client certificate from the fleet\'s CA required', async () => {
+  const f = await fleetOf([{ node: 'n1', metrics: 'tls' }]);
+  const { request } = await import('node:https');
+  const get = (client: boolean) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({
+        host: '127.0.0.1',
+        port: f.agents[0].metricsPort,
+        path: '/metrics',
+        servername: 'n1',
+        ca: readFileSync(join(f.pki, 'ca.crt')),
+        ...(client ? { cert: readFileSync(join(f.pki, 'coordinator.crt')), key: readFileSync(join(f.pki, 'coordinator.key')) } : {}),
+      }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const ok = await get(true);
+  assert.is(ok.status, 200);
+  assert.is(sampleValue(parsePromText(ok.body), 'tandem_agent_backups_total', { outcome: 'success' }), 0);
+  const refused = await get(false).then((r) => `HTTP ${r.status}`, (err: Error) => err.message);
+  assert.not.match(refused, /^HTTP 200/, 'no client certificate, no metrics');
+});
+
 test('metrics are off by default; a non-loopback metrics address is refused by the config check', async () => {
   const f = await fleetOf([{ node: 'n1' }]);
   assert.ok(f.agents[0].log.some((l) => l.includes('"metricsPort":null')), 'no metrics server');
@@ -136,7 +163,10 @@ test('metrics are off by default; a non-loopback metrics address is refused by t
   const { AGENT_MAIN } = await import('../helpers/fleet');
   const r = spawnSync(process.execPath, [AGENT_MAIN, '--check-config', bad], { encoding: 'utf8' });
   assert.is(r.status, 2, r.stderr);
-  assert.match(r.stderr, /metrics.*loopback/);
+  assert.match(r.stderr, /metrics.*loopback.*tls: true/);
+  writeFileSync(bad, JSON.stringify({ ...config, metrics: { listen: '0.0.0.0:9464', tls: true } }));
+  const tls = spawnSync(process.execPath, [AGENT_MAIN, '--check-config', bad], { encoding: 'utf8' });
+  assert.is(tls.status, 0, tls.stderr);
 });
 
 test.run();
