@@ -1,10 +1,11 @@
 /**
  * The product as an operator installs it: `npm pack`, then `npm install -g` of the tarball into a
  * temporary prefix with production dependencies only, then the installed `tandem` and
- * `tandem-agent` from the prefix's bin/. Needs no sandbox and no rehearsal role.
+ * `tandem-agent` from the prefix's bin/, and the packaged systemd units checked by
+ * systemd-analyze (Debian's systemd package). Needs no sandbox and no rehearsal role.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'uvu';
@@ -66,6 +67,27 @@ test('tandem-agent --check-config: 0 on the shipped example, 2 on a broken confi
   const bad = run('tandem-agent', ['--check-config', broken], { env, cwd: tmp });
   assert.is(bad.code, 2, bad.stdout + bad.stderr);
   assert.match(bad.stderr, /listen/);
+});
+
+test('the packaged systemd units pass systemd-analyze verify with the installed binaries; the agent unit is hardened', () => {
+  // The units name /usr/local/bin (npm install -g --prefix /usr/local): the copies checked here
+  // name this prefix instead, so that systemd-analyze finds the real installed programs.
+  const units = join(tmp, 'units');
+  mkdirSync(units);
+  const shipped = join(prefix, 'lib/node_modules/tandem/systemd');
+  const names = readdirSync(shipped).filter((n) => /\.(service|timer)$/.test(n));
+  assert.equal(names.sort(), ['tandem-agent.service', 'tandem-backup.service', 'tandem-backup.timer', 'tandem-drill.service', 'tandem-drill.timer']);
+  for (const n of names) {
+    const text = readFileSync(join(shipped, n), 'utf8');
+    if (n.endsWith('.service')) assert.match(text, /^ExecStart=\/usr\/local\/bin\/tandem(-agent)? /m, n);
+    writeFileSync(join(units, n), text.replace(/^ExecStart=\/usr\/local\/bin\//m, `ExecStart=${prefix}/bin/`));
+  }
+  const verify = run('systemd-analyze', ['verify', ...names], { cwd: units });
+  assert.is(verify.code, 0, verify.stderr);
+  assert.is(verify.stderr.trim(), '', 'no warnings');
+  const security = run('systemd-analyze', ['security', '--offline=true', 'tandem-agent.service'], { cwd: units });
+  const score = Number(/Overall exposure level for tandem-agent\.service: ([\d.]+)/.exec(security.stdout)?.[1]);
+  assert.ok(score <= 2.5, `exposure ${score} (README says 2.5)\n${security.stdout}`);
 });
 
 test.run();
