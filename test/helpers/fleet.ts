@@ -24,7 +24,9 @@ export interface TestAgent {
   markerDir: string;
   stateDir: string;
   roles: Record<string, unknown>;
-  /** Port of the agent's /metrics on 127.0.0.1, when the spec asked for metrics. */
+  /** Whether the agent serves /metrics (on 127.0.0.1, a port the system picks). */
+  metrics?: boolean;
+  /** The port of /metrics, from the agent's "agent ready" line, once it has started. */
   metricsPort?: number;
   /** /metrics over HTTPS with the agent's certificate, client certificates required. */
   metricsTls?: boolean;
@@ -67,7 +69,7 @@ export async function makeFleet(
       markerDir: join(dir, 'markers', s.node),
       stateDir: join(dir, 'state', s.node),
       roles: s.roles ?? { rehearsal: {} },
-      metricsPort: s.metrics ? nextPort++ : undefined,
+      metrics: Boolean(s.metrics),
       metricsTls: s.metrics === 'tls',
       log: [],
     };
@@ -112,7 +114,8 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
       tls: { ca: join(pki, 'ca.crt'), cert: join(pki, `${a.node}.crt`), key: join(pki, `${a.node}.key`) },
       stateDir: a.stateDir,
       roles: a.roles,
-      ...(a.metricsPort ? { metrics: { listen: `127.0.0.1:${a.metricsPort}`, tls: a.metricsTls } } : {}),
+      // Port 0: the system picks a free one (no clash with other test runs on the machine).
+      ...(a.metrics ? { metrics: { listen: '127.0.0.1:0', tls: a.metricsTls } } : {}),
     }),
   );
 }
@@ -135,6 +138,8 @@ export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> 
     if (i > 1200) throw new Error(`agent ${a.node} was not ready within 120 s: ${a.log.join('\n')}`);
     await sleep(100);
   }
+  const ready = a.log.find((l) => l.includes('"agent ready"'))!;
+  a.metricsPort = (JSON.parse(ready) as { metricsPort?: number | null }).metricsPort ?? undefined;
   const errors: string[] = [];
   for (let i = 0; i < 10; i++) {
     const [handle] = handles(fleet, [a.node]);
