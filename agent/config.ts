@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { absolutePath, hostPort, nodeName, tlsFiles } from '../shared/config/common';
 import { loadYamlConfig } from '../shared/config/load';
+import { metricsSettings } from './metrics';
 import type { RolePlugin } from './roles/plugin';
 import { PRODUCTION_ROLES } from './roles/registry';
 
@@ -19,11 +20,13 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
     tls: tlsFiles.optional(),
     /** Folder of the agent's persistent state (state.json, working folders); default /var/lib/tandem-agent. */
     stateDir: absolutePath.default('/var/lib/tandem-agent'),
+    /** Prometheus /metrics on its own port, loopback only; off when absent. */
+    metrics: metricsSettings.optional(),
     /** The roles this host plays, each with its settings. */
     roles: z
       .strictObject(Object.fromEntries(plugins.map((p) => [p.name, p.settings.optional()])) as Record<string, z.ZodOptional<z.ZodType>>)
       .refine((r) => Object.values(r).some((v) => v !== undefined), 'at least one role must be configured'),
-  });
+  }).refine((c) => !c.metrics?.tls || c.tls, { message: 'metrics.tls uses the agent\'s tls files: set tls', path: ['metrics', 'tls'] });
 }
 
 /** The validated agent configuration. */

@@ -5,10 +5,12 @@
 import { parseArgs } from 'node:util';
 import { errorMessage, TandemError } from '../shared/errors';
 import { createLogger } from '../shared/log';
+import { silenceThirdPartyNotices } from '../shared/third-party-warnings';
 import { TANDEM_VERSION } from '../shared/version';
 import { BackupController } from './backup/controller';
 import { StateStore } from './backup/store';
 import { loadAgentConfig } from './config';
+import { createAgentMetrics, NO_METRICS, serveMetrics } from './metrics';
 import { RestoreController } from './restore/controller';
 import type { RolePlugin } from './roles/plugin';
 import { createRoles } from './roles/registry';
@@ -16,12 +18,15 @@ import { agentService, startServer } from './rpc/server';
 
 const HELP = `tandem-agent ${TANDEM_VERSION}: the tandem agent daemon (run by systemd: tandem-agent.service)
 
-Usage: tandem-agent [--config FILE] [--insecure] [--check-config]
+Usage: tandem-agent [--config FILE] [--insecure]
+       tandem-agent --check-config [FILE]
 
 Options:
   -c, --config FILE   agent configuration (YAML); default /etc/tandem/agent.yaml
       --insecure      serve without TLS; allowed only when listening on a loopback address
-      --check-config  validate the configuration, print it as JSON and exit
+      --check-config [FILE]
+                      validate the configuration (FILE, else --config's), print it as
+                      JSON and exit: 0 valid, 2 invalid
   -h, --help          this help
   -v, --version       print the version
 
@@ -30,7 +35,7 @@ at the next start). Exit codes: 0 stopped, 2 configuration error, 1 any other fa
 
 /** Runs the daemon with the given role plug-ins until SIGTERM/SIGINT; returns the exit code. */
 async function main(plugins: readonly RolePlugin[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     options: {
       config: { type: 'string', short: 'c', default: '/etc/tandem/agent.yaml' },
       insecure: { type: 'boolean', default: false },
@@ -39,9 +44,13 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
       version: { type: 'boolean', short: 'v', default: false },
     },
     strict: true,
+    allowPositionals: true,
   });
   if (values.help) return void console.log(HELP), 0;
   if (values.version) return void console.log(TANDEM_VERSION), 0;
+  if (positionals.length > (values['check-config'] ? 1 : 0)) throw new TandemError(`unexpected argument ${JSON.stringify(positionals.at(-1))}; see tandem-agent --help`);
+  // `tandem-agent --check-config FILE` reads like `--config FILE --check-config`.
+  if (positionals.length) values.config = positionals[0];
   const config = loadAgentConfig(values.config!, plugins);
   if (!config.tls && !values.insecure) {
     throw new TandemError(`${values.config}: tls is required (ca, cert, key); use --insecure only for a loopback test setup`);
@@ -50,15 +59,20 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   if (values['check-config']) return void console.log(JSON.stringify(config, null, 2)), 0;
 
   const log = createLogger('tandem-agent', { node: config.node });
-  const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log);
+  const exported = config.metrics ? createAgentMetrics(config.node) : null;
+  const metrics = exported?.metrics ?? NO_METRICS;
+  const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics);
   await controller.recover();
-  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log), log));
-  log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure }, 'agent ready');
+  const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls ? config.tls : undefined) : null;
+  if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
+  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log));
+  log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure, metricsPort: metricsServer?.port ?? null }, 'agent ready');
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
       controller.close();
+      metricsServer?.server.close();
       const force = setTimeout(() => server.forceShutdown(), 10_000);
       server.tryShutdown(() => {
         clearTimeout(force);
@@ -73,11 +87,14 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
 
 /** Runs tandem-agent with these role plug-ins and exits with its code. */
 export function runAgent(plugins: readonly RolePlugin[]): void {
+  silenceThirdPartyNotices();
   main(plugins).then(
     (code) => process.exit(code),
     (err) => {
       console.error(`tandem-agent: ${errorMessage(err)}`);
-      process.exit(err instanceof TandemError ? 2 : 1);
+      // A configuration or usage error (a bad option included) is 2; anything else 1.
+      const usage = err instanceof TandemError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
+      process.exit(usage ? 2 : 1);
     },
   );
 }

@@ -24,6 +24,8 @@ const agentEntry = z.strictObject({
 
 /** The fleet configuration schema. */
 export const fleetConfigSchema = z.strictObject({
+  /** The fleet's name in metrics (label fleet); default the fleet file's name without its extension. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 letters, digits, _ . or -').optional(),
   /** The coordinator's client certificate, key and the fleet CA; required unless --insecure. */
   tls: tlsFiles.optional(),
   agents: z

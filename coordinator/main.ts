@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** tandem: the coordinator CLI of coordinated hot backups for TheHive clusters. */
+import { silenceThirdPartyNotices } from '../shared/third-party-warnings';
 import { TandemError, errorMessage } from '../shared/errors';
 import { TANDEM_VERSION } from '../shared/version';
 import { AGENTS_HELP, agentsCommand } from './cli/agents';
@@ -12,6 +13,8 @@ import { VERIFY_HELP, verifyCommand } from './cli/verify';
 import { RESTORE_HELP, restoreCommand } from './cli/restore';
 import { DRILL_HELP, drillCommand } from './cli/drill';
 import { RECOVER_HELP, recoverCommand } from './cli/recover';
+
+silenceThirdPartyNotices();
 
 const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: string; summary: string }> = {
   backup: { run: backupCommand, help: BACKUP_HELP, summary: 'take one coordinated backup set of the fleet' },

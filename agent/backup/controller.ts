@@ -14,6 +14,7 @@ import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
 import { NODE_PART_FORMAT, nodePartSchema, ROLE_SCHEMAS, type NodePart, type SetFile } from '../../shared/parts';
 import { writeReferenced } from '../../shared/parts/io';
+import { NO_METRICS, type AgentMetrics, type BackupOutcome } from '../metrics';
 import type { CheckResult, Role, RoleContext } from '../roles/role';
 import { parsePlan } from './plan';
 import { isActive, isTerminal, leaseExpired, preparedRecord, transition, type BackupRecord, type PlanRecord } from './state';
@@ -26,6 +27,9 @@ export interface Vote {
   reason: string;
   leaseExpiresAt: number;
 }
+
+/** A backup's terminal state as the metrics' outcome. */
+const OUTCOMES: Record<BackupRecord['state'], BackupOutcome> = { done: 'success', failed: 'failure', aborted: 'aborted', prepared: 'aborted', committed: 'aborted', shipping: 'aborted' };
 
 /** The failed checks as one reason, '' when every check passed. */
 function failureReason(checks: Vote['checks']): string {
@@ -52,6 +56,7 @@ export class BackupController {
     private readonly roles: readonly Role[],
     private readonly store: StateStore,
     private readonly log: Logger,
+    private readonly metrics: AgentMetrics = NO_METRICS,
     private readonly now: () => number = Date.now,
   ) {
     this.state = store.load();
@@ -108,7 +113,8 @@ export class BackupController {
         this.log.info({ backupId: plan.backupId, reason }, 'voting no');
         return { ...this.no(reason), checks };
       }
-      let rec = preparedRecord(plan, this.now());
+      const started = this.now();
+      let rec = preparedRecord(plan, started);
       this.put(rec, true);
       try {
         for (const role of this.roles) await role.prepare(this.context(rec, role));
@@ -119,6 +125,7 @@ export class BackupController {
       rec = { ...rec, leaseExpiresAt: this.now() + plan.leaseMs };
       this.put(rec, true);
       this.armLease(rec);
+      this.metrics.phase('backup', 'prepare', (this.now() - started) / 1000);
       this.log.info({ backupId: plan.backupId, leaseExpiresAt: rec.leaseExpiresAt }, 'prepared');
       return { yes: true, checks, reason: '', leaseExpiresAt: rec.leaseExpiresAt };
     });
@@ -152,6 +159,8 @@ export class BackupController {
       }
       rec = transition({ ...rec, commits }, 'shipping', this.now());
       this.put(rec, true);
+      this.metrics.phase('backup', 'commit', (this.now() - committedAt) / 1000);
+      this.metrics.snapshot(backupId, committedAt);
       this.log.info({ backupId, commits }, 'committed; shipping');
       this.background(backupId, this.ship(rec));
       return rec;
@@ -224,7 +233,10 @@ export class BackupController {
       }
       const part = await this.writeNodePart(start, record);
       for (const role of this.roles) await role.cleanup(this.context(start, role));
-      const stored = { files: record.files.length + record.listed.files + 1, bytes: record.files.reduce((n, f) => n + f.size, 0) + record.listed.bytes + part.size };
+      const archived = record.files.reduce((n, f) => n + f.size, 0);
+      const stored = { files: record.files.length + record.listed.files + 1, bytes: archived + record.listed.bytes + part.size };
+      this.metrics.shipped(archived, stored.bytes);
+      this.metrics.phase('backup', 'ship', (this.now() - start.updatedAt) / 1000);
       const rec = transition(this.state.backups[backupId], 'done', this.now(), { part, stored });
       this.put(rec, true);
       this.log.info({ backupId, ...stored }, 'shipped');
@@ -378,6 +390,9 @@ export class BackupController {
 
   private put(rec: BackupRecord, persist: boolean): void {
     const id = rec.plan.backupId;
+    // A backup ends once: from an active state into a terminal one (a done or failed backup undone later is not counted again).
+    const before = this.state.backups[id]?.state;
+    if (isTerminal(rec.state) && (before === undefined || isActive(before))) this.metrics.backupEnded(OUTCOMES[rec.state], this.now());
     this.state.backups[id] = rec;
     // A record that ends (an old failed backup undone, say) must not take the place of the current one.
     if (!isTerminal(rec.state)) this.state.current = id;

@@ -15,6 +15,7 @@ import { fromWireDestination } from '../../shared/wire/destination';
 import { fromWirePhase, fromWireRestoreOptions } from '../../shared/wire/restore';
 import type { BackupController } from '../backup/controller';
 import { isActive } from '../backup/state';
+import { NO_METRICS, type AgentMetrics } from '../metrics';
 import { isRestorable, type PhaseOutcome, type ProgressUpdate, type Role } from '../roles/role';
 
 /** Phases run at most once per restore id and role; check, verify and cleanup may run again. */
@@ -23,6 +24,8 @@ const ONCE = new Set(['fetch', 'schema', 'load']);
 /** Runs one restore phase at a time on this node's restorable roles. */
 export class RestoreController {
   private busy: string | null = null;
+  /** Restore ids in which a phase failed or reported problems on this agent (counted as failures). */
+  private readonly failed = new Set<string>();
 
   constructor(
     private readonly node: string,
@@ -30,6 +33,7 @@ export class RestoreController {
     private readonly stateDir: string,
     private readonly backups: BackupController,
     private readonly log: Logger,
+    private readonly metrics: AgentMetrics = NO_METRICS,
   ) {}
 
   /** Runs the phase on every role that has a part to restore; results by role. */
@@ -41,6 +45,7 @@ export class RestoreController {
     this.busy = `${req.restoreId}/${req.phase}`;
     const log = this.log.child({ restoreId: req.restoreId, phase: req.phase });
     const reports: PhaseReport[] = [];
+    const started = Date.now();
     try {
       const destination = openDestination(req.destination);
       const manifest = await readCheckedManifest(destination, req.backupId, input.manifestSha256);
@@ -72,13 +77,25 @@ export class RestoreController {
         reports.push(report(role.name, outcome));
       }
       if (req.phase === 'cleanup') await rm(this.workRoot(req.restoreId), { recursive: true, force: true });
+      this.metrics.phase('restore', req.phase, (Date.now() - started) / 1000);
+      if (reports.some((r) => !r.ok)) this.failure(req.restoreId);
+      // Cleanup is the last phase of a restore that went through: it succeeded unless a phase failed.
+      else if (req.phase === 'cleanup' && !this.failed.has(req.restoreId)) this.metrics.restoreEnded('success', Date.now());
       return reports;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'restore phase failed');
+      this.failure(req.restoreId);
       throw err;
     } finally {
       this.busy = null;
     }
+  }
+
+  /** A failed phase ends the restore (the coordinator stops there); counted once per restore id. */
+  private failure(restoreId: string): void {
+    if (this.failed.has(restoreId)) return;
+    this.failed.add(restoreId);
+    this.metrics.restoreEnded('failure', Date.now());
   }
 
   private workRoot(restoreId: string): string {

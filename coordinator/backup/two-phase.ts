@@ -30,6 +30,8 @@ export interface BackupOutcome {
   bytes: number;
   durationMs: number;
   nodes: { node: string; state: string; error: string }[];
+  /** Agents that did not answer Describe: the run stopped before anything was reserved. */
+  unreachable: string[];
 }
 
 /** Receives what happens during a run, for progress display and logs. */
@@ -90,6 +92,7 @@ export async function runBackup(
       const s = last.get(a.node);
       return { node: a.node, state: s ? AgentState[s.state].toLowerCase() : 'unknown', error: s?.error ?? '' };
     }),
+    unreachable: [],
     ...extra,
   });
   const abortAll = async (reason: string, status: BackupStatusWord): Promise<BackupOutcome> => {
@@ -119,7 +122,8 @@ export async function runBackup(
       info.set(a.node, r.value);
     }
   });
-  if (problems.length) return outcome('aborted', problems.join('; '));
+  const unreachable = described.flatMap((r, i) => (r.status === 'rejected' ? [agents[i].node] : []));
+  if (problems.length) return outcome('aborted', problems.join('; '), { unreachable });
 
   // An id that exists anywhere is refused before anything is reserved: nothing to abort, so
   // no Abort can reach the existing set.

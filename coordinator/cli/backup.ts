@@ -10,6 +10,7 @@ import { runBackup, type BackupReporter } from '../backup/two-phase';
 import { COMPRESSIONS, isCompression } from '../../shared/contract';
 import { formatBytes } from '../../shared/format';
 import { throttleEach } from '../../shared/progress';
+import { METRICS_FILE_HELP, metricsFileOption, recordBackup } from './metrics';
 import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, PRINT_INTERVAL_MS, say, UsageError } from './common';
 
 export const BACKUP_HELP = `Usage: tandem backup [options]
@@ -36,6 +37,7 @@ Options:
       --option KEY=VALUE  a backup option (repeatable): compression=bzip2|xz|none, or
                           repair, all_keyspaces, skip_index, allow_low_rf, keep_snapshot,
                           allow_yellow =true|false; an unknown key or value exits 2
+${METRICS_FILE_HELP}
 ${FLEET_OPTIONS_HELP}
 
 Exit: 0 complete, 1 aborted or failed, or another backup holds the lock, 2 usage or
@@ -47,6 +49,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     args: argv,
     options: {
       ...fleetOptions,
+      ...metricsFileOption,
       id: { type: 'string' },
       compression: { type: 'string' },
       repair: { type: 'boolean', default: false },
@@ -82,7 +85,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
     // snapshot or a part); one that cannot be decided yet does not stop tonight's backup.
     const journal = new Journal(fleet.stateDir);
     await recoverRuns(fleet, agents, journal, say);
+    const startedMs = Date.now();
     const outcome = await runBackup(fleet, agents, progressReporter(), { backupId, options, signal: interrupt.signal, journal });
+    if (values['metrics-file']) await recordBackup(values['metrics-file'], values.config!, fleet, outcome, startedMs);
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.status === 'complete') {
       say(`backup ${outcome.id} complete: ${formatBytes(outcome.bytes)} in ${(outcome.durationMs / 1000).toFixed(1)} s` +

@@ -8,6 +8,7 @@ import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
 import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, throttledProgress, UsageError } from './common';
+import { METRICS_FILE_HELP, metricsFileOption, recordDrill } from './metrics';
 import { printVerifySummary } from './verify-summary';
 
 export const DRILL_HELP = `Usage: tandem drill ID|latest [options]
@@ -19,6 +20,7 @@ folder on the files host, verifies counts and checksums, then drops the scratch 
 Options:
       --scratch-dir DIR   folder for the scratch files on the files host; default /var/tmp/tandem-drill
       --keep              keep the scratch copy for inspection
+${METRICS_FILE_HELP}
 ${FLEET_OPTIONS_HELP}
 
 \`latest\` drills the most recently completed set (systemd/tandem-drill.timer runs it weekly).
@@ -30,13 +32,16 @@ export async function drillCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...fleetOptions, 'scratch-dir': { type: 'string', default: '/var/tmp/tandem-drill' }, keep: { type: 'boolean', default: false } },
+    options: { ...fleetOptions, ...metricsFileOption, 'scratch-dir': { type: 'string', default: '/var/tmp/tandem-drill' }, keep: { type: 'boolean', default: false } },
     strict: true,
   });
   if (values.help) return void console.log(DRILL_HELP), EXIT.ok;
   if (positionals.length !== 1) throw new UsageError('drill: expected one backup id');
   if (!values['scratch-dir']!.startsWith('/')) throw new UsageError('--scratch-dir must be an absolute path');
   const { fleet, agents } = openFromConfig(values);
+  const startedMs = Date.now();
+  // Written once, whichever way the drill ends (a missing or damaged set is a failed drill).
+  let result: { ok: boolean; restoreMs: number | null } = { ok: false, restoreMs: null };
   try {
     const id = positionals[0] === 'latest' ? await latestComplete(fleet.destination) : checkBackupId(positionals[0]);
     const checked = await readManifestAndDigest(openDestination(fleet.destination), id);
@@ -59,6 +64,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
       return EXIT.failed;
     }
     const outcome = await runRestore(fleet, agents, checked, plan, restoreId, say, undefined, throttledProgress());
+    result = { ok: outcome.ok, restoreMs: outcome.durationMs };
     const report = { id, restoreId, ok: outcome.ok, restoreMs: outcome.durationMs, problems: outcome.problems, verify: outcome.results.verify ?? null };
     if (values.json) console.log(JSON.stringify(report));
     printVerifySummary(outcome.results.verify ?? {});
@@ -66,5 +72,6 @@ export async function drillCommand(argv: string[]): Promise<number> {
     return outcome.ok ? EXIT.ok : EXIT.failed;
   } finally {
     agents.forEach((a) => a.close());
+    if (values['metrics-file']) recordDrill(values['metrics-file'], values.config!, fleet, result.ok, startedMs, result.restoreMs);
   }
 }

@@ -22,6 +22,11 @@ function read(path: string, what: string): Buffer {
   }
 }
 
+/** The PEM files' contents, for a TLS server other than gRPC's (the agent's /metrics). */
+export function readTlsFiles(tls: TlsFiles): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return { ca: read(tls.ca, 'CA'), cert: read(tls.cert, 'certificate'), key: read(tls.key, 'key') };
+}
+
 /** True when host:port names a loopback address (127.0.0.0/8, ::1, localhost). */
 export function isLoopback(address: string): boolean {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);

@@ -24,6 +24,12 @@ export interface TestAgent {
   markerDir: string;
   stateDir: string;
   roles: Record<string, unknown>;
+  /** Whether the agent serves /metrics (on 127.0.0.1, a port the system picks). */
+  metrics?: boolean;
+  /** The port of /metrics, from the agent's "agent ready" line, once it has started. */
+  metricsPort?: number;
+  /** /metrics over HTTPS with the agent's certificate, client certificates required. */
+  metricsTls?: boolean;
   process?: ChildProcess;
   log: string[];
 }
@@ -43,7 +49,7 @@ let nextPort = 17500 + Math.floor(Math.random() * 2000);
 
 /** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
 export async function makeFleet(
-  specs: { node: string; roles?: Record<string, unknown> }[],
+  specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls' }[],
   opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown> } = {},
 ): Promise<TestFleet> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-fleet-'));
@@ -63,6 +69,8 @@ export async function makeFleet(
       markerDir: join(dir, 'markers', s.node),
       stateDir: join(dir, 'state', s.node),
       roles: s.roles ?? { rehearsal: {} },
+      metrics: Boolean(s.metrics),
+      metricsTls: s.metrics === 'tls',
       log: [],
     };
     if (a.roles.rehearsal) a.roles = { ...a.roles, rehearsal: { markerDir: a.markerDir, ...(a.roles.rehearsal as object) } };
@@ -106,6 +114,8 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
       tls: { ca: join(pki, 'ca.crt'), cert: join(pki, `${a.node}.crt`), key: join(pki, `${a.node}.key`) },
       stateDir: a.stateDir,
       roles: a.roles,
+      // Port 0: the system picks a free one (no clash with other test runs on the machine).
+      ...(a.metrics ? { metrics: { listen: '127.0.0.1:0', tls: a.metricsTls } } : {}),
     }),
   );
 }
@@ -130,6 +140,8 @@ export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> 
     if (i > 1200) throw new Error(`agent ${a.node} was not ready within 120 s: ${a.log.join('\n')}`);
     await sleep(100);
   }
+  const ready = a.log.find((l) => l.includes('"agent ready"'))!;
+  a.metricsPort = (JSON.parse(ready) as { metricsPort?: number | null }).metricsPort ?? undefined;
   const errors: string[] = [];
   for (let i = 0; i < 10; i++) {
     const [handle] = handles(fleet, [a.node]);
