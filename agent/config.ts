@@ -16,7 +16,15 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
     /** Address the gRPC server listens on, host:port. */
     listen: hostPort,
     /** Mutual-TLS files; required unless the agent is started with --insecure (loopback only). */
-    tls: tlsFiles.optional(),
+    tls: tlsFiles
+      .extend({
+        /**
+         * The only caller accepted: the CN or a DNS name of the coordinator's certificate, which
+         * must also be issued for clientAuth (`tandem certs issue --kind coordinator --name NAME`).
+         */
+        coordinatorName: nodeName.default('coordinator'),
+      })
+      .optional(),
     /** Folder of the agent's persistent state (state.json, working folders); default /var/lib/tandem-agent. */
     stateDir: absolutePath.default('/var/lib/tandem-agent'),
     /** The roles this host plays, each with its settings. */

@@ -52,7 +52,7 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   const log = createLogger('tandem-agent', { node: config.node });
   const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log);
   await controller.recover();
-  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log), log));
+  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log), log), log);
   log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure }, 'agent ready');
 
   await new Promise<void>((resolve) => {
