@@ -68,6 +68,13 @@ test('tls.coordinatorName must be a strict name', () => {
   }
 });
 
+test('fleet file: a lease shorter than the wait for votes is refused', () => {
+  const agents = 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /b}\n';
+  assert.throws(() => loadFleetConfig(file('l1.yaml', `${agents}backup: {leaseMs: 60000, prepareTimeoutMs: 90000}\n`)), /backup\.leaseMs: leaseMs must be at least prepareTimeoutMs/);
+  assert.throws(() => loadFleetConfig(file('l2.yaml', `${agents}backup: {leaseMs: 5000}\n`)), /leaseMs must be at least prepareTimeoutMs/);
+  assert.is(loadFleetConfig(file('l3.yaml', `${agents}backup: {leaseMs: 90000, prepareTimeoutMs: 90000}\n`)).backup.leaseMs, 90_000);
+});
+
 test('a plan from the network is validated before use', () => {
   const options = toWireBackupOptions(backupOptionsSchema.parse({ compression: 'xz' }));
   const ok: BackupPlan = { backupId: 'tandem-1', tag: 'tandem-1', leaseMs: 5000, destination: toWireDestination({ type: 'local', path: '/b' }), options };
