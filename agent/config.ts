@@ -27,6 +27,12 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
       .optional(),
     /** Folder of the agent's persistent state (state.json, working folders); default /var/lib/tandem-agent. */
     stateDir: absolutePath.default('/var/lib/tandem-agent'),
+    /**
+     * Other folders the agent writes: a local or NFS destination, restore targets (--files-target,
+     * a drill's --scratch-dir outside /var/tmp). Only `--print-systemd-paths` reads it, to open them
+     * in the systemd unit, which keeps everything else read-only.
+     */
+    writablePaths: z.array(absolutePath).max(64).default([]),
     /** The roles this host plays, each with its settings. */
     roles: z
       .strictObject(Object.fromEntries(plugins.map((p) => [p.name, p.settings.optional()])) as Record<string, z.ZodOptional<z.ZodType>>)

@@ -13,15 +13,19 @@ import { RestoreController } from './restore/controller';
 import type { RolePlugin } from './roles/plugin';
 import { createRoles } from './roles/registry';
 import { agentService, startServer } from './rpc/server';
+import { systemdDropIn } from './systemd';
 
 const HELP = `tandem-agent ${TANDEM_VERSION}: the tandem agent daemon (run by systemd: tandem-agent.service)
 
-Usage: tandem-agent [--config FILE] [--insecure] [--check-config]
+Usage: tandem-agent [--config FILE] [--insecure] [--check-config | --print-systemd-paths]
 
 Options:
   -c, --config FILE   agent configuration (YAML); default /etc/tandem/agent.yaml
       --insecure      serve without TLS; allowed only when listening on a loopback address
       --check-config  validate the configuration, print it as JSON and exit
+      --print-systemd-paths
+                      print the systemd drop-in that lets the agent write the folders its
+                      configuration names (and nothing else); see systemd/tandem-agent.service
   -h, --help          this help
   -v, --version       print the version
 
@@ -35,6 +39,7 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
       config: { type: 'string', short: 'c', default: '/etc/tandem/agent.yaml' },
       insecure: { type: 'boolean', default: false },
       'check-config': { type: 'boolean', default: false },
+      'print-systemd-paths': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       version: { type: 'boolean', short: 'v', default: false },
     },
@@ -43,6 +48,7 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   if (values.help) return void console.log(HELP), 0;
   if (values.version) return void console.log(TANDEM_VERSION), 0;
   const config = loadAgentConfig(values.config!, plugins);
+  if (values['print-systemd-paths']) return void process.stdout.write(systemdDropIn(config, values.config!)), 0;
   if (!config.tls && !values.insecure) {
     throw new TandemError(`${values.config}: tls is required (ca, cert, key); use --insecure only for a loopback test setup`);
   }
