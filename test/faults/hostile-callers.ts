@@ -310,12 +310,17 @@ export const hostileCallerCases: FaultCase[] = [
 
   rpcCase(
     'Prepare of a backup while a restore phase runs',
-    'vote no naming the restore id; no state entry; the restore finishes',
+    'vote no naming the restore id; no state entry; the restore finishes (a check phase that ended holds nothing)',
     async (f) => {
       const set = await completeSet(f, 'tandem-restore-source');
       const problems: string[] = [];
       const id = 'tandem-during-restore';
       await asCoordinator(f, async (h) => {
+        // A check phase (tandem verify runs one) only reads: once it ended, a backup may start at once.
+        await h.restore(restoreRequest(f, 'verify-only', set, 'check'), 20_000);
+        const after = await h.prepare(localPlan(f, 'tandem-after-check'), 5000);
+        if (!after.voteYes) problems.push(`Prepare right after a check phase voted no: ${after.reason}`);
+        await h.abort('tandem-after-check', 'test over', 5000);
         const restoring = h.restore(restoreRequest(f, 'restore-running', set, 'load'), 20_000);
         if (!(await until(() => existsSync(join(f.agents[0].markerDir, 'restore-running', 'load-started'))))) problems.push('the restore phase did not start');
         const vote = await h.prepare(localPlan(f, id), 5000);
