@@ -20,7 +20,8 @@ issue  creates DIR/NODE.key and DIR/NODE.crt signed by the CA (825 days). An age
 
 Options:
       --dir DIR       folder of the CA and certificates (created with mode 700)
-      --name NODE     node name as in the fleet file (agent) or a name for the coordinator
+      --name NODE     node name as in the fleet file (agent) or the coordinator's name, which
+                      agents accept only as their tls.coordinatorName (default coordinator)
       --kind KIND     agent (serverAuth) or coordinator (clientAuth)
       --host H        extra DNS name or IP address for the agent's certificate (repeatable)
       --force         overwrite existing files
