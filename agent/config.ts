@@ -17,11 +17,25 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
     /** Address the gRPC server listens on, host:port. */
     listen: hostPort,
     /** Mutual-TLS files; required unless the agent is started with --insecure (loopback only). */
-    tls: tlsFiles.optional(),
+    tls: tlsFiles
+      .extend({
+        /**
+         * The only caller accepted: the CN or a DNS name of the coordinator's certificate, which
+         * must also be issued for clientAuth (`tandem certs issue --kind coordinator --name NAME`).
+         */
+        coordinatorName: nodeName.default('coordinator'),
+      })
+      .optional(),
     /** Folder of the agent's persistent state (state.json, working folders); default /var/lib/tandem-agent. */
     stateDir: absolutePath.default('/var/lib/tandem-agent'),
     /** Prometheus /metrics on its own port, loopback only; off when absent. */
     metrics: metricsSettings.optional(),
+    /**
+     * Other folders the agent writes: a local or NFS destination, restore targets (--files-target,
+     * a drill's --scratch-dir outside /var/tmp). Only `--print-systemd-paths` reads it, to open them
+     * in the systemd unit, which keeps everything else read-only.
+     */
+    writablePaths: z.array(absolutePath).max(64).default([]),
     /** The roles this host plays, each with its settings. */
     roles: z
       .strictObject(Object.fromEntries(plugins.map((p) => [p.name, p.settings.optional()])) as Record<string, z.ZodOptional<z.ZodType>>)

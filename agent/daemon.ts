@@ -15,10 +15,11 @@ import { RestoreController } from './restore/controller';
 import type { RolePlugin } from './roles/plugin';
 import { createRoles } from './roles/registry';
 import { agentService, startServer } from './rpc/server';
+import { systemdDropIn } from './systemd';
 
 const HELP = `tandem-agent ${TANDEM_VERSION}: the tandem agent daemon (run by systemd: tandem-agent.service)
 
-Usage: tandem-agent [--config FILE] [--insecure]
+Usage: tandem-agent [--config FILE] [--insecure] [--print-systemd-paths]
        tandem-agent --check-config [FILE]
 
 Options:
@@ -27,6 +28,9 @@ Options:
       --check-config [FILE]
                       validate the configuration (FILE, else --config's), print it as
                       JSON and exit: 0 valid, 2 invalid
+      --print-systemd-paths
+                      print the systemd drop-in that lets the agent write the folders its
+                      configuration names (and nothing else); see systemd/tandem-agent.service
   -h, --help          this help
   -v, --version       print the version
 
@@ -40,6 +44,7 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
       config: { type: 'string', short: 'c', default: '/etc/tandem/agent.yaml' },
       insecure: { type: 'boolean', default: false },
       'check-config': { type: 'boolean', default: false },
+      'print-systemd-paths': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       version: { type: 'boolean', short: 'v', default: false },
     },
@@ -52,6 +57,7 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   // `tandem-agent --check-config FILE` reads like `--config FILE --check-config`.
   if (positionals.length) values.config = positionals[0];
   const config = loadAgentConfig(values.config!, plugins);
+  if (values['print-systemd-paths']) return void process.stdout.write(systemdDropIn(config, values.config!)), 0;
   if (!config.tls && !values.insecure) {
     throw new TandemError(`${values.config}: tls is required (ca, cert, key); use --insecure only for a loopback test setup`);
   }
@@ -65,7 +71,7 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   await controller.recover();
   const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls ? config.tls : undefined) : null;
   if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
-  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log));
+  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log), log);
   log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure, metricsPort: metricsServer?.port ?? null }, 'agent ready');
 
   await new Promise<void>((resolve) => {

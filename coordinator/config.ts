@@ -51,6 +51,12 @@ export const fleetConfigSchema = z.strictObject({
       /** Backup options for every run (repair, all_keyspaces, skip_index, allow_low_rf, keep_snapshot, allow_yellow: true/false). */
       options: fleetBackupOptionsSchema.default({}),
     })
+    // A fast agent's lease runs while the coordinator still waits for the slowest vote: a lease
+    // shorter than that wait expires before Commit can come, and every such backup aborts.
+    .refine((b) => b.leaseMs >= b.prepareTimeoutMs, {
+      message: 'leaseMs must be at least prepareTimeoutMs: a prepared agent\'s lease would expire while the coordinator still waits for the other votes',
+      path: ['leaseMs'],
+    })
     .prefault({}),
   /** Folder for the coordinator's own state: backup.lock while `tandem backup` runs; default /var/lib/tandem. */
   stateDir: absolutePath.default('/var/lib/tandem'),

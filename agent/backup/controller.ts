@@ -50,6 +50,10 @@ export class BackupController {
   private readonly shipping = new Map<string, Promise<void>>();
   /** Aborted by close(): stops checks that belong to no prepared backup (Preflight). */
   private readonly closing = new AbortController();
+  /** The backup whose Prepare is under way (its checks and set-up), before it has a record. */
+  private preparing: string | null = null;
+  /** Why a backup may not start now (a restore runs on this node), or null. */
+  private restoreRunning: () => string | null = () => null;
 
   constructor(
     private readonly node: string,
@@ -66,6 +70,21 @@ export class BackupController {
   /** The backup being worked on, if any. */
   get current(): BackupRecord | null {
     return this.state.current ? this.state.backups[this.state.current] ?? null : null;
+  }
+
+  /**
+   * The backup that holds this node (being prepared, prepared, committed or shipping) as
+   * "<id> (<state>)", or null: a restore is refused while there is one.
+   */
+  get busyWith(): string | null {
+    if (this.preparing) return `${this.preparing} (preparing)`;
+    const cur = this.current;
+    return cur && isActive(cur.state) ? `${cur.plan.backupId} (${cur.state})` : null;
+  }
+
+  /** Prepare votes no while `running` returns a reason (the restore controller: a restore runs on this node). */
+  excludeWhile(running: () => string | null): void {
+    this.restoreRunning = running;
   }
 
   /** At start-up: aborts and cleans up any backup a previous run left active, then lets roles clear debris. */
@@ -106,29 +125,43 @@ export class BackupController {
       if (known) return this.no(`backup ${plan.backupId} is already ${known.state} on this node`);
       const cur = this.current;
       if (cur && isActive(cur.state)) return this.no(`node is busy with backup ${cur.plan.backupId} (${cur.state})`);
-      const checks = await this.runChecks(plan, this.signalOf(plan.backupId));
-      const reason = failureReason(checks);
-      if (reason) {
-        this.running.delete(plan.backupId); // nothing was reserved, nothing will run
-        this.log.info({ backupId: plan.backupId, reason }, 'voting no');
-        return { ...this.no(reason), checks };
-      }
-      const started = this.now();
-      let rec = preparedRecord(plan, started);
-      this.put(rec, true);
+      // Checked and claimed in one synchronous step: a restore phase that starts from now on sees
+      // this backup (busyWith) and is refused, and one that runs now refuses this backup.
+      const restoring = this.restoreRunning();
+      if (restoring) return this.no(`${restoring}; back up after it`);
+      this.preparing = plan.backupId;
       try {
-        for (const role of this.roles) await role.prepare(this.context(rec, role));
-      } catch (err) {
-        await this.undo(rec, `prepare failed: ${errorMessage(err)}`);
-        return { ...this.no(`prepare failed: ${errorMessage(err)}`), checks };
+        return await this.prepareNew(plan);
+      } finally {
+        this.preparing = null;
       }
-      rec = { ...rec, leaseExpiresAt: this.now() + plan.leaseMs };
-      this.put(rec, true);
-      this.armLease(rec);
-      this.metrics.phase('backup', 'prepare', (this.now() - started) / 1000);
-      this.log.info({ backupId: plan.backupId, leaseExpiresAt: rec.leaseExpiresAt }, 'prepared');
-      return { yes: true, checks, reason: '', leaseExpiresAt: rec.leaseExpiresAt };
     });
+  }
+
+  /** Prepare of a backup this node has no record of, and nothing else running. */
+  private async prepareNew(plan: PlanRecord): Promise<Vote> {
+    const checks = await this.runChecks(plan, this.signalOf(plan.backupId));
+    const reason = failureReason(checks);
+    if (reason) {
+      this.running.delete(plan.backupId); // nothing was reserved, nothing will run
+      this.log.info({ backupId: plan.backupId, reason }, 'voting no');
+      return { ...this.no(reason), checks };
+    }
+    const started = this.now();
+    let rec = preparedRecord(plan, started);
+    this.put(rec, true);
+    try {
+      for (const role of this.roles) await role.prepare(this.context(rec, role));
+    } catch (err) {
+      await this.undo(rec, `prepare failed: ${errorMessage(err)}`);
+      return { ...this.no(`prepare failed: ${errorMessage(err)}`), checks };
+    }
+    rec = { ...rec, leaseExpiresAt: this.now() + plan.leaseMs };
+    this.put(rec, true);
+    this.armLease(rec);
+    this.metrics.phase('backup', 'prepare', (this.now() - started) / 1000);
+    this.log.info({ backupId: plan.backupId, leaseExpiresAt: rec.leaseExpiresAt }, 'prepared');
+    return { yes: true, checks, reason: '', leaseExpiresAt: rec.leaseExpiresAt };
   }
 
   /** Phase two: takes every role's cut now, then ships in the background. */

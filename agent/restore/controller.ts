@@ -3,6 +3,7 @@
  * that crashed is resumed by running its phases again with the same restore id: phases that
  * change the target and finished are recorded and not run twice, the others are idempotent.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { openDestination, readAll } from '../../shared/destination';
@@ -14,16 +15,39 @@ import { BACKUP_ID } from '../../shared/names';
 import { fromWireDestination } from '../../shared/wire/destination';
 import { fromWirePhase, fromWireRestoreOptions } from '../../shared/wire/restore';
 import type { BackupController } from '../backup/controller';
-import { isActive } from '../backup/state';
 import { NO_METRICS, type AgentMetrics } from '../metrics';
 import { isRestorable, type PhaseOutcome, type ProgressUpdate, type Role } from '../roles/role';
 
 /** Phases run at most once per restore id and role; check, verify and cleanup may run again. */
 const ONCE = new Set(['fetch', 'schema', 'load']);
 
+/**
+ * After a phase ends well, the restore still counts as running for this long: the coordinator
+ * starts the next phase once every node finished this one. A restore whose phase failed, or that
+ * ran its cleanup, runs no more.
+ */
+export const BETWEEN_PHASES_MS = 60_000;
+
+/** The restore this node works on, or worked on last. */
+interface Activity {
+  restoreId: string;
+  backupId: string;
+  phase: string;
+  /** When the phase ended; null while it runs. */
+  endedAt: number | null;
+  ok: boolean;
+}
+
+/** What a restore id was started with, recorded at its first phase (restore.json in its work folder). */
+interface Identity {
+  backupId: string;
+  /** sha256 of the destination and this node's options. */
+  fingerprint: string;
+}
+
 /** Runs one restore phase at a time on this node's restorable roles. */
 export class RestoreController {
-  private busy: string | null = null;
+  private activity: Activity | null = null;
   /** Restore ids in which a phase failed or reported problems on this agent (counted as failures). */
   private readonly failed = new Set<string>();
 
@@ -34,19 +58,39 @@ export class RestoreController {
     private readonly backups: BackupController,
     private readonly log: Logger,
     private readonly metrics: AgentMetrics = NO_METRICS,
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    backups.excludeWhile(() => this.running());
+  }
+
+  /** The restore that runs on this node (a phase runs, or the next is due), in words; null when none. */
+  running(): string | null {
+    const a = this.activity;
+    if (!a) return null;
+    if (a.endedAt === null) return `restore ${a.restoreId} of backup ${a.backupId} is running on this node (phase ${a.phase})`;
+    if (a.ok && a.phase !== 'cleanup' && this.now() - a.endedAt < BETWEEN_PHASES_MS) {
+      return `restore ${a.restoreId} of backup ${a.backupId} is running on this node (between phases, after ${a.phase})`;
+    }
+    return null;
+  }
 
   /** Runs the phase on every role that has a part to restore; results by role. */
   async run(input: RestoreRequest, signal: AbortSignal, onProgress: (role: string, update: ProgressUpdate) => void = () => undefined): Promise<PhaseReport[]> {
     const req = parse(input);
-    const cur = this.backups.current;
-    if (cur && isActive(cur.state)) throw new ConflictError(`a backup (${cur.plan.backupId}) is running on this node; restore after it`);
-    if (this.busy) throw new ConflictError(`restore phase ${this.busy} is already running on this node`);
-    this.busy = `${req.restoreId}/${req.phase}`;
+    // Checked and claimed in one synchronous step, as Prepare does on its side.
+    const backup = this.backups.busyWith;
+    if (backup) throw new ConflictError(`backup ${backup} holds this node; restore after it has ended`);
+    const other = this.activity;
+    if (other?.endedAt === null) throw new ConflictError(`restore phase ${other.restoreId}/${other.phase} is already running on this node`);
+    const activity: Activity = { restoreId: req.restoreId, backupId: req.backupId, phase: req.phase, endedAt: null, ok: false };
+    // The check phase (tandem verify asks it too) only reads: it keeps no backup out once it ended.
+    const previous = this.activity;
+    this.activity = activity;
     const log = this.log.child({ restoreId: req.restoreId, phase: req.phase });
     const reports: PhaseReport[] = [];
     const started = Date.now();
     try {
+      await this.checkIdentity(req);
       const destination = openDestination(req.destination);
       const manifest = await readCheckedManifest(destination, req.backupId, input.manifestSha256);
       for (const role of this.roles.filter(isRestorable)) {
@@ -77,6 +121,7 @@ export class RestoreController {
         reports.push(report(role.name, outcome));
       }
       if (req.phase === 'cleanup') await rm(this.workRoot(req.restoreId), { recursive: true, force: true });
+      activity.ok = true;
       this.metrics.phase('restore', req.phase, (Date.now() - started) / 1000);
       if (reports.some((r) => !r.ok)) this.failure(req.restoreId);
       // Cleanup is the last phase of a restore that went through: it succeeded unless a phase failed.
@@ -87,7 +132,30 @@ export class RestoreController {
       this.failure(req.restoreId);
       throw err;
     } finally {
-      this.busy = null;
+      activity.endedAt = this.now();
+      if (req.phase === 'check') this.activity = previous;
+    }
+  }
+
+  /**
+   * A restore id stands for one backup id, destination and set of options: the first phase that
+   * changes the target records them, and a resumed restore that names others is refused (its
+   * recorded phases belong to the first). The read-only check phase records nothing.
+   */
+  private async checkIdentity(req: ReturnType<typeof parse>): Promise<void> {
+    const file = join(this.workRoot(req.restoreId), 'restore.json');
+    const mine: Identity = { backupId: req.backupId, fingerprint: fingerprint(req) };
+    const text = await readFile(file, 'utf8').catch(() => null);
+    if (text === null) {
+      if (req.phase !== 'check') await markDone(file, mine);
+      return;
+    }
+    const recorded = JSON.parse(text) as Identity;
+    if (recorded.backupId !== req.backupId) {
+      throw new ConflictError(`restore ${req.restoreId} was started with backup ${recorded.backupId}, not ${req.backupId}: resume it with backup ${recorded.backupId}, or start a new restore (without --restore-id)`);
+    }
+    if (recorded.fingerprint !== mine.fingerprint) {
+      throw new ConflictError(`restore ${req.restoreId} of backup ${req.backupId} was started with other targets or options on this node: resume it with the same options, or start a new restore (without --restore-id)`);
     }
   }
 
@@ -101,6 +169,20 @@ export class RestoreController {
   private workRoot(restoreId: string): string {
     return join(this.stateDir, 'restore', restoreId);
   }
+}
+
+/** The digest of what a restore writes where: the destination it reads and this node's options. */
+function fingerprint(req: ReturnType<typeof parse>): string {
+  return createHash('sha256').update(canonical({ destination: req.destination, options: req.options })).digest('hex');
+}
+
+/** JSON with object keys sorted, so that equal values have one text. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
 }
 
 /** Records a finished phase (temp file + rename: a marker is never half written). */

@@ -10,6 +10,7 @@ import { MESSAGE_LIMITS } from '../../shared/rpc/limits';
 import { serverCredentials, type TlsFiles } from '../../shared/rpc/tls';
 import { toServiceError } from '../../shared/rpc/status';
 import type { Logger } from '../../shared/log';
+import { coordinatorOnly } from './authorize';
 import type { BackupController } from '../backup/controller';
 import type { RestoreController } from '../restore/controller';
 import type { BackupRecord } from '../backup/state';
@@ -129,13 +130,20 @@ export function agentService(
   };
 }
 
-/** Starts the gRPC server on the configured address; resolves with the bound port. */
+/**
+ * Starts the gRPC server on the configured address; resolves with the bound port. With TLS, every
+ * call passes one interceptor that accepts only the coordinator's certificate (authorize.ts).
+ */
 export async function startServer(
   listen: string,
-  tls: TlsFiles | undefined,
+  tls: (TlsFiles & { coordinatorName: string }) | undefined,
   service: AgentServer,
+  log?: Logger,
 ): Promise<{ server: grpc.Server; port: number }> {
-  const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, ...MESSAGE_LIMITS });
+  const interceptors = tls
+    ? [coordinatorOnly(tls.coordinatorName, (method, details) => log?.warn({ method, err: details }, 'caller refused'))]
+    : [];
+  const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, ...MESSAGE_LIMITS, interceptors });
   server.addService(AgentService, service);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, serverCredentials(tls, listen), (err, p) => (err ? reject(err) : resolve(p))),

@@ -11,7 +11,7 @@ import { COMPRESSIONS, isCompression } from '../../shared/contract';
 import { formatBytes } from '../../shared/format';
 import { throttleEach } from '../../shared/progress';
 import { METRICS_FILE_HELP, metricsFileOption, recordBackup } from './metrics';
-import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, PRINT_INTERVAL_MS, say, UsageError } from './common';
+import { checkArg, describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, PRINT_INTERVAL_MS, say, UsageError } from './common';
 
 export const BACKUP_HELP = `Usage: tandem backup [options]
 
@@ -60,15 +60,17 @@ export async function backupCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) return void console.log(BACKUP_HELP), EXIT.ok;
+  // Checked first: an empty --id= is an error, not "make one up".
+  const chosenId = checkArg('--id', values.id, checkBackupId);
   const options: Partial<BackupOptions> = parseOptionFlags(values.option ?? []);
-  if (values.compression) {
+  if (values.compression !== undefined) {
     if (!isCompression(values.compression)) throw new UsageError(`--compression must be one of ${COMPRESSIONS.join(', ')}`);
     options.compression = values.compression;
   }
   if (values.repair) options.repair = true;
   if (values['all-keyspaces']) options.allKeyspaces = true;
   if (values['skip-index']) options.skipIndex = true;
-  const backupId = values.id ? checkBackupId(values.id) : newBackupId();
+  const backupId = chosenId ?? newBackupId();
   const { fleet, agents } = openFromConfig(values);
   const interrupt = new AbortController();
   const onSigint = () => {

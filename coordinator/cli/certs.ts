@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCommand } from '../../shared/exec';
 import { checkNodeName } from '../../shared/names';
-import { EXIT, UsageError, say } from './common';
+import { checkArg, EXIT, UsageError, say } from './common';
 
 export const CERTS_HELP = `Usage: tandem certs init --dir DIR
        tandem certs issue --dir DIR --name NODE --kind agent|coordinator [--host HOST_OR_IP]...
@@ -20,7 +20,8 @@ issue  creates DIR/NODE.key and DIR/NODE.crt signed by the CA (825 days). An age
 
 Options:
       --dir DIR       folder of the CA and certificates (created with mode 700)
-      --name NODE     node name as in the fleet file (agent) or a name for the coordinator
+      --name NODE     node name as in the fleet file (agent) or the coordinator's name, which
+                      agents accept only as their tls.coordinatorName (default coordinator)
       --kind KIND     agent (serverAuth) or coordinator (clientAuth)
       --host H        extra DNS name or IP address for the agent's certificate (repeatable)
       --force         overwrite existing files
@@ -46,6 +47,13 @@ export async function certsCommand(argv: string[]): Promise<number> {
   if (values.help) return void console.log(CERTS_HELP), EXIT.ok;
   const [action] = positionals;
   if (!values.dir) throw new UsageError('certs: --dir is required');
+  if (action !== 'init' && action !== 'issue') throw new UsageError('certs: expected init or issue (see tandem certs --help)');
+  // Names are checked before anything is created.
+  const name = action === 'issue' ? checkArg('certs issue: --name', values.name ?? '', checkNodeName)! : '';
+  if (action === 'issue') {
+    if (values.kind !== 'agent' && values.kind !== 'coordinator') throw new UsageError('certs issue: --kind must be agent or coordinator');
+    for (const h of values.host!) if (!HOST.test(h)) throw new UsageError(`certs issue: invalid --host ${JSON.stringify(h)}`);
+  }
   const dir = resolve(values.dir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (action === 'init') {
@@ -54,16 +62,10 @@ export async function certsCommand(argv: string[]): Promise<number> {
     say(`created ${join(dir, 'ca.crt')} and ${join(dir, 'ca.key')}`);
     return EXIT.ok;
   }
-  if (action === 'issue') {
-    const name = checkNodeName(values.name ?? '');
-    if (values.kind !== 'agent' && values.kind !== 'coordinator') throw new UsageError('certs issue: --kind must be agent or coordinator');
-    for (const h of values.host!) if (!HOST.test(h)) throw new UsageError(`certs issue: invalid --host ${JSON.stringify(h)}`);
-    await refuseOverwrite([join(dir, `${name}.key`), join(dir, `${name}.crt`)], values.force!);
-    await issueCert(dir, name, values.kind, values.host!);
-    say(`created ${join(dir, `${name}.crt`)} and ${join(dir, `${name}.key`)}`);
-    return EXIT.ok;
-  }
-  throw new UsageError('certs: expected init or issue (see tandem certs --help)');
+  await refuseOverwrite([join(dir, `${name}.key`), join(dir, `${name}.crt`)], values.force!);
+  await issueCert(dir, name, values.kind as 'agent' | 'coordinator', values.host!);
+  say(`created ${join(dir, `${name}.crt`)} and ${join(dir, `${name}.key`)}`);
+  return EXIT.ok;
 }
 
 async function refuseOverwrite(files: string[], force: boolean): Promise<void> {

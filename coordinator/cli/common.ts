@@ -1,5 +1,6 @@
 /** What every verb of the `tandem` CLI shares: options, fleet loading, output, exit codes. */
-import { TandemError } from '../../shared/errors';
+import { TandemError, errorMessage } from '../../shared/errors';
+import { checkBackupId } from '../../shared/names';
 import { formatBytes } from '../../shared/format';
 import { PROGRESS_INTERVAL_MS, throttleEach } from '../../shared/progress';
 import { loadFleetConfig, type FleetConfig } from '../config';
@@ -22,6 +23,38 @@ export const EXIT = {
 
 /** A usage error: wrong verb, option or argument. */
 export class UsageError extends TandemError {}
+
+/**
+ * An option's or argument's value checked by `check` (a strict pattern of shared/names.ts or a
+ * schema) before anything else happens: an empty or refused value is a UsageError (exit 2)
+ * naming the option. Absent (undefined) stays absent.
+ */
+export function checkArg<T>(what: string, value: string | undefined, check: (v: string) => T): T | undefined {
+  if (value === undefined) return undefined;
+  if (value === '') throw new UsageError(`${what}: empty value`);
+  try {
+    return check(value);
+  } catch (err) {
+    throw new UsageError(`${what}: ${errorMessage(err)}`);
+  }
+}
+
+/** A check by a schema, for checkArg(): the value, or an error with the schema's first message. */
+export function matches<T>(schema: { safeParse(v: unknown): { success: boolean; data?: T; error?: { issues: { message: string }[] } } }): (v: string) => T {
+  return (v) => {
+    const r = schema.safeParse(v);
+    if (!r.success) throw new UsageError(`${JSON.stringify(v)} ${r.error?.issues[0]?.message ?? 'is not valid'}`);
+    return r.data as T;
+  };
+}
+
+/** The one backup id a verb takes as its argument, checked; `latest` too where the verb allows it. */
+export function backupIdArgument(verb: string, positionals: string[], allowLatest = false): string {
+  if (positionals.length !== 1) throw new UsageError(`${verb}: expected one backup id`);
+  const [id] = positionals;
+  if (allowLatest && id === 'latest') return id;
+  return checkArg(`${verb}: backup id`, id, checkBackupId)!;
+}
 
 /** The options every verb that talks to the fleet accepts. */
 export const fleetOptions = {

@@ -1,13 +1,14 @@
 /** `tandem drill <id>`: restore into a scratch target, verify, tear down, report the restore time. */
 import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
-import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
+import { checkCqlName, newBackupId } from '../../shared/names';
+import { restoreOptionsSchema } from '../../shared/wire/restore';
 import { nodesWith } from '../../shared/manifest';
 import { latestComplete, readManifestAndDigest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
-import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, throttledProgress, UsageError } from './common';
+import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, throttledProgress } from './common';
 import { METRICS_FILE_HELP, metricsFileOption, recordDrill } from './metrics';
 import { printVerifySummary } from './verify-summary';
 
@@ -36,14 +37,14 @@ export async function drillCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) return void console.log(DRILL_HELP), EXIT.ok;
-  if (positionals.length !== 1) throw new UsageError('drill: expected one backup id');
-  if (!values['scratch-dir']!.startsWith('/')) throw new UsageError('--scratch-dir must be an absolute path');
+  const wanted = backupIdArgument('drill', positionals, true);
+  const scratch = checkArg('--scratch-dir', values['scratch-dir'], matches(restoreOptionsSchema.shape.filesTarget.unwrap()))!;
   const { fleet, agents } = openFromConfig(values);
   const startedMs = Date.now();
   // Written once, whichever way the drill ends (a missing or damaged set is a failed drill).
   let result: { ok: boolean; restoreMs: number | null } = { ok: false, restoreMs: null };
   try {
-    const id = positionals[0] === 'latest' ? await latestComplete(fleet.destination) : checkBackupId(positionals[0]);
+    const id = wanted === 'latest' ? await latestComplete(fleet.destination) : wanted;
     const checked = await readManifestAndDigest(openDestination(fleet.destination), id);
     const { manifest } = checked;
     const keyspace = nodesWith(manifest, 'cassandra').flatMap((n) => n.parts.cassandra.keyspaces)[0] ?? 'thehive';
@@ -51,7 +52,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
     const plan = planRestore(manifest, fleet.agents, {
       targetKeyspace: checkCqlName(`${keyspace}_drill`),
       indexPrefix: 'drill-',
-      filesTarget: `${values['scratch-dir']}/${restoreId}`,
+      filesTarget: `${scratch}/${restoreId}`,
       dropKeyspace: true,
       dropScratch: !values.keep,
     });

@@ -4,7 +4,7 @@ import { openDestination } from '../../shared/destination';
 import { loadFleetConfig } from '../config';
 import { listBackupSets, readManifest } from '../backup/catalog';
 import { formatBytes } from '../../shared/format';
-import { EXIT, UsageError } from './common';
+import { backupIdArgument, EXIT } from './common';
 
 export const LIST_HELP = `Usage: tandem list [--config FILE] [--json]
 
@@ -40,8 +40,8 @@ export async function listCommand(argv: string[]): Promise<number> {
 export async function showCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   if (values.help) return void console.log(SHOW_HELP), EXIT.ok;
-  if (positionals.length !== 1) throw new UsageError('show: expected one backup id');
-  const m = await readManifest(openDestination(loadFleetConfig(values.config!).destination), positionals[0]);
+  const id = backupIdArgument('show', positionals);
+  const m = await readManifest(openDestination(loadFleetConfig(values.config!).destination), id);
   if (values.json) return void console.log(JSON.stringify(m)), EXIT.ok;
   console.log(`backup set ${m.id} (${m.status})`);
   console.log(`  committed ${m.committedAt}, completed ${m.completedAt}, ${(m.durationMs / 1000).toFixed(1)} s`);

@@ -3,13 +3,13 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { RESTORE_RUN_PHASES } from '../../shared/contract';
 import { openDestination } from '../../shared/destination';
-import { checkBackupId, newBackupId } from '../../shared/names';
-import { parseReplicationFlag } from '../../shared/wire/restore';
+import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
+import { parseReplicationFlag, restoreOptionsSchema } from '../../shared/wire/restore';
 import { readManifestAndDigest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
-import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, throttledProgress, UsageError } from './common';
+import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, throttledProgress, UsageError } from './common';
 import { printLoadNotes, printVerifySummary } from './verify-summary';
 
 export const RESTORE_HELP = `Usage: tandem restore ID [options]
@@ -34,7 +34,8 @@ Options:
       --rebuild-index       have TheHive rebuild its index at its next start (adds
                             db.janusgraph.forceDropAndRebuildIndex = true to the
                             application.conf named by the elasticsearch role's theHiveConfig)
-      --restore-id ID       resume an interrupted restore
+      --restore-id ID       resume an interrupted restore (same backup id and options;
+                            an agent refuses others)
 ${FLEET_OPTIONS_HELP}
 
 Exit: 0 restored and verified, 1 failed or verification found problems, 2 usage error.
@@ -62,9 +63,13 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) return void console.log(RESTORE_HELP), EXIT.ok;
-  if (positionals.length !== 1) throw new UsageError('restore: expected one backup id');
-  const id = checkBackupId(positionals[0]);
-  if (values.replication) parseReplicationFlag(values.replication);
+  // Every id and name is checked before anything else, --dry-run included.
+  const id = backupIdArgument('restore', positionals);
+  const chosenRestoreId = checkArg('--restore-id', values['restore-id'], checkBackupId);
+  checkArg('--target-keyspace', values['target-keyspace'], checkCqlName);
+  checkArg('--index-prefix', values['index-prefix'], matches(restoreOptionsSchema.shape.indexPrefix));
+  checkArg('--files-target', values['files-target'], matches(restoreOptionsSchema.shape.filesTarget));
+  checkArg('--replication', values.replication, parseReplicationFlag);
   if (values['rebuild-index'] && values['index-prefix']) throw new UsageError('--rebuild-index rebuilds TheHive\'s live index: it does not go with --index-prefix');
   const { fleet, agents } = openFromConfig(values);
   try {
@@ -92,7 +97,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       return EXIT.failed;
     }
     if (!values.yes && !(await confirm(`restore ${id} as planned above?`))) return EXIT.usage;
-    const restoreId = values['restore-id'] ? checkBackupId(values['restore-id']) : `restore-${newBackupId().slice('tandem-'.length)}`;
+    const restoreId = chosenRestoreId ?? `restore-${newBackupId().slice('tandem-'.length)}`;
     say(`restore id ${restoreId} (rerun with --restore-id ${restoreId} to resume)`);
     const outcome = await runRestore(fleet, agents, checked, plan, restoreId, say, undefined, throttledProgress());
     if (values.json) console.log(JSON.stringify(outcome));

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { verifyBackupSet } from '../backup/verify';
 import { formatBytes } from '../../shared/format';
-import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
+import { backupIdArgument, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say } from './common';
 
 export const VERIFY_HELP = `Usage: tandem verify ID [options]
 
@@ -23,11 +23,11 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) return void console.log(VERIFY_HELP), EXIT.ok;
-  if (positionals.length !== 1) throw new UsageError('verify: expected one backup id');
+  const id = backupIdArgument('verify', positionals);
   const { fleet, agents } = openFromConfig(values);
   let report;
   try {
-    report = await verifyBackupSet(fleet.destination, positionals[0], { agents });
+    report = await verifyBackupSet(fleet.destination, id, { agents });
   } finally {
     agents.forEach((a) => a.close());
   }

@@ -90,7 +90,8 @@ export async function makeFleet(
       stateDir: coordinatorDir,
       agents: entries,
       destination: opts.destination ?? { type: 'local', path: destDir },
-      backup: { leaseMs: opts.leaseMs ?? 30_000, prepareTimeoutMs: opts.prepareTimeoutMs ?? 10_000, commitTimeoutMs: 5000 },
+      // The lease outlives the wait for votes (the fleet file's schema refuses less).
+      backup: { leaseMs: opts.leaseMs ?? Math.max(30_000, opts.prepareTimeoutMs ?? 10_000), prepareTimeoutMs: opts.prepareTimeoutMs ?? 10_000, commitTimeoutMs: 5000 },
     }),
   );
   return { dir, pki, fleetFile, coordinatorDir, destDir, agents };

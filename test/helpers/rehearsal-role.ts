@@ -10,7 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { absolutePath } from '../../shared/config/common';
 import type { Logger } from '../../shared/log';
-import type { CheckResult, Role, RoleContext, ShipResult } from '../../agent/roles/role';
+import type { CheckResult, PhaseOutcome, RestorableRole, RestoreContext, RoleContext, ShipResult } from '../../agent/roles/role';
+import type { RestorePhase } from '../../shared/contract';
 
 /** Settings of the rehearsal role. */
 export const rehearsalSettings = z.strictObject({
@@ -18,14 +19,16 @@ export const rehearsalSettings = z.strictObject({
   vote: z.enum(['yes', 'no']).default('yes'),
   /** Time spent in ship, in milliseconds; default 200. */
   shipMs: z.number().int().min(0).max(600_000).default(200),
+  /** Time spent in each restore phase, in milliseconds; default 0. */
+  restoreMs: z.number().int().min(0).max(600_000).default(0),
   /** Folder where a marker file per step is written. */
   markerDir: absolutePath,
 });
 
 export type RehearsalSettings = z.output<typeof rehearsalSettings>;
 
-/** Creates the rehearsal role. */
-export function rehearsalRole(settings: RehearsalSettings): Role {
+/** Creates the rehearsal role. Its restore changes nothing: it marks `<restoreId>/<phase>-started` and `-done` and waits `restoreMs`. */
+export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
   const marker = async (backupId: string, step: string, body = '') => {
     await mkdir(join(settings.markerDir, backupId), { recursive: true });
     await writeFile(join(settings.markerDir, backupId, step), body);
@@ -70,5 +73,11 @@ export function rehearsalRole(settings: RehearsalSettings): Role {
       await marker(ctx.backupId, 'aborted');
     },
     async recover(_activeTag: string | null, _log: Logger) {},
+    async restore(phase: RestorePhase, ctx: RestoreContext): Promise<PhaseOutcome | null> {
+      await marker(ctx.restoreId, `${phase}-started`, ctx.backupId);
+      if (settings.restoreMs) await sleep(settings.restoreMs, undefined, { signal: ctx.signal });
+      await marker(ctx.restoreId, `${phase}-done`, ctx.backupId);
+      return { detail: `rehearsal ${phase}` };
+    },
   };
 }

@@ -28,6 +28,7 @@ test('a valid agent file is compiled with defaults and frozen', () => {
   const text = 'node: cass1\nlisten: 0.0.0.0:7400\ntls: {ca: /etc/t/ca.crt, cert: /etc/t/a.crt, key: /etc/t/a.key}\nroles:\n  rehearsal: {markerDir: /tmp/m}\n';
   const c = loadAgentConfig(file('a.yaml', text), withRehearsal);
   assert.is(c.stateDir, '/var/lib/tandem-agent');
+  assert.is(c.tls?.coordinatorName, 'coordinator');
   assert.ok(Object.isFrozen(c));
   // A production agent does not know the tests' role.
   assert.throws(() => loadAgentConfig(file('a2.yaml', text)), /rehearsal/);
@@ -57,6 +58,21 @@ test('fleet defaults', () => {
   const f = loadFleetConfig(file('g.yaml', 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /backups}\n'));
   assert.is(f.backup.compression, 'bzip2');
   assert.is(f.backup.leaseMs, 120_000);
+});
+
+test('tls.coordinatorName must be a strict name', () => {
+  const text = (name: string) => `node: cass1\nlisten: 0.0.0.0:7400\ntls: {ca: /etc/t/ca.crt, cert: /etc/t/a.crt, key: /etc/t/a.key, coordinatorName: ${JSON.stringify(name)}}\nroles:\n  rehearsal: {markerDir: /tmp/m}\n`;
+  assert.is(loadAgentConfig(file('cn1.yaml', text('backup-host.example.org')), withRehearsal).tls?.coordinatorName, 'backup-host.example.org');
+  for (const bad of ['', 'a b', '*', '-x', 'a;b', 'x'.repeat(64)]) {
+    assert.throws(() => loadAgentConfig(file('cn2.yaml', text(bad)), withRehearsal), /tls\.coordinatorName/, bad);
+  }
+});
+
+test('fleet file: a lease shorter than the wait for votes is refused', () => {
+  const agents = 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /b}\n';
+  assert.throws(() => loadFleetConfig(file('l1.yaml', `${agents}backup: {leaseMs: 60000, prepareTimeoutMs: 90000}\n`)), /backup\.leaseMs: leaseMs must be at least prepareTimeoutMs/);
+  assert.throws(() => loadFleetConfig(file('l2.yaml', `${agents}backup: {leaseMs: 5000}\n`)), /leaseMs must be at least prepareTimeoutMs/);
+  assert.is(loadFleetConfig(file('l3.yaml', `${agents}backup: {leaseMs: 90000, prepareTimeoutMs: 90000}\n`)).backup.leaseMs, 90_000);
 });
 
 test('a plan from the network is validated before use', () => {
