@@ -1,6 +1,7 @@
 /** Every case of `npm run faults`, in the order the table prints them. */
 import type { FaultCase } from './case';
+import { hostileCallerCases } from './hostile-callers';
 import { hostileDestinationCases } from './hostile-destination';
 import { sandboxFaultCases } from './sandbox-faults';
 
-export const ALL_CASES: FaultCase[] = [...sandboxFaultCases, ...hostileDestinationCases];
+export const ALL_CASES: FaultCase[] = [...sandboxFaultCases, ...hostileCallerCases, ...hostileDestinationCases];

@@ -76,13 +76,26 @@ export function startBackup(f: FaultFleet, id: string, point?: string, extraEnv:
     });
     const run: BackupRun = { child, stdout: '', stderr: '', exited: new Promise((r) => child.once('close', (code) => r(code))) };
     child.stdout!.on('data', (d) => (run.stdout += d));
+    let seen = false;
     child.stderr!.on('data', (d) => {
       run.stderr += d;
-      if (point && run.stderr.includes(`fault point ${point} reached`)) resolve(run);
+      if (!point || seen || !run.stderr.includes(`fault point ${point} reached`)) return;
+      seen = true;
+      // It says so, then stops itself: resolved once it has, or a SIGCONT could come first and be lost.
+      void untilStopped(child.pid!).then(() => resolve(run), reject);
     });
     if (!point) resolve(run);
     else void run.exited.then((code) => reject(new Error(`tandem backup exited (${code}) before reaching ${point}: ${run.stderr.slice(-500)}`)));
   });
+}
+
+/** Waits until the process is in the stopped state (T in /proc/PID/stat). */
+async function untilStopped(pid: number): Promise<void> {
+  for (const end = Date.now() + 10_000; Date.now() < end; await sleep(20)) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return;
+  }
+  throw new Error(`process ${pid} said it reached its fault point but did not stop`);
 }
 
 /** Waits until the run's stderr contains `text`. */
