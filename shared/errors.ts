@@ -97,3 +97,9 @@ export function firstIssue(error: { issues: readonly SchemaIssue[] }, where = ''
   }
   return `${[where, ...path.map(String), ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`;
 }
+
+/** "node: message", without saying the node twice when the error (an RpcError) already names it. */
+export function nodeError(node: string, err: unknown): string {
+  const m = errorMessage(err);
+  return m.startsWith(`${node}: `) ? m : `${node}: ${m}`;
+}

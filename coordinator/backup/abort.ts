@@ -3,7 +3,7 @@
  * destination. Used by the run that fails and by the recovery of a run whose coordinator died.
  */
 import { openDestination } from '../../shared/destination';
-import { errorMessage } from '../../shared/errors';
+import { errorMessage, nodeError } from '../../shared/errors';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { manifestPath } from '../../shared/manifest';
 import type { FleetConfig } from '../config';
@@ -26,7 +26,7 @@ export interface AbortResult {
  */
 export async function abortEverywhere(fleet: FleetConfig, agents: readonly AgentHandle[], id: string, reason: string): Promise<AbortResult> {
   const results = await Promise.allSettled(agents.map((a) => a.abort(id, reason, fleet.backup.abortTimeoutMs)));
-  const unreached = results.flatMap((r, i) => (r.status === 'rejected' ? [`${agents[i].node}: ${errorMessage(r.reason)}`] : []));
+  const unreached = results.flatMap((r, i) => (r.status === 'rejected' ? [nodeError(agents[i].node, r.reason)] : []));
   // An agent never undoes a finished part of a complete set (it answers DONE).
   const kept = results.flatMap((r, i) => (r.status === 'fulfilled' && r.value.state === AgentState.DONE ? [agents[i].node] : []));
   const leftover = !unreached.length && !kept.length ? await removeUnfinishedSet(fleet, id) : '';

@@ -5,7 +5,7 @@
  * then writes the manifest last.
  */
 import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
-import { errorMessage } from '../../shared/errors';
+import { errorMessage, nodeError } from '../../shared/errors';
 import { newBackupId, snapshotTagFor } from '../../shared/names';
 import { backupOptionsSchema, fromFleetOptions, toWireBackupOptions, type BackupOptions } from '../../shared/wire/backup-options';
 import { toWireDestination } from '../../shared/wire/destination';
@@ -140,7 +140,7 @@ export async function runBackup(
   reporter.phase(`prepare on ${agents.length} agents (lease ${b.leaseMs} ms)`);
   const votes = await Promise.allSettled(agents.map((a) => a.prepare(plan, b.prepareTimeoutMs, opts.signal)));
   const noes = votes.flatMap((v, i) => {
-    if (v.status === 'rejected') return [`${agents[i].node}: ${errorMessage(v.reason)}`];
+    if (v.status === 'rejected') return [nodeError(agents[i].node, v.reason)];
     return v.value.voteYes ? [] : [`${agents[i].node} votes no: ${v.value.reason}`];
   });
   if (noes.length) return abortAll(noes.join('; '), 'aborted');
@@ -155,7 +155,7 @@ export async function runBackup(
   const commitFailures = (
     await Promise.all(
       commits.map(async (c, i) => {
-        if (c.status === 'rejected') return [`${agents[i].node}: ${errorMessage(c.reason)}`];
+        if (c.status === 'rejected') return [nodeError(agents[i].node, c.reason)];
         if (c.value.state !== AgentState.FAILED) return [];
         // The agent keeps the reason with the backup's status.
         const why = await agents[i].status(id, b.commitTimeoutMs).then((s) => s.error, (err) => errorMessage(err));
@@ -171,7 +171,7 @@ export async function runBackup(
   reporter.phase('shipping');
   const shipped = await Promise.allSettled(agents.map((a) => follow(a, id, b.shipTimeoutMs, reporter, last, opts.signal)));
   const shipFailures = shipped.flatMap((s, i) => {
-    if (s.status === 'rejected') return [`${agents[i].node}: ${errorMessage(s.reason)}`];
+    if (s.status === 'rejected') return [nodeError(agents[i].node, s.reason)];
     return s.value.state === AgentState.DONE ? [] : [`${agents[i].node}: ${s.value.error || AgentState[s.value.state]}`];
   });
   if (opts.signal?.aborted) return abortAll('interrupted by the operator', 'aborted');

@@ -19,10 +19,15 @@ import {
   verifyProblem,
   writerRecords,
   type BackupRun,
+  withLocalDestination,
   type FaultFleet,
 } from './sandbox-fleet';
 import { restoreAndCount } from './records';
 import { readPid } from '../sandbox/procs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCommand } from '../../shared/exec';
 
 let seq = 0;
 const newId = (what: string) => `fault-${what}-${Date.now().toString(36)}-${++seq}`;
@@ -31,6 +36,9 @@ const newId = (what: string) => `fault-${what}-${Date.now().toString(36)}-${++se
 type Expect = 'complete' | 'nothing' | 'either';
 
 interface Scenario {
+  /** Runs the backup through another view of the fleet (another destination); undone by `teardown`. */
+  setup?(f: FaultFleet): Promise<FaultFleet>;
+  teardown?(): Promise<void>;
   /** Coordinator fault point to stop at before injecting (none: inject while it runs). */
   point?: string;
   /** The fault, while the coordinator is stopped at `point` (or running). */
@@ -46,7 +54,16 @@ interface Scenario {
 
 /** Runs one scenario and checks its end state. */
 async function scenario(what: string, s: Scenario): Promise<Observation> {
-  const f = await faultFleet();
+  const base = await faultFleet();
+  const f = s.setup ? await s.setup(base) : base;
+  try {
+    return await observeScenario(f, what, s);
+  } finally {
+    await s.teardown?.();
+  }
+}
+
+async function observeScenario(f: FaultFleet, what: string, s: Scenario): Promise<Observation> {
   const id = newId(what);
   const fromLine = writerRecords(f).length;
   const run = await startBackup(f, id, s.point);
@@ -179,6 +196,7 @@ export const sandboxFaultCases: FaultCase[] = [
   stopped("SIGSTOP of node2's agent past Commit's deadline", 'commit', 'before-commit', agentPid('node2'), 'aborted, exit 1; node2 cleaned by recover once resumed', 'either'),
   stopped('SIGSTOP of Cassandra node3', 'prepare', undefined, daemonPid('cassandra-node3'), 'aborted in Prepare, exit 1, nothing left', 'nothing'),
   stopped('Elasticsearch stopped (SIGSTOP)', 'shipping', 'shipping', daemonPid('elasticsearch'), 'failed, exit 1; its snapshot deleted by recover once ES is back', 'nothing'),
+  destinationFull(),
   {
     kind: 'fault',
     name: 'two coordinators at once',
@@ -203,3 +221,30 @@ export const sandboxFaultCases: FaultCase[] = [
     },
   },
 ];
+
+/** A local destination on a 1 MiB tmpfs (mounted as root): the first archives fill it while shipping. */
+function destinationFull(): FaultCase {
+  let mnt = '';
+  return {
+    kind: 'fault',
+    name: 'destination full (1 MiB tmpfs)',
+    phase: 'shipping',
+    expected: 'failed, exit 1 naming ENOSPC; nothing left at the destination or on the nodes',
+    needs: 'sandbox',
+    quick: false,
+    run: () => scenario('dest-full', {
+      setup: async (f) => {
+        mnt = mkdtempSync(join(tmpdir(), 'tandem-faults-full-'));
+        await runCommand(['mount', '-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'tmpfs', mnt], { timeoutMs: 10_000 });
+        return withLocalDestination(f, 'dest-full', mnt);
+      },
+      teardown: async () => {
+        await runCommand(['umount', mnt], { timeoutMs: 10_000 }).catch(() => undefined);
+        rmSync(mnt, { recursive: true, force: true });
+      },
+      coordinator: 'continue',
+      inject: async () => undefined,
+      expect: 'nothing',
+    }),
+  };
+}

@@ -6,7 +6,7 @@
  * set that verifies, or nothing at all.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
 import { runCommand } from '../../shared/exec';
@@ -49,6 +49,15 @@ export function faultFleet(): Promise<FaultFleet> {
     return { env, fleet, agent: (node) => fleet.agents.find((a) => a.node === node)! };
   })();
   return shared;
+}
+
+/** The same agents, driven through another fleet file whose destination is the local folder `destDir`. */
+export async function withLocalDestination(f: FaultFleet, name: string, destDir: string): Promise<FaultFleet> {
+  const config = JSON.parse(readFileSync(f.fleet.fleetFile, 'utf8')) as Record<string, unknown>;
+  const fleetFile = join(f.fleet.dir, `${name}.yaml`);
+  const coordinatorDir = join(f.fleet.dir, name);
+  writeFileSync(fleetFile, JSON.stringify({ ...config, destination: { type: 'local', path: destDir }, stateDir: coordinatorDir }));
+  return { ...f, fleet: { ...f.fleet, fleetFile, destDir, coordinatorDir } };
 }
 
 export async function closeFaultFleet(): Promise<void> {
