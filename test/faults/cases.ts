@@ -2,6 +2,7 @@
 import type { FaultCase } from './case';
 import { hostileCallerCases } from './hostile-callers';
 import { hostileDestinationCases } from './hostile-destination';
+import { restoreFaultCases } from './restore-faults';
 import { sandboxFaultCases } from './sandbox-faults';
 
-export const ALL_CASES: FaultCase[] = [...sandboxFaultCases, ...hostileCallerCases, ...hostileDestinationCases];
+export const ALL_CASES: FaultCase[] = [...sandboxFaultCases, ...restoreFaultCases, ...hostileCallerCases, ...hostileDestinationCases];

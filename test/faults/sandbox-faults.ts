@@ -19,7 +19,9 @@ import {
   verifyProblem,
   writerRecords,
   type BackupRun,
-  withLocalDestination,
+  minioDestination,
+  rsyncDestination,
+  withDestination,
   type FaultFleet,
 } from './sandbox-fleet';
 import { restoreAndCount } from './records';
@@ -93,7 +95,7 @@ async function observeScenario(f: FaultFleet, what: string, s: Scenario): Promis
   if (rec.code !== 0) problems.push(`tandem recover exit ${rec.code}: ${rec.stderr.trim().split('\n').slice(-1)[0]}`);
   const r = rec.recovered.find((x) => x.id === id);
   if (r) said += `; recover: ${r.result}`;
-  const complete = isComplete(f, id);
+  const complete = await isComplete(f, id);
   said += complete ? '; set complete' : '; no set';
   if (s.expect === 'complete' && !complete) problems.push('expected a complete set');
   if (s.expect === 'nothing' && complete) problems.push('expected nothing, found a complete set');
@@ -197,6 +199,8 @@ export const sandboxFaultCases: FaultCase[] = [
   stopped('SIGSTOP of Cassandra node3', 'prepare', undefined, daemonPid('cassandra-node3'), 'aborted in Prepare, exit 1, nothing left', 'nothing'),
   stopped('Elasticsearch stopped (SIGSTOP)', 'shipping', 'shipping', daemonPid('elasticsearch'), 'failed, exit 1; its snapshot deleted by recover once ES is back', 'nothing'),
   destinationFull(),
+  serverKilled('minio', 'MinIO killed mid-upload (S3 destination)'),
+  serverKilled('sshd', 'sshd killed mid-rsync (rsync destination)'),
   {
     kind: 'fault',
     name: 'two coordinators at once',
@@ -236,7 +240,7 @@ function destinationFull(): FaultCase {
       setup: async (f) => {
         mnt = mkdtempSync(join(tmpdir(), 'tandem-faults-full-'));
         await runCommand(['mount', '-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'tmpfs', mnt], { timeoutMs: 10_000 });
-        return withLocalDestination(f, 'dest-full', mnt);
+        return withDestination(f, 'dest-full', { type: 'local', path: mnt });
       },
       teardown: async () => {
         await runCommand(['umount', mnt], { timeoutMs: 10_000 }).catch(() => undefined);
@@ -244,6 +248,34 @@ function destinationFull(): FaultCase {
       },
       coordinator: 'continue',
       inject: async () => undefined,
+      expect: 'nothing',
+    }),
+  };
+}
+
+/** A destination's server killed (kill -9) while the agents upload to it, brought back by `sandbox up` after the run. */
+function serverKilled(daemon: 'minio' | 'sshd', name: string): FaultCase {
+  return {
+    kind: 'fault',
+    name,
+    phase: 'shipping',
+    expected: `failed, exit 1; the partial uploads removed by recover once ${daemon} is back`,
+    needs: 'sandbox',
+    quick: false,
+    run: () => scenario(`${daemon}-killed`, {
+      setup: async (f) => withDestination(f, `${daemon}-killed`, daemon === 'minio' ? minioDestination(f.env) : rsyncDestination(f.env)),
+      point: 'shipping',
+      coordinator: 'continue',
+      inject: async () => {
+        const pid = readPid(daemon);
+        if (!pid) throw new Error(`sandbox daemon ${daemon} is not running`);
+        process.kill(-pid, 'SIGKILL');
+        // sshd's sessions leave its process group (setsid): the transfers in flight go with their rsync servers.
+        if (daemon === 'sshd') await runCommand(['pkill', '-KILL', '-f', 'rsync --server.*backup-host/faults'], { timeoutMs: 10_000 }).catch(() => undefined);
+      },
+      heal: async () => {
+        await runCommand([process.execPath, join(__dirname, '../sandbox/main.js'), 'up'], { timeoutMs: 300_000 });
+      },
       expect: 'nothing',
     }),
   };

@@ -6,7 +6,9 @@
  * set that verifies, or nothing at all.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { openDestination, parseDestinationConfig, type DestinationConfig } from '../../shared/destination';
+import { manifestPath } from '../../shared/manifest';
 import { join } from 'node:path';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
 import { runCommand } from '../../shared/exec';
@@ -20,6 +22,8 @@ export const REPOSITORY = 'tandem-faults';
 export interface FaultFleet {
   env: SandboxEnv;
   fleet: TestFleet;
+  /** Where this view of the fleet writes its sets. */
+  destination: DestinationConfig;
   agent(node: string): TestAgent;
 }
 
@@ -46,18 +50,32 @@ export function faultFleet(): Promise<FaultFleet> {
       { leaseMs: 90_000, prepareTimeoutMs: 60_000 },
     );
     await startFleet(fleet);
-    return { env, fleet, agent: (node) => fleet.agents.find((a) => a.node === node)! };
+    return { env, fleet, destination: parseDestinationConfig({ type: 'local', path: fleet.destDir }), agent: (node) => fleet.agents.find((a) => a.node === node)! };
   })();
   return shared;
 }
 
-/** The same agents, driven through another fleet file whose destination is the local folder `destDir`. */
-export async function withLocalDestination(f: FaultFleet, name: string, destDir: string): Promise<FaultFleet> {
+/** The same agents, driven through another fleet file whose destination is `destination` (and a state folder of its own). */
+export function withDestination(f: FaultFleet, name: string, destination: DestinationConfig): FaultFleet {
   const config = JSON.parse(readFileSync(f.fleet.fleetFile, 'utf8')) as Record<string, unknown>;
   const fleetFile = join(f.fleet.dir, `${name}.yaml`);
   const coordinatorDir = join(f.fleet.dir, name);
-  writeFileSync(fleetFile, JSON.stringify({ ...config, destination: { type: 'local', path: destDir }, stateDir: coordinatorDir }));
-  return { ...f, fleet: { ...f.fleet, fleetFile, destDir, coordinatorDir } };
+  writeFileSync(fleetFile, JSON.stringify({ ...config, destination, stateDir: coordinatorDir }));
+  const destDir = destination.type === 'local' ? destination.path : f.fleet.destDir;
+  return { ...f, destination, fleet: { ...f.fleet, fleetFile, destDir, coordinatorDir } };
+}
+
+/** The sandbox's MinIO bucket for backups, under prefix `faults`. */
+export function minioDestination(env: SandboxEnv): DestinationConfig {
+  return parseDestinationConfig({
+    type: 's3',
+    endpoint: env.minio.endpoint,
+    bucket: env.minio.backupBucket,
+    prefix: 'faults',
+    region: env.minio.region,
+    accessKeyId: env.minio.accessKey,
+    secretAccessKey: env.minio.secretKey,
+  });
 }
 
 export async function closeFaultFleet(): Promise<void> {
@@ -151,8 +169,8 @@ export async function leftovers(f: FaultFleet, id: string, complete: boolean): P
   if (!complete) {
     const es = await fetch(`${f.env.elasticsearch.url}/_snapshot/${REPOSITORY}/${tag.toLowerCase()}`);
     if (es.status === 200) out.push(`Elasticsearch snapshot ${REPOSITORY}/${tag.toLowerCase()}`);
-    const dir = join(f.fleet.destDir, id);
-    if (existsSync(dir)) out.push(`destination ${id}/ (${readdirSync(dir, { recursive: true }).length} entries)`);
+    const files = await openDestination(f.destination).list(`${id}/`);
+    if (files.length) out.push(`destination ${id}/ (${files.length} files)`);
   }
   const hs = handles(f.fleet);
   try {
@@ -173,7 +191,7 @@ export async function leftovers(f: FaultFleet, id: string, complete: boolean): P
 }
 
 /** True when the set has its manifest. */
-export const isComplete = (f: FaultFleet, id: string) => existsSync(join(f.fleet.destDir, id, 'manifest.json'));
+export const isComplete = async (f: FaultFleet, id: string) => (await openDestination(f.destination).stat(manifestPath(id))) !== null;
 
 /** `tandem verify id`: '' when it passed, else its last words. */
 export async function verifyProblem(f: FaultFleet, id: string): Promise<string> {
@@ -191,4 +209,17 @@ export function ackedBeforeCut(f: FaultFleet, id: string, fromLine: number): Wri
 export function writerRecords(f: FaultFleet): WriterRecord[] {
   const log = join(f.env.root, 'writer.log');
   return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).flatMap((l) => { try { return [JSON.parse(l) as WriterRecord]; } catch { return []; } }) : [];
+}
+
+/** The sandbox's backup host over rsync and ssh, in a folder of its own. */
+export function rsyncDestination(env: SandboxEnv): DestinationConfig {
+  return parseDestinationConfig({
+    type: 'rsync',
+    host: env.sshd.host,
+    port: env.sshd.port,
+    user: env.sshd.user,
+    path: join(env.sshd.backupHostDir, 'faults'),
+    identityFile: env.sshd.keyPath,
+    knownHostsFile: env.sshd.knownHosts,
+  });
 }
