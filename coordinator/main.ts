@@ -13,6 +13,7 @@ import { VERIFY_HELP, verifyCommand } from './cli/verify';
 import { RESTORE_HELP, restoreCommand } from './cli/restore';
 import { DRILL_HELP, drillCommand } from './cli/drill';
 import { RECOVER_HELP, recoverCommand } from './cli/recover';
+import { STATUS_HELP, statusCommand } from './cli/status';
 
 silenceThirdPartyNotices();
 
@@ -24,6 +25,7 @@ const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: st
   restore: { run: restoreCommand, help: RESTORE_HELP, summary: 'restore a backup set (plan, confirm, phases with barriers)' },
   drill: { run: drillCommand, help: DRILL_HELP, summary: 'restore into a scratch target, verify, tear down' },
   recover: { run: recoverCommand, help: RECOVER_HELP, summary: 'finish or remove the backups of a coordinator that died' },
+  status: { run: statusCommand, help: STATUS_HELP, summary: 'show the running backup, unfinished runs and the last one' },
   agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },
   certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA and node certificates' },
 };

@@ -74,6 +74,14 @@ export function acquireBackupLock(stateDir: string, backupId: string, warn: (mes
   }
 }
 
+/** What `<stateDir>/backup.lock` says now, without taking it: null when there is none (or it is not a tandem lock); `stale` when its process is gone. */
+export function readBackupLock(stateDir: string): { holder: LockHolder; stale: boolean } | null {
+  const file = join(stateDir, LOCK_FILE);
+  const text = readIfThere(file);
+  const holder = text === null ? null : parseHolder(text);
+  return holder && { holder, stale: !alive(holder, file) };
+}
+
 function held(file: string, holder: LockHolder, text: string): BackupLock {
   // A process.exit() anywhere still removes the lock; a kill -9 leaves it stale, and stale locks are taken over.
   const release = () => {

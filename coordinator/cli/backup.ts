@@ -1,17 +1,16 @@
 /** `tandem backup`: one coordinated backup set of the whole fleet. */
 import { parseArgs } from 'node:util';
-import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v2/agent';
 import { checkBackupId, newBackupId } from '../../shared/names';
 import { parseOptionFlags, type BackupOptions } from '../../shared/wire/backup-options';
 import { Journal } from '../backup/journal';
 import { acquireBackupLock, type BackupLock } from '../backup/lock';
 import { recoverRuns } from '../backup/recover';
-import { runBackup, type BackupReporter } from '../backup/two-phase';
+import { runBackup } from '../backup/two-phase';
 import { COMPRESSIONS, isCompression } from '../../shared/contract';
 import { formatBytes } from '../../shared/format';
-import { throttleEach } from '../../shared/progress';
 import { METRICS_FILE_HELP, metricsFileOption, recordBackup } from './metrics';
-import { checkArg, describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, PRINT_INTERVAL_MS, say, UsageError } from './common';
+import { checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
+import { backupProgress } from './progress';
 
 export const BACKUP_HELP = `Usage: tandem backup [options]
 
@@ -73,7 +72,10 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const backupId = chosenId ?? newBackupId();
   const { fleet, agents } = openFromConfig(values);
   const interrupt = new AbortController();
+  // Live lines on a terminal, plain lines elsewhere; stopped before anything else is printed.
+  const progress = backupProgress();
   const onSigint = () => {
+    progress.stop();
     say('interrupted: aborting the backup on every node…');
     interrupt.abort();
   };
@@ -88,7 +90,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     const journal = new Journal(fleet.stateDir);
     await recoverRuns(fleet, agents, journal, say);
     const startedMs = Date.now();
-    const outcome = await runBackup(fleet, agents, progressReporter(), { backupId, options, signal: interrupt.signal, journal });
+    const outcome = await runBackup(fleet, agents, progress, { backupId, options, signal: interrupt.signal, journal }).finally(() => progress.stop());
     if (values['metrics-file']) await recordBackup(values['metrics-file'], values.config!, fleet, outcome, startedMs);
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.status === 'complete') {
@@ -100,29 +102,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
     return interrupt.signal.aborted ? EXIT.interrupted : EXIT.failed;
   } finally {
     process.off('SIGINT', onSigint);
+    progress.stop();
     agents.forEach((a) => a.close());
     lock?.release();
   }
-}
-
-/** Prints phases, and a line per node when its state or a role's phase changes, else every PRINT_INTERVAL_MS. */
-function progressReporter(): BackupReporter {
-  const firstSeen = new Map<string, number>();
-  const stage = (s: BackupStatus) => `${s.state}|${s.progress.map((r) => r.role + r.phase).join()}`;
-  const print = throttleEach(
-    (u: { node: string; s: BackupStatus }) => u.node,
-    ({ node, s }) => {
-      const seconds = Math.max(0.001, (Date.now() - firstSeen.get(node)!) / 1000);
-      const p = s.progress.map((r) => describeProgress(r, seconds)).join(', ');
-      say(`  ${node}: ${AgentState[s.state].toLowerCase()}${p ? ` (${p})` : ''}${s.error ? `: ${s.error}` : ''}`);
-    },
-    { intervalMs: PRINT_INTERVAL_MS, urgent: (u, last) => stage(u.s) !== stage(last.s) },
-  );
-  return {
-    phase: (m) => say(`• ${m}`),
-    node(node: string, s: BackupStatus) {
-      if (!firstSeen.has(node)) firstSeen.set(node, Date.now());
-      print({ node, s });
-    },
-  };
 }

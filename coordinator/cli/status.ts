@@ -1,0 +1,87 @@
+/** `tandem status`: the running backup from another terminal, from the lock, the journal and the agents. */
+import { parseArgs } from 'node:util';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { errorMessage } from '../../shared/errors';
+import { formatBytes } from '../../shared/format';
+import { RpcError } from '../../shared/rpc/call';
+import { Journal } from '../backup/journal';
+import { readBackupLock } from '../backup/lock';
+import { buildStatusView, type NodeView, type StatusInput, type StatusView } from '../backup/status';
+import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
+
+export const STATUS_HELP = `Usage: tandem status [options]
+
+Shows what the coordinator of this fleet file is doing, from another terminal; changes nothing
+and takes no lock:
+  running     the backup holding <stateDir>/backup.lock (id, pid, host, start), its journal step
+              and timeline, and one line per node from the agent's status for that id: state,
+              each role's phase, bytes done/total, rate since shipping began, time left
+  unfinished  journal entries of runs that did not end ('tandem recover' handles them)
+  last        the newest run that ended: id, outcome (complete, aborted, failed), duration
+An agent that does not answer within --timeout is shown as unreachable.
+
+Options:
+      --timeout MS    how long to wait for each agent's answer; default 3000
+${FLEET_OPTIONS_HELP}
+
+Exit: 0 (whatever the state of the backup), 2 usage or configuration error.`;
+
+/** Runs the verb; returns the exit code. */
+export async function statusCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { ...fleetOptions, timeout: { type: 'string', default: '3000' } }, strict: true });
+  if (values.help) return void console.log(STATUS_HELP), EXIT.ok;
+  const timeoutMs = Number(values.timeout);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000) {
+    throw new UsageError('--timeout must be a whole number of ms between 1 and 600000');
+  }
+  const { fleet, agents } = openFromConfig(values);
+  try {
+    const lock = readBackupLock(fleet.stateDir);
+    const entries = new Journal(fleet.stateDir).entries((w) => say(`warning: ${w}`));
+    const id = lock && !lock.stale ? lock.holder.backupId : null;
+    // `tandem recover` holds the lock under the name "recover" and has no journal entry of its own.
+    const askAgents = id !== null && (id !== 'recover' || entries.some((e) => e.backupId === id));
+    const answers: StatusInput['answers'] = askAgents
+      ? await Promise.all(agents.map((a) => a.status(id, timeoutMs).then(
+          (status) => ({ node: a.node, status }),
+          (err) => ({ node: a.node, error: errorMessage(err), reachable: !(err instanceof RpcError && (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.DEADLINE_EXCEEDED)) }),
+        )))
+      : [];
+    const view = buildStatusView({ lock, entries, answers, now: Date.now() });
+    if (values.json) console.log(JSON.stringify(view));
+    else console.log(statusText(view));
+    return EXIT.ok;
+  } finally {
+    agents.forEach((a) => a.close());
+  }
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** The view as lines for a person. */
+export function statusText(v: StatusView): string {
+  const out: string[] = [];
+  const r = v.running;
+  if (!r) out.push('no backup running');
+  else if (r.backupId === 'recover' && !r.step) out.push(`tandem recover running (pid ${r.pid} on ${r.host}, started ${r.startedAt})`);
+  else {
+    out.push(`backup ${r.backupId} running: step ${r.step ?? 'starting (recovering earlier runs)'}, pid ${r.pid} on ${r.host}, started ${r.startedAt} (${secs(r.elapsedMs)} ago)`);
+    const t0 = Math.min(...Object.values(r.steps));
+    const timeline = Object.entries(r.steps).sort((a, b) => a[1] - b[1]).map(([step, at]) => `${step} +${secs(at - t0)}`);
+    if (timeline.length) out.push(`  timeline: ${timeline.join(', ')}`);
+    for (const n of v.nodes) out.push(`  ${nodeLine(n)}`);
+  }
+  if (v.staleLock) out.push(`stale lock: backup ${v.staleLock.backupId}, pid ${v.staleLock.pid} on ${v.staleLock.host} is gone (the next backup takes it over)`);
+  for (const u of v.unfinished) out.push(`unfinished: backup ${u.backupId} stopped at step ${u.step} (pid ${u.pid} on ${u.host}); 'tandem recover' finishes or removes it`);
+  const l = v.last;
+  out.push(l ? `last: backup ${l.backupId} ${l.outcome} in ${secs(l.durationMs)}, ended ${new Date(l.endedMs).toISOString()}${l.reason ? `: ${l.reason}` : ''}` : 'last: no backup has ended yet');
+  return out.join('\n');
+}
+
+function nodeLine(n: NodeView): string {
+  if (!n.state) return `${n.node}: ${n.reachable ? 'no status' : 'unreachable'}${n.error ? ` (${n.error})` : ''}`;
+  const roles = n.roles.map((p) => describeProgress(p)).join(', ');
+  const rate = n.rateBytesPerSec !== null ? `, ${formatBytes(n.rateBytesPerSec)}/s` : '';
+  const eta = n.etaSeconds !== null && n.state === 'shipping' ? `, ${Math.ceil(n.etaSeconds)} s left` : '';
+  return `${n.node}: ${n.state}${roles ? ` (${roles}${rate}${eta})` : ''}${n.error ? `: ${n.error}` : ''}`;
+}
