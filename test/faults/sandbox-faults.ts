@@ -26,7 +26,7 @@ import {
 } from './sandbox-fleet';
 import { restoreAndCount } from './records';
 import { readPid } from '../sandbox/procs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/exec';
@@ -263,7 +263,11 @@ function serverKilled(daemon: 'minio' | 'sshd', name: string): FaultCase {
     needs: 'sandbox',
     quick: false,
     run: () => scenario(`${daemon}-killed`, {
-      setup: async (f) => withDestination(f, `${daemon}-killed`, daemon === 'minio' ? minioDestination(f.env) : rsyncDestination(f.env)),
+      setup: async (f) => {
+        // The backup host's folder is the operator's to create (Preflight checks that it exists).
+        if (daemon === 'sshd') mkdirSync(join(f.env.sshd.backupHostDir, 'faults'), { recursive: true });
+        return withDestination(f, `${daemon}-killed`, daemon === 'minio' ? minioDestination(f.env) : rsyncDestination(f.env));
+      },
       point: 'shipping',
       coordinator: 'continue',
       inject: async () => {
