@@ -42,6 +42,8 @@ export class BackupController {
   readonly events = new EventEmitter();
   private state: PersistedState;
   private queue: Promise<unknown> = Promise.resolve();
+  /** The lease's end on the monotonic clock (performance.now()) of each prepared backup, by id. */
+  private readonly leaseDeadlines = new Map<string, number>();
   /** The lease timer of each prepared backup, by id. */
   private readonly leaseTimers = new Map<string, NodeJS.Timeout>();
   /** The signal of each backup's running work (prepare, commit, ship), by id. */
@@ -172,7 +174,7 @@ export class BackupController {
         if (rec.state === 'aborted') throw new ConflictError(`backup ${backupId} was aborted on this node: ${rec.error}`);
         return rec; // committed, shipping, done, failed: a repeated Commit gets the same answer
       }
-      if (leaseExpired(rec, this.now())) {
+      if (this.leaseOver(rec)) {
         await this.undo(rec, 'lease expired before Commit arrived');
         throw new ConflictError(`backup ${backupId}: lease expired before Commit arrived; it was aborted`);
       }
@@ -332,26 +334,40 @@ export class BackupController {
     }
   }
 
+  /**
+   * Runs the lease on the monotonic clock: the wall clock may be set back or forward by minutes
+   * (NTP, an operator) while a backup is prepared, and a lease read off it would then never end,
+   * or end at once. leaseExpiresAt (wall clock) is what the coordinator is told.
+   */
   private armLease(rec: BackupRecord): void {
     const backupId = rec.plan.backupId;
     this.clearLease(backupId);
+    const remaining = Math.max(0, rec.leaseExpiresAt - this.now());
+    this.leaseDeadlines.set(backupId, performance.now() + remaining);
     const timer = setTimeout(() => {
       this.leaseTimers.delete(backupId);
       void this.serial(async () => {
         const cur = this.state.backups[backupId];
-        if (cur && leaseExpired(cur, this.now())) {
+        if (cur?.state === 'prepared') {
           this.log.warn({ backupId }, 'lease expired without Commit or Abort; aborting');
           await this.undo(cur, 'lease expired without Commit or Abort');
         }
       });
-    }, Math.max(0, rec.leaseExpiresAt - this.now()) + 10);
+    }, remaining + 10);
     timer.unref();
     this.leaseTimers.set(backupId, timer);
+  }
+
+  /** True when the prepared backup's lease has run out: on the monotonic clock while this process armed it. */
+  private leaseOver(rec: BackupRecord): boolean {
+    const deadline = this.leaseDeadlines.get(rec.plan.backupId);
+    return deadline === undefined ? leaseExpired(rec, this.now()) : rec.state === 'prepared' && performance.now() >= deadline;
   }
 
   private clearLease(backupId: string): void {
     clearTimeout(this.leaseTimers.get(backupId));
     this.leaseTimers.delete(backupId);
+    this.leaseDeadlines.delete(backupId);
   }
 
   /** Keeps a backup's background work, so that its Abort can wait for it; forgotten once settled. */
