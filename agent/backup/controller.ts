@@ -17,7 +17,8 @@ import { writeReferenced } from '../../shared/parts/io';
 import { NO_METRICS, type AgentMetrics, type BackupOutcome } from '../metrics';
 import type { CheckResult, Role, RoleContext } from '../roles/role';
 import { parsePlan } from './plan';
-import { isActive, isTerminal, leaseExpired, preparedRecord, transition, type BackupRecord, type PlanRecord } from './state';
+import { Leases } from './leases';
+import { isActive, isTerminal, preparedRecord, transition, type BackupRecord, type PlanRecord } from './state';
 import type { PersistedState, StateStore } from './store';
 
 /** The answer to Prepare. */
@@ -42,10 +43,8 @@ export class BackupController {
   readonly events = new EventEmitter();
   private state: PersistedState;
   private queue: Promise<unknown> = Promise.resolve();
-  /** The lease's end on the monotonic clock (performance.now()) of each prepared backup, by id. */
-  private readonly leaseDeadlines = new Map<string, number>();
-  /** The lease timer of each prepared backup, by id. */
-  private readonly leaseTimers = new Map<string, NodeJS.Timeout>();
+  /** The leases of prepared backups (monotonic clock). */
+  private readonly leases = new Leases(() => this.now());
   /** The signal of each backup's running work (prepare, commit, ship), by id. */
   private readonly running = new Map<string, AbortController>();
   /** Background work after Commit (shipping, or cleanup after a failed commit), by id. */
@@ -174,11 +173,11 @@ export class BackupController {
         if (rec.state === 'aborted') throw new ConflictError(`backup ${backupId} was aborted on this node: ${rec.error}`);
         return rec; // committed, shipping, done, failed: a repeated Commit gets the same answer
       }
-      if (this.leaseOver(rec)) {
+      if (this.leases.over(rec)) {
         await this.undo(rec, 'lease expired before Commit arrived');
         throw new ConflictError(`backup ${backupId}: lease expired before Commit arrived; it was aborted`);
       }
-      this.clearLease(backupId);
+      this.leases.clear(backupId);
       const committedAt = this.now();
       rec = transition(rec, 'committed', committedAt, { committedAt });
       this.put(rec, true);
@@ -250,7 +249,7 @@ export class BackupController {
 
   /** Stops timers; running work is aborted (it is cleaned up at the next start). */
   close(): void {
-    for (const id of [...this.leaseTimers.keys()]) this.clearLease(id);
+    this.leases.clearAll();
     for (const c of this.running.values()) c.abort();
     this.closing.abort();
   }
@@ -294,7 +293,7 @@ export class BackupController {
 
   /** Role abort + cleanup, then the aborted state. Never throws: what cannot be undone is logged. */
   private async undo(rec: BackupRecord, reason: string): Promise<BackupRecord> {
-    this.clearLease(rec.plan.backupId);
+    this.leases.clear(rec.plan.backupId);
     const problems = await this.undoSteps(rec);
     if (problems.length) this.log.error({ backupId: rec.plan.backupId, problems }, 'abort left debris; the next Abort (or the next start) retries it');
     const out = transition(rec, 'aborted', this.now(), { error: [reason, ...problems].join('; '), debris: problems });
@@ -334,40 +333,16 @@ export class BackupController {
     }
   }
 
-  /**
-   * Runs the lease on the monotonic clock: the wall clock may be set back or forward by minutes
-   * (NTP, an operator) while a backup is prepared, and a lease read off it would then never end,
-   * or end at once. leaseExpiresAt (wall clock) is what the coordinator is told.
-   */
+  /** The lease of a prepared backup: when it ends without Commit or Abort, the backup is undone. */
   private armLease(rec: BackupRecord): void {
     const backupId = rec.plan.backupId;
-    this.clearLease(backupId);
-    const remaining = Math.max(0, rec.leaseExpiresAt - this.now());
-    this.leaseDeadlines.set(backupId, performance.now() + remaining);
-    const timer = setTimeout(() => {
-      this.leaseTimers.delete(backupId);
-      void this.serial(async () => {
-        const cur = this.state.backups[backupId];
-        if (cur?.state === 'prepared') {
-          this.log.warn({ backupId }, 'lease expired without Commit or Abort; aborting');
-          await this.undo(cur, 'lease expired without Commit or Abort');
-        }
-      });
-    }, remaining + 10);
-    timer.unref();
-    this.leaseTimers.set(backupId, timer);
-  }
-
-  /** True when the prepared backup's lease has run out: on the monotonic clock while this process armed it. */
-  private leaseOver(rec: BackupRecord): boolean {
-    const deadline = this.leaseDeadlines.get(rec.plan.backupId);
-    return deadline === undefined ? leaseExpired(rec, this.now()) : rec.state === 'prepared' && performance.now() >= deadline;
-  }
-
-  private clearLease(backupId: string): void {
-    clearTimeout(this.leaseTimers.get(backupId));
-    this.leaseTimers.delete(backupId);
-    this.leaseDeadlines.delete(backupId);
+    this.leases.arm(rec, () => void this.serial(async () => {
+      const cur = this.state.backups[backupId];
+      if (cur?.state === 'prepared') {
+        this.log.warn({ backupId }, 'lease expired without Commit or Abort; aborting');
+        await this.undo(cur, 'lease expired without Commit or Abort');
+      }
+    }));
   }
 
   /** Keeps a backup's background work, so that its Abort can wait for it; forgotten once settled. */
