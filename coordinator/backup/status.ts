@@ -2,19 +2,12 @@
  * What `tandem status` shows, built from what it read: the backup lock, the journal and each
  * agent's answer to GetStatus for the running id. Pure: no files, no RPCs, the clock passed in.
  */
-import { AgentState, type BackupStatus } from '../../shared/generated/tandem/v2/agent';
+import { AgentState, type BackupStatus, type RoleProgress } from '../../shared/generated/tandem/v2/agent';
 import { FINISHED_STEPS, type JournalEntry } from './journal';
 import type { LockHolder } from './lock';
 
-/** One role's progress on one node. */
-export interface RoleView {
-  role: string;
-  phase: string;
-  bytesDone: number;
-  bytesTotal: number;
-  filesDone: number;
-  filesTotal: number;
-}
+/** One role's progress on one node, as the agent reports it. */
+export type RoleView = RoleProgress;
 
 /** One node's answer for the running backup, or why there is none. */
 export interface NodeView {

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
 import { openFleet, type AgentHandle } from '../../coordinator/fleet';
+import { AgentState } from '../../shared/generated/tandem/v2/agent';
 
 const ROOT = resolve(__dirname, '../../..');
 /** Path of the compiled agent and CLI entry points. */
@@ -200,4 +201,14 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 /** A free-looking port with nothing listening on it. */
 export function unusedPort(): number {
   return nextPort++;
+}
+
+/** The agents' answer to GetStatus for one id: the state's name, or the error's gRPC code name. */
+export async function statusOf(fleet: TestFleet, id: string): Promise<string[]> {
+  const hs = handles(fleet);
+  try {
+    return await Promise.all(hs.map((h) => h.status(id, 3000).then((s) => AgentState[s.state], (err: Error) => err.message.match(/NOT_FOUND/)?.[0] ?? err.message)));
+  } finally {
+    hs.forEach((h) => h.close());
+  }
 }

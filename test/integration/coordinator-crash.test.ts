@@ -8,8 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { CLI_MAIN, handles, makeFleet, runCli, startAgent, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, makeFleet, statusOf, runCli, startAgent, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
@@ -45,14 +44,6 @@ async function kill9(child: ChildProcess): Promise<void> {
   await gone;
 }
 
-async function statusOf(f: TestFleet, id: string): Promise<string[]> {
-  const hs = handles(f);
-  try {
-    return await Promise.all(hs.map((h) => h.status(id, 3000).then((s) => AgentState[s.state], (err: Error) => err.message.match(/NOT_FOUND/)?.[0] ?? err.message)));
-  } finally {
-    hs.forEach((h) => h.close());
-  }
-}
 
 const journalOf = (f: TestFleet, id: string) => JSON.parse(readFileSync(join(f.coordinatorDir, 'journal', `${id}.json`), 'utf8'));
 

@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { handles, makeFleet, otherFleetFile, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
+import { handles, makeFleet, statusOf, otherFleetFile, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
 import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
 import { toWireDestination } from '../../shared/wire/destination';
 import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
@@ -55,15 +55,6 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
   assert.unreachable(`timed out waiting for ${what}`);
 }
 
-/** The agents' answer to GetStatus for one id: the state's name, or the error's gRPC code name. */
-async function statusOf(f: TestFleet, id: string): Promise<string[]> {
-  const hs = handles(f);
-  try {
-    return await Promise.all(hs.map((h) => h.status(id, 3000).then((s) => AgentState[s.state], (err: Error) => err.message.match(/NOT_FOUND/)?.[0] ?? err.message)));
-  } finally {
-    hs.forEach((h) => h.close());
-  }
-}
 
 /** Every file under a folder, recursively, with its sha256: a listing to compare before and after. */
 function listing(dir: string): string[] {
