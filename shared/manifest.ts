@@ -11,12 +11,12 @@ import { backupOptionsSchema } from './wire/backup-options';
 import { parseJsonText, parseValue, sha256Of } from './parts/io';
 import { nameSchema, SNAPSHOT_TAG } from './names';
 import {
-  backupIdName, checkInsideNode, commitsSchema, fileRef, listedTotalsSchema, nodeName, partRefs, partsSchema, setFileSchema,
-  type Commits, type Parts, type SetFile,
+  backupIdName, checkInsideNode, commitsSchema, fileRef, listedTotalsSchema, nodeName, partRefs, partsSchema, referencedFileSchema, setFileSchema,
+  type Commits, type Parts, type ReferencedFile, type SetFile,
 } from './parts';
 
 /** The manifest format this version writes and reads. */
-export const MANIFEST_FORMAT = 'tandem.backup-set/v2';
+export const MANIFEST_FORMAT = 'tandem.backup-set/v3';
 
 /** One node's part of the backup set. */
 export const manifestNode = z.strictObject({
@@ -51,8 +51,16 @@ export const manifestSchema = z.strictObject({
   snapshotSpreadMs: z.number().nullable(),
   options: backupOptionsSchema,
   nodes: z.array(manifestNode),
+  /** The set this one was built on (it stores only what the parent did not hold); null for a full set. */
+  parent: backupIdName.nullable(),
   /** The set's own files (archives, schemas, listings, records), each with its sha256. */
   files: z.array(setFileSchema),
+  /**
+   * Files stored by earlier sets that this set needs (table archives holding SSTables it did not
+   * store again), each with the set that stores it. Attachments kept by an earlier set are named in
+   * the files listing instead (its entries' `set`), as they can number in the millions.
+   */
+  references: z.array(referencedFileSchema),
   /** Attachments held by the files listings, beyond `files`. */
   listed: listedTotalsSchema,
   /** Every byte of the set: its files and the listed attachments. */
@@ -72,6 +80,12 @@ export const manifestSchema = z.strictObject({
     if (!nodes.has(f.node)) ctx.addIssue({ code: 'custom', path: ['files', i, 'node'], message: `${JSON.stringify(f.node)} is not a node of this set (${[...nodes].join(', ') || 'none'})` });
     else checkInsideNode(ctx, m.id, f.node, [{ at: ['files', i, 'path'], path: f.path }]);
   });
+  // A reference names another set's file of the same node: never this set's, never outside that node's folder.
+  m.references.forEach((r, i) => {
+    if (r.set === m.id) ctx.addIssue({ code: 'custom', path: ['references', i, 'set'], message: `a reference names this set itself; its files belong in files` });
+    if (!nodes.has(r.node)) ctx.addIssue({ code: 'custom', path: ['references', i, 'node'], message: `${JSON.stringify(r.node)} is not a node of this set (${[...nodes].join(', ') || 'none'})` });
+    else checkInsideNode(ctx, r.set, r.node, [{ at: ['references', i, 'path'], path: r.path }]);
+  });
 });
 
 /** A complete backup set's manifest. */
@@ -80,6 +94,8 @@ export type Manifest = z.output<typeof manifestSchema>;
 export type ManifestNode = z.output<typeof manifestNode>;
 /** One file entry of a manifest. */
 export type ManifestFile = SetFile;
+/** A file of an earlier set that a manifest references. */
+export type ManifestReference = ReferencedFile;
 
 /** The manifest's path at the destination. */
 export const manifestPath = (backupId: string) => `${backupId}/manifest.json`;

@@ -16,6 +16,7 @@ import { NODE_PART_FORMAT, nodePartSchema, ROLE_SCHEMAS, type NodePart, type Set
 import { writeReferenced } from '../../shared/parts/io';
 import { NO_METRICS, type AgentMetrics, type BackupOutcome } from '../metrics';
 import type { CheckResult, Role, RoleContext } from '../roles/role';
+import { parentSet, type ParentSet } from './parent';
 import { parsePlan } from './plan';
 import { Leases } from './leases';
 import { isActive, isTerminal, preparedRecord, transition, type BackupRecord, type PlanRecord } from './state';
@@ -51,6 +52,8 @@ export class BackupController {
   private readonly shipping = new Map<string, Promise<void>>();
   /** Aborted by close(): stops checks that belong to no prepared backup (Preflight). */
   private readonly closing = new AbortController();
+  /** Parent sets read for backups still shipping, by `<backup id>/<parent id>`. */
+  private readonly parents = new Map<string, ParentSet>();
   /** The backup whose Prepare is under way (its checks and set-up), before it has a record. */
   private preparing: string | null = null;
   /** Why a backup may not start now (a restore runs on this node), or null. */
@@ -257,11 +260,12 @@ export class BackupController {
   private async ship(start: BackupRecord): Promise<void> {
     const backupId = start.plan.backupId;
     try {
-      const record: NodePart = { format: NODE_PART_FORMAT, backupId, node: this.node, committedAt: start.committedAt, commits: start.commits, parts: {}, files: [], listed: { files: 0, bytes: 0 } };
+      const record: NodePart = { format: NODE_PART_FORMAT, backupId, node: this.node, committedAt: start.committedAt, commits: start.commits, parts: {}, files: [], references: [], listed: { files: 0, bytes: 0 } };
       for (const role of this.roles) {
         const r = await role.ship(this.context(start, role), start.commits[role.name]);
         (record.parts as Record<string, unknown>)[role.name] = checked(role.name, 'part', r.part);
         record.files.push(...r.files.map((f): SetFile => ({ ...f, node: this.node, role: role.name })));
+        record.references.push(...(r.references ?? []).map((f) => ({ ...f, node: this.node, role: role.name })));
         record.listed.files += r.listed?.files ?? 0;
         record.listed.bytes += r.listed?.bytes ?? 0;
       }
@@ -282,6 +286,7 @@ export class BackupController {
       this.log.error({ backupId, err: errorMessage(err) }, 'ship failed');
       await this.cleanupAll(rec);
     } finally {
+      for (const k of this.parents.keys()) if (k.startsWith(`${backupId}/`)) this.parents.delete(k);
       await rm(this.workDir(backupId), { recursive: true, force: true });
     }
   }
@@ -393,11 +398,22 @@ export class BackupController {
       node: this.node,
       options: rec.plan.options,
       destination,
+      parent: this.parentOf(rec, destination),
       workDir: join(this.workDir(rec.plan.backupId), role.name),
       signal,
       log: this.log.child({ backupId: rec.plan.backupId, role: role.name }),
       progress: (u) => this.progress(rec.plan.backupId, role.name, u),
     };
+  }
+
+  /** The backup's parent set, read once per backup whichever role asks first. */
+  private parentOf(rec: BackupRecord, destination: Destination): ParentSet | null {
+    const ref = rec.plan.parent;
+    if (!ref) return null;
+    const key = `${rec.plan.backupId}/${ref.backupId}`;
+    let p = this.parents.get(key);
+    if (!p) this.parents.set(key, (p = parentSet(ref, destination, this.node)));
+    return p;
   }
 
   private workDir(backupId: string): string {

@@ -4,6 +4,7 @@ import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
 import { BACKUP_ID, SNAPSHOT_TAG } from '../../shared/names';
 import { fromWireBackupOptions } from '../../shared/wire/backup-options';
 import { fromWireDestination } from '../../shared/wire/destination';
+import { parseParent } from './parent';
 import type { PlanRecord } from './state';
 
 /** Returns the validated plan, or throws ValidationError naming the bad field. */
@@ -21,5 +22,6 @@ export function parsePlan(input: BackupPlan | undefined): PlanRecord {
     leaseMs: input.leaseMs,
     destination: fromWireDestination(input.destination, 'plan.destination'),
     options: fromWireBackupOptions(input.options),
+    parent: parseParent(input.parent, input.backupId),
   };
 }

@@ -14,6 +14,7 @@ import { ConflictError } from '../../shared/errors';
 import type { RoleProgress } from '../../shared/generated/tandem/v2/agent';
 import type { FileRef } from '../../shared/parts';
 import type { BackupOptions } from '../../shared/wire/backup-options';
+import type { ParentRef } from './parent';
 
 /** Every state a backup can be in on one agent. */
 export type BackupState = 'prepared' | 'committed' | 'shipping' | 'done' | 'aborted' | 'failed';
@@ -25,6 +26,8 @@ export interface PlanRecord {
   leaseMs: number;
   destination: DestinationConfig;
   options: BackupOptions;
+  /** The complete set this backup builds on; null (or absent, in records of older versions) for a full backup. */
+  parent?: ParentRef | null;
 }
 
 /** Progress of one role, as the protocol carries it. */

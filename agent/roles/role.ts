@@ -3,6 +3,7 @@
  * protocol only ever talks to roles through it, so a role slots in without touching the protocol.
  */
 import type { Destination } from '../../shared/destination';
+import type { ParentSet } from '../backup/parent';
 import type { Logger } from '../../shared/log';
 import type { Manifest } from '../../shared/manifest';
 import type { FileRef, ListedTotals, PartRole } from '../../shared/parts';
@@ -36,6 +37,8 @@ export interface RoleContext {
   options: Readonly<BackupOptions>;
   /** Where the role ships its parts. */
   destination: Destination;
+  /** The complete set this backup builds on (store only what it lacks); null for a full backup. */
+  parent: ParentSet | null;
   /** A private working folder for this backup and role, removed after cleanup. */
   workDir: string;
   /** Aborted when the backup is aborted or the agent stops. */
@@ -53,6 +56,8 @@ export interface ShipResult {
   files: FileRef[];
   /** Files and bytes that the role's listings hold (attachments), beyond `files`. */
   listed?: ListedTotals;
+  /** Files stored by earlier sets (`<set>/<node>/…`) that the part needs, with the set storing each. */
+  references?: (FileRef & { set: string })[];
 }
 
 /** A role of an agent. Every method is idempotent: it may be called again after a crash or retry. */

@@ -33,6 +33,8 @@ const entrySchema = z.strictObject({
   host: z.string(),
   /** The run's options, as the manifest records them. */
   options: backupOptionsSchema,
+  /** The complete set the run builds on, as the manifest records it; null for a full set. */
+  parent: z.string().regex(BACKUP_ID).nullable().default(null),
   /** Why the run ended, or what is still to do. */
   reason: z.string().default(''),
   /** When each step was reached, epoch ms: the run's timeline. */
@@ -58,7 +60,7 @@ export class Journal {
   }
 
   /** Starts the entry of a new run in step "preparing", before its first Prepare. */
-  begin(backupId: string, startedMs: number, options: BackupOptions): JournalEntry {
+  begin(backupId: string, startedMs: number, options: BackupOptions, parent: string | null = null): JournalEntry {
     const now = Date.now();
     const entry: JournalEntry = {
       format: JOURNAL_FORMAT,
@@ -69,6 +71,7 @@ export class Journal {
       pid: process.pid,
       host: hostname(),
       options,
+      parent,
       reason: '',
       steps: { preparing: now },
     };

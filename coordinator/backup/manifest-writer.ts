@@ -25,6 +25,7 @@ export async function writeManifest(
   agents: readonly AgentHandle[],
   info: Map<string, { d: DescribeResponse; offset: number }>,
   last: Map<string, BackupStatus>,
+  parent: string | null = null,
 ): Promise<Manifest> {
   const destination = openDestination(fleet.destination);
   const nodes = await Promise.all(agents.map(async (a) => {
@@ -41,6 +42,7 @@ export async function writeManifest(
       commits: part.commits,
       parts: part.parts,
       files: part.files,
+      references: part.references,
       listed: part.listed,
     };
   }));
@@ -50,6 +52,12 @@ export async function writeManifest(
   const missing = files.filter((f) => present.get(f.path) !== f.size);
   if (missing.length) {
     throw new TandemError(`${missing.length} part(s) missing or of the wrong size at ${destination.describe()}: ${missing.slice(0, 3).map((f) => f.path).join(', ')}`);
+  }
+  // An earlier set's file this set relies on must still be there as recorded (a prune may not have run meanwhile: it takes the backup lock).
+  const references = uniqueRefs(nodes.flatMap((n) => n.references));
+  const gone = (await Promise.all(references.map(async (r) => ((await destination.stat(r.path))?.size === r.size ? null : r)))).filter((r) => r !== null);
+  if (gone.length) {
+    throw new TandemError(`${gone.length} file(s) of earlier sets that this set relies on are missing or changed at ${destination.describe()}: ${gone.slice(0, 3).map((f) => f.path).join(', ')}; run 'tandem backup --full'`);
   }
   const listed = { files: nodes.reduce((n, x) => n + x.listed.files, 0), bytes: nodes.reduce((n, x) => n + x.listed.bytes, 0) };
   const committed = Math.min(...nodes.map((n) => n.committedAt - n.clockOffsetMs));
@@ -65,8 +73,10 @@ export async function writeManifest(
     durationMs: Date.now() - started,
     snapshotSpreadMs: snapshotSpread(nodes),
     options,
-    nodes: nodes.map(({ files: _f, listed: _l, ...n }) => n),
+    nodes: nodes.map(({ files: _f, listed: _l, references: _r, ...n }) => n),
+    parent,
     files,
+    references,
     listed,
     bytes: files.reduce((n, f) => n + f.size, 0) + listed.bytes,
   });
@@ -83,4 +93,9 @@ async function readNodePart(destination: Destination, id: string, node: string, 
   const part = await readReferenced(destination, record, nodePartSchema, 'part record');
   if (part.backupId !== id || part.node !== node) throw new TandemError(`${ref.path} describes ${part.node} in ${part.backupId}`);
   return { record, part };
+}
+
+/** One entry per referenced path (two tables never share an archive, but a retried ship may report one twice). */
+function uniqueRefs<T extends { path: string }>(refs: T[]): T[] {
+  return [...new Map(refs.map((r) => [r.path, r])).values()];
 }

@@ -104,7 +104,7 @@ async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], jo
   }
   const last = new Map([...statuses].map(([n, s]) => [n, s as BackupStatus]));
   try {
-    const m = await writeManifest(fleet, id, entry.startedMs, entry.options, agents, info, last);
+    const m = await writeManifest(fleet, id, entry.startedMs, entry.options, agents, info, last, entry.parent);
     return done('complete', `every node had shipped; manifest written (${m.files.length} files, snapshots ${m.snapshotSpreadMs} ms apart)`);
   } catch (err) {
     return remove(`its parts do not make a set: ${errorMessage(err)}`);

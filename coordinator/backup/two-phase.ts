@@ -4,7 +4,7 @@
  * otherwise Abort everywhere. After Commit it follows every agent until its part is shipped,
  * then writes the manifest last.
  */
-import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
+import { AgentState, type BackupPlan, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { errorMessage, nodeError } from '../../shared/errors';
 import { newBackupId, snapshotTagFor } from '../../shared/names';
 import { backupOptionsSchema, fromFleetOptions, toWireBackupOptions, type BackupOptions } from '../../shared/wire/backup-options';
@@ -16,6 +16,7 @@ import { abortEverywhere, describeAbort } from './abort';
 import { faultPoint } from './fault-point';
 import type { Journal, JournalStep } from './journal';
 import { writeManifest } from './manifest-writer';
+import { chooseParent } from './parent';
 import { traces } from './unused-id';
 
 /** How a backup ended. */
@@ -32,6 +33,8 @@ export interface BackupOutcome {
   nodes: { node: string; state: string; error: string }[];
   /** Agents that did not answer Describe: the run stopped before anything was reserved. */
   unreachable: string[];
+  /** The complete set this one builds on; null for a full set. */
+  parent: string | null;
 }
 
 /** Receives what happens during a run, for progress display and logs. */
@@ -50,6 +53,8 @@ export interface BackupRunOptions {
   signal?: AbortSignal;
   /** Records each step before its first RPC, so that a run whose coordinator died can be recovered. */
   journal?: Journal;
+  /** Store everything again instead of building on the newest complete set. */
+  full?: boolean;
 }
 
 const TERMINAL = new Set([AgentState.DONE, AgentState.ABORTED, AgentState.FAILED]);
@@ -65,12 +70,13 @@ export async function runBackup(
   const id = opts.backupId ?? newBackupId();
   const b = fleet.backup;
   const options = backupOptionsSchema.parse({ compression: b.compression, ...fromFleetOptions(b.options), ...opts.options });
-  const plan = {
+  const plan: BackupPlan = {
     backupId: id,
     tag: snapshotTagFor(id),
     leaseMs: b.leaseMs,
     destination: toWireDestination(fleet.destination),
     options: toWireBackupOptions(options),
+    parent: undefined,
   };
   const last = new Map<string, BackupStatus>();
   let entry: ReturnType<Journal['begin']> | undefined;
@@ -93,6 +99,7 @@ export async function runBackup(
       return { node: a.node, state: s ? AgentState[s.state].toLowerCase() : 'unknown', error: s?.error ?? '' };
     }),
     unreachable: [],
+    parent: plan.parent?.backupId ?? null,
     ...extra,
   });
   const abortAll = async (reason: string, status: BackupStatusWord): Promise<BackupOutcome> => {
@@ -134,8 +141,17 @@ export async function runBackup(
     return outcome('aborted', `backup id ${id} is already used, nothing was prepared: ${[...used, ...journaled].join('; ')}; a new backup needs a new id (without --id it gets one)`);
   }
 
+  if (!opts.full) {
+    reporter.phase('finding the newest complete set to build on');
+    try {
+      plan.parent = (await chooseParent(fleet.destination, agents.map((a) => a.node))) ?? undefined;
+    } catch (err) {
+      return outcome('aborted', `cannot list the sets at the destination to build on the newest: ${errorMessage(err)}; nothing was prepared`);
+    }
+  }
+
   // Phase one. From here on the run is in the journal: a coordinator killed now is recovered.
-  entry = opts.journal?.begin(id, started, options);
+  entry = opts.journal?.begin(id, started, options, plan.parent?.backupId ?? null);
   faultPoint('before-prepare');
   reporter.phase(`prepare on ${agents.length} agents (lease ${b.leaseMs} ms)`);
   const votes = await Promise.allSettled(agents.map((a) => a.prepare(plan, b.prepareTimeoutMs, opts.signal)));
@@ -181,7 +197,7 @@ export async function runBackup(
   faultPoint('before-manifest');
   reporter.phase('writing the manifest');
   try {
-    const m = await writeManifest(fleet, id, started, options, agents, info, last);
+    const m = await writeManifest(fleet, id, started, options, agents, info, last, plan.parent?.backupId ?? null);
     faultPoint('after-manifest');
     return ended('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, bytes: m.bytes, durationMs: Date.now() - started });
   } catch (err) {

@@ -27,15 +27,23 @@ coordinator's journal) is refused before Prepare: a set that exists is never tou
 Each step is recorded in <stateDir>/journal/ before its first RPC; a backup whose coordinator
 died is finished or removed by the next 'tandem backup' (before its own run) or 'tandem recover'.
 
+A set builds on the newest complete set at the destination (its parent): each node archives
+only the SSTables and copies only the attachments that the parent does not hold, and records
+where the others are. A table is archived in full again when its chain would reference more
+than max_chain earlier archives (default 7) or when more than max_removed_percent (default 50)
+of the bytes it references were compacted away since. --full stores everything again.
+
 Options:
       --id ID             use this backup id (default: tandem-<UTC time>-<random>)
+      --full              store everything again instead of building on the newest set
       --compression ALG   bzip2 (default, .tbz), xz or none for Cassandra archives
       --repair            run 'nodetool repair <keyspace>' on each node before the snapshot
       --all-keyspaces     snapshot every keyspace, not only TheHive's
       --skip-index        leave the Elasticsearch index out (it must be rebuilt on restore)
       --option KEY=VALUE  a backup option (repeatable): compression=bzip2|xz|none, or
                           repair, all_keyspaces, skip_index, allow_low_rf, keep_snapshot,
-                          allow_yellow =true|false; an unknown key or value exits 2
+                          allow_yellow =true|false, max_chain=N, max_removed_percent=N;
+                          an unknown key or value exits 2
 ${METRICS_FILE_HELP}
 ${FLEET_OPTIONS_HELP}
 
@@ -50,6 +58,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
       ...fleetOptions,
       ...metricsFileOption,
       id: { type: 'string' },
+      full: { type: 'boolean', default: false },
       compression: { type: 'string' },
       repair: { type: 'boolean', default: false },
       'all-keyspaces': { type: 'boolean', default: false },
@@ -90,11 +99,12 @@ export async function backupCommand(argv: string[]): Promise<number> {
     const journal = new Journal(fleet.stateDir);
     await recoverRuns(fleet, agents, journal, say);
     const startedMs = Date.now();
-    const outcome = await runBackup(fleet, agents, progress, { backupId, options, signal: interrupt.signal, journal }).finally(() => progress.stop());
+    const outcome = await runBackup(fleet, agents, progress, { backupId, options, signal: interrupt.signal, journal, full: values.full }).finally(() => progress.stop());
     if (values['metrics-file']) await recordBackup(values['metrics-file'], values.config!, fleet, outcome, startedMs);
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.status === 'complete') {
       say(`backup ${outcome.id} complete: ${formatBytes(outcome.bytes)} in ${(outcome.durationMs / 1000).toFixed(1)} s` +
+        (outcome.parent ? `, built on ${outcome.parent}` : ', full') +
         (outcome.snapshotSpreadMs !== null ? `, snapshots ${outcome.snapshotSpreadMs} ms apart` : ''));
       return EXIT.ok;
     }

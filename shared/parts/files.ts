@@ -4,7 +4,11 @@
  * part in the manifest keeps counts and a reference to that listing.
  */
 import { z } from 'zod';
+import { BACKUP_ID, nameSchema } from '../names';
 import { sha256 as sha256Hex, destPath, epochMs, fileRef } from './common';
+
+/** The earlier set that stores an attachment this set did not copy again (absent: this set stores it). */
+const storedIn = nameSchema('backup id', BACKUP_ID).optional();
 
 /** What Commit recorded: the listing of the store at the cut. */
 export const filesCommitSchema = z.strictObject({
@@ -54,6 +58,7 @@ export const listedFileSchema = z.strictObject({
   uid: z.int().nonnegative(),
   gid: z.int().nonnegative(),
   sha256: sha256Hex,
+  set: storedIn,
 });
 
 /** A folder of a folder store ('' is the root), so restore can recreate owners and modes. */
@@ -70,6 +75,7 @@ export const listedObjectSchema = z.strictObject({
   size: z.int().nonnegative(),
   etag: z.string().optional(),
   sha256: sha256Hex,
+  set: storedIn,
 });
 
 /** What did not make it as cut, in full. */

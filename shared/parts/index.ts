@@ -47,6 +47,9 @@ export const setFileSchema = fileRef.extend({
   role: z.enum([...PART_ROLES, 'node']),
 });
 
+/** A file stored by an earlier set (`<set>/<node>/…`) that a later set needs. */
+export const referencedFileSchema = setFileSchema.extend({ set: backupIdName });
+
 /** Files and bytes that listings (attachments) hold beyond the set's own files. */
 export const listedTotalsSchema = z.strictObject({ files: z.int().nonnegative(), bytes: z.int().nonnegative() });
 
@@ -96,12 +99,19 @@ export const nodePartSchema = z.strictObject({
   parts: partsSchema,
   /** The files this node stored, listings included, attachments not (they are in the listings). */
   files: z.array(setFileSchema),
+  /** Files of earlier sets that this node's parts need (see the manifest's `references`). */
+  references: z.array(referencedFileSchema),
   listed: listedTotalsSchema,
 }).superRefine((p, ctx) => {
   checkInsideNode(ctx, p.backupId, p.node, [
     ...partRefs(p.parts).map((r) => ({ ...r, at: ['parts', ...r.at] })),
     ...p.files.map((f, i) => ({ at: ['files', i, 'path'], path: f.path })),
   ]);
+  p.references.forEach((r, i) => {
+    if (r.node !== p.node) ctx.addIssue({ code: 'custom', path: ['references', i, 'node'], message: `${JSON.stringify(r.node)} is not this record's node ${p.node}` });
+    else if (r.set === p.backupId) ctx.addIssue({ code: 'custom', path: ['references', i, 'set'], message: 'a reference names this set itself' });
+    else checkInsideNode(ctx, r.set, r.node, [{ at: ['references', i, 'path'], path: r.path }]);
+  });
   p.files.forEach((f, i) => {
     if (f.node !== p.node) ctx.addIssue({ code: 'custom', path: ['files', i, 'node'], message: `${JSON.stringify(f.node)} is not this record's node ${p.node}` });
   });
@@ -110,6 +120,7 @@ export const nodePartSchema = z.strictObject({
 export type Commits = z.output<typeof commitsSchema>;
 export type Parts = z.output<typeof partsSchema>;
 export type SetFile = z.output<typeof setFileSchema>;
+export type ReferencedFile = z.output<typeof referencedFileSchema>;
 export type NodePart = z.output<typeof nodePartSchema>;
 export type ListedTotals = z.output<typeof listedTotalsSchema>;
 

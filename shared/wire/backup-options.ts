@@ -25,6 +25,10 @@ export const backupOptionsSchema = z.strictObject({
   keepSnapshot: z.boolean().default(false),
   /** Accept a yellow Elasticsearch cluster; default false. */
   allowYellow: z.boolean().default(false),
+  /** A table is archived in full again past this many earlier archives in its chain; default 7. */
+  maxChain: z.int().min(0).max(100).default(7),
+  /** ...or when more than this share (percent) of the bytes it references were compacted away since; default 50. */
+  maxRemovedPercent: z.int().min(0).max(100).default(50),
 });
 
 /** Validated backup options, defaults applied. */
@@ -39,6 +43,8 @@ export const OPTION_KEYS: Record<string, keyof BackupOptions> = {
   allow_low_rf: 'allowLowRf',
   keep_snapshot: 'keepSnapshot',
   allow_yellow: 'allowYellow',
+  max_chain: 'maxChain',
+  max_removed_percent: 'maxRemovedPercent',
 };
 
 /** The fleet file's `backup.options`: snake_case keys, booleans. */
@@ -49,6 +55,8 @@ export const fleetBackupOptionsSchema = z.strictObject({
   allow_low_rf: z.boolean().optional(),
   keep_snapshot: z.boolean().optional(),
   allow_yellow: z.boolean().optional(),
+  max_chain: z.int().min(0).max(100).optional(),
+  max_removed_percent: z.int().min(0).max(100).optional(),
 });
 
 /** Parses `KEY=VALUE` flags into options; throws ValidationError naming the option. */
@@ -63,6 +71,9 @@ export function parseOptionFlags(flags: readonly string[]): Partial<BackupOption
     if (name === 'compression') {
       if (!isCompression(value)) throw new ValidationError(`--option compression=${value}: must be one of ${COMPRESSIONS.join(', ')}`);
       out[name] = value;
+    } else if (name === 'maxChain' || name === 'maxRemovedPercent') {
+      if (!/^\d{1,3}$/.test(value) || Number(value) > 100) throw new ValidationError(`--option ${key}=${value}: must be a whole number from 0 to 100`);
+      out[name] = Number(value);
     } else {
       if (value !== 'true' && value !== 'false') throw new ValidationError(`--option ${key}=${value}: must be true or false`);
       out[name] = value === 'true';

@@ -28,6 +28,7 @@ async function withClock(run: (c: BackupController, offset: { ms: number }, plan
     leaseMs,
     destination: toWireDestination({ type: 'local', path: dir }),
     options: toWireBackupOptions(backupOptionsSchema.parse({})),
+    parent: undefined,
   });
   try {
     return await run(c, offset, plan);

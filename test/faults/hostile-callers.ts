@@ -30,6 +30,7 @@ export function localPlan(f: TestFleet, id: string, leaseMs = 30_000): BackupPla
     leaseMs,
     destination: toWireDestination({ type: 'local', path: f.destDir }),
     options: toWireBackupOptions(backupOptionsSchema.parse({})),
+    parent: undefined,
   };
 }
 

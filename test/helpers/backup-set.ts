@@ -39,6 +39,7 @@ export function validManifest(): Record<string, any> {
       },
     }],
     files: [{ ...table, node: 'node1', role: 'cassandra' }].map(({ path, size, sha256, node, role }) => ({ path, size, sha256, node, role })),
+    parent: null, references: [],
     listed: { files: 1, bytes: 10 }, bytes: 20,
   };
 }

@@ -24,6 +24,7 @@ export function backupContext(work: string, destination: Destination, role: stri
     node,
     options: backupOptionsSchema.parse(options),
     destination,
+    parent: null,
     workDir: join(work, 'work', backupId, role),
     signal: new AbortController().signal,
     log: silentLogger(),
@@ -107,7 +108,9 @@ export function manifestOf(backupId: string, backups: RoleBackup[]): Manifest {
     snapshotSpreadMs: null,
     options: {},
     nodes: [...nodes.values()],
+    parent: null,
     files,
+    references: [],
     listed,
     bytes: files.reduce((a, f) => a + (f.size as number), 0) + listed.bytes,
   });

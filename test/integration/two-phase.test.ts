@@ -24,6 +24,7 @@ const localPlan = (id: string, leaseMs: number, dir: string): BackupPlan => ({
   leaseMs,
   destination: toWireDestination({ type: 'local', path: dir }),
   options: toWireBackupOptions(backupOptionsSchema.parse({})),
+  parent: undefined,
 });
 
 const fleets: TestFleet[] = [];

@@ -42,7 +42,9 @@ function bigManifest(count: number): Manifest {
       node: 'node1', hostname: 'host1', roles: ['cassandra'], versions: { cassandra: '5.0.8' }, committedAt: 1735689601000, clockOffsetMs: 0,
       record: { path: `${ID}/node1/part.json`, size: 1, sha256: 'c'.repeat(64) }, commits: {}, parts: {},
     }],
+    parent: null,
     files,
+    references: [],
     listed: { files: 0, bytes: 0 },
     bytes: files.reduce((s, f) => s + f.size, 0),
   });

@@ -77,7 +77,7 @@ test('fleet file: a lease shorter than the wait for votes is refused', () => {
 
 test('a plan from the network is validated before use', () => {
   const options = toWireBackupOptions(backupOptionsSchema.parse({ compression: 'xz' }));
-  const ok: BackupPlan = { backupId: 'tandem-1', tag: 'tandem-1', leaseMs: 5000, destination: toWireDestination({ type: 'local', path: '/b' }), options };
+  const ok: BackupPlan = { backupId: 'tandem-1', tag: 'tandem-1', leaseMs: 5000, destination: toWireDestination({ type: 'local', path: '/b' }), options, parent: undefined };
   assert.is(parsePlan(ok).backupId, 'tandem-1');
   assert.is(parsePlan(ok).options.compression, 'xz');
   assert.throws(() => parsePlan({ ...ok, backupId: '../etc' }), /plan\.backupId/);

@@ -12,7 +12,7 @@ const cass = (n: string) => ({ compression: 'bzip2', keyspaces: ['thehive'], tab
 const manifest = manifestSchema.parse({
   format: MANIFEST_FORMAT, id: 'tandem-x', tag: 'tandem-x', status: 'complete', tandemVersion: 't', startedAt: '', committedAt: '', completedAt: '', durationMs: 0, snapshotSpreadMs: null, options: {},
   nodes: [node('node1', { cassandra: cass('node1'), elasticsearch: { skipped: true, reason: 'x', summary: '' } }), node('node2', { cassandra: cass('node2') }), node('node3', { cassandra: cass('node3') })],
-  files: [], listed: { files: 0, bytes: 0 }, bytes: 0,
+  parent: null, files: [], references: [], listed: { files: 0, bytes: 0 }, bytes: 0,
 });
 
 test('same node names: every node imports its own SSTables; one recreates the schema', () => {

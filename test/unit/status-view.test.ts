@@ -17,6 +17,7 @@ const entry = (backupId: string, startedMs: number, steps: [JournalStep, number]
   pid: 4242,
   host: 'coord',
   options: backupOptionsSchema.parse({}),
+  parent: null,
   reason,
   steps: Object.fromEntries(steps),
 });

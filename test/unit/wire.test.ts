@@ -52,7 +52,7 @@ test('restore phases: every phase round-trips; unknown values are refused', () =
 });
 
 test('a manifest of another format is refused by name, before its fields are read', () => {
-  assert.throws(() => parseManifest(JSON.stringify({ format: 'tandem.backup-set/v1', id: 'x' }), 'tandem-x'), /has format "tandem\.backup-set\/v1"; this tandem reads tandem\.backup-set\/v2 only/);
+  assert.throws(() => parseManifest(JSON.stringify({ format: 'tandem.backup-set/v1', id: 'x' }), 'tandem-x'), /has format "tandem\.backup-set\/v1"; this tandem reads tandem\.backup-set\/v3 only/);
   assert.throws(() => parseManifest('{', 'tandem-x'), /not valid JSON/);
   assert.throws(() => parseManifest(JSON.stringify({ format: MANIFEST_FORMAT, id: 'tandem-x' }), 'tandem-x'), /not a valid manifest: tag/);
 });

@@ -338,6 +338,23 @@ export interface BackupOptions {
   keepSnapshot: boolean;
   /** Accept a yellow Elasticsearch cluster. */
   allowYellow: boolean;
+  /**
+   * A table is archived in full again when its chain would reference more than this many
+   * earlier archives.
+   */
+  maxChain: number;
+  /**
+   * ...or when more than this share (percent) of the bytes it references are SSTables that
+   * compaction has since removed.
+   */
+  maxRemovedPercent: number;
+}
+
+/** The complete set a backup is built on: it stores only what that set does not hold. */
+export interface BackupParent {
+  backupId: string;
+  /** sha256 of the parent's manifest, which the agent checks against the manifest it reads. */
+  manifestSha256: string;
 }
 
 /** What the coordinator asks every agent to back up. */
@@ -348,7 +365,11 @@ export interface BackupPlan {
   /** How long a prepared state lives without Commit or Abort, in milliseconds. */
   leaseMs: number;
   destination: Destination | undefined;
-  options: BackupOptions | undefined;
+  options:
+    | BackupOptions
+    | undefined;
+  /** Absent: a full backup. */
+  parent: BackupParent | undefined;
 }
 
 export interface PrepareRequest {
@@ -1628,6 +1649,8 @@ function createBaseBackupOptions(): BackupOptions {
     allowLowRf: false,
     keepSnapshot: false,
     allowYellow: false,
+    maxChain: 0,
+    maxRemovedPercent: 0,
   };
 }
 
@@ -1653,6 +1676,12 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     }
     if (message.allowYellow !== false) {
       writer.uint32(56).bool(message.allowYellow);
+    }
+    if (message.maxChain !== 0) {
+      writer.uint32(64).int32(message.maxChain);
+    }
+    if (message.maxRemovedPercent !== 0) {
+      writer.uint32(72).int32(message.maxRemovedPercent);
     }
     return writer;
   },
@@ -1726,6 +1755,22 @@ export const BackupOptions: MessageFns<BackupOptions> = {
             message.allowYellow = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxChain = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxRemovedPercent = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1767,6 +1812,16 @@ export const BackupOptions: MessageFns<BackupOptions> = {
         : isSet(object.allow_yellow)
         ? globalThis.Boolean(object.allow_yellow)
         : false,
+      maxChain: isSet(object.maxChain)
+        ? globalThis.Number(object.maxChain)
+        : isSet(object.max_chain)
+        ? globalThis.Number(object.max_chain)
+        : 0,
+      maxRemovedPercent: isSet(object.maxRemovedPercent)
+        ? globalThis.Number(object.maxRemovedPercent)
+        : isSet(object.max_removed_percent)
+        ? globalThis.Number(object.max_removed_percent)
+        : 0,
     };
   },
 
@@ -1793,6 +1848,12 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     if (message.allowYellow !== false) {
       obj.allowYellow = message.allowYellow;
     }
+    if (message.maxChain !== 0) {
+      obj.maxChain = Math.round(message.maxChain);
+    }
+    if (message.maxRemovedPercent !== 0) {
+      obj.maxRemovedPercent = Math.round(message.maxRemovedPercent);
+    }
     return obj;
   },
 
@@ -1808,12 +1869,107 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     message.allowLowRf = object.allowLowRf ?? false;
     message.keepSnapshot = object.keepSnapshot ?? false;
     message.allowYellow = object.allowYellow ?? false;
+    message.maxChain = object.maxChain ?? 0;
+    message.maxRemovedPercent = object.maxRemovedPercent ?? 0;
+    return message;
+  },
+};
+
+function createBaseBackupParent(): BackupParent {
+  return { backupId: "", manifestSha256: "" };
+}
+
+export const BackupParent: MessageFns<BackupParent> = {
+  encode(message: BackupParent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.backupId !== "") {
+      writer.uint32(10).string(message.backupId);
+    }
+    if (message.manifestSha256 !== "") {
+      writer.uint32(18).string(message.manifestSha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BackupParent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBackupParent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.manifestSha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BackupParent {
+    return {
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+      manifestSha256: isSet(object.manifestSha256)
+        ? globalThis.String(object.manifestSha256)
+        : isSet(object.manifest_sha256)
+        ? globalThis.String(object.manifest_sha256)
+        : "",
+    };
+  },
+
+  toJSON(message: BackupParent): unknown {
+    const obj: any = {};
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    if (message.manifestSha256 !== "") {
+      obj.manifestSha256 = message.manifestSha256;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BackupParent>, I>>(base?: I): BackupParent {
+    return BackupParent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BackupParent>, I>>(object: I): BackupParent {
+    const message = createBaseBackupParent();
+    message.backupId = object.backupId ?? "";
+    message.manifestSha256 = object.manifestSha256 ?? "";
     return message;
   },
 };
 
 function createBaseBackupPlan(): BackupPlan {
-  return { backupId: "", tag: "", leaseMs: 0, destination: undefined, options: undefined };
+  return { backupId: "", tag: "", leaseMs: 0, destination: undefined, options: undefined, parent: undefined };
 }
 
 export const BackupPlan: MessageFns<BackupPlan> = {
@@ -1832,6 +1988,9 @@ export const BackupPlan: MessageFns<BackupPlan> = {
     }
     if (message.options !== undefined) {
       BackupOptions.encode(message.options, writer.uint32(42).fork()).join();
+    }
+    if (message.parent !== undefined) {
+      BackupParent.encode(message.parent, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1889,6 +2048,14 @@ export const BackupPlan: MessageFns<BackupPlan> = {
             message.options = BackupOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.parent = BackupParent.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1916,6 +2083,7 @@ export const BackupPlan: MessageFns<BackupPlan> = {
         : 0,
       destination: isSet(object.destination) ? Destination.fromJSON(object.destination) : undefined,
       options: isSet(object.options) ? BackupOptions.fromJSON(object.options) : undefined,
+      parent: isSet(object.parent) ? BackupParent.fromJSON(object.parent) : undefined,
     };
   },
 
@@ -1936,6 +2104,9 @@ export const BackupPlan: MessageFns<BackupPlan> = {
     if (message.options !== undefined) {
       obj.options = BackupOptions.toJSON(message.options);
     }
+    if (message.parent !== undefined) {
+      obj.parent = BackupParent.toJSON(message.parent);
+    }
     return obj;
   },
 
@@ -1952,6 +2123,9 @@ export const BackupPlan: MessageFns<BackupPlan> = {
       : undefined;
     message.options = (object.options !== undefined && object.options !== null)
       ? BackupOptions.fromPartial(object.options)
+      : undefined;
+    message.parent = (object.parent !== undefined && object.parent !== null)
+      ? BackupParent.fromPartial(object.parent)
       : undefined;
     return message;
   },
