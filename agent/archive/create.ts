@@ -46,6 +46,8 @@ export interface CreateArchiveOptions {
   xzPreset?: number;
   /** Starts the bzip2 program; default spawnProcess (a seam for tests). */
   spawn?: ProcessSpawner;
+  /** Only these files (relative paths) go into the archive; default: every file. Folders are always kept. */
+  include?: ReadonlySet<string>;
 }
 
 /** What createArchive wrote. */
@@ -97,7 +99,8 @@ export async function createArchive(opts: CreateArchiveOptions): Promise<CreateA
   const { signal } = opts;
   if (signal?.aborted) throw abortError(signal);
   const threads = opts.threads ?? defaultThreads();
-  const items = await walk(opts.sourceDir); // refuse bad sources before creating any output
+  // Bad sources are refused before any output is created.
+  const items = (await walk(opts.sourceDir)).filter((i) => !opts.include || i.st.isDirectory() || opts.include.has(i.rel));
   const bzip2 = opts.compression === 'bzip2' ? await bzip2Argv('compress', threads, opts.bzip2Program) : null;
 
   const group = failureGroup(signal);

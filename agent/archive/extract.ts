@@ -38,6 +38,8 @@ export interface ExtractArchiveOptions {
   bzip2Program?: Bzip2Program;
   /** Starts the bzip2 program; default spawnProcess (a seam for tests). */
   spawn?: ProcessSpawner;
+  /** Only these files (relative paths, as in the result) are written; the others are read past. Default: every file. */
+  include?: ReadonlySet<string>;
 }
 
 /** What extractArchive wrote. */
@@ -83,7 +85,7 @@ export async function sniffCompression(src: Readable): Promise<{ compression: Co
 }
 
 /** Checks one header and returns its normalized relative path ('' = targetDir itself); throws ValidationError. */
-function checkEntry(h: tar.Header, target: string, limits: { maxEntry: number; maxTotal: number; total: number }): string {
+function checkEntry(h: tar.Header, target: string, limits: { maxEntry: number; maxTotal: number; total: number }, include?: ReadonlySet<string>): string {
   const name = h.name;
   const bad = (why: string) => new ValidationError(`refusing archive entry ${JSON.stringify(name)}: ${why}`, { entry: name });
   if (typeof name !== 'string' || name === '') throw bad('empty name');
@@ -97,7 +99,8 @@ function checkEntry(h: tar.Header, target: string, limits: { maxEntry: number; m
   const rel = parts.filter((p) => p !== '' && p !== '.').join('/');
   const dest = resolve(target, rel);
   if (dest !== target && !dest.startsWith(target + sep)) throw bad('resolves outside the target directory');
-  if (isFile) {
+  // A file that is read past writes nothing: the limits bound what is written.
+  if (isFile && (!include || include.has(rel))) {
     if (rel === '') throw bad('a file cannot replace the target directory');
     const size = h.size ?? 0;
     if (!(size >= 0)) throw bad('invalid size');
@@ -168,7 +171,7 @@ export async function extractArchive(opts: ExtractArchiveOptions): Promise<Extra
   const consume = async (): Promise<void> => {
     for await (const entry of extract) {
       const h = entry.header;
-      const rel = checkEntry(h, realTarget, limits);
+      const rel = checkEntry(h, realTarget, limits, opts.include);
       if (h.type === 'directory') {
         for await (const _ of entry) void _; // no body; drained so the parser moves on
         // Owner keeps rwx so the extraction can fill it; setuid/setgid/sticky bits are dropped.
@@ -177,6 +180,10 @@ export async function extractArchive(opts: ExtractArchiveOptions): Promise<Extra
           await chmod(dir, (h.mode & 0o777) | 0o700);
           dirs.push({ path: dir, mode: h.mode & 0o777, mtime: h.mtime });
         }
+        continue;
+      }
+      if (opts.include && !opts.include.has(rel)) {
+        for await (const _ of entry) void _; // another SSTable of an earlier archive: read past it
         continue;
       }
       const slash = rel.lastIndexOf('/');

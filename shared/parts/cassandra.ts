@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { COMPRESSIONS } from '../contract';
-import { CQL_NAME, nameSchema, QUALIFIED_TABLE, SNAPSHOT_TAG } from '../names';
+import { BACKUP_ID, CQL_NAME, nameSchema, QUALIFIED_TABLE, SNAPSHOT_TAG } from '../names';
 import { destPath, epochMs, fileRef, sha256 } from './common';
 
 /** A keyspace or table name: it becomes a folder, a CQL identifier and a nodetool argument. */
@@ -51,6 +51,10 @@ export const shippedTableSchema = z.strictObject({
   sha256,
   /** Bytes of SSTables archived. */
   bytesIn: z.int().nonnegative(),
+  /** Earlier sets' archives this table's SSTables are also read from (0: the archive holds them all). */
+  chain: z.int().nonnegative(),
+  /** Bytes of SSTable components kept in those earlier archives rather than archived again. */
+  bytesReused: z.int().nonnegative(),
   /** Rows this node held at the cut (absent when counting is off). */
   count: tableRowCountSchema.optional(),
 });
@@ -72,10 +76,52 @@ export const archivedFileSchema = z.strictObject({
   sha256,
 });
 
-/** `<id>/<node>/cassandra/contents.json`: per `<keyspace>.<table>`, the files of its archive. */
+/** An SSTable's name in a snapshot: `<version>-<generation>-<format>`, under a secondary index's `.<index>/` folder if any. */
+export const SSTABLE_NAME = /^(?:\.[A-Za-z0-9_]{1,64}\/)?[a-z]{2}-[0-9a-z_]{1,64}-[a-z]{2,8}$/;
+
+const backupId = nameSchema('backup id', BACKUP_ID);
+
+/**
+ * One SSTable of the snapshot and where its immutable components are stored. SSTables never change
+ * once written, so a later set that finds the same one (same table folder, name, Data size and
+ * mtime, and Cassandra's own CRC of the Data component) keeps this record instead of archiving it
+ * again; `dataSha256` is the checksum taken when it was first archived.
+ */
+export const sstableRecordSchema = z.strictObject({
+  name: z.string().regex(SSTABLE_NAME, 'must be an SSTable name such as nb-1-big'),
+  dataSize: z.int().nonnegative(),
+  dataMtimeMs: z.int().nonnegative(),
+  /** The CRC32 Cassandra wrote in `Digest.crc32`; null when the SSTable has none. */
+  digest: z.string().regex(/^\d{1,10}$/).nullable(),
+  dataSha256: sha256,
+  /** The set whose archive holds the immutable components, and that archive. */
+  set: backupId,
+  archive: destPath,
+  /** Components stored in that archive (the rewritten-in-place ones, Statistics and Summary, are in every set's own archive). */
+  components: z.array(archivedFileSchema),
+});
+
+/** An archive a table's restore reads: this set's own, or an earlier set's. */
+export const tableArchiveSchema = fileRef.extend({
+  set: backupId,
+  /** Bytes of files inside it. */
+  bytesIn: z.int().nonnegative(),
+});
+
+/** One table of `contents.json`. */
+export const tableContentsSchema = z.strictObject({
+  /** Files inside this set's archive. */
+  files: z.array(archivedFileSchema),
+  /** Every SSTable of the snapshot, with the archive holding its immutable components. */
+  sstables: z.array(sstableRecordSchema),
+  /** Every archive the table is restored from, this set's first. */
+  archives: z.array(tableArchiveSchema).min(1),
+});
+
+/** `<id>/<node>/cassandra/contents.json`: per `<keyspace>.<table>`, its files and SSTables. */
 export const sstableContentsSchema = z.strictObject({
-  format: z.literal('tandem.sstable-contents/v1'),
-  tables: z.record(nameSchema('<keyspace>.<table>', QUALIFIED_TABLE), z.array(archivedFileSchema)),
+  format: z.literal('tandem.sstable-contents/v2'),
+  tables: z.record(nameSchema('<keyspace>.<table>', QUALIFIED_TABLE), tableContentsSchema),
 });
 
 export type CassandraCommit = z.output<typeof cassandraCommitSchema>;
@@ -84,3 +130,6 @@ export type ShippedTable = z.output<typeof shippedTableSchema>;
 export type CassandraPart = z.output<typeof cassandraPartSchema>;
 export type ArchivedFile = z.output<typeof archivedFileSchema>;
 export type SstableContents = z.output<typeof sstableContentsSchema>;
+export type SstableRecord = z.output<typeof sstableRecordSchema>;
+export type TableArchive = z.output<typeof tableArchiveSchema>;
+export type TableContents = z.output<typeof tableContentsSchema>;

@@ -18,7 +18,7 @@ const ref = (path: string, c = 'a') => ({ path, size: 10, sha256: hex(c) });
 /** A fresh, valid manifest (JSON value) with cassandra, elasticsearch and files parts on node1. */
 export function validManifest(): Record<string, any> {
   const base = `${SET_ID}/node1`;
-  const table = { keyspace: 'thehive', table: 'edgestore', tableDir: 'edgestore-0123abcd', path: `${base}/cassandra/thehive/edgestore.tar.bz2`, size: 10, sha256: hex('b'), bytesIn: 20 };
+  const table = { keyspace: 'thehive', table: 'edgestore', tableDir: 'edgestore-0123abcd', path: `${base}/cassandra/thehive/edgestore.tar.bz2`, size: 10, sha256: hex('b'), bytesIn: 20, chain: 0, bytesReused: 0 };
   return {
     format: MANIFEST_FORMAT, id: SET_ID, tag: SET_ID, status: 'complete', tandemVersion: 't',
     startedAt: '', committedAt: '', completedAt: '', durationMs: 0, snapshotSpreadMs: null, options: {},
@@ -79,10 +79,18 @@ export async function plantCassandraSet(root: string, opts: { archiveBody?: (ori
   const archive = Buffer.concat(chunks);
   const m = validManifest();
   const base = `${SET_ID}/node1`;
-  const contents = { format: 'tandem.sstable-contents/v1', tables: { 'thehive.edgestore': files.map((f) => ({ path: f.path, size: opts.recordedSize ?? f.body.length, sha256: sha256Of(f.body) })) } };
   const cass = m.nodes[0].parts.cassandra;
-  cass.contents = put(`${base}/cassandra/contents.json`, JSON.stringify(contents));
   const recorded = { path: cass.tables[0].path, size: archive.length, sha256: sha256Of(archive) };
+  const archived = files.map((f) => ({ path: f.path, size: opts.recordedSize ?? f.body.length, sha256: sha256Of(f.body) }));
+  const sstable = {
+    name: 'nb-1-big', dataSize: archived[0].size, dataMtimeMs: 0, digest: null, dataSha256: archived[0].sha256,
+    set: SET_ID, archive: recorded.path, components: [archived[0]],
+  };
+  const contents = {
+    format: 'tandem.sstable-contents/v2',
+    tables: { 'thehive.edgestore': { files: archived, sstables: [sstable], archives: [{ ...recorded, set: SET_ID, bytesIn: 402 }] } },
+  };
+  cass.contents = put(`${base}/cassandra/contents.json`, JSON.stringify(contents));
   put(recorded.path, opts.archiveBody ? opts.archiveBody(archive) : archive);
   Object.assign(cass.tables[0], recorded);
   m.files = [{ ...recorded, node: 'node1', role: 'cassandra' }];

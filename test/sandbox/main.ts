@@ -1,11 +1,12 @@
 /**
- * npm run sandbox -- up | down [--wipe] | status | seed [--size 5MB] | writer start|stop|run | env
+ * npm run sandbox -- up | down [--wipe] | status | seed [--size 5MB] | writer start|stop|run | agents restart | env
  */
+import { startAgents, stopAgents } from './fleet';
 import { sandboxDown, sandboxStatus, sandboxUp, seedSandbox } from './index';
 import { readSandboxEnv } from './paths';
 import { runWriter, startWriter, stopWriter } from './writer';
 
-const USAGE = 'usage: sandbox up | down [--wipe] | status | seed [--size 5MB|2GB] | writer start|stop | env';
+const USAGE = 'usage: sandbox up | down [--wipe] | status | seed [--size 5MB|2GB] | writer start|stop | agents restart | env';
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -57,6 +58,13 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       break;
+    }
+    case 'agents': {
+      // After a rebuild: the agents run the code they started with.
+      if (rest[0] !== 'restart') break;
+      await stopAgents();
+      await startAgents((m) => process.stdout.write(`${m}\n`));
+      return 0;
     }
     case 'env': {
       process.stdout.write(`${JSON.stringify(readSandboxEnv(), null, 2)}\n`);

@@ -19,7 +19,7 @@ const fetchPhase = (ctx: Parameters<typeof restoreCassandra>[2]) => restoreCassa
 test('an untouched set is fetched, checked and extracted', async () => {
   const { ctx, tableDir, workDir } = await plantCassandraSet(fresh());
   const out = await fetchPhase(ctx);
-  assert.match(out?.detail ?? '', /1 archives fetched and checked/);
+  assert.match(out?.detail ?? '', /1 table fetched and checked/);
   assert.equal(readdirSync(tableDir), ['nb-1-big-Data.db']);
   assert.not.ok(readdirSync(join(workDir, 'node1')).some((f) => f.endsWith('.archive')), 'the downloaded archive is removed');
 });

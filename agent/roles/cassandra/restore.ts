@@ -13,7 +13,7 @@ import { TandemError, ValidationError } from '../../../shared/errors';
 import { systemExec, type CommandRunner, type Exec, type ProcessSpawner } from '../../../shared/exec';
 import { checkCqlName } from '../../../shared/names';
 import { nodesWith } from '../../../shared/manifest';
-import type { ArchivedFile, ShippedTable, TableRowCount } from '../../../shared/parts/cassandra';
+import type { ShippedTable, TableContents, TableRowCount } from '../../../shared/parts/cassandra';
 import type { TableRows } from '../../../shared/generated/tandem/v2/agent';
 import { extractArchive } from '../../archive';
 import { checkFreeSpace, fetchChecked } from '../../archive/fetch';
@@ -24,7 +24,7 @@ import { Nodetool } from './nodetool';
 import { clearRestoreSnapshots, recordRestoreStart } from './restore-snapshots';
 import { loadSchema, waitForAgreement } from './schema';
 import { expectedRows, rowCountProblem } from './expected-rows';
-import { backedUpKeyspaces, contentsOf, sources, tablesOf, targetKeyspace } from './restore-tables';
+import { archivesOf, backedUpKeyspaces, contentsOf, sources, tablesOf, targetKeyspace, type ArchiveToExtract } from './restore-tables';
 
 /** Folder of one table's SSTables, laid out `<ks>/<table>` as sstableloader requires. */
 const tableDir = (ctx: RestoreContext, source: string, ks: string, table: string) => join(ctx.workDir, source, ks, table);
@@ -42,63 +42,74 @@ async function exists(p: string): Promise<boolean> {
 async function fetch(ctx: RestoreContext, spawn: ProcessSpawner): Promise<PhaseOutcome> {
   let fetched = 0;
   let skipped = 0;
-  const all = sources(ctx).flatMap((source) => tablesOf(ctx, source));
-  const progress = { phase: 'fetch', filesDone: 0, filesTotal: all.length, bytesDone: 0, bytesTotal: all.reduce((n, t) => n + t.size, 0) };
-  const step = (t: ShippedTable) => ctx.progress({ ...progress, filesDone: ++progress.filesDone, bytesDone: (progress.bytesDone += t.size) });
-  const doneMarker = (source: string, t: ShippedTable) => join(ctx.workDir, source, `.${t.keyspace}.${t.table}.fetched`);
-  const contents = new Map<string, Map<string, ArchivedFile[]>>();
+  const contents = new Map<string, Map<string, TableContents>>();
   for (const source of sources(ctx)) contents.set(source, await contentsOf(ctx, source));
-  const recorded = (source: string, t: ShippedTable) => contents.get(source)!.get(`${t.keyspace}.${t.table}`) ?? [];
+  const work = sources(ctx).flatMap((source) => tablesOf(ctx, source).map((t) => ({
+    source, t, archives: archivesOf(ctx, source, t, contents.get(source)!.get(`${t.keyspace}.${t.table}`)),
+  })));
+  const sizeOf = (w: (typeof work)[number]) => w.archives.reduce((n, a) => n + a.ref.size, 0);
+  const progress = { phase: 'fetch', filesDone: 0, filesTotal: work.length, bytesDone: 0, bytesTotal: work.reduce((n, w) => n + sizeOf(w), 0) };
+  const step = (w: (typeof work)[number]) => ctx.progress({ ...progress, filesDone: ++progress.filesDone, bytesDone: (progress.bytesDone += sizeOf(w)) });
+  const doneMarker = (source: string, t: ShippedTable) => join(ctx.workDir, source, `.${t.keyspace}.${t.table}.fetched`);
   // Checked before the first download: the extracted files plus the largest archive, while it is there.
-  const todo: { source: string; t: ShippedTable }[] = [];
-  for (const source of sources(ctx)) for (const t of tablesOf(ctx, source)) if (!(await exists(doneMarker(source, t)))) todo.push({ source, t });
+  const todo: typeof work = [];
+  for (const w of work) if (!(await exists(doneMarker(w.source, w.t)))) todo.push(w);
   await mkdir(ctx.workDir, { recursive: true });
-  const need = todo.reduce((n, { source, t }) => n + recorded(source, t).reduce((m, f) => m + f.size, 0), 0) + Math.max(0, ...todo.map(({ t }) => t.size));
-  await checkFreeSpace(ctx.workDir, need, `fetching ${todo.length} table archives`, "free some space, or put the agent's stateDir on a larger file system");
-  for (const source of sources(ctx)) {
-    for (const t of tablesOf(ctx, source)) {
-      const dir = tableDir(ctx, source, targetKeyspace(ctx, t.keyspace), t.table);
-      const done = doneMarker(source, t);
-      if (await exists(done)) {
-        skipped++;
-        step(t);
-        continue;
-      }
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
-      const files = recorded(source, t);
-      const archive = join(ctx.workDir, source, `.${t.keyspace}.${t.table}.archive`);
-      let extracted: Awaited<ReturnType<typeof extractArchive>>;
-      try {
-        await fetchChecked(ctx.destination, t, archive, ctx.signal);
-        extracted = await extractArchive({
-          archive,
-          targetDir: dir,
-          compression: 'auto',
-          signal: ctx.signal,
-          spawn,
-          maxEntryBytes: Math.max(0, ...files.map((f) => f.size)),
-          maxTotalBytes: files.reduce((n, f) => n + f.size, 0),
-        });
-      } catch (err) {
-        await rm(dir, { recursive: true, force: true });
-        throw err;
-      } finally {
-        await rm(archive, { force: true });
-      }
-      const want = new Map(files.map((c) => [c.path, c.sha256]));
-      for (const f of extracted.files) {
-        if (want.get(f.path) !== f.sha256) throw new TandemError(`${t.path}: ${f.path} differs from the snapshot file recorded at backup`);
-      }
-      // Cassandra's snapshot bookkeeping files are not SSTables: leave only what import/loader read.
-      await rm(join(dir, 'manifest.json'), { force: true });
-      await rm(join(dir, 'schema.cql'), { force: true });
-      await writeFile(done, t.sha256);
-      fetched++;
-      step(t);
+  const need = todo.reduce((n, w) => n + w.archives.reduce((m, a) => m + a.files.reduce((k, f) => k + f.size, 0), 0), 0) +
+    Math.max(0, ...todo.flatMap((w) => w.archives.map((a) => a.ref.size)));
+  await checkFreeSpace(ctx.workDir, need, `fetching ${todo.length} tables' archives`, "free some space, or put the agent's stateDir on a larger file system");
+  for (const w of work) {
+    const { source, t } = w;
+    const dir = tableDir(ctx, source, targetKeyspace(ctx, t.keyspace), t.table);
+    const done = doneMarker(source, t);
+    if (await exists(done)) {
+      skipped++;
+      step(w);
+      continue;
     }
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    try {
+      for (const a of w.archives) await fetchAndExtract(ctx, spawn, source, t, a, dir);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    // Cassandra's snapshot bookkeeping files are not SSTables: leave only what import/loader read.
+    await rm(join(dir, 'manifest.json'), { force: true });
+    await rm(join(dir, 'schema.cql'), { force: true });
+    await writeFile(done, t.sha256);
+    fetched++;
+    step(w);
   }
-  return { detail: `${fetched} archives fetched and checked` + (skipped ? `, ${skipped} already there` : '') };
+  return { detail: `${fetched} ${fetched === 1 ? 'table' : 'tables'} fetched and checked` + (skipped ? `, ${skipped} already there` : '') };
+}
+
+/** Downloads one archive, checks it against the manifest, and extracts the files wanted of it into `dir`, each checked. */
+async function fetchAndExtract(ctx: RestoreContext, spawn: ProcessSpawner, source: string, t: ShippedTable, a: ArchiveToExtract, dir: string): Promise<void> {
+  const archive = join(ctx.workDir, source, `.${t.keyspace}.${t.table}.archive`);
+  let extracted: Awaited<ReturnType<typeof extractArchive>>;
+  try {
+    await fetchChecked(ctx.destination, a.ref, archive, ctx.signal);
+    extracted = await extractArchive({
+      archive,
+      targetDir: dir,
+      compression: 'auto',
+      signal: ctx.signal,
+      spawn,
+      include: a.partial ? new Set(a.files.map((f) => f.path)) : undefined,
+      maxEntryBytes: Math.max(0, ...a.files.map((f) => f.size)),
+      maxTotalBytes: a.files.reduce((n, f) => n + f.size, 0),
+    });
+  } finally {
+    await rm(archive, { force: true });
+  }
+  const want = new Map(a.files.map((c) => [c.path, c.sha256]));
+  for (const f of extracted.files) {
+    if (want.get(f.path) !== f.sha256) throw new TandemError(`${a.ref.path}: ${f.path} differs from the snapshot file recorded at backup`);
+    want.delete(f.path);
+  }
+  if (want.size) throw new TandemError(`${a.ref.path} lacks ${want.size} file(s) recorded at backup, e.g. ${[...want.keys()][0]}`);
 }
 
 /** Loads every fetched table: import into the local node, or stream with sstableloader. */

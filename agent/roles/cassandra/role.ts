@@ -15,7 +15,8 @@ import { describeKeyspace, localDataCenter, replicasPerDc, replication, ringMap,
 import { countRows } from './row-count';
 import { Nodetool } from './nodetool';
 import { cassandraPreflight } from './preflight';
-import { shipTables } from './ship';
+import { parentTables } from './parent-tables';
+import { planTables, shipTables } from './ship';
 import { findTableSnapshots } from './snapshot-files';
 import { SnapshotTrigger } from './trigger';
 import { readdir } from 'node:fs/promises';
@@ -77,24 +78,34 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
       const keyspaces = [...new Set(tables.map((t) => t.keyspace))];
       const cluster = await readClusterFacts(s, keyspaces);
       const cutAt = cassandraCommitSchema.parse(commitRecord).cutAt;
+      const parent = await parentTables(ctx);
+      const plans = await planTables(ctx, tables, parent.tables, ctx.options);
+      // A table whose SSTables are all the parent's holds what the parent counted: only the others are read again.
+      const reusedCount = (i: number) => (plans[i].unchanged ? parent.counts.get(`${tables[i].keyspace}.${tables[i].table}`) : undefined);
+      const toCount = tables.filter((_, i) => !reusedCount(i));
       // Counting reads the same snapshot files as the archiver, at the same time: one pass of the disk cache.
-      const [shipped, counts] = await Promise.all([
-        shipTables(ctx, tables, { compression, parallelism: s.parallelism, threads: s.compressionThreads, spawn: exec.spawn }),
-        s.countRows ? countSnapshotRows(s, cluster, tables, cutAt, ctx.signal, exec.run) : Promise.resolve(null),
+      const [shipped, fresh] = await Promise.all([
+        shipTables(ctx, tables, plans, { compression, parallelism: s.parallelism, threads: s.compressionThreads, spawn: exec.spawn }),
+        s.countRows && toCount.length ? countSnapshotRows(s, cluster, toCount, cutAt, ctx.signal, exec.run) : Promise.resolve([]),
       ]);
+      const counts = s.countRows ? tables.map((t, i) => reusedCount(i) ?? fresh[toCount.indexOf(t)]) : null;
       const extra = await writeSchemaAndRing(ctx, cluster);
       // The files inside each archive can number in the thousands: beside the archives, not in the manifest.
-      const contents: SstableContents = { format: 'tandem.sstable-contents/v1', tables: Object.fromEntries(shipped.map((t) => [`${t.keyspace}.${t.table}`, t.contents])) };
+      const contents: SstableContents = { format: 'tandem.sstable-contents/v2', tables: Object.fromEntries(shipped.map((t) => [`${t.keyspace}.${t.table}`, t.contents])) };
       const contentsRef = await putJson(ctx, `${ctx.backupId}/${ctx.node}/cassandra/contents.json`, contents);
+      const reused = shipped.reduce((n, t) => n + t.bytesReused, 0);
       const part: CassandraPart = {
         compression,
         keyspaces,
-        tables: shipped.map(({ contents: _c, ...t }, i) => (counts ? { ...t, count: counts[i] } : t)),
+        tables: shipped.map(({ contents: _c, ...t }, i) => (counts?.[i] ? { ...t, count: counts[i] } : t)),
         contents: contentsRef,
-        summary: `${shipped.length} tables, ${shipped.reduce((n, t) => n + t.bytesIn, 0)} bytes of SSTables` +
-          (counts ? `, ${counts.reduce((n, c) => n + c.rows, 0)} rows` : ''),
+        summary: `${shipped.length} tables, ${shipped.reduce((n, t) => n + t.bytesIn, 0)} bytes archived` +
+          (reused ? `, ${reused} bytes of SSTables kept in earlier sets` : '') +
+          (counts ? `, ${counts.reduce((n, c) => n + (c?.rows ?? 0), 0)} rows` : ''),
       };
-      return { part, files: [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra, contentsRef] };
+      const references = [...new Map(shipped.flatMap((t) => t.contents.archives.filter((a) => a.set !== ctx.backupId)).map((a) => [a.path, a])).values()]
+        .map(({ path, size, sha256, set }) => ({ path, size, sha256, set }));
+      return { part, files: [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra, contentsRef], references };
     },
     async cleanup(ctx) {
       triggers.get(ctx.backupId)?.close();
