@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { readSandboxEnv } from '../sandbox';
 import { benchArchive } from './archive';
 import { benchBackup } from './backup';
+import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 
 async function main(): Promise<void> {
@@ -19,6 +20,18 @@ async function main(): Promise<void> {
   if (!only || only === 'restore') {
     console.log('restore of one backup set into a scratch keyspace');
     for (const r of await benchRestore()) console.log(`  ${r.method.padEnd(56)} wall ${r.wallSeconds.toFixed(1).padStart(7)} s`);
+  }
+  if (!only || only === 'incremental') {
+    console.log('a chain of sets on the sandbox\'s own fleet, hot writer running: wall time and bytes written');
+    const rows = await benchIncremental((m) => console.log(`  (done) ${m}`));
+    const full = rows[0];
+    const target: Record<string, string> = { '(b)': '≤ 10 % time, ≤ 2 % bytes', '(c)': '≤ 20 % time' };
+    for (const r of rows) {
+      const ratio = r.step.startsWith('drill') ? '' : `${((100 * r.wallSeconds) / full.wallSeconds).toFixed(0).padStart(4)} % time ${r.bytes ? `${((100 * r.bytes) / full.bytes).toFixed(1).padStart(6)} % bytes` : ''}`;
+      console.log(`  ${r.step.padEnd(40)} ${r.wallSeconds.toFixed(1).padStart(7)} s ${String(r.bytes).padStart(12)} bytes  ${ratio}  ${target[r.step.slice(0, 3)] ?? ''}`);
+    }
+    const drills = rows.filter((r) => r.step.startsWith('drill'));
+    if (drills.length === 2) console.log(`  drill of the chain's last set / drill of the full set: ${(drills[1].wallSeconds / drills[0].wallSeconds).toFixed(2)}× (target ≤ 1.2×)`);
   }
   if (!only || only === 'archive') {
     // The largest table of node1, archived from its live folder (the same bytes a snapshot holds).

@@ -15,7 +15,7 @@ import { backupCommand } from '../../coordinator/cli/backup';
 import { certsCommand } from '../../coordinator/cli/certs';
 import { UsageError } from '../../coordinator/cli/common';
 import { drillCommand } from '../../coordinator/cli/drill';
-import { showCommand } from '../../coordinator/cli/list';
+import { showCommand } from '../../coordinator/cli/show';
 import { restoreCommand } from '../../coordinator/cli/restore';
 import { verifyCommand } from '../../coordinator/cli/verify';
 

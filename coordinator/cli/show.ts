@@ -1,0 +1,67 @@
+/** `tandem show ID`: one backup set; with --archives, the tar commands of a restore by hand. */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openDestination } from '../../shared/destination';
+import { formatBytes } from '../../shared/format';
+import { loadFleetConfig } from '../config';
+import { tableArchives, tarFlags } from '../backup/archives';
+import { readManifest } from '../backup/catalog';
+import { backupIdArgument, EXIT } from './common';
+
+export const SHOW_HELP = `Usage: tandem show ID [--archives] [--config FILE] [--json]
+
+Shows one complete backup set: nodes, snapshot instants and their spread, parts, sizes, and the
+set it was built on.
+
+  --archives   per node and table, the archives to extract and the tar commands that do it:
+               an incremental set takes the SSTables it kept from earlier sets' archives
+               (named members), then everything of its own archive. Paths are at the
+               destination; fetch them first when it is not a local folder.`;
+
+const options = {
+  config: { type: 'string', short: 'c', default: '/etc/tandem/fleet.yaml' },
+  archives: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/** Runs `tandem show ID`. */
+export async function showCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  if (values.help) return void console.log(SHOW_HELP), EXIT.ok;
+  const id = backupIdArgument('show', positionals);
+  const fleet = loadFleetConfig(values.config!);
+  const dest = openDestination(fleet.destination);
+  const m = await readManifest(dest, id);
+  if (values.archives) {
+    const tables = await tableArchives(dest, m);
+    if (values.json) return void console.log(JSON.stringify({ id: m.id, tables })), EXIT.ok;
+    const root = fleet.destination.type === 'local' ? fleet.destination.path : '.';
+    if (fleet.destination.type !== 'local') console.log(`# paths are relative to ${dest.describe()}: fetch the archives into the current folder first`);
+    for (const t of tables) {
+      const dir = `restore/${t.node}/${t.keyspace}/${t.table}`;
+      console.log(`# ${t.node} ${t.keyspace}.${t.table}: ${t.archives.length} archive(s)`);
+      console.log(`mkdir -p ${dir}`);
+      for (const a of t.archives) console.log(`tar ${tarFlags(a.path)} ${join(root, a.path)} -C ${dir}${a.members.length ? ` ${a.members.join(' ')}` : ''}`);
+    }
+    return EXIT.ok;
+  }
+  if (values.json) return void console.log(JSON.stringify(m)), EXIT.ok;
+  console.log(`backup set ${m.id} (${m.status})${m.parent ? `, built on ${m.parent}` : ', full'}`);
+  console.log(`  committed ${m.committedAt}, completed ${m.completedAt}, ${(m.durationMs / 1000).toFixed(1)} s`);
+  console.log(`  ${m.files.length + m.listed.files} files, ${formatBytes(m.bytes)}; snapshot spread ${m.snapshotSpreadMs ?? 'n/a'} ms`);
+  if (m.references.length) {
+    console.log(`  relies on ${m.references.length} archive(s) of earlier sets, ${formatBytes(m.references.reduce((n, r) => n + r.size, 0))}: ${[...new Set(m.references.map((r) => r.set))].join(', ')}`);
+  }
+  console.log(`  options: ${Object.entries(m.options).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  for (const n of m.nodes) {
+    console.log(`  node ${n.node} (${n.hostname}) roles ${n.roles.join(',')}, cut at ${new Date(n.committedAt).toISOString()}`);
+    for (const [role, part] of Object.entries(n.parts)) {
+      if (!part) continue;
+      const files = m.files.filter((f) => f.node === n.node && f.role === role);
+      const listed = role === 'files' && 'fileCount' in part ? { files: part.fileCount, bytes: part.bytes } : { files: 0, bytes: 0 };
+      console.log(`    ${role}: ${files.length + listed.files} files, ${formatBytes(files.reduce((s, f) => s + f.size, 0) + listed.bytes)}; ${part.summary}`);
+    }
+  }
+  return EXIT.ok;
+}
