@@ -45,6 +45,8 @@ export const esSnapshotRecordSchema = z.strictObject({
   startTime: z.number().optional(),
   endTime: z.number().optional(),
   durationMs: z.number().optional(),
+  /** Bytes the snapshot added to the repository, and its whole size (segments shared with earlier snapshots included). */
+  sizes: z.strictObject({ addedBytes: z.int().nonnegative(), totalBytes: z.int().nonnegative() }).optional(),
 });
 
 /** The elasticsearch part of one node. */

@@ -127,6 +127,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
           onPoll: (done, total) => ctx.progress({ phase: 'snapshot', filesDone: done, filesTotal: total }),
         });
         const repo = await es.repositoryInfo(c, cut.repository);
+        const sizes = await es.snapshotSizes(c, cut.repository, snap.snapshot);
         // The aliases the snapshot carries, so an in-place restore can take them off newer indices.
         const aliases = await es.aliasesOf(c, snap.indices ?? cut.indices);
         const record: EsSnapshotRecord = {
@@ -145,10 +146,12 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
           startTime: snap.start_time_in_millis,
           endTime: snap.end_time_in_millis,
           durationMs: snap.duration_in_millis,
+          ...(sizes ? { sizes } : {}),
         };
         const body = JSON.stringify(record, null, 2) + '\n';
         const ref = await writeReferenced(ctx.destination, `${recordPath(ctx)}/snapshot.json`, body);
-        const summary = `snapshot ${record.snapshot} ${record.state ?? ''} of ${record.indices.length} indices`;
+        const summary = `snapshot ${record.snapshot} ${record.state ?? ''} of ${record.indices.length} indices` +
+          (sizes ? `, ${sizes.addedBytes} of its ${sizes.totalBytes} bytes new to repository ${cut.repository} (the rest is shared with earlier snapshots there)` : '');
         return { part: { ...record, record: ref, summary } satisfies EsPart, files: [ref] };
       });
     },

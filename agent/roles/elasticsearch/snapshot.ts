@@ -125,3 +125,20 @@ export async function esVersion(client: Client): Promise<string> {
   if (!v) throw new TandemError('Elasticsearch did not report its version');
   return v;
 }
+
+/**
+ * What the snapshot added to the repository: Elasticsearch snapshots are incremental inside their
+ * repository (a segment already stored by an earlier snapshot is referenced, not copied again), so
+ * tandem copies nothing of them and only records the sizes. Null when the status call fails.
+ */
+export async function snapshotSizes(client: Client, repository: string, snapshot: string): Promise<{ addedBytes: number; totalBytes: number } | null> {
+  try {
+    const r = await client.snapshot.status({ repository, snapshot });
+    const stats = r.snapshots?.[0]?.stats as { incremental?: { size_in_bytes?: number }; total?: { size_in_bytes?: number } } | undefined;
+    const added = stats?.incremental?.size_in_bytes;
+    const total = stats?.total?.size_in_bytes;
+    return typeof added === 'number' && typeof total === 'number' ? { addedBytes: added, totalBytes: total } : null;
+  } catch {
+    return null;
+  }
+}
