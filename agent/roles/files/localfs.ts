@@ -21,10 +21,12 @@ export interface CutFile {
   mode: number;
   uid: number;
   gid: number;
+  /** Inode number, when a number holds it exactly (see listedFileSchema). */
+  ino?: number;
 }
 
 /** One folder of the cut ('' is the root), so restore can recreate owners and modes. */
-export type CutDir = Omit<CutFile, 'size' | 'mtimeMs'>;
+export type CutDir = Omit<CutFile, 'size' | 'mtimeMs' | 'ino'>;
 
 /** The listing taken at commit. */
 export interface LocalCut {
