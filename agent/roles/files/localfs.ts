@@ -90,7 +90,7 @@ export async function listFolder(location: string): Promise<LocalCut> {
       if (st.isDirectory()) {
         dirs.push({ path: p, ...own });
         next.push(p);
-      } else if (st.isFile()) files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs, ...own });
+      } else if (st.isFile()) files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs, ...own, ...(Number.isSafeInteger(st.ino) ? { ino: st.ino } : {}) });
       else skipped.push({ path: p, reason: st.isSymbolicLink() ? 'symbolic link' : 'not a regular file' });
     });
     level = next;
