@@ -1,15 +1,14 @@
 /**
  * Verification of a backup set at its destination: every file the manifest lists, and every
- * attachment its files listings hold, is re-read and its size and sha256 compared with what was
- * recorded at backup time. Listings are read one at a time; their entries are checked in a
- * bounded pool.
+ * attachment its files listings hold (at the set that stores it: this one, or an earlier set for an
+ * attachment unchanged since), is re-read and its size and sha256 compared with what was recorded
+ * at backup time. Listings are read one at a time; their entries are checked in a bounded pool.
  */
 import { createHash } from 'node:crypto';
 import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
-import { filesListingSchema } from '../../shared/parts/files';
-import { readReferenced } from '../../shared/parts/io';
+import { listingPaths, readFilesListing } from '../../shared/parts/files-paths';
 import { toWireDestination } from '../../shared/wire/destination';
 import { toWireRestoreOptions, parseRestoreOptions } from '../../shared/wire/restore';
 import { RestorePhase } from '../../shared/generated/tandem/v2/agent';
@@ -31,6 +30,8 @@ interface Expected {
   path: string;
   size: number;
   sha256: string;
+  /** Why this set needs a file stored elsewhere, appended to its problems. */
+  note?: string;
 }
 
 /** Re-reads every part of the set; never throws for a damaged set, it reports it. */
@@ -48,12 +49,14 @@ export async function verifyBackupSet(
   await check(manifest.files);
   for (const n of nodesWith(manifest, 'files')) {
     const part = n.parts.files;
-    const base = `${id}/${n.node}/files`;
     try {
-      const listing = await readReferenced(dest, part.listing, filesListingSchema, 'files listing');
-      await check(listing.store === 'localfs'
-        ? listing.files.map((f) => ({ path: `${base}/data/${f.path}`, size: f.size, sha256: f.sha256 }))
-        : listing.objects.map((o) => ({ path: `${base}/s3/${o.key}`, size: o.size, sha256: o.sha256 })));
+      const listing = await readFilesListing(dest, part.listing, id);
+      await check(listingPaths(listing, id, n.node).map((a) => ({
+        path: a.path,
+        size: a.size,
+        sha256: a.sha256,
+        note: a.set === id ? undefined : `attachment ${a.name} of ${n.node}, unchanged since set ${a.set} which stores it; this set needs it`,
+      })));
     } catch (err) {
       problems.push(`cannot check the attachments of ${n.node}: ${errorMessage(err)}`);
     }
@@ -65,19 +68,20 @@ export async function verifyBackupSet(
 /** Checks size and sha256 of every file, `parallelism` at a time. */
 async function checkFiles(dest: Destination, list: readonly Expected[], parallelism: number, problems: string[], totals: { files: number; bytes: number }, onFile?: (path: string) => void) {
   await runPool(list, parallelism, undefined, async (f) => {
+    const why = f.note ? ` (${f.note})` : '';
     try {
       const st = await dest.stat(f.path);
-      if (!st) return void problems.push(`${f.path}: missing`);
-      if (st.size !== f.size) return void problems.push(`${f.path}: size ${st.size}, manifest says ${f.size}`);
+      if (!st) return void problems.push(`${f.path}: missing${why}`);
+      if (st.size !== f.size) return void problems.push(`${f.path}: size ${st.size}, manifest says ${f.size}${why}`);
       const h = createHash('sha256');
       for await (const chunk of await dest.get(f.path)) h.update(chunk as Buffer);
       const sum = h.digest('hex');
-      if (sum !== f.sha256) problems.push(`${f.path}: sha256 ${sum}, manifest says ${f.sha256} (corrupt)`);
+      if (sum !== f.sha256) problems.push(`${f.path}: sha256 ${sum}, manifest says ${f.sha256} (corrupt)${why}`);
       totals.files++;
       totals.bytes += st.size;
       onFile?.(f.path);
     } catch (err) {
-      problems.push(`${f.path}: cannot read: ${errorMessage(err)}`);
+      problems.push(`${f.path}: cannot read: ${errorMessage(err)}${why}`);
     }
   });
 }

@@ -118,7 +118,10 @@ export function planRestore(m: Manifest, agents: readonly AgentEntry[], o: Resto
   } else if (o.rebuildIndex) throw new ValidationError('--rebuild-index: no agent of the fleet has the elasticsearch role (its theHiveConfig names the file to change)');
   const files = nodesWith(m, 'files')[0]?.parts.files;
   if (filesAgent && files) {
-    lines.push(`${filesAgent.node}: copy ${files.fileCount} files (${formatBytes(files.bytes)}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
+    // The listing holds the attachments earlier sets store too: the restore copies them all.
+    const all = { files: files.fileCount + (files.referenced?.files ?? 0), bytes: files.bytes + (files.referenced?.bytes ?? 0) };
+    const kept = files.referenced?.files ? `; ${files.referenced.files} of them from the earlier sets that store them` : '';
+    lines.push(`${filesAgent.node}: copy ${all.files} files (${formatBytes(all.bytes)}${kept}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
       (o.filesClean ? '; REMOVE every file there the backup does not hold' : ''));
   }
   lines.push('then check rows per table, documents per index and every file\'s sha256 against the backup');

@@ -32,13 +32,18 @@ const deviations = z.strictObject({
 export const filesPartSchema = z.strictObject({
   store: z.enum(['localfs', 's3']),
   location: z.string(),
-  /** Files stored, and their bytes (the listing itself not included). */
+  /** Files this set stores, and their bytes (the listing itself and attachments kept by earlier sets not included). */
   fileCount: z.int().nonnegative(),
   bytes: z.int().nonnegative(),
   deviations,
   summary: z.string(),
   /** The listing of every stored file. */
   listing: fileRef,
+  /**
+   * Attachments of the cut that earlier sets store and this set's listing names instead of
+   * copying them again (absent in a part written before sets were incremental: none).
+   */
+  referenced: z.strictObject({ files: z.int().nonnegative(), bytes: z.int().nonnegative() }).optional(),
 });
 
 /**
@@ -57,6 +62,11 @@ export const listedFileSchema = z.strictObject({
   mode: z.int().min(0).max(0o7777),
   uid: z.int().nonnegative(),
   gid: z.int().nonnegative(),
+  /**
+   * The file's inode at the cut, so the next set can tell the same file from one replaced under
+   * the same name, size and mtime (absent when the inode is beyond 2^53, which a number cannot hold).
+   */
+  ino: z.int().nonnegative().optional(),
   sha256: sha256Hex,
   set: storedIn,
 });

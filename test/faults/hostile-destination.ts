@@ -143,11 +143,11 @@ export const hostileDestinationCases: FaultCase[] = [
     quick: true,
     run: () =>
       inTemp(async (dir) => {
-        const { ctx, base, target, listing } = plantFilesSet(dir, (l) => {
+        const { ctx, from, target, listing } = plantFilesSet(dir, (l) => {
           l.files[0].mode = 0o6755;
           l.dirs[1].mode = 0o3777;
         });
-        await loadFolder(ctx, { base, target, concurrency: 1 }, parseListing(listing), false);
+        await loadFolder(ctx, { from, target, concurrency: 1 }, parseListing(listing), false);
         const file = statSync(join(target, 'ab', 'cdef')).mode & 0o7777;
         const folder = statSync(join(target, 'ab')).mode & 0o7777;
         const problems = [file & 0o7000 ? `file restored with mode ${file.toString(8)}` : '', folder & 0o7000 ? `folder restored with mode ${folder.toString(8)}` : ''].filter(Boolean);

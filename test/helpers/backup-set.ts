@@ -8,6 +8,8 @@ import * as tar from 'tar-stream';
 import { openDestination, parseDestinationConfig } from '../../shared/destination';
 import { silentLogger } from '../../shared/log';
 import { MANIFEST_FORMAT, parseManifest } from '../../shared/manifest';
+import type { ListedFile } from '../../shared/parts/files';
+import { attachmentPath } from '../../shared/parts/files-paths';
 import { sha256Of } from '../../shared/parts/io';
 import { parseRestoreOptions } from '../../shared/wire/restore';
 
@@ -122,5 +124,7 @@ export function plantFilesSet(root: string, tamper: (listing: Record<string, any
     destination: openDestination(parseDestinationConfig({ type: 'local', path: dest })),
     options: parseRestoreOptions({}), workDir: join(root, 'work'), signal: new AbortController().signal, progress: () => undefined, log: silentLogger(),
   };
-  return { ctx, base, target: join(root, 'target'), listing };
+  /** Where the restore reads each listed file, as the files role finds it. */
+  const from = (f: ListedFile) => attachmentPath(SET_ID, 'node1', 'localfs', f);
+  return { ctx, base, from, target: join(root, 'target'), listing };
 }

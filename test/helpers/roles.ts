@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert';
 import type { RestoreContext, Role, RoleContext, ShipResult } from '../../agent/roles/role';
 import type { Destination } from '../../shared/destination';
 import { silentLogger } from '../../shared/log';
-import { MANIFEST_FORMAT, manifestSchema, type Manifest } from '../../shared/manifest';
+import type { ParentRef } from '../../agent/backup/parent';
+import { MANIFEST_FORMAT, manifestDigest, manifestPath, manifestSchema, type Manifest } from '../../shared/manifest';
 import { ROLE_SCHEMAS, type PartRole } from '../../shared/parts';
 import { backupOptionsSchema, type BackupOptions } from '../../shared/wire/backup-options';
 import { parseRestoreOptions, type RestoreOptionsInput } from '../../shared/wire/restore';
@@ -52,6 +53,16 @@ export function restoreContext(work: string, manifest: Manifest, destination: De
   };
 }
 
+/**
+ * Writes `m` as a complete set's manifest at the destination and returns the parent a Prepare
+ * naming that set would carry, for a later context's `parent` (parentSet).
+ */
+export async function publishManifest(destination: Destination, m: Manifest): Promise<ParentRef> {
+  const body = JSON.stringify(m, null, 2) + '\n';
+  await destination.writeAtomic(manifestPath(m.id), body);
+  return { backupId: m.id, manifestSha256: manifestDigest(body) };
+}
+
 /** The failed checks of a preflight, as `name: message` lines. */
 export const failedChecks = (checks: { ok: boolean; name: string; message: string }[]) => checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.message}`);
 
@@ -77,8 +88,8 @@ export interface RoleBackup {
   shipped: ShipResult;
 }
 
-/** The manifest the coordinator would write from the roles' commit records and ship results, parsed by its schema. */
-export function manifestOf(backupId: string, backups: RoleBackup[]): Manifest {
+/** The manifest the coordinator would write from the roles' commit records and ship results (built on `parent`, if named), parsed by its schema. */
+export function manifestOf(backupId: string, backups: RoleBackup[], parent: string | null = null): Manifest {
   const nodes = new Map<string, Record<string, any>>();
   const files: Record<string, unknown>[] = [];
   const listed = { files: 0, bytes: 0 };
@@ -108,7 +119,7 @@ export function manifestOf(backupId: string, backups: RoleBackup[]): Manifest {
     snapshotSpreadMs: null,
     options: {},
     nodes: [...nodes.values()],
-    parent: null,
+    parent,
     files,
     references: [],
     listed,

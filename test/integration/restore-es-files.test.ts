@@ -7,17 +7,19 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from '@elastic/elasticsearch';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
+import { parentSet } from '../../agent/backup/parent';
 import { filesRole } from '../../agent/roles/files/role';
+import { verifyBackupSet } from '../../coordinator/backup/verify';
 import { LocalDestination } from '../../shared/destination';
 import type { RestoreOptionsInput } from '../../shared/wire/restore';
 import type { Manifest } from '../../shared/manifest';
 import { rejects } from '../helpers/assert';
-import { backupContext, manifestOf, restoreContext, runBackup } from '../helpers/roles';
+import { backupContext, manifestOf, publishManifest, restoreContext, runBackup } from '../helpers/roles';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
 const env = sandboxEnvOrNull();
@@ -258,6 +260,54 @@ test('files (s3): objects restored into a drill bucket, verified, dropped', asyn
     assert.equal((await role.restore('verify', restoreCtx(m, 'files', opts)))!.ok, true);
     assert.equal(await role.restore('cleanup', restoreCtx(m, 'files', { ...opts, dropScratch: true })), { detail: `deleted 3 objects from bucket ${drill}` });
     assert.is((await s3.send(new ListObjectsV2Command({ Bucket: drill }))).KeyCount, 0);
+  } finally {
+    await empty(bucket);
+    await empty(drill);
+    s3.destroy();
+  }
+});
+
+test('files (s3): a set built on a parent stores new and replaced objects only; restore and verify read the rest from the parent', async () => {
+  needSandbox(env);
+  const s3 = new S3Client({ endpoint: env!.minio.endpoint, region: env!.minio.region, forcePathStyle: true, credentials: { accessKeyId: env!.minio.accessKey, secretAccessKey: env!.minio.secretKey } });
+  const [bucket, drill] = [`tandem-it-rincr-${run}`, `tandem-it-rincrd-${run}`];
+  const empty = async (b: string) => {
+    const objs = await s3.send(new ListObjectsV2Command({ Bucket: b })).catch(() => null);
+    for (const o of objs?.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: b, Key: o.Key! }));
+    await s3.send(new DeleteBucketCommand({ Bucket: b })).catch(() => undefined);
+  };
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  try {
+    const bodies: Record<string, Buffer> = { 'aa/one': randomBytes(3000), 'aa/two': randomBytes(3000), 'bb/three': randomBytes(3000) };
+    const put = (k: string, b: Buffer) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: (bodies[k] = b) }));
+    for (const [k, b] of Object.entries(bodies)) await put(k, b);
+    const { minio } = env!;
+    const role = filesRole({ store: 's3', endpoint: minio.endpoint, bucket, region: minio.region, accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey, forcePathStyle: true, concurrency: 2 });
+    const ctx1 = backupContext(work, destination, 'files');
+    const first = await runBackup(role, ctx1);
+    const m1 = manifestOf(ctx1.backupId, [{ node: 'node1', role: 'files', commit: first.commit, shipped: first.shipped }]);
+    const parent = await publishManifest(destination, m1);
+    // One new object, one replaced with other bytes of the same size (a new ETag).
+    await put('cc/four', randomBytes(1000));
+    await put('aa/two', randomBytes(3000));
+    const ctx2 = backupContext(work, destination, 'files');
+    ctx2.parent = parentSet(parent, destination, ctx2.node);
+    const second = await runBackup(role, ctx2);
+    assert.equal([second.result.fileCount, second.result.referenced], [2, { files: 2, bytes: 6000 }]);
+    const listing = JSON.parse(readFileSync(join(destRoot, ctx2.backupId, 'node1/files/listing.json'), 'utf8'));
+    assert.equal(listing.objects.map((o: { key: string; set?: string }) => [o.key, o.set ?? null]), [['aa/one', ctx1.backupId], ['aa/two', null], ['bb/three', ctx1.backupId], ['cc/four', null]]);
+    assert.not.ok(existsSync(join(destRoot, ctx2.backupId, 'node1/files/s3/aa/one')), 'an unchanged object is not copied again');
+    const m2 = manifestOf(ctx2.backupId, [{ node: 'node1', role: 'files', commit: second.commit, shipped: second.shipped }], ctx1.backupId);
+    await publishManifest(destination, m2);
+    assert.equal((await verifyBackupSet({ type: 'local', path: destRoot }, m2.id)).problems, []);
+    const opts = { filesBucket: drill };
+    assert.equal(await role.restore('load', restoreCtx(m2, 'files', opts)), { detail: `4 objects into bucket ${drill} (10000 bytes copied, 0 already there)` });
+    for (const [k, b] of Object.entries(bodies)) {
+      const got = await s3.send(new GetObjectCommand({ Bucket: drill, Key: k }));
+      assert.is(sha(Buffer.from(await got.Body!.transformToByteArray())), sha(b), k);
+    }
+    assert.equal((await role.restore('verify', restoreCtx(m2, 'files', opts)))!.ok, true);
+    await role.restore('cleanup', restoreCtx(m2, 'files', { ...opts, dropScratch: true }));
   } finally {
     await empty(bucket);
     await empty(drill);

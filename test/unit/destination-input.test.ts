@@ -80,12 +80,12 @@ test('modes from a listing never set setuid, setgid or sticky bits', async () =>
   assert.is(restoredMode(0o4755), 0o755);
   assert.is(restoredMode(0o2770), 0o770);
   assert.is(restoredMode(0o1777), 0o777);
-  const { ctx, base, target, listing } = plantFilesSet(join(tmp, 'modes'), (l) => {
+  const { ctx, from, target, listing } = plantFilesSet(join(tmp, 'modes'), (l) => {
     l.files[0].mode = 0o6755;
     l.dirs[1].mode = 0o3775;
   });
   const parsed = parseValue(listing, filesListingSchema, 'listing.json', 'files listing') as Extract<ReturnType<typeof filesListingSchema.parse>, { store: 'localfs' }>;
-  const t = { base, target, concurrency: 2 };
+  const t = { from, target, concurrency: 2 };
   const out = await loadFolder(ctx, t, parsed, false);
   assert.match(out.detail, /setuid\/setgid\/sticky bits of 2 listed entries not restored/);
   assert.is(statSync(join(target, 'ab', 'cdef')).mode & 0o7777, 0o755);

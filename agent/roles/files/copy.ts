@@ -60,13 +60,14 @@ export function progressReporter(ctx: Pick<RoleContext, 'progress'>, filesTotal:
   };
 }
 
-/** The one-line summary of a files ship, saying plainly what was not copied as cut. */
-export function shipSummary(stored: StoredFile[], changed: unknown[], missing: unknown[], unstorable: unknown[]): string {
+/** The one-line summary of a files ship, saying plainly what was not copied as cut and what earlier sets keep. */
+export function shipSummary(stored: StoredFile[], changed: unknown[], missing: unknown[], unstorable: unknown[], referenced: { files: number; bytes: number } = { files: 0, bytes: 0 }): string {
   const bytes = stored.reduce((a, f) => a + f.size, 0);
+  const kept = referenced.files ? `, ${referenced.files} unchanged kept by earlier sets (${formatBytes(referenced.bytes)})` : '';
   const problems = [
     missing.length && `${missing.length} missing (deleted after the cut)`,
     changed.length && `${changed.length} changed after the cut (copied as found)`,
     unstorable.length && `${unstorable.length} not stored (names a destination cannot hold)`,
   ].filter(Boolean);
-  return `copied ${stored.length} files (${formatBytes(bytes)})` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
+  return `copied ${stored.length} files (${formatBytes(bytes)})${kept}` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
 }

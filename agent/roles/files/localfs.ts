@@ -21,10 +21,12 @@ export interface CutFile {
   mode: number;
   uid: number;
   gid: number;
+  /** Inode number, when a number holds it exactly (see listedFileSchema). */
+  ino?: number;
 }
 
 /** One folder of the cut ('' is the root), so restore can recreate owners and modes. */
-export type CutDir = Omit<CutFile, 'size' | 'mtimeMs'>;
+export type CutDir = Omit<CutFile, 'size' | 'mtimeMs' | 'ino'>;
 
 /** The listing taken at commit. */
 export interface LocalCut {
@@ -88,7 +90,7 @@ export async function listFolder(location: string): Promise<LocalCut> {
       if (st.isDirectory()) {
         dirs.push({ path: p, ...own });
         next.push(p);
-      } else if (st.isFile()) files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs, ...own });
+      } else if (st.isFile()) files.push({ path: p, size: st.size, mtimeMs: st.mtimeMs, ...own, ...(Number.isSafeInteger(st.ino) ? { ino: st.ino } : {}) });
       else skipped.push({ path: p, reason: st.isSymbolicLink() ? 'symbolic link' : 'not a regular file' });
     });
     level = next;

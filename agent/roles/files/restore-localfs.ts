@@ -1,5 +1,5 @@
 /**
- * Restore of the folder store: every listed file is copied back from `<base>/data/<path>` into the
+ * Restore of the folder store: every listed file is copied back from the set storing it into the
  * target through a temporary name, its sha256 checked while it streams, then its mode, owner and
  * mtime restored before the rename. Nothing is ever written outside the target: listed paths are
  * checked when the listing is parsed (filesListingSchema), again against the target here, and no
@@ -25,8 +25,8 @@ export interface FolderListing {
 
 /** Where and how to restore. */
 export interface FolderTarget {
-  /** `<backupId>/<node>/files` at the destination. */
-  base: string;
+  /** Where a listed file's bytes are at the destination (attachmentPath). */
+  from: (f: ListedFile) => string;
   /** Absolute target folder. */
   target: string;
   concurrency: number;
@@ -155,7 +155,7 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: 
     const hasher = new HashingPassThrough();
     try {
       // 'wx' never follows a link planted at the temporary name.
-      await pipeline(await ctx.destination.get(`${t.base}/data/${f.path}`), hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: ctx.signal });
+      await pipeline(await ctx.destination.get(t.from(f)), hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: ctx.signal });
       const got = hasher.digest();
       if (hasher.bytes !== f.size || (f.sha256 && got !== f.sha256)) {
         throw new ValidationError(`files: ${f.path} at the destination does not match the backup listing (sha256 ${got}, ${hasher.bytes} bytes; expected sha256 ${f.sha256}, ${f.size} bytes): the backup set is damaged`, { path: f.path });

@@ -1,5 +1,5 @@
 /**
- * Restore of the bucket store: every listed object is copied back from `<base>/s3/<key>` into the
+ * Restore of the bucket store: every listed object is copied back from the set storing it into the
  * bucket (or option files_bucket for a drill). Each object is staged in workDir and its sha256
  * checked before PutObject, so a damaged backup never overwrites a good object.
  */
@@ -18,7 +18,8 @@ import { progressReporter } from './copy';
 /** An object as the listing records it. */
 /** Where to restore. */
 export interface BucketTarget {
-  base: string;
+  /** Where a listed object's bytes are at the destination (attachmentPath). */
+  from: (o: ListedObject) => string;
   bucket: string;
   concurrency: number;
 }
@@ -55,7 +56,7 @@ export async function loadBucket(ctx: RestoreContext, client: S3Client, t: Bucke
     const tmp = join(stage, `${n++}.partial`);
     const hasher = new HashingPassThrough();
     try {
-      await pipeline(await ctx.destination.get(`${t.base}/s3/${o.key}`), hasher, createWriteStream(tmp), { signal: ctx.signal });
+      await pipeline(await ctx.destination.get(t.from(o)), hasher, createWriteStream(tmp), { signal: ctx.signal });
       const got = hasher.digest();
       if (hasher.bytes !== o.size || (o.sha256 && got !== o.sha256)) {
         throw new ValidationError(`files: object ${o.key} at the destination does not match the backup listing (sha256 ${got}, ${hasher.bytes} bytes; expected sha256 ${o.sha256}, ${o.size} bytes): the backup set is damaged`, { key: o.key });

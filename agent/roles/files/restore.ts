@@ -1,24 +1,25 @@
 /**
  * Restore of the files role. The backup's listing (`<backupId>/<node>/files/listing.json`) says
- * what to put back: files with sha256, modes and owners for a folder, objects for a bucket.
+ * what to put back: files with sha256, modes and owners for a folder, objects for a bucket; each
+ * is read from the set that stores it (this one, or an earlier one for an unchanged attachment).
  * Options: files_target (drill folder), files_bucket (drill bucket), files_clean=true (remove
  * files the listing does not hold, as the vendor's "empty the folder" step), drop_scratch=true.
  */
 import { promises as fs } from 'node:fs';
 import { normalize } from 'node:path';
 import { PreconditionError, ValidationError } from '../../../shared/errors';
-import { filesListingSchema, type FilesListing, type FilesPart, type ListedObject } from '../../../shared/parts/files';
-import { readReferenced } from '../../../shared/parts/io';
+import type { FilesListing, FilesPart, ListedObject } from '../../../shared/parts/files';
+import { attachmentPath, readFilesListing } from '../../../shared/parts/files-paths';
 import { restoreSource } from '../restore-source';
 import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import type { ResolvedFilesSettings } from './config';
 import { linkedSignal } from './copy';
-import { loadFolder, verifyFolder, type FolderListing } from './restore-localfs';
-import { dropObjects, ensureBucket, loadBucket, verifyBucket } from './restore-s3';
+import { loadFolder, verifyFolder, type FolderListing, type FolderTarget } from './restore-localfs';
+import { dropObjects, ensureBucket, loadBucket, verifyBucket, type BucketTarget } from './restore-s3';
 import { storeClient } from './s3';
 
 /** The listing the part references, checked against its sha256 and shape, so a tampered listing is caught. */
-const readListing = (ctx: RestoreContext, part: FilesPart): Promise<FilesListing> => readReferenced(ctx.destination, part.listing, filesListingSchema, 'files listing');
+const readListing = (ctx: RestoreContext, part: FilesPart): Promise<FilesListing> => readFilesListing(ctx.destination, part.listing, ctx.backupId);
 
 /** The folder to restore into: option files_target (a drill) or the configured location. */
 function folderTarget(ctx: RestoreContext, s: ResolvedFilesSettings): { target: string; scratch: boolean } {
@@ -68,17 +69,18 @@ export async function restoreFiles(phase: RestorePhase, outer: RestoreContext, s
   const ctx = { ...outer, signal: linked.signal };
   try {
     const src = restoreSource(ctx, 'files');
-    const base = `${ctx.backupId}/${src.node}/files`;
     const listing = await readListing(ctx, src.part);
-    return listing.store === 'localfs' ? await folderPhase(phase, ctx, s, base, listing) : await bucketPhase(phase, ctx, s, base, listing.objects);
+    // An attachment unchanged since an earlier set is fetched from the set that stores it.
+    const from = (e: Parameters<typeof attachmentPath>[3]) => attachmentPath(ctx.backupId, src.node, listing.store, e);
+    return listing.store === 'localfs' ? await folderPhase(phase, ctx, s, from, listing) : await bucketPhase(phase, ctx, s, from, listing.objects);
   } finally {
     linked.dispose();
   }
 }
 
-async function folderPhase(phase: RestorePhase, ctx: RestoreContext, s: ResolvedFilesSettings, base: string, listing: FolderListing): Promise<PhaseOutcome | null> {
+async function folderPhase(phase: RestorePhase, ctx: RestoreContext, s: ResolvedFilesSettings, from: FolderTarget['from'], listing: FolderListing): Promise<PhaseOutcome | null> {
   const { target, scratch } = folderTarget(ctx, s);
-  const t = { base, target, concurrency: s.concurrency };
+  const t = { from, target, concurrency: s.concurrency };
   if (phase === 'load') return loadFolder(ctx, t, listing, ctx.options.filesClean);
   if (phase === 'verify') return verifyFolder(ctx, t, listing);
   // cleanup: only a drill's scratch folder is removed, never the live location.
@@ -88,7 +90,7 @@ async function folderPhase(phase: RestorePhase, ctx: RestoreContext, s: Resolved
   return { detail: `removed ${target}` };
 }
 
-async function bucketPhase(phase: RestorePhase, ctx: RestoreContext, s: ResolvedFilesSettings, base: string, objects: ListedObject[]): Promise<PhaseOutcome | null> {
+async function bucketPhase(phase: RestorePhase, ctx: RestoreContext, s: ResolvedFilesSettings, from: BucketTarget['from'], objects: ListedObject[]): Promise<PhaseOutcome | null> {
   if (s.store !== 's3') throw new PreconditionError('the backup holds a files bucket but this agent\'s files store is localfs; configure the s3 store to restore it');
   const drill = ctx.options.filesBucket;
   const bucket = drill ?? s.bucket;
@@ -96,7 +98,7 @@ async function bucketPhase(phase: RestorePhase, ctx: RestoreContext, s: Resolved
   if (phase === 'cleanup' && (!ctx.options.dropScratch || !scratch)) return null;
   const client = storeClient(s);
   try {
-    const t = { base, bucket, concurrency: s.concurrency };
+    const t = { from, bucket, concurrency: s.concurrency };
     if (phase === 'load') {
       if (scratch) await ensureBucket(client, bucket);
       return await loadBucket(ctx, client, t, objects);

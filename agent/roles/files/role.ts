@@ -1,7 +1,8 @@
 /**
  * The files role: TheHive's attachments, from a folder or a bucket, copied file by file into
  * `<backupId>/<node>/files/` with a listing (sizes, sha256, owners, modes) for restore.
- * Commit records the cut (a listing in workDir/cut.json); ship copies exactly that cut.
+ * Commit records the cut (a listing in workDir/cut.json); ship copies that cut, except the
+ * attachments the parent set already holds (incremental.ts), which the listing names instead.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,10 +10,11 @@ import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import type { FileRef } from '../../../shared/parts';
 import { writeReferenced } from '../../../shared/parts/io';
-import type { FilesListing, FilesPart } from '../../../shared/parts/files';
+import type { FilesListing, FilesPart, ListedFile, ListedObject } from '../../../shared/parts/files';
 import type { CheckResult, RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipResult } from '../role';
 import { resolveFilesSettings, type FilesSettings, type ResolvedFilesSettings } from './config';
 import { linkedSignal, shipSummary, type StoredFile } from './copy';
+import { parentAttachments, splitBucketCut, splitFolderCut } from './incremental';
 import { checkFolder, copyFolder, listFolder, storedFiles, type LocalCut } from './localfs';
 import { restoreFiles } from './restore';
 import { checkBucket, copyBucket, listBucket, storeClient, type S3Cut } from './s3';
@@ -102,17 +104,23 @@ export function filesRole(settings: FilesSettings): RestorableRole {
     },
   };
 
-  /** Copies the cut and writes the listing; the part keeps counts and a reference to it. */
+  /**
+   * Copies what the parent set does not hold of the cut (everything for a full set) and writes
+   * the listing of the whole cut; the part keeps counts and a reference to it.
+   */
   async function ship(ctx: RoleContext): Promise<ShipResult> {
     const raw = await readFile(join(ctx.workDir, 'cut.json'), 'utf8').catch(() => null);
     if (!raw) throw new PreconditionError(`files: the cut of backup ${ctx.backupId} is gone (agent restarted?); the backup must be retried`);
     // Written by this agent at commit: trusted local state, not destination input.
     const cut = JSON.parse(raw) as LocalCut | S3Cut;
     let files: StoredFile[];
+    let kept: (ListedFile | ListedObject)[];
     let listing: FilesListing;
     let report: { changed: { path: string }[]; missing: string[]; unstorable: { path: string; reason: string }[] };
     if (cut.store === 'localfs') {
-      const r = await copyFolder(ctx, cut, base(ctx), s.concurrency);
+      const split = splitFolderCut(cut, await parentAttachments(ctx, cut));
+      kept = split.kept;
+      const r = await copyFolder(ctx, split.copy, base(ctx), s.concurrency);
       files = storedFiles(r);
       report = { changed: r.changed, missing: r.missing, unstorable: [...cut.skipped, ...r.unstorable] };
       listing = {
@@ -120,7 +128,7 @@ export function filesRole(settings: FilesSettings): RestorableRole {
         cutAt: cut.cutAt,
         store: 'localfs',
         location: cut.location,
-        files: r.stored.map(({ dest: _d, ...f }) => f).sort((a, b) => (a.path < b.path ? -1 : 1)),
+        files: [...r.stored.map(({ dest: _d, ...f }) => f), ...split.kept].sort((a, b) => (a.path < b.path ? -1 : 1)),
         dirs: cut.dirs,
         ...report,
         summary: '',
@@ -128,7 +136,9 @@ export function filesRole(settings: FilesSettings): RestorableRole {
     } else {
       const client = storeClient(s as Extract<ResolvedFilesSettings, { store: 's3' }>);
       try {
-        const r = await copyBucket(ctx, client, cut, base(ctx), s.concurrency);
+        const split = splitBucketCut(cut, await parentAttachments(ctx, cut));
+        kept = split.kept;
+        const r = await copyBucket(ctx, client, split.copy, base(ctx), s.concurrency);
         files = r.stored.map(({ key: _k, ...f }) => f);
         report = { changed: r.changed, missing: r.missing, unstorable: r.unstorable };
         listing = {
@@ -137,7 +147,7 @@ export function filesRole(settings: FilesSettings): RestorableRole {
           store: 's3',
           bucket: cut.bucket,
           endpoint: cut.endpoint,
-          objects: r.stored.map((o) => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 })).sort((a, b) => (a.key < b.key ? -1 : 1)),
+          objects: [...r.stored.map((o): ListedObject => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 })), ...split.kept].sort((a, b) => (a.key < b.key ? -1 : 1)),
           ...report,
           summary: '',
         };
@@ -145,7 +155,9 @@ export function filesRole(settings: FilesSettings): RestorableRole {
         client.destroy();
       }
     }
-    const summary = shipSummary(files, report.changed, report.missing, report.unstorable);
+    const referenced = { files: kept.length, bytes: kept.reduce((a, f) => a + f.size, 0) };
+    const summary = shipSummary(files, report.changed, report.missing, report.unstorable, referenced);
+    if (ctx.parent) ctx.log.info({ parent: ctx.parent.backupId, stored: files.length, referenced: referenced.files, referencedBytes: referenced.bytes }, 'files: attachments unchanged since the parent set are kept by the earlier sets that store them');
     if (report.changed.length || report.missing.length || report.unstorable.length) {
       ctx.log.warn({ changed: report.changed.length, missing: report.missing.length, unstorable: report.unstorable.length, summary }, 'files differ from the cut');
     }
@@ -161,8 +173,10 @@ export function filesRole(settings: FilesSettings): RestorableRole {
       deviations: { changed: report.changed.length, missing: report.missing.length, unstorable: report.unstorable.length, examples },
       summary,
       listing: ref,
+      referenced,
     };
-    // The attachments are listed in listing.json, not one by one in the manifest.
+    // The attachments are listed in listing.json, not one by one in the manifest; those kept by
+    // earlier sets are named there (entries' `set`), not in the manifest's references.
     return { part, files: [ref], listed: { files: files.length, bytes } };
   }
 }

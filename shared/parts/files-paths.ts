@@ -1,0 +1,73 @@
+/**
+ * Where the attachments of a files listing live at the destination. A set stores the
+ * attachments its parent did not hold and names, in each other listing entry, the earlier set
+ * that stores it (`set`). Backup, restore, verify and retention all find an attachment through
+ * this one definition, so they cannot disagree about the layout:
+ *
+ *   `<set>/<node>/files/data/<path>`  a folder store's file  (set: the entry's `set`, else this set)
+ *   `<set>/<node>/files/s3/<key>`     a bucket store's object
+ *
+ * Every piece is validated before it gets here: the set by the backup id pattern (listing
+ * schema), the node by its name pattern (manifest), the path or key by the destination's path
+ * rules (listing schema); an entry naming the listing's own set is refused on read.
+ */
+import type { Destination } from '../destination';
+import { ValidationError } from '../errors';
+import type { FileRef } from './common';
+import { filesListingSchema, type FilesListing, type ListedFile, type ListedObject } from './files';
+import { readReferenced } from './io';
+
+/** The folder of a node's files part in a set: `<set>/<node>/files`. */
+export const filesFolder = (set: string, node: string) => `${set}/${node}/files`;
+
+/** The folder under a node's files part that holds a store's attachments. */
+const storeFolder = (store: FilesListing['store']) => (store === 'localfs' ? 'data' : 's3');
+
+/** One listing entry of either store. */
+export type ListedAttachment = ListedFile | ListedObject;
+
+/** The entry's name in its store: a folder store's path, a bucket store's key. */
+export const attachmentName = (entry: ListedAttachment): string => ('path' in entry ? entry.path : entry.key);
+
+/** The set that stores the entry's bytes: its `set`, else the listing's own set. */
+export const storingSet = (thisSet: string, entry: ListedAttachment): string => entry.set ?? thisSet;
+
+/**
+ * The destination path of one listed attachment of `node`'s listing in set `thisSet`. Throws
+ * ValidationError for an entry naming `thisSet` itself: tandem never writes one (it stores those
+ * bytes), so the listing was altered.
+ */
+export function attachmentPath(thisSet: string, node: string, store: FilesListing['store'], entry: ListedAttachment): string {
+  if (entry.set === thisSet) throw new ValidationError(`files listing of ${node} in ${thisSet}: ${attachmentName(entry)} names this set itself as the set storing it; the listing was altered, the backup set is damaged`);
+  return `${filesFolder(storingSet(thisSet, entry), node)}/${storeFolder(store)}/${attachmentName(entry)}`;
+}
+
+/** One attachment a listing needs, where it is and what it must hold. */
+export interface AttachmentAt {
+  /** Destination path of its bytes. */
+  path: string;
+  size: number;
+  sha256: string;
+  /** The set storing it (`thisSet` for the listing's own). */
+  set: string;
+  /** The entry's path or key in the store. */
+  name: string;
+}
+
+/** Every destination path `listing` (of `node` in `thisSet`) needs, its own and earlier sets'. */
+export function listingPaths(listing: FilesListing, thisSet: string, node: string): AttachmentAt[] {
+  const entries: readonly ListedAttachment[] = listing.store === 'localfs' ? listing.files : listing.objects;
+  return entries.map((e) => ({ path: attachmentPath(thisSet, node, listing.store, e), size: e.size, sha256: e.sha256, set: storingSet(thisSet, e), name: attachmentName(e) }));
+}
+
+/**
+ * Reads the files listing `ref` names in set `thisSet` (size, sha256 and shape checked),
+ * and refuses one whose entry names `thisSet` as the set storing it.
+ */
+export async function readFilesListing(dest: Destination, ref: FileRef, thisSet: string): Promise<FilesListing> {
+  const listing = await readReferenced(dest, ref, filesListingSchema, 'files listing');
+  const entries: readonly ListedAttachment[] = listing.store === 'localfs' ? listing.files : listing.objects;
+  const self = entries.find((e) => e.set === thisSet);
+  if (self) throw new ValidationError(`${ref.path}: ${attachmentName(self)} names this set (${thisSet}) as the set storing it, which tandem never writes: the listing was altered, the backup set is damaged`);
+  return listing;
+}
