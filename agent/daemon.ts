@@ -7,14 +7,10 @@ import { errorMessage, TandemError } from '../shared/errors';
 import { createLogger } from '../shared/log';
 import { silenceThirdPartyNotices } from '../shared/third-party-warnings';
 import { TANDEM_VERSION } from '../shared/version';
-import { BackupController } from './backup/controller';
-import { StateStore } from './backup/store';
 import { loadAgentConfig } from './config';
-import { createAgentMetrics, NO_METRICS, serveMetrics } from './metrics';
-import { RestoreController } from './restore/controller';
 import type { RolePlugin } from './roles/plugin';
 import { createRoles } from './roles/registry';
-import { agentService, startServer } from './rpc/server';
+import { serveAgent } from './serve';
 import { systemdDropIn } from './systemd';
 
 const HELP = `tandem-agent ${TANDEM_VERSION}: the tandem agent daemon (run by systemd: tandem-agent.service)
@@ -65,25 +61,11 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   if (values['check-config']) return void console.log(JSON.stringify(config, null, 2)), 0;
 
   const log = createLogger('tandem-agent', { node: config.node });
-  const exported = config.metrics ? createAgentMetrics(config.node) : null;
-  const metrics = exported?.metrics ?? NO_METRICS;
-  const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics);
-  await controller.recover();
-  const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls ? config.tls : undefined) : null;
-  if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
-  const { server, port } = await startServer(config.listen, values.insecure ? undefined : config.tls, agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log), log);
-  log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !values.insecure, metricsPort: metricsServer?.port ?? null }, 'agent ready');
-
+  const agent = await serveAgent(config, roles, log, { insecure: values.insecure });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping');
-      controller.close();
-      metricsServer?.server.close();
-      const force = setTimeout(() => server.forceShutdown(), 10_000);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
+      void agent.stop().then(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
