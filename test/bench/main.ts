@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the benchmarks, side by side in one run on the sandbox's data. Prints a
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
+ * `npm run bench -- scale` (many agents, no sandbox) runs only when named.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,10 +10,13 @@ import { benchArchive } from './archive';
 import { benchBackup } from './backup';
 import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
+import { scaleMain } from './scale';
 
 async function main(): Promise<void> {
-  const env = readSandboxEnv();
   const only = process.argv[2];
+  // Many agents on this machine: no sandbox, and not part of the default run.
+  if (only === 'scale') return scaleMain(process.argv.slice(3));
+  const env = readSandboxEnv();
   if (!only || only === 'backup') {
     console.log('cluster snapshot: spread between the nodes\' snapshot instants, and wall time');
     for (const r of await benchBackup((row) => console.log(`  (done) ${row.method}`))) console.log(`  ${r.method.padEnd(30)} spread ${String(r.spreadMs).padStart(6)} ms   wall ${r.wallSeconds.toFixed(1).padStart(7)} s`);
