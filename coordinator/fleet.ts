@@ -6,14 +6,14 @@ import * as grpc from '@grpc/grpc-js';
 import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type RestoreEvent, type RestoreRequest, type RestoreResult, type RoleProgress } from '../shared/generated/tandem/v2/agent';
 import { RpcError, serverStream, unary } from '../shared/rpc/call';
 import { MESSAGE_LIMITS } from '../shared/rpc/limits';
-import { clientCredentials, type TlsFiles } from '../shared/rpc/tls';
+import { fleetClientCredentials, type AgentChannelSetup, type TlsFiles } from '../shared/rpc/tls';
 import type { AgentEntry } from './config';
 
 /** One agent as the coordinator sees it. */
 export class AgentHandle {
   private readonly client: grpc.Client;
-  constructor(readonly entry: AgentEntry, tls: TlsFiles | undefined) {
-    const { credentials, options } = clientCredentials(tls, entry.address, entry.node);
+  constructor(readonly entry: AgentEntry, channel: (address: string, node: string) => AgentChannelSetup) {
+    const { credentials, options } = channel(entry.address, entry.node);
     this.client = new AgentClient(entry.address, credentials, { ...options, ...MESSAGE_LIMITS, 'grpc.enable_retries': 0 });
   }
   get node(): string {
@@ -54,5 +54,6 @@ export class AgentHandle {
 
 /** Opens a handle to every agent of the fleet. */
 export function openFleet(agents: readonly AgentEntry[], tls: TlsFiles | undefined): AgentHandle[] {
-  return agents.map((a) => new AgentHandle(a, tls));
+  const channel = fleetClientCredentials(tls);
+  return agents.map((a) => new AgentHandle(a, channel));
 }

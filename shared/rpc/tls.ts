@@ -43,20 +43,36 @@ export function serverCredentials(tls: TlsFiles | undefined, listen: string): gr
   return grpc.ServerCredentials.createSsl(read(tls.ca, 'CA'), [{ cert_chain: read(tls.cert, 'certificate'), private_key: read(tls.key, 'key') }], true);
 }
 
-/** Client credentials and channel options for one agent; the server name checked is the agent's node name. */
-export function clientCredentials(
-  tls: TlsFiles | undefined,
-  address: string,
-  nodeName: string,
-): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+/** Credentials and channel options of the channel to one agent. */
+export interface AgentChannelSetup {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ChannelOptions;
+}
+
+/**
+ * The coordinator's side of mutual TLS for a whole fleet: the CA, key and certificate are read
+ * and parsed into one secure context, shared by the channel to every agent (one per agent cost
+ * 1–2 ms of CPU and its own copy in memory, which a fleet of hundreds paid at every run).
+ * Returns the setup of the channel to one agent; the server name checked is its node name.
+ */
+export function fleetClientCredentials(tls: TlsFiles | undefined): (address: string, nodeName: string) => AgentChannelSetup {
   if (!tls) {
-    if (!isLoopback(address)) throw new ConfigError(`insecure mode reaches only loopback agents, not ${address}`);
-    return { credentials: grpc.credentials.createInsecure(), options: {} };
+    const insecure = grpc.credentials.createInsecure();
+    return (address) => {
+      if (!isLoopback(address)) throw new ConfigError(`insecure mode reaches only loopback agents, not ${address}`);
+      return { credentials: insecure, options: {} };
+    };
   }
-  return {
-    credentials: grpc.credentials.createSsl(read(tls.ca, 'CA'), read(tls.key, 'key'), read(tls.cert, 'certificate')),
+  const credentials = grpc.credentials.createSsl(read(tls.ca, 'CA'), read(tls.key, 'key'), read(tls.cert, 'certificate'));
+  return (_address, nodeName) => ({
+    credentials,
     // The agent's certificate carries its node name: this checks that the agent answering at
     // the address is the node the fleet file names, whatever the address is.
     options: { 'grpc.ssl_target_name_override': nodeName, 'grpc.default_authority': nodeName },
-  };
+  });
+}
+
+/** Client credentials and channel options for one agent; the server name checked is the agent's node name. */
+export function clientCredentials(tls: TlsFiles | undefined, address: string, nodeName: string): AgentChannelSetup {
+  return fleetClientCredentials(tls)(address, nodeName);
 }
