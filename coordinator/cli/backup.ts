@@ -1,4 +1,5 @@
 /** `tandem backup`: one coordinated backup set of the whole fleet. */
+import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { checkBackupId, newBackupId } from '../../shared/names';
 import { parseOptionFlags, type BackupOptions } from '../../shared/wire/backup-options';
@@ -81,6 +82,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const backupId = chosenId ?? newBackupId();
   const { fleet, agents } = openFromConfig(values);
   const interrupt = new AbortController();
+  // Every call in flight listens on it, one per agent at once (Describe, Prepare, Watch): past 10,
+  // Node printed a MaxListenersExceededWarning ("possible memory leak") in every run of a larger fleet.
+  setMaxListeners(0, interrupt.signal);
   // Live lines on a terminal, plain lines elsewhere; stopped before anything else is printed.
   const progress = backupProgress();
   const onSigint = () => {
