@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the benchmarks, side by side in one run on the sandbox's data. Prints a
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
- * `npm run bench -- scale` (many agents, no sandbox) runs only when named.
+ * `npm run bench -- scale` (many agents) and `agent-rss` (one agent's memory) need no sandbox and
+ * run only when named.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,12 +11,14 @@ import { benchArchive } from './archive';
 import { benchBackup } from './backup';
 import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
+import { agentRssMain } from './agent-rss';
 import { scaleMain } from './scale';
 
 async function main(): Promise<void> {
   const only = process.argv[2];
   // Many agents on this machine: no sandbox, and not part of the default run.
   if (only === 'scale') return scaleMain(process.argv.slice(3));
+  if (only === 'agent-rss') return agentRssMain(process.argv.slice(3));
   const env = readSandboxEnv();
   if (!only || only === 'backup') {
     console.log('cluster snapshot: spread between the nodes\' snapshot instants, and wall time');
