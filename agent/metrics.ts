@@ -7,10 +7,16 @@
  */
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import { hostPort } from '../shared/config/common';
 import { isLoopback, readTlsFiles, type TlsFiles } from '../shared/rpc/tls';
+import { lazyModule } from '../shared/lazy-module';
+
+/** prom-client, loaded only by an agent that serves /metrics (about 12 MB). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const promClient = lazyModule(() => require('prom-client') as typeof PromClient);
 
 /** How a backup ended on this agent: done, failed (commit or ship), or aborted (Abort, a lease, a restart). */
 export type BackupOutcome = 'success' | 'failure' | 'aborted';
@@ -54,6 +60,7 @@ const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 10
 
 /** The agent's registry and the AgentMetrics that feed it. */
 export function createAgentMetrics(node: string): { registry: Registry; metrics: AgentMetrics } {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = promClient();
   const registry = new Registry();
   registry.setDefaultLabels({ node });
   collectDefaultMetrics({ register: registry });

@@ -7,17 +7,8 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
-import {
-  S3Client,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk, s3Storage } from '../lazy-module';
 import { ConfigError, NotFoundError, PreconditionError, TandemError, ValidationError, errorMessage } from '../errors';
 import type { S3DestinationConfig } from './config';
 import { byteCounter } from './local';
@@ -53,7 +44,7 @@ export class S3Destination implements Destination {
     this.base = config.prefix ? `${config.prefix}/` : '';
     this.client =
       client ??
-      new S3Client({
+      new (s3Sdk().S3Client)({
         endpoint: config.endpoint,
         region: config.region,
         forcePathStyle: config.forcePathStyle,
@@ -75,7 +66,7 @@ export class S3Destination implements Destination {
     const Key = this.key(relPath);
     const counter = byteCounter();
     const input = typeof source === 'string' ? createReadStream(source) : source;
-    const upload = new Upload({
+    const upload = new (s3Storage().Upload)({
       client: this.client,
       params: { Bucket: this.config.bucket, Key, Body: counter },
       queueSize: this.config.queueSize,
@@ -98,7 +89,7 @@ export class S3Destination implements Destination {
       const [, done] = await Promise.all([piping, uploading]);
       if (opts.size !== undefined && counter.bytes !== opts.size) {
         // S3 has no rename: the object is already visible, so take it back.
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key }));
+        await this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: this.config.bucket, Key }));
         throw new ValidationError(`upload of ${relPath} had ${counter.bytes} bytes, expected ${opts.size}`, { path: relPath });
       }
       return { size: counter.bytes, etag: done.ETag };
@@ -113,7 +104,7 @@ export class S3Destination implements Destination {
 
   async get(relPath: string): Promise<Readable> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(relPath) }));
+      const r = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.config.bucket, Key: this.key(relPath) }));
       return r.Body as Readable;
     } catch (err) {
       if ((err as Error).name === 'NoSuchKey' || httpStatus(err) === 404)
@@ -124,7 +115,7 @@ export class S3Destination implements Destination {
 
   async stat(relPath: string): Promise<{ size: number } | null> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(relPath) }));
+      const r = await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.config.bucket, Key: this.key(relPath) }));
       return { size: r.ContentLength ?? 0 };
     } catch (err) {
       if (httpStatus(err) === 404 || (err as Error).name === 'NotFound') return null;
@@ -137,7 +128,7 @@ export class S3Destination implements Destination {
     const Prefix = rel ? `${this.base}${rel}/` : this.base;
     let ContinuationToken: string | undefined;
     do {
-      const r = await this.client.send(new ListObjectsV2Command({ Bucket: this.config.bucket, Prefix, ContinuationToken }));
+      const r = await this.client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: this.config.bucket, Prefix, ContinuationToken }));
       for (const o of r.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0 };
       ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (ContinuationToken);
@@ -163,7 +154,7 @@ export class S3Destination implements Destination {
     const flush = async () => {
       if (batch.length === 0) return;
       const r = await this.client.send(
-        new DeleteObjectsCommand({ Bucket: this.config.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        new (s3Sdk().DeleteObjectsCommand)({ Bucket: this.config.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
       );
       if (r.Errors?.length) throw new TandemError(`could not delete ${r.Errors.length} objects under ${rel} in ${this.describe()}: ${r.Errors[0].Key}: ${r.Errors[0].Message}`);
       batch.length = 0;
@@ -180,13 +171,13 @@ export class S3Destination implements Destination {
 
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
     // A single PUT replaces the object atomically.
-    await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: this.key(relPath), Body: Buffer.from(data) }));
+    await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.config.bucket, Key: this.key(relPath), Body: Buffer.from(data) }));
   }
 
   async checkWritable(): Promise<void> {
     const Bucket = this.config.bucket;
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket }));
+      await this.client.send(new (s3Sdk().HeadBucketCommand)({ Bucket }));
     } catch (err) {
       const status = httpStatus(err);
       const hint =
@@ -201,12 +192,12 @@ export class S3Destination implements Destination {
     }
     const Key = `${this.base}.tandem-probe-${randomBytes(6).toString('hex')}`;
     try {
-      await this.client.send(new PutObjectCommand({ Bucket, Key, Body: 'tandem write probe\n' }));
+      await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket, Key, Body: 'tandem write probe\n' }));
     } catch (err) {
       throw new PreconditionError(`${this.describe()}: cannot write (${errorMessage(err) || (err as Error).name}): grant s3:PutObject and s3:DeleteObject on the bucket to these keys`, { destination: this.describe() }, { cause: err });
     }
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket, Key }));
+      await this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket, Key }));
     } catch (err) {
       throw new PreconditionError(`${this.describe()}: can write but not delete (${errorMessage(err)}): grant s3:DeleteObject, needed to remove old backups`, { destination: this.describe() }, { cause: err });
     }

@@ -2,9 +2,15 @@
  * The CQL side of the cassandra role: replication of the keyspace, its schema (server-side
  * DESCRIBE, Cassandra 4.0+) and the ring's token map, through cassandra-driver.
  */
-import { Client, auth, policies } from 'cassandra-driver';
+import type * as CassandraDriver from 'cassandra-driver';
+import type { Client } from 'cassandra-driver';
+import { lazyModule } from '../../../shared/lazy-module';
 import type { CassandraSettings } from './config';
 import { Nodetool } from './nodetool';
+
+/** cassandra-driver, loaded when the role first opens a CQL session (about 18 MB). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const cassandraDriver = lazyModule(() => require('cassandra-driver') as typeof CassandraDriver);
 
 const dcCache = new Map<string, string>();
 
@@ -22,6 +28,7 @@ export async function localDataCenter(s: CassandraSettings): Promise<string> {
 export async function withSession<T>(s: CassandraSettings, fn: (c: Client) => Promise<T>, dataCenter?: string): Promise<T> {
   const localDc = dataCenter ?? (await localDataCenter(s));
   const password = s.cql.passwordEnv ? process.env[s.cql.passwordEnv] ?? '' : '';
+  const { Client, auth, policies } = cassandraDriver();
   const client = new Client({
     contactPoints: [`${s.cql.host}:${s.cql.port}`],
     localDataCenter: localDc,

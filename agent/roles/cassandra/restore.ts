@@ -8,7 +8,7 @@
  */
 import { mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { types, type Client } from 'cassandra-driver';
+import type { Client } from 'cassandra-driver';
 import { TandemError, ValidationError } from '../../../shared/errors';
 import { systemExec, type CommandRunner, type Exec, type ProcessSpawner } from '../../../shared/exec';
 import { checkCqlName } from '../../../shared/names';
@@ -19,7 +19,7 @@ import { extractArchive } from '../../archive';
 import { checkFreeSpace, fetchChecked } from '../../archive/fetch';
 import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import type { CassandraSettings } from './config';
-import { withSession } from './cql';
+import { cassandraDriver, withSession } from './cql';
 import { Nodetool } from './nodetool';
 import { clearRestoreSnapshots, recordRestoreStart } from './restore-snapshots';
 import { loadSchema, waitForAgreement } from './schema';
@@ -187,7 +187,7 @@ async function countRowsOverCql(c: Client, ks: string, table: string): Promise<n
     const r = await c.execute(`SELECT "${first.replace(/"/g, '""')}" FROM "${checkCqlName(ks)}"."${checkCqlName(table)}"`, [], {
       fetchSize: 5000,
       pageState,
-      consistency: types.consistencies.all,
+      consistency: cassandraDriver().types.consistencies.all,
     });
     n += r.rowLength;
     pageState = r.pageState;

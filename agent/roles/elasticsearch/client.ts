@@ -1,11 +1,16 @@
 /** The Elasticsearch client of the role, and error helpers that turn client errors into operator messages. */
 import { readFileSync } from 'node:fs';
-import { Client, errors } from '@elastic/elasticsearch';
+import type * as Es from '@elastic/elasticsearch';
 import { ConfigError, errorMessage } from '../../../shared/errors';
+import { lazyModule } from '../../../shared/lazy-module';
 import type { ResolvedEsSettings } from './config';
 
+/** @elastic/elasticsearch, loaded when the role first speaks to Elasticsearch (about 30 MB). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const es = lazyModule(() => require('@elastic/elasticsearch') as typeof Es);
+
 /** Builds a client; reads passwordEnv and caFile now (ConfigError if either is unusable). */
-export function esClient(s: ResolvedEsSettings, env: NodeJS.ProcessEnv = process.env): Client {
+export function esClient(s: ResolvedEsSettings, env: NodeJS.ProcessEnv = process.env): Es.Client {
   let password = s.password;
   if (s.passwordEnv !== undefined) {
     password = env[s.passwordEnv];
@@ -19,7 +24,7 @@ export function esClient(s: ResolvedEsSettings, env: NodeJS.ProcessEnv = process
       throw new ConfigError(`cannot read Elasticsearch CA file ${s.caFile}: ${errorMessage(err)}`);
     }
   }
-  return new Client({
+  return new (es().Client)({
     node: s.url,
     auth: s.username !== undefined ? { username: s.username, password: password ?? '' } : undefined,
     tls: ca ? { ca } : undefined,
@@ -31,18 +36,19 @@ export function esClient(s: ResolvedEsSettings, env: NodeJS.ProcessEnv = process
 
 /** HTTP status of a client error, if the server answered. */
 export function esStatus(err: unknown): number | undefined {
-  return err instanceof errors.ResponseError ? err.meta.statusCode : undefined;
+  return err instanceof es().errors.ResponseError ? err.meta.statusCode : undefined;
 }
 
 /** The ES error type (`snapshot_missing_exception`...) of a client error, if any. */
 export function esErrorType(err: unknown): string | undefined {
-  if (!(err instanceof errors.ResponseError)) return undefined;
+  if (!(err instanceof es().errors.ResponseError)) return undefined;
   const body = err.meta.body as { error?: { type?: string } } | undefined;
   return body?.error?.type;
 }
 
 /** A readable one-line description of a client error, with what to check for connection problems. */
 export function esProblem(err: unknown, url: string): string {
+  const { errors } = es();
   if (err instanceof errors.ConnectionError) return `Elasticsearch at ${url} is unreachable (${err.message}); check the url setting and that Elasticsearch is running`;
   if (err instanceof errors.TimeoutError) return `Elasticsearch at ${url} did not answer in time (${err.message})`;
   if (err instanceof errors.ProductNotSupportedError) return `${url} does not look like Elasticsearch (${err.message})`;

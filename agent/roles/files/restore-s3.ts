@@ -7,7 +7,8 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from '../../../shared/lazy-module';
 import { HashingPassThrough } from '../../archive/checksum';
 import { ValidationError } from '../../../shared/errors';
 import type { ListedObject } from '../../../shared/parts/files';
@@ -29,10 +30,10 @@ const status = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number
 /** Creates the drill bucket when missing (the live bucket must already exist). */
 export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
   try {
-    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    await client.send(new (s3Sdk().HeadBucketCommand)({ Bucket: bucket }));
   } catch (err) {
     if (status(err) !== 404) throw err;
-    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    await client.send(new (s3Sdk().CreateBucketCommand)({ Bucket: bucket }));
   }
 }
 
@@ -45,7 +46,7 @@ export async function loadBucket(ctx: RestoreContext, client: S3Client, t: Bucke
   let n = 0;
   const progress = progressReporter(ctx, objects.length, objects.reduce((a, o) => a + o.size, 0), 'load');
   await runPool(objects, t.concurrency, ctx.signal, async (o) => {
-    const head = await client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: o.key }), { abortSignal: ctx.signal }).catch((err) => {
+    const head = await client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: t.bucket, Key: o.key }), { abortSignal: ctx.signal }).catch((err) => {
       if (status(err) === 404) return null;
       throw err;
     });
@@ -61,7 +62,7 @@ export async function loadBucket(ctx: RestoreContext, client: S3Client, t: Bucke
       if (hasher.bytes !== o.size || (o.sha256 && got !== o.sha256)) {
         throw new ValidationError(`files: object ${o.key} at the destination does not match the backup listing (sha256 ${got}, ${hasher.bytes} bytes; expected sha256 ${o.sha256}, ${o.size} bytes): the backup set is damaged`, { key: o.key });
       }
-      await client.send(new PutObjectCommand({ Bucket: t.bucket, Key: o.key, Body: createReadStream(tmp), ContentLength: o.size }), { abortSignal: ctx.signal });
+      await client.send(new (s3Sdk().PutObjectCommand)({ Bucket: t.bucket, Key: o.key, Body: createReadStream(tmp), ContentLength: o.size }), { abortSignal: ctx.signal });
     } finally {
       await fs.rm(tmp, { force: true });
     }
@@ -78,7 +79,7 @@ export async function verifyBucket(ctx: RestoreContext, client: S3Client, t: Buc
   await runPool(objects, t.concurrency, ctx.signal, async (o) => {
     let body: Readable;
     try {
-      body = (await client.send(new GetObjectCommand({ Bucket: t.bucket, Key: o.key }), { abortSignal: ctx.signal })).Body as Readable;
+      body = (await client.send(new (s3Sdk().GetObjectCommand)({ Bucket: t.bucket, Key: o.key }), { abortSignal: ctx.signal })).Body as Readable;
     } catch (err) {
       if (status(err) === 404) return void problems.push(`${o.key}: missing`);
       throw err;
@@ -99,7 +100,7 @@ export async function verifyBucket(ctx: RestoreContext, client: S3Client, t: Buc
 /** Deletes the listed objects from a drill bucket (drop_scratch=true); the bucket itself is left. */
 export async function dropObjects(ctx: RestoreContext, client: S3Client, bucket: string, objects: ListedObject[]) {
   await runPool(objects, 4, ctx.signal, async (o) => {
-    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.key }), { abortSignal: ctx.signal });
+    await client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: bucket, Key: o.key }), { abortSignal: ctx.signal });
   });
   return { detail: `deleted ${objects.length} objects from bucket ${bucket}` } satisfies PhaseOutcome;
 }

@@ -4,7 +4,8 @@
  * replaced since the cut is reported as changed instead of being copied silently.
  */
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { s3Sdk } from '../../../shared/lazy-module';
 import { relPathProblem } from '../../../shared/destination/paths';
 import { ConfigError } from '../../../shared/errors';
 import type { RoleContext } from '../role';
@@ -40,7 +41,7 @@ export function storeClient(r: ResolvedS3Store, env: NodeJS.ProcessEnv = process
   const accessKeyId = pick(r.accessKeyId, r.accessKeyIdEnv, 'access key id');
   const secretAccessKey = pick(r.secretAccessKey, r.secretAccessKeyEnv, 'secret access key');
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) throw new ConfigError('files: give both the access key id and the secret access key, or neither');
-  return new S3Client({
+  return new (s3Sdk().S3Client)({
     endpoint: r.endpoint,
     region: r.region,
     forcePathStyle: r.forcePathStyle,
@@ -52,8 +53,8 @@ export function storeClient(r: ResolvedS3Store, env: NodeJS.ProcessEnv = process
 /** Read-only check: the bucket exists and can be listed; null when fine. */
 export async function checkBucket(client: S3Client, bucket: string): Promise<string | null> {
   try {
-    await client.send(new HeadBucketCommand({ Bucket: bucket }));
-    await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }));
+    await client.send(new (s3Sdk().HeadBucketCommand)({ Bucket: bucket }));
+    await client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, MaxKeys: 1 }));
     return null;
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -68,7 +69,7 @@ export async function listBucket(client: S3Client, bucket: string, signal: Abort
   const out: CutObject[] = [];
   let token: string | undefined;
   do {
-    const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }), { abortSignal: signal });
+    const r = await client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, ContinuationToken: token }), { abortSignal: signal });
     for (const o of r.Contents ?? []) {
       if (o.Key === undefined) continue;
       out.push({ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', lastModified: o.LastModified?.getTime() });
@@ -100,7 +101,7 @@ export async function copyBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
     let body: Readable;
     try {
       // If-Match pins the object to the cut: a replaced object answers 412 instead of new bytes.
-      const r = await client.send(new GetObjectCommand({ Bucket: cut.bucket, Key: o.key, IfMatch: o.etag || undefined }), { abortSignal: ctx.signal });
+      const r = await client.send(new (s3Sdk().GetObjectCommand)({ Bucket: cut.bucket, Key: o.key, IfMatch: o.etag || undefined }), { abortSignal: ctx.signal });
       body = r.Body as Readable;
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
