@@ -1,11 +1,12 @@
 /**
- * `npm run bench -- scale [--sizes 3,50,200,500] [--runs N] [--per-host N]`: one two-phase
+ * `npm run bench -- scale [--sizes 3,50,200,500] [--runs N] [--per-host N] [--profile DIR]`: one two-phase
  * backup round over hundreds of agents on this machine, through the real `tandem backup` CLI,
  * real gRPC and mutual TLS (test/helpers/many-agents.ts: rehearsal agents, 100 per process,
  * local-folder destination). For each size and run: the prepare and commit rounds, the spread of
  * Commit's arrival across agents (each agent's wall clock on arrival: every host is on this
  * machine), the coordinator's peak RSS and CPU time, and the wall time. Prints median and worst
- * per size beside the targets. Needs no sandbox; asserts nothing.
+ * per size beside the targets. --profile DIR writes a V8 CPU profile of every process (the CLI's
+ * and each host's) into DIR. Needs no sandbox; asserts nothing.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -70,17 +71,18 @@ function measure(agents: number, run: MeasuredRun, arrivals: Arrival[]): ScaleRu
 }
 
 /** Runs `runs` backups over `size` agents. */
-export async function benchScale(size: number, runs: number, perHost: number, onRun: (r: ScaleRun) => void): Promise<ScaleRun[]> {
+export async function benchScale(size: number, runs: number, perHost: number, onRun: (r: ScaleRun) => void, profileDir?: string): Promise<ScaleRun[]> {
   const fleet = await startManyAgents(size, {
     perHost,
     // Certificates are kept between runs of the bench: issuing 500 takes about 25 s.
     pki: join(ROOT, '.cache', 'scale-pki'),
     stateRoot: existsSync('/dev/shm') ? '/dev/shm' : undefined,
+    profileDir,
   });
   const out: ScaleRun[] = [];
   try {
     for (let i = 0; i < runs; i++) {
-      const run = await runCliMeasured(['backup', '-c', fleet.fleetFile, '--json']);
+      const run = await runCliMeasured(['backup', '-c', fleet.fleetFile, '--json'], { profileDir });
       const r = measure(size, run, await fleet.arrivals());
       onRun(r);
       out.push(r);
@@ -119,17 +121,17 @@ export function scaleTable(rows: ScaleRun[]): string {
 
 /** `npm run bench -- scale …`: prints each run, then the table (median / worst). */
 export async function scaleMain(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string', default: '3,50,200,500' }, runs: { type: 'string', default: '3' }, 'per-host': { type: 'string', default: '100' } } });
+  const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string', default: '3,50,200,500' }, runs: { type: 'string', default: '3' }, 'per-host': { type: 'string', default: '100' }, profile: { type: 'string' } } });
   const sizes = values.sizes.split(',').map(Number);
   const runs = Number(values.runs);
   const perHost = Number(values['per-host']);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 2000) || !Number.isInteger(runs) || runs < 1 || !Number.isInteger(perHost) || perHost < 1) {
-    throw new Error('usage: npm run bench -- scale [--sizes 3,50,200,500] [--runs N] [--per-host N] (sizes 1–2000)');
+    throw new Error('usage: npm run bench -- scale [--sizes 3,50,200,500] [--runs N] [--per-host N] [--profile DIR] (sizes 1–2000)');
   }
   const rows: ScaleRun[] = [];
   for (const n of sizes) {
     console.log(`${n} agents in ${Math.ceil(n / perHost)} processes, ${runs} runs`);
-    rows.push(...(await benchScale(n, runs, perHost, (r) => console.log(`  ${r.ok ? 'ok' : 'FAILED'} prepare ${ms(r.prepareMs)}, commit ${ms(r.commitMs)}, coordinator prepare→shipping ${ms(r.roundsMs)}, spread ${ms(r.commitSpreadMs)}, RSS ${mb(r.peakRssBytes)}, CPU ${ms(r.cpuMs)}, wall ${ms(r.wallMs)}${r.phasesMs ? `, phasesMs ${JSON.stringify(r.phasesMs)}` : ''}${r.reason ? `: ${r.reason}` : ''}`))));
+    rows.push(...(await benchScale(n, runs, perHost, (r) => console.log(`  ${r.ok ? 'ok' : 'FAILED'} prepare ${ms(r.prepareMs)}, commit ${ms(r.commitMs)}, coordinator prepare→shipping ${ms(r.roundsMs)}, spread ${ms(r.commitSpreadMs)}, RSS ${mb(r.peakRssBytes)}, CPU ${ms(r.cpuMs)}, wall ${ms(r.wallMs)}${r.phasesMs ? `, phasesMs ${JSON.stringify(r.phasesMs)}` : ''}${r.reason ? `: ${r.reason}` : ''}`), values.profile)));
   }
   console.log(`\nmedian / worst over ${runs} runs (${new Date().toISOString().slice(0, 10)}):\n${scaleTable(rows)}`);
 }

@@ -43,6 +43,8 @@ export interface ManyAgentsOptions {
   stateRoot?: string;
   /** The rehearsal role's time in ship, ms; default 200. */
   shipMs?: number;
+  /** Writes a V8 CPU profile of each host process into this folder when it stops; default none. */
+  profileDir?: string;
 }
 
 /** One host process. */
@@ -96,7 +98,8 @@ export async function startManyAgents(count: number, opts: ManyAgentsOptions = {
     for (let i = 0; i < configs.length; i += perHost) {
       const log = join(dir, `host-${hosts.length + 1}.log`);
       const fd = openSync(log, 'a');
-      const child = fork(HOST_MAIN, configs.slice(i, i + perHost), { stdio: ['ignore', fd, fd, 'ipc'] });
+      const execArgv = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
+      const child = fork(HOST_MAIN, configs.slice(i, i + perHost), { stdio: ['ignore', fd, fd, 'ipc'], execArgv });
       closeSync(fd);
       hosts.push({ child, nodes: nodes.slice(i, i + perHost), log });
     }
@@ -199,11 +202,14 @@ export interface MeasuredRun {
 /**
  * Runs the real `tandem` CLI; its peak RSS and CPU time come from /usr/bin/time when present,
  * else from /proc/<pid>/status (VmHWM) and /proc/<pid>/stat read every 20 ms until it exits.
+ * With `profileDir`, the CLI writes a V8 CPU profile there.
  */
-export async function runCliMeasured(args: string[], env: Record<string, string> = {}): Promise<MeasuredRun> {
+export async function runCliMeasured(args: string[], opts: { env?: Record<string, string>; profileDir?: string } = {}): Promise<MeasuredRun> {
+  const env = opts.env ?? {};
   const timeFile = join(tmpdir(), `tandem-time-${process.pid}-${Date.now()}`);
   const gnuTime = existsSync('/usr/bin/time');
-  const argv = gnuTime ? ['/usr/bin/time', '-f', '%M %U %S', '-o', timeFile, process.execPath, CLI_MAIN, ...args] : [process.execPath, CLI_MAIN, ...args];
+  const node = [process.execPath, ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), CLI_MAIN, ...args];
+  const argv = gnuTime ? ['/usr/bin/time', '-f', '%M %U %S', '-o', timeFile, ...node] : node;
   const startedAt = Date.now();
   const child = spawn(argv[0], argv.slice(1), { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
