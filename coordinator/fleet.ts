@@ -19,6 +19,16 @@ export class AgentHandle {
   get node(): string {
     return this.entry.node;
   }
+  /**
+   * Resolves once the channel is connected (TCP and TLS done), connecting it if it went idle
+   * (grpc-js drops a channel unused for 30 min: a long Prepare, with --repair, can outlast that).
+   * At once when it is connected already.
+   */
+  connected(deadlineMs: number): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.client.waitForReady(Date.now() + deadlineMs, (err) => (err ? reject(new RpcError(this.node, 'connect', grpc.status.UNAVAILABLE, err.message)) : resolve())),
+    );
+  }
   describe(deadlineMs: number, signal?: AbortSignal): Promise<DescribeResponse> {
     return unary(this.node, this.client, 'describe', {}, { deadlineMs, signal });
   }

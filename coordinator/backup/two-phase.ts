@@ -161,6 +161,10 @@ export async function runBackup(
   });
   if (noes.length) return abortAll(noes.join('; '), 'aborted');
   if (opts.signal?.aborted) return abortAll('interrupted by the operator', 'aborted');
+  // Every channel connected before the first Commit goes out: one that went idle would pay its
+  // TCP and TLS handshake inside the commit round, and its cut would come late.
+  const cold = (await Promise.allSettled(agents.map((a) => a.connected(b.commitTimeoutMs)))).flatMap((r, i) => (r.status === 'rejected' ? [nodeError(agents[i].node, r.reason)] : []));
+  if (cold.length) return abortAll(`not connected before Commit, nothing was committed: ${cold.join('; ')}`, 'aborted');
 
   // Phase two: every commit is sent at once, so the cuts happen together. Journaled first: a
   // Commit may have been sent only if the journal says "committing".
