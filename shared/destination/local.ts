@@ -10,7 +10,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
 import type { LocalDestinationConfig } from './config';
-import { isHiddenRelPath, joinRoot, safeRelPath, safeRelPrefix } from './paths';
+import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
 
 /** A hidden temporary name next to `finalPath`; list() skips it because it starts with '.'. */
@@ -115,6 +115,31 @@ export class LocalDestination implements Destination {
     };
     await walk(rel);
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async folders(prefix: string): Promise<string[]> {
+    const entries = await fs.readdir(joinRoot(this.root, safeRelPrefix(prefix)), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
+      throw err;
+    });
+    return entries.filter((e) => e.isDirectory() && !isHiddenRelPath(e.name) && !relPathProblem(e.name)).map((e) => e.name).sort();
+  }
+
+  async newestChange(prefix: string): Promise<number | null> {
+    let newest: number | null = null;
+    const walk = async (abs: string): Promise<void> => {
+      const entries = await fs.readdir(abs, { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        // Partial uploads count: a transfer still writing one is a set still being written.
+        if (e.isDirectory()) await walk(`${abs}/${e.name}`);
+        else if (e.isFile()) {
+          const m = (await fs.stat(`${abs}/${e.name}`).catch(() => null))?.mtimeMs;
+          if (m !== undefined && (newest === null || m > newest)) newest = m;
+        }
+      }
+    };
+    await walk(joinRoot(this.root, safeRelPrefix(prefix)));
+    return newest;
   }
 
   async remove(prefix: string): Promise<void> {

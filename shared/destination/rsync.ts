@@ -197,6 +197,25 @@ export class RsyncDestination implements Destination {
     return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  async folders(prefix: string): Promise<string[]> {
+    const dir = shQuote(joinRoot(this.config.path, safeRelPrefix(prefix)));
+    const out = await this.ssh(['if', 'test', '-d', dir, ';', 'then', 'find', dir, '-mindepth', '1', '-maxdepth', '1', '-type', 'd', '-printf', shQuote('%f\\n'), ';', 'fi']);
+    return out.split('\n').filter((n) => n && !isHiddenRelPath(n) && !relPathProblem(n)).sort();
+  }
+
+  async newestChange(prefix: string): Promise<number | null> {
+    const dir = shQuote(joinRoot(this.config.path, safeRelPrefix(prefix)));
+    // Partial transfers (rsync's hidden names) count: a set still being written is young.
+    const out = await this.ssh(['if', 'test', '-d', dir, ';', 'then', 'find', dir, '-type', 'f', '-printf', shQuote('%T@\\n'), ';', 'fi']);
+    let newest: number | null = null;
+    for (const line of out.split('\n')) {
+      if (!/^\d+(\.\d+)?$/.test(line)) continue;
+      const ms = Math.round(Number(line) * 1000);
+      if (newest === null || ms > newest) newest = ms;
+    }
+    return newest;
+  }
+
   async remove(prefix: string): Promise<void> {
     const rel = safeRelPrefix(prefix);
     if (rel === '') throw new ValidationError('refusing to remove the whole destination root', { path: prefix });

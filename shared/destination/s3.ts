@@ -124,12 +124,12 @@ export class S3Destination implements Destination {
   }
 
   /** Every key under the folder `rel` (or the whole base), paginated. */
-  private async *keys(rel: string): AsyncGenerator<{ key: string; size: number }> {
+  private async *keys(rel: string): AsyncGenerator<{ key: string; size: number; modifiedMs?: number }> {
     const Prefix = rel ? `${this.base}${rel}/` : this.base;
     let ContinuationToken: string | undefined;
     do {
       const r = await this.client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: this.config.bucket, Prefix, ContinuationToken }));
-      for (const o of r.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0 };
+      for (const o of r.Contents ?? []) if (o.Key) yield { key: o.Key, size: o.Size ?? 0, modifiedMs: o.LastModified?.getTime() };
       ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (ContinuationToken);
   }
@@ -144,6 +144,30 @@ export class S3Destination implements Destination {
       out.push({ path, size });
     }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async folders(prefix: string): Promise<string[]> {
+    const rel = safeRelPrefix(prefix);
+    const Prefix = rel ? `${this.base}${rel}/` : this.base;
+    const out: string[] = [];
+    let ContinuationToken: string | undefined;
+    // The delimiter makes S3 return one common prefix per folder instead of every key below it.
+    do {
+      const r = await this.client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: this.config.bucket, Prefix, Delimiter: '/', ContinuationToken }));
+      for (const p of r.CommonPrefixes ?? []) {
+        const name = p.Prefix?.slice(Prefix.length).replace(/\/$/, '');
+        if (name && !isHiddenRelPath(name) && !relPathProblem(name)) out.push(name);
+      }
+      ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    return out.sort();
+  }
+
+  async newestChange(prefix: string): Promise<number | null> {
+    let newest: number | null = null;
+    // Objects appear whole when their upload completes: LastModified is when that happened.
+    for await (const { modifiedMs } of this.keys(safeRelPrefix(prefix))) if (modifiedMs !== undefined && (newest === null || modifiedMs > newest)) newest = modifiedMs;
+    return newest;
   }
 
   async remove(prefix: string): Promise<void> {

@@ -41,6 +41,10 @@ export interface Destination {
   stat(relPath: string): Promise<{ size: number } | null>;
   /** Every file under the folder `prefix` ('' = the whole root), recursively, sorted by path; [] if none. */
   list(prefix: string): Promise<DestinationEntry[]>;
+  /** Names of the folders directly under the folder `prefix` ('' = the root), sorted; hidden ones left out; [] if none. */
+  folders(prefix: string): Promise<string[]>;
+  /** The newest modification time (ms since the epoch) of the files under the folder `prefix`; null when it holds none. */
+  newestChange(prefix: string): Promise<number | null>;
   /** Deletes the file or folder at `prefix` recursively (a backup set's folder); no error if absent. Refuses ''. */
   remove(prefix: string): Promise<void>;
   /** Writes small data (the manifest) so readers see the old content or the new, never a torn file. */

@@ -73,6 +73,17 @@ export function destinationSuite(suite: Test, getDest: () => Destination): void 
     assert.equal(await d.list(`${id}-nothing`), []);
   });
 
+  suite('folders and newestChange', async () => {
+    const d = getDest();
+    assert.ok((await d.folders('')).includes(id), 'the set is a folder of the root');
+    assert.equal(await d.folders(id), ['node1', 'node2']);
+    assert.equal(await d.folders(`${id}-nothing`), []);
+    const newest = await d.newestChange(id);
+    // Clocks of the store and this host may differ a little; an hour is far beyond that.
+    assert.ok(newest !== null && Math.abs(newest - Date.now()) < 3_600_000, String(newest));
+    assert.is(await d.newestChange(`${id}-nothing`), null);
+  });
+
   suite('get returns identical bytes', async () => {
     const d = getDest();
     assert.is(sha(await slurp(await d.get(`${id}/node1/thehive/big.tbz`))), sha(big));

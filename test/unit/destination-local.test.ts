@@ -99,6 +99,25 @@ test('writeAtomic replaces the whole content', async () => {
   assert.not.ok(allFiles(join(root, 'b1')).some((f) => f.includes('.partial')));
 });
 
+test('folders lists the folders of one level, hidden ones left out; newestChange is the newest file mtime', async () => {
+  await dest.writeAtomic('f1/n1/a.txt', 'a');
+  await dest.writeAtomic('f1/n2/b.txt', 'b');
+  await dest.writeAtomic('f2/top.txt', 'c');
+  writeFileSync(join(root, 'f1', '.hidden-file'), '');
+  assert.ok((await dest.folders('')).includes('f1'));
+  assert.equal(await dest.folders('f1'), ['n1', 'n2']);
+  assert.equal(await dest.folders('f2'), []);
+  assert.equal(await dest.folders('absent'), []);
+  const { utimesSync } = await import('node:fs');
+  utimesSync(join(root, 'f1', 'n1', 'a.txt'), new Date(1_000_000), new Date(1_000_000));
+  utimesSync(join(root, 'f1', 'n2', 'b.txt'), new Date(2_000_000), new Date(2_000_000));
+  utimesSync(join(root, 'f1', '.hidden-file'), new Date(500_000), new Date(500_000));
+  assert.is(await dest.newestChange('f1'), 2_000_000);
+  assert.is(await dest.newestChange('absent'), null);
+  await dest.remove('f1');
+  await dest.remove('f2');
+});
+
 test('remove is recursive and idempotent, and refuses the root', async () => {
   await dest.put('keep/x.tbz', Readable.from([Buffer.from('x')]));
   await dest.remove('b1');
