@@ -27,6 +27,15 @@ export const ES_REPOSITORY = /^[a-z0-9][a-z0-9_-]{0,127}$/;
 /** An Elasticsearch snapshot name; tandem names snapshots after the lowercased snapshot tag. */
 export const ES_SNAPSHOT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
+/**
+ * The Elasticsearch snapshots tandem makes: the snapshot tag of a backup, lowercased, always with
+ * the `tandem-` prefix (snapshotTagFor). Only such a snapshot may be deleted when a set is pruned.
+ */
+export const TANDEM_ES_SNAPSHOT = /^tandem-[a-z0-9][a-z0-9_-]{0,56}$/;
+
+/** The Elasticsearch snapshot name of a backup (the role names its snapshot after the lowercased tag). */
+export const esSnapshotFor = (backupId: string) => snapshotTagFor(backupId).toLowerCase();
+
 function check(kind: string, pattern: RegExp, value: string): string {
   if (typeof value !== 'string' || !pattern.test(value)) {
     throw new ValidationError(`invalid ${kind} ${JSON.stringify(value)}: must match ${pattern.source}`, { [kind]: value });

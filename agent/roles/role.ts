@@ -82,6 +82,17 @@ export interface Role {
   recover(activeTag: string | null, log: Logger): Promise<void>;
 }
 
+/** A role whose snapshots live outside the destination (Elasticsearch's repository) and are deleted with their set. */
+export interface SnapshotDeleter {
+  /** Deletes the snapshot `snapshot` of `repository` (checked: the role's own repository, tandem's naming); false when it was already absent. */
+  deleteSnapshot(repository: string, snapshot: string): Promise<boolean>;
+}
+
+/** True when the role can delete its snapshots. */
+export function isSnapshotDeleter(role: Role): role is Role & SnapshotDeleter {
+  return typeof (role as Partial<SnapshotDeleter>).deleteSnapshot === 'function';
+}
+
 /** Everything a role needs to restore its part of a backup set on this node. */
 export interface RestoreContext {
   restoreId: string;

@@ -14,8 +14,10 @@ import { coordinatorOnly } from './authorize';
 import type { BackupController } from '../backup/controller';
 import type { RestoreController } from '../restore/controller';
 import type { BackupRecord } from '../backup/state';
-import { isTerminal } from '../backup/state';
-import type { ProgressUpdate, Role } from '../roles/role';
+import { isActive, isTerminal } from '../backup/state';
+import { isSnapshotDeleter, type ProgressUpdate, type Role } from '../roles/role';
+import { ConflictError, NotImplementedError } from '../../shared/errors';
+import { esSnapshotFor } from '../../shared/names';
 import { agentState, backupStatus } from './convert';
 import { PROTOCOL_VERSION, TANDEM_VERSION } from '../../shared/version';
 
@@ -85,6 +87,18 @@ export function agentService(
       return { state: agentState(rec) };
     }),
     getStatus: unaryHandler(log, 'GetStatus', async (req) => backupStatus(controller.status(req.backupId))),
+    deleteSnapshot: unaryHandler(log, 'DeleteSnapshot', async (req) => {
+      const role = roles.find(isSnapshotDeleter);
+      if (!role) throw new NotImplementedError(`${node} has no role that keeps snapshots (elasticsearch): ask the agent with the elasticsearch role`);
+      const cur = controller.current;
+      // A running backup's snapshot is that backup's to undo, not a prune's to delete.
+      if (cur && isActive(cur.state) && esSnapshotFor(cur.plan.backupId) === req.snapshot) {
+        throw new ConflictError(`snapshot ${req.snapshot} belongs to backup ${cur.plan.backupId}, which this agent is running; it is not deleted`);
+      }
+      const existed = await role.deleteSnapshot(req.repository, req.snapshot);
+      log.info({ repository: req.repository, snapshot: req.snapshot, existed }, existed ? 'deleted a pruned set\'s Elasticsearch snapshot' : 'Elasticsearch snapshot already absent');
+      return { existed };
+    }),
     watch: (call) => {
       let rec: BackupRecord;
       try {

@@ -8,10 +8,11 @@ import { writeReferenced } from '../../../shared/parts/io';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
-import { PreconditionError } from '../../../shared/errors';
+import { PreconditionError, ValidationError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import { esCommitSchema, type EsCommit, type EsPart, type EsSnapshotRecord } from '../../../shared/parts/elasticsearch';
-import type { CheckResult, RestorableRole, RestorePhase, RestoreContext, RoleContext, ShipResult } from '../role';
+import type { CheckResult, RestorableRole, RestorePhase, RestoreContext, RoleContext, ShipResult, SnapshotDeleter } from '../role';
+import { ES_REPOSITORY, TANDEM_ES_SNAPSHOT } from '../../../shared/names';
 import { esClient, esErrorType, esProblem, esStatus } from './client';
 import { resolveEsSettings, type EsSettings, type ResolvedEsSettings } from './config';
 import { restoreElasticsearch } from './restore';
@@ -37,7 +38,7 @@ async function readJson<T>(file: string): Promise<T | null> {
 }
 
 /** Creates the elasticsearch role; reads theHiveConfig now (ConfigError if unusable). */
-export function elasticsearchRole(settings: EsSettings): RestorableRole {
+export function elasticsearchRole(settings: EsSettings): RestorableRole & SnapshotDeleter {
   const s: ResolvedEsSettings = resolveEsSettings(settings);
   /** A client per call, closed after it, so no keep-alive socket outlives the step. */
   const withClient = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
@@ -168,6 +169,17 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole {
     },
 
     async recover(_activeTag: string | null, _log: Logger) {},
+
+    async deleteSnapshot(repository: string, snapshot: string) {
+      // The request comes over the network: only tandem's own snapshots, only in this role's repository.
+      if (!ES_REPOSITORY.test(repository) || repository !== s.repository) {
+        throw new ValidationError(`repository ${JSON.stringify(repository)} is not this agent's snapshot repository (${s.repository}); the set was made by another Elasticsearch configuration: delete its snapshot there`, { repository });
+      }
+      if (!TANDEM_ES_SNAPSHOT.test(snapshot)) throw new ValidationError(`snapshot ${JSON.stringify(snapshot)} is not a tandem snapshot name (${TANDEM_ES_SNAPSHOT.source}); tandem deletes only its own snapshots`, { snapshot });
+      return withClient((c) => es.deleteSnapshot(c, repository, snapshot)).catch((err) => {
+        throw new PreconditionError(`cannot delete snapshot ${repository}/${snapshot}: ${esProblem(err, s.url)}`, { snapshot }, { cause: err });
+      });
+    },
 
     async restore(phase: RestorePhase, ctx: RestoreContext) {
       return restoreElasticsearch(phase, ctx, withClient, { url: s.url, timeoutMs: s.snapshotTimeoutMs, theHiveConfig: s.theHiveConfig });

@@ -419,6 +419,16 @@ export interface AbortResponse {
   state: AgentState;
 }
 
+export interface DeleteSnapshotRequest {
+  repository: string;
+  snapshot: string;
+}
+
+export interface DeleteSnapshotResponse {
+  /** False when the snapshot was already absent. */
+  existed: boolean;
+}
+
 export interface StatusRequest {
   backupId: string;
 }
@@ -2845,6 +2855,158 @@ export const AbortResponse: MessageFns<AbortResponse> = {
   },
 };
 
+function createBaseDeleteSnapshotRequest(): DeleteSnapshotRequest {
+  return { repository: "", snapshot: "" };
+}
+
+export const DeleteSnapshotRequest: MessageFns<DeleteSnapshotRequest> = {
+  encode(message: DeleteSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.repository !== "") {
+      writer.uint32(10).string(message.repository);
+    }
+    if (message.snapshot !== "") {
+      writer.uint32(18).string(message.snapshot);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSnapshotRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSnapshotRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.repository = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.snapshot = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteSnapshotRequest {
+    return {
+      repository: isSet(object.repository) ? globalThis.String(object.repository) : "",
+      snapshot: isSet(object.snapshot) ? globalThis.String(object.snapshot) : "",
+    };
+  },
+
+  toJSON(message: DeleteSnapshotRequest): unknown {
+    const obj: any = {};
+    if (message.repository !== "") {
+      obj.repository = message.repository;
+    }
+    if (message.snapshot !== "") {
+      obj.snapshot = message.snapshot;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteSnapshotRequest>, I>>(base?: I): DeleteSnapshotRequest {
+    return DeleteSnapshotRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteSnapshotRequest>, I>>(object: I): DeleteSnapshotRequest {
+    const message = createBaseDeleteSnapshotRequest();
+    message.repository = object.repository ?? "";
+    message.snapshot = object.snapshot ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteSnapshotResponse(): DeleteSnapshotResponse {
+  return { existed: false };
+}
+
+export const DeleteSnapshotResponse: MessageFns<DeleteSnapshotResponse> = {
+  encode(message: DeleteSnapshotResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.existed !== false) {
+      writer.uint32(8).bool(message.existed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteSnapshotResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteSnapshotResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.existed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteSnapshotResponse {
+    return { existed: isSet(object.existed) ? globalThis.Boolean(object.existed) : false };
+  },
+
+  toJSON(message: DeleteSnapshotResponse): unknown {
+    const obj: any = {};
+    if (message.existed !== false) {
+      obj.existed = message.existed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteSnapshotResponse>, I>>(base?: I): DeleteSnapshotResponse {
+    return DeleteSnapshotResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteSnapshotResponse>, I>>(object: I): DeleteSnapshotResponse {
+    const message = createBaseDeleteSnapshotResponse();
+    message.existed = object.existed ?? false;
+    return message;
+  },
+};
+
 function createBaseStatusRequest(): StatusRequest {
   return { backupId: "" };
 }
@@ -4917,6 +5079,23 @@ export const AgentService = {
     responseSerialize: (value: RestoreEvent): Buffer => Buffer.from(RestoreEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): RestoreEvent => RestoreEvent.decode(value),
   },
+  /**
+   * Deletes one of tandem's Elasticsearch snapshots (that of a backup set being pruned), on the
+   * agent with the elasticsearch role, in the repository its configuration names. An absent
+   * snapshot is success; a name that is not tandem's snapshot naming is INVALID_ARGUMENT; the
+   * snapshot of a backup this agent is running is FAILED_PRECONDITION.
+   */
+  deleteSnapshot: {
+    path: "/tandem.v2.Agent/DeleteSnapshot" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteSnapshotRequest): Buffer =>
+      Buffer.from(DeleteSnapshotRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteSnapshotRequest => DeleteSnapshotRequest.decode(value),
+    responseSerialize: (value: DeleteSnapshotResponse): Buffer =>
+      Buffer.from(DeleteSnapshotResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteSnapshotResponse => DeleteSnapshotResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServer extends UntypedServiceImplementation {
@@ -4944,6 +5123,13 @@ export interface AgentServer extends UntypedServiceImplementation {
    * events while it runs, then one event with the result.
    */
   restore: handleServerStreamingCall<RestoreRequest, RestoreEvent>;
+  /**
+   * Deletes one of tandem's Elasticsearch snapshots (that of a backup set being pruned), on the
+   * agent with the elasticsearch role, in the repository its configuration names. An absent
+   * snapshot is success; a name that is not tandem's snapshot naming is INVALID_ARGUMENT; the
+   * snapshot of a backup this agent is running is FAILED_PRECONDITION.
+   */
+  deleteSnapshot: handleUnaryCall<DeleteSnapshotRequest, DeleteSnapshotResponse>;
 }
 
 export interface AgentClient extends Client {
@@ -5065,6 +5251,27 @@ export interface AgentClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<RestoreEvent>;
+  /**
+   * Deletes one of tandem's Elasticsearch snapshots (that of a backup set being pruned), on the
+   * agent with the elasticsearch role, in the repository its configuration names. An absent
+   * snapshot is success; a name that is not tandem's snapshot naming is INVALID_ARGUMENT; the
+   * snapshot of a backup this agent is running is FAILED_PRECONDITION.
+   */
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  deleteSnapshot(
+    request: DeleteSnapshotRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AgentClient = makeGenericClientConstructor(AgentService, "tandem.v2.Agent") as unknown as {
