@@ -8,6 +8,7 @@ import { loadYamlConfig } from '../shared/config/load';
 import { COMPRESSIONS, ROLE_NAMES } from '../shared/contract';
 import { destinationConfigSchema } from '../shared/destination';
 import { fleetBackupOptionsSchema } from '../shared/wire/backup-options';
+import { hasRule, retentionPolicySchema } from './retention/policy';
 
 // rehearsal: the protocol's test role, which only the tests' agent (test/helpers/agent-main.ts) plays.
 const roleName = z.enum([...ROLE_NAMES, 'rehearsal']);
@@ -58,6 +59,12 @@ export const fleetConfigSchema = z.strictObject({
       path: ['leaseMs'],
     })
     .prefault({}),
+  /**
+   * What `tandem prune` keeps (keep_last, keep_daily, keep_weekly, keep_monthly: counts, restic's
+   * rules, days/weeks/months in UTC); any --keep-* flag replaces the whole block. Absent: prune
+   * needs flags.
+   */
+  retention: retentionPolicySchema.refine(hasRule, 'give at least one of keep_last, keep_daily, keep_weekly, keep_monthly').optional(),
   /** Folder for the coordinator's own state: backup.lock while `tandem backup` runs; default /var/lib/tandem. */
   stateDir: absolutePath.default('/var/lib/tandem'),
 });

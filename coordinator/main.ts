@@ -15,6 +15,8 @@ import { RESTORE_HELP, restoreCommand } from './cli/restore';
 import { DRILL_HELP, drillCommand } from './cli/drill';
 import { RECOVER_HELP, recoverCommand } from './cli/recover';
 import { STATUS_HELP, statusCommand } from './cli/status';
+import { PRUNE_HELP, pruneCommand } from './cli/prune';
+import { DELETE_HELP, deleteCommand } from './cli/delete';
 
 silenceThirdPartyNotices();
 
@@ -25,6 +27,8 @@ const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: st
   verify: { run: verifyCommand, help: VERIFY_HELP, summary: 'check every part of a backup set against its manifest' },
   restore: { run: restoreCommand, help: RESTORE_HELP, summary: 'restore a backup set (plan, confirm, phases with barriers)' },
   drill: { run: drillCommand, help: DRILL_HELP, summary: 'restore into a scratch target, verify, tear down' },
+  prune: { run: pruneCommand, help: PRUNE_HELP, summary: 'remove the sets the retention policy does not keep' },
+  delete: { run: deleteCommand, help: DELETE_HELP, summary: 'remove one backup set, keeping what other sets need' },
   recover: { run: recoverCommand, help: RECOVER_HELP, summary: 'finish or remove the backups of a coordinator that died' },
   status: { run: statusCommand, help: STATUS_HELP, summary: 'show the running backup, unfinished runs and the last one' },
   agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },

@@ -75,6 +75,15 @@ export function newBackupId(now = new Date(), random = Math.random): string {
   return `tandem-${stamp}-${suffix}`;
 }
 
+/** The instant a generated backup id names (`tandem-20261121t233400z-…`, UTC), ms since the epoch; null for an operator-chosen id. */
+export function backupIdTime(id: string): number | null {
+  const m = /^tandem-(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})z-[0-9a-f]{6}$/.exec(id);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
+  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
+  return Number.isNaN(ms) ? null : ms;
+}
+
 /** The snapshot tag of a backup: its id, with tandem's prefix so agents recognise their own debris. */
 export function snapshotTagFor(backupId: string): string {
   return checkTag(backupId.startsWith('tandem-') ? backupId : `tandem-${backupId}`);

@@ -30,6 +30,9 @@ export interface BackupLock {
 /** Name of the lock file in the coordinator's state folder. */
 export const LOCK_FILE = 'backup.lock';
 
+/** Verbs that hold the lock under their own name instead of a backup id: recover, and prune and delete (a backup must not pick a parent they remove). */
+export const LOCK_VERBS: ReadonlySet<string> = new Set(['recover', 'prune', 'delete']);
+
 /** Lock files this process holds: a lock naming this pid is ours only if it is here. */
 const heldHere = new Set<string>();
 
@@ -60,9 +63,10 @@ export function acquireBackupLock(stateDir: string, backupId: string, warn: (mes
       const other = parseHolder(current);
       if (!other) throw new ConflictError(`${file} exists but is not a tandem backup lock; remove it if no tandem backup is running`, { file });
       if (alive(other, file)) {
+        const what = LOCK_VERBS.has(other.backupId) ? `'tandem ${other.backupId}' is running with state folder ${stateDir}` : `another tandem backup is running with state folder ${stateDir}: backup ${other.backupId}`;
         throw new ConflictError(
-          `another tandem backup is running with state folder ${stateDir}: backup ${other.backupId} (pid ${other.pid} on ${other.host}, started ${other.startedAt}); ` +
-            `wait for it to end (remove ${file} only if pid ${other.pid} is not a tandem backup)`,
+          `${what} (pid ${other.pid} on ${other.host}, started ${other.startedAt}); ` +
+            `wait for it to end (remove ${file} only if pid ${other.pid} is not a tandem process)`,
           { file, backupId: other.backupId, pid: other.pid },
         );
       }

@@ -1,8 +1,10 @@
 /**
- * Verification of a backup set at its destination: every file the manifest lists, and every
- * attachment its files listings hold (at the set that stores it: this one, or an earlier set for an
- * attachment unchanged since), is re-read and its size and sha256 compared with what was recorded
- * at backup time. Listings are read one at a time; their entries are checked in a bounded pool.
+ * Verification of a backup set at its destination: every file the manifest lists, the files of
+ * earlier sets it references (where those sets store them: a parent pruned since keeps them),
+ * and every attachment its files listings hold (at the set that stores it: this one, or an
+ * earlier set for an attachment unchanged since), is re-read and its size and sha256 compared
+ * with what was recorded at backup time. Listings are read one at a time; their entries are
+ * checked in a bounded pool.
  */
 import { createHash } from 'node:crypto';
 import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
@@ -47,6 +49,8 @@ export async function verifyBackupSet(
   const totals = { files: 0, bytes: 0 };
   const check = (list: readonly Expected[]) => checkFiles(dest, list, opts.parallelism ?? 4, problems, totals, opts.onFile);
   await check(manifest.files);
+  // Files of earlier sets this one is built on, at their own path: a parent pruned since keeps them.
+  await check(manifest.references.map((r) => ({ ...r, note: `${r.role === 'cassandra' ? 'an archive' : 'a file'} stored by set ${r.set} that this set references` })));
   for (const n of nodesWith(manifest, 'files')) {
     const part = n.parts.files;
     try {

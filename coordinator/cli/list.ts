@@ -5,12 +5,15 @@ import { listBackupSets } from '../backup/catalog';
 import { formatBytes } from '../../shared/format';
 import { EXIT } from './common';
 
-export const LIST_HELP = `Usage: tandem list [--config FILE] [--json]
+export const LIST_HELP = `Usage: tandem list [--all] [--config FILE] [--json]
 
 Lists the backup sets at the destination. Only sets with a valid manifest are complete;
-a folder without one is shown as incomplete and is not a backup.`;
+a folder without one is shown as incomplete and is not a backup; one whose manifest this
+tandem cannot read (damaged, another format) as unreadable. --all also shows the folders of
+pruned sets that still hold files later sets reference: "pruned (holds N files of later sets)".`;
 
 const options = {
+  all: { type: 'boolean', default: false },
   config: { type: 'string', short: 'c', default: '/etc/tandem/fleet.yaml' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -20,13 +23,18 @@ const options = {
 export async function listCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options, strict: true });
   if (values.help) return void console.log(LIST_HELP), EXIT.ok;
-  const sets = await listBackupSets(loadFleetConfig(values.config!).destination);
+  // A pruned folder is no backup: it only stores files that kept sets reference.
+  const sets = (await listBackupSets(loadFleetConfig(values.config!).destination)).filter((s) => values.all || s.status !== 'pruned');
   if (values.json) console.log(JSON.stringify({ backupSets: sets }));
   else if (!sets.length) console.log('no backup sets');
   else
     for (const s of sets) {
+      if (s.status === 'pruned') {
+        console.log(`${s.id}  pruned (holds ${s.files} files of later sets, ${formatBytes(s.bytes)})`);
+        continue;
+      }
       console.log(`${s.id}  ${s.status.padEnd(10)}  ${String(s.files).padStart(5)} files  ${formatBytes(s.bytes).padStart(10)}` +
-        (s.snapshotSpreadMs != null ? `  spread ${s.snapshotSpreadMs} ms` : ''));
+        (s.snapshotSpreadMs != null ? `  spread ${s.snapshotSpreadMs} ms` : '') + (s.problem ? `  ${s.problem}` : ''));
     }
   return EXIT.ok;
 }

@@ -3,6 +3,7 @@ import { errorMessage } from '../../shared/errors';
 import { listBackupSets } from '../backup/catalog';
 import type { BackupOutcome } from '../backup/two-phase';
 import type { FleetConfig } from '../config';
+import type { PruneReport } from '../retention/prune';
 import { fleetLabel, updateMetricsFile, type Sample } from '../metrics-file';
 import { say } from './common';
 
@@ -36,9 +37,11 @@ export async function recordBackup(file: string, configFile: string, fleet: Flee
   try {
     const sets = await listBackupSets(fleet.destination);
     const complete = sets.filter((s) => s.status === 'complete');
+    // A pruned folder is no set: it only stores files of kept ones.
+    const incomplete = sets.filter((s) => s.status === 'incomplete' || s.status === 'unreadable');
     samples.push(
       { name: 'tandem_backup_sets', labels: { status: 'complete' }, value: complete.length },
-      { name: 'tandem_backup_sets', labels: { status: 'incomplete' }, value: sets.length - complete.length },
+      { name: 'tandem_backup_sets', labels: { status: 'incomplete' }, value: incomplete.length },
     );
     const newest = Math.max(...complete.map((s) => Date.parse(s.completedAt ?? '')).filter(Number.isFinite));
     if (Number.isFinite(newest)) samples.push({ name: 'tandem_backup_last_complete_timestamp_seconds', value: newest / 1000 });
@@ -47,6 +50,16 @@ export async function recordBackup(file: string, configFile: string, fleet: Flee
     say(`warning: could not list the destination for the metrics file: ${errorMessage(err)}`);
   }
   write(file, configFile, fleet, samples);
+}
+
+/** After a prune: the sets kept, and whether it finished. */
+export function recordPrune(file: string, configFile: string, fleet: FleetConfig, report: PruneReport): void {
+  write(file, configFile, fleet, [
+    { name: 'tandem_sets_kept', value: report.kept.length },
+    { name: 'tandem_prune_last_run_success', value: report.ok ? 1 : 0 },
+    { name: 'tandem_prune_last_run_timestamp_seconds', value: Date.now() / 1000 },
+    { name: 'tandem_prune_last_run_removed_sets', value: report.removed.filter((r) => r.result !== 'failed').length + report.incomplete.filter((i) => i.removed).length },
+  ]);
 }
 
 /** After a drill: passed or not, and the restore's duration when it got that far. */

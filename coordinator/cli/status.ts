@@ -5,7 +5,7 @@ import { errorMessage } from '../../shared/errors';
 import { formatBytes } from '../../shared/format';
 import { RpcError } from '../../shared/rpc/call';
 import { Journal } from '../backup/journal';
-import { readBackupLock } from '../backup/lock';
+import { LOCK_VERBS, readBackupLock } from '../backup/lock';
 import { buildStatusView, type NodeView, type StatusInput, type StatusView } from '../backup/status';
 import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
 
@@ -39,8 +39,8 @@ export async function statusCommand(argv: string[]): Promise<number> {
     const lock = readBackupLock(fleet.stateDir);
     const entries = new Journal(fleet.stateDir).entries((w) => say(`warning: ${w}`));
     const id = lock && !lock.stale ? lock.holder.backupId : null;
-    // `tandem recover` holds the lock under the name "recover" and has no journal entry of its own.
-    const askAgents = id !== null && (id !== 'recover' || entries.some((e) => e.backupId === id));
+    // `tandem recover`, `prune` and `delete` hold the lock under their verb and have no journal entry of their own.
+    const askAgents = id !== null && (!LOCK_VERBS.has(id) || entries.some((e) => e.backupId === id));
     const answers: StatusInput['answers'] = askAgents
       ? await Promise.all(agents.map((a) => a.status(id, timeoutMs).then(
           (status) => ({ node: a.node, status }),

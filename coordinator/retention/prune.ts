@@ -1,0 +1,189 @@
+/**
+ * `tandem prune` and `tandem delete`: removes backup sets without ever removing a file a kept set
+ * needs. The kept sets are those whose manifests are present at the start and that are not being
+ * removed; what they need is read once (references.ts), before anything is deleted.
+ *
+ * Each removed set goes in an order that a kill at any instant leaves safe, and that the next
+ * prune finishes: (1) `<id>/pruned.json` is written, so the folder is no longer taken for a set
+ * (list, parent choice, restore) nor for a fresh incomplete backup; (2) its Elasticsearch
+ * snapshot is deleted through the agent (idempotent); (3) its manifest is removed; (4) every file
+ * under `<id>/` that no kept set needs is removed, deepest first, and the marker last. A folder
+ * whose files are still needed stays, marker included, as the store of those files.
+ */
+import { type Destination } from '../../shared/destination';
+import { ConflictError, ValidationError, errorMessage } from '../../shared/errors';
+import { manifestPath, type Manifest } from '../../shared/manifest';
+import { runPool } from '../../shared/pool';
+import { scanSets, type ScannedSet } from '../backup/catalog';
+import { faultPoint } from '../backup/fault-point';
+import type { AgentHandle } from '../fleet';
+import { deleteEsSnapshots } from './es-snapshots';
+import { prunedMarkerPath, readMarker, writeMarker } from './marker';
+import { incompleteVerdict, removals } from './plan';
+import { applyPolicy, type Decision, type RetentionPolicy } from './policy';
+import { esSnapshotsOf, needsOf, type EsSnapshotRef } from './references';
+
+/** What to remove: the sets the policy does not keep, or one set by id. */
+export type PruneTarget = { kind: 'prune'; policy: RetentionPolicy } | { kind: 'delete'; id: string };
+
+/** Options of one run. */
+export interface PruneOptions {
+  target: PruneTarget;
+  /** Decide and report, remove nothing. */
+  dryRun: boolean;
+  /** Ids with an unfinished run in this coordinator's journal: never touched. */
+  openRuns: ReadonlySet<string>;
+  /** How old an incomplete set must be before it is removed, ms (a backup's lease plus its shipping time). */
+  incompleteGraceMs: number;
+  /** Agents, for the Elasticsearch snapshots. */
+  agents: readonly AgentHandle[];
+  /** Progress lines for a person. */
+  say(line: string): void;
+  now?: number;
+}
+
+/** What happened to one removed set or pruned folder. */
+export interface RemovedSet {
+  id: string;
+  /** `removed`: the folder is gone; `held`: no longer a set, its folder keeps files kept sets need; `failed`: see error. */
+  result: 'removed' | 'held' | 'failed';
+  /** Files left in the folder for kept sets. */
+  heldFiles: number;
+  esSnapshotsDeleted: number;
+  error?: string;
+}
+
+/** The outcome of a prune or delete, as `--json` prints it. */
+export interface PruneReport {
+  dryRun: boolean;
+  kept: Decision[];
+  removed: RemovedSet[];
+  incomplete: { id: string; removed: boolean; reason: string }[];
+  unreadable: { id: string; problem: string }[];
+  ok: boolean;
+}
+
+/** One set to remove, as found at the start. */
+interface Victim {
+  id: string;
+  manifest: Manifest | null;
+  /** Its pruned.json exists already (an earlier prune, or one killed midway). */
+  marked: boolean;
+}
+
+/** Runs a prune or delete against `dest`; never throws for one set's failure, it reports it (ok false). */
+export async function prune(dest: Destination, o: PruneOptions): Promise<PruneReport> {
+  const scanned = await scanSets(dest);
+  const complete = scanned.filter((s): s is ScannedSet & { manifest: Manifest } => s.manifest !== null);
+  const { victims, kept } = chooseVictims(scanned, complete, o.target);
+  if (o.target.kind === 'delete' && o.openRuns.has(o.target.id)) {
+    throw new ConflictError(`backup ${o.target.id} is unfinished in this coordinator's journal, nothing deleted: run 'tandem recover', which completes or removes it`);
+  }
+  const report: PruneReport = {
+    dryRun: o.dryRun,
+    kept,
+    removed: [],
+    incomplete: [],
+    unreadable: scanned.filter((s) => s.status === 'unreadable').map((s) => ({ id: s.id, problem: s.problem ?? '' })),
+    ok: true,
+  };
+  const keptIds = new Set(kept.map((k) => k.id));
+  // What every kept set needs, read before anything is removed.
+  const needed = new Set<string>();
+  for (const n of await runPool(complete.filter((s) => keptIds.has(s.id)), 4, undefined, (s) => needsOf(dest, s.manifest))) {
+    for (const p of n.paths) needed.add(p);
+  }
+  for (const v of victims) report.removed.push(await removeSet(dest, v, needed, o));
+  if (o.target.kind === 'prune') {
+    for (const s of scanned.filter((x) => x.status === 'incomplete')) {
+      const verdict = incompleteVerdict({ id: s.id, journalOpen: o.openRuns.has(s.id), newestChangeMs: await dest.newestChange(`${s.id}/`), nowMs: o.now ?? Date.now(), graceMs: o.incompleteGraceMs });
+      if (verdict.remove && !o.dryRun) {
+        const r = await removeSet(dest, { id: s.id, manifest: null, marked: false }, needed, { ...o, noMarker: true });
+        if (r.result === 'failed') verdict.reason = r.error!;
+        verdict.remove = r.result !== 'failed';
+      }
+      // In a dry run, `removed` says what the prune would do.
+      report.incomplete.push({ id: s.id, removed: verdict.remove, reason: verdict.reason });
+    }
+  }
+  report.ok = report.removed.every((r) => r.result !== 'failed');
+  return report;
+}
+
+/** The sets to remove and the complete sets kept; ValidationError (exit 2) for an unknown id, ConflictError (exit 1) for the newest set. */
+function chooseVictims(scanned: readonly ScannedSet[], complete: readonly (ScannedSet & { manifest: Manifest })[], target: PruneTarget): { victims: Victim[]; kept: Decision[] } {
+  const dated = complete.map((s) => ({ id: s.id, completedAt: s.manifest.completedAt }));
+  // A folder an earlier prune marked is finished whatever the policy says: it is no longer a set.
+  const marked: Victim[] = scanned.filter((s) => s.status === 'pruned').map((s) => ({ id: s.id, manifest: null, marked: true }));
+  if (target.kind === 'prune') {
+    const decisions = applyPolicy(dated, target.policy);
+    const drop = new Set(decisions.filter((d) => !d.keep).map((d) => d.id));
+    // Oldest first: a prune stopped midway has removed the sets least likely to be wanted.
+    const victims = complete.filter((s) => drop.has(s.id)).sort((a, b) => Date.parse(a.manifest.completedAt) - Date.parse(b.manifest.completedAt));
+    return { victims: [...marked, ...victims.map((s) => ({ id: s.id, manifest: s.manifest, marked: false }))], kept: decisions.filter((d) => d.keep) };
+  }
+  const found = scanned.find((s) => s.id === target.id);
+  if (!found) throw new ValidationError(`no backup set ${target.id} at the destination, nothing deleted; 'tandem list --all' shows the sets there`);
+  const decisions = applyPolicy(dated, { keep_last: dated.length });
+  const keptAll = (except: string) => decisions.filter((d) => d.id !== except);
+  if (found.status === 'complete') {
+    if (decisions[0]?.id === target.id) {
+      throw new ConflictError(`backup set ${target.id} is the newest complete set, nothing deleted: it is the one a restore would use and the parent of the next backup${decisions.length > 1 ? '' : ', and the only backup'}; take a new backup first, then delete it`);
+    }
+    return { victims: [{ id: found.id, manifest: found.manifest, marked: false }], kept: keptAll(target.id) };
+  }
+  if (found.status === 'pruned') return { victims: [{ id: found.id, manifest: null, marked: true }], kept: keptAll('') };
+  // Incomplete or unreadable: the operator names it; its files still go only if no kept set needs them.
+  return { victims: [{ id: found.id, manifest: null, marked: false }], kept: keptAll('') };
+}
+
+/** Removes one set in the crash-safe order; returns what happened. */
+async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<string>, o: PruneOptions & { noMarker?: boolean }): Promise<RemovedSet> {
+  const out: RemovedSet = { id: v.id, result: 'removed', heldFiles: 0, esSnapshotsDeleted: 0 };
+  try {
+    const manifestThere = v.manifest !== null || (v.marked && (await dest.stat(manifestPath(v.id))) !== null);
+    let snapshots: EsSnapshotRef[] = v.manifest ? esSnapshotsOf(v.manifest) : [];
+    if (v.marked && manifestThere) snapshots = (await readMarker(dest, v.id)).esSnapshots;
+    if (o.dryRun) {
+      const files = (await dest.list(`${v.id}/`)).map((e) => e.path).filter((p) => p !== manifestPath(v.id) && p !== prunedMarkerPath(v.id));
+      const r = removals(v.id, files, needed);
+      return { ...out, result: r.whole ? 'removed' : 'held', heldFiles: r.kept.length, esSnapshotsDeleted: manifestThere ? snapshots.length : 0 };
+    }
+    // An incomplete set never was a set: nothing can take it for one, no marker needed.
+    if (!v.marked && !o.noMarker) {
+      await writeMarker(dest, v.id, snapshots);
+      faultPoint('prune-after-marker');
+    }
+    if (manifestThere) {
+      if (snapshots.length) {
+        o.say(`  ${v.id}: deleting Elasticsearch snapshot ${snapshots.map((s) => `${s.repository}/${s.snapshot}`).join(', ')}`);
+        out.esSnapshotsDeleted = (await deleteEsSnapshots(o.agents, snapshots)).length;
+      }
+      faultPoint('prune-after-snapshot');
+      await dest.remove(manifestPath(v.id));
+      faultPoint('prune-after-manifest-removed');
+    }
+    const files = (await dest.list(`${v.id}/`)).map((e) => e.path).filter((p) => p !== prunedMarkerPath(v.id));
+    const r = removals(v.id, files, needed);
+    if (r.whole) {
+      // Everything but the marker first: a kill before the marker goes leaves a marked folder, not an "incomplete backup".
+      const below = [...(await dest.folders(v.id)).map((f) => `${v.id}/${f}`), ...files.filter((f) => f.indexOf('/', v.id.length + 1) === -1)];
+      for (const [i, p] of below.entries()) {
+        await dest.remove(p);
+        if (i === 0) faultPoint('prune-removing-files');
+      }
+      await dest.remove(v.id);
+      o.say(`  ${v.id}: removed`);
+      return out;
+    }
+    for (const [i, p] of r.remove.entries()) {
+      await dest.remove(p);
+      if (i === 0) faultPoint('prune-removing-files');
+    }
+    o.say(`  ${v.id}: pruned; its folder keeps ${r.kept.length} file(s) that later sets reference`);
+    return { ...out, result: 'held', heldFiles: r.kept.length };
+  } catch (err) {
+    o.say(`  ${v.id}: ${errorMessage(err)}`);
+    return { ...out, result: 'failed', error: errorMessage(err) };
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * What a backup set needs at the destination to stay restorable: its own files (archives,
+ * schemas, listings, node records), the earlier sets' files it references, every attachment its
+ * files listings name (stored by this set or, by the entry's `set`, an earlier one), and, outside
+ * the destination, its Elasticsearch snapshot. A prune removes nothing a kept set needs.
+ */
+import type { Destination } from '../../shared/destination';
+import { TandemError, errorMessage } from '../../shared/errors';
+import { nodesWith, type Manifest } from '../../shared/manifest';
+import { partRefs } from '../../shared/parts';
+import { filesListingSchema } from '../../shared/parts/files';
+import { readReferenced } from '../../shared/parts/io';
+import { attachmentPath } from './attachment-path';
+
+/** An Elasticsearch snapshot a set holds. */
+export interface EsSnapshotRef {
+  node: string;
+  repository: string;
+  snapshot: string;
+}
+
+/** Everything one set needs. */
+export interface SetNeeds {
+  id: string;
+  /** Every destination path, its own folder's and other sets'. */
+  paths: Set<string>;
+  esSnapshots: EsSnapshotRef[];
+}
+
+/** The backup set a destination path belongs to: its first segment. */
+export const setOfPath = (path: string) => path.slice(0, path.indexOf('/'));
+
+/** The Elasticsearch snapshots a manifest records (none for a --skip-index set). */
+export function esSnapshotsOf(m: Manifest): EsSnapshotRef[] {
+  return nodesWith(m, 'elasticsearch').flatMap((n) => {
+    const es = n.parts.elasticsearch;
+    return 'skipped' in es ? [] : [{ node: n.node, repository: es.repository.name, snapshot: es.snapshot }];
+  });
+}
+
+/**
+ * Every path `m` needs. Listings are read through their reference (size and sha256 checked): one
+ * that cannot be read makes this throw, since what it names cannot be known and so cannot be freed.
+ */
+export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds> {
+  const paths = new Set<string>();
+  for (const f of m.files) paths.add(f.path);
+  for (const r of m.references) paths.add(r.path);
+  for (const n of m.nodes) {
+    paths.add(n.record.path);
+    for (const r of partRefs(n.parts)) paths.add(r.path);
+  }
+  for (const n of nodesWith(m, 'files')) {
+    let listing;
+    try {
+      listing = await readReferenced(dest, n.parts.files.listing, filesListingSchema, 'files listing');
+    } catch (err) {
+      throw new TandemError(
+        `cannot tell which attachments backup set ${m.id} needs: ${errorMessage(err)}; nothing was deleted. Check it with 'tandem verify ${m.id}', or remove it with 'tandem delete ${m.id}'`,
+        { backupId: m.id },
+        { cause: err },
+      );
+    }
+    const entries = listing.store === 'localfs' ? listing.files : listing.objects;
+    for (const e of entries) paths.add(attachmentPath(m.id, n.node, e));
+  }
+  return { id: m.id, paths, esSnapshots: esSnapshotsOf(m) };
+}
