@@ -80,7 +80,8 @@ test('the packaged systemd units pass systemd-analyze verify with the installed 
   for (const n of names) {
     const text = readFileSync(join(shipped, n), 'utf8');
     if (n.endsWith('.service')) assert.match(text, /^ExecStart=\/usr\/local\/bin\/tandem(-agent)? /m, n);
-    writeFileSync(join(units, n), text.replace(/^ExecStart=\/usr\/local\/bin\//m, `ExecStart=${prefix}/bin/`));
+    if (n === 'tandem-backup.service') assert.match(text, /^ExecStartPost=\/usr\/local\/bin\/tandem prune --config /m, 'the backup unit prunes after a complete backup');
+    writeFileSync(join(units, n), text.replace(/^(ExecStart(?:Post)?=)\/usr\/local\/bin\//gm, `$1${prefix}/bin/`));
   }
   const verify = run('systemd-analyze', ['verify', ...names], { cwd: units });
   assert.is(verify.code, 0, verify.stderr);
