@@ -21,7 +21,10 @@ import { deleteEsSnapshots } from './es-snapshots';
 import { prunedMarkerPath, readMarker, writeMarker } from './marker';
 import { incompleteVerdict, removals } from './plan';
 import { applyPolicy, type Decision, type RetentionPolicy } from './policy';
-import { esSnapshotsOf, needsOf, type EsSnapshotRef } from './references';
+import { esSnapshotsOf, needsOf, setOfPath, type EsSnapshotRef } from './references';
+
+/** Sets removed at once: each removal is a few round trips (marker, manifest, folders) that a destination serves side by side. */
+const REMOVAL_PARALLELISM = 4;
 
 /** What to remove: the sets the policy does not keep, or one set by id. */
 export type PruneTarget = { kind: 'prune'; policy: RetentionPolicy } | { kind: 'delete'; id: string };
@@ -93,7 +96,8 @@ export async function prune(dest: Destination, o: PruneOptions): Promise<PruneRe
   for (const n of await runPool(complete.filter((s) => keptIds.has(s.id)), 4, undefined, (s) => needsOf(dest, s.manifest))) {
     for (const p of n.paths) needed.add(p);
   }
-  for (const v of victims) report.removed.push(await removeSet(dest, v, needed, o));
+  // Sets are independent once what the kept sets need is known: a few at a time, each in its own safe order.
+  report.removed.push(...(await runPool(victims, REMOVAL_PARALLELISM, undefined, (v) => removeSet(dest, v, needed, o))));
   if (o.target.kind === 'prune') {
     for (const s of scanned.filter((x) => x.status === 'incomplete')) {
       const verdict = incompleteVerdict({ id: s.id, journalOpen: o.openRuns.has(s.id), newestChangeMs: await dest.newestChange(`${s.id}/`), nowMs: o.now ?? Date.now(), graceMs: o.incompleteGraceMs });
@@ -137,6 +141,14 @@ function chooseVictims(scanned: readonly ScannedSet[], complete: readonly (Scann
   return { victims: [{ id: found.id, manifest: null, marked: false }], kept: keptAll('') };
 }
 
+const holding = new WeakMap<ReadonlySet<string>, Set<string>>();
+/** The sets that store at least one of `needed`, worked out once per prune. */
+function setsHolding(needed: ReadonlySet<string>): Set<string> {
+  let sets = holding.get(needed);
+  if (!sets) holding.set(needed, (sets = new Set([...needed].map(setOfPath))));
+  return sets;
+}
+
 /** Removes one set in the crash-safe order; returns what happened. */
 async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<string>, o: PruneOptions & { noMarker?: boolean }): Promise<RemovedSet> {
   const out: RemovedSet = { id: v.id, result: 'removed', heldFiles: 0, esSnapshotsDeleted: 0 };
@@ -144,9 +156,11 @@ async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<strin
     const manifestThere = v.manifest !== null || (v.marked && (await dest.stat(manifestPath(v.id))) !== null);
     let snapshots: EsSnapshotRef[] = v.manifest ? esSnapshotsOf(v.manifest) : [];
     if (v.marked && manifestThere) snapshots = (await readMarker(dest, v.id)).esSnapshots;
+    // Listing a set of thousands of files costs: it is listed only when a kept set needs something in it.
+    const anyNeeded = setsHolding(needed).has(v.id);
+    const filesOf = async () => (anyNeeded ? (await dest.list(`${v.id}/`)).map((e) => e.path).filter((p) => p !== manifestPath(v.id) && p !== prunedMarkerPath(v.id)) : []);
     if (o.dryRun) {
-      const files = (await dest.list(`${v.id}/`)).map((e) => e.path).filter((p) => p !== manifestPath(v.id) && p !== prunedMarkerPath(v.id));
-      const r = removals(v.id, files, needed);
+      const r = removals(v.id, await filesOf(), needed);
       return { ...out, result: r.whole ? 'removed' : 'held', heldFiles: r.kept.length, esSnapshotsDeleted: manifestThere ? snapshots.length : 0 };
     }
     // An incomplete set never was a set: nothing can take it for one, no marker needed.
@@ -163,11 +177,10 @@ async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<strin
       await dest.remove(manifestPath(v.id));
       faultPoint('prune-after-manifest-removed');
     }
-    const files = (await dest.list(`${v.id}/`)).map((e) => e.path).filter((p) => p !== prunedMarkerPath(v.id));
-    const r = removals(v.id, files, needed);
+    const r = removals(v.id, await filesOf(), needed);
     if (r.whole) {
-      // Everything but the marker first: a kill before the marker goes leaves a marked folder, not an "incomplete backup".
-      const below = [...(await dest.folders(v.id)).map((f) => `${v.id}/${f}`), ...files.filter((f) => f.indexOf('/', v.id.length + 1) === -1)];
+      // The node folders first, the marker with the set's folder last: a kill before it goes leaves a marked folder, not an "incomplete backup".
+      const below = (await dest.folders(v.id)).map((f) => `${v.id}/${f}`);
       for (const [i, p] of below.entries()) {
         await dest.remove(p);
         if (i === 0) faultPoint('prune-removing-files');
