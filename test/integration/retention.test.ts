@@ -201,7 +201,7 @@ function pruneStoppedAt(f: TestFleet, point: string): Promise<ChildProcess> {
   });
 }
 
-for (const point of ['prune-after-marker', 'prune-after-manifest-removed', 'prune-removing-files']) {
+for (const point of ['prune-after-marker', 'prune-after-snapshot', 'prune-after-manifest-removed', 'prune-removing-files']) {
   test(`prune killed (SIGKILL) at ${point}: the kept sets verify, and the next prune finishes`, async () => {
     const f = await fleetWithSets();
     const child = await pruneStoppedAt(f, point);
