@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the benchmarks, side by side in one run on the sandbox's data. Prints a
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
- * `npm run bench -- scale` (many agents) and `agent-rss` (one agent's memory) need no sandbox and
- * run only when named.
+ * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory) and `retention` (a year
+ * of sets at a local folder) need no sandbox and run only when named.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,13 +12,15 @@ import { benchBackup } from './backup';
 import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 import { agentRssMain } from './agent-rss';
+import { benchRetention } from './retention';
 import { scaleMain } from './scale';
 
 async function main(): Promise<void> {
   const only = process.argv[2];
-  // Many agents on this machine: no sandbox, and not part of the default run.
+  // Many agents on this machine, or a year of sets at a local folder: no sandbox, and not part of the default run.
   if (only === 'scale') return scaleMain(process.argv.slice(3));
   if (only === 'agent-rss') return agentRssMain(process.argv.slice(3));
+  if (only === 'retention') return printRetention();
   const env = readSandboxEnv();
   if (!only || only === 'backup') {
     console.log('cluster snapshot: spread between the nodes\' snapshot instants, and wall time');
@@ -52,6 +54,15 @@ async function main(): Promise<void> {
     for (const r of await benchArchive(join(ks, edgestore))) {
       console.log(`  ${r.tool.padEnd(34)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  ${r.bytesOut} bytes`);
     }
+  }
+}
+
+/** `tandem list` and `tandem prune` over a year of daily sets, beside their targets. */
+async function printRetention(): Promise<void> {
+  console.log('retention at a local destination (rehearsal fleet, 365 daily sets cloned from one real set)');
+  console.log(`  ${'what'.padEnd(72)} ${'target'.padEnd(8)} ${'median'.padStart(8)} ${'worst'.padStart(8)}  runs`);
+  for (const r of await benchRetention()) {
+    console.log(`  ${r.what.padEnd(72)} ${r.target.padEnd(8)} ${r.medianSeconds.toFixed(2).padStart(7)}s ${r.worstSeconds.toFixed(2).padStart(7)}s  ${r.runs}  (${r.note})`);
   }
 }
 
