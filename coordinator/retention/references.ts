@@ -8,9 +8,7 @@ import type { Destination } from '../../shared/destination';
 import { TandemError, errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
 import { partRefs } from '../../shared/parts';
-import { filesListingSchema } from '../../shared/parts/files';
-import { readReferenced } from '../../shared/parts/io';
-import { attachmentPath } from './attachment-path';
+import { listingPaths, readFilesListing } from '../../shared/parts/files-paths';
 
 /** An Elasticsearch snapshot a set holds. */
 export interface EsSnapshotRef {
@@ -53,7 +51,7 @@ export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds>
   for (const n of nodesWith(m, 'files')) {
     let listing;
     try {
-      listing = await readReferenced(dest, n.parts.files.listing, filesListingSchema, 'files listing');
+      listing = await readFilesListing(dest, n.parts.files.listing, m.id);
     } catch (err) {
       throw new TandemError(
         `cannot tell which attachments backup set ${m.id} needs: ${errorMessage(err)}; nothing was deleted. Check it with 'tandem verify ${m.id}', or remove it with 'tandem delete ${m.id}'`,
@@ -61,8 +59,7 @@ export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds>
         { cause: err },
       );
     }
-    const entries = listing.store === 'localfs' ? listing.files : listing.objects;
-    for (const e of entries) paths.add(attachmentPath(m.id, n.node, e));
+    for (const a of listingPaths(listing, m.id, n.node)) paths.add(a.path);
   }
   return { id: m.id, paths, esSnapshots: esSnapshotsOf(m) };
 }
