@@ -22,13 +22,20 @@ test.after(async () => {
 
 const SETS = ['set-1', 'set-2', 'set-3', 'set-4'];
 
-/** Every file under `dir`, relative, sorted. */
+/**
+ * Every file under `dir`, relative, sorted; a destination's temporaries (a dot name: an upload a
+ * kill interrupted) are left out, as every reader of a destination leaves them out.
+ */
 function tree(dir: string, rel = ''): string[] {
   if (!existsSync(join(dir, rel))) return [];
   return readdirSync(join(dir, rel), { withFileTypes: true })
+    .filter((e) => !e.name.startsWith('.'))
     .flatMap((e) => (e.isDirectory() ? tree(dir, rel ? `${rel}/${e.name}` : e.name) : [rel ? `${rel}/${e.name}` : e.name]))
     .sort();
 }
+
+/** The temporaries under `dir`, to show in a failure. */
+const hidden = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((p) => p.split('/').some((s) => s.startsWith('.'))) : []);
 
 /** Makes `id` reference `path` of an earlier set, as an incremental set's manifest does; checked by the manifest's schema. */
 function addReference(f: TestFleet, id: string, path: string): void {
@@ -64,8 +71,8 @@ async function verifies(f: TestFleet, id: string): Promise<void> {
 
 /** What keep-last 2 must leave: set-3 and set-4 whole, and of set-1 and set-2 only the files they reference, with the marker. */
 function assertPrunedToTwo(f: TestFleet): void {
-  assert.equal(tree(join(f.destDir, 'set-1')), ['n1/rehearsal/part.txt', 'pruned.json']);
-  assert.equal(tree(join(f.destDir, 'set-2')), ['n2/rehearsal/part.txt', 'pruned.json']);
+  assert.equal(tree(join(f.destDir, 'set-1')), ['n1/rehearsal/part.txt', 'pruned.json'], `set-1, temporaries: ${hidden(join(f.destDir, 'set-1'))}`);
+  assert.equal(tree(join(f.destDir, 'set-2')), ['n2/rehearsal/part.txt', 'pruned.json'], `set-2, temporaries: ${hidden(join(f.destDir, 'set-2'))}`);
   for (const id of ['set-3', 'set-4']) assert.ok(existsSync(join(f.destDir, id, 'manifest.json')), id);
 }
 
