@@ -17,6 +17,7 @@ import { RECOVER_HELP, recoverCommand } from './cli/recover';
 import { STATUS_HELP, statusCommand } from './cli/status';
 import { PRUNE_HELP, pruneCommand } from './cli/prune';
 import { DELETE_HELP, deleteCommand } from './cli/delete';
+import { REPORT_HELP, reportCommand } from './cli/report';
 
 silenceThirdPartyNotices();
 
@@ -25,6 +26,7 @@ const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: st
   list: { run: listCommand, help: LIST_HELP, summary: 'list the backup sets at the destination' },
   show: { run: showCommand, help: SHOW_HELP, summary: 'show one backup set' },
   verify: { run: verifyCommand, help: VERIFY_HELP, summary: 'check every part of a backup set against its manifest' },
+  report: { run: reportCommand, help: REPORT_HELP, summary: "draw where a backup set's time went (HTML, SVG)" },
   restore: { run: restoreCommand, help: RESTORE_HELP, summary: 'restore a backup set (plan, confirm, phases with barriers)' },
   drill: { run: drillCommand, help: DRILL_HELP, summary: 'restore into a scratch target, verify, tear down' },
   prune: { run: pruneCommand, help: PRUNE_HELP, summary: 'remove the sets the retention policy does not keep' },

@@ -11,7 +11,7 @@ import { backupOptionsSchema } from './wire/backup-options';
 import { parseJsonText, parseValue, sha256Of } from './parts/io';
 import { nameSchema, SNAPSHOT_TAG } from './names';
 import {
-  backupIdName, checkInsideNode, commitsSchema, fileRef, listedTotalsSchema, nodeName, partRefs, partsSchema, referencedFileSchema, setFileSchema,
+  backupIdName, checkInsideNode, commitsSchema, fileRef, listedTotalsSchema, nodeName, partRefs, partsSchema, referencedFileSchema, runPhasesSchema, setFileSchema, timelineSchema,
   type Commits, type Parts, type ReferencedFile, type SetFile,
 } from './parts';
 
@@ -34,6 +34,8 @@ export const manifestNode = z.strictObject({
   commits: commitsSchema,
   /** Per-role part description (tables, indices, files...). */
   parts: partsSchema,
+  /** Where the node's time went, by its clock (subtract clockOffsetMs for the coordinator's); absent in older sets. */
+  timeline: timelineSchema.optional(),
 });
 
 /** The manifest of a complete backup set. */
@@ -65,6 +67,8 @@ export const manifestSchema = z.strictObject({
   listed: listedTotalsSchema,
   /** Every byte of the set: its files and the listed attachments. */
   bytes: z.int().nonnegative(),
+  /** The coordinator's phases of the run, by its clock; absent in older sets and in sets finished by `tandem recover`. */
+  phases: runPhasesSchema.optional(),
 }).superRefine((m, ctx) => {
   // Any agent can write to the destination: a planted manifest must not point a restore at
   // another set's files, at a node it does not describe, or outside the set.

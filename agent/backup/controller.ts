@@ -21,6 +21,7 @@ import { parsePlan } from './plan';
 import { Leases } from './leases';
 import { isActive, isTerminal, preparedRecord, transition, type BackupRecord, type PlanRecord } from './state';
 import type { PersistedState, StateStore } from './store';
+import { shipCounts, Timelines } from './timeline';
 
 /** The answer to Prepare. */
 export interface Vote {
@@ -58,6 +59,8 @@ export class BackupController {
   private preparing: string | null = null;
   /** Why a backup may not start now (a restore runs on this node), or null. */
   private restoreRunning: () => string | null = () => null;
+  /** Where each backup's time goes, until its part.json is written. */
+  private readonly timelines: Timelines;
 
   constructor(
     private readonly node: string,
@@ -69,6 +72,7 @@ export class BackupController {
   ) {
     this.state = store.load();
     this.events.setMaxListeners(100);
+    this.timelines = new Timelines(log, () => this.now());
   }
 
   /** The backup being worked on, if any. */
@@ -122,6 +126,7 @@ export class BackupController {
 
   /** Phase one. Votes no, with a reason, rather than throwing for anything an operator can fix. */
   prepare(input: BackupPlan | undefined): Promise<Vote> {
+    const received = this.now();
     return this.serial(async () => {
       const plan = parsePlan(input);
       const known = this.state.backups[plan.backupId];
@@ -135,7 +140,9 @@ export class BackupController {
       if (restoring) return this.no(`${restoring}; back up after it`);
       this.preparing = plan.backupId;
       try {
-        return await this.prepareNew(plan);
+        const vote = await this.prepareNew(plan);
+        if (vote.yes) this.timelines.add(plan.backupId, { phase: 'prepare', startedAt: received, endedAt: this.now() });
+        return vote;
       } finally {
         this.preparing = null;
       }
@@ -170,6 +177,7 @@ export class BackupController {
 
   /** Phase two: takes every role's cut now, then ships in the background. */
   commit(backupId: string): Promise<BackupRecord> {
+    const received = this.now();
     return this.serial(async () => {
       let rec = this.status(backupId);
       if (rec.state !== 'prepared') {
@@ -186,7 +194,10 @@ export class BackupController {
       this.put(rec, true);
       const commits: Record<string, unknown> = {};
       try {
-        await Promise.all(this.roles.map(async (r) => (commits[r.name] = checked(r.name, 'commit', await r.commit(this.context(rec, r))))));
+        await Promise.all(this.roles.map(async (r) => {
+          const cut = await this.timelines.timed(backupId, { phase: 'cut', role: r.name }, () => r.commit(this.context(rec, r)));
+          commits[r.name] = checked(r.name, 'commit', cut);
+        }));
       } catch (err) {
         rec = transition({ ...rec, commits }, 'failed', this.now(), { error: `commit failed: ${errorMessage(err)}` });
         this.put(rec, true);
@@ -196,6 +207,7 @@ export class BackupController {
       }
       rec = transition({ ...rec, commits }, 'shipping', this.now());
       this.put(rec, true);
+      this.timelines.add(backupId, { phase: 'commit', startedAt: received, endedAt: this.now() });
       this.metrics.phase('backup', 'commit', (this.now() - committedAt) / 1000);
       this.metrics.snapshot(backupId, committedAt);
       this.log.info({ backupId, commits }, 'committed; shipping');
@@ -262,13 +274,14 @@ export class BackupController {
     try {
       const record: NodePart = { format: NODE_PART_FORMAT, backupId, node: this.node, committedAt: start.committedAt, commits: start.commits, parts: {}, files: [], references: [], listed: { files: 0, bytes: 0 } };
       for (const role of this.roles) {
-        const r = await role.ship(this.context(start, role), start.commits[role.name]);
+        const r = await this.timelines.timed(backupId, { phase: 'ship', role: role.name }, () => role.ship(this.context(start, role), start.commits[role.name]), shipCounts);
         (record.parts as Record<string, unknown>)[role.name] = checked(role.name, 'part', r.part);
         record.files.push(...r.files.map((f): SetFile => ({ ...f, node: this.node, role: role.name })));
         record.references.push(...(r.references ?? []).map((f) => ({ ...f, node: this.node, role: role.name })));
         record.listed.files += r.listed?.files ?? 0;
         record.listed.bytes += r.listed?.bytes ?? 0;
       }
+      record.timeline = this.timelines.spans(backupId);
       const part = await this.writeNodePart(start, record);
       for (const role of this.roles) await role.cleanup(this.context(start, role));
       const archived = record.files.reduce((n, f) => n + f.size, 0);
@@ -287,6 +300,7 @@ export class BackupController {
       await this.cleanupAll(rec);
     } finally {
       for (const k of this.parents.keys()) if (k.startsWith(`${backupId}/`)) this.parents.delete(k);
+      this.timelines.forget(backupId);
       await rm(this.workDir(backupId), { recursive: true, force: true });
     }
   }
@@ -299,6 +313,7 @@ export class BackupController {
   /** Role abort + cleanup, then the aborted state. Never throws: what cannot be undone is logged. */
   private async undo(rec: BackupRecord, reason: string): Promise<BackupRecord> {
     this.leases.clear(rec.plan.backupId);
+    this.timelines.forget(rec.plan.backupId);
     const problems = await this.undoSteps(rec);
     if (problems.length) this.log.error({ backupId: rec.plan.backupId, problems }, 'abort left debris; the next Abort (or the next start) retries it');
     const out = transition(rec, 'aborted', this.now(), { error: [reason, ...problems].join('; '), debris: problems });
@@ -403,6 +418,7 @@ export class BackupController {
       signal,
       log: this.log.child({ backupId: rec.plan.backupId, role: role.name }),
       progress: (u) => this.progress(rec.plan.backupId, role.name, u),
+      span: (s) => this.timelines.add(rec.plan.backupId, { ...s, role: role.name }),
     };
   }
 

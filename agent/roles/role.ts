@@ -4,6 +4,7 @@
  */
 import type { Destination } from '../../shared/destination';
 import type { ParentSet } from '../backup/parent';
+import type { RoleSpan } from '../backup/timeline';
 import type { Logger } from '../../shared/log';
 import type { Manifest } from '../../shared/manifest';
 import type { FileRef, ListedTotals, PartRole } from '../../shared/parts';
@@ -45,6 +46,8 @@ export interface RoleContext {
   signal: AbortSignal;
   /** Reports progress of the current step. */
   progress(update: ProgressUpdate): void;
+  /** Adds a span to the backup's timeline (a table's archive, a snapshot, a copy), by this agent's clock. */
+  span(span: RoleSpan): void;
   log: Logger;
 }
 

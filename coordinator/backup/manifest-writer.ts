@@ -9,14 +9,17 @@ import type { BackupStatus, DescribeResponse } from '../../shared/generated/tand
 import { TandemError } from '../../shared/errors';
 import { MANIFEST_FORMAT, manifestPath, manifestSchema, snapshotSpread, type Manifest } from '../../shared/manifest';
 import { snapshotTagFor } from '../../shared/names';
-import { nodePartSchema, type NodePart } from '../../shared/parts';
+import { nodePartSchema, TIMELINE_MAX_SPANS, type NodePart, type RunPhaseSpan, type TimelineSpan } from '../../shared/parts';
 import { readReferenced } from '../../shared/parts/io';
 import type { BackupOptions } from '../../shared/wire/backup-options';
 import { TANDEM_VERSION } from '../../shared/version';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 
-/** Writes `<id>/manifest.json`; every file an agent reported must be present at the destination. */
+/**
+ * Writes `<id>/manifest.json`; every file an agent reported must be present at the destination.
+ * `phases` are the run's phases so far, the manifest's own open: it is closed here, before the write.
+ */
 export async function writeManifest(
   fleet: FleetConfig,
   id: string,
@@ -26,11 +29,13 @@ export async function writeManifest(
   info: Map<string, { d: DescribeResponse; offset: number }>,
   last: Map<string, BackupStatus>,
   parent: string | null = null,
+  phases?: RunPhaseSpan[],
 ): Promise<Manifest> {
   const destination = openDestination(fleet.destination);
   const nodes = await Promise.all(agents.map(async (a) => {
     const d = info.get(a.node)!;
-    const { record, part } = await readNodePart(destination, id, a.node, last.get(a.node));
+    const status = last.get(a.node);
+    const { record, part } = await readNodePart(destination, id, a.node, status);
     return {
       node: a.node,
       hostname: d.d.hostname,
@@ -41,6 +46,7 @@ export async function writeManifest(
       record,
       commits: part.commits,
       parts: part.parts,
+      timeline: part.timeline && withFinish(part.timeline, Number(status?.updatedUnixMs ?? 0)),
       files: part.files,
       references: part.references,
       listed: part.listed,
@@ -79,6 +85,7 @@ export async function writeManifest(
     references,
     listed,
     bytes: files.reduce((n, f) => n + f.size, 0) + listed.bytes,
+    phases: phases?.map((p) => (p.phase === 'manifest' ? { ...p, endedAt: Date.now() } : p)),
   });
   await destination.writeAtomic(manifestPath(id), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
@@ -93,6 +100,16 @@ async function readNodePart(destination: Destination, id: string, node: string, 
   const part = await readReferenced(destination, record, nodePartSchema, 'part record');
   if (part.backupId !== id || part.node !== node) throw new TandemError(`${ref.path} describes ${part.node} in ${part.backupId}`);
   return { record, part };
+}
+
+/**
+ * A node's timeline with its finish: from the end of its last span (its part record closed) to
+ * the instant its agent reported done (part.json written, roles cleaned up), both by its clock.
+ */
+function withFinish(timeline: TimelineSpan[], doneAt: number): TimelineSpan[] {
+  const from = Math.max(0, ...timeline.map((s) => s.endedAt));
+  // A record already at the bound (not one this agent wrote) keeps what it has.
+  return from && doneAt >= from && timeline.length < TIMELINE_MAX_SPANS ? [...timeline, { phase: 'finish', startedAt: from, endedAt: doneAt }] : timeline;
 }
 
 /** One entry per referenced path (two tables never share an archive, but a retried ship may report one twice). */

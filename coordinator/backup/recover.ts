@@ -20,6 +20,7 @@ import type { AgentHandle } from '../fleet';
 import { abortEverywhere, describeAbort } from './abort';
 import type { Journal, JournalEntry } from './journal';
 import { writeManifest } from './manifest-writer';
+import { describeWithOffset } from './two-phase';
 
 /** What recovery did with one run. */
 export interface Recovered {
@@ -97,11 +98,7 @@ async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], jo
 
   // Every node shipped: finish the set as the run would have.
   const info = new Map<string, { d: DescribeResponse; offset: number }>();
-  for (const a of agents) {
-    const t0 = Date.now();
-    const d = await a.describe(fleet.backup.commitTimeoutMs);
-    info.set(a.node, { d, offset: d.clockUnixMs - (t0 + Date.now()) / 2 });
-  }
+  for (const a of agents) info.set(a.node, await describeWithOffset(a, fleet.backup.commitTimeoutMs));
   const last = new Map([...statuses].map(([n, s]) => [n, s as BackupStatus]));
   try {
     const m = await writeManifest(fleet, id, entry.startedMs, entry.options, agents, info, last, entry.parent);

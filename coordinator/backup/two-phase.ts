@@ -17,6 +17,8 @@ import { faultPoint } from './fault-point';
 import type { Journal, JournalStep } from './journal';
 import { writeManifest } from './manifest-writer';
 import { chooseParent } from './parent';
+import { RunClock } from './run-clock';
+import type { RunPhase } from '../../shared/parts';
 import { traces } from './unused-id';
 
 /** How a backup ended. */
@@ -35,6 +37,8 @@ export interface BackupOutcome {
   unreachable: string[];
   /** The complete set this one builds on; null for a full set. */
   parent: string | null;
+  /** How long each of the coordinator's phases took, ms (only those the run reached). */
+  phasesMs: Partial<Record<RunPhase, number>>;
 }
 
 /** Receives what happens during a run, for progress display and logs. */
@@ -67,6 +71,8 @@ export async function runBackup(
   opts: BackupRunOptions = {},
 ): Promise<BackupOutcome> {
   const started = Date.now();
+  const clock = new RunClock();
+  clock.start('preflight');
   const id = opts.backupId ?? newBackupId();
   const b = fleet.backup;
   const options = backupOptionsSchema.parse({ compression: b.compression, ...fromFleetOptions(b.options), ...opts.options });
@@ -87,22 +93,27 @@ export async function runBackup(
     mark(status, reason);
     return outcome(status, reason, extra);
   };
-  const outcome = (status: BackupStatusWord, reason: string, extra: Partial<BackupOutcome> = {}): BackupOutcome => ({
-    id,
-    status,
-    reason,
-    snapshotSpreadMs: null,
-    bytes: 0,
-    durationMs: Date.now() - started,
-    nodes: agents.map((a) => {
-      const s = last.get(a.node);
-      return { node: a.node, state: s ? AgentState[s.state].toLowerCase() : 'unknown', error: s?.error ?? '' };
-    }),
-    unreachable: [],
-    parent: plan.parent?.backupId ?? null,
-    ...extra,
-  });
+  const outcome = (status: BackupStatusWord, reason: string, extra: Partial<BackupOutcome> = {}): BackupOutcome => {
+    clock.end();
+    return {
+      id,
+      status,
+      reason,
+      snapshotSpreadMs: null,
+      bytes: 0,
+      durationMs: Date.now() - started,
+      nodes: agents.map((a) => {
+        const s = last.get(a.node);
+        return { node: a.node, state: s ? AgentState[s.state].toLowerCase() : 'unknown', error: s?.error ?? '' };
+      }),
+      unreachable: [],
+      parent: plan.parent?.backupId ?? null,
+      phasesMs: clock.durations(),
+      ...extra,
+    };
+  };
   const abortAll = async (reason: string, status: BackupStatusWord): Promise<BackupOutcome> => {
+    clock.start('cleanup');
     reporter.phase(`aborting ${id} on every node: ${reason}`);
     const r = await abortEverywhere(fleet, agents, id, reason);
     const full = reason + describeAbort(id, r);
@@ -153,6 +164,7 @@ export async function runBackup(
   // Phase one. From here on the run is in the journal: a coordinator killed now is recovered.
   entry = opts.journal?.begin(id, started, options, plan.parent?.backupId ?? null);
   faultPoint('before-prepare');
+  clock.start('prepare');
   reporter.phase(`prepare on ${agents.length} agents (lease ${b.leaseMs} ms)`);
   const votes = await Promise.allSettled(agents.map((a) => a.prepare(plan, b.prepareTimeoutMs, opts.signal)));
   const noes = votes.flatMap((v, i) => {
@@ -170,6 +182,7 @@ export async function runBackup(
   // Commit may have been sent only if the journal says "committing".
   mark('committing');
   faultPoint('before-commit');
+  clock.start('commit');
   reporter.phase('commit on every agent');
   const commits = await Promise.allSettled(agents.map((a) => a.commit(id, b.commitTimeoutMs)));
   const commitFailures = (
@@ -188,6 +201,7 @@ export async function runBackup(
   // Shipping: follow every agent until its part is shipped.
   mark('shipping');
   faultPoint('shipping');
+  clock.start('shipping');
   reporter.phase('shipping');
   const shipped = await Promise.allSettled(agents.map((a) => follow(a, id, b.shipTimeoutMs, reporter, last, opts.signal)));
   const shipFailures = shipped.flatMap((s, i) => {
@@ -199,22 +213,31 @@ export async function runBackup(
 
   mark('writing-manifest');
   faultPoint('before-manifest');
+  clock.start('manifest');
   reporter.phase('writing the manifest');
   try {
-    const m = await writeManifest(fleet, id, started, options, agents, info, last, plan.parent?.backupId ?? null);
+    const m = await writeManifest(fleet, id, started, options, agents, info, last, plan.parent?.backupId ?? null, clock.phases());
     faultPoint('after-manifest');
-    return ended('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, bytes: m.bytes, durationMs: Date.now() - started });
+    return ended('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, bytes: m.bytes });
   } catch (err) {
     return abortAll(`cannot write the manifest: ${errorMessage(err)}`, 'failed');
   }
 }
 
-/** Describe, with the agent's clock offset estimated from the round trip's midpoint. */
-async function describeWithOffset(a: AgentHandle, deadlineMs: number, signal?: AbortSignal) {
-  const t0 = Date.now();
-  const d = await a.describe(deadlineMs, signal);
-  const t1 = Date.now();
-  return { d, offset: d.clockUnixMs - (t0 + t1) / 2 };
+/**
+ * Describe, with the agent's clock offset estimated from the round trip's midpoint. Asked twice,
+ * keeping the shorter round trip: the first also opens the connection (the TLS handshake), which
+ * made its midpoint put every agent's clock 100-200 ms ahead of the coordinator's on loopback.
+ */
+export async function describeWithOffset(a: AgentHandle, deadlineMs: number, signal?: AbortSignal): Promise<{ d: DescribeResponse; offset: number }> {
+  let best: { d: DescribeResponse; offset: number; roundTrip: number } | undefined;
+  for (let i = 0; i < 2; i++) {
+    const t0 = Date.now();
+    const d = await a.describe(deadlineMs, signal);
+    const t1 = Date.now();
+    if (!best || t1 - t0 < best.roundTrip) best = { d, offset: d.clockUnixMs - (t0 + t1) / 2, roundTrip: t1 - t0 };
+  }
+  return { d: best!.d, offset: best!.offset };
 }
 
 /** Follows one agent's backup to a terminal state; reconnects when the stream drops. */

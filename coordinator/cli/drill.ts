@@ -11,6 +11,8 @@ import { runRestore } from '../restore/run';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, throttledProgress } from './common';
 import { METRICS_FILE_HELP, metricsFileOption, recordDrill } from './metrics';
 import { printVerifySummary } from './verify-summary';
+import { restoreModel, writeReport } from '../report';
+import { outputFile } from './report';
 
 export const DRILL_HELP = `Usage: tandem drill ID|latest [options]
 
@@ -21,6 +23,8 @@ folder on the files host, verifies counts and checksums, then drops the scratch 
 Options:
       --scratch-dir DIR   folder for the scratch files on the files host; default /var/tmp/tandem-drill
       --keep              keep the scratch copy for inspection
+      --report FILE       write the drill's timeline (each phase on each node, sizes, rates)
+                          as one self-contained HTML page, whatever its outcome
 ${METRICS_FILE_HELP}
 ${FLEET_OPTIONS_HELP}
 
@@ -33,12 +37,13 @@ export async function drillCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...fleetOptions, ...metricsFileOption, 'scratch-dir': { type: 'string', default: '/var/tmp/tandem-drill' }, keep: { type: 'boolean', default: false } },
+    options: { ...fleetOptions, ...metricsFileOption, 'scratch-dir': { type: 'string', default: '/var/tmp/tandem-drill' }, keep: { type: 'boolean', default: false }, report: { type: 'string' } },
     strict: true,
   });
   if (values.help) return void console.log(DRILL_HELP), EXIT.ok;
   const wanted = backupIdArgument('drill', positionals, true);
   const scratch = checkArg('--scratch-dir', values['scratch-dir'], matches(restoreOptionsSchema.shape.filesTarget.unwrap()))!;
+  const reportFile = checkArg('--report', values.report, outputFile);
   const { fleet, agents } = openFromConfig(values);
   const startedMs = Date.now();
   // Written once, whichever way the drill ends (a missing or damaged set is a failed drill).
@@ -68,6 +73,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
     result = { ok: outcome.ok, restoreMs: outcome.durationMs };
     const report = { id, restoreId, ok: outcome.ok, restoreMs: outcome.durationMs, problems: outcome.problems, verify: outcome.results.verify ?? null };
     if (values.json) console.log(JSON.stringify(report));
+    if (reportFile) for (const f of await writeReport(restoreModel(manifest, outcome, 'drill'), { html: reportFile })) say(`report of ${restoreId} written to ${f}`);
     printVerifySummary(outcome.results.verify ?? {});
     say(outcome.ok ? `drill passed: backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s` : `drill FAILED:\n  ${outcome.problems.join('\n  ')}`);
     return outcome.ok ? EXIT.ok : EXIT.failed;

@@ -11,6 +11,8 @@ import { planRestore } from '../restore/plan';
 import { runRestore } from '../restore/run';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, throttledProgress, UsageError } from './common';
 import { printLoadNotes, printVerifySummary } from './verify-summary';
+import { restoreModel, writeReport } from '../report';
+import { outputFile } from './report';
 
 export const RESTORE_HELP = `Usage: tandem restore ID [options]
 
@@ -36,6 +38,8 @@ Options:
                             application.conf named by the elasticsearch role's theHiveConfig)
       --restore-id ID       resume an interrupted restore (same backup id and options;
                             an agent refuses others)
+      --report FILE         write the restore's timeline (each phase on each node, sizes,
+                            rates) as one self-contained HTML page, whatever its outcome
 ${FLEET_OPTIONS_HELP}
 
 Exit: 0 restored and verified, 1 failed or verification found problems, 2 usage error.
@@ -59,6 +63,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       'rebuild-index': { type: 'boolean', default: false },
       replication: { type: 'string' },
       'restore-id': { type: 'string' },
+      report: { type: 'string' },
     },
     strict: true,
   });
@@ -70,6 +75,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   checkArg('--index-prefix', values['index-prefix'], matches(restoreOptionsSchema.shape.indexPrefix));
   checkArg('--files-target', values['files-target'], matches(restoreOptionsSchema.shape.filesTarget));
   checkArg('--replication', values.replication, parseReplicationFlag);
+  const reportFile = checkArg('--report', values.report, outputFile);
   if (values['rebuild-index'] && values['index-prefix']) throw new UsageError('--rebuild-index rebuilds TheHive\'s live index: it does not go with --index-prefix');
   const { fleet, agents } = openFromConfig(values);
   try {
@@ -101,6 +107,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     say(`restore id ${restoreId} (rerun with --restore-id ${restoreId} to resume)`);
     const outcome = await runRestore(fleet, agents, checked, plan, restoreId, say, undefined, throttledProgress());
     if (values.json) console.log(JSON.stringify(outcome));
+    if (reportFile) for (const f of await writeReport(restoreModel(manifest, outcome), { html: reportFile })) say(`report of ${restoreId} written to ${f}`);
     if (outcome.ok) say(`backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s`);
     else say(`restore ${outcome.failedPhase ? `stopped in phase ${outcome.failedPhase}` : 'verification failed'}:\n  ${outcome.problems.join('\n  ')}`);
     printVerifySummary(outcome.results.verify ?? {});

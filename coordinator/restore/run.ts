@@ -16,6 +16,18 @@ import type { RestorePlan } from './plan';
 /** Per phase, per node: what each role reported. */
 export type PhaseResults = Record<string, Record<string, PhaseReport[]>>;
 
+/** One phase on one node, by the coordinator's clock: from the request to its answer. */
+export interface RestoreTiming {
+  phase: (typeof RESTORE_RUN_PHASES)[number];
+  node: string;
+  startedAt: number;
+  endedAt: number;
+  ok: boolean;
+  /** The most bytes and files the node's roles reported done in the phase (its progress). */
+  bytes: number;
+  files: number;
+}
+
 /** What a restore did. */
 export interface RestoreOutcome {
   restoreId: string;
@@ -27,6 +39,8 @@ export interface RestoreOutcome {
   /** Per phase, per node, per role: what the agents reported. */
   results: PhaseResults;
   durationMs: number;
+  /** Every phase on every node, in the order they ended: for `--report`. */
+  timings: RestoreTiming[];
 }
 
 /** The manifest the agents must read back, by its digest. */
@@ -49,6 +63,7 @@ export async function runRestore(
   const started = Date.now();
   const results: RestoreOutcome['results'] = {};
   const problems: string[] = [];
+  const timings: RestoreTiming[] = [];
   const deadlineMs = fleet.backup.shipTimeoutMs;
   const handle = (node: string) => {
     const a = agents.find((x) => x.node === node);
@@ -58,14 +73,25 @@ export async function runRestore(
   const destination = toWireDestination(fleet.destination);
   const runOn = (phase: (typeof RESTORE_RUN_PHASES)[number], steps: RestorePlan['steps']) =>
     Promise.allSettled(
-      steps.map((s) =>
-        handle(s.node).restore(
+      steps.map((s) => {
+        const startedAt = Date.now();
+        const done = new Map<string, RoleProgress>();
+        const call = handle(s.node).restore(
           { restoreId, backupId: manifest.id, phase: toWirePhase(phase), destination, options: toWireRestoreOptions(s.options), manifestSha256: sha256 },
           deadlineMs,
           signal,
-          (p) => progress?.(s.node, p),
-        ),
-      ),
+          (p) => {
+            done.set(p.role, p);
+            progress?.(s.node, p);
+          },
+        );
+        const timed = (ok: boolean) => {
+          const sum = (k: 'bytesDone' | 'filesDone') => [...done.values()].reduce((n, p) => n + Number(p[k] || 0), 0);
+          timings.push({ phase, node: s.node, startedAt, endedAt: Date.now(), ok, bytes: sum('bytesDone'), files: sum('filesDone') });
+        };
+        call.then(() => timed(true), () => timed(false));
+        return call;
+      }),
     );
   const drill = plan.steps.some((s) => s.options.dropScratch);
   for (const phase of RESTORE_RUN_PHASES) {
@@ -93,12 +119,12 @@ export async function runRestore(
       if (problems.length) break;
     }
     if (problems.length) {
-      return { restoreId, backupId: manifest.id, ok: false, failedPhase: phase, problems, results, durationMs: Date.now() - started };
+      return { restoreId, backupId: manifest.id, ok: false, failedPhase: phase, problems, results, durationMs: Date.now() - started, timings };
     }
     say(`  ${phase} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   problems.push(...verifyProblems(results.verify ?? {}));
-  return { restoreId, backupId: manifest.id, ok: problems.length === 0, failedPhase: null, problems, results, durationMs: Date.now() - started };
+  return { restoreId, backupId: manifest.id, ok: problems.length === 0, failedPhase: null, problems, results, durationMs: Date.now() - started, timings };
 }
 
 /** Collects what the roles' verify reports flag: not ok, with their problems. */

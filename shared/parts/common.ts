@@ -1,6 +1,12 @@
 /** Pieces every part schema uses: files at the destination and their checks. */
 import { z } from 'zod';
+import { ROLE_NAMES } from '../contract';
 import { relPathProblem } from '../destination/paths';
+
+/** Role names a backup set can hold parts of: the production roles and the protocol's test role. */
+export const PART_ROLES = [...ROLE_NAMES, 'rehearsal'] as const;
+/** A role that holds a part of a backup set. */
+export type PartRole = (typeof PART_ROLES)[number];
 
 /** A path relative to the destination root, as destinations accept it. */
 export const destPath = z.string().superRefine((p, ctx) => {

@@ -5,20 +5,16 @@
  * into the manifest.
  */
 import { z } from 'zod';
-import { ROLE_NAMES } from '../contract';
 import { BACKUP_ID, nameSchema, NODE_NAME } from '../names';
 import { cassandraCommitSchema, cassandraPartSchema } from './cassandra';
-import { fileRef } from './common';
+import { fileRef, PART_ROLES, type PartRole } from './common';
 import { esCommitSchema, esPartSchema } from './elasticsearch';
 import { filesCommitSchema, filesPartSchema } from './files';
 import { rehearsalCommitSchema, rehearsalPartSchema } from './rehearsal';
+import { timelineSchema } from './timeline';
 
 export * from './common';
-
-/** Role names a backup set can hold parts of: the production roles and the protocol's test role. */
-export const PART_ROLES = [...ROLE_NAMES, 'rehearsal'] as const;
-/** A role that holds a part of a backup set. */
-export type PartRole = (typeof PART_ROLES)[number];
+export * from './timeline';
 
 /** Every role's commit record, by role. */
 export const commitsSchema = z.strictObject({
@@ -102,6 +98,8 @@ export const nodePartSchema = z.strictObject({
   /** Files of earlier sets that this node's parts need (see the manifest's `references`). */
   references: z.array(referencedFileSchema),
   listed: listedTotalsSchema,
+  /** Where the node's time went, by its clock (absent in records of agents that did not keep one). */
+  timeline: timelineSchema.optional(),
 }).superRefine((p, ctx) => {
   checkInsideNode(ctx, p.backupId, p.node, [
     ...partRefs(p.parts).map((r) => ({ ...r, at: ['parts', ...r.at] })),

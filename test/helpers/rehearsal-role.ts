@@ -51,6 +51,7 @@ export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
     },
     async ship(ctx: RoleContext): Promise<ShipResult> {
       const steps = 4;
+      const startedAt = Date.now();
       for (let i = 1; i <= steps; i++) {
         await sleep(settings.shipMs / steps, undefined, { signal: ctx.signal });
         ctx.progress({ phase: 'ship', filesDone: i, filesTotal: steps, bytesDone: i * 10, bytesTotal: steps * 10 });
@@ -58,6 +59,7 @@ export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
       const body = `rehearsal part of ${ctx.backupId} from ${ctx.node}\n`;
       const rel = `${ctx.backupId}/${ctx.node}/rehearsal/part.txt`;
       await ctx.destination.writeAtomic(rel, body);
+      ctx.span({ phase: 'copy', startedAt, endedAt: Date.now(), files: 1, bytesIn: Buffer.byteLength(body), bytesOut: Buffer.byteLength(body) });
       await marker(ctx.backupId, 'shipped');
       const file = { path: rel, size: Buffer.byteLength(body), sha256: createHash('sha256').update(body).digest('hex') };
       return { part: { file, summary: 'one rehearsal file' }, files: [file] };

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import type { RestoreContext, Role, RoleContext, ShipResult } from '../../agent/roles/role';
+import type { RoleSpan } from '../../agent/backup/timeline';
 import type { Destination } from '../../shared/destination';
 import { silentLogger } from '../../shared/log';
 import type { ParentRef } from '../../agent/backup/parent';
@@ -16,9 +17,10 @@ import { backupOptionsSchema, type BackupOptions } from '../../shared/wire/backu
 import { parseRestoreOptions, type RestoreOptionsInput } from '../../shared/wire/restore';
 
 /** A RoleContext as the backup controller builds it, with a fresh backup id. */
-export function backupContext(work: string, destination: Destination, role: string, options: Partial<BackupOptions> = {}, node = 'node1'): RoleContext & { updates: unknown[] } {
+export function backupContext(work: string, destination: Destination, role: string, options: Partial<BackupOptions> = {}, node = 'node1'): RoleContext & { updates: unknown[]; spans: RoleSpan[] } {
   const backupId = `it-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const updates: unknown[] = [];
+  const spans: RoleSpan[] = [];
   return {
     backupId,
     tag: backupId,
@@ -30,7 +32,9 @@ export function backupContext(work: string, destination: Destination, role: stri
     signal: new AbortController().signal,
     log: silentLogger(),
     progress: (u) => updates.push(u),
+    span: (s) => spans.push(s),
     updates,
+    spans,
   };
 }
 

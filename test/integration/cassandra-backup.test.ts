@@ -73,6 +73,31 @@ test('complete backup under the hot writer; archives read by plain tar equal the
   assert.equal(await snapshotTags(), []);
 });
 
+test("the backup's timeline: the snapshot call around the cut, one archive per table with its bytes; tandem report draws it", async () => {
+  needSandbox(env);
+  const manifest = JSON.parse(readFileSync(join(fleet.destDir, 'cass-e2e', 'manifest.json'), 'utf8'));
+  for (const node of manifest.nodes) {
+    const spans = node.timeline as { phase: string; role?: string; table?: string; startedAt: number; endedAt: number; bytesIn?: number; bytesOut?: number }[];
+    const snapshot = spans.find((s) => s.phase === 'snapshot' && s.role === 'cassandra')!;
+    const commit = node.commits.cassandra;
+    assert.equal([snapshot.startedAt, snapshot.endedAt], [commit.requestedAt, commit.returnedAt], `${node.node}: the JMX call's instants`);
+    const archives = spans.filter((s) => s.phase === 'archive');
+    assert.equal(
+      archives.map((s) => [s.table, s.bytesIn, s.bytesOut]).sort(),
+      node.parts.cassandra.tables.map((t: { keyspace: string; table: string; bytesIn: number; size: number }) => [`${t.keyspace}.${t.table}`, t.bytesIn, t.size]).sort(),
+      `${node.node}: one archive span per table`,
+    );
+    assert.ok(spans.some((s) => s.phase === 'count'), `${node.node}: the row count`);
+    assert.equal(spans.map((s) => s.phase).filter((p) => ['prepare', 'commit', 'ship', 'finish'].includes(p)), ['prepare', 'commit', 'ship', 'finish']);
+  }
+  const html = join(fleet.dir, 'cass-e2e.html');
+  const r = await runCli(['report', 'cass-e2e', '--config', fleet.fleetFile, '--html', html]);
+  assert.is(r.code, 0, r.stderr);
+  const page = readFileSync(html, 'utf8');
+  assert.match(page, 'the cut, zoomed');
+  assert.match(page, 'thehive.edgestore');
+});
+
 test('a normal backup leaves no snapshot on any node', async () => {
   needSandbox(env);
   const r = await runCli(['backup', '--config', fleet.fleetFile, '--json', '--compression', 'xz']);

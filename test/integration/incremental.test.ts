@@ -1,10 +1,11 @@
 /**
  * A chain of sets on the sandbox under the hot writer: full → incremental → incremental after a
  * compaction. The later sets store only new SSTables and reference the rest; restoring the last
- * one brings back every record the writer acknowledged before its cut, in all three stores; the
- * tar commands of `tandem show --archives` rebuild each table folder by hand.
+ * one, after its first set was deleted, brings back every record the writer acknowledged before
+ * its cut, in all three stores; verify names a missing earlier archive; the tar commands of
+ * `tandem show --archives` rebuild each table folder by hand.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,6 +86,33 @@ test('full, then incremental, then incremental after a compaction: each stores w
   assert.is(third.parent, ids.second);
   const c3 = contentsOf(ids.third, 'node2').tables['thehive.edgestore'];
   assert.ok(c3.sstables.some((s: { set: string }) => s.set === ids.third), 'the compacted SSTable is archived by the third set');
+});
+
+test('verify names a referenced archive of an earlier set that is missing', async () => {
+  needSandbox(env);
+  const ref = manifestOf(ids.third).references.find((r: { set: string }) => r.set === ids.full);
+  assert.ok(ref, 'the third set relies on an archive of the full set');
+  const file = join(fleet.destDir, ref.path);
+  renameSync(file, `${file}.away`);
+  try {
+    const r = await runCli(['verify', ids.third, '--config', fleet.fleetFile]);
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.ok((r.stdout + r.stderr).includes(ref.path), `verify names ${ref.path}: ${r.stdout}${r.stderr}`);
+  } finally {
+    renameSync(`${file}.away`, file);
+  }
+});
+
+test('deleting the parent keeps what later sets need: they still verify, and the next test restores the last one', async () => {
+  needSandbox(env);
+  const r = await runCli(['delete', ids.full, '--config', fleet.fleetFile, '--json']);
+  assert.is(r.code, 0, r.stderr);
+  assert.not.ok(existsSync(join(fleet.destDir, ids.full, 'manifest.json')), 'the full set is no longer a set');
+  for (const ref of manifestOf(ids.third).references) assert.ok(existsSync(join(fleet.destDir, ref.path)), `${ref.path} is kept`);
+  for (const id of [ids.second, ids.third]) {
+    const v = await runCli(['verify', id, '--config', fleet.fleetFile]);
+    assert.is(v.code, 0, v.stdout + v.stderr);
+  }
 });
 
 test('restoring the last set of the chain brings back every acknowledged record, in all three stores', async () => {

@@ -86,6 +86,9 @@ test('elasticsearch: preflight, commit and ship give a SUCCESS snapshot with doc
   assert.is(rec.repository.type, 'fs');
   assert.is(shipped.files[0].sha256, sha(readFileSync(join(destRoot, shipped.files[0].path))));
   assert.equal(result.record, shipped.files[0], 'the part references its record');
+  // The backup's timeline: the snapshot from its start (the cut) until ES reported it finished.
+  const span = ctx.spans.find((x) => x.phase === 'snapshot')!;
+  assert.ok(span && span.startedAt === commit.cutAt && span.endedAt >= span.startedAt, JSON.stringify(ctx.spans));
   assert.ok(Object.keys(await role.versions()).includes('elasticsearch'));
   // A second preflight finds the repository now existing and verifies it.
   assert.match((await role.preflight(context('elasticsearch'))).find((c) => c.name === 'repository')!.message, /verified on 1 node/);
@@ -145,6 +148,9 @@ test('files (localfs): the sandbox folder is copied whole, every sha256 right', 
   assert.match(result.summary, /^copied \d+ files .*nothing changed/);
   assert.equal(shipped.files.map((f) => f.path), [`${ctx.backupId}/node1/files/listing.json`], 'attachments are listed, not returned one by one');
   assert.equal(shipped.listed, { files: commit.fileCount, bytes: commit.bytes });
+  // The backup's timeline: one copy span with what was copied.
+  const copy = ctx.spans.filter((x) => x.phase === 'copy');
+  assert.equal(copy.map((x) => [x.files, x.bytesIn, x.bytesOut]), [[commit.fileCount, commit.bytes, commit.bytes]]);
   for (const f of listingOf(ctx.backupId).stored) {
     const body = readFileSync(join(destRoot, f.path));
     assert.is(f.sha256, sha(body), f.path);

@@ -16,6 +16,7 @@ import { certsCommand } from '../../coordinator/cli/certs';
 import { UsageError } from '../../coordinator/cli/common';
 import { drillCommand } from '../../coordinator/cli/drill';
 import { showCommand } from '../../coordinator/cli/show';
+import { reportCommand } from '../../coordinator/cli/report';
 import { restoreCommand } from '../../coordinator/cli/restore';
 import { verifyCommand } from '../../coordinator/cli/verify';
 
@@ -62,13 +63,14 @@ const PLACES: { where: string; argv: (v: string | Buffer) => (string | Buffer)[]
   { where: 'restore --replication', argv: (v) => ['restore', '--config', config, '--dry-run', '--replication', v, OK_ID], names: /--replication/ },
   { where: 'verify ID', argv: (v) => ['verify', '--config', config, '--', v], names: /verify: backup id/ },
   { where: 'show ID', argv: (v) => ['show', '--config', config, '--', v], names: /show: backup id/ },
+  { where: 'report ID', argv: (v) => ['report', '--config', config, '--html', join(root, 'r.html'), '--', v], names: /report: backup id/ },
   { where: 'drill ID', argv: (v) => ['drill', '--config', config, '--', v], names: /drill: backup id/ },
   { where: 'drill --scratch-dir', argv: (v) => ['drill', '--config', config, '--scratch-dir', v, 'latest'], names: /--scratch-dir/ },
   { where: 'certs issue --name', argv: (v) => ['certs', 'issue', '--dir', join(root, 'pki'), '--kind', 'agent', '--name', v], names: /--name/ },
 ];
 
 const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
-  backup: backupCommand, restore: restoreCommand, verify: verifyCommand, show: showCommand, drill: drillCommand, certs: certsCommand,
+  backup: backupCommand, restore: restoreCommand, verify: verifyCommand, show: showCommand, drill: drillCommand, certs: certsCommand, report: reportCommand,
 };
 
 /** What the raw bytes become in process.argv: Node decodes argv as UTF-8. */
@@ -114,6 +116,9 @@ test('valid ids and names pass the checks (the missing fleet file is the next er
     ['restore', '--config', config, '--dry-run', '--restore-id', 'restore-1', '--target-keyspace', 'thehive_copy', '--index-prefix', 'copy-', '--files-target', '/srv/restore', '--replication', 'dc1:3', OK_ID],
     ['verify', '--config', config, OK_ID],
     ['show', '--config', config, OK_ID],
+    ['report', '--config', config, '--html', join(root, 'r.html'), '--svg', join(root, 'r.svg'), OK_ID],
+    ['restore', '--config', config, '--dry-run', '--report', join(root, 'restore.html'), OK_ID],
+    ['drill', '--config', config, '--report', join(root, 'drill.html'), 'latest'],
     ['drill', '--config', config, '--scratch-dir', '/var/tmp/drill', 'latest'],
   ]) {
     const r = await run(args);

@@ -58,6 +58,7 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
       if (!trigger) throw new Error('no snapshot trigger for this backup: the agent restarted after Prepare');
       const keyspaces = ctx.options.allKeyspaces ? [] : [s.keyspace];
       const t = await trigger.snapshot(ctx.tag, keyspaces);
+      ctx.span({ phase: 'snapshot', startedAt: t.startedAt, endedAt: t.endedAt });
       trigger.close();
       triggers.delete(ctx.backupId);
       const found = (await Promise.all((await keyspacesOf(ctx)).map((k) => findTableSnapshots(s.dataDir, k, ctx.tag)))).flat();
@@ -86,7 +87,7 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
       // Counting reads the same snapshot files as the archiver, at the same time: one pass of the disk cache.
       const [shipped, fresh] = await Promise.all([
         shipTables(ctx, tables, plans, { compression, parallelism: s.parallelism, threads: s.compressionThreads, spawn: exec.spawn }),
-        s.countRows && toCount.length ? countSnapshotRows(s, cluster, toCount, cutAt, ctx.signal, exec.run) : Promise.resolve([]),
+        s.countRows && toCount.length ? timedCount(ctx, () => countSnapshotRows(s, cluster, toCount, cutAt, ctx.signal, exec.run)) : Promise.resolve([]),
       ]);
       const counts = s.countRows ? tables.map((t, i) => reusedCount(i) ?? fresh[toCount.indexOf(t)]) : null;
       const extra = await writeSchemaAndRing(ctx, cluster);
@@ -171,6 +172,14 @@ async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, ta
     const ranges = c.ranges && !all ? Object.fromEntries(Object.entries(c.ranges).filter(([, n]) => n > 0)) : c.ranges;
     return { ...c, ranges, replicatesAll: all };
   });
+}
+
+/** Counts the rows, as a span of the backup's timeline. */
+async function timedCount<T extends unknown[]>(ctx: RoleContext, count: () => Promise<T>): Promise<T> {
+  const startedAt = Date.now();
+  const counts = await count();
+  ctx.span({ phase: 'count', startedAt, endedAt: Date.now() });
+  return counts;
 }
 
 /** Writes a JSON document atomically; returns its reference. */

@@ -108,6 +108,7 @@ export async function shipTables(
     const path = archivePath(ctx, t.keyspace, t.table, opts.compression);
     const { found, plan } = plans[i];
     const pipe = new PassThrough({ highWaterMark: 1 << 20 });
+    const startedAt = Date.now();
     const [archive, stored] = await Promise.all([
       createArchive({
         sourceDir: t.dir,
@@ -129,6 +130,7 @@ export async function shipTables(
     }
     filesDone++;
     report();
+    ctx.span({ phase: 'archive', table: `${t.keyspace}.${t.table}`, startedAt, endedAt: Date.now(), bytesIn: archive.bytesIn, bytesOut: archive.bytesOut, files: archive.files.length });
     const contents = tableContents(found, plan, { path, size: archive.bytesOut, sha256: archive.sha256, set: ctx.backupId, bytesIn: archive.bytesIn, files: archive.files });
     return {
       keyspace: t.keyspace, table: t.table, tableDir: t.tableDir, path, size: archive.bytesOut, sha256: archive.sha256, bytesIn: archive.bytesIn,

@@ -127,6 +127,8 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
           signal: ctx.signal,
           onPoll: (done, total) => ctx.progress({ phase: 'snapshot', filesDone: done, filesTotal: total }),
         });
+        // From the snapshot's start (the cut) to the moment ES reported it finished, both by this agent's clock.
+        ctx.span({ phase: 'snapshot', startedAt: cut.cutAt, endedAt: Date.now() });
         const repo = await es.repositoryInfo(c, cut.repository);
         const sizes = await es.snapshotSizes(c, cut.repository, snap.snapshot);
         // The aliases the snapshot carries, so an in-place restore can take them off newer indices.

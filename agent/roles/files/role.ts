@@ -113,6 +113,7 @@ export function filesRole(settings: FilesSettings): RestorableRole {
     if (!raw) throw new PreconditionError(`files: the cut of backup ${ctx.backupId} is gone (agent restarted?); the backup must be retried`);
     // Written by this agent at commit: trusted local state, not destination input.
     const cut = JSON.parse(raw) as LocalCut | S3Cut;
+    const startedAt = Date.now();
     let files: StoredFile[];
     let kept: (ListedFile | ListedObject)[];
     let listing: FilesListing;
@@ -155,6 +156,8 @@ export function filesRole(settings: FilesSettings): RestorableRole {
         client.destroy();
       }
     }
+    const bytes = files.reduce((a, f) => a + f.size, 0);
+    ctx.span({ phase: 'copy', startedAt, endedAt: Date.now(), files: files.length, bytesIn: bytes, bytesOut: bytes });
     const referenced = { files: kept.length, bytes: kept.reduce((a, f) => a + f.size, 0) };
     const summary = shipSummary(files, report.changed, report.missing, report.unstorable, referenced);
     if (ctx.parent) ctx.log.info({ parent: ctx.parent.backupId, stored: files.length, referenced: referenced.files, referencedBytes: referenced.bytes }, 'files: attachments unchanged since the parent set are kept by the earlier sets that store them');
@@ -163,7 +166,6 @@ export function filesRole(settings: FilesSettings): RestorableRole {
     }
     const body = JSON.stringify({ ...listing, summary }) + '\n';
     const ref: FileRef = await writeReferenced(ctx.destination, `${base(ctx)}/listing.json`, body);
-    const bytes = files.reduce((a, f) => a + f.size, 0);
     const examples = [...report.missing.slice(0, 20), ...report.changed.slice(0, 20).map((c) => c.path), ...report.unstorable.slice(0, 20).map((u) => u.path)];
     const part: FilesPart = {
       store: cut.store,
