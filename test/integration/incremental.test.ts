@@ -15,9 +15,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCommand } from '../../shared/exec';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
-import { cassandraRoleSettings, startWriter, stopWriter, type WriterRecord } from '../sandbox';
+import { startWriter, stopWriter, type WriterRecord } from '../sandbox';
 import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
+import { threeStoreRoles } from '../helpers/sandbox-roles';
 
 const env = sandboxEnvOrNull();
 let fleet: TestFleet;
@@ -25,24 +26,9 @@ const RUN = Date.now().toString(36);
 const SCRATCH = 'thehive_incr';
 const PREFIX = 'incr-';
 
-function roles() {
-  return env!.cassandra.nodes.map((n, i) => ({
-    node: n.name,
-    roles: {
-      cassandra: cassandraRoleSettings(env!, n),
-      ...(i === 0
-        ? {
-            elasticsearch: { url: env!.elasticsearch.url, repository: 'tandem-test', repositoryLocation: join(env!.elasticsearch.pathRepo, 'tandem-test'), allowYellow: true },
-            files: { store: 'localfs', location: env!.files.dir },
-          }
-        : {}),
-    },
-  }));
-}
-
 test.before(async () => {
   if (!env) return;
-  fleet = await makeFleet(roles(), { prepareTimeoutMs: 120_000 });
+  fleet = await makeFleet(threeStoreRoles(env), { prepareTimeoutMs: 120_000 });
   await startFleet(fleet);
 });
 test.after(async () => {

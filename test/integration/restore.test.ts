@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Client, types } from 'cassandra-driver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cassandraRoleSettings, startWriter, stopWriter, type WriterRecord } from '../sandbox';
+import { startWriter, stopWriter, type WriterRecord } from '../sandbox';
 import { CLI_MAIN, handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 import { spawn } from 'node:child_process';
 import { RestorePhase, type PhaseReport, type TableRows } from '../../shared/generated/tandem/v2/agent';
@@ -17,6 +17,7 @@ import { manifestDigest } from '../../shared/manifest';
 import { toWireDestination } from '../../shared/wire/destination';
 import { parseRestoreOptions, toWireRestoreOptions } from '../../shared/wire/restore';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
+import { threeStoreRoles } from '../helpers/sandbox-roles';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
 import { runCommand } from '../../shared/exec';
 
@@ -31,21 +32,6 @@ let cql: Client;
 // Unique per run: Elasticsearch keeps each backup's snapshot in its repository under this name.
 const ID = `restore-e2e-${Date.now().toString(36)}`;
 
-function roles() {
-  return env!.cassandra.nodes.map((n, i) => ({
-    node: n.name,
-    roles: {
-      cassandra: cassandraRoleSettings(env!, n),
-      ...(i === 0
-        ? {
-            elasticsearch: { url: env!.elasticsearch.url, repository: 'tandem-test', repositoryLocation: join(env!.elasticsearch.pathRepo, 'tandem-test'), allowYellow: true },
-            files: { store: 'localfs', location: env!.files.dir },
-          }
-        : {}),
-    },
-  }));
-}
-
 const es = async (method: string, path: string) => {
   const r = await fetch(`${env!.elasticsearch.url}${path}`, { method });
   return { status: r.status, body: (await r.json().catch(() => ({}))) as Record<string, unknown> };
@@ -53,7 +39,7 @@ const es = async (method: string, path: string) => {
 
 test.before(async () => {
   if (!env) return; // nothing to set up: each test fails on needSandbox()
-  fleet = await makeFleet(roles(), { prepareTimeoutMs: 120_000 });
+  fleet = await makeFleet(threeStoreRoles(env), { prepareTimeoutMs: 120_000 });
   await startFleet(fleet);
   cql = new Client({ contactPoints: ['127.0.0.1'], localDataCenter: 'datacenter1' });
   await cql.connect();
