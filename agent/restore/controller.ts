@@ -7,13 +7,14 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { openDestination, readAll } from '../../shared/destination';
-import { ConflictError, ValidationError, errorMessage } from '../../shared/errors';
+import { ConflictError, NotFoundError, ValidationError, errorMessage } from '../../shared/errors';
 import type { PhaseReport, RestoreRequest } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
 import { manifestDigest, manifestPath, parseManifest, type Manifest } from '../../shared/manifest';
 import { BACKUP_ID } from '../../shared/names';
 import { fromWireDestination } from '../../shared/wire/destination';
 import { fromWirePhase, fromWireRestoreOptions } from '../../shared/wire/restore';
+import type { RestorePhase } from '../../shared/contract';
 import type { BackupController } from '../backup/controller';
 import { NO_METRICS, type AgentMetrics } from '../metrics';
 import { isRestorable, type PhaseOutcome, type ProgressUpdate, type Role } from '../roles/role';
@@ -29,13 +30,19 @@ const ONCE = new Set(['fetch', 'schema', 'load']);
 export const BETWEEN_PHASES_MS = 60_000;
 
 /** The restore this node works on, or worked on last. */
-interface Activity {
+export interface Activity {
   restoreId: string;
   backupId: string;
-  phase: string;
+  phase: RestorePhase;
+  /** When the phase started, by this agent's clock. */
+  startedAt: number;
   /** When the phase ended; null while it runs. */
   endedAt: number | null;
   ok: boolean;
+  /** The phase's last progress by role, for GetRestoreStatus. */
+  progress: Map<string, ProgressUpdate>;
+  /** Why the phase failed; empty otherwise. */
+  error: string;
 }
 
 /** What a restore id was started with, recorded at its first phase (restore.json in its work folder). */
@@ -74,6 +81,18 @@ export class RestoreController {
     return null;
   }
 
+  /**
+   * Where restore `restoreId` is on this node (`tandem status` asks from another terminal); a copy.
+   * Only the phase running or the last one is known, and only since the agent started: NotFoundError otherwise.
+   */
+  status(restoreId: string): Activity {
+    const a = this.activity;
+    if (!a || a.restoreId !== restoreId) {
+      throw new NotFoundError(`this agent has run no phase of restore ${restoreId} since it started${a ? ` (its last restore is ${a.restoreId})` : ''}`, { restoreId });
+    }
+    return { ...a, progress: new Map(a.progress) };
+  }
+
   /** Runs the phase on every role that has a part to restore; results by role. */
   async run(input: RestoreRequest, signal: AbortSignal, onProgress: (role: string, update: ProgressUpdate) => void = () => undefined): Promise<PhaseReport[]> {
     const req = parse(input);
@@ -82,7 +101,7 @@ export class RestoreController {
     if (backup) throw new ConflictError(`backup ${backup} holds this node; restore after it has ended`);
     const other = this.activity;
     if (other?.endedAt === null) throw new ConflictError(`restore phase ${other.restoreId}/${other.phase} is already running on this node`);
-    const activity: Activity = { restoreId: req.restoreId, backupId: req.backupId, phase: req.phase, endedAt: null, ok: false };
+    const activity: Activity = { restoreId: req.restoreId, backupId: req.backupId, phase: req.phase, startedAt: this.now(), endedAt: null, ok: false, progress: new Map(), error: '' };
     // The check phase (tandem verify asks it too) only reads: it keeps no backup out once it ended.
     const previous = this.activity;
     this.activity = activity;
@@ -114,7 +133,10 @@ export class RestoreController {
           options: req.options,
           workDir: join(this.workRoot(req.restoreId), role.name),
           signal,
-          progress: (update) => onProgress(role.name, update),
+          progress: (update) => {
+            activity.progress.set(role.name, update);
+            onProgress(role.name, update);
+          },
           log: log.child({ role: role.name }),
         });
         if (marker) await markDone(marker, outcome);
@@ -129,6 +151,7 @@ export class RestoreController {
       return reports;
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'restore phase failed');
+      activity.error = errorMessage(err);
       this.failure(req.restoreId);
       throw err;
     } finally {

@@ -18,7 +18,7 @@ import { isActive, isTerminal } from '../backup/state';
 import { isSnapshotDeleter, type ProgressUpdate, type Role } from '../roles/role';
 import { ConflictError, NotImplementedError } from '../../shared/errors';
 import { esSnapshotFor } from '../../shared/names';
-import { agentState, backupStatus } from './convert';
+import { agentState, backupStatus, restoreStatus, roleProgress } from './convert';
 import { PROTOCOL_VERSION, TANDEM_VERSION } from '../../shared/version';
 
 type Handler<Req, Res> = grpc.handleUnaryCall<Req, Res>;
@@ -87,6 +87,7 @@ export function agentService(
       return { state: agentState(rec) };
     }),
     getStatus: unaryHandler(log, 'GetStatus', async (req) => backupStatus(controller.status(req.backupId))),
+    getRestoreStatus: unaryHandler(log, 'GetRestoreStatus', async (req) => restoreStatus(restores.status(req.restoreId))),
     deleteSnapshot: unaryHandler(log, 'DeleteSnapshot', async (req) => {
       const role = roles.find(isSnapshotDeleter);
       if (!role) throw new NotImplementedError(`${node} has no role that keeps snapshots (elasticsearch): ask the agent with the elasticsearch role`);
@@ -127,8 +128,7 @@ export function agentService(
       const ac = new AbortController();
       call.on('cancelled', () => ac.abort());
       const send = throttleEach((p: RoleProgress) => p.role, (p) => call.write({ event: { $case: 'progress', value: p } }));
-      const progress = (role: string, u: ProgressUpdate) =>
-        send({ role, phase: u.phase, bytesDone: u.bytesDone ?? 0, bytesTotal: u.bytesTotal ?? 0, filesDone: u.filesDone ?? 0, filesTotal: u.filesTotal ?? 0 });
+      const progress = (role: string, u: ProgressUpdate) => send(roleProgress(role, u));
       restores.run(call.request, ac.signal, progress).then(
         (reports) => {
           call.write({ event: { $case: 'result', value: { reports } } });

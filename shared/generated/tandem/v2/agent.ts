@@ -589,6 +589,29 @@ export interface RestoreResult {
   reports: PhaseReport[];
 }
 
+export interface RestoreStatusRequest {
+  restoreId: string;
+}
+
+/** One restore on this node, as GetRestoreStatus tells it. */
+export interface RestoreStatus {
+  restoreId: string;
+  backupId: string;
+  /** The phase running, or the last one that ran. */
+  phase: RestorePhase;
+  /** True while the phase runs; false once it ended (see ok and error). */
+  running: boolean;
+  /** Once ended: whether the phase ended well. */
+  ok: boolean;
+  /** The phase's last progress per role. */
+  progress: RoleProgress[];
+  /** When the phase started and ended, by the agent's clock; ended is 0 while it runs. */
+  startedUnixMs: number;
+  endedUnixMs: number;
+  /** Why the phase failed, if it did. */
+  error: string;
+}
+
 /** An event of a restore phase: progress while it runs; the last one carries the result. */
 export interface RestoreEvent {
   event: { $case: "progress"; value: RoleProgress } | { $case: "result"; value: RestoreResult } | undefined;
@@ -4884,6 +4907,304 @@ export const RestoreResult: MessageFns<RestoreResult> = {
   },
 };
 
+function createBaseRestoreStatusRequest(): RestoreStatusRequest {
+  return { restoreId: "" };
+}
+
+export const RestoreStatusRequest: MessageFns<RestoreStatusRequest> = {
+  encode(message: RestoreStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.restoreId !== "") {
+      writer.uint32(10).string(message.restoreId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.restoreId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreStatusRequest {
+    return {
+      restoreId: isSet(object.restoreId)
+        ? globalThis.String(object.restoreId)
+        : isSet(object.restore_id)
+        ? globalThis.String(object.restore_id)
+        : "",
+    };
+  },
+
+  toJSON(message: RestoreStatusRequest): unknown {
+    const obj: any = {};
+    if (message.restoreId !== "") {
+      obj.restoreId = message.restoreId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreStatusRequest>, I>>(base?: I): RestoreStatusRequest {
+    return RestoreStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreStatusRequest>, I>>(object: I): RestoreStatusRequest {
+    const message = createBaseRestoreStatusRequest();
+    message.restoreId = object.restoreId ?? "";
+    return message;
+  },
+};
+
+function createBaseRestoreStatus(): RestoreStatus {
+  return {
+    restoreId: "",
+    backupId: "",
+    phase: 0,
+    running: false,
+    ok: false,
+    progress: [],
+    startedUnixMs: 0,
+    endedUnixMs: 0,
+    error: "",
+  };
+}
+
+export const RestoreStatus: MessageFns<RestoreStatus> = {
+  encode(message: RestoreStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.restoreId !== "") {
+      writer.uint32(10).string(message.restoreId);
+    }
+    if (message.backupId !== "") {
+      writer.uint32(18).string(message.backupId);
+    }
+    if (message.phase !== 0) {
+      writer.uint32(24).int32(message.phase);
+    }
+    if (message.running !== false) {
+      writer.uint32(32).bool(message.running);
+    }
+    if (message.ok !== false) {
+      writer.uint32(40).bool(message.ok);
+    }
+    for (const v of message.progress) {
+      RoleProgress.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.startedUnixMs !== 0) {
+      writer.uint32(56).int64(message.startedUnixMs);
+    }
+    if (message.endedUnixMs !== 0) {
+      writer.uint32(64).int64(message.endedUnixMs);
+    }
+    if (message.error !== "") {
+      writer.uint32(74).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.restoreId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.phase = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.running = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.progress.push(RoleProgress.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.startedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.endedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreStatus {
+    return {
+      restoreId: isSet(object.restoreId)
+        ? globalThis.String(object.restoreId)
+        : isSet(object.restore_id)
+        ? globalThis.String(object.restore_id)
+        : "",
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+      phase: isSet(object.phase) ? restorePhaseFromJSON(object.phase) : 0,
+      running: isSet(object.running) ? globalThis.Boolean(object.running) : false,
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      progress: globalThis.Array.isArray(object?.progress)
+        ? object.progress.map((e: any) => RoleProgress.fromJSON(e))
+        : [],
+      startedUnixMs: isSet(object.startedUnixMs)
+        ? globalThis.Number(object.startedUnixMs)
+        : isSet(object.started_unix_ms)
+        ? globalThis.Number(object.started_unix_ms)
+        : 0,
+      endedUnixMs: isSet(object.endedUnixMs)
+        ? globalThis.Number(object.endedUnixMs)
+        : isSet(object.ended_unix_ms)
+        ? globalThis.Number(object.ended_unix_ms)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: RestoreStatus): unknown {
+    const obj: any = {};
+    if (message.restoreId !== "") {
+      obj.restoreId = message.restoreId;
+    }
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    if (message.phase !== 0) {
+      obj.phase = restorePhaseToJSON(message.phase);
+    }
+    if (message.running !== false) {
+      obj.running = message.running;
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.progress?.length) {
+      obj.progress = message.progress.map((e) => RoleProgress.toJSON(e));
+    }
+    if (message.startedUnixMs !== 0) {
+      obj.startedUnixMs = Math.round(message.startedUnixMs);
+    }
+    if (message.endedUnixMs !== 0) {
+      obj.endedUnixMs = Math.round(message.endedUnixMs);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreStatus>, I>>(base?: I): RestoreStatus {
+    return RestoreStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreStatus>, I>>(object: I): RestoreStatus {
+    const message = createBaseRestoreStatus();
+    message.restoreId = object.restoreId ?? "";
+    message.backupId = object.backupId ?? "";
+    message.phase = object.phase ?? 0;
+    message.running = object.running ?? false;
+    message.ok = object.ok ?? false;
+    message.progress = object.progress?.map((e) => RoleProgress.fromPartial(e)) || [];
+    message.startedUnixMs = object.startedUnixMs ?? 0;
+    message.endedUnixMs = object.endedUnixMs ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
 function createBaseRestoreEvent(): RestoreEvent {
   return { event: undefined };
 }
@@ -5080,6 +5401,19 @@ export const AgentService = {
     responseDeserialize: (value: Buffer): RestoreEvent => RestoreEvent.decode(value),
   },
   /**
+   * Where one restore is on this node: the phase running (or the last one run since the agent
+   * started) and its progress. NOT_FOUND for a restore id this agent has not run since it started.
+   */
+  getRestoreStatus: {
+    path: "/tandem.v2.Agent/GetRestoreStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RestoreStatusRequest): Buffer => Buffer.from(RestoreStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RestoreStatusRequest => RestoreStatusRequest.decode(value),
+    responseSerialize: (value: RestoreStatus): Buffer => Buffer.from(RestoreStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RestoreStatus => RestoreStatus.decode(value),
+  },
+  /**
    * Deletes one of tandem's Elasticsearch snapshots (that of a backup set being pruned), on the
    * agent with the elasticsearch role, in the repository its configuration names. An absent
    * snapshot is success; a name that is not tandem's snapshot naming is INVALID_ARGUMENT; the
@@ -5123,6 +5457,11 @@ export interface AgentServer extends UntypedServiceImplementation {
    * events while it runs, then one event with the result.
    */
   restore: handleServerStreamingCall<RestoreRequest, RestoreEvent>;
+  /**
+   * Where one restore is on this node: the phase running (or the last one run since the agent
+   * started) and its progress. NOT_FOUND for a restore id this agent has not run since it started.
+   */
+  getRestoreStatus: handleUnaryCall<RestoreStatusRequest, RestoreStatus>;
   /**
    * Deletes one of tandem's Elasticsearch snapshots (that of a backup set being pruned), on the
    * agent with the elasticsearch role, in the repository its configuration names. An absent
@@ -5251,6 +5590,25 @@ export interface AgentClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<RestoreEvent>;
+  /**
+   * Where one restore is on this node: the phase running (or the last one run since the agent
+   * started) and its progress. NOT_FOUND for a restore id this agent has not run since it started.
+   */
+  getRestoreStatus(
+    request: RestoreStatusRequest,
+    callback: (error: ServiceError | null, response: RestoreStatus) => void,
+  ): ClientUnaryCall;
+  getRestoreStatus(
+    request: RestoreStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RestoreStatus) => void,
+  ): ClientUnaryCall;
+  getRestoreStatus(
+    request: RestoreStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RestoreStatus) => void,
+  ): ClientUnaryCall;
   /**
    * Deletes one of tandem's Elasticsearch snapshots (that of a backup set being pruned), on the
    * agent with the elasticsearch role, in the repository its configuration names. An absent
