@@ -102,8 +102,14 @@ function held(file: string, holder: LockHolder, text: string): BackupLock {
 function alive(h: LockHolder, file: string): boolean {
   if (h.host !== hostname()) return true;
   if (h.pid === process.pid) return heldHere.has(file); // else written by an earlier process that had this pid
+  return processAlive(h.pid, h.host);
+}
+
+/** True unless process `pid` on `host` is known to be gone: one on another host cannot be checked, and counts as alive. */
+export function processAlive(pid: number, host: string): boolean {
+  if (host !== hostname()) return true;
   try {
-    process.kill(h.pid, 0);
+    process.kill(pid, 0);
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: alive, another user's

@@ -93,14 +93,14 @@ export function describeProgress(r: RoleProgress, seconds?: number): string {
 /** Between two progress lines of one node and role when nothing else changed: 10 s (lines a person reads). */
 export const PRINT_INTERVAL_MS = 10 * PROGRESS_INTERVAL_MS;
 
-/** Calls say() with a node's progress per role: at a new phase, at the end of a step, else at most every `intervalMs`. */
-export function throttledProgress(intervalMs = PRINT_INTERVAL_MS): (node: string, p: RoleProgress) => void {
+/** Calls `out` (say() by default) with a node's progress per role: at a new phase, at the end of a step, else at most every `intervalMs`. */
+export function throttledProgress(intervalMs = PRINT_INTERVAL_MS, out: (line: string) => void = say): (node: string, p: RoleProgress) => void {
   // The rate shown is over the phase so far, from the first report of it.
   const started = new Map<string, number>();
   const phaseKey = (u: RoleProgress & { node: string }) => `${u.node}/${u.role}/${u.phase}`;
   const print = throttleEach(
     (u: RoleProgress & { node: string }) => `${u.node}/${u.role}`,
-    (u) => say(`  ${u.node}: ${describeProgress(u, (Date.now() - started.get(phaseKey(u))!) / 1000)}`),
+    (u) => out(`  ${u.node}: ${describeProgress(u, (Date.now() - started.get(phaseKey(u))!) / 1000)}`),
     { intervalMs },
   );
   return (node, p) => {

@@ -1,14 +1,14 @@
 /** `tandem drill <id>`: restore into a scratch target, verify, tear down, report the restore time. */
 import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
-import { checkCqlName, newBackupId } from '../../shared/names';
+import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
 import { restoreOptionsSchema } from '../../shared/wire/restore';
 import { nodesWith } from '../../shared/manifest';
 import { latestComplete, readManifestAndDigest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
-import { runRestore } from '../restore/run';
-import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, throttledProgress } from './common';
+import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say } from './common';
+import { resumeArgs, watchedRestore } from './restore-run';
 import { METRICS_FILE_HELP, metricsFileOption, recordDrill } from './metrics';
 import { printVerifySummary } from './verify-summary';
 import { restoreModel, writeReport } from '../report';
@@ -25,6 +25,8 @@ Options:
       --keep              keep the scratch copy for inspection
       --report FILE       write the drill's timeline (each phase on each node, sizes, rates)
                           as one self-contained HTML page, whatever its outcome
+      --restore-id ID     resume an interrupted drill (same set, --scratch-dir and --keep;
+                          tandem status prints the command)
 ${METRICS_FILE_HELP}
 ${FLEET_OPTIONS_HELP}
 
@@ -32,18 +34,28 @@ ${FLEET_OPTIONS_HELP}
 
 Exit: 0 the backup set restores and verifies, 1 it does not.`;
 
+const DRILL_OPTIONS = {
+  ...fleetOptions,
+  ...metricsFileOption,
+  'scratch-dir': { type: 'string', default: '/var/tmp/tandem-drill' },
+  keep: { type: 'boolean', default: false },
+  report: { type: 'string' },
+  'restore-id': { type: 'string' },
+} as const;
+
 /** Runs the verb; returns the exit code. */
 export async function drillCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...fleetOptions, ...metricsFileOption, 'scratch-dir': { type: 'string', default: '/var/tmp/tandem-drill' }, keep: { type: 'boolean', default: false }, report: { type: 'string' } },
+    options: DRILL_OPTIONS,
     strict: true,
   });
   if (values.help) return void console.log(DRILL_HELP), EXIT.ok;
   const wanted = backupIdArgument('drill', positionals, true);
   const scratch = checkArg('--scratch-dir', values['scratch-dir'], matches(restoreOptionsSchema.shape.filesTarget.unwrap()))!;
   const reportFile = checkArg('--report', values.report, outputFile);
+  const chosenRestoreId = checkArg('--restore-id', values['restore-id'], checkBackupId);
   const { fleet, agents } = openFromConfig(values);
   const startedMs = Date.now();
   // Written once, whichever way the drill ends (a missing or damaged set is a failed drill).
@@ -53,7 +65,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
     const checked = await readManifestAndDigest(openDestination(fleet.destination), id);
     const { manifest } = checked;
     const keyspace = nodesWith(manifest, 'cassandra').flatMap((n) => n.parts.cassandra.keyspaces)[0] ?? 'thehive';
-    const restoreId = `drill-${newBackupId().slice('tandem-'.length)}`;
+    const restoreId = chosenRestoreId ?? `drill-${newBackupId().slice('tandem-'.length)}`;
     const plan = planRestore(manifest, fleet.agents, {
       targetKeyspace: checkCqlName(`${keyspace}_drill`),
       indexPrefix: 'drill-',
@@ -69,7 +81,9 @@ export async function drillCommand(argv: string[]): Promise<number> {
       if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));
       return EXIT.failed;
     }
-    const outcome = await runRestore(fleet, agents, checked, plan, restoreId, say, undefined, throttledProgress());
+    say(`drill restore id ${restoreId} (rerun with --restore-id ${restoreId} to resume)`);
+    const resume = resumeArgs('drill', argv, DRILL_OPTIONS, id, restoreId);
+    const outcome = await watchedRestore(fleet, agents, checked, plan, { restoreId, kind: 'drill', resume });
     result = { ok: outcome.ok, restoreMs: outcome.durationMs };
     const report = { id, restoreId, ok: outcome.ok, restoreMs: outcome.durationMs, problems: outcome.problems, verify: outcome.results.verify ?? null };
     if (values.json) console.log(JSON.stringify(report));

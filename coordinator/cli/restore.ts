@@ -8,8 +8,8 @@ import { parseReplicationFlag, restoreOptionsSchema } from '../../shared/wire/re
 import { readManifestAndDigest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
 import { planRestore } from '../restore/plan';
-import { runRestore } from '../restore/run';
-import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, throttledProgress, UsageError } from './common';
+import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, UsageError } from './common';
+import { resumeArgs, watchedRestore } from './restore-run';
 import { printLoadNotes, printVerifySummary } from './verify-summary';
 import { restoreModel, writeReport } from '../report';
 import { outputFile } from './report';
@@ -45,26 +45,28 @@ ${FLEET_OPTIONS_HELP}
 Exit: 0 restored and verified, 1 failed or verification found problems, 2 usage error.
 TheHive must be stopped on every node during an in-place restore.`;
 
+const RESTORE_OPTIONS = {
+  ...fleetOptions,
+  'dry-run': { type: 'boolean', default: false },
+  yes: { type: 'boolean', short: 'y', default: false },
+  'drop-keyspace': { type: 'boolean', default: false },
+  'target-keyspace': { type: 'string' },
+  'index-prefix': { type: 'string' },
+  'files-target': { type: 'string' },
+  'files-clean': { type: 'boolean', default: false },
+  sstableloader: { type: 'boolean', default: false },
+  'rebuild-index': { type: 'boolean', default: false },
+  replication: { type: 'string' },
+  'restore-id': { type: 'string' },
+  report: { type: 'string' },
+} as const;
+
 /** Runs the verb; returns the exit code. */
 export async function restoreCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      ...fleetOptions,
-      'dry-run': { type: 'boolean', default: false },
-      yes: { type: 'boolean', short: 'y', default: false },
-      'drop-keyspace': { type: 'boolean', default: false },
-      'target-keyspace': { type: 'string' },
-      'index-prefix': { type: 'string' },
-      'files-target': { type: 'string' },
-      'files-clean': { type: 'boolean', default: false },
-      sstableloader: { type: 'boolean', default: false },
-      'rebuild-index': { type: 'boolean', default: false },
-      replication: { type: 'string' },
-      'restore-id': { type: 'string' },
-      report: { type: 'string' },
-    },
+    options: RESTORE_OPTIONS,
     strict: true,
   });
   if (values.help) return void console.log(RESTORE_HELP), EXIT.ok;
@@ -105,7 +107,8 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     if (!values.yes && !(await confirm(`restore ${id} as planned above?`))) return EXIT.usage;
     const restoreId = chosenRestoreId ?? `restore-${newBackupId().slice('tandem-'.length)}`;
     say(`restore id ${restoreId} (rerun with --restore-id ${restoreId} to resume)`);
-    const outcome = await runRestore(fleet, agents, checked, plan, restoreId, say, undefined, throttledProgress());
+    const resume = resumeArgs('restore', argv, RESTORE_OPTIONS, id, restoreId);
+    const outcome = await watchedRestore(fleet, agents, checked, plan, { restoreId, kind: 'restore', resume });
     if (values.json) console.log(JSON.stringify(outcome));
     if (reportFile) for (const f of await writeReport(restoreModel(manifest, outcome), { html: reportFile })) say(`report of ${restoreId} written to ${f}`);
     if (outcome.ok) say(`backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s`);

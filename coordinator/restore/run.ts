@@ -18,7 +18,7 @@ export type PhaseResults = Record<string, Record<string, PhaseReport[]>>;
 
 /** One phase on one node, by the coordinator's clock: from the request to its answer. */
 export interface RestoreTiming {
-  phase: (typeof RESTORE_RUN_PHASES)[number];
+  phase: RestoreRunPhase;
   node: string;
   startedAt: number;
   endedAt: number;
@@ -43,6 +43,21 @@ export interface RestoreOutcome {
   timings: RestoreTiming[];
 }
 
+/** A phase of a restore run (check is verify's, not the run's). */
+export type RestoreRunPhase = (typeof RESTORE_RUN_PHASES)[number];
+
+/** What a restore tells while it runs: to a person (plain or live lines) and to the running-restore record. */
+export interface RestoreReporter {
+  /** A line for a person. */
+  say(line: string): void;
+  /** A phase starts on these nodes (cleanup starts on the schema node, then on the others). */
+  phase?(phase: RestoreRunPhase, nodes: string[]): void;
+  /** A role on a node reported how far it got in the running phase. */
+  progress?(node: string, p: RoleProgress): void;
+  /** A node answered the running phase: ok, or failed. */
+  nodeEnded?(node: string, phase: RestoreRunPhase, ok: boolean): void;
+}
+
 /** The manifest the agents must read back, by its digest. */
 export interface CheckedManifest {
   manifest: Manifest;
@@ -56,10 +71,10 @@ export async function runRestore(
   { manifest, sha256 }: CheckedManifest,
   plan: RestorePlan,
   restoreId: string,
-  say: (line: string) => void,
+  reporter: RestoreReporter,
   signal?: AbortSignal,
-  progress?: (node: string, p: RoleProgress) => void,
 ): Promise<RestoreOutcome> {
+  const say = (line: string) => reporter.say(line);
   const started = Date.now();
   const results: RestoreOutcome['results'] = {};
   const problems: string[] = [];
@@ -71,8 +86,9 @@ export async function runRestore(
     return a;
   };
   const destination = toWireDestination(fleet.destination);
-  const runOn = (phase: (typeof RESTORE_RUN_PHASES)[number], steps: RestorePlan['steps']) =>
-    Promise.allSettled(
+  const runOn = (phase: RestoreRunPhase, steps: RestorePlan['steps']) => {
+    reporter.phase?.(phase, steps.map((s) => s.node));
+    return Promise.allSettled(
       steps.map((s) => {
         const startedAt = Date.now();
         const done = new Map<string, RoleProgress>();
@@ -82,17 +98,19 @@ export async function runRestore(
           signal,
           (p) => {
             done.set(p.role, p);
-            progress?.(s.node, p);
+            reporter.progress?.(s.node, p);
           },
         );
         const timed = (ok: boolean) => {
           const sum = (k: 'bytesDone' | 'filesDone') => [...done.values()].reduce((n, p) => n + Number(p[k] || 0), 0);
           timings.push({ phase, node: s.node, startedAt, endedAt: Date.now(), ok, bytes: sum('bytesDone'), files: sum('filesDone') });
+          reporter.nodeEnded?.(s.node, phase, ok);
         };
         call.then(() => timed(true), () => timed(false));
         return call;
       }),
     );
+  };
   const drill = plan.steps.some((s) => s.options.dropScratch);
   for (const phase of RESTORE_RUN_PHASES) {
     if (phase === 'cleanup' && !drill && verifyProblems(results.verify ?? {}).length) {
