@@ -3,7 +3,7 @@
  * wrapper with a deadline and an AbortSignal.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type DeleteSnapshotResponse, type RestoreEvent, type RestoreRequest, type RestoreResult, type RoleProgress } from '../shared/generated/tandem/v2/agent';
+import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type DeleteSnapshotResponse, type RestoreEvent, type RestoreRequest, type RestoreResult, type RestoreStatus, type RoleProgress } from '../shared/generated/tandem/v2/agent';
 import { RpcError, serverStream, unary } from '../shared/rpc/call';
 import { MESSAGE_LIMITS } from '../shared/rpc/limits';
 import { fleetClientCredentials, type AgentChannelSetup, type TlsFiles } from '../shared/rpc/tls';
@@ -56,6 +56,10 @@ export class AgentHandle {
     });
     if (!result) throw new RpcError(this.node, 'restore', grpc.status.INTERNAL, 'the restore stream ended without a result');
     return result;
+  }
+  /** Where restore `restoreId` is on this agent; NOT_FOUND when it ran no phase of it since it started. */
+  restoreStatus(restoreId: string, deadlineMs: number): Promise<RestoreStatus> {
+    return unary(this.node, this.client, 'getRestoreStatus', { restoreId }, { deadlineMs });
   }
   /** Deletes a tandem snapshot in the agent's Elasticsearch repository; an absent one is success (existed false). */
   deleteSnapshot(repository: string, snapshot: string, deadlineMs: number, signal?: AbortSignal): Promise<DeleteSnapshotResponse> {

@@ -5,6 +5,7 @@
 import { AgentState, type BackupStatus, type RoleProgress } from '../../shared/generated/tandem/v2/agent';
 import { FINISHED_STEPS, type JournalEntry } from './journal';
 import type { LockHolder } from './lock';
+import type { RestoreView } from '../restore/status';
 
 /** One role's progress on one node, as the agent reports it. */
 export type RoleView = RoleProgress;
@@ -51,6 +52,8 @@ export interface StatusView {
   last: (RunView & { outcome: string; endedMs: number; durationMs: number }) | null;
   /** One entry per agent of the fleet while a backup runs; empty otherwise. */
   nodes: NodeView[];
+  /** The restore or drill running, interrupted, or ended last (coordinator/restore/status.ts); null when none was recorded. */
+  restore: RestoreView | null;
 }
 
 /** What the status verb read, for buildStatusView. */
@@ -61,12 +64,14 @@ export interface StatusInput {
   /** Each agent's GetStatus for the running id: the answer, or the error and whether it reached the agent. */
   answers: { node: string; status?: BackupStatus; error?: string; reachable?: boolean }[];
   now: number;
+  /** The restore's view, built apart (it has its own record and RPC). */
+  restore?: RestoreView | null;
 }
 
 const runView = (e: JournalEntry): RunView => ({ backupId: e.backupId, step: e.step, startedMs: e.startedMs, pid: e.pid, host: e.host, reason: e.reason, steps: e.steps });
 
 /** Builds the status view from the lock, the journal and the agents' answers. */
-export function buildStatusView({ lock, entries, answers, now }: StatusInput): StatusView {
+export function buildStatusView({ lock, entries, answers, now, restore = null }: StatusInput): StatusView {
   const live = lock && !lock.stale ? lock.holder : null;
   const current = live ? entries.find((e) => e.backupId === live.backupId) : undefined;
   const running = live && { ...live, elapsedMs: Math.max(0, now - Date.parse(live.startedAt)), step: current?.step ?? null, steps: current?.steps ?? {} };
@@ -75,7 +80,7 @@ export function buildStatusView({ lock, entries, answers, now }: StatusInput): S
   const last = ended ? { ...runView(ended), outcome: ended.step, endedMs: endOf(ended), durationMs: Math.max(0, endOf(ended) - ended.startedMs) } : null;
   const since = current?.steps.shipping ?? current?.steps.committing;
   const nodes = running ? answers.map((a) => nodeView(a, since, now)) : [];
-  return { running, staleLock: lock?.stale ? lock.holder : null, unfinished, last, nodes };
+  return { running, staleLock: lock?.stale ? lock.holder : null, unfinished, last, nodes, restore };
 }
 
 /** When a finished run ended: the time its last step was reached. */

@@ -6,7 +6,9 @@ import { formatBytes } from '../../shared/format';
 import { RpcError } from '../../shared/rpc/call';
 import { Journal } from '../backup/journal';
 import { LOCK_VERBS, readBackupLock } from '../backup/lock';
-import { buildStatusView, type NodeView, type StatusInput, type StatusView } from '../backup/status';
+import { buildStatusView, type NodeView, type StatusView } from '../backup/status';
+import { readRestoreRecord } from '../restore/record';
+import { asksAgents, buildRestoreView, type RestoreNodeView, type RestoreView } from '../restore/status';
 import { describeProgress, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
 
 export const STATUS_HELP = `Usage: tandem status [options]
@@ -18,13 +20,17 @@ and takes no lock:
               each role's phase, bytes done/total, rate since shipping began, time left
   unfinished  journal entries of runs that did not end ('tandem recover' handles them)
   last        the newest run that ended: id, outcome (complete, aborted, failed), duration
+  restore     the restore or drill recorded in <stateDir>/restore.json: running (its phase and
+              timeline, one line per node from the agent's status for that restore id: phase,
+              each role's step, bytes done/total, rate, time left), interrupted (its process is
+              gone: the command that resumes it), or the last one that ended
 An agent that does not answer within --timeout is shown as unreachable.
 
 Options:
       --timeout MS    how long to wait for each agent's answer; default 3000
 ${FLEET_OPTIONS_HELP}
 
-Exit: 0 (whatever the state of the backup), 2 usage or configuration error.`;
+Exit: 0 (whatever the state of the backup or restore), 2 usage or configuration error.`;
 
 /** Runs the verb; returns the exit code. */
 export async function statusCommand(argv: string[]): Promise<number> {
@@ -41,19 +47,29 @@ export async function statusCommand(argv: string[]): Promise<number> {
     const id = lock && !lock.stale ? lock.holder.backupId : null;
     // `tandem recover`, `prune` and `delete` hold the lock under their verb and have no journal entry of their own.
     const askAgents = id !== null && (!LOCK_VERBS.has(id) || entries.some((e) => e.backupId === id));
-    const answers: StatusInput['answers'] = askAgents
-      ? await Promise.all(agents.map((a) => a.status(id, timeoutMs).then(
-          (status) => ({ node: a.node, status }),
-          (err) => ({ node: a.node, error: errorMessage(err), reachable: !(err instanceof RpcError && (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.DEADLINE_EXCEEDED)) }),
-        )))
-      : [];
-    const view = buildStatusView({ lock, entries, answers, now: Date.now() });
+    const restoreRead = readRestoreRecord(fleet.stateDir, (w) => say(`warning: ${w}`));
+    // Both asked at once: a status takes one --timeout at most, however many agents are slow.
+    const [answers, restoreAnswers] = await Promise.all([
+      askAgents ? Promise.all(agents.map((a) => answerOf(a.node, a.status(id, timeoutMs)))) : [],
+      asksAgents(restoreRead) ? Promise.all(agents.map((a) => answerOf(a.node, a.restoreStatus(restoreRead!.record.restoreId, timeoutMs)))) : [],
+    ]);
+    const now = Date.now();
+    const restore = buildRestoreView({ read: restoreRead, answers: restoreAnswers, now });
+    const view = buildStatusView({ lock, entries, answers, now, restore });
     if (values.json) console.log(JSON.stringify(view));
     else console.log(statusText(view));
     return EXIT.ok;
   } finally {
     agents.forEach((a) => a.close());
   }
+}
+
+/** An agent's answer, or the error and whether the call reached the agent (an unreachable one is told apart from one that refused). */
+function answerOf<T>(node: string, call: Promise<T>): Promise<{ node: string; status?: T; error?: string; reachable?: boolean }> {
+  return call.then(
+    (status) => ({ node, status }),
+    (err) => ({ node, error: errorMessage(err), reachable: !(err instanceof RpcError && (err.code === grpcStatus.UNAVAILABLE || err.code === grpcStatus.DEADLINE_EXCEEDED)) }),
+  );
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -75,7 +91,34 @@ export function statusText(v: StatusView): string {
   for (const u of v.unfinished) out.push(`unfinished: backup ${u.backupId} stopped at step ${u.step} (pid ${u.pid} on ${u.host}); 'tandem recover' finishes or removes it`);
   const l = v.last;
   out.push(l ? `last: backup ${l.backupId} ${l.outcome} in ${secs(l.durationMs)}, ended ${new Date(l.endedMs).toISOString()}${l.reason ? `: ${l.reason}` : ''}` : 'last: no backup has ended yet');
+  if (v.restore) out.push(...restoreLines(v.restore));
   return out.join('\n');
+}
+
+/** The restore's lines: what it is doing (or did), its timeline, one line per node. */
+export function restoreLines(r: RestoreView): string[] {
+  const what = `${r.kind} ${r.restoreId} of backup ${r.backupId}`;
+  const started = new Date(r.startedMs).toISOString();
+  const out: string[] = [];
+  if (r.state === 'running') out.push(`${what} running: ${r.phase ? `phase ${r.phase}` : 'starting'}, pid ${r.pid} on ${r.host}, started ${started} (${secs(r.elapsedMs)} ago)`);
+  else if (r.state === 'interrupted') out.push(`${what} interrupted${r.phase ? ` in phase ${r.phase}` : ' before its first phase'}: pid ${r.pid} on ${r.host} is gone; resume it with: ${r.resume}`);
+  else if (r.state === 'restored') out.push(`last restore: ${what} restored and verified in ${secs(r.elapsedMs)}, ended ${new Date(r.ended!.atMs).toISOString()}`);
+  else out.push(`last restore: ${what} failed after ${secs(r.elapsedMs)}, ended ${new Date(r.ended!.atMs).toISOString()}${r.ended!.reason ? `: ${r.ended!.reason}` : ''}; resume it with: ${r.resume}`);
+  if (r.state === 'running' || r.state === 'interrupted') {
+    const timeline = Object.entries(r.phases).sort((a, b) => a[1] - b[1]).map(([phase, at]) => `${phase} +${secs(at - r.startedMs)}`);
+    if (timeline.length) out.push(`  timeline: ${timeline.join(', ')}`);
+    for (const n of r.nodes) out.push(`  ${restoreNodeLine(n)}`);
+  }
+  return out;
+}
+
+function restoreNodeLine(n: RestoreNodeView): string {
+  if (!n.phase) return `${n.node}: ${n.reachable ? 'no status' : 'unreachable'}${n.error ? ` (${n.error})` : ''}`;
+  const roles = n.roles.map((p) => describeProgress(p)).join(', ');
+  const rate = n.rateBytesPerSec !== null ? `, ${formatBytes(n.rateBytesPerSec)}/s` : '';
+  const eta = n.etaSeconds !== null ? `, ${Math.ceil(n.etaSeconds)} s left` : '';
+  const state = n.running ? n.phase : `${n.phase} ${n.ok ? 'done' : 'failed'}`;
+  return `${n.node}: ${state}${roles ? ` (${roles}${rate}${eta})` : ''}${n.error ? `: ${n.error}` : ''}`;
 }
 
 function nodeLine(n: NodeView): string {

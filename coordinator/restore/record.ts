@@ -114,8 +114,9 @@ export function readRestoreRecord(stateDir: string, warn: (message: string) => v
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
+    // Status only: a record that cannot be read is told, never fatal.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(`cannot read ${file}: ${errorMessage(err)}`);
+    return null;
   }
   try {
     const record = restoreRecordSchema.parse(JSON.parse(text));

@@ -19,7 +19,7 @@ export const rehearsalSettings = z.strictObject({
   vote: z.enum(['yes', 'no']).default('yes'),
   /** Time spent in ship, in milliseconds; default 200. */
   shipMs: z.number().int().min(0).max(600_000).default(200),
-  /** Time spent in each restore phase, in milliseconds; default 0. */
+  /** Time spent in each restore phase, in milliseconds, reporting progress at each quarter; default 0. */
   restoreMs: z.number().int().min(0).max(600_000).default(0),
   /** Folder where a marker file per step is written. */
   markerDir: absolutePath,
@@ -27,7 +27,7 @@ export const rehearsalSettings = z.strictObject({
 
 export type RehearsalSettings = z.output<typeof rehearsalSettings>;
 
-/** Creates the rehearsal role. Its restore changes nothing: it marks `<restoreId>/<phase>-started` and `-done` and waits `restoreMs`. */
+/** Creates the rehearsal role. Its restore changes nothing: it marks `<restoreId>/<phase>-started` and `-done` and waits `restoreMs`, 40 bytes in four steps. */
 export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
   const marker = async (backupId: string, step: string, body = '') => {
     await mkdir(join(settings.markerDir, backupId), { recursive: true });
@@ -77,7 +77,12 @@ export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
     async recover(_activeTag: string | null, _log: Logger) {},
     async restore(phase: RestorePhase, ctx: RestoreContext): Promise<PhaseOutcome | null> {
       await marker(ctx.restoreId, `${phase}-started`, ctx.backupId);
-      if (settings.restoreMs) await sleep(settings.restoreMs, undefined, { signal: ctx.signal });
+      // In steps, telling how far it got, as a real phase does (tandem status and the live lines show it).
+      const steps = 4;
+      for (let i = 1; settings.restoreMs && i <= steps; i++) {
+        await sleep(settings.restoreMs / steps, undefined, { signal: ctx.signal });
+        ctx.progress({ phase, filesDone: i, filesTotal: steps, bytesDone: i * 10, bytesTotal: steps * 10 });
+      }
       await marker(ctx.restoreId, `${phase}-done`, ctx.backupId);
       return { detail: `rehearsal ${phase}` };
     },
