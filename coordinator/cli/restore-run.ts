@@ -4,8 +4,9 @@ import { errorMessage } from '../../shared/errors';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import type { RestorePlan } from '../restore/plan';
-import { startRestoreRecord } from '../restore/record';
+import { resumeCommand, startRestoreRecord } from '../restore/record';
 import { runRestore, type CheckedManifest, type RestoreOutcome, type RestoreReporter } from '../restore/run';
+import { EXIT } from './common';
 import { restoreProgress } from './restore-progress';
 
 /** Runs the plan with live or plain progress, keeping `<stateDir>/restore.json` up to date from start to end. */
@@ -27,6 +28,14 @@ export async function watchedRestore(
       progress.phase?.(phase, nodes);
     },
   };
+  // Ctrl-C leaves the record open (the restore is interrupted, resumable), but first gives the
+  // terminal its cursor back, which the live lines hide, and tells how to resume.
+  const onSigint = () => {
+    progress.stop();
+    progress.say(`interrupted: the agents stop the phase they run; resume with: ${resumeCommand(record.record)}`);
+    process.exit(EXIT.interrupted);
+  };
+  process.once('SIGINT', onSigint);
   try {
     const outcome = await runRestore(fleet, agents, checked, plan, run.restoreId, reporter);
     record.end(outcome.ok, outcome.ok ? '' : `${outcome.failedPhase ? `stopped in phase ${outcome.failedPhase}` : 'verification failed'}: ${outcome.problems[0] ?? ''}`);
@@ -35,6 +44,7 @@ export async function watchedRestore(
     record.end(false, errorMessage(err));
     throw err;
   } finally {
+    process.off('SIGINT', onSigint);
     progress.stop();
   }
 }
