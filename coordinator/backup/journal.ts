@@ -5,10 +5,11 @@
  * complete the set or remove it (recover.ts). The step is written *before* the step's first RPC:
  * "committing" on disk is the only way a Commit can have been sent.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileDurably } from '../../shared/durable-file';
 import { errorMessage } from '../../shared/errors';
 import { BACKUP_ID } from '../../shared/names';
 import { backupOptionsSchema, type BackupOptions } from '../../shared/wire/backup-options';
@@ -118,23 +119,7 @@ export class Journal {
 
   private write(entry: JournalEntry): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const file = join(this.dir, `${entry.backupId}.json`);
-    const tmp = `${file}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, JSON.stringify(entrySchema.parse(entry)) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    // The rename is durable only once the folder is.
-    const dirFd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    writeFileDurably(join(this.dir, `${entry.backupId}.json`), JSON.stringify(entrySchema.parse(entry)) + '\n');
   }
 
   /** Keeps the newest KEEP_FINISHED finished entries. */

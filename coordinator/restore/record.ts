@@ -5,7 +5,8 @@
  * by the command it holds. Restores take no lock: a later restore's record replaces an earlier
  * one's (a warning names an interrupted one being replaced, with its resume command).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileDurably } from '../../shared/durable-file';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -138,14 +139,5 @@ function shellWord(w: string): string {
 
 function writeAtomically(stateDir: string, record: RestoreRecord): void {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const file = join(stateDir, RESTORE_RECORD_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(restoreRecordSchema.parse(record)) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
+  writeFileDurably(join(stateDir, RESTORE_RECORD_FILE), JSON.stringify(restoreRecordSchema.parse(record)) + '\n');
 }

@@ -1,0 +1,26 @@
+/**
+ * A small state file written so that a crash at any instant leaves either the old content or the
+ * new one, never a torn file: a temporary file beside it, fsynced, renamed over it, and the folder
+ * fsynced so the rename itself survives a power cut.
+ */
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** Writes `body` to `file` durably (mode 0600); the folder must exist. */
+export function writeFileDurably(file: string, body: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, body);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dirFd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
