@@ -37,7 +37,7 @@ test('npm pack gives a tarball of the compiled code that installs with npm insta
   const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
   assert.is(info.filename, `tandem-${VERSION}.tgz`);
   const paths = info.files.map((f) => f.path);
-  for (const p of ['dist/coordinator/main.js', 'dist/agent/main.js', 'agent/roles/cassandra/java/SnapshotTrigger.java', 'systemd/tandem-agent.service', 'deploy/agent.example.yaml', 'deploy/prometheus/tandem-rules.yml']) {
+  for (const p of ['dist/coordinator/main.js', 'dist/agent/main.js', 'agent/roles/cassandra/java/CassandraHelper.java', 'systemd/tandem-agent.service', 'deploy/agent.example.yaml', 'deploy/prometheus/tandem-rules.yml']) {
     assert.ok(paths.includes(p), `${p} is in the tarball`);
   }
   assert.not.ok(paths.some((p) => p.startsWith('dist/test/') || p.endsWith('.map') || p.endsWith('.ts')), 'no tests, sources or maps');

@@ -3,8 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PassThrough } from 'node:stream';
 import { Nodetool } from '../../agent/roles/cassandra/nodetool';
-import { SnapshotTrigger } from '../../agent/roles/cassandra/trigger';
-import { CommandError } from '../../shared/errors';
+import { CassandraHelper } from '../../agent/roles/cassandra/helper';
+import { parseRing, parseSchemaReply, parseSnapshotList } from '../../agent/roles/cassandra/helper-replies';
+import { CommandError, TandemError, ValidationError } from '../../shared/errors';
 import type { CommandRunner, ProcessSpawner, RunOptions } from '../../shared/exec';
 
 /** A runner that records each call and answers with canned stdout. */
@@ -47,49 +48,115 @@ test('nodetool: the runner\'s output is parsed, and the repair carries the calle
   assert.is(fake.calls[1].options?.signal, ac.signal);
 });
 
-/** A spawner whose program is played by the test: it reads what the trigger writes and answers. */
-function fakeJvm(answer: (line: string) => string | null, first = 'READY') {
+/** A spawner whose program is played by the test: it reads what the helper writes and answers. */
+function fakeJvm(answer: (words: string[]) => string | { later: string } | null, first = 'READY 5.0.8') {
   const started: { argv: string[]; env?: Record<string, string> }[] = [];
   const written: string[] = [];
-  let exit!: (err?: Error) => void;
+  const exits: ((err?: Error) => void)[] = [];
   const spawn: ProcessSpawner = (argv, options) => {
     started.push({ argv: [...argv], env: options?.env });
     const stdin = new PassThrough();
     const stdout = new PassThrough();
+    let exit!: (err?: Error) => void;
     const done = new Promise<void>((resolve, reject) => (exit = (e) => (e ? reject(e) : resolve())));
+    exits.push(exit);
     done.catch(() => undefined);
     stdin.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n').filter(Boolean)) {
         written.push(line);
-        const reply = answer(line);
-        if (reply) stdout.write(`${reply}\n`);
+        const [id, ...words] = line.split(' ');
+        const reply = answer(words);
+        if (typeof reply === 'string') stdout.write(`${id} ${reply}\n`);
+        else if (reply) setTimeout(() => stdout.write(`${id} ${reply.later}\n`), 30);
       }
     });
-    setImmediate(() => (first ? stdout.write(`${first}\n`) : exit(new CommandError(argv, 1, null, 'java.net.ConnectException: Connection refused'))));
+    setImmediate(() => (first ? stdout.write(`${first}\n`) : exit(new CommandError(argv, 3, null, 'java.io.IOException: no\nCaused by: java.net.ConnectException: Connection refused'))));
     return { stdin, stdout, done, stderrTail: () => (first ? '' : 'Caused by: java.net.ConnectException: Connection refused'), kill: () => exit() };
   };
-  return { spawn, started, written };
+  const compiled: string[][] = [];
+  const run: CommandRunner = async (argv) => {
+    compiled.push([...argv]);
+    return { stdout: '', stderr: '', exitCode: 0 };
+  };
+  return { exec: { run, spawn }, started, written, compiled, exits };
 }
 
-test('snapshot trigger: the JVM\'s argv and environment, then one SNAPSHOT line per commit', async () => {
-  const jvm = fakeJvm((l) => (l.startsWith('SNAPSHOT ') ? 'DONE 100 105' : null));
-  const t = await SnapshotTrigger.start('/usr/bin/java', '127.0.0.1', 7199, { JAVA_TOOL_OPTIONS: '-Dx=1' }, jvm.spawn);
+const helperOf = (jvm: ReturnType<typeof fakeJvm>, java = '/usr/bin/java') =>
+  new CassandraHelper({ java, jmx: { host: '127.0.0.1', port: 7199 }, classpath: '/opt/cassandra/lib/*', env: { TANDEM_JMX_USER: 'u' }, exec: jvm.exec, idleMs: 0 });
+
+test('helper JVM: compiled once, started with its argv and environment, one line per call', async () => {
+  const jvm = fakeJvm((w) => (w[0] === 'SNAPSHOT' ? 'OK 100 105' : w[0] === 'VERSION' ? 'OK 5.0.8' : 'OK'));
+  const h = helperOf(jvm);
+  assert.is(await h.version(), '5.0.8');
+  assert.equal(await h.snapshot('tandem-x', ['thehive', 'other']), { startedAt: 100, endedAt: 105 });
+  await h.clearSnapshot('tandem-x', 'thehive');
   const { argv, env } = jvm.started[0];
-  assert.equal(argv.slice(0, 3), ['/usr/bin/java', '-Xmx64m', '-XX:TieredStopAtLevel=1']);
-  assert.match(argv[3], /SnapshotTrigger\.java$/);
-  assert.equal(argv.slice(4), ['127.0.0.1', '7199']);
-  assert.equal(env, { JAVA_TOOL_OPTIONS: '-Dx=1' });
-  assert.equal(await t.snapshot('tandem-x', ['thehive', 'other']), { startedAt: 100, endedAt: 105 });
-  assert.equal(jvm.written, ['SNAPSHOT tandem-x thehive,other']);
-  t.close();
+  assert.is(jvm.started.length, 1, 'one JVM for every call');
+  assert.equal(argv.slice(0, 2), ['/usr/bin/java', '-Xmx512m']);
+  assert.equal(argv.slice(-3), ['CassandraHelper', '127.0.0.1', '7199']);
+  assert.match(argv[argv.indexOf('-cp') + 1], /tandem-java-.*\/helper:.*\/counter:\/opt\/cassandra\/lib\/\*$/);
+  assert.equal(env, { TANDEM_JMX_USER: 'u' });
+  assert.equal(jvm.written, ['1 VERSION', '2 SNAPSHOT tandem-x thehive,other', '3 CLEAR tandem-x thehive']);
+  assert.ok(jvm.compiled.every((c) => c.includes('jdk.compiler/com.sun.tools.javac.Main')), 'compiled by the JDK\'s own compiler module');
+  h.close();
 });
 
-test('snapshot trigger: a JVM that cannot connect is a CommandError naming the deepest cause', async () => {
+test('helper JVM: replies are matched by id, whatever their order', async () => {
+  const id = '5c01f119-d843-4e8f-ba4e-bac7ac37d4ea';
+  const jvm = fakeJvm((w) => (w[0] === 'FLUSH' ? { later: 'OK 7 9' } : `OK ${id}=127.0.0.1`));
+  const h = helperOf(jvm, '/opt/java-a/bin/java');
+  const order: string[] = [];
+  const a = h.flush('thehive').then((r) => (order.push('flush'), r));
+  const b = h.schemaVersions().then((r) => (order.push('schema'), r));
+  assert.equal(await Promise.all([a, b]), [{ startedAt: 7, endedAt: 9 }, { [id]: ['127.0.0.1'] }]);
+  assert.equal(order, ['schema', 'flush']);
+  h.close();
+});
+
+test('helper JVM: an ERR reply is an error with Cassandra\'s message; a word with whitespace is refused unsent', async () => {
+  const jvm = fakeJvm((w) => (w[0] === 'IMPORT' ? 'ERR IllegalStateException: Cassandra could not import /x' : 'OK'));
+  const h = helperOf(jvm, '/opt/java-b/bin/java');
+  const err = await h.importTable('thehive', 'edgestore', '/x').catch((e: Error) => e);
+  assert.instance(err, TandemError);
+  assert.match((err as Error).message, /JMX at 127\.0\.0\.1:7199 .*could not import \/x/);
+  const bad = await h.importTable('thehive', 'edgestore', '/a b').catch((e: Error) => e);
+  assert.instance(bad, ValidationError);
+  assert.equal(jvm.written, ['1 IMPORT thehive edgestore /x']);
+  h.close();
+});
+
+test('helper JVM: one that exits fails the calls in flight, and the next call starts another', async () => {
+  const jvm = fakeJvm((w) => (w[0] === 'PING' ? 'OK' : null));
+  const h = helperOf(jvm, '/opt/java-c/bin/java');
+  await h.ping();
+  const inFlight = h.ring().catch((e: Error) => e);
+  await new Promise((r) => setTimeout(r, 10));
+  jvm.exits[0](new CommandError(['java'], 137, null, ''));
+  assert.match(((await inFlight) as Error).message, /helper .* exited/);
+  await h.ping();
+  assert.is(jvm.started.length, 2);
+  h.close();
+});
+
+test('helper JVM: one that cannot connect is a CommandError naming the deepest cause', async () => {
   const jvm = fakeJvm(() => null, '');
-  const err = await SnapshotTrigger.start('java', '127.0.0.1', 7199, {}, jvm.spawn).catch((e: Error) => e);
+  const err = await helperOf(jvm, '/opt/java-d/bin/java').ping().catch((e: Error) => e);
   assert.instance(err, CommandError);
-  assert.is((err as CommandError).exitCode, 1);
+  assert.is((err as CommandError).exitCode, 3);
   assert.match((err as Error).message, /JMX at 127\.0\.0\.1:7199 .*Caused by: java\.net\.ConnectException/);
+});
+
+test('helper replies: ring, schema versions and snapshot lists are parsed, anything else refused', () => {
+  const id = '5c01f119-d843-4e8f-ba4e-bac7ac37d4ea';
+  assert.equal(parseRing(`UN,127.0.0.1,datacenter1,${id} DN,::1,dc%2Bwest+2,-`), [
+    { state: 'UN', address: '127.0.0.1', datacenter: 'datacenter1', hostId: id },
+    { state: 'DN', address: '::1', datacenter: 'dc+west 2', hostId: '-' },
+  ]);
+  assert.throws(() => parseRing('UN,127.0.0.1;rm,dc,x'), /unexpected ring entry/);
+  assert.equal(parseSchemaReply(`${id}=127.0.0.1|127.0.0.2 UNREACHABLE=127.0.0.3`), { [id]: ['127.0.0.1', '127.0.0.2'], UNREACHABLE: ['127.0.0.3'] });
+  assert.throws(() => parseSchemaReply('nope'), /unexpected schema entry/);
+  assert.equal(parseSnapshotList('tandem-x,thehive dropped-1-t,thehive'), [{ tag: 'tandem-x', keyspace: 'thehive' }, { tag: 'dropped-1-t', keyspace: 'thehive' }]);
+  assert.equal(parseSnapshotList(''), []);
 });
 
 test.run();

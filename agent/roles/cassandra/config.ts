@@ -13,7 +13,7 @@ export const cassandraSettings = z.strictObject({
   dataDir: absolutePath.default('/var/lib/cassandra/data'),
   /** TheHive's keyspace (db.janusgraph.storage.cql.keyspace); default thehive. */
   keyspace: z.string().regex(CQL_NAME).default('thehive'),
-  /** Local JMX endpoint of this node, used for the instant snapshot; default 127.0.0.1:7199. */
+  /** Local JMX endpoint of this node, for the ring, the snapshot and imports; default 127.0.0.1:7199. */
   jmx: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(1).max(65535).default(7199) }).prefault({}),
   /** CQL endpoint of this node, for schema, replication and ring; default 127.0.0.1:9042. */
   cql: z
@@ -27,10 +27,12 @@ export const cassandraSettings = z.strictObject({
       localDataCenter: z.string().optional(),
     })
     .prefault({}),
-  /** The java program that runs the JMX snapshot trigger; default java (Cassandra's own JVM). */
+  /** The java (JDK 11+) that runs the helper JVM; default java (Cassandra's own JVM). */
   java: z.string().default('java'),
   /** Cassandra's jars, for the offline row counter; default: where the Debian/RPM packages put them. */
   classpath: z.string().min(1).default('/usr/share/cassandra/*:/usr/share/cassandra/lib/*'),
+  /** Minutes the helper JVM (JMX calls, row counts) stays up without work; 0 keeps it running. Default 30. */
+  helperIdleMinutes: z.number().int().min(0).max(7 * 24 * 60).default(30),
   /** Count each table's rows in the snapshot (recorded in the manifest, checked after a restore); default true. */
   countRows: z.boolean().default(true),
   /** Tables archived at once; default 2. */

@@ -11,7 +11,12 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RestoreContext } from '../role';
-import type { Nodetool } from './nodetool';
+
+/** Where snapshots are listed and cleared (the helper JVM). */
+export interface SnapshotKeeper {
+  snapshotTags(): Promise<{ tag: string; keyspace: string }[]>;
+  clearSnapshot(tag: string, keyspace: string): Promise<void>;
+}
 
 /** Cassandra's names for the snapshots of TRUNCATE and DROP. */
 const CAUSED = /^(truncated|dropped)-(\d{10,16})-[A-Za-z][A-Za-z0-9_]{0,47}$/;
@@ -34,7 +39,7 @@ export function snapshotsCausedSince(tags: readonly { tag: string; keyspace: str
 }
 
 /** Clears the snapshots this restore caused on this node; says what it cleared, or why it could not tell. */
-export async function clearRestoreSnapshots(ctx: RestoreContext, nodetool: Nodetool, keyspaces: ReadonlySet<string>): Promise<string> {
+export async function clearRestoreSnapshots(ctx: RestoreContext, nodetool: SnapshotKeeper, keyspaces: ReadonlySet<string>): Promise<string> {
   const text = await readFile(startedFile(ctx), 'utf8').catch(() => null);
   const since = text === null ? NaN : Number((JSON.parse(text) as { startedMs?: unknown }).startedMs);
   if (!Number.isFinite(since)) return 'no record of when this restore started here: truncated-*/dropped-* snapshots left for nodetool clearsnapshot';

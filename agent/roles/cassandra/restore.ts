@@ -2,7 +2,7 @@
  * Restore of the cassandra role, in the phases the coordinator drives on every node:
  *   fetch  — download this node's table archives, check their size and sha256, then extract them safely
  *   schema — (one node) recreate the keyspace from schema.cql, or truncate its tables
- *   load   — `nodetool import` (same topology) or `sstableloader` (another cluster)
+ *   load   — `nodetool import`'s call through the helper JVM (same topology) or `sstableloader` (another cluster)
  *   verify — rows per restored table, against the rows the nodes held at the cut
  *   cleanup — drop a drill's scratch keyspace; clear the snapshots Cassandra took of what was replaced
  */
@@ -20,7 +20,7 @@ import { checkFreeSpace, fetchChecked } from '../../archive/fetch';
 import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import type { CassandraSettings } from './config';
 import { cassandraDriver, withSession } from './cql';
-import { Nodetool } from './nodetool';
+import type { CassandraHelper } from './helper';
 import { clearRestoreSnapshots, recordRestoreStart } from './restore-snapshots';
 import { loadSchema, waitForAgreement } from './schema';
 import { expectedRows, rowCountProblem } from './expected-rows';
@@ -113,7 +113,7 @@ async function fetchAndExtract(ctx: RestoreContext, spawn: ProcessSpawner, sourc
 }
 
 /** Loads every fetched table: import into the local node, or stream with sstableloader. */
-async function load(s: CassandraSettings, ctx: RestoreContext, run: CommandRunner): Promise<PhaseOutcome> {
+async function load(s: CassandraSettings, ctx: RestoreContext, helper: CassandraHelper, run: CommandRunner): Promise<PhaseOutcome> {
   const mode = ctx.options.cassandraLoad;
   const hosts = ctx.options.cassandraHosts.length ? ctx.options.cassandraHosts : [s.cql.host];
   const loaded: string[] = [];
@@ -127,7 +127,8 @@ async function load(s: CassandraSettings, ctx: RestoreContext, run: CommandRunne
       if (!(await readdir(dir).catch(() => [])).some((f) => f.endsWith('-Data.db'))) continue; // nothing left: already loaded
       if (mode === 'import') {
         // import moves the SSTables into the live table, so a repeated load finds nothing to do.
-        await run([s.nodetool, 'import', '--', ks, t.table, dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
+        ctx.signal.throwIfAborted();
+        await helper.importTable(ks, t.table, dir);
       } else {
         await run([s.sstableloader, '--no-progress', '-d', hosts.join(','), dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
         await rm(dir, { recursive: true, force: true });
@@ -196,7 +197,12 @@ async function countRowsOverCql(c: Client, ks: string, table: string): Promise<n
 }
 
 /** Runs one restore phase of the cassandra role; programs go through `exec`. */
-export async function restoreCassandra(s: CassandraSettings, phase: RestorePhase, ctx: RestoreContext, exec: Exec = systemExec): Promise<PhaseOutcome | null> {
+export async function restoreCassandra(s: CassandraSettings, phase: RestorePhase, ctx: RestoreContext, helper: CassandraHelper | null = null, exec: Exec = systemExec): Promise<PhaseOutcome | null> {
+  // fetch, schema and verify read files and CQL only; load and cleanup call the node.
+  const node = () => {
+    if (!helper) throw new TandemError(`the ${phase} phase needs the node's JMX helper`);
+    return helper;
+  };
   switch (phase) {
     case 'fetch':
       await recordRestoreStart(ctx);
@@ -204,13 +210,13 @@ export async function restoreCassandra(s: CassandraSettings, phase: RestorePhase
     case 'schema':
       return ctx.options.createSchema ? loadSchema(s, ctx) : null;
     case 'load':
-      return load(s, ctx, exec.run);
+      return load(s, ctx, node(), exec.run);
     case 'verify':
       return verify(s, ctx);
     case 'cleanup': {
       const dropped = await dropScratch(s, ctx);
       const keyspaces = new Set([...backedUpKeyspaces(ctx)].map((k) => targetKeyspace(ctx, k)));
-      const cleared = await clearRestoreSnapshots(ctx, new Nodetool(s.nodetool, exec.run), keyspaces);
+      const cleared = await clearRestoreSnapshots(ctx, node(), keyspaces);
       return { detail: [dropped?.detail, cleared].filter(Boolean).join('; ') };
     }
     default:

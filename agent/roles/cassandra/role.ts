@@ -1,10 +1,11 @@
 /**
- * The cassandra role: preflight in Prepare, an instant snapshot at Commit through a JMX trigger
- * warmed up in Prepare, per-table archives shipped to the destination, clearsnapshot after.
+ * The cassandra role: preflight and a flush in Prepare, an instant snapshot at Commit, per-table
+ * archives shipped to the destination, the snapshot cleared after. Every call to the node goes
+ * through the agent's warm helper JVM (helper.ts); nodetool is left the repair.
  */
 import { writeReferenced } from '../../../shared/parts/io';
 import { errorMessage } from '../../../shared/errors';
-import { systemExec, type CommandRunner, type Exec } from '../../../shared/exec';
+import { systemExec, type Exec } from '../../../shared/exec';
 import type { Logger } from '../../../shared/log';
 import { checkTag } from '../../../shared/names';
 import { cassandraCommitSchema, type CassandraCommit, type CassandraPart, type SstableContents } from '../../../shared/parts/cassandra';
@@ -12,13 +13,13 @@ import type { RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipRes
 import { restoreCassandra } from './restore';
 import type { CassandraSettings } from './config';
 import { describeKeyspace, localDataCenter, replicasPerDc, replication, ringMap, withSession, type Ring } from './cql';
-import { countRows } from './row-count';
+import { countRows, type TableCounter } from './row-count';
 import { Nodetool } from './nodetool';
 import { cassandraPreflight } from './preflight';
 import { parentTables } from './parent-tables';
 import { planTables, shipTables } from './ship';
 import { findTableSnapshots } from './snapshot-files';
-import { SnapshotTrigger } from './trigger';
+import { CassandraHelper } from './helper';
 import { readdir } from 'node:fs/promises';
 import { CQL_NAME } from '../../../shared/names';
 
@@ -28,9 +29,8 @@ export const TAG_PREFIX = 'tandem-';
 /** Creates the cassandra role; every program it runs (nodetool, java, sstableloader, bzip2) goes through `exec`. */
 export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): RestorableRole {
   const nodetool = new Nodetool(s.nodetool, exec.run);
-  const triggers = new Map<string, SnapshotTrigger>();
+  const helper = new CassandraHelper({ java: s.java, jmx: s.jmx, classpath: s.classpath, env: {}, exec, idleMs: s.helperIdleMinutes * 60_000 });
   let versionCache: Record<string, string> | undefined;
-  const jmxEnv = {};
 
   const keyspacesOf = async (ctx: RoleContext): Promise<string[]> =>
     ctx.options.allKeyspaces
@@ -40,27 +40,25 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
   return {
     name: 'cassandra',
     async versions() {
-      versionCache ??= { cassandra: await nodetool.version().catch(() => 'unknown') };
+      versionCache ??= { cassandra: await helper.version().catch(() => 'unknown') };
       return versionCache;
     },
-    preflight: (ctx) => cassandraPreflight(s, nodetool, ctx, exec.run),
+    preflight: (ctx) => cassandraPreflight(s, helper, ctx),
     async prepare(ctx) {
       checkTag(ctx.tag);
+      helper.hold(ctx.backupId);
       if (ctx.options.repair) {
         ctx.progress({ phase: 'repair' });
         await nodetool.repair(s.keyspace, ctx.signal);
       }
-      triggers.get(ctx.backupId)?.close();
-      triggers.set(ctx.backupId, await SnapshotTrigger.start(s.java, s.jmx.host, s.jmx.port, jmxEnv, exec.spawn));
+      // What the memtables hold now is written here, before the vote: the snapshot's own flush
+      // at Commit then only has the last moments' writes, and every node cuts within a few ms.
+      for (const k of await keyspacesOf(ctx)) await helper.flush(k);
     },
     async commit(ctx): Promise<CassandraCommit> {
-      const trigger = triggers.get(ctx.backupId);
-      if (!trigger) throw new Error('no snapshot trigger for this backup: the agent restarted after Prepare');
       const keyspaces = ctx.options.allKeyspaces ? [] : [s.keyspace];
-      const t = await trigger.snapshot(ctx.tag, keyspaces);
+      const t = await helper.snapshot(ctx.tag, keyspaces);
       ctx.span({ phase: 'snapshot', startedAt: t.startedAt, endedAt: t.endedAt });
-      trigger.close();
-      triggers.delete(ctx.backupId);
       const found = (await Promise.all((await keyspacesOf(ctx)).map((k) => findTableSnapshots(s.dataDir, k, ctx.tag)))).flat();
       const created = found.map((f) => f.createdAt).filter((x): x is number => x !== null);
       return {
@@ -87,7 +85,7 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
       // Counting reads the same snapshot files as the archiver, at the same time: one pass of the disk cache.
       const [shipped, fresh] = await Promise.all([
         shipTables(ctx, tables, plans, { compression, parallelism: s.parallelism, threads: s.compressionThreads, spawn: exec.spawn }),
-        s.countRows && toCount.length ? timedCount(ctx, () => countSnapshotRows(s, cluster, toCount, cutAt, ctx.signal, exec.run)) : Promise.resolve([]),
+        s.countRows && toCount.length ? timedCount(ctx, () => countSnapshotRows((f, at, t) => helper.count(f, at, t), cluster, toCount, cutAt, ctx.signal)) : Promise.resolve([]),
       ]);
       const counts = s.countRows ? tables.map((t, i) => reusedCount(i) ?? fresh[toCount.indexOf(t)]) : null;
       const extra = await writeSchemaAndRing(ctx, cluster);
@@ -109,23 +107,26 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
       return { part, files: [...shipped.map((t) => ({ path: t.path, size: t.size, sha256: t.sha256 })), ...extra, contentsRef], references };
     },
     async cleanup(ctx) {
-      triggers.get(ctx.backupId)?.close();
-      triggers.delete(ctx.backupId);
-      // keep_snapshot leaves the local snapshot for the operator (or a test) to inspect; it is
-      // still cleared as debris at the agent's next start.
-      if (ctx.options.keepSnapshot) return;
-      for (const k of await keyspacesOf(ctx)) await nodetool.clearSnapshot(ctx.tag, k);
+      try {
+        // keep_snapshot leaves the local snapshot for the operator (or a test) to inspect; it is
+        // still cleared as debris at the agent's next start.
+        if (ctx.options.keepSnapshot) return;
+        for (const k of await keyspacesOf(ctx)) await helper.clearSnapshot(ctx.tag, k);
+      } finally {
+        helper.release(ctx.backupId);
+      }
     },
     async abort(ctx) {
       await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/cassandra`);
     },
-    restore: (phase: RestorePhase, ctx: RestoreContext) => restoreCassandra(s, phase, ctx, exec),
+    restore: (phase: RestorePhase, ctx: RestoreContext) => restoreCassandra(s, phase, ctx, helper, exec),
     async recover(activeTag: string | null, log: Logger) {
       try {
-        for (const { tag, keyspace } of await nodetool.snapshotTags()) {
+        // Also starts the helper JVM, so that the first backup finds it warm.
+        for (const { tag, keyspace } of await helper.snapshotTags()) {
           if (tag.startsWith(TAG_PREFIX) && tag !== activeTag && CQL_NAME.test(keyspace)) {
             log.warn({ tag, keyspace }, 'clearing a snapshot left by an earlier run');
-            await nodetool.clearSnapshot(checkTag(tag), keyspace);
+            await helper.clearSnapshot(checkTag(tag), keyspace);
           }
         }
       } catch (err) {
@@ -156,7 +157,7 @@ async function readClusterFacts(s: CassandraSettings, keyspaces: string[]): Prom
 }
 
 /** Rows of each table snapshot at the cut, per range of this node's datacenter ring. */
-async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, tables: { keyspace: string; dir: string }[], cutAt: number, signal: AbortSignal, run: CommandRunner) {
+async function countSnapshotRows(counter: TableCounter, cluster: ClusterFacts, tables: { keyspace: string; dir: string }[], cutAt: number, signal: AbortSignal) {
   const { datacenter } = cluster;
   const dcNodes = cluster.ring.filter((n) => n.datacenter === datacenter);
   // When a keyspace has as many replicas in the datacenter as it has nodes, every node holds every
@@ -165,7 +166,7 @@ async function countSnapshotRows(s: CassandraSettings, cluster: ClusterFacts, ta
     const rep = cluster.replication.get(k);
     return rep != null && (replicasPerDc(rep, [datacenter])[datacenter] ?? 0) >= dcNodes.length;
   };
-  const counts = await countRows(s, tables.map((t) => [t.dir]), { at: Math.floor(cutAt / 1000), datacenter, ringTokens: dcNodes.flatMap((n) => n.tokens), signal, run });
+  const counts = await countRows(counter, tables.map((t) => [t.dir]), { at: Math.floor(cutAt / 1000), datacenter, ringTokens: dcNodes.flatMap((n) => n.tokens), signal });
   return counts.map((c, i) => {
     const all = replicatesAll(tables[i].keyspace);
     // Empty ranges say something only for a node that replicates every range; elsewhere they would only fill the manifest.

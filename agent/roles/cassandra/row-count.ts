@@ -1,13 +1,10 @@
 /**
- * Rows per table, counted offline from SSTables by Cassandra's own classes (java/RowCounter.java):
+ * Rows per table, counted offline from SSTables by Cassandra's own classes (java/RowCounter.java,
+ * run in the agent's warm helper JVM):
  * at backup time from the snapshot, so the manifest records what each node held at the cut, per
  * range of its datacenter's ring, and a restore can be checked against it.
  */
 import { TandemError } from '../../../shared/errors';
-import { runCommand, type CommandRunner } from '../../../shared/exec';
-import type { CassandraSettings } from './config';
-import { CASSANDRA_JDK17_FLAGS } from './jvm';
-import { javaSource } from './trigger';
 
 /** What one node held of one table at an instant: the manifest's record of it (shared/parts/cassandra.ts). */
 export type { TableRowCount } from '../../../shared/parts/cassandra';
@@ -37,24 +34,20 @@ export function parseCountLine(line: string, datacenter: string, at: number): Ta
   return { rows: Number(m[1]), partitions: Number(m[2]), ranges, datacenter, at };
 }
 
-/**
- * Counts the rows of each group of SSTable folders (one group = one table; several folders of a
- * group are merged). One JVM for all groups, run through opts.run (default runCommand).
- */
+/** Counts one table: its SSTable folders, the instant in seconds, the ring's tokens; RowCounter's line. */
+export type TableCounter = (folders: readonly string[], atSeconds: number, tokens: readonly string[] | null) => Promise<string>;
+
+/** Counts the rows of each group of SSTable folders (one group = one table; several folders of a group are merged). */
 export async function countRows(
-  s: CassandraSettings,
+  counter: TableCounter,
   groups: readonly (readonly string[])[],
-  opts: { at: number; datacenter: string; ringTokens: readonly string[] | null; signal?: AbortSignal; run?: CommandRunner },
+  opts: { at: number; datacenter: string; ringTokens: readonly string[] | null; signal?: AbortSignal },
 ): Promise<TableRowCount[]> {
-  if (!groups.length) return [];
-  for (const g of groups) for (const d of g) if (d.includes(':')) throw new TandemError(`cannot count rows under ${d}: the path holds a ':'`);
   const tokens = opts.ringTokens ? murmur3Tokens(opts.ringTokens) : null;
-  const argv = [
-    s.java, '-Xmx512m', '-XX:+UseSerialGC', ...CASSANDRA_JDK17_FLAGS, '-cp', s.classpath,
-    javaSource('RowCounter'), String(opts.at), tokens ? tokens.join(',') : '-', ...groups.map((g) => g.join(':')),
-  ];
-  const { stdout } = await (opts.run ?? runCommand)(argv, { signal: opts.signal, timeoutMs: 6 * 3_600_000 });
-  const lines = stdout.split('\n').filter((l) => /^(ROWS|ERROR) /.test(l));
-  if (lines.length !== groups.length) throw new TandemError(`row counter printed ${lines.length} results for ${groups.length} tables`);
-  return lines.map((l) => parseCountLine(l, opts.datacenter, opts.at));
+  const out: TableRowCount[] = [];
+  for (const g of groups) {
+    opts.signal?.throwIfAborted();
+    out.push(parseCountLine(await counter(g, opts.at, tokens), opts.datacenter, opts.at));
+  }
+  return out;
 }

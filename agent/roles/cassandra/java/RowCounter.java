@@ -2,14 +2,11 @@
 // Cassandra would serve them at a given instant: every SSTable of the table merged (so overwrites
 // count once and tombstones hide what they delete), TTLs judged at that instant.
 //
-// Usage: java -cp <cassandra jars> RowCounter.java NOW_SECONDS TOKENS GROUP...
-//   TOKENS  comma-separated Murmur3 tokens of the node's datacenter ring, or "-" for none;
-//           rows are also counted per ring range (every range, empty ones as 0), keyed by
-//           the range's end token
-//   GROUP   one table: its SSTable folders joined with ':' (several folders are merged)
-// Output, one line per group, in order:
+// Loaded by CassandraHelper (its COUNT command) in the agent's warm helper JVM, whose classpath
+// holds Cassandra's jars. count() takes one table's SSTable folders (several are merged), the
+// instant in seconds, and the Murmur3 tokens of the node's datacenter ring (rows are also counted
+// per ring range, every range, empty ones as 0, keyed by the range's end token); it returns
 //   ROWS <rows> <partitions> <range-end>=<rows>,...   (or "ROWS <rows> <partitions> -")
-//   ERROR <message>
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -30,22 +27,17 @@ import org.apache.cassandra.tools.Util;
 import org.apache.cassandra.utils.Pair;
 
 public class RowCounter {
-    public static void main(String[] args) throws Exception {
+    private static boolean initialized;
+
+    /** Once per JVM: Cassandra's client mode (no node started), its logging quiet. */
+    public static synchronized void init() {
+        if (initialized) return;
         quietLogging();
         DatabaseDescriptor.clientInitialization();
-        long now = Long.parseLong(args[0]);
-        long[] ring = args[1].equals("-") ? new long[0] : Arrays.stream(args[1].split(",")).mapToLong(Long::parseLong).sorted().toArray();
-        for (int i = 2; i < args.length; i++) {
-            try {
-                System.out.println(count(args[i].split(":"), now, ring));
-            } catch (Throwable t) {
-                System.out.println("ERROR " + String.valueOf(t).replace('\n', ' '));
-            }
-            System.out.flush();
-        }
+        initialized = true;
     }
 
-    static String count(String[] dirs, long now, long[] ring) throws Exception {
+    public static String count(String[] dirs, long now, long[] ring) throws Exception {
         List<Descriptor> descriptors = new ArrayList<>();
         for (String d : dirs) {
             File[] files = new File(d).tryList();

@@ -1,0 +1,202 @@
+/**
+ * The warm helper JVM of one agent (java/CassandraHelper.java): connected to its node's JMX once,
+ * it serves the ring and schema checks, the snapshot, flushes, clearing snapshots, imports and the
+ * offline row count, each as one line on its stdin. Nothing pays a JVM start but the first call
+ * after the agent starts or after the helper idled out: nodetool costs one per call.
+ *
+ * The helper is held while a backup is prepared (Commit must find it warm) and stops after
+ * `idleMs` without calls and holds, so an idle agent does not keep a JVM resident all day.
+ */
+import { createInterface } from 'node:readline';
+import { CommandError, TandemError, ValidationError, errorMessage } from '../../../shared/errors';
+import type { Exec, RunningProcess } from '../../../shared/exec';
+import { helperClasses } from './helper-classes';
+import { parseRing, parseSchemaReply, parseSnapshotList, parseSpan } from './helper-replies';
+import { CASSANDRA_JDK17_FLAGS } from './jvm';
+import type { RingNode } from './nodetool';
+
+/** How to reach the node and run the JVM. */
+export interface HelperOptions {
+  java: string;
+  jmx: { host: string; port: number };
+  /** Cassandra's jars (roles.cassandra.classpath), for the row counter. */
+  classpath: string;
+  /** Environment of the JVM (JMX credentials). */
+  env: Record<string, string>;
+  exec: Exec;
+  /** Stop after this long without calls or holds; 0 keeps it running. */
+  idleMs: number;
+  /** How long the JVM may take to connect; default 60 s. */
+  startTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve(payload: string): void;
+  reject(err: Error): void;
+}
+
+interface Jvm {
+  proc: RunningProcess;
+  pending: Map<number, Pending>;
+  /** Why the row counter cannot run, or null. */
+  counterProblem: string | null;
+}
+
+/** A plain word of the protocol: no whitespace (paths and names are checked before they get here). */
+const WORD = /^\S+$/;
+
+/** The helper JVM of one node. */
+export class CassandraHelper {
+  private jvm: Promise<Jvm> | null = null;
+  /** The JVM that answered READY last, once it has: a stale one's exit must not drop a newer one. */
+  private jvmNow: Jvm | null = null;
+  private nextId = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly holds = new Set<string>();
+
+  constructor(private readonly o: HelperOptions) {}
+
+  /** Starts the JVM in the background (at agent start), so that the first backup finds it warm. */
+  warm(): void {
+    this.connect().catch(() => undefined);
+  }
+
+  /** Keeps the JVM running while `key` (a backup id) needs it. */
+  hold(key: string): void {
+    this.holds.add(key);
+    clearTimeout(this.idleTimer);
+  }
+
+  /** Lets the JVM idle out again once nothing holds it. */
+  release(key: string): void {
+    this.holds.delete(key);
+    this.armIdle();
+  }
+
+  /** Stops the JVM (the agent stops). */
+  close(): void {
+    clearTimeout(this.idleTimer);
+    const jvm = this.jvm;
+    this.jvm = null;
+    this.jvmNow = null;
+    void jvm?.then((j) => {
+      j.proc.stdin.end('QUIT\n');
+      j.proc.kill();
+    }, () => undefined);
+  }
+
+  ping = async (): Promise<void> => void (await this.call(['PING'], 30_000));
+  version = async (): Promise<string> => this.call(['VERSION'], 30_000);
+  ring = async (): Promise<RingNode[]> => parseRing(await this.call(['RING'], 60_000));
+  schemaVersions = async (): Promise<Record<string, string[]>> => parseSchemaReply(await this.call(['SCHEMA'], 60_000));
+  snapshotTags = async (): Promise<{ tag: string; keyspace: string }[]> => parseSnapshotList(await this.call(['LISTSNAPSHOTS'], 120_000));
+  clearSnapshot = async (tag: string, keyspace: string): Promise<void> => void (await this.call(['CLEAR', tag, keyspace], 600_000));
+  /** Takes snapshot `tag` of `keyspaces` (none: every keyspace); the JMX call's start and end instants. */
+  snapshot = async (tag: string, keyspaces: readonly string[]) => parseSpan(await this.call(['SNAPSHOT', tag, keyspaces.length ? keyspaces.join(',') : '-'], 600_000));
+  /** Flushes the keyspace's memtables, so that the snapshot's own flush has little left to write. */
+  flush = async (keyspace: string) => parseSpan(await this.call(['FLUSH', keyspace], 600_000));
+  /** `nodetool import` of one table from `folder`. */
+  importTable = async (keyspace: string, table: string, folder: string): Promise<void> => void (await this.call(['IMPORT', keyspace, table, folder], 6 * 3_600_000));
+
+  /** RowCounter's line for one table ("ROWS …"): its SSTable folders, the instant, the ring's tokens. */
+  async count(folders: readonly string[], atSeconds: number, tokens: readonly string[] | null): Promise<string> {
+    for (const f of folders) if (f.includes(':')) throw new TandemError(`cannot count rows under ${f}: the path holds a ':'`);
+    const jvm = await this.connect();
+    if (jvm.counterProblem) throw new TandemError(jvm.counterProblem);
+    return this.call(['COUNT', String(atSeconds), tokens?.length ? tokens.join(',') : '-', folders.join(':')], 6 * 3_600_000);
+  }
+
+  /** Sends one request and waits for its reply; ERR replies are TandemErrors with Cassandra's message. */
+  private async call(words: string[], timeoutMs: number): Promise<string> {
+    for (const w of words) if (!WORD.test(w)) throw new ValidationError(`JMX helper: ${JSON.stringify(w)} holds whitespace`);
+    clearTimeout(this.idleTimer);
+    // A warm JVM is written to at once, without a turn of the event loop: Commit's snapshot
+    // request leaves before the other roles' cuts run.
+    const jvm = this.jvmNow ?? (await this.connect());
+    const id = ++this.nextId;
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          jvm.pending.delete(id);
+          reject(new TandemError(`JMX call ${words[0]} got no answer from ${this.where} within ${timeoutMs / 1000} s`));
+        }, timeoutMs);
+        const settle = (f: () => void) => { clearTimeout(timer); jvm.pending.delete(id); f(); };
+        jvm.pending.set(id, { resolve: (p) => settle(() => resolve(p)), reject: (e) => settle(() => reject(e)) });
+        jvm.proc.stdin.write(`${id} ${words.join(' ')}\n`);
+      });
+    } finally {
+      this.armIdle();
+    }
+  }
+
+  private get where(): string {
+    return `Cassandra's JMX at ${this.o.jmx.host}:${this.o.jmx.port} (roles.cassandra.jmx)`;
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    if (!this.o.idleMs || this.holds.size) return;
+    this.idleTimer = setTimeout(() => this.close(), this.o.idleMs);
+    this.idleTimer.unref();
+  }
+
+  /** The running JVM, started (and connected) when there is none. */
+  private connect(): Promise<Jvm> {
+    if (!this.jvm) {
+      const started = this.start();
+      this.jvm = started;
+      started.catch(() => {
+        if (this.jvm === started) this.jvm = null;
+      });
+    }
+    return this.jvm;
+  }
+
+  private async start(): Promise<Jvm> {
+    const classes = await helperClasses(this.o.java, this.o.classpath, this.o.exec.run);
+    const argv = [
+      this.o.java, '-Xmx512m', '-XX:+UseSerialGC', '-XX:MinHeapFreeRatio=10', '-XX:MaxHeapFreeRatio=30',
+      ...CASSANDRA_JDK17_FLAGS, '-cp', classes.classpath, 'CassandraHelper', this.o.jmx.host, String(this.o.jmx.port),
+    ];
+    const proc = this.o.exec.spawn(argv, { env: this.o.env });
+    const jvm: Jvm = { proc, pending: new Map(), counterProblem: classes.counterProblem };
+    let ready: ((line: string | null) => void) | null = null;
+    const first = new Promise<string | null>((r) => (ready = r));
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      if (ready) return void (ready(line), (ready = null));
+      const m = /^(\d+) (OK|ERR)(?: (.*))?$/.exec(line);
+      const p = m ? jvm.pending.get(Number(m[1])) : undefined;
+      if (!m || !p) return;
+      if (m[2] === 'OK') p.resolve(m[3] ?? '');
+      else p.reject(new TandemError(`${this.where}: ${m[3] ?? 'failed'}`));
+    });
+    const ended = (err: unknown) => {
+      ready?.(null);
+      if (this.jvmNow === jvm) {
+        this.jvmNow = null;
+        this.jvm = null;
+      }
+      const why = new TandemError(`the JMX helper for ${this.where} exited: ${firstCause(proc.stderrTail()) || errorMessage(err)}; the next call starts it again`);
+      for (const p of [...jvm.pending.values()]) p.reject(why);
+    };
+    proc.done.then(() => ended('exit 0'), ended);
+    const timer = setTimeout(() => ready?.(null), this.o.startTimeoutMs ?? 60_000);
+    const line = await first;
+    clearTimeout(timer);
+    if (!line?.startsWith('READY')) {
+      proc.kill();
+      const exitCode = await proc.done.then(() => 0, (e: unknown) => (e instanceof CommandError ? e.exitCode : null));
+      throw new CommandError(argv, exitCode, null, proc.stderrTail(), `cannot connect to ${this.where}: ${line ?? firstCause(proc.stderrTail())}`);
+    }
+    this.jvmNow = jvm;
+    this.armIdle();
+    return jvm;
+  }
+}
+
+/** The most telling line of a Java stack trace: the deepest 'Caused by', else the first exception. */
+export function firstCause(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const causes = lines.filter((l) => l.startsWith('Caused by:'));
+  return (causes.at(-1) ?? lines.find((l) => /Exception|Error/.test(l)) ?? lines.at(-1) ?? 'no output').slice(0, 300);
+}
