@@ -6,21 +6,28 @@ import type * as CassandraDriver from 'cassandra-driver';
 import type { Client } from 'cassandra-driver';
 import { lazyModule } from '../../../shared/lazy-module';
 import type { CassandraSettings } from './config';
-import { Nodetool } from './nodetool';
+import { Nodetool, type RingNode } from './nodetool';
 
 /** cassandra-driver, loaded when the role first opens a CQL session (about 18 MB). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const cassandraDriver = lazyModule(() => require('cassandra-driver') as typeof CassandraDriver);
 
-const dcCache = new Map<string, string>();
+const dcCache = new WeakMap<CassandraSettings, string>();
+const ringSources = new WeakMap<CassandraSettings, () => Promise<RingNode[]>>();
 
-/** This node's datacenter: the setting, else what nodetool status says (asked once: nodetool is a JVM). */
+/** Where localDataCenter() reads the ring for a role's settings: its helper JVM, rather than a nodetool JVM. */
+export function useRingSource(s: CassandraSettings, ring: () => Promise<RingNode[]>): void {
+  ringSources.set(s, ring);
+}
+
+/** This node's datacenter: the setting, else what the ring says (asked once per agent). */
 export async function localDataCenter(s: CassandraSettings): Promise<string> {
   if (s.cql.localDataCenter) return s.cql.localDataCenter;
-  const cached = dcCache.get(s.nodetool);
+  const cached = dcCache.get(s);
   if (cached) return cached;
-  const dc = (await new Nodetool(s.nodetool).status()).find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
-  dcCache.set(s.nodetool, dc);
+  const ring = await (ringSources.get(s) ?? (() => new Nodetool(s.nodetool).status()))();
+  const dc = ring.find((n) => n.address === s.cql.host)?.datacenter ?? 'datacenter1';
+  dcCache.set(s, dc);
   return dc;
 }
 
@@ -34,6 +41,11 @@ export async function withSession<T>(s: CassandraSettings, fn: (c: Client) => Pr
     localDataCenter: localDc,
     authProvider: s.cql.username ? new auth.PlainTextAuthProvider(s.cql.username, password) : undefined,
     socketOptions: { connectTimeout: 10_000, readTimeout: 60_000 },
+    // Every statement goes to this one node, so a CREATE TABLE never reaches a node that has not
+    // seen its keyspace yet: the schema steps wait for agreement once, at their end
+    // (waitForAgreement), instead of the driver waiting after each statement.
+    protocolOptions: { maxSchemaAgreementWaitSeconds: 0 },
+    isMetadataSyncEnabled: false,
     // Only this node: the agent speaks for its own host.
     policies: {
       loadBalancing: new policies.loadBalancing.AllowListPolicy(

@@ -12,7 +12,7 @@ import { cassandraCommitSchema, type CassandraCommit, type CassandraPart, type S
 import type { RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipResult } from '../role';
 import { restoreCassandra } from './restore';
 import type { CassandraSettings } from './config';
-import { describeKeyspace, localDataCenter, replicasPerDc, replication, ringMap, withSession, type Ring } from './cql';
+import { describeKeyspace, localDataCenter, replicasPerDc, replication, ringMap, useRingSource, withSession, type Ring } from './cql';
 import { countRows, type TableCounter } from './row-count';
 import { Nodetool } from './nodetool';
 import { cassandraPreflight } from './preflight';
@@ -30,6 +30,7 @@ export const TAG_PREFIX = 'tandem-';
 export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): RestorableRole {
   const nodetool = new Nodetool(s.nodetool, exec.run);
   const helper = new CassandraHelper({ java: s.java, jmx: s.jmx, classpath: s.classpath, env: {}, exec, idleMs: s.helperIdleMinutes * 60_000 });
+  useRingSource(s, helper.ring);
   let versionCache: Record<string, string> | undefined;
 
   const keyspacesOf = async (ctx: RoleContext): Promise<string[]> =>
