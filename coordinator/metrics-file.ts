@@ -22,6 +22,7 @@ export const COORDINATOR_METRICS = {
   tandem_backup_last_run_duration_seconds: { help: 'How long the last tandem backup run of the fleet took', type: 'gauge' },
   tandem_backup_last_run_bytes: { help: 'Bytes of the set the last tandem backup run made (0 when it did not complete)', type: 'gauge' },
   tandem_backup_last_run_snapshot_spread_seconds: { help: 'Time between the first and the last node snapshot of the last complete run', type: 'gauge' },
+  tandem_backup_last_run_cross_store_spread_seconds: { help: 'Time between the first and the last cut of any store (Cassandra, Elasticsearch, files) in the last complete run', type: 'gauge' },
   tandem_backup_last_run_unreachable_agents: { help: 'Agents that did not answer at the start of the last tandem backup run', type: 'gauge' },
   tandem_backup_sets: { help: 'Backup sets at the destination after the last run, by status (complete, incomplete: no manifest or an unreadable one)', type: 'gauge' },
   tandem_backup_last_complete_timestamp_seconds: { help: 'When the newest complete backup set at the destination was completed', type: 'gauge' },

@@ -51,6 +51,8 @@ export const manifestSchema = z.strictObject({
   durationMs: z.number(),
   /** How far apart the nodes took their Cassandra snapshots, by Cassandra's own record, ms. */
   snapshotSpreadMs: z.number().nullable(),
+  /** How far apart the three stores' cuts were (every role's cutAt on every node), ms; absent in older sets. */
+  crossStoreSpreadMs: z.number().nullable().optional(),
   options: backupOptionsSchema,
   nodes: z.array(manifestNode),
   /** The set this one was built on (it stores only what the parent did not hold); null for a full set. */
@@ -126,8 +128,12 @@ export function nodesWith<R extends keyof Parts>(m: Manifest, role: R): (Manifes
   return m.nodes.filter((n) => n.parts[role] !== undefined) as (ManifestNode & { parts: Required<Pick<Parts, R>> })[];
 }
 
-/** Spread of the cut instants recorded by roles (`cutAt`), preferring Cassandra's; null when none. */
-export function snapshotSpread(nodes: readonly { commits: Commits }[]): number | null {
+/**
+ * Spread of the cut instants recorded by roles (`cutAt`), preferring Cassandra's; null when none.
+ * With `across`, every role's cut counts: the Cassandra snapshots, the Elasticsearch snapshot's
+ * start and the files listing, each by its own host's clock.
+ */
+export function snapshotSpread(nodes: readonly { commits: Commits }[], across = false): number | null {
   const cuts = (role?: keyof Commits) =>
     nodes.flatMap((n) =>
       (Object.entries(n.commits) as [keyof Commits, Commits[keyof Commits]][])
@@ -135,6 +141,6 @@ export function snapshotSpread(nodes: readonly { commits: Commits }[]): number |
         .map(([, c]) => (c && 'cutAt' in c ? c.cutAt : undefined))
         .filter((t): t is number => typeof t === 'number'),
     );
-  const c = cuts('cassandra').length ? cuts('cassandra') : cuts();
+  const c = !across && cuts('cassandra').length ? cuts('cassandra') : cuts();
   return c.length ? Math.max(...c) - Math.min(...c) : null;
 }

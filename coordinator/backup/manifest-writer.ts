@@ -78,6 +78,7 @@ export async function writeManifest(
     completedAt: new Date().toISOString(),
     durationMs: Date.now() - started,
     snapshotSpreadMs: snapshotSpread(nodes),
+    crossStoreSpreadMs: snapshotSpread(nodes, true),
     options,
     nodes: nodes.map(({ files: _f, listed: _l, references: _r, ...n }) => n),
     parent,

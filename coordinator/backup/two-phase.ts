@@ -30,6 +30,8 @@ export interface BackupOutcome {
   status: BackupStatusWord;
   reason: string;
   snapshotSpreadMs: number | null;
+  /** How far apart the stores' cuts were (Cassandra, Elasticsearch, files), ms. */
+  crossStoreSpreadMs: number | null;
   bytes: number;
   durationMs: number;
   nodes: { node: string; state: string; error: string }[];
@@ -100,6 +102,7 @@ export async function runBackup(
       status,
       reason,
       snapshotSpreadMs: null,
+      crossStoreSpreadMs: null,
       bytes: 0,
       durationMs: Date.now() - started,
       nodes: agents.map((a) => {
@@ -218,7 +221,7 @@ export async function runBackup(
   try {
     const m = await writeManifest(fleet, id, started, options, agents, info, last, plan.parent?.backupId ?? null, clock.phases());
     faultPoint('after-manifest');
-    return ended('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, bytes: m.bytes });
+    return ended('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, crossStoreSpreadMs: m.crossStoreSpreadMs ?? null, bytes: m.bytes });
   } catch (err) {
     return abortAll(`cannot write the manifest: ${errorMessage(err)}`, 'failed');
   }

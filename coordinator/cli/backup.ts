@@ -109,7 +109,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
     if (outcome.status === 'complete') {
       say(`backup ${outcome.id} complete: ${formatBytes(outcome.bytes)} in ${(outcome.durationMs / 1000).toFixed(1)} s` +
         (outcome.parent ? `, built on ${outcome.parent}` : ', full') +
-        (outcome.snapshotSpreadMs !== null ? `, snapshots ${outcome.snapshotSpreadMs} ms apart` : ''));
+        (outcome.snapshotSpreadMs !== null ? `, snapshots ${outcome.snapshotSpreadMs} ms apart` : '') +
+        (outcome.crossStoreSpreadMs != null && outcome.crossStoreSpreadMs !== outcome.snapshotSpreadMs ? `, ${outcome.crossStoreSpreadMs} ms across stores` : ''));
       return EXIT.ok;
     }
     say(`backup ${outcome.id} ${outcome.status}: ${outcome.reason}`);

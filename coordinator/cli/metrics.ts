@@ -34,6 +34,7 @@ export async function recordBackup(file: string, configFile: string, fleet: Flee
     { name: 'tandem_backup_last_run_unreachable_agents', value: outcome.unreachable.length },
   ];
   if (outcome.snapshotSpreadMs !== null) samples.push({ name: 'tandem_backup_last_run_snapshot_spread_seconds', value: outcome.snapshotSpreadMs / 1000 });
+  if (outcome.crossStoreSpreadMs !== null) samples.push({ name: 'tandem_backup_last_run_cross_store_spread_seconds', value: outcome.crossStoreSpreadMs / 1000 });
   try {
     const sets = await listBackupSets(fleet.destination);
     const complete = sets.filter((s) => s.status === 'complete');

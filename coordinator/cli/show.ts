@@ -49,7 +49,8 @@ export async function showCommand(argv: string[]): Promise<number> {
   if (values.json) return void console.log(JSON.stringify(m)), EXIT.ok;
   console.log(`backup set ${m.id} (${m.status})${m.parent ? `, built on ${m.parent}` : ', full'}`);
   console.log(`  committed ${m.committedAt}, completed ${m.completedAt}, ${(m.durationMs / 1000).toFixed(1)} s`);
-  console.log(`  ${m.files.length + m.listed.files} files, ${formatBytes(m.bytes)}; snapshot spread ${m.snapshotSpreadMs ?? 'n/a'} ms`);
+  console.log(`  ${m.files.length + m.listed.files} files, ${formatBytes(m.bytes)}; snapshot spread ${m.snapshotSpreadMs ?? 'n/a'} ms` +
+    (m.crossStoreSpreadMs != null ? `, ${m.crossStoreSpreadMs} ms across stores` : ''));
   if (m.references.length) {
     console.log(`  relies on ${m.references.length} archive(s) of earlier sets, ${formatBytes(m.references.reduce((n, r) => n + r.size, 0))}: ${[...new Set(m.references.map((r) => r.set))].join(', ')}`);
   }

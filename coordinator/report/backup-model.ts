@@ -92,6 +92,7 @@ export function backupModel(m: Manifest): ReportModel {
     ['duration', formatDuration(m.durationMs)],
     ['size', `${formatBytes(m.bytes)} in ${m.files.length + m.listed.files} files`],
     ['snapshot spread', m.snapshotSpreadMs === null ? 'n/a' : `${m.snapshotSpreadMs} ms`],
+    ['across stores', m.crossStoreSpreadMs == null ? 'n/a' : `${m.crossStoreSpreadMs} ms`],
     ['nodes', String(m.nodes.length)],
     ['built on', m.parent ?? 'nothing (a full set)'],
   ];

@@ -36,7 +36,7 @@ async function du(dir: string): Promise<number> {
 }
 
 /** The sandbox's fleet file, pointed at a destination and state folder of the bench's own. */
-async function benchFleet(dir: string): Promise<string> {
+export async function benchFleet(dir: string): Promise<string> {
   const fleet = parse(await readFile(join(sandboxPaths().state, 'fleet.yaml'), 'utf8'));
   fleet.destination = { type: 'local', path: join(dir, 'backups') };
   fleet.stateDir = join(dir, 'coordinator');
@@ -88,7 +88,7 @@ async function addNewData(share: number, round: number): Promise<void> {
 }
 
 /** The seed's steps, node after node, into `out`: returns the bytes written. */
-async function seedSteps(out: string, tag: string): Promise<number> {
+export async function seedSteps(out: string, tag: string): Promise<number> {
   const env = readSandboxEnv();
   for (const n of env.cassandra.nodes) {
     await runCommand([n.nodetool, 'snapshot', '-t', tag, KEYSPACE]);
@@ -134,8 +134,8 @@ export async function benchIncremental(log: (m: string) => void = () => undefine
     log(`${step}: ${rows.at(-1)!.wallSeconds.toFixed(1)} s`);
   };
   const tag = `bench-seed-${Date.now()}`;
-  const snapshotsBefore = await esSnapshots();
   try {
+    await withEsSnapshotsRemoved(async () => {
     const full = await backup('(a) full set', ['--full']);
     await backup('(b) nothing changed');
     await addNewData(0.05, 1);
@@ -154,14 +154,23 @@ export async function benchIncremental(log: (m: string) => void = () => undefine
     }
     await drill('drill of the full set (a)', full);
     await drill('drill of the 7th set of the chain', last);
+    });
   } finally {
-    // The bench's sets and the seed's steps left Elasticsearch snapshots in the sandbox's repository.
-    const es = esClient();
-    for (const s of await esSnapshots()) if (!snapshotsBefore.has(s)) await es.snapshot.delete({ repository: 'tandem', snapshot: s }).catch(() => undefined);
-    await es.close();
     await rm(dir, { recursive: true, force: true });
   }
   return rows;
+}
+
+/** Runs `work`, then deletes the Elasticsearch snapshots it left in the sandbox's repository (the bench's sets, the seed's steps). */
+export async function withEsSnapshotsRemoved<T>(work: () => Promise<T>): Promise<T> {
+  const before = await esSnapshots();
+  try {
+    return await work();
+  } finally {
+    const es = esClient();
+    for (const s of await esSnapshots()) if (!before.has(s)) await es.snapshot.delete({ repository: 'tandem', snapshot: s }).catch(() => undefined);
+    await es.close();
+  }
 }
 
 /** The snapshots in the sandbox's repository. */

@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: the benchmarks, side by side in one run on the sandbox's data. Prints a
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
+ * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) runs only when named.
  * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory) and `retention` (a year
  * of sets at a local folder) need no sandbox and run only when named.
  */
@@ -14,6 +15,7 @@ import { benchRestore } from './restore';
 import { agentRssMain } from './agent-rss';
 import { benchRetention } from './retention';
 import { scaleMain } from './scale';
+import { benchSmall, printSmall } from './small';
 
 async function main(): Promise<void> {
   const only = process.argv[2];
@@ -29,6 +31,12 @@ async function main(): Promise<void> {
   if (!only || only === 'restore') {
     console.log('restore of one backup set into a scratch keyspace');
     for (const r of await benchRestore()) console.log(`  ${r.method.padEnd(56)} wall ${r.wallSeconds.toFixed(1).padStart(7)} s`);
+  }
+  if (only === 'small') {
+    const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 10;
+    console.log(`a small installation on the sandbox as seeded, its own fleet: ${runs} backups in a row without and with the hot writer, drills, the seed's steps`);
+    printSmall(await benchSmall(runs, (m) => console.log(`  (done) ${m}`)));
+    return;
   }
   if (!only || only === 'incremental') {
     console.log('a chain of sets on the sandbox\'s own fleet, hot writer running: wall time and bytes written');

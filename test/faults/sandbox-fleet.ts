@@ -162,9 +162,13 @@ export async function leftovers(f: FaultFleet, id: string, complete: boolean): P
   const out: string[] = [];
   const tag = snapshotTagFor(id);
   await Promise.all(f.env.cassandra.nodes.map(async (n) => {
-    const tags = parseSnapshotTags((await runCommand([n.nodetool, 'listsnapshots'], { timeoutMs: 120_000 })).stdout);
-    const ours = tags.filter((t) => t.tag === tag);
-    if (ours.length) out.push(`${n.name}: Cassandra snapshot ${tag}`);
+    // A restarted agent clears debris in the background once its helper JVM is up: given 30 s.
+    for (let i = 0; ; i++) {
+      const tags = parseSnapshotTags((await runCommand([n.nodetool, 'listsnapshots'], { timeoutMs: 120_000 })).stdout);
+      if (!tags.some((t) => t.tag === tag)) return;
+      if (i === 5) return void out.push(`${n.name}: Cassandra snapshot ${tag}`);
+      await new Promise((r) => setTimeout(r, 6_000));
+    }
   }));
   if (!complete) {
     const es = await fetch(`${f.env.elasticsearch.url}/_snapshot/${REPOSITORY}/${tag.toLowerCase()}`);

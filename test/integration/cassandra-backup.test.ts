@@ -125,7 +125,8 @@ async function expectAbort(specs: ReturnType<typeof cassandraRoles>, reason: Reg
 
 test('one node failing its preflight: aborted, nothing snapshotted anywhere', async () => {
   needSandbox(env);
-  await expectAbort(cassandraRoles((i) => (i === 2 ? { nodetool: '/nonexistent/nodetool' } : {})), /node3 votes no: .*nodetool/);
+  // A JMX port nothing listens on: the helper JVM cannot reach the node, so the ring cannot be read.
+  await expectAbort(cassandraRoles((i) => (i === 2 ? { jmx: { host: '127.0.0.1', port: 7999 } } : {})), /node3 votes no: .*JMX at 127\.0\.0\.1:7999/);
 });
 
 test('Elasticsearch down: Prepare votes no, nothing is snapshotted anywhere', async () => {

@@ -24,7 +24,7 @@ test('generated backup ids are valid ids and tags', () => {
   assert.is(checkTag(id), id);
 });
 
-test('snapshot spread prefers Cassandra cut instants', () => {
+test('snapshot spread prefers Cassandra cut instants; across stores, every role counts', () => {
   const cass = (cutAt: number) => ({ tag: 't', keyspaces: ['thehive'], cutAt, requestedAt: cutAt, returnedAt: cutAt, tables: 1 });
   const nodes: { commits: Commits }[] = [
     { commits: { cassandra: cass(1000), files: { cutAt: 900, store: 'localfs', location: '/f', fileCount: 0, bytes: 0 } } },
@@ -32,6 +32,7 @@ test('snapshot spread prefers Cassandra cut instants', () => {
     { commits: { cassandra: cass(1005) } },
   ];
   assert.is(snapshotSpread(nodes), 12);
+  assert.is(snapshotSpread(nodes, true), 112, 'across stores: the files cut at 900 counts too');
   assert.is(snapshotSpread([{ commits: { rehearsal: { cutAt: 5 } } }, { commits: { rehearsal: { cutAt: 8 } } }]), 3);
   assert.is(snapshotSpread([{ commits: {} }]), null);
 });

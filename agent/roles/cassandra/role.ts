@@ -31,6 +31,8 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
   const nodetool = new Nodetool(s.nodetool, exec.run);
   const helper = new CassandraHelper({ java: s.java, jmx: s.jmx, classpath: s.classpath, env: {}, exec, idleMs: s.helperIdleMinutes * 60_000 });
   useRingSource(s, helper.ring);
+  /** Snapshot tags of backups this process prepared: never debris to its own recover(). */
+  const ownTags = new Set<string>();
   let versionCache: Record<string, string> | undefined;
 
   const keyspacesOf = async (ctx: RoleContext): Promise<string[]> =>
@@ -47,6 +49,7 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
     preflight: (ctx) => cassandraPreflight(s, helper, ctx),
     async prepare(ctx) {
       checkTag(ctx.tag);
+      ownTags.add(ctx.tag);
       helper.hold(ctx.backupId);
       if (ctx.options.repair) {
         ctx.progress({ phase: 'repair' });
@@ -122,17 +125,21 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): Re
     },
     restore: (phase: RestorePhase, ctx: RestoreContext) => restoreCassandra(s, phase, ctx, helper, exec),
     async recover(activeTag: string | null, log: Logger) {
-      try {
-        // Also starts the helper JVM, so that the first backup finds it warm.
-        for (const { tag, keyspace } of await helper.snapshotTags()) {
-          if (tag.startsWith(TAG_PREFIX) && tag !== activeTag && CQL_NAME.test(keyspace)) {
-            log.warn({ tag, keyspace }, 'clearing a snapshot left by an earlier run');
-            await helper.clearSnapshot(checkTag(tag), keyspace);
+      // In the background: the helper JVM is compiled and started first (seconds on a busy host),
+      // and the agent serves meanwhile. A backup begun since is never taken for debris: its tag
+      // is among those this process prepared.
+      void (async () => {
+        try {
+          for (const { tag, keyspace } of await helper.snapshotTags()) {
+            if (tag.startsWith(TAG_PREFIX) && tag !== activeTag && !ownTags.has(tag) && CQL_NAME.test(keyspace)) {
+              log.warn({ tag, keyspace }, 'clearing a snapshot left by an earlier run');
+              await helper.clearSnapshot(checkTag(tag), keyspace);
+            }
           }
+        } catch (err) {
+          log.error({ err: errorMessage(err) }, 'cannot list snapshots to clear debris; will retry at the next start');
         }
-      } catch (err) {
-        log.error({ err: errorMessage(err) }, 'cannot list snapshots to clear debris; will retry at the next start');
-      }
+      })();
     },
   };
 }

@@ -21,6 +21,12 @@ import * as es from './snapshot';
 /** What commit records when the snapshot was started (the manifest's commits.elasticsearch). */
 type EsCommitRecord = Exclude<EsCommit, { skipped: true }>;
 
+/** What Prepare finds and counts, so that Commit only starts the snapshot. */
+interface PreparedSnapshot {
+  indices: string[];
+  docCounts: Record<string, number>;
+}
+
 /** Commit/ship result when the backup was asked to leave the index out. */
 const SKIPPED = { skipped: true, reason: 'index must be rebuilt on restore' } as const;
 
@@ -40,6 +46,34 @@ async function readJson<T>(file: string): Promise<T | null> {
 /** Creates the elasticsearch role; reads theHiveConfig now (ConfigError if unusable). */
 export function elasticsearchRole(settings: EsSettings): RestorableRole & SnapshotDeleter {
   const s: ResolvedEsSettings = resolveEsSettings(settings);
+  /** What Prepare readied per backup: the indices, their counts and a connected client. */
+  const prepared = new Map<string, PreparedSnapshot & { client: Client }>();
+
+  /** Starts the snapshot without waiting for it: its point in time is when ES accepts it, i.e. now; ship waits for it. */
+  const startSnapshot = async (ctx: RoleContext, c: Client, prep: PreparedSnapshot): Promise<EsCommitRecord> => {
+    const snapshot = snapshotName(ctx);
+    let cutAt = Date.now();
+    try {
+      await c.snapshot.create({
+        repository: s.repository,
+        snapshot,
+        wait_for_completion: false,
+        indices: prep.indices,
+        ignore_unavailable: false,
+        include_global_state: false,
+        metadata: { taken_by: 'tandem', backup_id: ctx.backupId, node: ctx.node },
+      });
+    } catch (err) {
+      const existing = esErrorType(err) === 'invalid_snapshot_name_exception' ? await es.getSnapshot(c, s.repository, snapshot) : null;
+      if (!existing) throw new PreconditionError(`cannot start snapshot ${s.repository}/${snapshot}: ${esProblem(err, s.url)}`, {}, { cause: err });
+      cutAt = existing.start_time_in_millis ?? cutAt; // started by an earlier attempt of this commit
+    }
+    const rec: EsCommitRecord = { cutAt, repository: s.repository, snapshot, indices: prep.indices, docCounts: prep.docCounts };
+    await mkdir(ctx.workDir, { recursive: true });
+    await writeFile(join(ctx.workDir, 'commit.json'), JSON.stringify(rec));
+    return rec;
+  };
+
   /** A client per call, closed after it, so no keep-alive socket outlives the step. */
   const withClient = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
     const c = esClient(s);
@@ -68,7 +102,8 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
 
     async prepare(ctx: RoleContext) {
       if (skipIndex(ctx)) return;
-      await withClient(async (c) => {
+      const c = esClient(s);
+      try {
         const repo = await es.repositoryInfo(c, s.repository);
         if (!repo.exists) {
           if (!s.repositoryLocation) throw new PreconditionError(`snapshot repository ${s.repository} does not exist; create it or set repositoryLocation`);
@@ -78,42 +113,38 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
         }
         const indices = await es.discoverIndices(c, s.indexPatterns);
         if (!indices.length) throw new PreconditionError(`no open index matches ${s.indexPatterns.join(', ')}`);
+        // Counted before the vote, so that Commit only sends the snapshot request. TheHive adds
+        // documents: what the snapshot holds is at least this (restore verify checks "not fewer").
+        const prep: PreparedSnapshot = { indices, docCounts: await es.docCounts(c, indices) };
         await mkdir(ctx.workDir, { recursive: true });
-        await writeFile(join(ctx.workDir, 'indices.json'), JSON.stringify(indices));
-      }).catch((err) => {
+        await writeFile(join(ctx.workDir, 'prepared.json'), JSON.stringify(prep));
+        // The client (and its open connection) waits for Commit.
+        prepared.get(ctx.backupId)?.client.close().catch(() => undefined);
+        prepared.set(ctx.backupId, { ...prep, client: c });
+      } catch (err) {
+        await c.close().catch(() => undefined);
         throw err instanceof PreconditionError ? err : new PreconditionError(esProblem(err, s.url), {}, { cause: err });
-      });
+      }
     },
 
     async commit(ctx: RoleContext) {
       if (skipIndex(ctx)) return { ...SKIPPED };
+      const warm = prepared.get(ctx.backupId);
+      prepared.delete(ctx.backupId);
+      if (warm) {
+        try {
+          return await startSnapshot(ctx, warm.client, warm);
+        } finally {
+          await warm.client.close().catch(() => undefined);
+        }
+      }
+      // A repeated commit, or one after the agent restarted: from what Prepare and the first commit wrote.
       const done = await readJson<EsCommitRecord>(join(ctx.workDir, 'commit.json'));
       if (done) return done; // a repeated commit reports the same cut
       return withClient(async (c) => {
-        const snapshot = snapshotName(ctx);
-        const indices = (await readJson<string[]>(join(ctx.workDir, 'indices.json'))) ?? (await es.discoverIndices(c, s.indexPatterns));
-        const docCounts = await es.docCounts(c, indices);
-        let cutAt = Date.now();
-        try {
-          // Not waiting: the snapshot's point in time is when ES accepts it, i.e. now; ship waits for it.
-          await c.snapshot.create({
-            repository: s.repository,
-            snapshot,
-            wait_for_completion: false,
-            indices,
-            ignore_unavailable: false,
-            include_global_state: false,
-            metadata: { taken_by: 'tandem', backup_id: ctx.backupId, node: ctx.node },
-          });
-        } catch (err) {
-          const existing = esErrorType(err) === 'invalid_snapshot_name_exception' ? await es.getSnapshot(c, s.repository, snapshot) : null;
-          if (!existing) throw new PreconditionError(`cannot start snapshot ${s.repository}/${snapshot}: ${esProblem(err, s.url)}`, {}, { cause: err });
-          cutAt = existing.start_time_in_millis ?? cutAt; // started by an earlier attempt of this commit
-        }
-        const rec: EsCommitRecord = { cutAt, repository: s.repository, snapshot, indices, docCounts };
-        await mkdir(ctx.workDir, { recursive: true });
-        await writeFile(join(ctx.workDir, 'commit.json'), JSON.stringify(rec));
-        return rec;
+        const prep = (await readJson<PreparedSnapshot>(join(ctx.workDir, 'prepared.json'))) ?? { indices: await es.discoverIndices(c, s.indexPatterns), docCounts: {} };
+        if (!Object.keys(prep.docCounts).length) prep.docCounts = await es.docCounts(c, prep.indices);
+        return startSnapshot(ctx, c, prep);
       });
     },
 
@@ -159,7 +190,11 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
       });
     },
 
-    async cleanup() {},
+    async cleanup(ctx: RoleContext) {
+      // A backup aborted between Prepare and Commit leaves its waiting client.
+      await prepared.get(ctx.backupId)?.client.close().catch(() => undefined);
+      prepared.delete(ctx.backupId);
+    },
 
     async abort(ctx: RoleContext) {
       if (!skipIndex(ctx)) {
