@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { errorMessage, TandemError } from '../shared/errors';
+import { systemExec } from '../shared/exec';
 import { createLogger } from '../shared/log';
 import { silenceThirdPartyNotices } from '../shared/third-party-warnings';
 import { TANDEM_VERSION } from '../shared/version';
@@ -57,7 +58,7 @@ async function main(plugins: readonly RolePlugin[]): Promise<number> {
   if (!config.tls && !values.insecure) {
     throw new TandemError(`${values.config}: tls is required (ca, cert, key); use --insecure only for a loopback test setup`);
   }
-  const roles = createRoles(plugins, config.roles);
+  const roles = createRoles(plugins, config.roles, systemExec, { stateDir: config.stateDir });
   if (values['check-config']) return void console.log(JSON.stringify(config, null, 2)), 0;
 
   const log = createLogger('tandem-agent', { node: config.node });

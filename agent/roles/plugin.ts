@@ -7,6 +7,12 @@ import type { z } from 'zod';
 import type { Exec } from '../../shared/exec';
 import type { Role } from './role';
 
+/** What a role may know of the agent that hosts it. */
+export interface RoleHost {
+  /** The agent's private state folder (stateDir), or null when there is none (a one-off tool). */
+  stateDir: string | null;
+}
+
 /** One kind of role an agent can play. */
 export interface RolePlugin<S extends z.ZodType = z.ZodType> {
   /** The role's name, also its key under `roles:` in agent.yaml. */
@@ -14,7 +20,7 @@ export interface RolePlugin<S extends z.ZodType = z.ZodType> {
   /** The schema of its settings. */
   settings: S;
   /** Builds the role from validated settings, running programs through `exec`; ConfigError when they cannot work. */
-  create(settings: z.output<S>, exec: Exec): Role;
+  create(settings: z.output<S>, exec: Exec, host: RoleHost): Role;
 }
 
 /** A plug-in, typed by its settings schema. */

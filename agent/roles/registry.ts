@@ -6,7 +6,7 @@ import { esSettings } from './elasticsearch/config';
 import { elasticsearchRole } from './elasticsearch/role';
 import { filesSettings } from './files/config';
 import { filesRole } from './files/role';
-import { rolePlugin, type RolePlugin } from './plugin';
+import { rolePlugin, type RoleHost, type RolePlugin } from './plugin';
 import type { Role } from './role';
 
 /** cassandra, elasticsearch, files. */
@@ -17,6 +17,6 @@ export const PRODUCTION_ROLES: readonly RolePlugin[] = [
 ];
 
 /** Instantiates the configured roles, in the plug-ins' order. */
-export function createRoles(plugins: readonly RolePlugin[], configured: Readonly<Record<string, unknown>>, exec: Exec = systemExec): Role[] {
-  return plugins.filter((p) => configured[p.name] !== undefined).map((p) => p.create(configured[p.name], exec));
+export function createRoles(plugins: readonly RolePlugin[], configured: Readonly<Record<string, unknown>>, exec: Exec = systemExec, host: RoleHost = { stateDir: null }): Role[] {
+  return plugins.filter((p) => configured[p.name] !== undefined).map((p) => p.create(configured[p.name], exec, host));
 }

@@ -14,6 +14,7 @@ import { PRODUCTION_ROLES, createRoles } from '../../agent/roles/registry';
 import { rolePlugin } from '../../agent/roles/plugin';
 import { serveAgent, type RunningAgent } from '../../agent/serve';
 import type { AgentServer } from '../../shared/generated/tandem/v2/agent';
+import { systemExec } from '../../shared/exec';
 import { createLogger } from '../../shared/log';
 import { silenceThirdPartyNotices } from '../../shared/third-party-warnings';
 import { rehearsalRole, rehearsalSettings } from './rehearsal-role';
@@ -60,7 +61,7 @@ async function main(files: string[]): Promise<void> {
   for (const file of files) {
     const config = loadAgentConfig(file, PLUGINS);
     const log = createLogger('tandem-agent', { node: config.node });
-    const agent = await serveAgent(config, createRoles(PLUGINS, config.roles), log, { wrapService: timed(config.node, arrivals) });
+    const agent = await serveAgent(config, createRoles(PLUGINS, config.roles, systemExec, { stateDir: config.stateDir }), log, { wrapService: timed(config.node, arrivals) });
     running.push(agent);
     ready.push({ node: config.node, port: agent.port });
   }

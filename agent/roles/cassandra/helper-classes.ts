@@ -1,12 +1,14 @@
 /**
- * The helper JVM's classes, compiled once per agent process: `java File.java` would compile the
- * source again at every start (a second or two with Cassandra's jars on the classpath). They go to
- * a private folder (mkdtemp, mode 0700) that no other user can fill with classes of their own.
+ * The helper JVM's classes, compiled once: `java File.java` would compile the source again at
+ * every start (seconds with Cassandra's jars on the classpath, more on a busy host). They go to the
+ * agent's own stateDir (kept across restarts), else to a private folder per process (mkdtemp, mode
+ * 0700): never to a place another user could fill with classes of their own.
  * The compiler is the JDK's jdk.compiler module run by `java` itself, which the source launcher
  * needed anyway: no separate javac program is required.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { TandemError, errorMessage } from '../../../shared/errors';
@@ -30,12 +32,16 @@ export interface HelperClasses {
 
 const compiled = new Map<string, Promise<HelperClasses>>();
 
-/** Compiles (once per java and classpath in this process) the helper and the row counter. */
-export function helperClasses(java: string, cassandraClasspath: string, run: CommandRunner): Promise<HelperClasses> {
-  const key = `${java}\0${cassandraClasspath}`;
+/**
+ * Compiles (once per java and classpath in this process) the helper and the row counter. With a
+ * cache folder (in the agent's private stateDir), classes compiled by an earlier start of the agent
+ * are used again when the sources, the classpath and the java program are the same.
+ */
+export function helperClasses(java: string, cassandraClasspath: string, run: CommandRunner, cacheDir: string | null = null): Promise<HelperClasses> {
+  const key = `${java}\0${cassandraClasspath}\0${cacheDir}`;
   let found = compiled.get(key);
   if (!found) {
-    found = compile(java, cassandraClasspath, run);
+    found = cacheDir ? cached(java, cassandraClasspath, run, cacheDir) : compile(java, cassandraClasspath, run, null);
     // A failed compile is tried again at the next need (a JDK installed since, say).
     found.catch(() => compiled.delete(key));
     compiled.set(key, found);
@@ -43,11 +49,44 @@ export function helperClasses(java: string, cassandraClasspath: string, run: Com
   return found;
 }
 
-async function compile(java: string, cassandraClasspath: string, run: CommandRunner): Promise<HelperClasses> {
-  const dir = await mkdtemp(join(tmpdir(), 'tandem-java-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+/** The cache entry for these sources, classpath and java (its resolved path and mtime), compiled when missing. */
+async function cached(java: string, cassandraClasspath: string, run: CommandRunner, cacheDir: string): Promise<HelperClasses> {
+  const h = createHash('sha256').update(`${cassandraClasspath}\0${await javaIdentity(java)}\0`);
+  for (const name of ['CassandraHelper', 'RowCounter'] as const) h.update(await readFile(javaSource(name)));
+  const dir = join(cacheDir, h.digest('hex').slice(0, 16));
+  const done = join(dir, 'classes.json');
+  const prior = await readFile(done, 'utf8').then((t) => JSON.parse(t) as { counterProblem: string | null }, () => null);
+  if (prior) return { classpath: runtimeClasspath(dir, cassandraClasspath), counterProblem: prior.counterProblem };
+  await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+  // Compiled beside, then renamed into place: a crash never leaves half a cache entry.
+  const fresh = await mkdtemp(join(cacheDir, '.compiling-'));
+  const out = await compile(java, cassandraClasspath, run, fresh);
+  await writeFile(join(fresh, 'classes.json'), JSON.stringify({ counterProblem: out.counterProblem }));
+  await rm(dir, { recursive: true, force: true });
+  await rename(fresh, dir).catch(async (err: unknown) => {
+    // Another agent process sharing this stateDir got there first: use its entry.
+    if (!(await readFile(done).then(() => true, () => false))) throw err;
+    await rm(fresh, { recursive: true, force: true });
+  });
+  return { classpath: runtimeClasspath(dir, cassandraClasspath), counterProblem: out.counterProblem };
+}
+
+/** The java program as it resolves on PATH, with its mtime: a JDK upgraded in place compiles again. */
+async function javaIdentity(java: string): Promise<string> {
+  const path = java.includes('/') ? java : (process.env.PATH ?? '').split(':').map((d) => join(d, java)).find((p) => existsSync(p)) ?? java;
+  const real = await realpath(path).catch(() => path);
+  const st = await stat(real).catch(() => null);
+  return `${real}\0${st?.mtimeMs ?? 0}`;
+}
+
+const runtimeClasspath = (dir: string, cassandraClasspath: string) => [join(dir, 'helper'), join(dir, 'counter'), cassandraClasspath].join(':');
+
+async function compile(java: string, cassandraClasspath: string, run: CommandRunner, into: string | null): Promise<HelperClasses> {
+  const dir = into ?? (await mkdtemp(join(tmpdir(), 'tandem-java-')));
+  if (!into) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // A short-lived compiler: C1 only and the serial collector start faster on a busy host.
   const javac = (out: string, source: string, classpath: string[]) =>
-    run([java, '-m', 'jdk.compiler/com.sun.tools.javac.Main', '-nowarn', '-Xlint:none', ...classpath, '-d', join(dir, out), source], { timeoutMs: 180_000 });
+    run([java, '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-m', 'jdk.compiler/com.sun.tools.javac.Main', '-nowarn', '-Xlint:none', ...classpath, '-d', join(dir, out), source], { timeoutMs: 180_000 });
   try {
     await javac('helper', javaSource('CassandraHelper'), []);
   } catch (err) {
@@ -59,7 +98,7 @@ async function compile(java: string, cassandraClasspath: string, run: CommandRun
   } catch (err) {
     counterProblem = `cannot compile the row counter against Cassandra's jars at ${cassandraClasspath} (roles.cassandra.classpath): ${errorMessage(err).slice(0, 500)}`;
   }
-  return { classpath: [join(dir, 'helper'), join(dir, 'counter'), cassandraClasspath].join(':'), counterProblem };
+  return { classpath: runtimeClasspath(dir, cassandraClasspath), counterProblem };
 }
 
 /** Expands `folder/*` entries into their jars: the java launcher does this, the compiler run as a module does not. */

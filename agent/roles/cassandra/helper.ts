@@ -26,6 +26,8 @@ export interface HelperOptions {
   exec: Exec;
   /** Stop after this long without calls or holds; 0 keeps it running. */
   idleMs: number;
+  /** Where compiled classes are kept across restarts (in the agent's private stateDir); null: a fresh private folder per process. */
+  classCache?: string | null;
   /** How long the JVM may take to connect; default 60 s. */
   startTimeoutMs?: number;
 }
@@ -153,7 +155,7 @@ export class CassandraHelper {
   }
 
   private async start(): Promise<Jvm> {
-    const classes = await helperClasses(this.o.java, this.o.classpath, this.o.exec.run);
+    const classes = await helperClasses(this.o.java, this.o.classpath, this.o.exec.run, this.o.classCache ?? null);
     const argv = [
       this.o.java, '-Xmx512m', '-XX:+UseSerialGC', '-XX:MinHeapFreeRatio=10', '-XX:MaxHeapFreeRatio=30',
       ...CASSANDRA_JDK17_FLAGS, '-cp', classes.classpath, 'CassandraHelper', this.o.jmx.host, String(this.o.jmx.port),

@@ -10,6 +10,8 @@ import type { Logger } from '../../../shared/log';
 import { checkTag } from '../../../shared/names';
 import { cassandraCommitSchema, type CassandraCommit, type CassandraPart, type SstableContents } from '../../../shared/parts/cassandra';
 import type { RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipResult } from '../role';
+import type { RoleHost } from '../plugin';
+import { join } from 'node:path';
 import { restoreCassandra } from './restore';
 import type { CassandraSettings } from './config';
 import { describeKeyspace, localDataCenter, replicasPerDc, replication, ringMap, useRingSource, withSession, type Ring } from './cql';
@@ -27,9 +29,12 @@ import { CQL_NAME } from '../../../shared/names';
 export const TAG_PREFIX = 'tandem-';
 
 /** Creates the cassandra role; every program it runs (nodetool, java, sstableloader, bzip2) goes through `exec`. */
-export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec): RestorableRole {
+export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec, host: RoleHost = { stateDir: null }): RestorableRole {
   const nodetool = new Nodetool(s.nodetool, exec.run);
-  const helper = new CassandraHelper({ java: s.java, jmx: s.jmx, classpath: s.classpath, env: {}, exec, idleMs: s.helperIdleMinutes * 60_000 });
+  const helper = new CassandraHelper({
+    java: s.java, jmx: s.jmx, classpath: s.classpath, env: {}, exec, idleMs: s.helperIdleMinutes * 60_000,
+    classCache: host.stateDir ? join(host.stateDir, 'java-classes') : null,
+  });
   useRingSource(s, helper.ring);
   /** Snapshot tags of backups this process prepared: never debris to its own recover(). */
   const ownTags = new Set<string>();
