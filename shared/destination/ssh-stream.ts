@@ -48,9 +48,11 @@ export function putScript(finalPath: string, tmp: string, marker: string): strin
   if (!/^[0-9a-f]{64}$/.test(marker)) throw new ValidationError('the end marker must be 64 hex characters');
   const [d, t, f] = [posix.dirname(finalPath), tmp, finalPath].map(shQuote);
   return [
-    'umask 027;', 'set -C;',
+    // A client that went away must not stop the clean-up: a write to its closed stderr would kill the shell.
+    'trap', "''", 'HUP', 'PIPE;', 'umask 027;', 'set -C;',
     'if', 'mkdir', '-p', '--', d, '&&', 'cat', '>', t, ';', 'then', ':', ';', 'else', 'rm', '-f', '--', t, ';', 'exit', String(EXIT_PUT_FAILED), ';', 'fi', ';',
-    'if', 'test', `"$(tail -c ${END_MARKER_BYTES} -- ${t})"`, '=', shQuote(marker), ';', 'then', ':', ';',
+    // Compared in hex: the shell drops NUL bytes from a command's output, and archives hold many.
+    'if', 'test', `"$(tail -c ${END_MARKER_BYTES} -- ${t} | od -An -tx1 | tr -d ' \\n')"`, '=', shQuote(Buffer.from(marker).toString('hex')), ';', 'then', ':', ';',
     'else', 'rm', '-f', '--', t, ';', 'echo', shQuote('the stream ended before its end marker'), '>&2', ';', 'exit', String(EXIT_PUT_CUT_SHORT), ';', 'fi', ';',
     'if', 'truncate', '-s', `-${END_MARKER_BYTES}`, '--', t, '&&', 'sync', '--', t, '&&', 'mv', '-f', '--', t, f, ';', 'then', 'stat', '-c', '%s', '--', f, ';',
     'else', 'rm', '-f', '--', t, ';', 'exit', String(EXIT_PUT_FAILED), ';', 'fi',
