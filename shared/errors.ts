@@ -35,6 +35,13 @@ export class NotFoundError extends TandemError {}
 /** The requested transition conflicts with the agent's current state (another backup running, ...). */
 export class ConflictError extends TandemError {}
 
+/**
+ * An upload of a stream was cut short on its way (the network, the ssh server, a stalled
+ * transfer) and nothing is stored under its name. A stream cannot be read twice: the caller that
+ * made it makes it again and puts it again (retryStreamedPut).
+ */
+export class TransferInterruptedError extends TandemError {}
+
 /** An external program exited non-zero, was killed, or could not be started. */
 export class CommandError extends TandemError {
   constructor(

@@ -12,6 +12,7 @@ export * from './types';
 export { LocalDestination } from './local';
 export { RsyncDestination, type RsyncOptions, rsyncOptions, sshOptions, shQuote } from './rsync';
 export { S3Destination, s3Credentials } from './s3';
+export { retryStreamedPut, producedAndPut, type StreamedPutRetry } from './streamed';
 
 /** Builds the destination a validated config describes (no I/O; call checkWritable() to test it). */
 export function openDestination(config: DestinationConfig): Destination {

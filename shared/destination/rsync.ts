@@ -1,44 +1,43 @@
 /**
  * A destination on a remote host, reached with rsync and ssh (argv only, never a local shell).
- * rsync writes each file to a hidden temporary name and renames it when complete, so files appear
- * atomically; --partial-dir keeps an interrupted transfer so the retry resumes instead of
- * restarting a multi-GB archive. Remote commands (mkdir, find, rm) go through ssh, whose remote
- * side does run a shell: every word is single-quoted, on top of the strict path validation.
- * The remote host needs rsync and GNU find/stat (any Linux).
+ * Streams (archives, attachments, manifests) go straight to the backup host over ssh, with no
+ * copy on local disk (ssh-stream.ts): a hidden temporary name, then a rename, so files appear
+ * atomically. A stream cannot be sent twice: an upload cut short throws TransferInterruptedError
+ * and its maker sends it again (retryStreamedPut). A local file goes with rsync, which writes a
+ * hidden temporary too and whose --partial-dir lets a retry resume a multi-GB file. Remote
+ * commands (mkdir, find, rm, cat) go through ssh, whose remote side does run a shell: every word
+ * is single-quoted, on top of the strict path validation. The remote host needs rsync and GNU
+ * coreutils and find (any Linux).
  */
-import { createReadStream, promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { posix, resolve as resolvePath, join } from 'node:path';
+import { promises as fs } from 'node:fs';
+import { posix, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { CommandError, NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
-import { runCommand, type CommandRunner } from '../exec';
+import { CommandError, PreconditionError, TransferInterruptedError, ValidationError, errorMessage } from '../errors';
+import { runCommand, spawnProcess, type CommandRunner, type ProcessSpawner } from '../exec';
 import { retry } from '../retry';
 import type { RsyncDestinationConfig } from './config';
-import { byteCounter } from './local';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
+import { EXIT_PUT_FAILED, getStream, putStream, shQuote } from './ssh-stream';
+import { retryStreamedPut } from './streamed';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
+
+export { shQuote };
 
 /** Knobs that are not part of the YAML config (test seams and tuning). */
 export interface RsyncOptions {
   /** Runs rsync and ssh; default runCommand. */
   runner?: CommandRunner;
+  /** Starts the ssh that streams an upload or a download; default spawnProcess. */
+  spawner?: ProcessSpawner;
   /** Attempts per transfer or remote command; default 3. */
   attempts?: number;
   /** Longest wait before the first retry in ms (the wait is random below it), doubled each time; default 2000. */
   retryDelayMs?: number;
-  /** Local folder for staging streams and downloads; default os.tmpdir(). */
-  stagingDir?: string;
 }
 
 /** rsync/ssh exit codes worth retrying: network, I/O, partial transfer, timeouts, ssh (255). */
 const RETRYABLE = new Set([10, 11, 12, 20, 23, 30, 35, 255]);
-
-/** Quotes one word for a POSIX shell (the remote side of ssh). */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The ssh options (without host) for this config; each is one word without spaces or quotes. */
 export function sshOptions(c: RsyncDestinationConfig): string[] {
@@ -65,16 +64,16 @@ export function rsyncOptions(c: RsyncDestinationConfig): string[] {
 /** Destination on a folder of a remote host, via rsync over ssh. */
 export class RsyncDestination implements Destination {
   private readonly run: CommandRunner;
+  private readonly spawn: ProcessSpawner;
   private readonly attempts: number;
   private readonly retryDelayMs: number;
-  private readonly stagingDir: string;
   private readonly madeDirs = new Set<string>();
 
   constructor(private readonly config: RsyncDestinationConfig, options: RsyncOptions = {}) {
     this.run = options.runner ?? runCommand;
+    this.spawn = options.spawner ?? spawnProcess;
     this.attempts = options.attempts ?? 3;
     this.retryDelayMs = options.retryDelayMs ?? 2000;
-    this.stagingDir = options.stagingDir ?? tmpdir();
   }
 
   describe(): string {
@@ -90,9 +89,13 @@ export class RsyncDestination implements Destination {
 
   /** Runs a command on the remote host; `words` are quoted one by one for the remote shell. */
   async ssh(words: string[], signal?: AbortSignal): Promise<string> {
-    const remote = words.join(' ');
-    const argv = ['ssh', ...sshOptions(this.config), '--', `${this.config.user}@${this.config.host}`, remote];
+    const argv = [...this.sshArgv(), words.join(' ')];
     return (await this.retry(() => this.run(argv, { signal }), signal)).stdout;
+  }
+
+  /** `ssh <options> -- user@host`, to which the remote command is appended. */
+  private sshArgv(): string[] {
+    return ['ssh', ...sshOptions(this.config), '--', `${this.config.user}@${this.config.host}`];
   }
 
   private abs(relPath: string): string {
@@ -121,56 +124,37 @@ export class RsyncDestination implements Destination {
     await this.retry(() => this.run(argv, { signal }), signal);
   }
 
-  /** Runs `fn` with a fresh private staging folder, removed afterwards. */
-  private async withStaging<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-    const dir = await fs.mkdtemp(join(this.stagingDir, 'tandem-rsync-'));
-    try {
-      return await fn(dir);
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
-  }
-
   async put(relPath: string, source: string | Readable, opts: PutOptions = {}): Promise<PutResult> {
     const remotePath = this.abs(relPath);
-    const check = (size: number) => {
-      if (opts.size !== undefined && size !== opts.size)
-        throw new ValidationError(`upload of ${relPath} has ${size} bytes, expected ${opts.size}`, { path: relPath });
-      return { size };
-    };
     if (typeof source === 'string') {
       const st = await fs.stat(source);
-      check(st.size);
+      if (opts.size !== undefined && st.size !== opts.size)
+        throw new ValidationError(`upload of ${relPath} has ${st.size} bytes, expected ${opts.size}`, { path: relPath });
       await this.upload(source, remotePath, opts.signal);
       return { size: st.size };
     }
-    // rsync needs a seekable file (and a retry needs the same bytes again): stage the stream.
-    return this.withStaging(async (dir) => {
-      const staged = join(dir, 'data');
-      const counter = byteCounter();
-      await pipeline(source, counter, (await fs.open(staged, 'wx', 0o600)).createWriteStream(), { signal: opts.signal });
-      const result = check(counter.bytes);
-      await this.upload(staged, remotePath, opts.signal);
-      return result;
-    });
+    return this.putStreamAt(remotePath, relPath, source, opts);
+  }
+
+  /** Streams `source` to the absolute remote path; `what` names it in messages. */
+  private async putStreamAt(remotePath: string, what: string, source: Readable, opts: PutOptions = {}): Promise<PutResult> {
+    try {
+      return await putStream({
+        sshArgv: this.sshArgv(), spawn: this.spawn, finalPath: remotePath, relPath: what, source, size: opts.size, signal: opts.signal,
+        bwlimitKBps: this.config.bwlimitKBps, ioTimeoutSeconds: this.config.ioTimeoutSeconds,
+      });
+    } catch (err) {
+      throw opts.signal?.aborted || err instanceof TransferInterruptedError ? err : explain(err, this);
+    }
   }
 
   async get(relPath: string): Promise<Readable> {
-    const remotePath = this.abs(relPath);
-    const dir = await fs.mkdtemp(join(this.stagingDir, 'tandem-rsync-'));
-    const local = join(dir, 'data');
+    const path = this.abs(relPath);
     try {
-      const argv = [...rsyncOptions(this.config), '--', this.remoteSpec(remotePath), local];
-      await this.retry(() => this.run(argv));
+      return await getStream({ sshArgv: this.sshArgv(), spawn: this.spawn, path, relPath, where: this.describe(), attempts: this.attempts, retryDelayMs: this.retryDelayMs });
     } catch (err) {
-      await fs.rm(dir, { recursive: true, force: true });
-      if (isMissingFile(err)) throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath });
-      throw err;
+      throw explain(err, this);
     }
-    // The download lives only as long as the stream: removed on close, end or error.
-    const stream = createReadStream(local);
-    stream.once('close', () => void fs.rm(dir, { recursive: true, force: true }));
-    return stream;
   }
 
   async stat(relPath: string): Promise<{ size: number } | null> {
@@ -224,8 +208,8 @@ export class RsyncDestination implements Destination {
   }
 
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
-    // rsync already writes to a hidden temporary name and renames it into place.
-    await this.put(relPath, Readable.from([Buffer.from(data)]));
+    // The bytes are at hand: an interrupted upload is simply sent again.
+    await retryStreamedPut(() => this.put(relPath, Readable.from([Buffer.from(data)])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
   }
 
   async checkWritable(): Promise<void> {
@@ -240,12 +224,10 @@ export class RsyncDestination implements Destination {
     if (out.trim() === 'readonly') throw new PreconditionError(`folder ${root} on ${this.config.host} is not writable by ${this.config.user}: fix its owner or mode`);
     const probe = joinRoot(root, `.tandem-probe-${randomBytes(6).toString('hex')}`);
     try {
-      await this.withStaging(async (dir) => {
-        await fs.writeFile(join(dir, 'probe'), 'tandem write probe\n');
-        await this.upload(join(dir, 'probe'), probe);
-      });
+      // The probe goes as archives do, streamed with cat, sync and mv: those are what must work.
+      await retryStreamedPut(() => this.putStreamAt(probe, 'the write probe', Readable.from([Buffer.from('tandem write probe\n')])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
     } catch (err) {
-      throw new PreconditionError(`cannot copy a file with rsync to ${this.describe()}: ${errorMessage(err)} (is rsync installed on ${this.config.host}?)`, {}, { cause: err });
+      throw new PreconditionError(`cannot write a file to ${this.describe()}: ${errorMessage(err)} (the backup host needs GNU coreutils: cat, tail, truncate, sync, mv)`, {}, { cause: err });
     } finally {
       await this.ssh(['rm', '-f', '--', shQuote(probe)]).catch(() => undefined);
     }
@@ -264,8 +246,13 @@ function isMissingFile(err: unknown): boolean {
 
 /** Turns a ssh failure into an error that says what to fix; other errors pass through. */
 function explain(err: unknown, d: RsyncDestination): unknown {
-  if (!(err instanceof CommandError) || err.exitCode !== 255) return err;
+  if (!(err instanceof CommandError)) return err;
   const s = err.stderrTail;
+  if (err.exitCode === EXIT_PUT_FAILED) {
+    const why = s.trim().split('\n').slice(-2).join(' | ') || 'no reason given';
+    return new PreconditionError(`${d.describe()}: the backup host could not store the file (${why}): free space there, or fix the folder's owner or mode`, { destination: d.describe() }, { cause: err });
+  }
+  if (err.exitCode !== 255) return err;
   const hint = /Host key verification failed|No .*host key is known/i.test(s)
     ? 'the host key is unknown or changed: add it to knownHostsFile (ssh-keyscan -p PORT HOST) after checking its fingerprint'
     : /Permission denied/i.test(s)

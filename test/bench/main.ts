@@ -2,8 +2,9 @@
  * `npm run bench`: the benchmarks, side by side in one run on the sandbox's data. Prints a
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
  * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) runs only when named.
- * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory) and `retention` (a year
- * of sets at a local folder) need no sandbox and run only when named.
+ * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `retention` (a year
+ * of sets at a local folder) and `rsync` (archive streams to a private sshd) need no sandbox and
+ * run only when named.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 import { agentRssMain } from './agent-rss';
 import { benchRetention } from './retention';
+import { benchRsync } from './rsync';
 import { scaleMain } from './scale';
 import { benchSmall, printSmall } from './small';
 
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
   if (only === 'scale') return scaleMain(process.argv.slice(3));
   if (only === 'agent-rss') return agentRssMain(process.argv.slice(3));
   if (only === 'retention') return printRetention();
+  if (only === 'rsync') return printRsync();
   const env = readSandboxEnv();
   if (!only || only === 'backup') {
     console.log('cluster snapshot: spread between the nodes\' snapshot instants, and wall time');
@@ -62,6 +65,15 @@ async function main(): Promise<void> {
     for (const r of await benchArchive(join(ks, edgestore))) {
       console.log(`  ${r.tool.padEnd(34)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  ${r.bytesOut} bytes`);
     }
+  }
+}
+
+/** Archive streams to a local folder and to the rsync destination, staged and streamed. */
+async function printRsync(): Promise<void> {
+  console.log('3 concurrent streams of 200 MB (compressible bytes) per run, 3 runs; private sshd on 127.0.0.1:27022');
+  console.log(`  ${'to'.padEnd(52)} ${'median'.padStart(10)} ${'worst'.padStart(10)}  runs (MB/s)`);
+  for (const r of await benchRsync()) {
+    console.log(`  ${r.what.padEnd(52)} ${r.median.toFixed(1).padStart(5)} MB/s ${r.worst.toFixed(1).padStart(5)} MB/s  ${r.runs.map((x) => x.toFixed(1)).join(' ')}`);
   }
 }
 

@@ -154,7 +154,7 @@ test('rsync argv: the -e value is one element and every ssh word is space-free',
   assert.match(e, / -o UserKnownHostsFile=\/etc\/tandem\/known_hosts$/);
 });
 
-test('rsync: transient failures are retried, remote commands are quoted, list hides partials', async () => {
+test('rsync: a local file\'s transient failures are retried, remote commands are quoted, list hides partials', async () => {
   const calls: string[][] = [];
   let failures = 1;
   const runner: CommandRunner = async (argv) => {
@@ -166,7 +166,11 @@ test('rsync: transient failures are retried, remote commands are quoted, list hi
     return { stdout, stderr: '', exitCode: 0 };
   };
   const d = new RsyncDestination(rsyncConfig, { runner, retryDelayMs: 1 });
-  await d.put('b1/n1/ks/t.tbz', Readable.from([Buffer.from('hello')]));
+  const work = mkdtempSync(join(tmpdir(), 'tandem-rsync-unit-'));
+  const local = join(work, 't.tbz');
+  writeFileSync(local, 'hello');
+  await d.put('b1/n1/ks/t.tbz', local);
+  rmSync(work, { recursive: true, force: true });
   const rsyncs = calls.filter((c) => c[0] === 'rsync');
   assert.is(rsyncs.length, 2, 'one retry after the timeout');
   assert.is(rsyncs[1].at(-1), 'tandem@backup.example.com:/srv/backups/b1/n1/ks/t.tbz');

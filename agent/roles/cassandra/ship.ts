@@ -6,7 +6,8 @@
 import { readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { TandemError } from '../../../shared/errors';
+import { producedAndPut, retryStreamedPut } from '../../../shared/destination';
+import { TandemError, errorMessage } from '../../../shared/errors';
 import type { ProcessSpawner } from '../../../shared/exec';
 import { runPool } from '../../../shared/pool';
 import { throttle } from '../../../shared/progress';
@@ -107,24 +108,27 @@ export async function shipTables(
   return runPool(tables, opts.parallelism, ctx.signal, async (t, i, signal): Promise<ArchivedTable> => {
     const path = archivePath(ctx, t.keyspace, t.table, opts.compression);
     const { found, plan } = plans[i];
-    const pipe = new PassThrough({ highWaterMark: 1 << 20 });
     const startedAt = Date.now();
-    const [archive, stored] = await Promise.all([
-      createArchive({
-        sourceDir: t.dir,
-        output: pipe,
-        compression: opts.compression,
-        threads: opts.threads,
-        spawn: opts.spawn,
-        include: plan.include,
-        signal,
-        onProgress: (b) => {
-          done.set(i, b);
-          report();
-        },
-      }),
-      ctx.destination.put(path, pipe, { signal }),
-    ]);
+    // An upload cut short cannot be replayed: the archive is built again from the snapshot, which stays until cleanup.
+    const [archive, stored] = await retryStreamedPut(() => {
+      const pipe = new PassThrough({ highWaterMark: 1 << 20 });
+      return producedAndPut(
+        createArchive({
+          sourceDir: t.dir,
+          output: pipe,
+          compression: opts.compression,
+          threads: opts.threads,
+          spawn: opts.spawn,
+          include: plan.include,
+          signal,
+          onProgress: (b) => {
+            done.set(i, b);
+            report();
+          },
+        }),
+        ctx.destination.put(path, pipe, { signal }),
+      );
+    }, { signal, onRetry: (err, attempt) => ctx.log.warn({ path, attempt, err: errorMessage(err) }, 'archive upload cut short; building and sending it again') });
     if (stored.size !== archive.bytesOut) {
       throw new TandemError(`${path}: stored ${stored.size} bytes, archived ${archive.bytesOut}; the transfer was cut short`);
     }

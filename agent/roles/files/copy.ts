@@ -3,7 +3,7 @@ import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HashingPassThrough } from '../../archive/checksum';
-import type { Destination } from '../../../shared/destination';
+import { producedAndPut, retryStreamedPut, type Destination } from '../../../shared/destination';
 import { formatBytes } from '../../../shared/format';
 import { throttle } from '../../../shared/progress';
 import type { ProgressUpdate, RoleContext } from '../role';
@@ -35,12 +35,17 @@ export function linkedSignal(parent: AbortSignal, listeners: number): { signal: 
   return { signal: ac.signal, dispose: () => parent.removeEventListener('abort', onAbort) };
 }
 
-/** Streams `source` to the destination while hashing it: every byte is read once. */
-export async function putHashed(dest: Destination, relPath: string, source: Readable, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
-  const hasher = new HashingPassThrough();
-  // Both sides run together: pipeline feeds the hasher, put drains it; an error on either rejects.
-  await Promise.all([pipeline(source, hasher, { signal }), dest.put(relPath, hasher, { signal })]);
-  return { size: hasher.bytes, sha256: hasher.digest() };
+/**
+ * Streams the file `open` reads to the destination while hashing it: every byte is read once. An
+ * upload cut short on its way is sent again from a fresh `open()` (attempt counts from 1).
+ */
+export async function putHashed(dest: Destination, relPath: string, open: (attempt: number) => Readable | Promise<Readable>, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
+  return retryStreamedPut(async (attempt) => {
+    const hasher = new HashingPassThrough();
+    // Both sides run together: pipeline feeds the hasher, put drains it.
+    await producedAndPut(pipeline(await open(attempt), hasher, { signal }), dest.put(relPath, hasher, { signal }));
+    return { size: hasher.bytes, sha256: hasher.digest() };
+  }, { signal });
 }
 
 /** Counts files and bytes of a copy and reports them, throttled (each report is a state update sent to the coordinator). */

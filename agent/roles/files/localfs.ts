@@ -131,7 +131,7 @@ export async function copyFolder(ctx: RoleContext, cut: LocalCut, base: string, 
       const before = await fh.stat();
       const seen = (st: { size: number; mtimeMs: number }) => ({ size: st.size, mtimeMs: st.mtimeMs });
       if (before.size !== f.size || before.mtimeMs !== f.mtimeMs) out.changed.push({ path: f.path, when: 'after the cut', cut: seen(f), found: seen(before) });
-      const r = await putHashed(ctx.destination, dest, fh.createReadStream({ autoClose: false }), ctx.signal);
+      const r = await putHashed(ctx.destination, dest, () => fh!.createReadStream({ autoClose: false, start: 0 }), ctx.signal);
       const after = await fh.stat();
       if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || r.size !== before.size) {
         out.changed.push({ path: f.path, when: 'during the copy', cut: seen(f), found: { size: r.size, mtimeMs: after.mtimeMs } });

@@ -110,7 +110,9 @@ export async function copyBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
       else throw err;
       return progress.add(0);
     }
-    const r = await putHashed(ctx.destination, dest, body, ctx.signal);
+    // A second attempt reads the object again, still pinned to the cut's ETag.
+    const again = async () => (await client.send(new (s3Sdk().GetObjectCommand)({ Bucket: cut.bucket, Key: o.key, IfMatch: o.etag || undefined }), { abortSignal: ctx.signal })).Body as Readable;
+    const r = await putHashed(ctx.destination, dest, (attempt) => (attempt === 1 ? body : again()), ctx.signal);
     out.stored.push({ key: o.key, path: dest, size: r.size, sha256: r.sha256, etag: o.etag });
     progress.add(r.size);
   });
