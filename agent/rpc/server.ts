@@ -10,6 +10,7 @@ import { MESSAGE_LIMITS } from '../../shared/rpc/limits';
 import { serverCredentials, type TlsFiles } from '../../shared/rpc/tls';
 import { toServiceError } from '../../shared/rpc/status';
 import type { Logger } from '../../shared/log';
+import { announceCommit } from './announce';
 import { coordinatorOnly } from './authorize';
 import type { BackupController } from '../backup/controller';
 import type { RestoreController } from '../restore/controller';
@@ -146,7 +147,8 @@ export function agentService(
 
 /**
  * Starts the gRPC server on the configured address; resolves with the bound port. With TLS, every
- * call passes one interceptor that accepts only the coordinator's certificate (authorize.ts).
+ * call passes one interceptor that accepts only the coordinator's certificate (authorize.ts);
+ * Commit's is then announced ready (announce.ts).
  */
 export async function startServer(
   listen: string,
@@ -154,9 +156,11 @@ export async function startServer(
   service: AgentServer,
   log?: Logger,
 ): Promise<{ server: grpc.Server; port: number }> {
-  const interceptors = tls
-    ? [coordinatorOnly(tls.coordinatorName, (method, details) => log?.warn({ method, err: details }, 'caller refused'))]
-    : [];
+  // The first sees a call's headers first: Commit is announced only once its caller is accepted.
+  const interceptors = [
+    ...(tls ? [coordinatorOnly(tls.coordinatorName, (method, details) => log?.warn({ method, err: details }, 'caller refused'))] : []),
+    announceCommit(),
+  ];
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, ...MESSAGE_LIMITS, interceptors });
   server.addService(AgentService, service);
   const port = await new Promise<number>((resolve, reject) =>

@@ -92,3 +92,59 @@ export function serverStream<Req, Res>(
     });
   });
 }
+
+/** What openUnary needs of a generated method definition. */
+export interface UnaryDefinition<Req, Res> {
+  path: string;
+  requestSerialize(request: Req): Buffer;
+  responseDeserialize(bytes: Buffer): Res;
+}
+
+/** A unary call opened ahead of its request: its headers are on their way, its request is encoded and waits for send(). */
+export interface OpenedUnary<Res> {
+  /** Resolves once the server has announced the call authorized and waiting (its response headers), false when the call ended first. */
+  readonly ready: Promise<boolean>;
+  /** Sends the request and ends the call's side; the server's handler runs when it arrives. Once only. */
+  send(): void;
+  /** The response, or an RpcError (the call refused, its deadline past, or cancelled before send). */
+  readonly response: Promise<Res>;
+  /** Ends a call that will not be sent. */
+  cancel(): void;
+}
+
+/**
+ * Opens a unary call without sending its request: the stream, its headers and the server's
+ * authorization are done before send(), so that sending is one small frame. The request is
+ * encoded now. The wire format is a unary call's; the deadline runs from the opening.
+ */
+export function openUnary<Req, Res>(agent: string, client: grpc.Client, method: UnaryDefinition<Req, Res>, request: Req, options: CallOptions): OpenedUnary<Res> {
+  const name = method.path.slice(method.path.lastIndexOf('/') + 1);
+  const bytes = method.requestSerialize(request);
+  let settled = false;
+  let sent = false;
+  let announce: (ready: boolean) => void = () => undefined;
+  const ready = new Promise<boolean>((r) => (announce = r));
+  let call!: grpc.ClientWritableStream<Buffer>;
+  const response = new Promise<Res>((resolve, reject) => {
+    call = client.makeClientStreamRequest<Buffer, Res>(method.path, (b) => b, method.responseDeserialize, new grpc.Metadata(), { deadline: new Date(Date.now() + options.deadlineMs) }, (err, res) => {
+      settled = true;
+      announce(false);
+      if (err) reject(new RpcError(agent, name, err.code, err.details || err.message));
+      else resolve(res!);
+    });
+  });
+  call.once('metadata', () => announce(true));
+  return {
+    ready,
+    response,
+    send() {
+      if (sent || settled) return;
+      sent = true;
+      call.write(bytes);
+      call.end();
+    },
+    cancel() {
+      if (!settled) call.cancel();
+    },
+  };
+}
