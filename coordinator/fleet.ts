@@ -39,9 +39,9 @@ export class AgentHandle {
     return unary(this.node, this.client, 'commit', { backupId }, { deadlineMs, signal });
   }
   /**
-   * Opens this agent's Commit call without sending it (see openUnary): the round opens every
-   * agent's first, then sends them all in one burst, so that no agent's Commit waits behind the
-   * others' TLS and HTTP/2 work, on either side.
+   * Opens this agent's Commit call with its request, without ending it (see openUnary): the round
+   * opens every agent's first, then ends them all in one burst, so that no agent's Commit waits
+   * behind the others' TLS and HTTP/2 work, on either side.
    */
   openCommit(backupId: string, deadlineMs: number): OpenedUnary<CommitResponse> {
     return openUnary(this.node, this.client, AgentService.commit, { backupId }, { deadlineMs });

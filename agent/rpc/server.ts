@@ -151,7 +151,7 @@ export function agentService(
 /**
  * Starts the gRPC server on the configured address; resolves with the bound port. With TLS, every
  * call passes one interceptor that accepts only the coordinator's certificate (authorize.ts);
- * Commit's is then announced ready (announce.ts).
+ * Commit's is then announced once its request is in (announce.ts).
  */
 export async function startServer(
   listen: string,

@@ -186,7 +186,11 @@ export async function runBackup(
   clock.start('commit');
   reporter.phase('commit on every agent');
   const round = await commitRound(agents, id, b.commitTimeoutMs);
-  if (!round.sent) return abortAll(`the Commit call could not be opened on every agent, no Commit was sent: ${round.unopened.join('; ')}`, 'aborted');
+  if (!round.sent) {
+    const stopped = await abortAll(`the Commit call could not be opened on every agent, none was sent: ${round.unopened.join('; ')}`, 'aborted');
+    round.release(); // only now: see commit-round.ts
+    return stopped;
+  }
   const commits = round.results;
   const commitFailures = (
     await Promise.all(

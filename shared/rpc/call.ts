@@ -100,33 +100,36 @@ export interface UnaryDefinition<Req, Res> {
   responseDeserialize(bytes: Buffer): Res;
 }
 
-/** A unary call opened ahead of its request: its headers are on their way, its request is encoded and waits for send(). */
+/** A unary call opened with its request, whose end (which makes the server run its handler) waits for halfClose(). */
 export interface OpenedUnary<Res> {
-  /** Resolves once the server has announced the call authorized and waiting (its response headers), false when the call ended first. */
+  /** Resolves once the server has announced that it holds the request (its response headers), false when the call ended first. */
   readonly ready: Promise<boolean>;
-  /** Sends the request and ends the call's side; the server's handler runs when it arrives. Once only. */
-  send(): void;
-  /** The response, or an RpcError (the call refused, its deadline past, or cancelled before send). */
+  /** Ends the caller's side: one empty frame, on whose arrival the server's handler runs. Once only. */
+  halfClose(): void;
+  /** The response, or an RpcError (the call refused, its deadline past, or cancelled). */
   readonly response: Promise<Res>;
-  /** Ends a call that will not be sent. */
+  /**
+   * Cancels the call. Node's HTTP/2 sends a stream's end before its reset, so the server may
+   * still run its handler: cancel only once the server would refuse the request.
+   */
   cancel(): void;
 }
 
 /**
- * Opens a unary call without sending its request: the stream, its headers and the server's
- * authorization are done before send(), so that sending is one small frame. The request is
- * encoded now. The wire format is a unary call's; the deadline runs from the opening.
+ * Opens a unary call and sends its request, but not the call's end: a gRPC server runs a unary
+ * handler only once the caller's side is closed. Everything slow (the stream, headers, TLS, the
+ * server's certificate check, encoding and decoding the request) is done before halfClose(),
+ * which is then one small frame. On the wire it is a unary call; the deadline runs from now.
  */
 export function openUnary<Req, Res>(agent: string, client: grpc.Client, method: UnaryDefinition<Req, Res>, request: Req, options: CallOptions): OpenedUnary<Res> {
   const name = method.path.slice(method.path.lastIndexOf('/') + 1);
-  const bytes = method.requestSerialize(request);
   let settled = false;
-  let sent = false;
+  let closed = false;
   let announce: (ready: boolean) => void = () => undefined;
   const ready = new Promise<boolean>((r) => (announce = r));
-  let call!: grpc.ClientWritableStream<Buffer>;
+  let call!: grpc.ClientWritableStream<Req>;
   const response = new Promise<Res>((resolve, reject) => {
-    call = client.makeClientStreamRequest<Buffer, Res>(method.path, (b) => b, method.responseDeserialize, new grpc.Metadata(), { deadline: new Date(Date.now() + options.deadlineMs) }, (err, res) => {
+    call = client.makeClientStreamRequest<Req, Res>(method.path, method.requestSerialize, method.responseDeserialize, new grpc.Metadata(), { deadline: new Date(Date.now() + options.deadlineMs) }, (err, res) => {
       settled = true;
       announce(false);
       if (err) reject(new RpcError(agent, name, err.code, err.details || err.message));
@@ -134,13 +137,13 @@ export function openUnary<Req, Res>(agent: string, client: grpc.Client, method: 
     });
   });
   call.once('metadata', () => announce(true));
+  call.write(request);
   return {
     ready,
     response,
-    send() {
-      if (sent || settled) return;
-      sent = true;
-      call.write(bytes);
+    halfClose() {
+      if (closed || settled) return;
+      closed = true;
       call.end();
     },
     cancel() {
