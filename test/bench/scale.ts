@@ -1,12 +1,13 @@
 /**
- * `npm run bench -- scale [--sizes 3,50,200,500] [--runs N] [--per-host N] [--profile DIR]`: one two-phase
- * backup round over hundreds of agents on this machine, through the real `tandem backup` CLI,
- * real gRPC and mutual TLS (test/helpers/many-agents.ts: rehearsal agents, 50 per process by
- * default, local-folder destination). For each size and run: the prepare and commit rounds, the spread of
- * Commit's arrival across agents (each agent's wall clock on arrival: every host is on this
- * machine), the cut spread (the manifest's), the coordinator's peak RSS and CPU time, and the
- * wall time. Prints median and worst per size beside the targets. --profile DIR writes a V8 CPU profile of every process (the CLI's
- * and each host's) into DIR. Needs no sandbox; asserts nothing.
+ * `npm run bench -- scale [--sizes 3,50,200,500] [--runs N] [--per-host N] [--profile DIR]`: one
+ * two-phase backup round over hundreds of agents on this machine, through the real `tandem
+ * backup` CLI, real gRPC and mutual TLS (test/helpers/many-agents.ts: rehearsal agents, 50 per
+ * process by default, local-folder destination). For each size and run: the prepare and commit
+ * rounds, the spread of Commit's arrival across agents (each agent's wall clock on arrival:
+ * every host is on this machine), the cut spread (the manifest's), the coordinator's peak RSS
+ * and CPU time, and the wall time. Prints median and worst per size beside the targets.
+ * --profile DIR writes a V8 CPU profile of every process (the CLI's and each host's) into DIR.
+ * Needs no sandbox; asserts nothing.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
