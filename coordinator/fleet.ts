@@ -3,8 +3,8 @@
  * wrapper with a deadline and an AbortSignal.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AgentClient, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type DeleteSnapshotResponse, type RestoreEvent, type RestoreRequest, type RestoreResult, type RestoreStatus, type RoleProgress } from '../shared/generated/tandem/v2/agent';
-import { RpcError, serverStream, unary } from '../shared/rpc/call';
+import { AgentClient, AgentService, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type DeleteSnapshotResponse, type RestoreEvent, type RestoreRequest, type RestoreResult, type RestoreStatus, type RoleProgress } from '../shared/generated/tandem/v2/agent';
+import { openUnary, RpcError, serverStream, unary, type OpenedUnary } from '../shared/rpc/call';
 import { MESSAGE_LIMITS } from '../shared/rpc/limits';
 import { fleetClientCredentials, type AgentChannelSetup, type TlsFiles } from '../shared/rpc/tls';
 import type { AgentEntry } from './config';
@@ -37,6 +37,14 @@ export class AgentHandle {
   }
   commit(backupId: string, deadlineMs: number, signal?: AbortSignal): Promise<CommitResponse> {
     return unary(this.node, this.client, 'commit', { backupId }, { deadlineMs, signal });
+  }
+  /**
+   * Opens this agent's Commit call with its request, without ending it (see openUnary): the round
+   * opens every agent's first, then ends them all in one burst, so that no agent's Commit waits
+   * behind the others' TLS and HTTP/2 work, on either side.
+   */
+  openCommit(backupId: string, deadlineMs: number): OpenedUnary<CommitResponse> {
+    return openUnary(this.node, this.client, AgentService.commit, { backupId }, { deadlineMs });
   }
   abort(backupId: string, reason: string, deadlineMs: number): Promise<AbortResponse> {
     return unary(this.node, this.client, 'abort', { backupId, reason }, { deadlineMs });

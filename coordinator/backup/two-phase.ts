@@ -13,6 +13,7 @@ import { retry } from '../../shared/retry';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { abortEverywhere, describeAbort } from './abort';
+import { commitRound } from './commit-round';
 import { faultPoint } from './fault-point';
 import type { Journal, JournalStep } from './journal';
 import { writeManifest } from './manifest-writer';
@@ -181,13 +182,19 @@ export async function runBackup(
   const cold = (await Promise.allSettled(agents.map((a) => a.connected(b.commitTimeoutMs)))).flatMap((r, i) => (r.status === 'rejected' ? [nodeError(agents[i].node, r.reason)] : []));
   if (cold.length) return abortAll(`not connected before Commit, nothing was committed: ${cold.join('; ')}`, 'aborted');
 
-  // Phase two: every commit is sent at once, so the cuts happen together. Journaled first: a
-  // Commit may have been sent only if the journal says "committing".
+  // Phase two: every commit is sent at once, so the cuts happen together (commit-round.ts).
+  // Journaled first: a Commit may have been sent only if the journal says "committing".
   mark('committing');
   faultPoint('before-commit');
   clock.start('commit');
   reporter.phase('commit on every agent');
-  const commits = await Promise.allSettled(agents.map((a) => a.commit(id, b.commitTimeoutMs)));
+  const round = await commitRound(agents, id, b.commitTimeoutMs);
+  if (!round.sent) {
+    const stopped = await abortAll(`the Commit call could not be opened on every agent, none was sent: ${round.unopened.join('; ')}`, 'aborted');
+    round.release(); // only now: see commit-round.ts
+    return stopped;
+  }
+  const commits = round.results;
   const commitFailures = (
     await Promise.all(
       commits.map(async (c, i) => {

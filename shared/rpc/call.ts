@@ -92,3 +92,62 @@ export function serverStream<Req, Res>(
     });
   });
 }
+
+/** What openUnary needs of a generated method definition. */
+export interface UnaryDefinition<Req, Res> {
+  path: string;
+  requestSerialize(request: Req): Buffer;
+  responseDeserialize(bytes: Buffer): Res;
+}
+
+/** A unary call opened with its request, whose end (which makes the server run its handler) waits for halfClose(). */
+export interface OpenedUnary<Res> {
+  /** Resolves once the server has announced that it holds the request (its response headers), false when the call ended first. */
+  readonly ready: Promise<boolean>;
+  /** Ends the caller's side: one empty frame, on whose arrival the server's handler runs. Once only. */
+  halfClose(): void;
+  /** The response, or an RpcError (the call refused, its deadline past, or cancelled). */
+  readonly response: Promise<Res>;
+  /**
+   * Cancels the call. Node's HTTP/2 sends a stream's end before its reset, so the server may
+   * still run its handler: cancel only once the server would refuse the request.
+   */
+  cancel(): void;
+}
+
+/**
+ * Opens a unary call and sends its request, but not the call's end: a gRPC server runs a unary
+ * handler only once the caller's side is closed. Everything slow (the stream, headers, TLS, the
+ * server's certificate check, encoding and decoding the request) is done before halfClose(),
+ * which is then one small frame. On the wire it is a unary call; the deadline runs from now.
+ */
+export function openUnary<Req, Res>(agent: string, client: grpc.Client, method: UnaryDefinition<Req, Res>, request: Req, options: CallOptions): OpenedUnary<Res> {
+  const name = method.path.slice(method.path.lastIndexOf('/') + 1);
+  let settled = false;
+  let closed = false;
+  let announce: (ready: boolean) => void = () => undefined;
+  const ready = new Promise<boolean>((r) => (announce = r));
+  let call!: grpc.ClientWritableStream<Req>;
+  const response = new Promise<Res>((resolve, reject) => {
+    call = client.makeClientStreamRequest<Req, Res>(method.path, method.requestSerialize, method.responseDeserialize, new grpc.Metadata(), { deadline: new Date(Date.now() + options.deadlineMs) }, (err, res) => {
+      settled = true;
+      announce(false);
+      if (err) reject(new RpcError(agent, name, err.code, err.details || err.message));
+      else resolve(res!);
+    });
+  });
+  call.once('metadata', () => announce(true));
+  call.write(request);
+  return {
+    ready,
+    response,
+    halfClose() {
+      if (closed || settled) return;
+      closed = true;
+      call.end();
+    },
+    cancel() {
+      if (!settled) call.cancel();
+    },
+  };
+}

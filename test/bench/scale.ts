@@ -1,12 +1,13 @@
 /**
- * `npm run bench -- scale [--sizes 3,50,200,500] [--runs N] [--per-host N] [--profile DIR]`: one two-phase
- * backup round over hundreds of agents on this machine, through the real `tandem backup` CLI,
- * real gRPC and mutual TLS (test/helpers/many-agents.ts: rehearsal agents, 100 per process,
- * local-folder destination). For each size and run: the prepare and commit rounds, the spread of
- * Commit's arrival across agents (each agent's wall clock on arrival: every host is on this
- * machine), the coordinator's peak RSS and CPU time, and the wall time. Prints median and worst
- * per size beside the targets. --profile DIR writes a V8 CPU profile of every process (the CLI's
- * and each host's) into DIR. Needs no sandbox; asserts nothing.
+ * `npm run bench -- scale [--sizes 3,50,200,500] [--runs N] [--per-host N] [--profile DIR]`: one
+ * two-phase backup round over hundreds of agents on this machine, through the real `tandem
+ * backup` CLI, real gRPC and mutual TLS (test/helpers/many-agents.ts: rehearsal agents, 50 per
+ * process by default, local-folder destination). For each size and run: the prepare and commit
+ * rounds, the spread of Commit's arrival across agents (each agent's wall clock on arrival:
+ * every host is on this machine), the cut spread (the manifest's), the coordinator's peak RSS
+ * and CPU time, and the wall time. Prints median and worst per size beside the targets.
+ * --profile DIR writes a V8 CPU profile of every process (the CLI's and each host's) into DIR.
+ * Needs no sandbox; asserts nothing.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -29,6 +30,8 @@ export interface ScaleRun {
   roundsMs: number;
   /** Last Commit's arrival minus the first's. */
   commitSpreadMs: number;
+  /** The manifest's snapshot spread: the last cut minus the first (the rehearsal role cuts when its Commit work runs). */
+  cutSpreadMs: number;
   peakRssBytes: number;
   cpuMs: number;
   wallMs: number;
@@ -45,7 +48,7 @@ function lineAt(run: MeasuredRun, prefix: string): number {
 function measure(agents: number, run: MeasuredRun, arrivals: Arrival[]): ScaleRun {
   const out = (() => {
     try {
-      return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as { id: string; status: string; reason: string; phasesMs?: Record<string, number> };
+      return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as { id: string; status: string; reason: string; snapshotSpreadMs?: number | null; phasesMs?: Record<string, number> };
     } catch {
       return { id: '', status: 'no JSON', reason: run.stderr.slice(-5).map((l) => l.text).join(' | ') };
     }
@@ -63,6 +66,7 @@ function measure(agents: number, run: MeasuredRun, arrivals: Arrival[]): ScaleRu
     commitMs: span(commits, (a) => a.arrivedAt, (a) => a.answeredAt),
     roundsMs: lineAt(run, '• shipping') - lineAt(run, '• prepare on'),
     commitSpreadMs: span(commits, (a) => a.arrivedAt, (a) => a.arrivedAt),
+    cutSpreadMs: out.snapshotSpreadMs ?? NaN,
     peakRssBytes: run.peakRssBytes,
     cpuMs: run.cpuMs,
     wallMs: run.wallMs,
@@ -109,19 +113,19 @@ function both(rows: ScaleRun[], pick: (r: ScaleRun) => number, fmt: (x: number) 
 /** The report: one line per size, median / worst, and the targets at 500 agents. */
 export function scaleTable(rows: ScaleRun[]): string {
   const sizes = [...new Set(rows.map((r) => r.agents))];
-  const head = ['agents', 'runs ok', 'prepare round', 'commit round', 'prepare→shipping (coordinator)', 'Commit arrival spread', 'coordinator peak RSS', 'coordinator CPU', 'wall'];
+  const head = ['agents', 'runs ok', 'prepare round', 'commit round', 'prepare→shipping (coordinator)', 'Commit arrival spread', 'cut spread', 'coordinator peak RSS', 'coordinator CPU', 'wall'];
   const lines = sizes.map((n) => {
     const rs = rows.filter((r) => r.agents === n);
     return [String(n), `${rs.filter((r) => r.ok).length}/${rs.length}`, both(rs, (r) => r.prepareMs, ms), both(rs, (r) => r.commitMs, ms), both(rs, (r) => r.roundsMs, ms),
-      both(rs, (r) => r.commitSpreadMs, ms), both(rs, (r) => r.peakRssBytes, mb), both(rs, (r) => r.cpuMs, ms), both(rs, (r) => r.wallMs, ms)];
+      both(rs, (r) => r.commitSpreadMs, ms), both(rs, (r) => r.cutSpreadMs, ms), both(rs, (r) => r.peakRssBytes, mb), both(rs, (r) => r.cpuMs, ms), both(rs, (r) => r.wallMs, ms)];
   });
-  const target = ['target at 500', '', 'prepare + commit < 1 s', '', '', '< 50 ms', '< 300 MB', '', ''];
+  const target = ['target at 500', '', 'prepare + commit < 1 s', '', '', '< 50 ms', '', '< 300 MB', '', ''];
   return [head, ...lines, target].map((l) => `| ${l.join(' | ')} |`).join('\n').replace(/\n/, `\n|${head.map(() => '---').join('|')}|\n`);
 }
 
 /** `npm run bench -- scale …`: prints each run, then the table (median / worst). */
 export async function scaleMain(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string', default: '3,50,200,500' }, runs: { type: 'string', default: '3' }, 'per-host': { type: 'string', default: '100' }, profile: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string', default: '3,50,200,500' }, runs: { type: 'string', default: '3' }, 'per-host': { type: 'string', default: '50' }, profile: { type: 'string' } } });
   const sizes = values.sizes.split(',').map(Number);
   const runs = Number(values.runs);
   const perHost = Number(values['per-host']);
@@ -131,7 +135,7 @@ export async function scaleMain(argv: string[]): Promise<void> {
   const rows: ScaleRun[] = [];
   for (const n of sizes) {
     console.log(`${n} agents in ${Math.ceil(n / perHost)} processes, ${runs} runs`);
-    rows.push(...(await benchScale(n, runs, perHost, (r) => console.log(`  ${r.ok ? 'ok' : 'FAILED'} prepare ${ms(r.prepareMs)}, commit ${ms(r.commitMs)}, coordinator prepare→shipping ${ms(r.roundsMs)}, spread ${ms(r.commitSpreadMs)}, RSS ${mb(r.peakRssBytes)}, CPU ${ms(r.cpuMs)}, wall ${ms(r.wallMs)}${r.phasesMs ? `, phasesMs ${JSON.stringify(r.phasesMs)}` : ''}${r.reason ? `: ${r.reason}` : ''}`), values.profile)));
+    rows.push(...(await benchScale(n, runs, perHost, (r) => console.log(`  ${r.ok ? 'ok' : 'FAILED'} prepare ${ms(r.prepareMs)}, commit ${ms(r.commitMs)}, coordinator prepare→shipping ${ms(r.roundsMs)}, spread ${ms(r.commitSpreadMs)}, cut spread ${ms(r.cutSpreadMs)}, RSS ${mb(r.peakRssBytes)}, CPU ${ms(r.cpuMs)}, wall ${ms(r.wallMs)}${r.phasesMs ? `, phasesMs ${JSON.stringify(r.phasesMs)}` : ''}${r.reason ? `: ${r.reason}` : ''}`), values.profile)));
   }
   console.log(`\nmedian / worst over ${runs} runs (${new Date().toISOString().slice(0, 10)}):\n${scaleTable(rows)}`);
 }

@@ -1,0 +1,27 @@
+/**
+ * Commit's call is announced as soon as its request has arrived: its response headers go out
+ * before the call's end, on which gRPC runs the handler. The coordinator opens every agent's
+ * Commit with its request first and ends them all only once each is announced
+ * (coordinator/backup/commit-round.ts), so that what it sends at the commit instant is one empty
+ * frame per agent, with TLS, HTTP/2, the certificate check and the request's decoding already
+ * done on both sides. Installed after the certificate check: a refused call is never announced.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { AgentService } from '../../shared/generated/tandem/v2/agent';
+
+/** A server interceptor that sends Commit's response headers once its request has been received. */
+export function announceCommit(): grpc.ServerInterceptor {
+  return (method, call) => {
+    if (method.path !== AgentService.commit.path) return new grpc.ServerInterceptingCall(call);
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMessage: (message, messageNext) => {
+            messageNext(message);
+            call.sendMetadata(new grpc.Metadata());
+          },
+        });
+      },
+    });
+  };
+}

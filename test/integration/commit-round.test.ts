@@ -1,0 +1,80 @@
+/**
+ * The commit round against real agent processes (rehearsal role, mutual TLS on loopback): a
+ * Commit opened with its request is announced by the agent and held until the call ends; a round
+ * in which one call cannot be opened ends none, and the held Commits are refused once aborted.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { commitRound } from '../../coordinator/backup/commit-round';
+import { AgentState, type BackupPlan } from '../../shared/generated/tandem/v2/agent';
+import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
+import { toWireDestination } from '../../shared/wire/destination';
+import { handles, makeFleet, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
+
+const plan = (id: string, dir: string): BackupPlan => ({
+  backupId: id,
+  tag: id,
+  leaseMs: 60_000,
+  destination: toWireDestination({ type: 'local', path: dir }),
+  options: toWireBackupOptions(backupOptionsSchema.parse({})),
+  parent: undefined,
+});
+
+const fleets: TestFleet[] = [];
+test.after(async () => {
+  for (const f of fleets) await stopFleet(f);
+});
+
+async function twoAgents(): Promise<TestFleet> {
+  const f = await makeFleet([{ node: 'n1', roles: { rehearsal: {} } }, { node: 'n2', roles: { rehearsal: {} } }]);
+  fleets.push(f);
+  await startFleet(f);
+  return f;
+}
+
+test('an agent announces an opened Commit once its request is in, and commits only when the call ends', async () => {
+  const f = await twoAgents();
+  const hs = handles(f);
+  try {
+    for (const h of hs) assert.ok((await h.prepare(plan('set-held', f.destDir), 10_000)).voteYes);
+    const calls = hs.map((h) => h.openCommit('set-held', 10_000));
+    assert.equal(await Promise.all(calls.map((c) => c.ready)), [true, true], 'both agents announced the call');
+    // Announced, with the request in: nothing is committed until the call's end arrives.
+    for (const h of hs) assert.is(AgentState[(await h.status('set-held', 3000)).state], 'PREPARED');
+    calls.forEach((c) => c.halfClose());
+    const answers = await Promise.all(calls.map((c) => c.response));
+    for (const a of answers) {
+      assert.ok(a.committedUnixMs > 0, 'the cut has an instant');
+      assert.not.equal(AgentState[a.state], 'PREPARED');
+    }
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+});
+
+test('a commit round in which one call cannot be opened ends none, and takes no cut once aborted', async () => {
+  const f = await twoAgents();
+  const hs = handles(f);
+  try {
+    for (const h of hs) assert.ok((await h.prepare(plan('set-half', f.destDir), 10_000)).voteYes);
+    await stopAgent(f.agents[1]);
+    const round = await commitRound(hs, 'set-half', 5000);
+    assert.is(round.sent, false);
+    if (round.sent) return;
+    assert.is(round.unopened.length, 1);
+    assert.match(round.unopened[0], /n2/);
+    // Its call is held, not ended: the agent that was reached is still only prepared.
+    assert.is(AgentState[(await hs[0].status('set-half', 3000)).state], 'PREPARED');
+    // As the run does: Abort first, then release the held call, whose Commit is then refused.
+    await hs[0].abort('set-half', 'one agent is down', 5000);
+    round.release();
+    assert.is(AgentState[(await hs[0].status('set-half', 3000)).state], 'ABORTED');
+    assert.not.ok(existsSync(join(f.dir, 'markers', 'n1', 'set-half', 'committed')), 'no cut was taken');
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+});
+
+test.run();
