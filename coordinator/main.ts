@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** tandem: the coordinator CLI of coordinated hot backups for TheHive clusters. */
+// First: libuv sizes its thread pool from the environment on the first asynchronous file call.
+import './threadpool';
 import { silenceThirdPartyNotices } from '../shared/third-party-warnings';
 import { TandemError, errorMessage } from '../shared/errors';
 import { TANDEM_VERSION } from '../shared/version';

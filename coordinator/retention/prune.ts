@@ -23,8 +23,13 @@ import { incompleteVerdict, removals } from './plan';
 import { applyPolicy, type Decision, type RetentionPolicy } from './policy';
 import { esSnapshotsOf, needsOf, setOfPath, type EsSnapshotRef } from './references';
 
-/** Sets removed at once: each removal is a few round trips (marker, manifest, folders) that a destination serves side by side. */
-const REMOVAL_PARALLELISM = 4;
+/**
+ * Sets removed at once. Each removal is a few round trips (marker, manifest) and then folders of
+ * unlinks; a file system takes a folder's unlinks one at a time (they lock the folder), so what
+ * runs side by side is folders, and the more sets in flight the more folders: 8 sets keep the
+ * coordinator's thread pool (threadpool.ts) busy without holding hundreds of sets half-removed.
+ */
+const REMOVAL_PARALLELISM = 8;
 
 /** What to remove: the sets the policy does not keep, or one set by id. */
 export type PruneTarget = { kind: 'prune'; policy: RetentionPolicy } | { kind: 'delete'; id: string };
@@ -180,11 +185,14 @@ async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<strin
     const r = removals(v.id, await filesOf(), needed);
     if (r.whole) {
       // The node folders first, the marker with the set's folder last: a kill before it goes leaves a marked folder, not an "incomplete backup".
+      // The node folders side by side: each is a folder tree of its own, and the marker stays until all are gone.
       const below = (await dest.folders(v.id)).map((f) => `${v.id}/${f}`);
-      for (const [i, p] of below.entries()) {
-        await dest.remove(p);
-        if (i === 0) faultPoint('prune-removing-files');
-      }
+      await Promise.all(
+        below.map(async (p, i) => {
+          await dest.remove(p);
+          if (i === 0) faultPoint('prune-removing-files');
+        }),
+      );
       await dest.remove(v.id);
       o.say(`  ${v.id}: removed`);
       return out;

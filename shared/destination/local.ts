@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
 import type { LocalDestinationConfig } from './config';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
+import { removeTree } from './remove-tree';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
 
 /** A hidden temporary name next to `finalPath`; list() skips it because it starts with '.'. */
@@ -145,7 +146,7 @@ export class LocalDestination implements Destination {
   async remove(prefix: string): Promise<void> {
     const rel = safeRelPrefix(prefix);
     if (rel === '') throw new ValidationError('refusing to remove the whole destination root', { path: prefix });
-    await fs.rm(joinRoot(this.root, rel), { recursive: true, force: true });
+    await removeTree(joinRoot(this.root, rel));
   }
 
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {

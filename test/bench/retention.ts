@@ -13,6 +13,7 @@ import { manifestSchema, parseManifest, type Manifest } from '../../shared/manif
 import { nodePartSchema } from '../../shared/parts';
 import { sha256Of } from '../../shared/parts/io';
 import { snapshotTagFor } from '../../shared/names';
+import { runCommand } from '../../shared/exec';
 import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 
 /** One row of the report. */
@@ -38,7 +39,7 @@ function put(dest: string, rel: string, body: string) {
 }
 
 /** Clones the template set into `count` daily sets ending today, each built on the one before. */
-function cloneSets(dest: string, template: Manifest, count: number, extraFiles: number): string[] {
+export function cloneSets(dest: string, template: Manifest, count: number, extraFiles: number): string[] {
   const ids: string[] = [];
   const end = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate(), 2, 30);
   let parent: Manifest | null = null;
@@ -93,7 +94,7 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** Makes the sets, then times `tandem list` `runs` times and `tandem prune` at most 3 times (on a fresh copy each time). */
+/** Makes the sets, then times `tandem list` `runs` times and `tandem prune` at most 3 times (on a fresh copy each time), each prune beside a plain `rm -rf` of what it removed. */
 export async function benchRetention(o: { sets?: number; extraFiles?: number; runs?: number } = {}): Promise<RetentionBenchRow[]> {
   const count = o.sets ?? 365;
   const extraFiles = o.extraFiles ?? 100;
@@ -123,13 +124,23 @@ export async function benchRetention(o: { sets?: number; extraFiles?: number; ru
     const listTimes: number[] = [];
     for (let i = 0; i < runs; i++) listTimes.push(await timed(async () => void (await cli(['list', '--json']))));
     const pruneTimes: number[] = [];
+    const floorTimes: number[] = [];
     let kept = 0;
+    let removedFiles = 0;
+    const floor = join(work, 'floor');
     for (let i = 0; i < Math.min(runs, 3); i++) {
       rmSync(dest, { recursive: true, force: true });
       cpSync(pristine, dest, { recursive: true });
       let out = '';
       pruneTimes.push(await timed(async () => void (out = (await cli(['prune', '--keep-daily', '7', '--keep-weekly', '4', '--keep-monthly', '12', '--json'])).stdout)));
-      kept = JSON.parse(out).kept.length;
+      const report = JSON.parse(out) as { kept: unknown[]; removed: { id: string }[] };
+      kept = report.kept.length;
+      // The floor, in the same run: one plain `rm -rf` of the folders the prune removed, on a fresh copy.
+      rmSync(floor, { recursive: true, force: true });
+      cpSync(pristine, floor, { recursive: true });
+      const victims = report.removed.map((r) => join(floor, r.id));
+      removedFiles = Number((await runCommand(['find', ...victims, '-type', 'f', '-printf', '.'])).stdout.length);
+      floorTimes.push(await timed(async () => void (await runCommand(['rm', '-rf', '--', ...victims], { timeoutMs: 600_000 }))));
     }
     const keptIds = (JSON.parse((await cli(['list', '--json'])).stdout).backupSets as { id: string; status: string }[]).filter((s) => s.status === 'complete').map((s) => s.id);
     for (const id of keptIds) await cli(['verify', id]);
@@ -137,6 +148,7 @@ export async function benchRetention(o: { sets?: number; extraFiles?: number; ru
     return [
       { what: `tandem list, ${count} sets`, target: '< 2 s', runs, medianSeconds: median(listTimes), worstSeconds: Math.max(...listTimes), note: `${files} files at the destination` },
       { what: `tandem prune --keep-daily 7 --keep-weekly 4 --keep-monthly 12, ${count} daily sets`, target: '< 10 s', runs: pruneTimes.length, medianSeconds: median(pruneTimes), worstSeconds: Math.max(...pruneTimes), note: `${kept} sets kept, each verifies` },
+      { what: `floor: rm -rf of the ${count - kept} folders the prune removes`, target: '', runs: floorTimes.length, medianSeconds: median(floorTimes), worstSeconds: Math.max(...floorTimes), note: `${removedFiles} files, one process` },
     ];
   } finally {
     await stopFleet(fleet);

@@ -1,7 +1,7 @@
 /** Unit tests of LocalDestination against a temporary folder, and of the rsync argv (no ssh needed). */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -127,6 +127,28 @@ test('remove is recursive and idempotent, and refuses the root', async () => {
   await dest.remove('b2/');
   await dest.remove('b1/none/deeper');
   await dest.remove('').then(() => assert.unreachable(), (e) => assert.instance(e, ValidationError));
+});
+
+test('remove takes a whole set folder, one file, and links without following them', async () => {
+  // A set folder as a prune finds it: nested node folders, hidden partial uploads, many files in one folder.
+  await dest.put('b3/node1/cassandra/ks/t1.tbz', Readable.from([Buffer.from('a')]));
+  for (let i = 0; i < 300; i++) await dest.put(`b3/node2/files/data/${i}.bin`, Readable.from([Buffer.from(String(i))]));
+  writeFileSync(join(root, 'b3', 'node1', '.t2.tbz.abc.partial'), 'half');
+  // A link inside the set pointing outside it: the link goes, what it points to stays.
+  const outside = mkdtempSync(join(tmpdir(), 'tandem-dest-outside-'));
+  try {
+    writeFileSync(join(outside, 'precious'), 'p');
+    symlinkSync(outside, join(root, 'b3', 'node1', 'linked-folder'));
+    symlinkSync(join(outside, 'precious'), join(root, 'b3', 'node2', 'linked-file'));
+    await dest.remove('b3/node1/cassandra/ks/t1.tbz');
+    assert.is(await dest.stat('b3/node1/cassandra/ks/t1.tbz'), null);
+    assert.ok(existsSync(join(root, 'b3', 'node1', 'cassandra', 'ks')), 'removing one file leaves its folder');
+    await dest.remove('b3');
+    assert.not.ok(existsSync(join(root, 'b3')));
+    assert.equal(readdirSync(outside), ['precious']);
+  } finally {
+    rmSync(outside, { recursive: true, force: true });
+  }
 });
 
 test('checkWritable passes, and says what to fix when the folder is missing', async () => {
