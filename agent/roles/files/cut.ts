@@ -1,8 +1,11 @@
 /**
- * The cut of a folder store, taken at Commit and kept in the backup's workDir until ship: the walk
- * (walk.ts) written entry by entry to `cut.ndjson`, then its counts to `cut.json`, whose presence
- * says the walk is complete (a Commit retried after a crash walks again). Trusted local state
- * written by this agent, read back by it alone.
+ * The cut of a folder store: Commit records its instant (`cut.json`) and starts the walk of the
+ * folder (walk.ts) at that instant, entry by entry into workDir/cut.ndjson, without waiting for
+ * it: a walk of a million files takes a minute or more, longer than a Commit may wait. Ship
+ * awaits the walk, then copies from it knowing the totals. A walk is never instant; it sees the
+ * folder as it is while it runs, as the listing inside Commit did before (TheHive only adds and
+ * deletes attachments, never rewrites one). Trusted local state written by this agent, read back
+ * by it alone.
  */
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -24,14 +27,38 @@ export interface FolderCut {
 
 const entriesFile = (workDir: string) => join(workDir, 'cut.ndjson');
 
-/** Walks `location` into workDir/cut.ndjson; returns the counts, also written to workDir/cut.json. */
-export async function takeFolderCut(location: string, workDir: string): Promise<FolderCut> {
+/** What Commit records of a folder store: where and when. */
+export interface FolderCutAt {
+  store: 'localfs';
+  location: string;
+  cutAt: number;
+}
+
+/** A walk under way: its end, and who hears of each file it finds (ship's progress, once ship runs). */
+export interface FolderWalk {
+  done: Promise<FolderCut>;
+  onFile: () => void;
+}
+
+/** Starts walking `at.location` into workDir/cut.ndjson; `done` gives the counts. */
+export function startFolderWalk(at: FolderCutAt, workDir: string, signal: AbortSignal): FolderWalk {
+  const walk: FolderWalk = { done: Promise.resolve(null as unknown as FolderCut), onFile: () => undefined };
+  walk.done = walkFolderCut(at, workDir, signal, () => walk.onFile());
+  // Awaited by ship; a walk whose backup was aborted before ship must not count as unhandled.
+  walk.done.catch(() => undefined);
+  return walk;
+}
+
+/** Walks `location` into workDir/cut.ndjson; returns the counts. `onFile` is called per file found (progress). */
+async function walkFolderCut(at: FolderCutAt, workDir: string, signal: AbortSignal, onFile: () => void): Promise<FolderCut> {
   await fs.mkdir(workDir, { recursive: true });
-  const cut: FolderCut = { store: 'localfs', location, cutAt: Date.now(), files: 0, bytes: 0, dirs: 0 };
+  const cut: FolderCut = { ...at, files: 0, bytes: 0, dirs: 0 };
   const out = createWriteStream(entriesFile(workDir));
   try {
-    for await (const e of walkFolder(location)) {
+    for await (const e of walkFolder(at.location)) {
+      signal.throwIfAborted();
       if ('file' in e) {
+        onFile();
         cut.files++;
         cut.bytes += e.file.size;
       } else if ('dir' in e) cut.dirs++;
@@ -43,9 +70,6 @@ export async function takeFolderCut(location: string, workDir: string): Promise<
     out.destroy();
     throw err;
   }
-  const tmp = join(workDir, 'cut.json.partial');
-  await fs.writeFile(tmp, JSON.stringify(cut));
-  await fs.rename(tmp, join(workDir, 'cut.json'));
   return cut;
 }
 

@@ -1,8 +1,8 @@
 /**
  * The files role: TheHive's attachments, from a folder or a bucket, copied file by file into
  * `<backupId>/<node>/files/` with a listing (sizes, sha256, owners, modes) for restore.
- * Commit records the cut (a folder's walk in workDir/cut.ndjson, a bucket's listing in
- * workDir/cut.json); ship copies that cut, except the attachments the parent set already holds
+ * Commit records the cut (its instant for a folder, whose walk it starts (cut.ts); a bucket's
+ * listing in workDir/cut.json); ship copies that cut, except the attachments the parent set already holds
  * (incremental.ts), which the listing names instead (ship-folder.ts, ship-bucket.ts).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import type { Logger } from '../../../shared/log';
 import type { CheckResult, RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipResult } from '../role';
 import { resolveFilesSettings, type FilesSettings, type ResolvedFilesSettings } from './config';
 import { linkedSignal } from './copy';
-import { takeFolderCut, type FolderCut } from './cut';
+import { startFolderWalk, type FolderCutAt, type FolderWalk } from './cut';
 import { checkFolder } from './localfs';
 import { restoreFiles } from './restore';
 import { checkBucket, listBucket, storeClient, type S3Cut } from './s3';
@@ -26,19 +26,28 @@ export function filesRole(settings: FilesSettings): RestorableRole {
   const s: ResolvedFilesSettings = resolveFilesSettings(settings);
   const where = s.store === 'localfs' ? s.location : `s3://${s.bucket}${s.endpoint ? ` at ${s.endpoint}` : ''}`;
 
+  /** Walks of folder cuts started at Commit, by backup id, until their ship takes them. */
+  const walks = new Map<string, FolderWalk>();
+
   /** Takes the cut, or returns the one already taken for this backup (commit is idempotent). */
-  const takeCut = async (ctx: RoleContext): Promise<FolderCut | S3Cut> => {
+  const takeCut = async (ctx: RoleContext): Promise<FolderCutAt | S3Cut> => {
     const file = join(ctx.workDir, 'cut.json');
     const old = await readFile(file, 'utf8').catch(() => null);
-    if (old) return JSON.parse(old) as FolderCut | S3Cut;
-    if (s.store === 'localfs') return takeFolderCut(s.location, ctx.workDir);
-    let cut: S3Cut;
-    const client = storeClient(s);
-    try {
-      const cutAt = Date.now();
-      cut = { store: 's3', bucket: s.bucket, endpoint: s.endpoint, cutAt, objects: await listBucket(client, s.bucket, ctx.signal) };
-    } finally {
-      client.destroy();
+    if (old) return JSON.parse(old) as FolderCutAt | S3Cut;
+    let cut: FolderCutAt | S3Cut;
+    // A folder is walked at the start of ship (cut.ts): Commit records the instant only.
+    if (s.store === 'localfs') {
+      cut = { store: 'localfs', location: s.location, cutAt: Date.now() };
+      walks.set(ctx.backupId, startFolderWalk(cut, ctx.workDir, ctx.signal));
+    }
+    else {
+      const client = storeClient(s);
+      try {
+        const cutAt = Date.now();
+        cut = { store: 's3', bucket: s.bucket, endpoint: s.endpoint, cutAt, objects: await listBucket(client, s.bucket, ctx.signal) };
+      } finally {
+        client.destroy();
+      }
     }
     await mkdir(ctx.workDir, { recursive: true });
     await writeFile(file, JSON.stringify(cut));
@@ -76,7 +85,7 @@ export function filesRole(settings: FilesSettings): RestorableRole {
 
     async commit(ctx: RoleContext) {
       const cut = await takeCut(ctx);
-      if (cut.store === 'localfs') return { cutAt: cut.cutAt, store: cut.store, location: where, fileCount: cut.files, bytes: cut.bytes };
+      if (cut.store === 'localfs') return { cutAt: cut.cutAt, store: cut.store, location: where };
       return { cutAt: cut.cutAt, store: cut.store, location: where, fileCount: cut.objects.length, bytes: cut.objects.reduce((a, f) => a + f.size, 0) };
     },
 
@@ -92,6 +101,8 @@ export function filesRole(settings: FilesSettings): RestorableRole {
     async cleanup() {},
 
     async abort(ctx: RoleContext) {
+      await walks.get(ctx.backupId)?.done.catch(() => undefined);
+      walks.delete(ctx.backupId);
       await ctx.destination.remove(base(ctx));
     },
 
@@ -110,8 +121,13 @@ export function filesRole(settings: FilesSettings): RestorableRole {
     const raw = await readFile(join(ctx.workDir, 'cut.json'), 'utf8').catch(() => null);
     if (!raw) throw new PreconditionError(`files: the cut of backup ${ctx.backupId} is gone (agent restarted?); the backup must be retried`);
     // Written by this agent at commit: trusted local state, not destination input.
-    const cut = JSON.parse(raw) as FolderCut | S3Cut;
-    if (cut.store === 'localfs') return shipFolder(ctx, cut, base(ctx), where, s.concurrency);
+    const cut = JSON.parse(raw) as FolderCutAt | S3Cut;
+    if (cut.store === 'localfs') {
+      // The walk started at Commit; after an agent restart in between, it starts now.
+      const walk = walks.get(ctx.backupId) ?? startFolderWalk(cut, ctx.workDir, ctx.signal);
+      walks.delete(ctx.backupId);
+      return shipFolder(ctx, walk, base(ctx), where, s.concurrency);
+    }
     const client = storeClient(s as Extract<ResolvedFilesSettings, { store: 's3' }>);
     try {
       return await shipBucket(ctx, client, cut, base(ctx), where, s.concurrency);

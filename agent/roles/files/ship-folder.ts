@@ -1,5 +1,6 @@
 /**
- * Ship of a folder store, streamed end to end: the cut is read back from workDir entry by entry,
+ * Ship of a folder store, streamed end to end: the folder is walked into workDir (cut.ts), then
+ * the cut is read back entry by entry,
  * looked up in the parent's listing in the same pass (incremental.ts), the files the parent does
  * not hold are copied `concurrency` at a time, and the listing is written to the destination in
  * listing order as the copies finish. Memory stays bounded by the copies in flight and the
@@ -11,7 +12,7 @@ import { LISTING_FORMAT, type ListingRecord } from '../../../shared/parts/files-
 import { ListingWriter } from '../../../shared/parts/files-listing-write';
 import type { RoleContext, ShipResult } from '../role';
 import { DeviationCounter, progressReporter, shipSummary } from './copy';
-import { folderCutEntries, type FolderCut } from './cut';
+import { folderCutEntries, type FolderWalk } from './cut';
 import { folderLookup, parentListing } from './incremental';
 import { copyCutFile, type FileCopy } from './localfs';
 import type { CutFile } from './walk';
@@ -37,8 +38,12 @@ function slots(n: number) {
 }
 
 /** Copies the cut in workDir to `<base>/data/` and writes `<base>/listing.ndjson`; the part keeps counts and its reference. */
-export async function shipFolder(ctx: RoleContext, cut: FolderCut, base: string, where: string, concurrency: number): Promise<ShipResult> {
+export async function shipFolder(ctx: RoleContext, walk: FolderWalk, base: string, where: string, concurrency: number): Promise<ShipResult> {
+  // What is left of the walk is part of the copy span: the timeline's phases are the manifest's.
   const startedAt = Date.now();
+  const walking = progressReporter(ctx, 0, 0, 'list');
+  walk.onFile = () => walking.add(0);
+  const cut = await walk.done;
   const parent = await parentListing(ctx, cut);
   const lookup = await folderLookup(ctx, parent);
   const writer = new ListingWriter(ctx.destination, `${base}/listing.ndjson`, { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 'localfs', location: cut.location }, ctx.signal);
