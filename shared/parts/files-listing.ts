@@ -51,16 +51,29 @@ export const listingHeaderSchema = z.discriminatedUnion('store', [
 /** The last line: what the lines before it hold, checked by every reader. */
 const endSchema = z.strictObject({ files: z.int().nonnegative(), dirs: z.int().nonnegative(), bytes: z.int().nonnegative(), summary: z.string() });
 
-/** Any other line. */
-export const listingRecordSchema = z.union([
-  z.strictObject({ dir: listedDirSchema }),
-  z.strictObject({ file: listedFileSchema }),
-  z.strictObject({ object: listedObjectSchema }),
-  z.strictObject({ changed: z.looseObject({ path: z.string() }) }),
-  z.strictObject({ missing: z.string() }),
-  z.strictObject({ unstorable: z.strictObject({ path: z.string(), reason: z.string() }) }),
-  z.strictObject({ end: endSchema }),
-]);
+/** The schema of each kind of line after the header, by its one key. */
+const recordSchemas = {
+  dir: z.strictObject({ dir: listedDirSchema }),
+  file: z.strictObject({ file: listedFileSchema }),
+  object: z.strictObject({ object: listedObjectSchema }),
+  changed: z.strictObject({ changed: z.looseObject({ path: z.string() }) }),
+  missing: z.strictObject({ missing: z.string() }),
+  unstorable: z.strictObject({ unstorable: z.strictObject({ path: z.string(), reason: z.string() }) }),
+  end: z.strictObject({ end: endSchema }),
+};
+
+/** Any line after the header. */
+export const listingRecordSchema = z.union(Object.values(recordSchemas) as unknown as [typeof recordSchemas.dir, typeof recordSchemas.file, typeof recordSchemas.object, typeof recordSchemas.changed, typeof recordSchemas.missing, typeof recordSchemas.unstorable, typeof recordSchemas.end]);
+
+/** Parses one line's value by its key, so a problem names the field of the kind the line says it is. */
+function parseRecord(value: unknown, path: string, n: number): z.output<typeof listingRecordSchema> {
+  const key = value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value)[0] : undefined;
+  const schema = key !== undefined && Object.hasOwn(recordSchemas, key) ? recordSchemas[key as keyof typeof recordSchemas] : null;
+  if (!schema) throw new ValidationError(`${path} line ${n} is not a valid files listing record: expected one of ${Object.keys(recordSchemas).join(', ')}`);
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ValidationError(`${path} line ${n} is not a valid files listing record: ${firstIssue(r.error)}`);
+  return r.data as z.output<typeof listingRecordSchema>;
+}
 
 export type ListingHeader = z.output<typeof listingHeaderSchema>;
 export type ListingEnd = z.output<typeof endSchema>;
@@ -132,9 +145,7 @@ export async function openListing(open: () => Promise<Readable>, ref: FileRef, t
       for await (const line of { [Symbol.asyncIterator]: () => lines }) {
         n++;
         if (end) throw damaged(`line ${n} follows the end line`);
-        const r = listingRecordSchema.safeParse(parseLine(line, ref.path, n));
-        if (!r.success) throw new ValidationError(`${ref.path} line ${n} is not a valid files listing record: ${firstIssue(r.error)}`);
-        const rec = r.data;
+        const rec = parseRecord(parseLine(line, ref.path, n), ref.path, n);
         if ('end' in rec) {
           end = rec.end;
           continue;

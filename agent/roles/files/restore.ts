@@ -75,6 +75,8 @@ export async function restoreFiles(phase: RestorePhase, outer: RestoreContext, s
   try {
     const src = restoreSource(ctx, 'files');
     const open = await readListing(ctx, src.part);
+    // Every line checked before the load changes anything: a damaged listing is refused whole, not half-way through.
+    if (phase === 'load') for await (const _ of (await open()).records);
     const first = await open();
     const store = first.header.store;
     // An attachment unchanged since an earlier set is fetched from the set that stores it.
