@@ -40,8 +40,14 @@ export class ListingWriter {
     if (this.failure) throw this.failure;
     if (this.push(record)) return;
     await new Promise<void>((resolve) => {
-      this.out.once('drain', resolve);
-      this.out.once('close', resolve);
+      // Both listeners go once either fires: a listing of millions of lines waits for a drain often.
+      const done = () => {
+        this.out.off('drain', done);
+        this.out.off('close', done);
+        resolve();
+      };
+      this.out.on('drain', done);
+      this.out.on('close', done);
     });
     if (this.failure) throw this.failure;
   }

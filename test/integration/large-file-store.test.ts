@@ -48,7 +48,7 @@ const timed = async (what: string, args: string[]) => {
   return r;
 };
 
-test(`a store of ${COUNT} attachments: backup, show --json, verify and restore, every message small`, async () => {
+test(`a store of ${COUNT} attachments: backup and show --json, every message small`, async () => {
   const b = await timed('backup', ['backup', '--config', fleet.fleetFile, '--id', ID, '--json']);
   assert.is(b.code, 0, b.stdout + b.stderr);
   assert.is(JSON.parse(b.stdout).status, 'complete');
@@ -65,12 +65,7 @@ test(`a store of ${COUNT} attachments: backup, show --json, verify and restore, 
   const m = JSON.parse(show.stdout);
   assert.equal(m.listed.files, COUNT);
   assert.is(m.nodes[0].parts.files.fileCount, COUNT);
-
-  const v = await timed('verify', ['verify', ID, '--config', fleet.fleetFile, '--json']);
-  assert.is(v.code, 0, v.stdout + v.stderr);
-  const report = JSON.parse(v.stdout);
-  assert.ok(report.ok, report.problems?.join('\n'));
-  assert.is(report.files, COUNT + m.files.length, 'every attachment and every file of the set re-read');
+  // verify runs on the set built on this one below, which reads this set's attachments too.
 });
 
 test('built on it: only the new and the changed attachments are copied; restore brings back every one; a damaged one is found', async () => {
