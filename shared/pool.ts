@@ -46,3 +46,44 @@ export async function runPool<T, R = void>(
   if (failure) throw failure.error;
   return results;
 }
+
+/**
+ * Runs fn over the items of an async iterable, at most `concurrency` at once, taking the next item
+ * only when a slot is free: memory stays bounded whatever the iterable yields (a listing of
+ * millions of entries). Errors and aborts as runPool: the first stops taking items, aborts the
+ * signal handed to fn, and is thrown once the items in flight have settled.
+ */
+export async function forEachBounded<T>(
+  items: AsyncIterable<T> | Iterable<T>,
+  concurrency: number,
+  signal: AbortSignal | undefined,
+  fn: (item: T, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal);
+  const onAbort = () => ac.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  const limit = Math.max(1, Math.floor(concurrency) || 1);
+  const running = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    ac.abort(error);
+  };
+  try {
+    for await (const item of items) {
+      if (failure) break;
+      signal?.throwIfAborted();
+      const p: Promise<void> = fn(item, ac.signal).catch(fail).finally(() => running.delete(p));
+      running.add(p);
+      if (running.size >= limit) await Promise.race(running);
+    }
+  } catch (error) {
+    fail(error);
+  } finally {
+    await Promise.all(running);
+    signal?.removeEventListener('abort', onAbort);
+  }
+  if (failure) throw failure.error;
+}

@@ -11,6 +11,7 @@ import { MANIFEST_FORMAT, manifestPath, manifestSchema, snapshotSpread, type Man
 import { snapshotTagFor } from '../../shared/names';
 import { nodePartSchema, TIMELINE_MAX_SPANS, type NodePart, type RunPhaseSpan, type TimelineSpan } from '../../shared/parts';
 import { readReferenced } from '../../shared/parts/io';
+import { runPool } from '../../shared/pool';
 import type { BackupOptions } from '../../shared/wire/backup-options';
 import { TANDEM_VERSION } from '../../shared/version';
 import type { FleetConfig } from '../config';
@@ -54,7 +55,7 @@ export async function writeManifest(
   }));
   const files = nodes.flatMap((n) => [...n.files, { ...n.record, node: n.node, role: 'node' as const }]);
   // The manifest promises that every part is there: check before writing it.
-  const present = new Map((await destination.list(`${id}/`)).map((e) => [e.path, e.size]));
+  const present = await sizesAt(destination, id, files);
   const missing = files.filter((f) => present.get(f.path) !== f.size);
   if (missing.length) {
     throw new TandemError(`${missing.length} part(s) missing or of the wrong size at ${destination.describe()}: ${missing.slice(0, 3).map((f) => f.path).join(', ')}`);
@@ -111,6 +112,25 @@ function withFinish(timeline: TimelineSpan[], doneAt: number): TimelineSpan[] {
   const from = Math.max(0, ...timeline.map((s) => s.endedAt));
   // A record already at the bound (not one this agent wrote) keeps what it has.
   return from && doneAt >= from && timeline.length < TIMELINE_MAX_SPANS ? [...timeline, { phase: 'finish', startedAt: from, endedAt: doneAt }] : timeline;
+}
+
+/**
+ * The sizes of the set's own files at the destination. A role's folder is listed once when every
+ * file in it is in the manifest (Cassandra's archives: one listing, not one request each); the
+ * files role's listing and the part records are looked up one by one, since their folders hold
+ * the attachments, which can number in the millions.
+ */
+async function sizesAt(destination: Destination, id: string, files: { path: string; node: string; role: string }[]): Promise<Map<string, number>> {
+  const folderOf = (f: { node: string; role: string }) => `${id}/${f.node}/${f.role}/`;
+  const one = files.filter((f) => f.role === 'files' || f.role === 'node' || !f.path.startsWith(folderOf(f)));
+  const folders = [...new Set(files.filter((f) => !one.includes(f)).map(folderOf))];
+  const present = new Map<string, number>();
+  for (const folder of folders) for (const e of await destination.list(folder)) present.set(e.path, e.size);
+  await runPool(one, 8, undefined, async (f) => {
+    const st = await destination.stat(f.path);
+    if (st) present.set(f.path, st.size);
+  });
+  return present;
 }
 
 /** One entry per referenced path (two tables never share an archive, but a retried ship may report one twice). */

@@ -3,19 +3,20 @@
  * earlier sets it references (where those sets store them: a parent pruned since keeps them),
  * and every attachment its files listings hold (at the set that stores it: this one, or an
  * earlier set for an attachment unchanged since), is re-read and its size and sha256 compared
- * with what was recorded at backup time. Listings are read one at a time; their entries are
- * checked in a bounded pool.
+ * with what was recorded at backup time. Listings are read one at a time, line by line; their
+ * entries are checked in a bounded pool as they are read.
  */
 import { createHash } from 'node:crypto';
 import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
-import { listingPaths, readFilesListing } from '../../shared/parts/files-paths';
+import type { FileRef } from '../../shared/parts';
+import { listingAttachments } from '../../shared/parts/files-paths';
 import { toWireDestination } from '../../shared/wire/destination';
 import { toWireRestoreOptions, parseRestoreOptions } from '../../shared/wire/restore';
 import { RestorePhase } from '../../shared/generated/tandem/v2/agent';
 import type { AgentHandle } from '../fleet';
-import { runPool } from '../../shared/pool';
+import { forEachBounded } from '../../shared/pool';
 import { readManifestAndDigest } from './catalog';
 
 /** The outcome of `tandem verify`. */
@@ -47,20 +48,15 @@ export async function verifyBackupSet(
   const { manifest, sha256 } = opts.manifest ?? (await readManifestAndDigest(dest, id));
   const problems: string[] = [];
   const totals = { files: 0, bytes: 0 };
-  const check = (list: readonly Expected[]) => checkFiles(dest, list, opts.parallelism ?? 4, problems, totals, opts.onFile);
+  const check = (list: AsyncIterable<Expected> | Iterable<Expected>) => checkFiles(dest, list, opts.parallelism ?? 4, problems, totals, opts.onFile);
   await check(manifest.files);
   // Files of earlier sets this one is built on, at their own path: a parent pruned since keeps them.
   await check(manifest.references.map((r) => ({ ...r, note: `${r.role === 'cassandra' ? 'an archive' : 'a file'} stored by set ${r.set} that this set references` })));
   for (const n of nodesWith(manifest, 'files')) {
     const part = n.parts.files;
     try {
-      const listing = await readFilesListing(dest, part.listing, id);
-      await check(listingPaths(listing, id, n.node).map((a) => ({
-        path: a.path,
-        size: a.size,
-        sha256: a.sha256,
-        note: a.set === id ? undefined : `attachment ${a.name} of ${n.node}, unchanged since set ${a.set} which stores it; this set needs it`,
-      })));
+      // Line by line: a listing of millions of attachments is checked without being held.
+      await check(listingExpected(dest, part.listing, id, n.node));
     } catch (err) {
       problems.push(`cannot check the attachments of ${n.node}: ${errorMessage(err)}`);
     }
@@ -69,9 +65,16 @@ export async function verifyBackupSet(
   return { id, ok: problems.length === 0, files: totals.files, bytes: totals.bytes, problems: problems.sort() };
 }
 
+/** What the attachments of one listing must be, read from it line by line. */
+async function* listingExpected(dest: Destination, ref: FileRef, id: string, node: string): AsyncGenerator<Expected> {
+  for await (const a of listingAttachments(dest, ref, id, node)) {
+    yield { path: a.path, size: a.size, sha256: a.sha256, note: a.set === id ? undefined : `attachment ${a.name} of ${node}, unchanged since set ${a.set} which stores it; this set needs it` };
+  }
+}
+
 /** Checks size and sha256 of every file, `parallelism` at a time. */
-async function checkFiles(dest: Destination, list: readonly Expected[], parallelism: number, problems: string[], totals: { files: number; bytes: number }, onFile?: (path: string) => void) {
-  await runPool(list, parallelism, undefined, async (f) => {
+async function checkFiles(dest: Destination, list: AsyncIterable<Expected> | Iterable<Expected>, parallelism: number, problems: string[], totals: { files: number; bytes: number }, onFile?: (path: string) => void) {
+  await forEachBounded(list, parallelism, undefined, async (f) => {
     const why = f.note ? ` (${f.note})` : '';
     try {
       const st = await dest.stat(f.path);

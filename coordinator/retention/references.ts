@@ -8,7 +8,7 @@ import type { Destination } from '../../shared/destination';
 import { TandemError, errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
 import { partRefs } from '../../shared/parts';
-import { listingPaths, readFilesListing } from '../../shared/parts/files-paths';
+import { listingAttachments } from '../../shared/parts/files-paths';
 
 /** An Elasticsearch snapshot a set holds. */
 export interface EsSnapshotRef {
@@ -49,9 +49,8 @@ export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds>
     for (const r of partRefs(n.parts)) paths.add(r.path);
   }
   for (const n of nodesWith(m, 'files')) {
-    let listing;
     try {
-      listing = await readFilesListing(dest, n.parts.files.listing, m.id);
+      for await (const a of listingAttachments(dest, n.parts.files.listing, m.id, n.node)) paths.add(a.path);
     } catch (err) {
       throw new TandemError(
         `cannot tell which attachments backup set ${m.id} needs: ${errorMessage(err)}; nothing was deleted. Check it with 'tandem verify ${m.id}', or remove it with 'tandem delete ${m.id}'`,
@@ -59,7 +58,6 @@ export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds>
         { cause: err },
       );
     }
-    for (const a of listingPaths(listing, m.id, n.node)) paths.add(a.path);
   }
   return { id: m.id, paths, esSnapshots: esSnapshotsOf(m) };
 }

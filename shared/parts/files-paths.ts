@@ -14,14 +14,14 @@
 import type { Destination } from '../destination';
 import { ValidationError } from '../errors';
 import type { FileRef } from './common';
-import { filesListingSchema, type FilesListing, type ListedFile, type ListedObject } from './files';
-import { readReferenced } from './io';
+import type { ListedFile, ListedObject } from './files';
+import { openListing, type ListingHeader } from './files-listing';
 
 /** The folder of a node's files part in a set: `<set>/<node>/files`. */
 export const filesFolder = (set: string, node: string) => `${set}/${node}/files`;
 
 /** The folder under a node's files part that holds a store's attachments. */
-const storeFolder = (store: FilesListing['store']) => (store === 'localfs' ? 'data' : 's3');
+const storeFolder = (store: ListingHeader['store']) => (store === 'localfs' ? 'data' : 's3');
 
 /** One listing entry of either store. */
 export type ListedAttachment = ListedFile | ListedObject;
@@ -37,7 +37,7 @@ export const storingSet = (thisSet: string, entry: ListedAttachment): string => 
  * ValidationError for an entry naming `thisSet` itself: tandem never writes one (it stores those
  * bytes), so the listing was altered.
  */
-export function attachmentPath(thisSet: string, node: string, store: FilesListing['store'], entry: ListedAttachment): string {
+export function attachmentPath(thisSet: string, node: string, store: ListingHeader['store'], entry: ListedAttachment): string {
   if (entry.set === thisSet) throw new ValidationError(`files listing of ${node} in ${thisSet}: ${attachmentName(entry)} names this set itself as the set storing it; the listing was altered, the backup set is damaged`);
   return `${filesFolder(storingSet(thisSet, entry), node)}/${storeFolder(store)}/${attachmentName(entry)}`;
 }
@@ -54,20 +54,15 @@ export interface AttachmentAt {
   name: string;
 }
 
-/** Every destination path `listing` (of `node` in `thisSet`) needs, its own and earlier sets'. */
-export function listingPaths(listing: FilesListing, thisSet: string, node: string): AttachmentAt[] {
-  const entries: readonly ListedAttachment[] = listing.store === 'localfs' ? listing.files : listing.objects;
-  return entries.map((e) => ({ path: attachmentPath(thisSet, node, listing.store, e), size: e.size, sha256: e.sha256, set: storingSet(thisSet, e), name: attachmentName(e) }));
-}
-
 /**
- * Reads the files listing `ref` names in set `thisSet` (size, sha256 and shape checked),
- * and refuses one whose entry names `thisSet` as the set storing it.
+ * Every attachment the listing `ref` names (of `node` in `thisSet`), its own and earlier sets',
+ * read line by line from the destination: the listing is never held whole. Throws
+ * ValidationError, possibly after some were handed out, for a damaged listing (ListingReader).
  */
-export async function readFilesListing(dest: Destination, ref: FileRef, thisSet: string): Promise<FilesListing> {
-  const listing = await readReferenced(dest, ref, filesListingSchema, 'files listing');
-  const entries: readonly ListedAttachment[] = listing.store === 'localfs' ? listing.files : listing.objects;
-  const self = entries.find((e) => e.set === thisSet);
-  if (self) throw new ValidationError(`${ref.path}: ${attachmentName(self)} names this set (${thisSet}) as the set storing it, which tandem never writes: the listing was altered, the backup set is damaged`);
-  return listing;
+export async function* listingAttachments(dest: Destination, ref: FileRef, thisSet: string, node: string): AsyncGenerator<AttachmentAt> {
+  const { header, records } = await openListing(() => dest.get(ref.path), ref, thisSet);
+  for await (const r of records) {
+    const e = 'file' in r ? r.file : 'object' in r ? r.object : null;
+    if (e) yield { path: attachmentPath(thisSet, node, header.store, e), size: e.size, sha256: e.sha256, set: storingSet(thisSet, e), name: attachmentName(e) };
+  }
 }

@@ -10,13 +10,18 @@ import { sha256 as sha256Hex, destPath, epochMs, fileRef } from './common';
 /** The earlier set that stores an attachment this set did not copy again (absent: this set stores it). */
 const storedIn = nameSchema('backup id', BACKUP_ID).optional();
 
-/** What Commit recorded: the listing of the store at the cut. */
+/**
+ * What Commit recorded: the instant of the cut, and for a bucket the count of its listing taken
+ * then. A folder store is walked right after Commit, at the start of ship (a walk of a million
+ * files takes longer than a Commit may wait): its counts are in the part and the listing, and
+ * absent here (present in sets written before).
+ */
 export const filesCommitSchema = z.strictObject({
   cutAt: epochMs,
   store: z.enum(['localfs', 's3']),
   location: z.string(),
-  fileCount: z.int().nonnegative(),
-  bytes: z.int().nonnegative(),
+  fileCount: z.int().nonnegative().optional(),
+  bytes: z.int().nonnegative().optional(),
 });
 
 /** How many files did not make it as cut, and a few of them. */

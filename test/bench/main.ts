@@ -3,7 +3,8 @@
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
  * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) runs only when named.
  * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `retention` (a year
- * of sets at a local folder) and `rsync` (archive streams to a private sshd) need no sandbox and
+ * of sets at a local folder), `rsync` (archive streams to a private sshd) and `files` (a store of
+ * a million attachments) need no sandbox and
  * run only when named.
  */
 import { readdir } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { benchBackup } from './backup';
 import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 import { agentRssMain } from './agent-rss';
+import { filesBenchMain } from './files';
 import { benchRetention } from './retention';
 import { benchRsync } from './rsync';
 import { scaleMain } from './scale';
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
   // Many agents on this machine, or a year of sets at a local folder: no sandbox, and not part of the default run.
   if (only === 'scale') return scaleMain(process.argv.slice(3));
   if (only === 'agent-rss') return agentRssMain(process.argv.slice(3));
+  if (only === 'files') return filesBenchMain(process.argv.slice(3));
   if (only === 'retention') return printRetention();
   if (only === 'rsync') return printRsync();
   const env = readSandboxEnv();

@@ -17,6 +17,7 @@ import { loadFolder } from '../../agent/roles/files/restore-localfs';
 import { errorMessage } from '../../shared/errors';
 import { parseManifest } from '../../shared/manifest';
 import { filesListingSchema, type FilesListing } from '../../shared/parts/files';
+import { localListingOf } from '../helpers/listing';
 import { parseValue } from '../../shared/parts/io';
 import { parseRestoreOptions } from '../../shared/wire/restore';
 import { plantCassandraSet, plantFilesSet, SET_ID, validListing, validManifest } from '../helpers/backup-set';
@@ -147,7 +148,7 @@ export const hostileDestinationCases: FaultCase[] = [
           l.files[0].mode = 0o6755;
           l.dirs[1].mode = 0o3777;
         });
-        await loadFolder(ctx, { from, target, concurrency: 1 }, parseListing(listing), false);
+        await loadFolder(ctx, { from, target, concurrency: 1 }, localListingOf(parseListing(listing)), false);
         const file = statSync(join(target, 'ab', 'cdef')).mode & 0o7777;
         const folder = statSync(join(target, 'ab')).mode & 0o7777;
         const problems = [file & 0o7000 ? `file restored with mode ${file.toString(8)}` : '', folder & 0o7000 ? `folder restored with mode ${folder.toString(8)}` : ''].filter(Boolean);

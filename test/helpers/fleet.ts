@@ -50,7 +50,7 @@ let nextPort = 17500 + Math.floor(Math.random() * 2000);
 
 /** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
 export async function makeFleet(
-  specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls' }[],
+  specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls'; port?: number }[],
   opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown> } = {},
 ): Promise<TestFleet> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-fleet-'));
@@ -65,7 +65,8 @@ export async function makeFleet(
     await issueCert(pki, s.node, 'agent', ['127.0.0.1']);
     const a: TestAgent = {
       node: s.node,
-      port: nextPort++,
+      // A fixed port when the caller owns a range; otherwise the next of this run's.
+      port: s.port ?? nextPort++,
       config: join(dir, `${s.node}.yaml`),
       markerDir: join(dir, 'markers', s.node),
       stateDir: join(dir, 'state', s.node),

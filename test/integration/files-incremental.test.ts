@@ -16,7 +16,9 @@ import { filesRole } from '../../agent/roles/files/role';
 import { verifyBackupSet } from '../../coordinator/backup/verify';
 import { LocalDestination } from '../../shared/destination';
 import type { Manifest } from '../../shared/manifest';
-import { filesListingSchema, type ListedFile } from '../../shared/parts/files';
+import type { ListedFile } from '../../shared/parts/files';
+import { writeReferenced } from '../../shared/parts/io';
+import { readListingFile } from '../helpers/listing';
 import { backupContext, manifestOf, publishManifest, restoreContext, runBackup } from '../helpers/roles';
 
 const work = mkdtempSync(join(tmpdir(), 'tandem-files-incr-'));
@@ -64,8 +66,8 @@ async function backup(role: ReturnType<typeof filesRole>, parent: ParentRef | nu
   const { commit, shipped, result } = await runBackup(role, ctx);
   const m: Manifest = manifestOf(ctx.backupId, [{ node: 'node1', role: 'files', commit, shipped }], parent?.backupId ?? null);
   const ref = await publishManifest(destination, m);
-  const listing = filesListingSchema.parse(JSON.parse(readFileSync(join(destRoot, ctx.backupId, 'node1/files/listing.json'), 'utf8')));
-  if (listing.store !== 'localfs') throw new Error('a folder store gives a folder listing');
+  const listing = await readListingFile(join(destRoot, ctx.backupId, 'node1/files/listing.ndjson'), ctx.backupId);
+  if (listing.header.store !== 'localfs') throw new Error('a folder store gives a folder listing');
   const bySet = (f: ListedFile) => f.set ?? '(this set)';
   return { id: ctx.backupId, m, ref, shipped, result, files: listing.files, sets: Object.fromEntries(listing.files.map((f) => [f.path, bySet(f)])) };
 }
@@ -134,7 +136,7 @@ test('a set built on a parent stores only new and changed attachments; restore a
 test('a parent whose listing cannot be read: the set stores every attachment and the agent logs why', async () => {
   const { role } = store();
   const first = await backup(role, null);
-  appendFileSync(join(destRoot, first.id, 'node1/files/listing.json'), ' ');
+  appendFileSync(join(destRoot, first.id, 'node1/files/listing.ndjson'), ' ');
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, new Writable({ write: (chunk, _enc, done) => done(void lines.push(JSON.parse(String(chunk)))) }));
   const second = await backup(role, first.ref, log);
@@ -143,8 +145,26 @@ test('a parent whose listing cannot be read: the set stores every attachment and
   assert.ok(second.files.every((f) => f.set === undefined));
   const why = lines.find((l) => l.parent === first.id && typeof l.why === 'string');
   assert.ok(why, JSON.stringify(lines));
-  assert.match(String(why!.why), /listing\.json does not match its record/);
+  assert.match(String(why!.why), /listing\.ndjson does not match its record/);
   assert.is(why!.level, 40, 'a warning');
+});
+
+test('a parent written in the former listing format (one JSON document) is still built on', async () => {
+  const { role } = store();
+  const first = await backup(role, null);
+  // The same set as an earlier version wrote it: listing.json, referenced by the part and the manifest's files.
+  const listing = await readListingFile(join(destRoot, first.id, 'node1/files/listing.ndjson'), first.id);
+  const h = listing.header as Extract<typeof listing.header, { store: 'localfs' }>;
+  const v2 = { format: 'tandem.files-listing/v2', cutAt: h.cutAt, store: 'localfs', location: h.location, files: listing.files, dirs: listing.dirs, changed: [], missing: [], unstorable: [], summary: '' };
+  const ref = await writeReferenced(destination, `${first.id}/node1/files/listing.json`, JSON.stringify(v2) + '\n');
+  const old = first.m.nodes[0].parts.files!.listing.path;
+  first.m.nodes[0].parts.files!.listing = ref;
+  first.m.files = first.m.files.map((f) => (f.path === old ? { ...f, ...ref } : f));
+  const parent = await publishManifest(destination, first.m);
+  const second = await backup(role, parent);
+  assert.equal([second.result.fileCount, second.result.referenced.files], [0, 5], 'every attachment kept by the parent');
+  for (const set of Object.values(second.sets)) assert.is(set, first.id);
+  assert.equal((await verifyBackupSet(config, first.id)).problems, [], 'verify reads the former format');
 });
 
 test.run();

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from '@elastic/elasticsearch';
 import { test } from 'uvu';
+import { readListingFile } from '../helpers/listing';
 import * as assert from 'uvu/assert';
 import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
 import { parentSet } from '../../agent/backup/parent';
@@ -210,23 +211,27 @@ test('files: a tampered file at the destination fails the load and leaves no fil
 test('files: unsafe listing paths and planted links are refused; nothing is written outside the target', async () => {
   needSandbox(env);
   const { role, m } = await filesBackup();
-  const listingPath = `${m.id}/node1/files/listing.json`;
-  const listing = JSON.parse(readFileSync(join(destRoot, listingPath), 'utf8'));
+  const listingPath = `${m.id}/node1/files/listing.ndjson`;
+  const lines = readFileSync(join(destRoot, listingPath), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  const firstFile = lines.find((l) => l.file).file;
   const tampered = structuredClone(m);
   /** Writes a listing with extra entries, and a manifest that agrees with it (a consistent but hostile set). */
   const withEntries = async (...paths: string[]) => {
-    const body = JSON.stringify({ ...listing, files: [...listing.files, ...paths.map((path) => ({ ...listing.files[0], path }))] });
+    const end = lines.at(-1).end;
+    const extra = paths.map((path) => ({ file: { ...firstFile, path } }));
+    const counted = { end: { ...end, files: end.files + paths.length, bytes: end.bytes + paths.length * firstFile.size } };
+    const body = [...lines.slice(0, -1), ...extra, counted].map((l) => JSON.stringify(l)).join('\n') + '\n';
     await destination.writeAtomic(listingPath, body);
     tampered.files.find((f) => f.path === listingPath)!.sha256 = sha(Buffer.from(body));
     tampered.nodes[0].parts.files!.listing = { path: listingPath, size: Buffer.byteLength(body), sha256: sha(Buffer.from(body)) };
   };
   const target = join(work, 'jail/target3');
   await withEntries('../evil', '/tmp/evil-abs');
-  await rejects(() => role.restore('load', restoreCtx(tampered, 'files', { filesTarget: target })), /not a valid files listing: files\.\d+\.path: "\.\.\/evil": segment "\.\." is not allowed/);
+  await rejects(() => role.restore('load', restoreCtx(tampered, 'files', { filesTarget: target })), /line \d+ is not a valid files listing record: file\.path: "\.\.\/evil": segment "\.\." is not allowed/);
   assert.not.ok(existsSync(join(work, 'jail/evil')));
   assert.not.ok(existsSync(target), 'refused before anything was written');
   // A listing changed without a matching manifest is caught by its sha256.
-  await rejects(() => role.restore('load', restoreCtx(m, 'files', { filesTarget: target })), /listing\.json does not match its record/);
+  await rejects(() => role.restore('load', restoreCtx(m, 'files', { filesTarget: target })), /listing\.ndjson does not match its record/);
   // A link planted in the target must not be followed out of it.
   await withEntries();
   const outside = join(work, 'jail/outside');
@@ -294,8 +299,8 @@ test('files (s3): a set built on a parent stores new and replaced objects only; 
     ctx2.parent = parentSet(parent, destination, ctx2.node);
     const second = await runBackup(role, ctx2);
     assert.equal([second.result.fileCount, second.result.referenced], [2, { files: 2, bytes: 6000 }]);
-    const listing = JSON.parse(readFileSync(join(destRoot, ctx2.backupId, 'node1/files/listing.json'), 'utf8'));
-    assert.equal(listing.objects.map((o: { key: string; set?: string }) => [o.key, o.set ?? null]), [['aa/one', ctx1.backupId], ['aa/two', null], ['bb/three', ctx1.backupId], ['cc/four', null]]);
+    const listing = await readListingFile(join(destRoot, ctx2.backupId, 'node1/files/listing.ndjson'), ctx2.backupId);
+    assert.equal(listing.objects.map((o) => [o.key, o.set ?? null]), [['aa/one', ctx1.backupId], ['aa/two', null], ['bb/three', ctx1.backupId], ['cc/four', null]]);
     assert.not.ok(existsSync(join(destRoot, ctx2.backupId, 'node1/files/s3/aa/one')), 'an unchanged object is not copied again');
     const m2 = manifestOf(ctx2.backupId, [{ node: 'node1', role: 'files', commit: second.commit, shipped: second.shipped }], ctx1.backupId);
     await publishManifest(destination, m2);

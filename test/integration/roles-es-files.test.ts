@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
 import { filesRole } from '../../agent/roles/files/role';
 import { LocalDestination } from '../../shared/destination';
-import { filesListingSchema } from '../../shared/parts/files';
+import { readListingFile } from '../helpers/listing';
 import type { BackupOptions } from '../../shared/wire/backup-options';
 import { backupContext, failedChecks, runBackup } from '../helpers/roles';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
@@ -31,14 +31,24 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** A RoleContext as the controller builds it, with a local destination and a fresh backup id. */
 const context = (role: string, options: Partial<BackupOptions> = {}) => backupContext(work, destination, role, options);
 
-/** The listing a files ship wrote, parsed by its schema, with every entry's place at the destination. */
-function listingOf(backupId: string) {
-  const listing = filesListingSchema.parse(JSON.parse(readFileSync(join(destRoot, backupId, 'node1/files/listing.json'), 'utf8')));
+/** The listing a files ship wrote, every line checked, with every entry's place at the destination. */
+async function listingOf(backupId: string) {
+  const listing = await readListingFile(join(destRoot, backupId, 'node1/files/listing.ndjson'), backupId);
   const base = `${backupId}/node1/files`;
-  const stored = listing.store === 'localfs'
+  const stored = listing.header.store === 'localfs'
     ? listing.files.map((f) => ({ path: `${base}/data/${f.path}`, size: f.size, sha256: f.sha256, etag: undefined as string | undefined }))
     : listing.objects.map((o) => ({ path: `${base}/s3/${o.key}`, size: o.size, sha256: o.sha256, etag: o.etag }));
   return { listing, stored };
+}
+
+/** Waits until the folder walk Commit started has written `lines` entries to the cut in workDir. */
+async function walked(ctx: { workDir: string }, lines: number): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const text = readFileSync(join(ctx.workDir, 'cut.ndjson'), { encoding: 'utf8', flag: 'a+' });
+    if (text.split('\n').length > lines) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`the walk did not write ${lines} entries`);
 }
 
 const esRole = (extra: Record<string, unknown> = {}) =>
@@ -142,23 +152,23 @@ test('files (localfs): the sandbox folder is copied whole, every sha256 right', 
   const role = filesRole({ store: 'localfs', location: env!.files.dir, concurrency: 4 });
   const ctx = context('files');
   const { commit, result, shipped } = await backup(role, ctx);
-  assert.ok(commit.fileCount > 0);
-  assert.is(result.fileCount, commit.fileCount);
+  assert.is(commit.fileCount, undefined, 'a folder is walked after Commit returns: its counts are in the part');
+  assert.ok(result.fileCount > 0);
   assert.equal(result.deviations, { changed: 0, missing: 0, unstorable: 0, examples: [] });
   assert.match(result.summary, /^copied \d+ files .*nothing changed/);
-  assert.equal(shipped.files.map((f) => f.path), [`${ctx.backupId}/node1/files/listing.json`], 'attachments are listed, not returned one by one');
-  assert.equal(shipped.listed, { files: commit.fileCount, bytes: commit.bytes });
+  assert.equal(shipped.files.map((f) => f.path), [`${ctx.backupId}/node1/files/listing.ndjson`], 'attachments are listed, not returned one by one');
+  assert.equal(shipped.listed, { files: result.fileCount, bytes: result.bytes });
   // The backup's timeline: one copy span with what was copied.
   const copy = ctx.spans.filter((x) => x.phase === 'copy');
-  assert.equal(copy.map((x) => [x.files, x.bytesIn, x.bytesOut]), [[commit.fileCount, commit.bytes, commit.bytes]]);
-  for (const f of listingOf(ctx.backupId).stored) {
+  assert.equal(copy.map((x) => [x.files, x.bytesIn, x.bytesOut]), [[result.fileCount, result.bytes, result.bytes]]);
+  for (const f of (await listingOf(ctx.backupId)).stored) {
     const body = readFileSync(join(destRoot, f.path));
     assert.is(f.sha256, sha(body), f.path);
     // TheHive names attachments by their sha256: an independent check of the copy.
     if (/^[0-9a-f]{64}$/.test(basename(f.path))) assert.is(f.sha256, basename(f.path));
   }
-  const listing = JSON.parse(readFileSync(join(destRoot, ctx.backupId, 'node1/files/listing.json'), 'utf8'));
-  assert.is(listing.files.length, commit.fileCount);
+  const { listing } = await listingOf(ctx.backupId);
+  assert.is(listing.files.length, result.fileCount);
   const first = listing.files[0];
   const st = statSync(join(env!.files.dir, first.path));
   assert.equal([first.mode, first.uid, first.gid], [st.mode & 0o7777, st.uid, st.gid]);
@@ -176,16 +186,16 @@ test('files (localfs): deleted, changed and unstorable files are reported, not h
   writeFileSync(join(src, 'bad name'), 'x');
   const role = filesRole({ store: 'localfs', location: src, concurrency: 2 });
   const ctx = context('files');
-  const { commit, result } = await backup(role, ctx, () => {
+  const { commit, result } = await backup(role, ctx, async () => {
+    // After the walk saw them (root, ab, ab/cd, 4 files, 'bad name'), before their copy.
+    await walked(ctx, 8);
     unlinkSync(join(src, 'ab/cd/gone'));
     appendFileSync(join(src, 'ab/cd/grows'), 'more');
   });
-  assert.is(commit.fileCount, 5);
   assert.equal(await role.commit(ctx), commit, 'a repeated commit reports the same cut');
   assert.equal(result.deviations, { changed: 1, missing: 1, unstorable: 1, examples: ['ab/cd/gone', 'ab/cd/grows', 'bad name'] });
   assert.match(result.summary, /copied 3 files .*1 missing.*1 changed.*1 not stored/);
-  const { listing } = listingOf(ctx.backupId);
-  if (listing.store !== 'localfs') throw new Error('a folder listing');
+  const { listing } = await listingOf(ctx.backupId);
   assert.equal(listing.missing, ['ab/cd/gone']);
   assert.equal(listing.changed.map((c) => c.path), ['ab/cd/grows']);
   assert.equal(listing.unstorable.map((u) => u.path), ['bad name']);
@@ -218,7 +228,7 @@ test('files (s3): objects deleted or replaced after the cut are reported', async
     });
     assert.equal(result.deviations, { changed: 1, missing: 1, unstorable: 0, examples: ['bb/gone', 'bb/replaced'] });
     assert.is(result.fileCount, 2);
-    for (const f of listingOf(ctx.backupId).stored) assert.is(f.sha256, sha(readFileSync(join(destRoot, f.path))));
+    for (const f of (await listingOf(ctx.backupId)).stored) assert.is(f.sha256, sha(readFileSync(join(destRoot, f.path))));
   } finally {
     const objs = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     for (const o of objs.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }));
@@ -234,7 +244,7 @@ test('files (s3): the sandbox thehive bucket is copied whole with sizes, etags a
   const { commit, result } = await backup(role, ctx);
   assert.ok(commit.fileCount > 0);
   assert.equal(result.deviations, { changed: 0, missing: 0, unstorable: 0, examples: [] });
-  const data = listingOf(ctx.backupId).stored;
+  const data = (await listingOf(ctx.backupId)).stored;
   assert.is(data.length, commit.fileCount);
   for (const f of data) {
     const body = readFileSync(join(destRoot, f.path));

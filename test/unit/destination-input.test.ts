@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseManifest } from '../../shared/manifest';
 import { filesListingSchema } from '../../shared/parts/files';
+import { localListingOf } from '../helpers/listing';
 import { parseValue } from '../../shared/parts/io';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -84,7 +85,7 @@ test('modes from a listing never set setuid, setgid or sticky bits', async () =>
     l.files[0].mode = 0o6755;
     l.dirs[1].mode = 0o3775;
   });
-  const parsed = parseValue(listing, filesListingSchema, 'listing.json', 'files listing') as Extract<ReturnType<typeof filesListingSchema.parse>, { store: 'localfs' }>;
+  const parsed = localListingOf(listing);
   const t = { from, target, concurrency: 2 };
   const out = await loadFolder(ctx, t, parsed, false);
   assert.match(out.detail, /setuid\/setgid\/sticky bits of 2 listed entries not restored/);

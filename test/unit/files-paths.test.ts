@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalDestination } from '../../shared/destination';
-import { filesListingSchema } from '../../shared/parts/files';
-import { attachmentPath, listingPaths, readFilesListing } from '../../shared/parts/files-paths';
+import { attachmentPath, listingAttachments } from '../../shared/parts/files-paths';
 import { writeReferenced } from '../../shared/parts/io';
 import { rejects } from '../helpers/assert';
 import { SET_ID, validListing } from '../helpers/backup-set';
@@ -27,11 +26,19 @@ test('an attachment is read from this set, or from the earlier set its entry nam
   assert.throws(() => attachmentPath(SET_ID, 'node1', 'localfs', { ...file, set: SET_ID }), /names this set itself/);
 });
 
-test('listingPaths gives every path a listing needs, with the set storing each', () => {
+/** Every attachment of the listing at `ref`, gathered. */
+const attachments = async (dest: LocalDestination, ref: Parameters<typeof listingAttachments>[1]) => {
+  const out = [];
+  for await (const a of listingAttachments(dest, ref, SET_ID, 'node1')) out.push(a);
+  return out;
+};
+
+test('listingAttachments gives every path a listing needs, with the set storing each (former format)', async () => {
+  const dest = new LocalDestination({ type: 'local', path: tmp });
   const l = validListing();
   l.files.push({ ...l.files[0], path: 'ab/old', set: EARLIER });
-  const paths = listingPaths(filesListingSchema.parse(l), SET_ID, 'node1');
-  assert.equal(paths.map((p) => [p.path, p.set, p.name]), [
+  const ref = await writeReferenced(dest, `${SET_ID}/node1/files/listing.json`, JSON.stringify(l));
+  assert.equal((await attachments(dest, ref)).map((p) => [p.path, p.set, p.name]), [
     [`${SET_ID}/node1/files/data/ab/cdef`, SET_ID, 'ab/cdef'],
     [`${EARLIER}/node1/files/data/ab/old`, EARLIER, 'ab/old'],
   ]);
@@ -42,13 +49,13 @@ test('a listing whose entry names its own set, or no backup id, is refused on re
   const l = validListing();
   l.files.push({ ...l.files[0], path: 'ab/self', set: SET_ID });
   const self = await writeReferenced(dest, `${SET_ID}/node1/files/listing.json`, JSON.stringify(l));
-  await rejects(() => readFilesListing(dest, self, SET_ID), /listing\.json: ab\/self names this set .* as the set storing it/);
+  await rejects(() => attachments(dest, self), /listing\.json: ab\/self names this set .* as the set storing it/);
   l.files[1].set = '../../etc';
   const bad = await writeReferenced(dest, `${SET_ID}/node1/files/listing.json`, JSON.stringify(l));
-  await rejects(() => readFilesListing(dest, bad, SET_ID), /files\.1\.set/);
+  await rejects(() => attachments(dest, bad), /files\.1\.set/);
   l.files[1].set = EARLIER;
   const good = await writeReferenced(dest, `${SET_ID}/node1/files/listing.json`, JSON.stringify(l));
-  assert.is((await readFilesListing(dest, good, SET_ID)).store, 'localfs');
+  assert.is((await attachments(dest, good)).length, 2);
 });
 
 test.run();

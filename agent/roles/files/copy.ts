@@ -65,14 +65,42 @@ export function progressReporter(ctx: Pick<RoleContext, 'progress'>, filesTotal:
   };
 }
 
+/** What a files ship did not copy as cut: counts. */
+export interface Deviations {
+  changed: number;
+  missing: number;
+  unstorable: number;
+}
+
 /** The one-line summary of a files ship, saying plainly what was not copied as cut and what earlier sets keep. */
-export function shipSummary(stored: StoredFile[], changed: unknown[], missing: unknown[], unstorable: unknown[], referenced: { files: number; bytes: number } = { files: 0, bytes: 0 }): string {
-  const bytes = stored.reduce((a, f) => a + f.size, 0);
+export function shipSummary(stored: { files: number; bytes: number }, d: Deviations, referenced: { files: number; bytes: number } = { files: 0, bytes: 0 }): string {
   const kept = referenced.files ? `, ${referenced.files} unchanged kept by earlier sets (${formatBytes(referenced.bytes)})` : '';
   const problems = [
-    missing.length && `${missing.length} missing (deleted after the cut)`,
-    changed.length && `${changed.length} changed after the cut (copied as found)`,
-    unstorable.length && `${unstorable.length} not stored (names a destination cannot hold)`,
+    d.missing && `${d.missing} missing (deleted after the cut)`,
+    d.changed && `${d.changed} changed after the cut (copied as found)`,
+    d.unstorable && `${d.unstorable} not stored (names a destination cannot hold)`,
   ].filter(Boolean);
-  return `copied ${stored.length} files (${formatBytes(bytes)})${kept}` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
+  return `copied ${stored.files} files (${formatBytes(stored.bytes)})${kept}` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
+}
+
+/**
+ * Counts what did not make it as cut and keeps the first few paths of each kind for the part
+ * (the listing holds them all).
+ */
+export class DeviationCounter implements Deviations {
+  changed = 0;
+  missing = 0;
+  unstorable = 0;
+  private readonly first: Record<keyof Deviations, string[]> = { changed: [], missing: [], unstorable: [] };
+
+  /** Counts one path of a kind. */
+  add(kind: keyof Deviations, path: string): void {
+    this[kind]++;
+    if (this.first[kind].length < 20) this.first[kind].push(path);
+  }
+
+  /** Up to 20 paths of each kind, missing first, as the part's `examples`. */
+  examples(): string[] {
+    return [...this.first.missing, ...this.first.changed, ...this.first.unstorable];
+  }
 }

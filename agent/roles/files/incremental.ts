@@ -15,58 +15,59 @@
  * - bucket store: same key, size and ETag (an overwrite gives a new ETag); the sha256 recorded
  *   when the parent copied the object is carried over.
  *
- * The parent's listing is read once and indexed by a Map keyed by path or key that holds the
- * parsed entries themselves: a Map slot costs some 40 bytes beyond the parsed entry (~300 bytes
- * with its path and sha256 strings), so 1,000,000 attachments take ~350 MB while the cut is split,
- * released before the copy starts.
+ * The parent's listing is copied into workDir (size and sha256 checked), then read line by line.
+ * - folder store: both the cut and the parent's listing are in listing order (compareStorePaths),
+ *   so "held by the parent" is one merge of the two, in one pass, whatever their size.
+ * - bucket store: the parent's entries are indexed by key in a Map (~350 bytes an object), as the
+ *   cut of a bucket is itself held in memory.
  */
+import { join } from 'node:path';
 import { errorMessage } from '../../../shared/errors';
-import { readFilesListing } from '../../../shared/parts/files-paths';
-import type { FilesListing, ListedFile, ListedObject } from '../../../shared/parts/files';
+import { compareStorePaths, listedObjects, type ListingHeader, type ListingReader } from '../../../shared/parts/files-listing';
+import type { ListedFile, ListedObject } from '../../../shared/parts/files';
 import type { RoleContext } from '../role';
-import type { CutFile, LocalCut } from './localfs';
+import type { FolderCut } from './cut';
+import { fetchListing } from './listing-local';
+import type { CutFile } from './walk';
 import type { CutObject, S3Cut } from './s3';
 
-/** The parent's attachments of this node, by path or key; `set` names the set storing each. */
-export interface ParentAttachments<E> {
+/** The parent set's listing of this node's store, when it is the same store as this cut's. */
+export interface ParentListing {
   /** The parent set's id. */
   parentId: string;
-  byName: Map<string, E>;
+  /** Opens the listing (a local copy, checked) from its start. */
+  open: () => Promise<ListingReader>;
 }
 
-/** The parent's record of this node's store when it is the same store as this cut's; null (and logged why) otherwise. */
-export async function parentAttachments(ctx: RoleContext, cut: LocalCut): Promise<ParentAttachments<ListedFile> | null>;
-export async function parentAttachments(ctx: RoleContext, cut: S3Cut): Promise<ParentAttachments<ListedObject> | null>;
-export async function parentAttachments(ctx: RoleContext, cut: LocalCut | S3Cut): Promise<ParentAttachments<ListedFile | ListedObject> | null> {
+/** The parent's listing of this node's store when it is the same store as this cut's; null (and logged why) otherwise. */
+export async function parentListing(ctx: RoleContext, cut: FolderCut | S3Cut): Promise<ParentListing | null> {
   if (!ctx.parent) return null;
   const parentId = ctx.parent.backupId;
   const storeAll = (why: string, level: 'info' | 'warn' = 'warn') => {
     ctx.log[level]({ parent: parentId, why }, 'files: this set stores every attachment of the cut, none is taken from the parent set');
     return null;
   };
-  let listing: FilesListing;
+  let open: () => Promise<ListingReader>;
+  let header: ListingHeader;
   try {
     const { node } = await ctx.parent.load();
     const part = node?.parts.files;
     if (!part) return storeAll(`the parent set has no files part of node ${ctx.node}`, 'info');
-    listing = await readFilesListing(ctx.destination, part.listing, parentId);
+    open = await fetchListing(ctx.destination, part.listing, parentId, join(ctx.workDir, 'parent-listing'), ctx.signal);
+    const first = await open();
+    header = first.header;
+    first.close();
   } catch (err) {
     // A backup that copies everything is still a good backup: the parent's damage is no reason to fail it.
     ctx.signal.throwIfAborted();
     return storeAll(`the parent's files listing cannot be read: ${errorMessage(err)}`);
   }
-  if (listing.store !== cut.store) return storeAll(`the parent backed up a ${listing.store} store, this cut is a ${cut.store} store`, 'info');
-  if (listing.store === 'localfs' && cut.store === 'localfs') {
-    if (listing.location !== cut.location) return storeAll(`the parent backed up folder ${listing.location}, this cut is ${cut.location}`, 'info');
-    // A file the parent saw changing while it copied it is recorded with the cut's mtime but the bytes found: never trusted.
-    const changed = new Set(listing.changed.map((c) => c.path));
-    return { parentId, byName: new Map(listing.files.filter((f) => !changed.has(f.path)).map((f) => [f.path, f])) };
+  if (header.store !== cut.store) return storeAll(`the parent backed up a ${header.store} store, this cut is a ${cut.store} store`, 'info');
+  if (header.store === 'localfs' && cut.store === 'localfs' && header.location !== cut.location) return storeAll(`the parent backed up folder ${header.location}, this cut is ${cut.location}`, 'info');
+  if (header.store === 's3' && cut.store === 's3' && (header.bucket !== cut.bucket || header.endpoint !== cut.endpoint)) {
+    return storeAll(`the parent backed up bucket ${header.bucket}${header.endpoint ? ` at ${header.endpoint}` : ''}, this cut is bucket ${cut.bucket}`, 'info');
   }
-  if (listing.store === 's3' && cut.store === 's3') {
-    if (listing.bucket !== cut.bucket || listing.endpoint !== cut.endpoint) return storeAll(`the parent backed up bucket ${listing.bucket}${listing.endpoint ? ` at ${listing.endpoint}` : ''}, this cut is bucket ${cut.bucket}`, 'info');
-    return { parentId, byName: new Map(listing.objects.map((o) => [o.key, o])) };
-  }
-  return null;
+  return { parentId, open };
 }
 
 /** The set to name for an attachment the parent holds: the parent's own `set` when it references it too, so a listing never names a chain of hops. */
@@ -78,26 +79,62 @@ export const sameFile = (p: ListedFile, f: CutFile): boolean => p.size === f.siz
 /** True when the parent's record is the cut's object: same size and a (non-empty) ETag. */
 export const sameObject = (p: ListedObject, o: CutObject): boolean => p.size === o.size && !!o.etag && p.etag === o.etag;
 
-/** Splits a folder cut into the files to copy and the listing entries of those the parent holds. */
-export function splitFolderCut(cut: LocalCut, parent: ParentAttachments<ListedFile> | null): { copy: LocalCut; kept: ListedFile[] } {
-  if (!parent) return { copy: cut, kept: [] };
-  const copy: CutFile[] = [];
-  const kept: ListedFile[] = [];
-  for (const f of cut.files) {
-    const p = parent.byName.get(f.path);
-    if (p && sameFile(p, f)) kept.push({ ...f, sha256: p.sha256, set: holder(parent.parentId, p) });
-    else copy.push(f);
+/**
+ * Looks the cut's files up in the parent's listing, in one pass: ask for the files in listing
+ * order and each answer is the listing entry this set keeps (the parent holds the same file),
+ * or null (copy it). A parent listing that turns out damaged part-way is logged and the rest of
+ * the cut is copied: what was kept before came from lines already checked.
+ */
+export async function folderLookup(ctx: RoleContext, parent: ParentListing | null): Promise<{ keep: (f: CutFile) => Promise<ListedFile | null>; close: () => Promise<void> }> {
+  if (!parent) return { keep: async () => null, close: async () => undefined };
+  const reader = await parent.open();
+  // A file the parent saw changing while it copied it is recorded with the cut's mtime but the
+  // bytes found: never trusted. Its `changed` line comes before its entry.
+  const untrusted = new Set<string>();
+  async function* trusted(): AsyncGenerator<ListedFile> {
+    for await (const r of reader.records) {
+      if ('changed' in r) untrusted.add(r.changed.path);
+      else if ('file' in r && !untrusted.delete(r.file.path)) yield r.file;
+    }
   }
-  return { copy: { ...cut, files: copy }, kept };
+  const it = trusted();
+  let head: ListedFile | null | undefined;
+  const advance = async () => {
+    try {
+      const n = await it.next();
+      head = n.done ? null : n.value;
+    } catch (err) {
+      ctx.signal.throwIfAborted();
+      ctx.log.warn({ parent: parent.parentId, why: errorMessage(err) }, 'files: the parent\'s listing is damaged part-way; the rest of the cut is copied');
+      head = null;
+    }
+  };
+  await advance();
+  return {
+    async keep(f) {
+      while (head && compareStorePaths(head.path, f.path) < 0) await advance();
+      if (!head || head.path !== f.path || !sameFile(head, f)) return null;
+      return { ...f, sha256: head.sha256, set: holder(parent.parentId, head) };
+    },
+    close: async () => void (await it.return(undefined)),
+  };
+}
+
+/** The parent's objects by key (a bucket's cut is held in memory, see the header). */
+async function parentObjects(parent: ParentListing): Promise<Map<string, ListedObject>> {
+  const byKey = new Map<string, ListedObject>();
+  for await (const o of listedObjects((await parent.open()).records)) byKey.set(o.key, o);
+  return byKey;
 }
 
 /** Splits a bucket cut into the objects to copy and the listing entries of those the parent holds. */
-export function splitBucketCut(cut: S3Cut, parent: ParentAttachments<ListedObject> | null): { copy: S3Cut; kept: ListedObject[] } {
+export async function splitBucketCut(cut: S3Cut, parent: ParentListing | null): Promise<{ copy: S3Cut; kept: ListedObject[] }> {
   if (!parent) return { copy: cut, kept: [] };
+  const byKey = await parentObjects(parent);
   const copy: CutObject[] = [];
   const kept: ListedObject[] = [];
   for (const o of cut.objects) {
-    const p = parent.byName.get(o.key);
+    const p = byKey.get(o.key);
     if (p && sameObject(p, o)) kept.push({ key: o.key, size: o.size, etag: o.etag, sha256: p.sha256, set: holder(parent.parentId, p) });
     else copy.push(o);
   }

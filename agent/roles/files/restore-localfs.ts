@@ -2,8 +2,9 @@
  * Restore of the folder store: every listed file is copied back from the set storing it into the
  * target through a temporary name, its sha256 checked while it streams, then its mode, owner and
  * mtime restored before the rename. Nothing is ever written outside the target: listed paths are
- * checked when the listing is parsed (filesListingSchema), again against the target here, and no
- * symbolic link inside the target is followed.
+ * checked when the listing is read (each line by its schema), again against the target here, and no
+ * symbolic link inside the target is followed. The listing is read line by line, once per pass
+ * (space, clean, load; check, extra files): only its folders are held in memory.
  */
 import { createWriteStream, promises as fs } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -12,16 +13,12 @@ import { HashingPassThrough, sha256File } from '../../archive/checksum';
 import { checkFreeSpace } from '../../archive/fetch';
 import { ValidationError } from '../../../shared/errors';
 import type { ListedDir, ListedFile } from '../../../shared/parts/files';
+import { compareStorePaths, folderEntries, listedFiles, type FolderRecord } from '../../../shared/parts/files-listing';
+import { forEachBounded } from '../../../shared/pool';
 import type { PhaseOutcome, RestoreContext } from '../role';
-import { runPool } from '../../../shared/pool';
 import { progressReporter } from './copy';
-
-/** A file as the listing records it. */
-/** The folder part of a files listing. */
-export interface FolderListing {
-  files: ListedFile[];
-  dirs: ListedDir[];
-}
+import type { LocalListing } from './listing-local';
+import { mergeByPath, walkFolder, walkPath } from './walk';
 
 /** Where and how to restore. */
 export interface FolderTarget {
@@ -88,63 +85,79 @@ async function alreadyThere(path: string, f: ListedFile, signal: AbortSignal): P
   return f.sha256 ? (await sha256File(path, signal)) === f.sha256 : false;
 }
 
-/** Every file and folder under root (lstat, links not followed), as root-relative paths. */
-async function walk(root: string): Promise<{ files: string[]; dirs: string[] }> {
-  const out = { files: [] as string[], dirs: [] as string[] };
-  const queue = [''];
-  while (queue.length) {
-    const rel = queue.shift()!;
-    for (const e of await fs.readdir(join(root, rel), { withFileTypes: true })) {
-      const p = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) {
-        out.dirs.push(p);
-        queue.push(p);
-      } else out.files.push(p);
-    }
-  }
-  return out;
+/** The folder and file records of the listing, read afresh from its start. */
+async function* folderRecords(open: LocalListing): AsyncGenerator<FolderRecord> {
+  yield* folderEntries((await open()).records);
 }
 
-/** Removes what the listing does not hold (option files_clean=true); listed files stay so a resumed load skips them. */
-async function cleanUnlisted(root: string, listing: FolderListing): Promise<number> {
-  const files = new Set(listing.files.map((f) => f.path));
-  const dirs = new Set(listing.dirs.map((d) => d.path));
-  const found = await walk(root);
+/** The file records of the listing, read afresh from its start. */
+async function* fileRecords(open: LocalListing): AsyncGenerator<ListedFile> {
+  yield* listedFiles((await open()).records);
+}
+
+const recordPath = (r: FolderRecord) => ('dir' in r ? r.dir.path : r.file.path);
+
+/**
+ * Removes what the listing does not hold (option files_clean=true); listed files stay so a
+ * resumed load skips them. The target is walked in listing order and merged with the listing in
+ * one pass; a folder the listing does not hold goes whole, after the walk.
+ */
+async function cleanUnlisted(root: string, open: LocalListing): Promise<number> {
   let removed = 0;
-  for (const f of found.files) {
-    if (files.has(f)) continue;
-    await fs.rm(join(root, f), { force: true });
+  const folders: string[] = [];
+  let under: string | null = null;
+  for await (const [found, listed] of mergeByPath(walkFolder(root), walkPath, folderRecords(open), recordPath)) {
+    if (!found) continue;
+    const p = walkPath(found);
+    if (under !== null && p.startsWith(`${under}/`)) continue;
+    if ('dir' in found) {
+      if (listed && 'dir' in listed) continue;
+      folders.push(p);
+      under = p;
+      continue;
+    }
+    // A link or special file at a listed file's path is replaced by the load (rename over it).
+    if (listed && 'file' in listed) continue;
+    await fs.rm(join(root, p), { force: true });
     removed++;
   }
-  // Deepest first; a folder still holding listed files is kept (a listed file's folder is always listed).
-  for (const d of found.dirs.reverse()) {
-    if (!dirs.has(d)) await fs.rm(join(root, d), { recursive: true, force: true }).then(() => removed++);
-  }
+  for (const d of folders) await fs.rm(join(root, d), { recursive: true, force: true }).then(() => removed++);
   return removed;
 }
 
 /** Copies every listed file into the target (load phase); returns counts. */
-export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: FolderListing, clean: boolean) {
+export async function loadFolder(ctx: RestoreContext, t: FolderTarget, open: LocalListing, clean: boolean) {
   await fs.mkdir(t.target, { recursive: true, mode: 0o700 });
   const root = await fs.realpath(t.target);
-  // The listed sizes bound the load before it starts: files not already there must fit.
+  // The listed sizes bound the load before it starts: files not already there must fit. The
+  // folders are kept (TheHive's layout has at most 65,793 of them); files are only counted.
+  const dirs: ListedDir[] = [];
+  const listed = { files: 0, bytes: 0 };
   let need = 0;
-  for (const f of listing.files) {
-    const st = await fs.lstat(join(root, f.path)).catch(() => null);
-    if (!st?.isFile() || st.size !== f.size) need += f.size;
-  }
-  await checkFreeSpace(root, need, `restoring ${listing.files.length} files`);
-  const removed = clean ? await cleanUnlisted(root, listing) : 0;
+  let special = 0;
+  await forEachBounded(folderRecords(open), 32, ctx.signal, async (r) => {
+    const e = 'dir' in r ? r.dir : r.file;
+    if (e.mode !== restoredMode(e.mode)) special++;
+    if ('dir' in r) return void dirs.push(r.dir);
+    listed.files++;
+    listed.bytes += r.file.size;
+    const st = await fs.lstat(join(root, r.file.path)).catch(() => null);
+    if (!st?.isFile() || st.size !== r.file.size) need += r.file.size;
+  });
+  // Collected in parallel: back to listing order, where a folder comes before what it holds.
+  dirs.sort((a, b) => compareStorePaths(a.path, b.path));
+  await checkFreeSpace(root, need, `restoring ${listed.files} files`);
+  const removed = clean ? await cleanUnlisted(root, open) : 0;
   const known = new Set<string>();
-  // Folders first, parents before children (sorted by path), so empty folders come back too.
-  for (const d of [...listing.dirs].sort((a, b) => (a.path < b.path ? -1 : 1))) await ensureDir(root, d.path, known);
+  // Folders first, parents before children, so empty folders come back too.
+  for (const d of dirs) await ensureDir(root, d.path, known);
   let bytes = 0;
   let skipped = 0;
-  const progress = progressReporter(ctx, listing.files.length, listing.files.reduce((a, f) => a + f.size, 0), 'load');
-  await runPool(listing.files, t.concurrency, ctx.signal, async (f) => {
+  const progress = progressReporter(ctx, listed.files, listed.bytes, 'load');
+  await forEachBounded(fileRecords(open), t.concurrency, ctx.signal, async (f, signal) => {
     const final = inside(root, f.path);
     await ensureDir(root, dirname(f.path) === '.' ? '' : dirname(f.path), known);
-    if (await alreadyThere(final, f, ctx.signal)) {
+    if (await alreadyThere(final, f, signal)) {
       skipped++;
       await applyMeta(final, f);
       return progress.add(f.size);
@@ -155,7 +168,7 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: 
     const hasher = new HashingPassThrough();
     try {
       // 'wx' never follows a link planted at the temporary name.
-      await pipeline(await ctx.destination.get(t.from(f)), hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal: ctx.signal });
+      await pipeline(await ctx.destination.get(t.from(f)), hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal });
       const got = hasher.digest();
       if (hasher.bytes !== f.size || (f.sha256 && got !== f.sha256)) {
         throw new ValidationError(`files: ${f.path} at the destination does not match the backup listing (sha256 ${got}, ${hasher.bytes} bytes; expected sha256 ${f.sha256}, ${f.size} bytes): the backup set is damaged`, { path: f.path });
@@ -171,39 +184,53 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, listing: 
     progress.add(f.size);
   });
   // Folder modes last and deepest first: a restored 0500 folder must not block writes into it.
-  for (const d of [...listing.dirs].sort((a, b) => (a.path < b.path ? 1 : -1))) await applyMeta(inside(root, d.path), d);
-  const special = [...listing.files, ...listing.dirs].filter((e) => e.mode !== restoredMode(e.mode)).length;
+  for (const d of [...dirs].reverse()) await applyMeta(inside(root, d.path), d);
   return {
-    detail: `${listing.files.length} files into ${root} (${bytes} bytes copied, ${skipped} already there${clean ? `, ${removed} not in the backup removed` : ''}); ` +
+    detail: `${listed.files} files into ${root} (${bytes} bytes copied, ${skipped} already there${clean ? `, ${removed} not in the backup removed` : ''}); ` +
       (special ? `setuid/setgid/sticky bits of ${special} listed entries not restored; ` : '') +
       (isRoot() ? 'owners restored' : `owners not restored: the agent runs as uid ${process.getuid?.()}, not root; chown the files to TheHive's user`),
   } satisfies PhaseOutcome;
 }
 
 /** Checks every listed file in the target: present, same size, sha256 and mode (and owner when root). */
-export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, listing: FolderListing) {
+export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, open: LocalListing) {
+  // The first problems are kept for the report, all are counted: a target missing everything must not fill the memory.
   const problems: string[] = [];
+  let problemCount = 0;
+  const problem = (p: string) => {
+    problemCount++;
+    if (problems.length < 1000) problems.push(p);
+  };
   let bytes = 0;
-  await runPool(listing.files, t.concurrency, ctx.signal, async (f) => {
+  let files = 0;
+  await forEachBounded(fileRecords(open), t.concurrency, ctx.signal, async (f, signal) => {
+    files++;
     const p = inside(t.target, f.path);
     const st = await fs.lstat(p).catch(() => null);
-    if (!st) return void problems.push(`${f.path}: missing`);
-    if (!st.isFile()) return void problems.push(`${f.path}: not a regular file`);
-    if (st.size !== f.size) return void problems.push(`${f.path}: ${st.size} bytes, expected ${f.size}`);
-    if (f.sha256 && (await sha256File(p, ctx.signal)) !== f.sha256) return void problems.push(`${f.path}: sha256 differs`);
-    if ((st.mode & 0o7777) !== restoredMode(f.mode)) problems.push(`${f.path}: mode ${(st.mode & 0o7777).toString(8)}, expected ${restoredMode(f.mode).toString(8)}`);
-    if (isRoot() && (st.uid !== f.uid || st.gid !== f.gid)) problems.push(`${f.path}: owner ${st.uid}:${st.gid}, expected ${f.uid}:${f.gid}`);
+    if (!st) return problem(`${f.path}: missing`);
+    if (!st.isFile()) return problem(`${f.path}: not a regular file`);
+    if (st.size !== f.size) return problem(`${f.path}: ${st.size} bytes, expected ${f.size}`);
+    if (f.sha256 && (await sha256File(p, signal)) !== f.sha256) return problem(`${f.path}: sha256 differs`);
+    if ((st.mode & 0o7777) !== restoredMode(f.mode)) problem(`${f.path}: mode ${(st.mode & 0o7777).toString(8)}, expected ${restoredMode(f.mode).toString(8)}`);
+    if (isRoot() && (st.uid !== f.uid || st.gid !== f.gid)) problem(`${f.path}: owner ${st.uid}:${st.gid}, expected ${f.uid}:${f.gid}`);
     bytes += st.size;
   });
   problems.sort();
   // Files the backup does not hold (added after the cut, restore without files_clean) are not an
   // error, TheHive no longer references them, but the operator should know they are there.
-  const listed = new Set(listing.files.map((f) => f.path));
-  const extra = (await walk(t.target)).files.filter((f) => !listed.has(f) && !f.split('/').some((seg) => seg.startsWith('.'))).sort();
+  const extraFirst: string[] = [];
+  let extraCount = 0;
+  for await (const [found, listed] of mergeByPath(walkFolder(t.target), walkPath, fileRecords(open), (f) => f.path)) {
+    if (!found || 'dir' in found || listed) continue;
+    const p = walkPath(found);
+    if (p.split('/').some((seg) => seg.startsWith('.'))) continue;
+    extraCount++;
+    if (extraFirst.length < MAX_PROBLEMS) extraFirst.push(p);
+  }
   return {
-    ok: problems.length === 0,
+    ok: problemCount === 0,
     problems: problems.slice(0, MAX_PROBLEMS),
-    problemCount: problems.length,
-    files: { files: listing.files.length, bytes, extraCount: extra.length, extraFirst: extra.slice(0, MAX_PROBLEMS) },
+    problemCount,
+    files: { files, bytes, extraCount, extraFirst },
   } satisfies PhaseOutcome;
 }

@@ -1,25 +1,30 @@
 /**
- * Restore of the files role. The backup's listing (`<backupId>/<node>/files/listing.json`) says
+ * Restore of the files role. The backup's listing (`<backupId>/<node>/files/listing.ndjson`) says
  * what to put back: files with sha256, modes and owners for a folder, objects for a bucket; each
  * is read from the set that stores it (this one, or an earlier one for an unchanged attachment).
  * Options: files_target (drill folder), files_bucket (drill bucket), files_clean=true (remove
  * files the listing does not hold, as the vendor's "empty the folder" step), drop_scratch=true.
  */
 import { promises as fs } from 'node:fs';
-import { normalize } from 'node:path';
+import { join, normalize } from 'node:path';
 import { PreconditionError, ValidationError } from '../../../shared/errors';
-import type { FilesListing, FilesPart, ListedObject } from '../../../shared/parts/files';
-import { attachmentPath, readFilesListing } from '../../../shared/parts/files-paths';
+import type { FilesPart, ListedObject } from '../../../shared/parts/files';
+import { listedObjects } from '../../../shared/parts/files-listing';
+import { attachmentPath } from '../../../shared/parts/files-paths';
 import { restoreSource } from '../restore-source';
 import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import type { ResolvedFilesSettings } from './config';
 import { linkedSignal } from './copy';
-import { loadFolder, verifyFolder, type FolderListing, type FolderTarget } from './restore-localfs';
+import { fetchListing, type LocalListing } from './listing-local';
+import { loadFolder, verifyFolder, type FolderTarget } from './restore-localfs';
 import { dropObjects, ensureBucket, loadBucket, verifyBucket, type BucketTarget } from './restore-s3';
 import { storeClient } from './s3';
 
-/** The listing the part references, checked against its sha256 and shape, so a tampered listing is caught. */
-const readListing = (ctx: RestoreContext, part: FilesPart): Promise<FilesListing> => readFilesListing(ctx.destination, part.listing, ctx.backupId);
+/**
+ * The listing the part references, copied into workDir and checked against its size and sha256
+ * before anything is restored from it (each line is checked again, by its schema, as it is read).
+ */
+const readListing = (ctx: RestoreContext, part: FilesPart): Promise<LocalListing> => fetchListing(ctx.destination, part.listing, ctx.backupId, join(ctx.workDir, 'listing'), ctx.signal);
 
 /** The folder to restore into: option files_target (a drill) or the configured location. */
 function folderTarget(ctx: RestoreContext, s: ResolvedFilesSettings): { target: string; scratch: boolean } {
@@ -69,16 +74,27 @@ export async function restoreFiles(phase: RestorePhase, outer: RestoreContext, s
   const ctx = { ...outer, signal: linked.signal };
   try {
     const src = restoreSource(ctx, 'files');
-    const listing = await readListing(ctx, src.part);
+    const open = await readListing(ctx, src.part);
+    // Every line checked before the load changes anything: a damaged listing is refused whole, not half-way through.
+    if (phase === 'load') for await (const _ of (await open()).records);
+    const first = await open();
+    const store = first.header.store;
     // An attachment unchanged since an earlier set is fetched from the set that stores it.
-    const from = (e: Parameters<typeof attachmentPath>[3]) => attachmentPath(ctx.backupId, src.node, listing.store, e);
-    return listing.store === 'localfs' ? await folderPhase(phase, ctx, s, from, listing) : await bucketPhase(phase, ctx, s, from, listing.objects);
+    const from = (e: Parameters<typeof attachmentPath>[3]) => attachmentPath(ctx.backupId, src.node, store, e);
+    if (store === 'localfs') {
+      first.close();
+      return await folderPhase(phase, ctx, s, from, open);
+    }
+    // A bucket's listing is held in memory, as its cut was at backup.
+    const objects: ListedObject[] = [];
+    for await (const o of listedObjects(first.records)) objects.push(o);
+    return await bucketPhase(phase, ctx, s, from, objects);
   } finally {
     linked.dispose();
   }
 }
 
-async function folderPhase(phase: RestorePhase, ctx: RestoreContext, s: ResolvedFilesSettings, from: FolderTarget['from'], listing: FolderListing): Promise<PhaseOutcome | null> {
+async function folderPhase(phase: RestorePhase, ctx: RestoreContext, s: ResolvedFilesSettings, from: FolderTarget['from'], listing: LocalListing): Promise<PhaseOutcome | null> {
   const { target, scratch } = folderTarget(ctx, s);
   const t = { from, target, concurrency: s.concurrency };
   if (phase === 'load') return loadFolder(ctx, t, listing, ctx.options.filesClean);
