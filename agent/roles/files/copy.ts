@@ -7,6 +7,7 @@ import { producedAndPut, retryStreamedPut, type Destination } from '../../../sha
 import { formatBytes } from '../../../shared/format';
 import { throttle } from '../../../shared/progress';
 import type { ProgressUpdate, RoleContext } from '../role';
+import type { FilesPart } from '../../../shared/parts/files';
 
 /** One file stored at the destination, as the manifest lists it. */
 export interface StoredFile {
@@ -81,6 +82,23 @@ export function shipSummary(stored: { files: number; bytes: number }, d: Deviati
     d.unstorable && `${d.unstorable} not stored (names a destination cannot hold)`,
   ].filter(Boolean);
   return `copied ${stored.files} files (${formatBytes(stored.bytes)})${kept}` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
+}
+
+/** The files part of either store: what was stored, what deviated from the cut, the listing and what earlier sets keep. */
+export function filesPart(
+  store: FilesPart['store'],
+  location: string,
+  stored: { files: number; bytes: number },
+  d: DeviationCounter,
+  summary: string,
+  listing: FilesPart['listing'],
+  referenced: FilesPart['referenced'],
+): FilesPart {
+  return {
+    store, location, fileCount: stored.files, bytes: stored.bytes,
+    deviations: { changed: d.changed, missing: d.missing, unstorable: d.unstorable, examples: d.examples() },
+    summary, listing, referenced,
+  };
 }
 
 /**

@@ -4,11 +4,11 @@
  * held in memory (its listing comes page by page from ListObjectsV2 and is kept until ship).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { FilesPart, ListedObject } from '../../../shared/parts/files';
+import type { ListedObject } from '../../../shared/parts/files';
 import { compareStorePaths, LISTING_FORMAT } from '../../../shared/parts/files-listing';
 import { ListingWriter } from '../../../shared/parts/files-listing-write';
 import type { RoleContext, ShipResult } from '../role';
-import { DeviationCounter, shipSummary } from './copy';
+import { DeviationCounter, filesPart, shipSummary } from './copy';
 import { parentListing, splitBucketCut } from './incremental';
 import { copyBucket, type S3Cut } from './s3';
 
@@ -42,15 +42,6 @@ export async function shipBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
     throw err;
   }
   const ref = await writer.close({ files: objects.length, dirs: 0, bytes: objects.reduce((a, o) => a + o.size, 0), summary });
-  const part: FilesPart = {
-    store: 's3',
-    location: where,
-    fileCount: stored.files,
-    bytes: stored.bytes,
-    deviations: { changed: deviations.changed, missing: deviations.missing, unstorable: deviations.unstorable, examples: deviations.examples() },
-    summary,
-    listing: ref,
-    referenced,
-  };
+  const part = filesPart('s3', where, stored, deviations, summary, ref, referenced);
   return { part, files: [ref], listed: stored };
 }

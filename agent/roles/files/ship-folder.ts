@@ -7,11 +7,10 @@
  * window of entries waiting for them (WINDOW), whatever the store holds.
  */
 import type { FileRef } from '../../../shared/parts';
-import type { FilesPart } from '../../../shared/parts/files';
 import { LISTING_FORMAT, type ListingRecord } from '../../../shared/parts/files-listing';
 import { ListingWriter } from '../../../shared/parts/files-listing-write';
 import type { RoleContext, ShipResult } from '../role';
-import { DeviationCounter, progressReporter, shipSummary } from './copy';
+import { DeviationCounter, filesPart, progressReporter, shipSummary } from './copy';
 import { folderCutEntries, type FolderWalk } from './cut';
 import { folderLookup, parentListing } from './incremental';
 import { copyCutFile, type FileCopy } from './localfs';
@@ -109,16 +108,7 @@ export async function shipFolder(ctx: RoleContext, walk: FolderWalk, base: strin
     if (deviations.changed || deviations.missing || deviations.unstorable) {
       ctx.log.warn({ changed: deviations.changed, missing: deviations.missing, unstorable: deviations.unstorable, summary }, 'files differ from the cut');
     }
-    const part: FilesPart = {
-      store: 'localfs',
-      location: where,
-      fileCount: stored.files,
-      bytes: stored.bytes,
-      deviations: { changed: deviations.changed, missing: deviations.missing, unstorable: deviations.unstorable, examples: deviations.examples() },
-      summary,
-      listing: ref,
-      referenced,
-    };
+    const part = filesPart('localfs', where, stored, deviations, summary, ref, referenced);
     // The attachments are listed in the listing, not one by one in the manifest; those kept by
     // earlier sets are named there (entries' `set`), not in the manifest's references.
     return { part, files: [ref], listed: stored };
