@@ -2,7 +2,7 @@
  * Side-by-side benchmark of a cluster snapshot on the sandbox, in one run on the same data:
  *   (a) the seed's per-node steps, one node after another (nodetool snapshot, tar cjf per table)
  *   (b) the same commands started on every node at once
- *   (c) tandem backup (two-phase, JMX trigger, parallel compression)
+ *   (c) tandem backup (two-phase, the helper JVM's JMX snapshot, parallel compression)
  * For each: the spread between the nodes' snapshot instants (Cassandra's own created_at) and
  * the total wall time. Not a test: it asserts nothing and prints what it measured.
  */
