@@ -71,14 +71,15 @@ function fakeJvm(answer: (words: string[]) => string | { later: string } | null,
       }
     });
     setImmediate(() => (first ? stdout.write(`${first}\n`) : exit(new CommandError(argv, 3, null, 'java.io.IOException: no\nCaused by: java.net.ConnectException: Connection refused'))));
-    return { stdin, stdout, done, stderrTail: () => (first ? '' : 'Caused by: java.net.ConnectException: Connection refused'), kill: () => exit() };
+    return { stdin, stdout, done, stderrTail: () => (first ? '' : 'Caused by: java.net.ConnectException: Connection refused'), kill: () => (fake.killed++, exit()) };
   };
   const compiled: string[][] = [];
   const run: CommandRunner = async (argv) => {
     compiled.push([...argv]);
     return { stdout: '', stderr: '', exitCode: 0 };
   };
-  return { exec: { run, spawn }, started, written, compiled, exits };
+  const fake = { exec: { run, spawn }, started, written, compiled, exits, killed: 0 };
+  return fake;
 }
 
 const helperOf = (jvm: ReturnType<typeof fakeJvm>, java = '/usr/bin/java') =>
@@ -135,6 +136,21 @@ test('helper JVM: one that exits fails the calls in flight, and the next call st
   assert.match(((await inFlight) as Error).message, /helper .* exited/);
   await h.ping();
   assert.is(jvm.started.length, 2);
+  h.close();
+});
+
+test('helper JVM: it idles out after its idle time, never while a call is in flight', async () => {
+  const jvm = fakeJvm((w) => (w[0] === 'FLUSH' ? { later: 'OK 1 2' } : 'OK'));
+  const h = new CassandraHelper({ java: '/opt/java-e/bin/java', jmx: { host: '127.0.0.1', port: 7199 }, classpath: '/opt/cassandra/lib/*', env: {}, exec: jvm.exec, idleMs: 10 });
+  const flush = h.flush('thehive');
+  await h.ping();
+  // The ping has ended and 10 ms pass while the flush (30 ms) is still running: the JVM stays.
+  assert.equal(await flush, { startedAt: 1, endedAt: 2 });
+  assert.is(jvm.killed, 0, 'not stopped during the flush');
+  await new Promise((r) => setTimeout(r, 60));
+  assert.is(jvm.killed, 1, 'stopped once idle');
+  await h.ping();
+  assert.is(jvm.started.length, 2, 'the next call starts it again');
   h.close();
 });
 

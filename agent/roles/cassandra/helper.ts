@@ -58,11 +58,6 @@ export class CassandraHelper {
 
   constructor(private readonly o: HelperOptions) {}
 
-  /** Starts the JVM in the background (at agent start), so that the first backup finds it warm. */
-  warm(): void {
-    this.connect().catch(() => undefined);
-  }
-
   /** Keeps the JVM running while `key` (a backup id) needs it. */
   hold(key: string): void {
     this.holds.add(key);
@@ -137,7 +132,8 @@ export class CassandraHelper {
 
   private armIdle(): void {
     clearTimeout(this.idleTimer);
-    if (!this.o.idleMs || this.holds.size) return;
+    // Never while a call is in flight: an import of a large table can outlast the idle time.
+    if (!this.o.idleMs || this.holds.size || this.jvmNow?.pending.size) return;
     this.idleTimer = setTimeout(() => this.close(), this.o.idleMs);
     this.idleTimer.unref();
   }
