@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { BackupController } from '../../agent/backup/controller';
 import { StateStore } from '../../agent/backup/store';
 import { createLogger } from '../../shared/log';
-import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
-import { toWireDestination } from '../../shared/wire/destination';
+import { localPlan } from '../helpers/plan';
 import { rehearsalRole, rehearsalSettings } from '../helpers/rehearsal-role';
 import { observe, type FaultCase, type Observation } from './case';
 
@@ -22,14 +21,7 @@ async function withClock(run: (c: BackupController, offset: { ms: number }, plan
   const log = createLogger('clock-fault');
   log.level = 'silent';
   const c = new BackupController('n1', [rehearsalRole(rehearsalSettings.parse({ shipMs: 0, markerDir: join(dir, 'markers') }))], new StateStore(join(dir, 'state')), log, undefined, () => Date.now() + offset.ms);
-  const plan = (id: string, leaseMs: number) => ({
-    backupId: id,
-    tag: id,
-    leaseMs,
-    destination: toWireDestination({ type: 'local', path: dir }),
-    options: toWireBackupOptions(backupOptionsSchema.parse({})),
-    parent: undefined,
-  });
+  const plan = (id: string, leaseMs: number) => localPlan(id, dir, leaseMs);
   try {
     return await run(c, offset, plan);
   } finally {

@@ -14,8 +14,8 @@ import { errorMessage } from '../../shared/errors';
 import { AgentClient, AgentState, type BackupPlan, type RestoreRequest } from '../../shared/generated/tandem/v2/agent';
 import { manifestDigest, manifestPath } from '../../shared/manifest';
 import { clientCredentials, type TlsFiles } from '../../shared/rpc/tls';
-import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
 import { toWireDestination } from '../../shared/wire/destination';
+import { localPlan } from '../helpers/plan';
 import { parseRestoreOptions, toWirePhase, toWireRestoreOptions, type RestoreOptionsInput } from '../../shared/wire/restore';
 import type { RestorePhase } from '../../shared/contract';
 import { oddCert, otherCa } from '../helpers/certs';
@@ -23,15 +23,8 @@ import { handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } fro
 import { observe, type FaultCase, type Observation } from './case';
 
 /** A plan as the coordinator sends it, to the fleet's local destination, with default options. */
-export function localPlan(f: TestFleet, id: string, leaseMs = 30_000): BackupPlan {
-  return {
-    backupId: id,
-    tag: id,
-    leaseMs,
-    destination: toWireDestination({ type: 'local', path: f.destDir }),
-    options: toWireBackupOptions(backupOptionsSchema.parse({})),
-    parent: undefined,
-  };
+export function fleetPlan(f: TestFleet, id: string, leaseMs = 30_000): BackupPlan {
+  return localPlan(id, f.destDir, leaseMs);
 }
 
 /** Runs `fn` with a started fleet of n1 and n2 (rehearsal role); stops it and removes its folder after. */
@@ -161,7 +154,7 @@ export async function tryHostileCaller(f: TestFleet, caller: HostileCaller): Pro
     };
     const calls: [string, () => Promise<unknown>][] = [
       ['Describe', () => h.describe(3000)],
-      ['Prepare', () => h.prepare(localPlan(f, id), 3000)],
+      ['Prepare', () => h.prepare(fleetPlan(f, id), 3000)],
       ['Commit', () => h.commit(id, 3000)],
       ['Abort', () => h.abort(id, 'hostile', 3000)],
       ['GetStatus', () => h.status(id, 3000)],
@@ -238,7 +231,7 @@ export const hostileCallerCases: FaultCase[] = [
     const id = 'tandem-lease-gone';
     const problems: string[] = [];
     await asCoordinator(f, async (h) => {
-      const vote = await h.prepare(localPlan(f, id, 1000), 5000);
+      const vote = await h.prepare(fleetPlan(f, id, 1000), 5000);
       if (!vote.voteYes) problems.push(`Prepare voted no: ${vote.reason}`);
       await sleep(1500);
       problems.push(await refusedWith('Commit', () => h.commit(id, 3000), /FAILED_PRECONDITION/, /lease expired/));
@@ -256,7 +249,7 @@ export const hostileCallerCases: FaultCase[] = [
     const id = 'tandem-commit-twice';
     const problems: string[] = [];
     await asCoordinator(f, async (h) => {
-      const vote = await h.prepare(localPlan(f, id), 5000);
+      const vote = await h.prepare(fleetPlan(f, id), 5000);
       if (!vote.voteYes) problems.push(`Prepare voted no: ${vote.reason}`);
       const first = await h.commit(id, 3000);
       const cut = await readFile(join(f.agents[0].markerDir, id, 'committed'), 'utf8');
@@ -272,7 +265,7 @@ export const hostileCallerCases: FaultCase[] = [
     const unknown = 'tandem-unknown-id';
     const problems: string[] = [];
     await asCoordinator(f, async (h) => {
-      await h.prepare(localPlan(f, other), 5000);
+      await h.prepare(fleetPlan(f, other), 5000);
       const r = await h.abort(unknown, 'hostile', 3000);
       if (r.state !== AgentState.IDLE) problems.push(`Abort answered ${AgentState[r.state]}`);
       const s = await h.status(other, 3000);
@@ -286,7 +279,7 @@ export const hostileCallerCases: FaultCase[] = [
   rpcCase('an oversized message (Abort with a 2 MiB reason) for a prepared backup', 'RESOURCE_EXHAUSTED before any handler; the backup stays prepared', async (f) => {
     const id = 'tandem-oversized';
     const problems: string[] = [];
-    await asCoordinator(f, (h) => h.prepare(localPlan(f, id), 5000));
+    await asCoordinator(f, (h) => h.prepare(fleetPlan(f, id), 5000));
     // A client without the send limit (the coordinator's own would refuse to send it).
     const n1 = f.agents[0];
     const tls = { ca: fleetCa(f), cert: join(f.pki, 'coordinator.crt'), key: join(f.pki, 'coordinator.key') };
@@ -319,12 +312,12 @@ export const hostileCallerCases: FaultCase[] = [
       await asCoordinator(f, async (h) => {
         // A check phase (tandem verify runs one) only reads: once it ended, a backup may start at once.
         await h.restore(restoreRequest(f, 'verify-only', set, 'check'), 20_000);
-        const after = await h.prepare(localPlan(f, 'tandem-after-check'), 5000);
+        const after = await h.prepare(fleetPlan(f, 'tandem-after-check'), 5000);
         if (!after.voteYes) problems.push(`Prepare right after a check phase voted no: ${after.reason}`);
         await h.abort('tandem-after-check', 'test over', 5000);
         const restoring = h.restore(restoreRequest(f, 'restore-running', set, 'load'), 20_000);
         if (!(await until(() => existsSync(join(f.agents[0].markerDir, 'restore-running', 'load-started'))))) problems.push('the restore phase did not start');
-        const vote = await h.prepare(localPlan(f, id), 5000);
+        const vote = await h.prepare(fleetPlan(f, id), 5000);
         if (vote.voteYes) problems.push('Prepare voted yes');
         else if (!/restore restore-running/.test(vote.reason)) problems.push(`the vote's reason does not name the restore: ${vote.reason}`);
         await restoring.catch((err) => problems.push(`the restore failed: ${errorMessage(err)}`));
@@ -340,7 +333,7 @@ export const hostileCallerCases: FaultCase[] = [
     const id = 'tandem-holds-the-node';
     const problems: string[] = [];
     await asCoordinator(f, async (h) => {
-      await h.prepare(localPlan(f, id), 5000);
+      await h.prepare(fleetPlan(f, id), 5000);
       problems.push(await refusedWith('Restore', () => h.restore(restoreRequest(f, 'restore-refused', set, 'fetch'), 5000), /FAILED_PRECONDITION/, new RegExp(`backup ${id}`)));
       await h.abort(id, 'test over', 5000);
     });

@@ -8,19 +8,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { commitRound } from '../../coordinator/backup/commit-round';
-import { AgentState, type BackupPlan } from '../../shared/generated/tandem/v2/agent';
-import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
-import { toWireDestination } from '../../shared/wire/destination';
+import { AgentState } from '../../shared/generated/tandem/v2/agent';
+import { localPlan } from '../helpers/plan';
 import { handles, makeFleet, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
-
-const plan = (id: string, dir: string): BackupPlan => ({
-  backupId: id,
-  tag: id,
-  leaseMs: 60_000,
-  destination: toWireDestination({ type: 'local', path: dir }),
-  options: toWireBackupOptions(backupOptionsSchema.parse({})),
-  parent: undefined,
-});
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
@@ -38,7 +28,7 @@ test('an agent announces an opened Commit once its request is in, and commits on
   const f = await twoAgents();
   const hs = handles(f);
   try {
-    for (const h of hs) assert.ok((await h.prepare(plan('set-held', f.destDir), 10_000)).voteYes);
+    for (const h of hs) assert.ok((await h.prepare(localPlan('set-held', f.destDir, 60_000), 10_000)).voteYes);
     const calls = hs.map((h) => h.openCommit('set-held', 10_000));
     assert.equal(await Promise.all(calls.map((c) => c.ready)), [true, true], 'both agents announced the call');
     // Announced, with the request in: nothing is committed until the call's end arrives.
@@ -58,7 +48,7 @@ test('a commit round in which one call cannot be opened ends none, and takes no 
   const f = await twoAgents();
   const hs = handles(f);
   try {
-    for (const h of hs) assert.ok((await h.prepare(plan('set-half', f.destDir), 10_000)).voteYes);
+    for (const h of hs) assert.ok((await h.prepare(localPlan('set-half', f.destDir, 60_000), 10_000)).voteYes);
     await stopAgent(f.agents[1]);
     const round = await commitRound(hs, 'set-half', 5000);
     assert.is(round.sent, false);

@@ -13,19 +13,7 @@ import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { handles, makeFleet, statusOf, otherFleetFile, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
-import { backupOptionsSchema, toWireBackupOptions } from '../../shared/wire/backup-options';
-import { toWireDestination } from '../../shared/wire/destination';
-import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
-
-/** A plan as the coordinator sends it, to a local folder, with default options. */
-const localPlan = (id: string, leaseMs: number, dir: string): BackupPlan => ({
-  backupId: id,
-  tag: id,
-  leaseMs,
-  destination: toWireDestination({ type: 'local', path: dir }),
-  options: toWireBackupOptions(backupOptionsSchema.parse({})),
-  parent: undefined,
-});
+import { localPlan } from '../helpers/plan';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
@@ -118,7 +106,7 @@ test('one agent unreachable: aborted within the deadline, nothing prepared stays
 test('coordinator gone after Prepare: the lease expires into a self-abort', async () => {
   const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
   const hs = handles(f);
-  const plan = localPlan('set-lease', 1500, f.destDir);
+  const plan = localPlan('set-lease', f.destDir, 1500);
   try {
     for (const h of hs) assert.ok((await h.prepare(plan, 5000)).voteYes);
     assert.equal(await states(f), ['PREPARED', 'PREPARED']);
@@ -138,7 +126,7 @@ test('coordinator gone after Prepare: the lease expires into a self-abort', asyn
 test('Prepare, Commit and Abort are idempotent by backup id', async () => {
   const f = await fleetOf([{ node: 'n1', roles: { rehearsal: { shipMs: 1500 } } }]);
   const [h] = handles(f);
-  const plan = localPlan('set-repeat', 10_000, f.destDir);
+  const plan = localPlan('set-repeat', f.destDir, 10_000);
   try {
     const v1 = await h.prepare(plan, 5000);
     const v2 = await h.prepare(plan, 5000);
@@ -236,7 +224,7 @@ test('Abort of a done backup whose set never completed undoes it: its coordinato
   const id = 'set-done-incomplete';
   const [h] = handles(f);
   try {
-    assert.ok((await h.prepare(localPlan(id, 10_000, f.destDir), 5000)).voteYes);
+    assert.ok((await h.prepare(localPlan(id, f.destDir, 10_000), 5000)).voteYes);
     await h.commit(id, 5000);
     for (let i = 0; i < 100 && AgentState[(await h.status(id, 3000)).state] !== 'DONE'; i++) await sleep(100);
     assert.is(AgentState[(await h.status(id, 3000)).state], 'DONE');
@@ -301,7 +289,7 @@ test('backup --id of an id only an agent knows (aborted there): refused before P
   const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
   const [h] = handles(f, ['n1']);
   try {
-    assert.ok((await h.prepare(localPlan('set-known', 10_000, f.destDir), 5000)).voteYes);
+    assert.ok((await h.prepare(localPlan('set-known', f.destDir, 10_000), 5000)).voteYes);
     await h.abort('set-known', 'test', 5000);
   } finally {
     h.close();
@@ -320,7 +308,7 @@ test('a restarted agent recovers its on-disk state and cleans up', async () => {
   const f = await fleetOf([{ node: 'n1' }]);
   const a = f.agents[0];
   let [h] = handles(f);
-  const plan = localPlan('set-crash', 60_000, f.destDir);
+  const plan = localPlan('set-crash', f.destDir, 60_000);
   assert.ok((await h.prepare(plan, 5000)).voteYes);
   h.close();
   await stopAgent(a, 'SIGKILL');
