@@ -6,16 +6,21 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Writes `body` to `file` durably (mode 0600); the folder must exist. */
-export function writeFileDurably(file: string, body: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
+/** Writes `body` to `file` in place (mode 0600) and fsyncs it: for a name nothing reads until it is complete. */
+export function writeFileSynced(file: string, body: string): void {
+  const fd = openSync(file, 'w', 0o600);
   try {
     writeSync(fd, body);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Writes `body` to `file` durably (mode 0600); the folder must exist. */
+export function writeFileDurably(file: string, body: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSynced(tmp, body);
   renameSync(tmp, file);
   const dirFd = openSync(dirname(file), 'r');
   try {

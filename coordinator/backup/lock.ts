@@ -5,10 +5,11 @@
  * are busy and then sending its own Abort. A lock whose process is gone (killed, crashed) is
  * stale and is taken over.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, ConflictError, errorMessage } from '../../shared/errors';
+import { writeFileSynced } from '../../shared/durable-file';
 
 /** What the lock file holds. */
 export interface LockHolder {
@@ -46,7 +47,7 @@ export function acquireBackupLock(stateDir: string, backupId: string, warn: (mes
   const tmp = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    writeDurably(tmp, text);
+    writeFileSynced(tmp, text);
   } catch (err) {
     throw new ConfigError(`cannot write the backup lock in stateDir ${stateDir}: ${errorMessage(err)}; set the fleet file's stateDir to a folder this user can write`, { file }, { cause: err });
   }
@@ -157,15 +158,5 @@ function readIfThere(file: string): string | null {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
-  }
-}
-
-function writeDurably(file: string, text: string): void {
-  const fd = openSync(file, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
