@@ -21,18 +21,12 @@ function fakeRunner(stdout = '') {
 const NT = '/opt/cassandra/bin/nodetool';
 const cases: [string, (n: Nodetool) => Promise<unknown>, string[]][] = [
   ['status', (n) => n.status(), [NT, 'status']],
-  ['schema versions', (n) => n.schemaVersions(), [NT, 'describecluster']],
-  ['version', (n) => n.version(), [NT, 'version']],
-  ['snapshot tags', (n) => n.snapshotTags(), [NT, 'listsnapshots']],
-  ['snapshot', (n) => n.snapshot('tandem-x', 'thehive'), [NT, 'snapshot', '-t', 'tandem-x', '--', 'thehive']],
-  ['clear snapshot', (n) => n.clearSnapshot('tandem-x', 'thehive'), [NT, 'clearsnapshot', '-t', 'tandem-x', '--', 'thehive']],
   ['repair', (n) => n.repair('thehive'), [NT, 'repair', '--', 'thehive']],
 ];
 
 for (const [name, call, argv] of cases) {
   test(`nodetool ${name}: one argv, names after --, a deadline`, async () => {
-    // Output every parser accepts: version() refuses output without its ReleaseVersion line.
-    const fake = fakeRunner('ReleaseVersion: 5.0.8\n');
+    const fake = fakeRunner('');
     await call(new Nodetool(NT, fake.run));
     assert.equal(fake.calls.map((c) => c.argv), [argv]);
     assert.ok((fake.calls[0].options?.timeoutMs ?? 0) > 0, 'every call has a timeout');
@@ -40,9 +34,9 @@ for (const [name, call, argv] of cases) {
 }
 
 test('nodetool: the runner\'s output is parsed, and the repair carries the caller\'s signal', async () => {
-  const fake = fakeRunner('ReleaseVersion: 5.0.4\n');
+  const fake = fakeRunner('Datacenter: dc1\nUN  127.0.0.1  114 KiB  16  100.0%  fec137df-779a-4f3c-a341-1b15517e5509  rack1\n');
   const n = new Nodetool(NT, fake.run);
-  assert.is(await n.version(), '5.0.4');
+  assert.equal(await n.status(), [{ state: 'UN', address: '127.0.0.1', datacenter: 'dc1', hostId: 'fec137df-779a-4f3c-a341-1b15517e5509' }]);
   const ac = new AbortController();
   await n.repair('thehive', ac.signal);
   assert.is(fake.calls[1].options?.signal, ac.signal);

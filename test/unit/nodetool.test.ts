@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseSchemaVersions, parseSnapshotTags, parseStatus, parseVersion, type RingNode } from '../../agent/roles/cassandra/nodetool';
+import { parseSnapshotTags, parseStatus, type RingNode } from '../../agent/roles/cassandra/nodetool';
 
 // Tests run from dist/test/unit; the fixtures stay beside the sources.
 const FIXTURES = [join(__dirname, 'fixtures', 'nodetool'), join(__dirname, '..', '..', '..', 'test', 'unit', 'fixtures', 'nodetool')].find(existsSync)!;
@@ -45,35 +45,6 @@ const statusCases: [string, string, RingNode[]][] = [
 for (const [name, text, expected] of statusCases) {
   test(`status: ${name}`, () => assert.equal(parseStatus(text), expected));
 }
-
-const describe = fixture('describecluster');
-const ALL = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
-const V1 = 'd03783d7-b468-3c1a-82f1-8e30b2edde8b';
-const V2 = '5a1b0c2d-3e4f-3a5b-8c6d-7e8f9a0b1c2d';
-const ONE_VERSION = `\t\t${V1}: [127.0.0.1, 127.0.0.2, 127.0.0.3]\n`;
-const schemaCases: [string, string, Record<string, string[]>][] = [
-  ['real: one version on all three nodes', describe, { [V1]: ALL }],
-  // Each version line is followed by an empty line, as describecluster prints them ("\t\t%s: %s%n%n").
-  ['edited: disagreement, 127.0.0.3 on another version', edit(describe, ONE_VERSION, `\t\t${V1}: [127.0.0.1, 127.0.0.2]\n\n\t\t${V2}: [127.0.0.3]\n`), { [V1]: ['127.0.0.1', '127.0.0.2'], [V2]: ['127.0.0.3'] }],
-  ['edited: 127.0.0.3 unreachable', edit(describe, ONE_VERSION, `\t\tUNREACHABLE: [127.0.0.3]\n\n\t\t${V1}: [127.0.0.1, 127.0.0.2]\n`), { UNREACHABLE: ['127.0.0.3'], [V1]: ['127.0.0.1', '127.0.0.2'] }],
-  ['edited: a JVM warning first', JVM_WARNING + describe, { [V1]: ALL }],
-  ['no block, no versions', edit(describe, /\tSchema versions:\n[^]*?\n\n/, ''), {}],
-];
-for (const [name, text, expected] of schemaCases) {
-  test(`describecluster: ${name}`, () => assert.equal(parseSchemaVersions(text), expected));
-}
-
-const version = fixture('version');
-const versionCases: [string, string, string][] = [
-  ['real', version, '5.0.8'],
-  ['edited: a JVM warning first', JVM_WARNING + version, '5.0.8'],
-];
-for (const [name, text, expected] of versionCases) {
-  test(`version: ${name}`, () => assert.is(parseVersion(text), expected));
-}
-test('version: output without a ReleaseVersion line is refused, not returned as a version', () => {
-  assert.throws(() => parseVersion(JVM_WARNING), /no ReleaseVersion line/);
-});
 
 const none = fixture('listsnapshots-none');
 const listed = fixture('listsnapshots');

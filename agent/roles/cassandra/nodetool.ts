@@ -2,7 +2,6 @@
  * nodetool, run through the one command runner with argv arrays, and parsers for what it prints.
  * Parsers are pure so they are unit-tested on real output.
  */
-import { ValidationError } from '../../../shared/errors';
 import { runCommand, type CommandRunner } from '../../../shared/exec';
 
 /** One node of `nodetool status`. */
@@ -30,18 +29,6 @@ export function parseStatus(text: string): RingNode[] {
   return nodes;
 }
 
-/** Parses the "Schema versions" block of `nodetool describecluster`: version → addresses. */
-export function parseSchemaVersions(text: string): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  const block = text.split(/Schema versions:\s*\n/)[1] ?? '';
-  for (const line of block.split('\n')) {
-    const m = /^\s+([0-9a-f-]{36}|UNREACHABLE):\s*\[([^\]]*)\]/.exec(line);
-    if (m) out[m[1]] = m[2].split(',').map((s) => s.trim()).filter(Boolean);
-    else if (line.trim() && !line.startsWith(' ')) break;
-  }
-  return out;
-}
-
 /** Parses `nodetool listsnapshots` into the distinct snapshot tags per keyspace. */
 export function parseSnapshotTags(text: string): { tag: string; keyspace: string }[] {
   const seen = new Set<string>();
@@ -63,14 +50,7 @@ export function parseSnapshotTags(text: string): { tag: string; keyspace: string
   return out;
 }
 
-/** Parses `nodetool version`: the ReleaseVersion line, wherever it is (a JVM may print warnings first). */
-export function parseVersion(text: string): string {
-  const m = /^ReleaseVersion:\s*(\S+)/m.exec(text);
-  if (!m) throw new ValidationError(`nodetool version printed no ReleaseVersion line: ${JSON.stringify(text.slice(0, 200))}`);
-  return m[1];
-}
-
-/** The nodetool of one host. */
+/** The nodetool of one host: the ring, for a role without its helper JVM, and the repair (everything else goes through the helper JVM). */
 export class Nodetool {
   constructor(
     private readonly program: string,
@@ -84,26 +64,6 @@ export class Nodetool {
   /** The ring as this node sees it. */
   async status(): Promise<RingNode[]> {
     return parseStatus(await this.call(['status']));
-  }
-  /** Schema versions across the cluster. */
-  async schemaVersions(): Promise<Record<string, string[]>> {
-    return parseSchemaVersions(await this.call(['describecluster']));
-  }
-  /** Cassandra's release version. */
-  async version(): Promise<string> {
-    return parseVersion(await this.call(['version']));
-  }
-  /** Snapshot tags present on this node. */
-  async snapshotTags(): Promise<{ tag: string; keyspace: string }[]> {
-    return parseSnapshotTags(await this.call(['listsnapshots']));
-  }
-  /** The classic, slow snapshot command (a JVM start each time); the benchmark's baseline. */
-  async snapshot(tag: string, keyspace: string): Promise<void> {
-    await this.call(['snapshot', '-t', tag, '--', keyspace]);
-  }
-  /** Removes one snapshot tag of one keyspace; no error when it is absent. */
-  async clearSnapshot(tag: string, keyspace: string): Promise<void> {
-    await this.call(['clearsnapshot', '-t', tag, '--', keyspace]);
   }
   /** `nodetool repair <keyspace>`, as the cluster procedure prescribes before a backup. */
   async repair(keyspace: string, signal?: AbortSignal): Promise<void> {

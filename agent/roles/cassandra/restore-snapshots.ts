@@ -39,11 +39,11 @@ export function snapshotsCausedSince(tags: readonly { tag: string; keyspace: str
 }
 
 /** Clears the snapshots this restore caused on this node; says what it cleared, or why it could not tell. */
-export async function clearRestoreSnapshots(ctx: RestoreContext, nodetool: SnapshotKeeper, keyspaces: ReadonlySet<string>): Promise<string> {
+export async function clearRestoreSnapshots(ctx: RestoreContext, node: SnapshotKeeper, keyspaces: ReadonlySet<string>): Promise<string> {
   const text = await readFile(startedFile(ctx), 'utf8').catch(() => null);
   const since = text === null ? NaN : Number((JSON.parse(text) as { startedMs?: unknown }).startedMs);
   if (!Number.isFinite(since)) return 'no record of when this restore started here: truncated-*/dropped-* snapshots left for nodetool clearsnapshot';
-  const caused = snapshotsCausedSince(await nodetool.snapshotTags(), keyspaces, since, Date.now());
-  for (const s of caused) await nodetool.clearSnapshot(s.tag, s.keyspace);
+  const caused = snapshotsCausedSince(await node.snapshotTags(), keyspaces, since, Date.now());
+  for (const s of caused) await node.clearSnapshot(s.tag, s.keyspace);
   return caused.length ? `cleared ${caused.length} snapshots Cassandra took of what the restore replaced (${[...new Set(caused.map((s) => s.tag.split('-')[0]))].join(', ')}-*)` : 'no snapshot to clear';
 }
