@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the benchmarks, side by side in one run on the sandbox's data. Prints a
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
- * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) runs only when named.
+ * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) and `restore-node`
+ * (one node's restore against the vendor's commands for that node) run only when named.
  * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `retention` (a year
  * of sets at a local folder), `rsync` (archive streams to a private sshd) and `files` (a store of
  * a million attachments) need no sandbox and
@@ -14,6 +15,7 @@ import { benchArchive } from './archive';
 import { benchBackup } from './backup';
 import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
+import { restoreNodeMain } from './restore-node';
 import { agentRssMain } from './agent-rss';
 import { filesBenchMain } from './files';
 import { benchRetention } from './retention';
@@ -28,6 +30,7 @@ async function main(): Promise<void> {
   if (only === 'agent-rss') return agentRssMain(process.argv.slice(3));
   if (only === 'files') return filesBenchMain(process.argv.slice(3));
   if (only === 'retention') return printRetention();
+  if (only === 'restore-node') return restoreNodeMain(process.argv.slice(3));
   if (only === 'rsync') return printRsync();
   const env = readSandboxEnv();
   if (!only || only === 'backup') {
