@@ -124,7 +124,8 @@ export async function benchIncremental(log: (m: string) => void = () => undefine
     const o = JSON.parse(r.stdout || '{}');
     if (o.status !== 'complete') throw new Error(`${step}: tandem backup did not complete: ${r.stderr.slice(-2000)}`);
     rows.push({ step, id: o.id, wallSeconds: (Date.now() - t0) / 1000, bytes: o.bytes });
-    log(`${step}: ${rows.at(-1)!.wallSeconds.toFixed(1)} s, ${o.bytes} bytes`);
+    const phases = Object.entries((o.phasesMs ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v} ms`).join(', ');
+    log(`${step}: ${rows.at(-1)!.wallSeconds.toFixed(1)} s, ${o.bytes} bytes (${phases})`);
     return o.id as string;
   };
   const drill = async (step: string, id: string) => {
