@@ -179,7 +179,11 @@ export async function withEsSnapshotsRemoved<T>(work: () => Promise<T>): Promise
 async function esSnapshots(): Promise<Set<string>> {
   const es = esClient();
   try {
-    const r = await es.snapshot.get({ repository: 'tandem', snapshot: '_all' });
+    // A fresh sandbox has no repository until the first backup registers it: no snapshots then.
+    const r = await es.snapshot.get({ repository: 'tandem', snapshot: '_all' }).catch((err: { meta?: { statusCode?: number } }) => {
+      if (err.meta?.statusCode === 404) return { snapshots: [] };
+      throw err;
+    });
     return new Set(r.snapshots?.map((s) => s.snapshot) ?? []);
   } finally {
     await es.close();
