@@ -87,7 +87,9 @@ export async function benchRestoreNode(runs: number, nodeName: string, log: (m: 
         const work = join(dir, `vendor-${run}`);
         const t0 = Date.now();
         for (const t of tables) {
-          const into = join(work, t.table);
+          // Laid out <keyspace>/<table>: Cassandra reads the keyspace and table of an SSTable from
+          // its folders and imports nothing, exit code 0, from a folder named otherwise.
+          const into = join(work, VENDOR_KS, t.table);
           await mkdir(into, { recursive: true });
           await runCommand(['tar', 'xjf', join(destPath, t.path), '-C', into]);
           await runCommand([node.nodetool, 'import', VENDOR_KS, t.table, into]);
@@ -115,9 +117,13 @@ export async function benchRestoreNode(runs: number, nodeName: string, log: (m: 
           for (const t of tables) n += Number((await runCommand([node.nodetool, 'tablestats', '--', `${ks}.${t.table}`])).stdout.match(/Space used \(live\): (\d+)/)?.[1] ?? NaN);
           return n;
         };
+        const [vendorLiveBytes, tandemLiveBytes] = [await liveBytes(VENDOR_KS), await liveBytes(TANDEM_KS)];
+        if (!(vendorLiveBytes > 0) || vendorLiveBytes !== tandemLiveBytes) {
+          throw new Error(`the two ways did not load the same SSTables (live bytes: vendor ${vendorLiveBytes}, tandem ${tandemLiveBytes}): no ratio to report`);
+        }
         out.push({
           vendorSeconds, tandemSeconds: (t3 - t1) / 1000, fetchSeconds: (t2 - t1) / 1000, loadSeconds: (t3 - t2) / 1000,
-          vendorLiveBytes: await liveBytes(VENDOR_KS), tandemLiveBytes: await liveBytes(TANDEM_KS),
+          vendorLiveBytes, tandemLiveBytes,
         });
         log(`run ${run}/${runs}: vendor ${vendorSeconds.toFixed(1)} s, tandem ${out.at(-1)!.tandemSeconds.toFixed(1)} s`);
       }
