@@ -10,6 +10,7 @@ import { mkdir, readdir, rm, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from 'cassandra-driver';
 import { TandemError, ValidationError } from '../../../shared/errors';
+import { runPool } from '../../../shared/pool';
 import { systemExec, type CommandRunner, type Exec, type ProcessSpawner } from '../../../shared/exec';
 import { checkCqlName } from '../../../shared/names';
 import { nodesWith } from '../../../shared/manifest';
@@ -25,6 +26,9 @@ import { clearRestoreSnapshots, recordRestoreStart } from './restore-snapshots';
 import { loadSchema, waitForAgreement } from './schema';
 import { expectedRows, rowCountProblem } from './expected-rows';
 import { archivesOf, backedUpKeyspaces, contentsOf, sources, tablesOf, targetKeyspace, type ArchiveToExtract } from './restore-tables';
+
+/** Tables fetched side by side. */
+const FETCH_TABLES_AT_ONCE = 2;
 
 /** Folder of one table's SSTables, laid out `<ks>/<table>` as sstableloader requires. */
 const tableDir = (ctx: RestoreContext, source: string, ks: string, table: string) => join(ctx.workDir, source, ks, table);
@@ -51,26 +55,27 @@ async function fetch(ctx: RestoreContext, spawn: ProcessSpawner): Promise<PhaseO
   const progress = { phase: 'fetch', filesDone: 0, filesTotal: work.length, bytesDone: 0, bytesTotal: work.reduce((n, w) => n + sizeOf(w), 0) };
   const step = (w: (typeof work)[number]) => ctx.progress({ ...progress, filesDone: ++progress.filesDone, bytesDone: (progress.bytesDone += sizeOf(w)) });
   const doneMarker = (source: string, t: ShippedTable) => join(ctx.workDir, source, `.${t.keyspace}.${t.table}.fetched`);
-  // Checked before the first download: the extracted files plus the largest archive, while it is there.
+  // Checked before the first download: the extracted files plus the largest archives, while they are there.
   const todo: typeof work = [];
   for (const w of work) if (!(await exists(doneMarker(w.source, w.t)))) todo.push(w);
   await mkdir(ctx.workDir, { recursive: true });
-  const need = todo.reduce((n, w) => n + w.archives.reduce((m, a) => m + a.files.reduce((k, f) => k + f.size, 0), 0), 0) +
-    Math.max(0, ...todo.flatMap((w) => w.archives.map((a) => a.ref.size)));
+  const largest = todo.flatMap((w) => w.archives.map((a) => a.ref.size)).sort((a, b) => b - a).slice(0, FETCH_TABLES_AT_ONCE);
+  const need = todo.reduce((n, w) => n + w.archives.reduce((m, a) => m + a.files.reduce((k, f) => k + f.size, 0), 0), 0) + largest.reduce((n, x) => n + x, 0);
   await checkFreeSpace(ctx.workDir, need, `fetching ${todo.length} tables' archives`, "free some space, or put the agent's stateDir on a larger file system");
-  for (const w of work) {
+  // A table's download and checks (one core) overlap another's decompression (lbzip2, every core).
+  await runPool(work, FETCH_TABLES_AT_ONCE, ctx.signal, async (w, _i, signal) => {
     const { source, t } = w;
     const dir = tableDir(ctx, source, targetKeyspace(ctx, t.keyspace), t.table);
     const done = doneMarker(source, t);
     if (await exists(done)) {
       skipped++;
       step(w);
-      continue;
+      return;
     }
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     try {
-      for (const a of w.archives) await fetchAndExtract(ctx, spawn, source, t, a, dir);
+      for (const a of w.archives) await fetchAndExtract(ctx, spawn, source, t, a, dir, signal);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -81,21 +86,21 @@ async function fetch(ctx: RestoreContext, spawn: ProcessSpawner): Promise<PhaseO
     await writeFile(done, t.sha256);
     fetched++;
     step(w);
-  }
+  });
   return { detail: `${fetched} ${fetched === 1 ? 'table' : 'tables'} fetched and checked` + (skipped ? `, ${skipped} already there` : '') };
 }
 
-/** Downloads one archive, checks it against the manifest, and extracts the files wanted of it into `dir`, each checked. */
-async function fetchAndExtract(ctx: RestoreContext, spawn: ProcessSpawner, source: string, t: ShippedTable, a: ArchiveToExtract, dir: string): Promise<void> {
+/** Downloads one archive, checks it against the manifest, and extracts the files wanted of it into `dir`, each checked; `signal` stops it. */
+async function fetchAndExtract(ctx: RestoreContext, spawn: ProcessSpawner, source: string, t: ShippedTable, a: ArchiveToExtract, dir: string, signal: AbortSignal): Promise<void> {
   const archive = join(ctx.workDir, source, `.${t.keyspace}.${t.table}.archive`);
   let extracted: Awaited<ReturnType<typeof extractArchive>>;
   try {
-    await fetchChecked(ctx.destination, a.ref, archive, ctx.signal);
+    await fetchChecked(ctx.destination, a.ref, archive, signal);
     extracted = await extractArchive({
       archive,
       targetDir: dir,
       compression: 'auto',
-      signal: ctx.signal,
+      signal,
       spawn,
       include: a.partial ? new Set(a.files.map((f) => f.path)) : undefined,
       maxEntryBytes: Math.max(0, ...a.files.map((f) => f.size)),
@@ -129,6 +134,12 @@ async function load(s: CassandraSettings, ctx: RestoreContext, helper: Cassandra
         // import moves the SSTables into the live table, so a repeated load finds nothing to do.
         ctx.signal.throwIfAborted();
         await helper.importTable(ks, t.table, dir);
+        // An import that found nothing it would load ("No new SSTables were found") answers without
+        // an error; what Cassandra loads it moves out of the folder, so anything left was not loaded.
+        const left = (await readdir(dir)).filter((f) => f.endsWith('-Data.db'));
+        if (left.length) {
+          throw new TandemError(`nodetool import left ${left.length} SSTable(s) in ${dir} (e.g. ${left[0]}): Cassandra did not load them into ${ks}.${t.table}; see its system.log`);
+        }
       } else {
         await run([s.sstableloader, '--no-progress', '-d', hosts.join(','), dir], { timeoutMs: 6 * 3_600_000, signal: ctx.signal });
         await rm(dir, { recursive: true, force: true });
