@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { makeFleet, runCli, startFleet, stopFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
 
 /** VmRSS and VmHWM of a live process, bytes. */
 async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
@@ -45,7 +45,7 @@ export async function benchAgentRss(backups: number): Promise<{ agent: string; i
     const after = await Promise.all(fleet.agents.map((a) => memoryOf(a.process!.pid!)));
     return fleet.agents.map((a, i) => ({ agent: Object.keys(a.roles).join(', ') + ' role', idle: idle[i].rss, afterBackups: after[i].rss, peak: after[i].peak }));
   } finally {
-    await stopFleet(fleet);
+    await removeFleet(fleet);
   }
 }
 

@@ -2,11 +2,12 @@
  * Micro-benchmark of snapshot archiving: the vendor's `tar cjf` (single-threaded bzip2) against
  * createArchive with parallel bzip2 and multithreaded xz, on the same folder. Not a test: no assertions.
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/exec';
 import { createArchive, bzip2Argv } from '../../agent/archive';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 /** One timed run; mbPerSec is source megabytes (10^6 bytes of file content) per second. */
 export interface BenchResult {
@@ -32,7 +33,7 @@ async function treeBytes(dir: string): Promise<number> {
 export async function benchArchive(dir: string): Promise<BenchResult[]> {
   const threads = cpus().length;
   const bytes = await treeBytes(dir);
-  const work = await mkdtemp(join(tmpdir(), 'tandem-bench-'));
+  const work = await scratchDir('bench-archive');
   const results: BenchResult[] = [];
   const time = async (tool: string, out: string, run: () => Promise<unknown>) => {
     const t0 = process.hrtime.bigint();
@@ -51,7 +52,7 @@ export async function benchArchive(dir: string): Promise<BenchResult[]> {
     await time(`createArchive xz (lzma-native, ${threads} threads)`, xz, () =>
       createArchive({ sourceDir: dir, output: xz, compression: 'xz', threads }));
   } finally {
-    await rm(work, { recursive: true, force: true });
+    removeScratch(work);
   }
   return results;
 }

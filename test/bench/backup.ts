@@ -6,13 +6,13 @@
  * For each: the spread between the nodes' snapshot instants (Cassandra's own created_at) and
  * the total wall time. Not a test: it asserts nothing and prints what it measured.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/exec';
 import { readCreatedAt } from '../../agent/roles/cassandra/snapshot-files';
 import { cassandraRoleSettings, readSandboxEnv } from '../sandbox';
-import { makeFleet, runCli, startFleet, stopFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 type Node = ReturnType<typeof readSandboxEnv>['cassandra']['nodes'][number];
 
@@ -50,7 +50,7 @@ export async function benchBackup(onRow: (row: BackupBenchRow) => void = () => u
   const rows: BackupBenchRow[] = [];
   const run = async (method: string, fn: (tag: string, out: string) => Promise<number[]>) => {
     const tag = `tandem-bench-${rows.length}-${Date.now()}`;
-    const out = await mkdtemp(join(tmpdir(), 'tandem-bench-'));
+    const out = await scratchDir('bench-backup');
     const t0 = Date.now();
     try {
       const instants = await fn(tag, out);
@@ -58,7 +58,7 @@ export async function benchBackup(onRow: (row: BackupBenchRow) => void = () => u
       onRow(rows[rows.length - 1]);
     } finally {
       await clear(nodes, tag);
-      await rm(out, { recursive: true, force: true });
+      removeScratch(out);
     }
   };
   await run('(a) seed, node after node', async (tag, out) => {
@@ -81,8 +81,7 @@ export async function benchBackup(onRow: (row: BackupBenchRow) => void = () => u
       if (o.status !== 'complete') throw new Error(`tandem backup did not complete: ${r.stderr}`);
       rows.push({ method, spreadMs: o.snapshotSpreadMs, wallSeconds: (Date.now() - t0) / 1000 });
     } finally {
-      await stopFleet(fleet);
-      await rm(fleet.dir, { recursive: true, force: true });
+      await removeFleet(fleet);
     }
   }
   return rows;

@@ -8,14 +8,14 @@
  * step through /proc/<pid>/clear_refs), beside the target (agent under 200 MB). Needs no sandbox;
  * asserts nothing; removes the store and the fleet afterwards unless --keep.
  */
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { readFile, rm, statfs } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeFleet, startFleet, stopFleet } from '../helpers/fleet';
 import { runCliMeasured } from '../helpers/many-agents';
 import { writeAttachments } from '../tools/attachments';
+import { keepScratchDir, removeScratch, scratchDir } from '../helpers/scratch';
 
 /** One step of the bench. */
 export interface FilesBenchRow {
@@ -75,8 +75,9 @@ export async function benchFiles(count: number, dir: string, port: number, keep:
     return rows;
   } finally {
     await stopFleet(fleet);
-    if (!keep) {
-      await rm(fleet.dir, { recursive: true, force: true });
+    if (keep) keepScratchDir(fleet.dir);
+    else {
+      removeScratch(fleet.dir);
       await rm(src, { recursive: true, force: true });
     }
   }
@@ -86,7 +87,7 @@ export async function benchFiles(count: number, dir: string, port: number, keep:
 export async function filesBenchMain(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { count: { type: 'string', default: '1000000' }, dir: { type: 'string' }, port: { type: 'string', default: '30020' }, keep: { type: 'boolean', default: false } } });
   const count = Number(values.count);
-  const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'tandem-bench-files-'));
+  const dir = values.dir ?? (await scratchDir('bench-files'));
   // Each attachment takes a 4 KiB block at the source and again at the destination, plus the listings.
   const fs = await statfs(dir);
   const need = count * 4096 * 2 + count * 600;
@@ -95,5 +96,5 @@ export async function filesBenchMain(argv: string[]): Promise<void> {
   console.log(`a files-only fleet, ${count} attachments under ${dir}; agent target: under 200 MB`);
   console.log(`| step | wall | coordinator peak RSS | agent peak RSS | |\n|---|---|---|---|---|`);
   await benchFiles(count, dir, Number(values.port), values.keep!, (r) => console.log(`| ${r.step} | ${r.wallSeconds.toFixed(1)} s | ${mb(r.coordinatorPeakRss)} | ${mb(r.agentPeakRss)} | ${r.note} |`));
-  if (!values.dir && !values.keep) await rm(dir, { recursive: true, force: true });
+  if (!values.dir) (values.keep ? keepScratchDir : removeScratch)(dir);
 }

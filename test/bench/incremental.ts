@@ -9,8 +9,7 @@
  * Then three more sets make a chain of seven, and the drill of its last set is timed beside the
  * drill of the full set (a). Wall time and bytes written for each. Asserts nothing.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { runCommand } from '../../shared/exec';
@@ -20,6 +19,7 @@ import { readSandboxEnv, sandboxPaths } from '../sandbox/paths';
 import { detBytes, flushAll } from '../sandbox/seed';
 import { startWriter } from '../sandbox/writer';
 import { runCli } from '../helpers/fleet';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 /** One row of the report. */
 export interface IncrementalRow {
@@ -115,7 +115,7 @@ export async function seedSteps(out: string, tag: string): Promise<number> {
 /** Runs the chain and returns its rows. */
 export async function benchIncremental(log: (m: string) => void = () => undefined): Promise<IncrementalRow[]> {
   await startWriter();
-  const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-incr-'));
+  const dir = await scratchDir('bench-incr');
   const fleetFile = await benchFleet(dir);
   const rows: IncrementalRow[] = [];
   const backup = async (step: string, args: string[] = []) => {
@@ -145,10 +145,10 @@ export async function benchIncremental(log: (m: string) => void = () => undefine
     await Promise.all(readSandboxEnv().cassandra.nodes.map((n) => runCommand([n.nodetool, 'compact', KEYSPACE, 'edgestore'], { timeoutMs: 3_600_000 })));
     await backup('(d) after nodetool compact edgestore');
     const t0 = Date.now();
-    const out = await mkdtemp(join(dir, 'seed-'));
+    const out = await scratchDir('seed', dir);
     const bytes = await seedSteps(out, tag);
     rows.push({ step: "(e) the seed's steps, node after node", wallSeconds: (Date.now() - t0) / 1000, bytes });
-    await rm(out, { recursive: true, force: true });
+    removeScratch(out);
     let last = '';
     for (let i = 5; i <= 7; i++) {
       await addNewData(0.01, i);
@@ -158,7 +158,7 @@ export async function benchIncremental(log: (m: string) => void = () => undefine
     await drill('drill of the 7th set of the chain', last);
     });
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    removeScratch(dir);
   }
   return rows;
 }

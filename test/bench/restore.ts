@@ -5,14 +5,14 @@
  *       counts rows afterwards)
  * Both restore into scratch keyspaces created from the backup's schema.cql. Not a test.
  */
-import { mkdtemp, rm, mkdir, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { runCommand } from '../../shared/exec';
 import { rewriteStatement, splitStatements } from '../../agent/roles/cassandra/schema';
 import { cassandraRoleSettings, readSandboxEnv } from '../sandbox';
-import { makeFleet, runCli, startFleet, stopFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 /** One row of the report. */
 export interface RestoreBenchRow {
@@ -42,7 +42,7 @@ export async function benchRestore(): Promise<RestoreBenchRow[]> {
     const t0 = Date.now();
     const schema = splitStatements(await readFile(join(setDir, 'node1', 'cassandra', 'thehive', 'schema.cql'), 'utf8'));
     for (const s of schema) await cql.execute(rewriteStatement(s, 'thehive', 'thehive_vendor'));
-    const work = await mkdtemp(join(tmpdir(), 'tandem-bench-restore-'));
+    const work = await scratchDir('bench-restore');
     for (const n of nodes) {
       for (const t of ['edgestore', 'edgestore_lock_', 'graphindex', 'graphindex_lock_', 'janusgraph_ids', 'system_properties', 'system_properties_lock_', 'systemlog', 'txlog']) {
         // Laid out <keyspace>/<table>: from a folder named otherwise Cassandra imports nothing, exit code 0.
@@ -55,7 +55,7 @@ export async function benchRestore(): Promise<RestoreBenchRow[]> {
       }
     }
     rows.push({ method: '(a) vendor: tar xjf + nodetool import, node after node', wallSeconds: (Date.now() - t0) / 1000 });
-    await rm(work, { recursive: true, force: true });
+    removeScratch(work);
 
     // (b) tandem.
     const t1 = Date.now();
@@ -65,8 +65,7 @@ export async function benchRestore(): Promise<RestoreBenchRow[]> {
   } finally {
     for (const ks of ['thehive_vendor', 'thehive_tandem']) await cql.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
     await cql.shutdown();
-    await stopFleet(fleet);
-    await rm(fleet.dir, { recursive: true, force: true });
+    await removeFleet(fleet);
   }
   return rows;
 }

@@ -6,15 +6,15 @@
  * an incremental set does, and `extraFiles` more small files per set so that the destination holds
  * tens of thousands of files. Needs no sandbox. Not a test: it prints a table beside the targets.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { manifestSchema, parseManifest, type Manifest } from '../../shared/manifest';
 import { nodePartSchema } from '../../shared/parts';
 import { sha256Of } from '../../shared/parts/io';
 import { snapshotTagFor } from '../../shared/names';
 import { runCommand } from '../../shared/exec';
-import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 /** One row of the report. */
 export interface RetentionBenchRow {
@@ -100,7 +100,7 @@ export async function benchRetention(o: { sets?: number; extraFiles?: number; ru
   const extraFiles = o.extraFiles ?? 100;
   const runs = o.runs ?? 5;
   const fleet: TestFleet = await makeFleet([{ node: 'n1', roles: { rehearsal: { shipMs: 0 } } }, { node: 'n2', roles: { rehearsal: { shipMs: 0 } } }]);
-  const work = mkdtempSync(join(tmpdir(), 'tandem-bench-retention-'));
+  const work = scratchDirSync('bench-retention');
   try {
     await startFleet(fleet);
     const made = await runCli(['backup', '--config', fleet.fleetFile, '--id', 'template-set']);
@@ -151,8 +151,7 @@ export async function benchRetention(o: { sets?: number; extraFiles?: number; ru
       { what: `floor: rm -rf of the ${count - kept} folders the prune removes`, target: '', runs: floorTimes.length, medianSeconds: median(floorTimes), worstSeconds: Math.max(...floorTimes), note: `${removedFiles} files, one process` },
     ];
   } finally {
-    await stopFleet(fleet);
-    rmSync(work, { recursive: true, force: true });
-    rmSync(fleet.dir, { recursive: true, force: true });
+    await removeFleet(fleet);
+    removeScratch(work);
   }
 }

@@ -10,8 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +18,7 @@ import { LocalDestination, RsyncDestination, parseDestinationConfig, type Destin
 import { repoRoot } from '../sandbox/paths';
 import { portOpen } from '../sandbox/procs';
 import { privateSshdEnv, startPrivateSshd, stopPrivateSshd, type PrivateSshd } from '../tools/private-sshd';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 /** One row of the report. */
 export interface RsyncBenchRow {
@@ -59,12 +59,12 @@ export function compressibleStream(bytes: number): Readable {
 
 /** put() as the rsync destination did it before streaming: the whole stream to a file in os.tmpdir(), then rsync. */
 async function stagedPut(d: Destination, rel: string, source: Readable): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'tandem-rsync-'));
+  const dir = await scratchDir('rsync');
   try {
     await pipeline(source, createWriteStream(join(dir, 'data'), { flags: 'wx', mode: 0o600 }));
     await d.put(rel, join(dir, 'data'));
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    removeScratch(dir);
   }
 }
 

@@ -5,13 +5,12 @@
  * spread and the spread across the three stores), the first backup after the agents start (the
  * helper JVM compiled and started), drills of the last set, and the seed's steps on the same data.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgents, stopAgents } from '../sandbox/fleet';
 import { startWriter, stopWriter } from '../sandbox/writer';
 import { runCli } from '../helpers/fleet';
 import { benchFleet, seedSteps, withEsSnapshotsRemoved } from './incremental';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 /** One measured step. */
 interface Run {
@@ -33,7 +32,7 @@ const worst = (xs: number[]) => Math.max(...xs);
 
 /** Runs the bench; `runs` backups per condition (at least 10 for the spread figures). */
 export async function benchSmall(runs = 10, log: (m: string) => void = () => undefined): Promise<SmallRow[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-small-'));
+  const dir = await scratchDir('bench-small');
   const fleetFile = await benchFleet(dir);
   const backup = async (args: string[] = []): Promise<Run & { id: string }> => {
     const t0 = Date.now();
@@ -68,18 +67,18 @@ export async function benchSmall(runs = 10, log: (m: string) => void = () => und
         return { wallSeconds: (Date.now() - t0) / 1000 };
       }));
       rows.push(await series("the seed's steps, node after node (hot writer running)", '', 3, async () => {
-        const out = await mkdtemp(join(dir, 'seed-'));
+        const out = await scratchDir('seed', dir);
         const t0 = Date.now();
         await seedSteps(out, `bench-seed-${Date.now()}`);
         const wallSeconds = (Date.now() - t0) / 1000;
-        await rm(out, { recursive: true, force: true });
+        removeScratch(out);
         return { wallSeconds };
       }));
       return rows;
     });
   } finally {
     await stopWriter();
-    await rm(dir, { recursive: true, force: true });
+    removeScratch(dir);
   }
 }
 

@@ -3,8 +3,6 @@
  * backup is prepared (NTP, an operator). The clock is the controller's seam; the role is the
  * protocol's rehearsal role, the store a real state folder.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackupController } from '../../agent/backup/controller';
 import { StateStore } from '../../agent/backup/store';
@@ -12,11 +10,12 @@ import { createLogger } from '../../shared/log';
 import { localPlan } from '../helpers/plan';
 import { rehearsalRole, rehearsalSettings } from '../helpers/rehearsal-role';
 import { observe, type FaultCase, type Observation } from './case';
+import { scratchDir } from '../helpers/scratch';
 
 const MINUTES = 60_000;
 
 async function withClock(run: (c: BackupController, offset: { ms: number }, plan: (id: string, leaseMs: number) => Parameters<BackupController['prepare']>[0]) => Promise<Observation>): Promise<Observation> {
-  const dir = await mkdtemp(join(tmpdir(), 'tandem-lease-'));
+  const dir = await scratchDir('lease');
   const offset = { ms: 0 };
   const log = createLogger('clock-fault');
   log.level = 'silent';
@@ -25,8 +24,8 @@ async function withClock(run: (c: BackupController, offset: { ms: number }, plan
   try {
     return await run(c, offset, plan);
   } finally {
+    // The folder goes at exit, not here: close() leaves a ship in flight that still writes its state file.
     c.close();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openFleet, type AgentHandle } from '../../coordinator/fleet';
@@ -19,7 +19,7 @@ import { localPlan } from '../helpers/plan';
 import { parseRestoreOptions, toWirePhase, toWireRestoreOptions, type RestoreOptionsInput } from '../../shared/wire/restore';
 import type { RestorePhase } from '../../shared/contract';
 import { oddCert, otherCa } from '../helpers/certs';
-import { handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { handles, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { observe, type FaultCase, type Observation } from './case';
 
 /** A plan as the coordinator sends it, to the fleet's local destination, with default options. */
@@ -34,8 +34,7 @@ async function withFleet<T>(fn: (f: TestFleet) => Promise<T>, rehearsal: Record<
     await startFleet(f);
     return await fn(f);
   } finally {
-    await stopFleet(f);
-    await rm(f.dir, { recursive: true, force: true });
+    await removeFleet(f);
   }
 }
 

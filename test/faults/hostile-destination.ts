@@ -5,8 +5,7 @@
  * tandem refuses it, before anything is written, with a message that names what is wrong.
  * Pure code and temporary folders: no service, quick enough for `npm test`.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkSchemaCql } from '../../agent/roles/cassandra/schema-cql';
 import { restoreCassandra } from '../../agent/roles/cassandra/restore';
@@ -22,6 +21,7 @@ import { parseValue } from '../../shared/parts/io';
 import { parseRestoreOptions } from '../../shared/wire/restore';
 import { plantCassandraSet, plantFilesSet, SET_ID, validListing, validManifest } from '../helpers/backup-set';
 import { observe, type FaultCase, type Observation } from './case';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 /** Runs `fn`; the case passes when it throws a message matching `why`. */
 async function refusal(fn: () => unknown, why: RegExp, after: () => string[] = () => []): Promise<Observation> {
@@ -65,11 +65,11 @@ const schemaCase = (name: string, cql: string, why: RegExp): FaultCase => ({
 
 /** A temporary folder for one case, removed afterwards. */
 async function inTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-hostile-'));
+  const dir = await scratchDir('hostile');
   try {
     return await fn(dir);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeScratch(dir);
   }
 }
 

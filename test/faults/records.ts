@@ -3,9 +3,7 @@
  * of the set does not bring back. The set is restored into scratch targets (keyspace
  * thehive_faults, indices faults-*, a files folder) so the live stores are not touched.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
@@ -13,13 +11,14 @@ import { runCommand } from '../../shared/exec';
 import { runCli } from '../helpers/fleet';
 import type { WriterRecord } from '../sandbox';
 import type { FaultFleet } from './sandbox-fleet';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 const SCRATCH = 'thehive_faults';
 const PREFIX = 'faults-';
 
 /** Restores set `id` into scratch targets and returns how many of `acked` are missing from it. */
 export async function restoreAndCount(f: FaultFleet, id: string, acked: readonly WriterRecord[]): Promise<number> {
-  const filesTarget = await mkdtemp(join(tmpdir(), 'tandem-faults-files-'));
+  const filesTarget = await scratchDir('faults-files');
   const cql = new Client({ contactPoints: ['127.0.0.1'], localDataCenter: 'datacenter1' });
   await cql.connect();
   try {
@@ -37,7 +36,7 @@ export async function restoreAndCount(f: FaultFleet, id: string, acked: readonly
     await cql.execute(`DROP KEYSPACE IF EXISTS ${SCRATCH}`).catch(() => undefined);
     await cql.shutdown();
     await fetch(`${f.env.elasticsearch.url}/${PREFIX}*?expand_wildcards=all`, { method: 'DELETE' }).catch(() => undefined);
-    await rm(filesTarget, { recursive: true, force: true });
+    removeScratch(filesTarget);
     // The scratch keyspace's DROP made every node snapshot it (auto_snapshot): not a leftover of tandem's, cleared here.
     await Promise.all(f.env.cassandra.nodes.map(async (n) => {
       const tags = parseSnapshotTags((await runCommand([n.nodetool, 'listsnapshots'], { timeoutMs: 120_000 })).stdout);

@@ -5,8 +5,7 @@
  * nodes (its work folders, Cassandra's snapshots of what it replaced).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
@@ -14,6 +13,7 @@ import { runCommand } from '../../shared/exec';
 import { CLI_MAIN, runCli } from '../helpers/fleet';
 import { observe, type FaultCase } from './case';
 import { faultFleet, killAgent, restartAgent, sleep, type FaultFleet } from './sandbox-fleet';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 const SCRATCH = 'thehive_faults_restore';
 const PREFIX = 'faults-restore-';
@@ -42,7 +42,7 @@ function killedInRestorePhase(phase: 'fetch' | 'load'): FaultCase {
       const f = await faultFleet();
       const id = await aSet(f);
       const restoreId = `restore-fault-${phase}-${Date.now().toString(36)}`;
-      const filesTarget = mkdtempSync(join(tmpdir(), 'tandem-faults-restore-'));
+      const filesTarget = await scratchDir('faults-restore');
       const args = ['restore', id, '--config', f.fleet.fleetFile, '--yes', '--json', '--restore-id', restoreId,
         '--target-keyspace', SCRATCH, '--index-prefix', PREFIX, '--files-target', filesTarget];
       const problems: string[] = [];
@@ -64,7 +64,7 @@ function killedInRestorePhase(phase: 'fetch' | 'load'): FaultCase {
         observed += `; resumed: exit ${again.code}${out ? (out.ok ? ', verified' : `, ${out.problems.slice(0, 2).join('; ')}`) : ''}`;
         if (again.code !== 0 || !out?.ok) problems.push(`the resumed restore did not verify: ${again.stderr.trim().split('\n').slice(-2).join(' ')}`);
       } finally {
-        rmSync(filesTarget, { recursive: true, force: true });
+        removeScratch(filesTarget);
       }
       const left: string[] = [];
       for (const a of f.fleet.agents) if (existsSync(join(a.stateDir, 'restore', restoreId))) left.push(`${a.node}: restore work folder`);

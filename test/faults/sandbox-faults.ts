@@ -26,10 +26,10 @@ import {
 } from './sandbox-fleet';
 import { restoreAndCount } from './records';
 import { readPid } from '../sandbox/procs';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/exec';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 let seq = 0;
 const newId = (what: string) => `fault-${what}-${Date.now().toString(36)}-${++seq}`;
@@ -238,13 +238,13 @@ function destinationFull(): FaultCase {
     quick: false,
     run: () => scenario('dest-full', {
       setup: async (f) => {
-        mnt = mkdtempSync(join(tmpdir(), 'tandem-faults-full-'));
+        mnt = await scratchDir('faults-full');
         await runCommand(['mount', '-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'tmpfs', mnt], { timeoutMs: 10_000 });
         return withDestination(f, 'dest-full', { type: 'local', path: mnt });
       },
       teardown: async () => {
         await runCommand(['umount', mnt], { timeoutMs: 10_000 }).catch(() => undefined);
-        rmSync(mnt, { recursive: true, force: true });
+        removeScratch(mnt);
       },
       coordinator: 'continue',
       inject: async () => undefined,

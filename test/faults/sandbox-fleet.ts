@@ -14,7 +14,7 @@ import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
 import { runCommand } from '../../shared/exec';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { snapshotTagFor } from '../../shared/names';
-import { CLI_MAIN, handles, makeFleet, runCli, startAgent, startFleet, stopAgent, stopFleet, type TestAgent, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, handles, makeFleet, removeFleet, runCli, startAgent, startFleet, stopAgent, type TestAgent, type TestFleet } from '../helpers/fleet';
 import { cassandraRoleSettings, readSandboxEnv, type SandboxEnv, type WriterRecord } from '../sandbox';
 
 export const REPOSITORY = 'tandem-faults';
@@ -82,7 +82,7 @@ export async function closeFaultFleet(): Promise<void> {
   if (!shared) return;
   const f = await shared;
   shared = null;
-  await stopFleet(f.fleet);
+  await removeFleet(f.fleet);
 }
 
 /** A `tandem backup` run, stopped at a fault point or running. */

@@ -3,13 +3,13 @@
  * by `tandem certs`, and the real `tandem` CLI. Nothing here is a double.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
 import { openFleet, type AgentHandle } from '../../coordinator/fleet';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
+import { removeScratch, scratchDir } from './scratch';
 
 const ROOT = resolve(__dirname, '../../..');
 /** Path of the compiled agent and CLI entry points. */
@@ -48,12 +48,18 @@ export interface TestFleet {
 
 let nextPort = 17500 + Math.floor(Math.random() * 2000);
 
+/** Agent processes started here and not seen to exit. */
+const running = new Set<ChildProcess>();
+// Runs before the scratch folders' removal (prepended): an agent a failed test left running would
+// keep writing into its fleet's folder, and outlive the test process.
+process.prependListener('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+
 /** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
 export async function makeFleet(
   specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls'; port?: number }[],
   opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown> } = {},
 ): Promise<TestFleet> {
-  const dir = await mkdtemp(join(tmpdir(), 'tandem-fleet-'));
+  const dir = await scratchDir('fleet');
   const pki = join(dir, 'pki');
   await mkdir(pki, { mode: 0o700 });
   await initCa(pki);
@@ -130,6 +136,8 @@ export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> 
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   a.process = child;
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   // The log keeps earlier runs of this agent: only this process's "agent ready" counts.
   const from = a.log.length;
   const collect = (d: Buffer) => a.log.push(...d.toString().split('\n').filter(Boolean));
@@ -175,9 +183,15 @@ export async function startFleet(fleet: TestFleet): Promise<void> {
   await Promise.all(fleet.agents.map((a) => startAgent(fleet, a)));
 }
 
-/** Stops every agent of the fleet. */
+/** Stops every agent of the fleet; its folder stays (a test may start the fleet again). */
 export async function stopFleet(fleet: TestFleet): Promise<void> {
   await Promise.all(fleet.agents.map((a) => stopAgent(a)));
+}
+
+/** Stops every agent and removes the fleet's folder now, not at exit: a fleet's destination can hold gigabytes. */
+export async function removeFleet(fleet: TestFleet): Promise<void> {
+  await stopFleet(fleet);
+  removeScratch(fleet.dir);
 }
 
 /** gRPC handles to some agents, as the coordinator builds them (mutual TLS). */

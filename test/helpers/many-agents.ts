@@ -7,12 +7,12 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
 import type { Arrival, HostMessage } from './agent-host';
 import { CLI_MAIN } from './fleet';
+import { removeScratch, scratchDir } from './scratch';
 
 const ROOT = resolve(__dirname, '../../..');
 const HOST_MAIN = join(ROOT, 'dist/test/helpers/agent-host.js');
@@ -71,8 +71,8 @@ export interface ManyAgents {
 /** Starts `count` agents in ⌈count / perHost⌉ processes and writes a fleet file for them (local destination). */
 export async function startManyAgents(count: number, opts: ManyAgentsOptions = {}): Promise<ManyAgents> {
   const perHost = opts.perHost ?? 100;
-  const dir = await mkdtemp(join(tmpdir(), 'tandem-many-'));
-  const stateRoot = opts.stateRoot ? await mkdtemp(join(opts.stateRoot, 'tandem-many-')) : join(dir, 'state');
+  const dir = await scratchDir('many');
+  const stateRoot = opts.stateRoot ? await scratchDir('many', opts.stateRoot) : join(dir, 'state');
   const pki = opts.pki ?? join(dir, 'pki');
   const nodes = nodeNames(count);
   await ensurePki(pki, nodes);
@@ -140,8 +140,8 @@ export async function startManyAgents(count: number, opts: ManyAgentsOptions = {
         await exited;
         clearTimeout(t);
       }));
-      await rm(dir, { recursive: true, force: true });
-      if (opts.stateRoot) await rm(stateRoot, { recursive: true, force: true });
+      removeScratch(dir);
+      if (opts.stateRoot) removeScratch(stateRoot);
     },
   };
 }
@@ -206,8 +206,9 @@ export interface MeasuredRun {
  */
 export async function runCliMeasured(args: string[], opts: { env?: Record<string, string>; profileDir?: string } = {}): Promise<MeasuredRun> {
   const env = opts.env ?? {};
-  const timeFile = join(tmpdir(), `tandem-time-${process.pid}-${Date.now()}`);
   const gnuTime = existsSync('/usr/bin/time');
+  const timeDir = gnuTime ? await scratchDir('time') : '';
+  const timeFile = join(timeDir, 'time');
   const node = [process.execPath, ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []), CLI_MAIN, ...args];
   const argv = gnuTime ? ['/usr/bin/time', '-f', '%M %U %S', '-o', timeFile, ...node] : node;
   const startedAt = Date.now();
@@ -229,8 +230,7 @@ export async function runCliMeasured(args: string[], opts: { env?: Record<string
   if (poll) clearInterval(poll);
   if (partial) stderr.push({ at: Date.now(), text: partial });
   if (gnuTime) {
-    const text = await readFile(timeFile, 'utf8');
-    await rm(timeFile, { force: true });
+    const text = await readFile(timeFile, 'utf8').finally(() => removeScratch(timeDir));
     // The last line holds the format; a non-zero exit adds "Command exited with non-zero status N" before it.
     const [kb, user, sys] = text.trim().split('\n').at(-1)!.split(' ').map(Number);
     polled = { peakRssBytes: kb * 1024, cpuMs: Math.round((user + sys) * 1000) };

@@ -2,16 +2,16 @@
  * Coordinated Cassandra backups end to end on the sandbox's real three-node cluster, with the
  * hot writer running: real agents, the real CLI, real nodetool, real archives read by real tar.
  */
-import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCommand } from '../../shared/exec';
 import { sha256File } from '../../agent/archive';
 import { cassandraRoleSettings, startWriter, stopWriter } from '../sandbox';
-import { makeFleet, runCli, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, stopAgent, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 const env = sandboxEnvOrNull();
 let fleet: TestFleet;
@@ -41,7 +41,7 @@ test.before(async () => {
 test.after(async () => {
   if (!env) return; // nothing was set up
   await stopWriter();
-  await stopFleet(fleet);
+  await removeFleet(fleet);
 });
 
 test('complete backup under the hot writer; archives read by plain tar equal the snapshot files', async () => {
@@ -60,12 +60,13 @@ test('complete backup under the hot writer; archives read by plain tar equal the
     for (const t of part.tables) {
       const archive = join(fleet.destDir, t.path);
       assert.is(await sha256File(archive), t.sha256, `${t.path} checksum`);
-      const into = mkdtempSync(join(tmpdir(), 'tandem-tar-'));
+      const into = await scratchDir('tar');
       await runCommand(['tar', 'xjf', archive, '-C', into]);
       const snapDir = join(dataDir, 'thehive', t.tableDir, 'snapshots', 'tandem-cass-e2e');
       const expected = readdirSync(snapDir).sort();
       assert.equal(readdirSync(into).sort(), expected, `${t.path} lists the snapshot folder`);
       for (const f of expected) assert.is(await sha256File(join(into, f)), await sha256File(join(snapDir, f)), `${t.path}: ${f} byte for byte`);
+      removeScratch(into);
     }
     assert.ok(existsSync(join(fleet.destDir, 'cass-e2e', node.node, 'cassandra', 'thehive', 'schema.cql')));
   }
@@ -119,7 +120,7 @@ async function expectAbort(specs: ReturnType<typeof cassandraRoles>, reason: Reg
     assert.equal(await snapshotTags(), []);
     assert.equal(readdirSync(bad.destDir), []);
   } finally {
-    await stopFleet(bad);
+    await removeFleet(bad);
   }
 }
 

@@ -10,11 +10,11 @@ import * as assert from 'uvu/assert';
 import { commitRound } from '../../coordinator/backup/commit-round';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { localPlan } from '../helpers/plan';
-import { handles, makeFleet, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
+import { handles, makeFleet, removeFleet, startFleet, stopAgent, type TestFleet } from '../helpers/fleet';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
-  for (const f of fleets) await stopFleet(f);
+  for (const f of fleets) await removeFleet(f);
 });
 
 async function twoAgents(): Promise<TestFleet> {

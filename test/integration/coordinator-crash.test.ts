@@ -8,11 +8,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLI_MAIN, makeFleet, statusOf, runCli, startAgent, startFleet, stopAgent, stopFleet, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, makeFleet, removeFleet, runCli, startAgent, startFleet, statusOf, stopAgent, type TestFleet } from '../helpers/fleet';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
-  for (const f of fleets) await stopFleet(f);
+  for (const f of fleets) await removeFleet(f);
 });
 
 async function fleetOf(shipMs = 200): Promise<TestFleet> {

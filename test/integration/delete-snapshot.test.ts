@@ -6,11 +6,11 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { handles, makeFleet, startFleet, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
+import { handles, makeFleet, removeFleet, startFleet, unusedPort, type TestFleet } from '../helpers/fleet';
 
 let fleet: TestFleet | undefined;
 test.after(async () => {
-  if (fleet) await stopFleet(fleet);
+  if (fleet) await removeFleet(fleet);
 });
 
 test('DeleteSnapshot refuses what is not a tandem snapshot of its own repository, and says when Elasticsearch is down', async () => {

@@ -2,8 +2,7 @@
  * Shared integration suite for real destinations.
  * Not a test file itself (no .test suffix): the rsync and s3 test files call destinationSuite().
  */
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -11,6 +10,7 @@ import * as assert from 'uvu/assert';
 import type { Test } from 'uvu';
 import { NotFoundError, ValidationError } from '../../shared/errors';
 import type { Destination } from '../../shared/destination';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 /** Reads a stream to a Buffer. */
 export async function slurp(r: Readable): Promise<Buffer> {
@@ -33,14 +33,14 @@ function randomStream(total: number): { stream: Readable; data: Buffer } {
 export function destinationSuite(suite: Test, getDest: () => Destination): void {
   // A fresh backup id per run so concurrent or leftover runs never collide.
   const id = `it-${Date.now()}-${randomBytes(3).toString('hex')}`;
-  const work = mkdtempSync(join(tmpdir(), 'tandem-dest-it-'));
+  const work = scratchDirSync('dest-it');
   const big = randomBytes(20 * 1024 * 1024);
   const bigFile = join(work, 'big.tbz');
   writeFileSync(bigFile, big);
   const streamed = randomStream(5 * 1024 * 1024 + 12345);
 
   suite.after(async () => {
-    rmSync(work, { recursive: true, force: true });
+    removeScratch(work);
     // getDest() throws when the sandbox is not up: the tests report that, not the clean-up.
     await Promise.resolve().then(() => getDest().remove(id)).catch(() => undefined);
   });

@@ -1,8 +1,7 @@
 /** Integration tests of RsyncDestination against the sandbox's real sshd. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
@@ -14,6 +13,7 @@ import { RsyncDestination, parseDestinationConfig, openDestination, retryStreame
 import type { Destination, RsyncDestinationConfig } from '../../shared/destination';
 import { destinationSuite, slurp } from './destination-helpers';
 import { needSandbox, sandboxEnvOrNull, type SandboxEnv } from '../helpers/sandbox';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 /** The destination under test on the sandbox's sshd, and what it was built from. */
 function onSshd(env: SandboxEnv) {
@@ -38,7 +38,7 @@ function sshd() {
   return built;
 }
 
-const work = mkdtempSync(join(tmpdir(), 'tandem-rsync-it-'));
+const work = scratchDirSync('rsync-it');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** `data` in 64 KiB chunks, as an archive arrives. */
 const chunksOf = (data: Buffer) => Array.from({ length: Math.ceil(data.length / 65536) }, (_, i) => data.subarray(i * 65536, (i + 1) * 65536));
@@ -62,7 +62,7 @@ async function untilNoTemporaries(d: RsyncDestination, set: string): Promise<voi
 }
 
 const s = suite('rsync destination');
-s.after(() => rmSync(work, { recursive: true, force: true }));
+s.after(() => removeScratch(work));
 destinationSuite(s, () => sshd().dest);
 
 s('describe names user, host, port and folder', () => {

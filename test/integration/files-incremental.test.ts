@@ -4,8 +4,7 @@
  * attachment where it is stored. Driven directly on folders and a local destination: needs no sandbox.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -20,8 +19,9 @@ import type { ListedFile } from '../../shared/parts/files';
 import { writeReferenced } from '../../shared/parts/io';
 import { readListingFile } from '../helpers/listing';
 import { backupContext, manifestOf, publishManifest, restoreContext, runBackup } from '../helpers/roles';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const work = mkdtempSync(join(tmpdir(), 'tandem-files-incr-'));
+const work = scratchDirSync('files-incr');
 const destRoot = join(work, 'dest');
 mkdirSync(destRoot);
 const config = { type: 'local' as const, path: destRoot };
@@ -30,7 +30,7 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const isRoot = process.getuid?.() === 0;
 const MTIME = 1_790_000_000;
 
-test.after(() => rmSync(work, { recursive: true, force: true }));
+test.after(() => removeScratch(work));
 
 /** A TheHive-like store: attachments named by their content under aa/bb/, plus a few named otherwise. */
 function store() {

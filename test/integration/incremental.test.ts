@@ -6,8 +6,7 @@
  * `tandem show --archives` rebuild each table folder by hand.
  */
 import { existsSync, readFileSync, renameSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Client } from 'cassandra-driver';
@@ -16,9 +15,10 @@ import * as assert from 'uvu/assert';
 import { runCommand } from '../../shared/exec';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
 import { startWriter, stopWriter, type WriterRecord } from '../sandbox';
-import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 import { threeStoreRoles } from '../helpers/sandbox-roles';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 const env = sandboxEnvOrNull();
 let fleet: TestFleet;
@@ -34,7 +34,7 @@ test.before(async () => {
 test.after(async () => {
   if (!env) return;
   await stopWriter();
-  await stopFleet(fleet);
+  await removeFleet(fleet);
 });
 
 const manifestOf = (id: string) => JSON.parse(readFileSync(join(fleet.destDir, id, 'manifest.json'), 'utf8'));
@@ -109,7 +109,7 @@ test('restoring the last set of the chain brings back every acknowledged record,
   const records = readFileSync(join(env.root, 'writer.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as WriterRecord);
   const acked = records.filter((r) => Math.max(Date.parse(r.cassandraAckAt), Date.parse(r.esAckAt), Date.parse(r.fileAckAt)) < cut).slice(-300);
   assert.ok(acked.length > 0, 'the writer acknowledged records before the cut');
-  const filesTarget = await mkdtemp(join(tmpdir(), 'tandem-incr-files-'));
+  const filesTarget = await scratchDir('incr-files');
   const cql = new Client({ contactPoints: ['127.0.0.1'], localDataCenter: 'datacenter1' });
   await cql.connect();
   try {
@@ -128,7 +128,7 @@ test('restoring the last set of the chain brings back every acknowledged record,
     await cql.execute(`DROP KEYSPACE IF EXISTS ${SCRATCH}`).catch(() => undefined);
     await cql.shutdown();
     await fetch(`${env.elasticsearch.url}/${PREFIX}*?expand_wildcards=all`, { method: 'DELETE' }).catch(() => undefined);
-    await rm(filesTarget, { recursive: true, force: true });
+    removeScratch(filesTarget);
     // The scratch keyspace's DROP made every node snapshot it (auto_snapshot): not tandem's, cleared here.
     await Promise.all(env.cassandra.nodes.map(async (n) => {
       const tags = parseSnapshotTags((await runCommand([n.nodetool, 'listsnapshots'], { timeoutMs: 120_000 })).stdout);
@@ -141,7 +141,7 @@ test("show --archives prints tar commands that rebuild every table folder as the
   needSandbox(env);
   const r = await runCli(['show', ids.third, '--archives', '--config', fleet.fleetFile]);
   assert.is(r.code, 0, r.stderr);
-  const work = await mkdtemp(join(tmpdir(), 'tandem-incr-tar-'));
+  const work = await scratchDir('incr-tar');
   try {
     // Run them as an operator would, one argv per line (paths hold no spaces).
     for (const line of r.stdout.split('\n').filter((l) => l && !l.startsWith('#'))) {
@@ -157,7 +157,7 @@ test("show --archives prints tar commands that rebuild every table folder as the
       }
     }
   } finally {
-    await rm(work, { recursive: true, force: true });
+    removeScratch(work);
   }
 });
 

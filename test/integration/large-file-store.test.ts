@@ -5,15 +5,14 @@
  * store: its cut, its parent's listing and its own listing are never held whole, so its peak
  * resident memory stays under 200 MB (a million attachments: `npm run bench -- files`).
  */
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { MAX_MESSAGE_BYTES } from '../../shared/rpc/limits';
-import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { writeAttachments, type GeneratedStore } from '../tools/attachments';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 const COUNT = 100_000;
 const ADDED = 100;
@@ -27,7 +26,7 @@ let store: GeneratedStore;
 const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 
 test.before(async () => {
-  src = mkdtempSync(join(tmpdir(), 'tandem-store-'));
+  src = await scratchDir('store');
   store = writeAttachments(src, COUNT, { minBytes: 40, maxBytes: 240, sampleEvery: COUNT / 10 });
   fleet = await makeFleet([{ node: 'files1', roles: { files: { store: 'localfs', location: src, concurrency: 8 } } }]);
   await startFleet(fleet);
@@ -35,10 +34,9 @@ test.before(async () => {
 
 test.after(async () => {
   if (fleet) {
-    await stopFleet(fleet);
-    rmSync(fleet.dir, { recursive: true, force: true });
+    await removeFleet(fleet);
   }
-  rmSync(src, { recursive: true, force: true });
+  removeScratch(src);
 });
 
 const timed = async (what: string, args: string[]) => {

@@ -7,12 +7,12 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { makeFleet, runCli, startFleet, stopFleet, unusedPort, type TestAgent, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, unusedPort, type TestAgent, type TestFleet } from '../helpers/fleet';
 import { parsePromText, sampleValue, type PromText } from '../helpers/prom-text';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
-  for (const f of fleets) await stopFleet(f);
+  for (const f of fleets) await removeFleet(f);
 });
 
 async function fleetOf(...args: Parameters<typeof makeFleet>) {

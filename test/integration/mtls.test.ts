@@ -9,14 +9,14 @@ import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
 import { HOSTILE_CALLERS, tryHostileCaller } from '../faults/hostile-callers';
 import { openFleet } from '../../coordinator/fleet';
-import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 
 let f: TestFleet;
 test.before(async () => {
   f = await makeFleet([{ node: 'n1' }, { node: 'n2' }]);
   await startFleet(f);
 });
-test.after(async () => stopFleet(f));
+test.after(async () => removeFleet(f));
 
 const entry = () => ({ node: 'n1', address: `127.0.0.1:${f.agents[0].port}`, roles: ['rehearsal' as const] });
 

@@ -5,15 +5,15 @@
  * systemd-analyze (Debian's systemd package). Needs no sandbox and no rehearsal role.
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 const ROOT = resolve(__dirname, '../../..');
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
-const tmp = mkdtempSync(join(tmpdir(), 'tandem-pkg-'));
+const tmp = scratchDirSync('pkg');
 const prefix = join(tmp, 'prefix');
 const bin = (name: string) => join(prefix, 'bin', name);
 
@@ -27,7 +27,7 @@ function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}) {
 const { NO_COLOR: _n, FORCE_COLOR: _f, ...inherited } = process.env;
 const env = { ...inherited, PATH: `${join(prefix, 'bin')}:${resolve(process.execPath, '..')}:/usr/bin:/bin` };
 
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.after(() => removeScratch(tmp));
 
 test('npm pack gives a tarball of the compiled code that installs with npm install -g', () => {
   // dist/ is already built by the test run; prepack (a clean build) would delete it under the

@@ -4,8 +4,7 @@
  * Uses a throwaway index (never thehive_global, which other tests use concurrently).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from '@elastic/elasticsearch';
@@ -22,9 +21,10 @@ import type { Manifest } from '../../shared/manifest';
 import { rejects } from '../helpers/assert';
 import { backupContext, manifestOf, publishManifest, restoreContext, runBackup } from '../helpers/roles';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 const env = sandboxEnvOrNull();
-const work = mkdtempSync(join(tmpdir(), 'tandem-restore-it-'));
+const work = scratchDirSync('restore-it');
 const destRoot = join(work, 'dest');
 mkdirSync(destRoot);
 const destination = new LocalDestination({ type: 'local', path: destRoot });
@@ -56,7 +56,7 @@ test.after(async () => {
     await es.close();
     rmSync(`${env.elasticsearch.pathRepo}/${REPO}`, { recursive: true, force: true });
   }
-  rmSync(work, { recursive: true, force: true });
+  removeScratch(work);
 });
 
 /** Backs the throwaway index up once; the manifest is shared by the ES tests. */

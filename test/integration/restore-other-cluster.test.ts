@@ -8,7 +8,7 @@ import { Client, types } from 'cassandra-driver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cassandraRoleSettings, otherClusterNode, startOtherCluster, stopOtherCluster } from '../sandbox';
-import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import type { PhaseReport } from '../../shared/generated/tandem/v2/agent';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
@@ -46,7 +46,7 @@ async function setUp(env: NonNullable<ReturnType<typeof sandboxEnvOrNull>>): Pro
 
 test.after(async () => {
   if (!env) return; // nothing was set up
-  await Promise.all([source && stopFleet(source), target && stopFleet(target)]);
+  await Promise.all([source && removeFleet(source), target && removeFleet(target)]);
   await other?.execute('DROP KEYSPACE IF EXISTS thehive').catch(() => undefined);
   await Promise.all([other?.shutdown(), main?.shutdown()]);
   await stopOtherCluster();

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { StatusView } from '../../coordinator/backup/status';
 import type { RestoreRecord } from '../../coordinator/restore/record';
-import { CLI_MAIN, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 
 const ID = 'restore-status-000';
 let f: TestFleet;
@@ -18,7 +18,7 @@ test.before(async () => {
   assert.is(b.code, 0, b.stderr);
 });
 test.after(async () => {
-  await stopFleet(f);
+  await removeFleet(f);
 });
 
 async function status(): Promise<StatusView> {

@@ -10,7 +10,7 @@ import { Client, types } from 'cassandra-driver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startWriter, stopWriter, type WriterRecord } from '../sandbox';
-import { CLI_MAIN, handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, handles, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { spawn } from 'node:child_process';
 import { RestorePhase, type PhaseReport, type TableRows } from '../../shared/generated/tandem/v2/agent';
 import { manifestDigest } from '../../shared/manifest';
@@ -48,7 +48,7 @@ test.after(async () => {
   if (!env) return; // nothing was set up
   await stopWriter();
   await cql.shutdown();
-  await stopFleet(fleet);
+  await removeFleet(fleet);
 });
 
 test('backup under the hot writer, wipe, restore in place: acknowledged records are back', async () => {

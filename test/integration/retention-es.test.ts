@@ -10,7 +10,7 @@ import { Client } from '@elastic/elasticsearch';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { esSnapshotFor } from '../../shared/names';
-import { handles, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { handles, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
 const env = sandboxEnvOrNull();
@@ -21,7 +21,7 @@ const es = env ? new Client({ node: env.elasticsearch.url }) : (null as unknown 
 let fleet: TestFleet | undefined;
 
 test.after(async () => {
-  if (fleet) await stopFleet(fleet);
+  if (fleet) await removeFleet(fleet);
   if (env) {
     await es.indices.delete({ index: INDEX, ignore_unavailable: true }).catch(() => undefined);
     const snaps = await es.snapshot.get({ repository: REPO, snapshot: '*' }).catch(() => null);

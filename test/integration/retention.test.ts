@@ -13,11 +13,11 @@ import * as assert from 'uvu/assert';
 import { Journal } from '../../coordinator/backup/journal';
 import { parseManifest } from '../../shared/manifest';
 import { backupOptionsSchema } from '../../shared/wire/backup-options';
-import { CLI_MAIN, makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
-  for (const f of fleets) await stopFleet(f);
+  for (const f of fleets) await removeFleet(f);
 });
 
 const SETS = ['set-1', 'set-2', 'set-3', 'set-4'];

@@ -3,8 +3,7 @@
  * real Elasticsearch, files folder and MinIO. Needs the sandbox (`npm test` brings it up); fails without it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from '@elastic/elasticsearch';
@@ -17,10 +16,11 @@ import { readListingFile } from '../helpers/listing';
 import type { BackupOptions } from '../../shared/wire/backup-options';
 import { backupContext, failedChecks, runBackup } from '../helpers/roles';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 const env = sandboxEnvOrNull();
 
-const work = mkdtempSync(join(tmpdir(), 'tandem-roles-it-'));
+const work = scratchDirSync('roles-it');
 const destRoot = join(work, 'dest');
 mkdirSync(destRoot);
 const destination = new LocalDestination({ type: 'local', path: destRoot });
@@ -74,7 +74,7 @@ test.after(async () => {
     await c.close();
     rmSync(`${env.elasticsearch.pathRepo}/${REPO}`, { recursive: true, force: true });
   }
-  rmSync(work, { recursive: true, force: true });
+  removeScratch(work);
 });
 
 const backup = runBackup;

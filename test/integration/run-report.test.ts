@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCommand } from '../../shared/exec';
 import { manifestSchema } from '../../shared/manifest';
-import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { readPng } from '../helpers/png';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -24,7 +24,7 @@ test.before(async () => {
   await startFleet(fleet);
 });
 test.after(async () => {
-  if (fleet) await stopFleet(fleet);
+  if (fleet) await removeFleet(fleet);
 });
 
 /** The headless Chromium that test/tools/chromium.sh finds (or installs from Debian's packages). */

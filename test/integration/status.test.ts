@@ -3,11 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { StatusView } from '../../coordinator/backup/status';
-import { makeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
-  for (const f of fleets) await stopFleet(f);
+  for (const f of fleets) await removeFleet(f);
 });
 
 async function status(f: TestFleet): Promise<StatusView> {

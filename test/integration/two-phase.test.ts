@@ -12,12 +12,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { handles, makeFleet, statusOf, otherFleetFile, runCli, startAgent, startFleet, stopAgent, stopFleet, unusedPort, type TestFleet } from '../helpers/fleet';
+import { handles, makeFleet, otherFleetFile, removeFleet, runCli, startAgent, startFleet, statusOf, stopAgent, unusedPort, type TestFleet } from '../helpers/fleet';
 import { localPlan } from '../helpers/plan';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
-  for (const f of fleets) await stopFleet(f);
+  for (const f of fleets) await removeFleet(f);
 });
 
 async function fleetOf(specs: Parameters<typeof makeFleet>[0], opts?: Parameters<typeof makeFleet>[1]) {

@@ -1,17 +1,17 @@
 /** Archives read back from a destination: size and sha256 checked before any byte is extracted, sizes bounded up front. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PreconditionError, ValidationError } from '../../shared/errors';
 import { checkFreeSpace, fetchChecked } from '../../agent/archive/fetch';
 import { restoreCassandra } from '../../agent/roles/cassandra/restore';
 import type { CassandraSettings } from '../../agent/roles/cassandra/config';
 import { plantCassandraSet } from '../helpers/backup-set';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const base = mkdtempSync(join(tmpdir(), 'tandem-archive-fetch-'));
-test.after(() => rmSync(base, { recursive: true, force: true }));
+const base = scratchDirSync('archive-fetch');
+test.after(() => removeScratch(base));
 let n = 0;
 const fresh = () => join(base, `case-${++n}`);
 const fetchPhase = (ctx: Parameters<typeof restoreCassandra>[2]) => restoreCassandra({} as CassandraSettings, 'fetch', ctx);

@@ -1,17 +1,17 @@
 /** Hostile archives, built entry by entry with tar-stream, must be refused before anything is written. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tar from 'tar-stream';
 import { CommandError, ValidationError } from '../../shared/errors';
 import { runCommand } from '../../shared/exec';
 import { extractArchive } from '../../agent/archive';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const base = mkdtempSync(join(tmpdir(), 'tandem-archive-safety-'));
-test.after(() => rmSync(base, { recursive: true, force: true }));
+const base = scratchDirSync('archive-safety');
+test.after(() => removeScratch(base));
 
 type Entry = { header: Partial<tar.Header> & { name: string }; body?: string | Buffer };
 

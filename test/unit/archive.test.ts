@@ -2,16 +2,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, createWriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ValidationError } from '../../shared/errors';
 import { runCommand } from '../../shared/exec';
 import { createArchive, extractArchive, hasProgram, sha256File, type Bzip2Program } from '../../agent/archive';
 import { COMPRESSIONS } from '../../shared/contract';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const base = mkdtempSync(join(tmpdir(), 'tandem-archive-'));
+const base = scratchDirSync('archive');
 const src = join(base, 'snapshot');
 const LONG = 'd'.repeat(120); // forces a ustar prefix / pax path
 
@@ -59,7 +59,7 @@ const fresh = (name: string) => join(base, `${name}-${++n}`);
 
 const expected = listing(src);
 
-test.after(() => rmSync(base, { recursive: true, force: true }));
+test.after(() => removeScratch(base));
 
 test('bzip2 archive is restorable by plain `tar xjf` and recorded checksums match the source (a, f)', async () => {
   const out = join(base, 'table.tbz');

@@ -1,16 +1,17 @@
 /** The coordinator's backup lock: one backup per state folder, stale locks taken over. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { acquireBackupLock, LOCK_FILE } from '../../coordinator/backup/lock';
 import { ConfigError, ConflictError } from '../../shared/errors';
+import { scratchDirSync } from '../helpers/scratch';
 
 /** A new state folder that exists, empty. */
 const stateDir = () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'tandem-lock-')), 'state');
+  const dir = join(scratchDirSync('lock'), 'state');
   mkdirSync(dir);
   return dir;
 };

@@ -8,8 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { backupCommand } from '../../coordinator/cli/backup';
 import { certsCommand } from '../../coordinator/cli/certs';
@@ -19,9 +18,10 @@ import { showCommand } from '../../coordinator/cli/show';
 import { reportCommand } from '../../coordinator/cli/report';
 import { restoreCommand } from '../../coordinator/cli/restore';
 import { verifyCommand } from '../../coordinator/cli/verify';
+import { scratchDirSync } from '../helpers/scratch';
 
 const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
-const root = mkdtempSync(join(tmpdir(), 'tandem-cli-args-'));
+const root = scratchDirSync('cli-args');
 const config = join(root, 'no-such-fleet.yaml');
 const OK_ID = 'tandem-20250101t000000z-abcdef';
 

@@ -5,14 +5,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MANIFEST_FORMAT, manifestPath, manifestSchema, type Manifest } from '../../shared/manifest';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
-const root = mkdtempSync(join(tmpdir(), 'tandem-cli-pipe-'));
+const root = scratchDirSync('cli-pipe');
 const destination = join(root, 'dest');
 const fleetFile = join(root, 'fleet.yaml');
 const ID = 'tandem-20250101t000000z-abcdef';
@@ -68,7 +68,7 @@ test.before(() => {
   writeFileSync(join(destination, manifestPath(ID)), JSON.stringify(bigManifest(10_000)));
   writeFileSync(fleetFile, `agents:\n  - node: node1\n    address: 127.0.0.1:1\n    roles: [cassandra]\ndestination:\n  type: local\n  path: ${destination}\n`);
 });
-test.after(() => rmSync(root, { recursive: true, force: true }));
+test.after(() => removeScratch(root));
 
 test('show --json through a slow pipe: the whole > 1 MiB document parses', async () => {
   const r = await runPiped(['show', ID, '--json', '--config', fleetFile], 500);

@@ -1,6 +1,5 @@
 /** Configuration validation: errors name the file, the key and the problem. */
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -13,11 +12,12 @@ import { Compression, type BackupPlan } from '../../shared/generated/tandem/v2/a
 import { backupOptionsSchema, parseOptionFlags, toWireBackupOptions } from '../../shared/wire/backup-options';
 import { toWireDestination } from '../../shared/wire/destination';
 import { rehearsalRole, rehearsalSettings } from '../helpers/rehearsal-role';
+import { scratchDirSync } from '../helpers/scratch';
 
 /** The plug-ins the protocol's tests run agents with. */
 const withRehearsal = [...PRODUCTION_ROLES, rolePlugin({ name: 'rehearsal', settings: rehearsalSettings, create: rehearsalRole })];
 
-const dir = mkdtempSync(join(tmpdir(), 'tandem-config-'));
+const dir = scratchDirSync('config');
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);

@@ -8,8 +8,7 @@ import { parseManifest } from '../../shared/manifest';
 import { filesListingSchema } from '../../shared/parts/files';
 import { localListingOf } from '../helpers/listing';
 import { parseValue } from '../../shared/parts/io';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { PreconditionError } from '../../shared/errors';
@@ -18,9 +17,10 @@ import { checkCleanTarget, restoreFiles } from '../../agent/roles/files/restore'
 import { loadFolder, restoredMode, verifyFolder } from '../../agent/roles/files/restore-localfs';
 import { parseRestoreOptions } from '../../shared/wire/restore';
 import { SET_ID, plantFilesSet, validListing, validManifest } from '../helpers/backup-set';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const tmp = mkdtempSync(join(tmpdir(), 'tandem-destination-input-'));
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDirSync('destination-input');
+test.after(() => removeScratch(tmp));
 
 const body = (m: unknown) => JSON.stringify(m);
 const refused = (tamper: (m: Record<string, any>) => void, message: RegExp) => {

@@ -1,8 +1,7 @@
 /** Unit tests of LocalDestination against a temporary folder, and of the rsync argv (no ssh needed). */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
@@ -10,8 +9,9 @@ import { NotFoundError, PreconditionError, ValidationError } from '../../shared/
 import { LocalDestination, RsyncDestination, openDestination, parseDestinationConfig, rsyncOptions } from '../../shared/destination';
 import type { RsyncDestinationConfig } from '../../shared/destination';
 import type { CommandRunner } from '../../shared/exec';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const root = mkdtempSync(join(tmpdir(), 'tandem-dest-unit-'));
+const root = scratchDirSync('dest-unit');
 const dest = openDestination(parseDestinationConfig({ type: 'local', path: root })) as LocalDestination;
 
 /** Reads a stream to a Buffer. */
@@ -28,7 +28,7 @@ function allFiles(dir: string, rel = ''): string[] {
   );
 }
 
-test.after(() => rmSync(root, { recursive: true, force: true }));
+test.after(() => removeScratch(root));
 
 test('put a file and a stream, stat, get, list', async () => {
   const data = randomBytes(3 * 1024 * 1024 + 17);
@@ -135,7 +135,7 @@ test('remove takes a whole set folder, one file, and links without following the
   for (let i = 0; i < 300; i++) await dest.put(`b3/node2/files/data/${i}.bin`, Readable.from([Buffer.from(String(i))]));
   writeFileSync(join(root, 'b3', 'node1', '.t2.tbz.abc.partial'), 'half');
   // A link inside the set pointing outside it: the link goes, what it points to stays.
-  const outside = mkdtempSync(join(tmpdir(), 'tandem-dest-outside-'));
+  const outside = scratchDirSync('dest-outside');
   try {
     writeFileSync(join(outside, 'precious'), 'p');
     symlinkSync(outside, join(root, 'b3', 'node1', 'linked-folder'));
@@ -147,7 +147,7 @@ test('remove takes a whole set folder, one file, and links without following the
     assert.not.ok(existsSync(join(root, 'b3')));
     assert.equal(readdirSync(outside), ['precious']);
   } finally {
-    rmSync(outside, { recursive: true, force: true });
+    removeScratch(outside);
   }
 });
 
@@ -188,11 +188,11 @@ test('rsync: a local file\'s transient failures are retried, remote commands are
     return { stdout, stderr: '', exitCode: 0 };
   };
   const d = new RsyncDestination(rsyncConfig, { runner, retryDelayMs: 1 });
-  const work = mkdtempSync(join(tmpdir(), 'tandem-rsync-unit-'));
+  const work = scratchDirSync('rsync-unit');
   const local = join(work, 't.tbz');
   writeFileSync(local, 'hello');
   await d.put('b1/n1/ks/t.tbz', local);
-  rmSync(work, { recursive: true, force: true });
+  removeScratch(work);
   const rsyncs = calls.filter((c) => c[0] === 'rsync');
   assert.is(rsyncs.length, 2, 'one retry after the timeout');
   assert.is(rsyncs[1].at(-1), 'tandem@backup.example.com:/srv/backups/b1/n1/ks/t.tbz');

@@ -2,8 +2,7 @@
  * The streamed files listing (shared/parts/files-listing.ts): written line by line, read back
  * line by line with every line checked, in one order shared by the folder walk and the merges.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
@@ -17,9 +16,10 @@ import { sha256Of } from '../../shared/parts/io';
 import { forEachBounded } from '../../shared/pool';
 import { rejects } from '../helpers/assert';
 import { SET_ID } from '../helpers/backup-set';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const tmp = mkdtempSync(join(tmpdir(), 'tandem-files-listing-'));
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDirSync('files-listing');
+test.after(() => removeScratch(tmp));
 const EARLIER = 'tandem-20261121t101500z-99aa00';
 const hex = (c: string) => c.repeat(64);
 const file = (path: string, extra: Record<string, unknown> = {}) => ({ path, size: 3, mtimeMs: 1.5, mode: 0o640, uid: 1, gid: 1, ino: 7, sha256: hex('a'), ...extra });

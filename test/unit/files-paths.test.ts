@@ -2,9 +2,6 @@
  * Where a listed attachment lives (shared/parts/files-paths.ts): in this set, or in the earlier
  * set its entry names; a listing naming its own set, or a set that is no backup id, is refused.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalDestination } from '../../shared/destination';
@@ -12,9 +9,10 @@ import { attachmentPath, listingAttachments } from '../../shared/parts/files-pat
 import { writeReferenced } from '../../shared/parts/io';
 import { rejects } from '../helpers/assert';
 import { SET_ID, validListing } from '../helpers/backup-set';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const tmp = mkdtempSync(join(tmpdir(), 'tandem-files-paths-'));
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = scratchDirSync('files-paths');
+test.after(() => removeScratch(tmp));
 const EARLIER = 'tandem-20261121t101500z-99aa00';
 const hex = (c: string) => c.repeat(64);
 

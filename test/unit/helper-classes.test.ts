@@ -1,14 +1,14 @@
 /** The helper JVM's classes: compiled once into the agent's stateDir and used again by a later start. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { helperClasses } from '../../agent/roles/cassandra/helper-classes';
 import type { CommandRunner } from '../../shared/exec';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const base = mkdtempSync(join(tmpdir(), 'tandem-helper-classes-'));
-test.after(() => rmSync(base, { recursive: true, force: true }));
+const base = scratchDirSync('helper-classes');
+test.after(() => removeScratch(base));
 
 /** A compiler played by the test: it makes the -d folder, as javac would, and records its argv. */
 function fakeCompiler() {

@@ -1,12 +1,12 @@
 /** TheHive's index rebuild flag in application.conf: added once, read back as true, owner and mode kept. */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hoconGet, parseHocon } from '../../agent/roles/hocon';
 import { addRebuildFlag, checkRebuildFlagWritable, REBUILD_KEY, withoutRebuildBlock, withRebuildBlock } from '../../agent/roles/rebuild-flag';
 import { rejects } from '../helpers/assert';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 const CONF = `db.janusgraph {
   storage { backend = cql, hostname = ["127.0.0.1"] }
@@ -24,7 +24,7 @@ test('the block overrides an earlier false, and comes off leaving the file as it
 });
 
 test('the file is rewritten in place with its mode; a missing or read-only file is refused up front', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-rebuild-'));
+  const dir = scratchDirSync('rebuild');
   try {
     const conf = join(dir, 'application.conf');
     writeFileSync(conf, CONF);
@@ -37,7 +37,7 @@ test('the file is rewritten in place with its mode; a missing or read-only file 
     await rejects(() => checkRebuildFlagWritable(undefined), /needs roles\.elasticsearch\.theHiveConfig/);
     await rejects(() => checkRebuildFlagWritable(join(dir, 'missing.conf')), /is not writable by the agent/);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeScratch(dir);
   }
 });
 

@@ -1,6 +1,6 @@
 /** `tandem status`'s view of a restore or drill: from <stateDir>/restore.json and the agents' GetRestoreStatus. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,6 +10,7 @@ import { statusText } from '../../coordinator/cli/status';
 import { resumeArgs } from '../../coordinator/cli/restore-run';
 import { readRestoreRecord, RESTORE_RECORD_FILE, RESTORE_RECORD_FORMAT, startRestoreRecord, type RestoreRecord } from '../../coordinator/restore/record';
 import { buildRestoreView } from '../../coordinator/restore/status';
+import { scratchDirSync } from '../helpers/scratch';
 
 const T0 = 1_750_000_000_000;
 const record = (over: Partial<RestoreRecord> = {}): RestoreRecord => ({
@@ -87,7 +88,7 @@ test('a restore that ended: the last one, no nodes asked; a failed one names how
 });
 
 test('the record: written at each phase and at the end, read back; a dead pid makes it interrupted; a damaged one is a warning', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-restore-record-'));
+  const dir = scratchDirSync('restore-record');
   const warnings: string[] = [];
   let t = T0;
   const run = startRestoreRecord(dir, { restoreId: 'restore-rec', backupId: 'tandem-b', kind: 'restore', resume: ['restore', 'tandem-b', '--restore-id', 'restore-rec'] }, (w) => warnings.push(w), () => (t += 1000));

@@ -6,13 +6,13 @@ import { incompleteVerdict, removals } from '../../coordinator/retention/plan';
 import { retentionPolicy } from '../../coordinator/cli/retention-args';
 import { UsageError } from '../../coordinator/cli/common';
 import { needsOf } from '../../coordinator/retention/references';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDestination, parseDestinationConfig } from '../../shared/destination';
 import { parseManifest } from '../../shared/manifest';
 import { writeReferenced } from '../../shared/parts/io';
 import { SET_ID, validListing, validManifest } from '../helpers/backup-set';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 const DAY = 86_400_000;
 /** One set a day at 02:30 UTC for `days` days ending 2026-11-22 (a Sunday), newest last. */
@@ -103,7 +103,7 @@ test('keep options: bad values, conflicts, all zero and none at all are usage er
 });
 
 test('a set needs its files, its references, the attachments its listings name wherever stored, and its snapshot', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'tandem-needs-'));
+  const root = scratchDirSync('needs');
   const dest = openDestination(parseDestinationConfig({ type: 'local', path: root }));
   const older = 'tandem-20261101t023000z-0a0b0c';
   const listing = validListing();
@@ -124,7 +124,7 @@ test('a set needs its files, its references, the attachments its listings name w
   // A listing that does not match its record: what it names is unknown, so the prune must stop.
   writeFileSync(join(root, SET_ID, 'node1', 'files', 'listing.json'), '{}');
   await needsOf(dest, parseManifest(JSON.stringify(m), SET_ID)).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /cannot tell which attachments backup set .* needs: .*nothing was deleted/));
-  rmSync(root, { recursive: true, force: true });
+  removeScratch(root);
 });
 
 test.run();

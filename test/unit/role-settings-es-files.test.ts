@@ -1,14 +1,14 @@
 /** Settings of the elasticsearch and files roles: validation, defaults, and theHiveConfig filling. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { esSettings, resolveEsSettings } from '../../agent/roles/elasticsearch/config';
 import { filesSettings, resolveFilesSettings } from '../../agent/roles/files/config';
 import { agentConfigSchema } from '../../agent/config';
+import { scratchDirSync } from '../helpers/scratch';
 
-const dir = mkdtempSync(join(tmpdir(), 'tandem-role-settings-'));
+const dir = scratchDirSync('role-settings');
 const conf = (text: string) => {
   const p = join(dir, `application-${Math.random().toString(16).slice(2)}.conf`);
   writeFileSync(p, text);

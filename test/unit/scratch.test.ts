@@ -1,9 +1,10 @@
 /**
  * Scratch folders of the tests (test/helpers/scratch.ts): a process that made them leaves none
- * behind, however it ends, unless TANDEM_KEEP_SCRATCH=1.
+ * behind, however it ends, unless TANDEM_KEEP_SCRATCH=1; and no test makes a temporary folder any
+ * other way.
  */
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -70,6 +71,21 @@ test('a folder is named tandem-<what>-, private, and removeScratch takes it at o
   assert.is(statSync(dir).mode & 0o777, 0o700);
   removeScratch(dir);
   assert.not.ok(readdirSync(parent).includes(relative(parent, dir)));
+});
+
+/** Every .ts file under `dir`. */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+}
+
+test('no test, bench or fault case makes a temporary folder but through the scratch helper', () => {
+  // Built from pieces so that this file does not match itself.
+  const direct = new RegExp(['\\bmkdtemp', '(Sync)?\\(|\\btmp', 'dir\\(\\)\\s*[,)]'].join(''));
+  const offenders = sources(join(ROOT, 'test'))
+    .filter((f) => !f.endsWith(join('helpers', 'scratch.ts')))
+    .filter((f) => direct.test(readFileSync(f, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')))
+    .map((f) => relative(ROOT, f));
+  assert.equal(offenders, [], 'use scratchDir / scratchDirSync from test/helpers/scratch.ts');
 });
 
 test.run();

@@ -5,22 +5,22 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CommandError } from '../../shared/errors';
 import { runCommand } from '../../shared/exec';
 import { EXIT_GET_ABSENT, EXIT_PUT_CUT_SHORT, EXIT_PUT_FAILED, getScript, putScript, remoteTempName, shQuote } from '../../shared/destination/ssh-stream';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 // A folder whose name holds a space, a single quote and shell syntax: quoting must keep it one word.
-const root = mkdtempSync(join(tmpdir(), "tandem-ssh-stream it's $(x) `y` ;"));
+const root = scratchDirSync("ssh-stream it's $(x) `y` ;");
 const marker = randomBytes(32).toString('hex');
 const sh = (script: string, input?: Buffer) => runCommand(['sh', '-c', script], input === undefined ? {} : { input });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const s = suite('ssh stream scripts');
-s.after(() => rmSync(root, { recursive: true, force: true }));
+s.after(() => removeScratch(root));
 
 s('shQuote keeps any word one word for sh', async () => {
   for (const w of ["it's", 'a b', '$(touch x)', '`id`', "'", '\\', '"; rm -rf /"']) {

@@ -6,17 +6,17 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LocalDestination, producedAndPut, retryStreamedPut, type Destination, type PutOptions } from '../../shared/destination';
 import { TransferInterruptedError, ValidationError } from '../../shared/errors';
 import { putHashed } from '../../agent/roles/files/copy';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
-const root = mkdtempSync(join(tmpdir(), 'tandem-streamed-put-'));
-test.after(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDirSync('streamed-put');
+test.after(() => removeScratch(root));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A local destination whose first `breaks` uploads read 100 KB and then fail as a cut connection. */

@@ -1,13 +1,13 @@
 /** The systemd drop-in made from an agent's configuration opens exactly the folders it names. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadAgentConfig } from '../../agent/config';
 import { systemdDropIn, writablePaths } from '../../agent/systemd';
+import { scratchDirSync } from '../helpers/scratch';
 
-const dir = mkdtempSync(join(tmpdir(), 'tandem-systemd-'));
+const dir = scratchDirSync('systemd');
 const file = (name: string, text: string) => {
   const p = join(dir, name);
   writeFileSync(p, text);

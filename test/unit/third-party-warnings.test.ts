@@ -4,15 +4,15 @@
  * stderr is read. Other warnings still reach stderr.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AWS_NODE_VERSION_SWITCH } from '../../shared/third-party-warnings';
+import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
-const root = mkdtempSync(join(tmpdir(), 'tandem-warnings-'));
+const root = scratchDirSync('warnings');
 const fleetFile = join(root, 'fleet.yaml');
 // Nothing listens on port 1: the listing fails at once, after the S3 client was made.
 writeFileSync(fleetFile, JSON.stringify({
@@ -31,7 +31,7 @@ function cli(args: string[], env: Record<string, string | undefined> = {}) {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...clean, ...env }, timeout: 60_000 });
 }
 
-test.after(() => rmSync(root, { recursive: true, force: true }));
+test.after(() => removeScratch(root));
 
 test('tandem --help and --version print no third-party warning', () => {
   for (const args of [['--help'], ['--version'], ['backup', '--help']]) {
