@@ -55,4 +55,37 @@ test('a row counter that does not compile is a problem named with the setting, n
   assert.match(r.counterProblem ?? '', /roles\.cassandra\.classpath.*org\.apache\.cassandra\.config/);
 });
 
+/** A compiler whose every run fails as javac does on a JRE without jdk.compiler, after making its -d folder. */
+const failingCompiler: CommandRunner = async (argv) => {
+  mkdirSync(argv[argv.indexOf('-d') + 1], { recursive: true });
+  throw new Error('Module jdk.compiler not found');
+};
+
+test('a helper that does not compile leaves no half entry in the cache folder', async () => {
+  const cache = join(base, 'state3', 'java-classes');
+  for (let i = 0; i < 2; i++) {
+    await helperClasses('/opt/jre/bin/java', '/opt/cassandra/lib/*', failingCompiler, cache).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /roles\.cassandra\.java must be a JDK 11\+/));
+  }
+  assert.equal(readdirSync(cache), [], 'each failed try removed its .compiling- folder');
+});
+
+test('without a cache folder, a failed compile removes its folder under the temp dir at once', async () => {
+  const tmp = join(base, 'tmp');
+  mkdirSync(tmp);
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    await helperClasses('/opt/jre2/bin/java', '/opt/cassandra/lib/*', failingCompiler).then(() => assert.unreachable(), () => undefined);
+    assert.equal(readdirSync(tmp), []);
+    const ok = fakeCompiler();
+    const r = await helperClasses('/opt/jdk/bin/java', '/opt/cassandra/lib/*', ok.run);
+    // The helper JVM runs from it: it stays while this process lives (removed at exit).
+    assert.equal(readdirSync(tmp).filter((d) => d.startsWith('tandem-java-')).length, 1);
+    assert.ok(r.classpath.startsWith(join(tmp, 'tandem-java-')), r.classpath);
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
+});
+
 test.run();

@@ -7,7 +7,7 @@
  * needed anyway: no separate javac program is required.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -60,15 +60,19 @@ async function cached(java: string, cassandraClasspath: string, run: CommandRunn
   await mkdir(cacheDir, { recursive: true, mode: 0o700 });
   // Compiled beside, then renamed into place: a crash never leaves half a cache entry.
   const fresh = await mkdtemp(join(cacheDir, '.compiling-'));
-  const out = await compile(java, cassandraClasspath, run, fresh);
-  await writeFile(join(fresh, 'classes.json'), JSON.stringify({ counterProblem: out.counterProblem }));
-  await rm(dir, { recursive: true, force: true });
-  await rename(fresh, dir).catch(async (err: unknown) => {
-    // Another agent process sharing this stateDir got there first: use its entry.
-    if (!(await readFile(done).then(() => true, () => false))) throw err;
+  try {
+    const out = await compile(java, cassandraClasspath, run, fresh);
+    await writeFile(join(fresh, 'classes.json'), JSON.stringify({ counterProblem: out.counterProblem }));
+    await rm(dir, { recursive: true, force: true });
+    await rename(fresh, dir).catch(async (err: unknown) => {
+      // Another agent process sharing this stateDir got there first: use its entry.
+      if (!(await readFile(done).then(() => true, () => false))) throw err;
+    });
+    return { classpath: runtimeClasspath(dir, cassandraClasspath), counterProblem: out.counterProblem };
+  } finally {
+    // Gone once renamed; otherwise a failed compile's half entry, which every later try would add to.
     await rm(fresh, { recursive: true, force: true });
-  });
-  return { classpath: runtimeClasspath(dir, cassandraClasspath), counterProblem: out.counterProblem };
+  }
 }
 
 /** The java program as it resolves on PATH, with its mtime: a JDK upgraded in place compiles again. */
@@ -82,14 +86,22 @@ async function javaIdentity(java: string): Promise<string> {
 const runtimeClasspath = (dir: string, cassandraClasspath: string) => [join(dir, 'helper'), join(dir, 'counter'), cassandraClasspath].join(':');
 
 async function compile(java: string, cassandraClasspath: string, run: CommandRunner, into: string | null): Promise<HelperClasses> {
-  const dir = into ?? (await mkdtemp(join(tmpdir(), 'tandem-java-')));
-  if (!into) process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  // Made and registered in one step (no await between): a crash in between would leave it behind.
+  const dir = into ?? mkdtempSync(join(tmpdir(), 'tandem-java-'));
+  // A folder of this process's own: the helper JVM reads it while the agent runs, so it goes at exit.
+  const removeAtExit = () => rmSync(dir, { recursive: true, force: true });
+  if (!into) process.once('exit', removeAtExit);
   // A short-lived compiler: C1 only and the serial collector start faster on a busy host.
   const javac = (out: string, source: string, classpath: string[]) =>
     run([java, '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC', '-m', 'jdk.compiler/com.sun.tools.javac.Main', '-nowarn', '-Xlint:none', ...classpath, '-d', join(dir, out), source], { timeoutMs: 180_000 });
   try {
     await javac('helper', javaSource('CassandraHelper'), []);
   } catch (err) {
+    // Nothing will run from it, and the next need compiles into a new one: remove it now.
+    if (!into) {
+      process.off('exit', removeAtExit);
+      await rm(dir, { recursive: true, force: true });
+    }
     throw new TandemError(`cannot compile the JMX helper with ${java} (roles.cassandra.java must be a JDK 11+ java with the jdk.compiler module): ${errorMessage(err)}`);
   }
   let counterProblem: string | null = null;
