@@ -5,7 +5,7 @@
  * with the restore id (HOCON: a later key wins over an earlier one), written atomically with the
  * file's owner and mode kept. The block must go once TheHive has started, or every start rebuilds.
  */
-import { access, chown, constants, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { access, chown, constants, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { PreconditionError, TandemError } from '../../shared/errors';
 import { hoconGet, parseHocon } from './hocon';
 
@@ -44,8 +44,14 @@ export async function addRebuildFlag(conf: string, restoreId: string): Promise<{
   }
   const st = await stat(conf);
   const tmp = `${conf}.tandem-${restoreId}.tmp`;
-  await writeFile(tmp, next, { mode: st.mode & 0o7777 });
-  if (typeof process.getuid === 'function' && process.getuid() === 0) await chown(tmp, st.uid, st.gid);
-  await rename(tmp, conf);
+  try {
+    await writeFile(tmp, next, { mode: st.mode & 0o7777 });
+    if (typeof process.getuid === 'function' && process.getuid() === 0) await chown(tmp, st.uid, st.gid);
+    await rename(tmp, conf);
+  } catch (err) {
+    // Beside TheHive's own configuration: a failed write leaves nothing there.
+    await rm(tmp, { force: true });
+    throw err;
+  }
   return { file: conf, added: true };
 }

@@ -9,7 +9,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, ConflictError, errorMessage } from '../../shared/errors';
-import { writeFileSynced } from '../../shared/durable-file';
+import { removeQuietly, writeFileSynced } from '../../shared/durable-file';
 
 /** What the lock file holds. */
 export interface LockHolder {
@@ -49,6 +49,7 @@ export function acquireBackupLock(stateDir: string, backupId: string, warn: (mes
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     writeFileSynced(tmp, text);
   } catch (err) {
+    removeQuietly(tmp);
     throw new ConfigError(`cannot write the backup lock in stateDir ${stateDir}: ${errorMessage(err)}; set the fleet file's stateDir to a folder this user can write`, { file }, { cause: err });
   }
   try {
