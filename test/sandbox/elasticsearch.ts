@@ -105,7 +105,10 @@ export async function startElasticsearch(log: (m: string) => void): Promise<void
     cwd: d.home,
     uid,
     gid,
-    env: { ES_JAVA_HOME: JAVA_HOME, ES_PATH_CONF: d.config, ES_TMPDIR: d.tmp, HOME: path.join(sandboxPaths().es) },
+    // Every temporary file in the sandbox's own folder, which `down --wipe` removes: ES_TMPDIR is
+    // the server's; CLI_JAVA_OPTS is the launcher JVM's, which makes a final-flags* folder at each
+    // start (reading the JVM's flags) in its java.io.tmpdir and never removes it.
+    env: { ES_JAVA_HOME: JAVA_HOME, ES_PATH_CONF: d.config, ES_TMPDIR: d.tmp, CLI_JAVA_OPTS: `-Djava.io.tmpdir=${d.tmp}`, HOME: path.join(sandboxPaths().es) },
   });
   await waitUntil('elasticsearch', async () => {
     const r = await esGet('/_cluster/health');
