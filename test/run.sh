@@ -8,6 +8,14 @@ cd "$(dirname "$0")/.."
 npm run build --silent || { echo "tests: 0 passed, 1 failed (build failed)"; exit 1; }
 export NO_COLOR=1 FORCE_COLOR=0
 passed=0 failed=0 skipped=0 status=0
+# What the suites leave in the temp folder: every scratch folder is named tandem-* and removed when
+# its test process exits (test/helpers/scratch.ts). New ones are named at the end, never a failure:
+# other runs on this machine (another clone's tests, a bench, the sandbox's agents) make tandem-*
+# folders at the same time and this run cannot tell theirs from its own. A test that makes one
+# outside the helper fails test/unit/scratch.test.ts instead.
+tmp_root=${TMPDIR:-/tmp}
+tandem_tmp() { find "$tmp_root" -mindepth 1 -maxdepth 1 -name 'tandem-*' -printf '%f\n' 2>/dev/null | sort; }
+tmp_before=$(tandem_tmp)
 suites=("${@:-unit integration}")
 for suite in ${suites[*]}; do
   # Integration tests run against the sandbox's real services: bring it up (idempotent) first.
@@ -32,6 +40,12 @@ for suite in ${suites[*]}; do
   if [ "$rc" -ne 0 ] || [ "$f" -gt 0 ]; then status=1; fi
   rm -f "$log"
 done
+tmp_new=$(comm -13 <(echo "$tmp_before") <(tandem_tmp))
+if [ -n "$tmp_new" ]; then
+  echo "tmp: $(wc -l <<<"$tmp_new") new tandem-* in $tmp_root since the start (this run's, or another run's on this machine): $(head -20 <<<"$tmp_new" | tr '\n' ' ')"
+else
+  echo "tmp: nothing new in $tmp_root"
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$passed" -gt 0 ] || status=1
 exit $status
