@@ -11,8 +11,7 @@
  * Each loads into its own scratch keyspace made beforehand from the set's schema.cql (untimed), and
  * the node's live bytes in each are compared afterwards. Asserts nothing.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCommand } from '../../shared/exec';
@@ -28,6 +27,7 @@ import { startAgents, stopAgents } from '../sandbox/fleet';
 import { startWriter, stopWriter } from '../sandbox/writer';
 import { runCli } from '../helpers/fleet';
 import { benchFleet, withEsSnapshotsRemoved } from './incremental';
+import { removeScratch, scratchDir } from '../helpers/scratch';
 
 const VENDOR_KS = 'thehive_vendor_node';
 const TANDEM_KS = 'thehive_tandem_node';
@@ -49,7 +49,7 @@ export async function benchRestoreNode(runs: number, nodeName: string, log: (m: 
   const env = readSandboxEnv();
   const node = env.cassandra.nodes.find((n) => n.name === nodeName);
   if (!node) throw new Error(`the sandbox has no Cassandra node ${nodeName}`);
-  const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-restore-node-'));
+  const dir = await scratchDir('bench-restore-node');
   const fleetFile = await benchFleet(dir);
   const fleet = loadFleetConfig(fleetFile);
   const cql = cqlClient();
@@ -133,7 +133,7 @@ export async function benchRestoreNode(runs: number, nodeName: string, log: (m: 
     await stopWriter();
     for (const ks of [VENDOR_KS, TANDEM_KS]) await scratch(ks).catch(() => undefined);
     await cql.shutdown();
-    await rm(dir, { recursive: true, force: true });
+    removeScratch(dir);
   }
 }
 
