@@ -27,8 +27,12 @@ export const backupOptionsSchema = z.strictObject({
   allowYellow: z.boolean().default(false),
   /** A table is archived in full again past this many earlier archives in its chain; default 7. */
   maxChain: z.int().min(0).max(100).default(7),
-  /** ...or when more than this share (percent) of the bytes it references were compacted away since; default 20: a restore then decompresses at most 1.25× the bytes it keeps of those archives. */
-  maxRemovedPercent: z.int().min(0).max(100).default(20),
+  /**
+   * ...or when more than this share (percent) of the bytes it references were compacted away since;
+   * default 50. Under a steady writer, size-tiered compaction merges a quarter of a busy table's
+   * bytes between two nightly sets: at 20 such a table was archived in full again in every set.
+   */
+  maxRemovedPercent: z.int().min(0).max(100).default(50),
 });
 
 /** Validated backup options, defaults applied. */
