@@ -126,6 +126,7 @@ export async function benchIncremental(log: (m: string) => void = () => undefine
     rows.push({ step, id: o.id, wallSeconds: (Date.now() - t0) / 1000, bytes: o.bytes });
     const phases = Object.entries((o.phasesMs ?? {}) as Record<string, number>).map(([k, v]) => `${k} ${v} ms`).join(', ');
     log(`${step}: ${rows.at(-1)!.wallSeconds.toFixed(1)} s, ${o.bytes} bytes (${phases})`);
+    log(`  where each node's shipping went: ${await shippingBreakdown(join(dir, 'backups'), o.id)}`);
     return o.id as string;
   };
   const drill = async (step: string, id: string) => {
@@ -161,6 +162,21 @@ export async function benchIncremental(log: (m: string) => void = () => undefine
     removeScratch(dir);
   }
   return rows;
+}
+
+/** Per node, from the manifest's timeline: the archives' span, the bytes they read, and the row count's span. */
+async function shippingBreakdown(destination: string, id: string): Promise<string> {
+  const m = JSON.parse(await readFile(join(destination, id, 'manifest.json'), 'utf8')) as {
+    nodes: { node: string; timeline?: { phase: string; startedAt: number; endedAt: number; bytesIn?: number }[] }[];
+  };
+  const window = (spans: { startedAt: number; endedAt: number }[]) =>
+    spans.length ? Math.max(...spans.map((s) => s.endedAt)) - Math.min(...spans.map((s) => s.startedAt)) : 0;
+  return m.nodes.map((n) => {
+    const spans = n.timeline ?? [];
+    const archives = spans.filter((s) => s.phase === 'archive');
+    const mb = archives.reduce((a, s) => a + (s.bytesIn ?? 0), 0) / 1e6;
+    return `${n.node} archives ${window(archives)} ms (${mb.toFixed(1)} MB read), count ${window(spans.filter((s) => s.phase === 'count'))} ms`;
+  }).join('; ');
 }
 
 /** Runs `work`, then deletes the Elasticsearch snapshots it left in the sandbox's repository (the bench's sets, the seed's steps). */
