@@ -1,7 +1,7 @@
 /** A backup set's report, from its manifest: the coordinator's phases and each node's timeline. */
 import { formatBytes } from '../../shared/format';
 import type { Manifest, ManifestNode } from '../../shared/manifest';
-import type { Commits, TimelineSpan } from '../../shared/parts';
+import { spanWindowMs, type Commits, type TimelineSpan } from '../../shared/parts';
 import { describeSizes, formatDuration } from './format';
 import { extent, packLanes, type Bar, type CutSpread, type Marker, type ReportModel, type Row } from './model';
 
@@ -101,7 +101,7 @@ export function backupModel(m: Manifest): ReportModel {
     if (!archives.length) continue;
     // The node's archive rate: all it read, from its first archive's start to its last one's end.
     const sum = (k: 'bytesIn' | 'bytesOut') => archives.reduce((a, s) => a + (s[k] ?? 0), 0);
-    const ms = Math.max(...archives.map((s) => s.endedAt)) - Math.min(...archives.map((s) => s.startedAt));
+    const ms = spanWindowMs(archives);
     facts.push([`${n.node} archives`, `${archives.length} tables, ${describeSizes({ bytesIn: sum('bytesIn'), bytesOut: sum('bytesOut') }, ms)} in ${formatDuration(ms)}`]);
   }
   for (const p of m.phases ?? []) facts.push([`coordinator ${p.phase}`, formatDuration(p.endedAt - p.startedAt)]);

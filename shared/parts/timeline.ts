@@ -70,4 +70,9 @@ export const runPhaseSchema = z.strictObject({
 export const runPhasesSchema = z.array(runPhaseSchema).max(RUN_PHASES.length);
 
 export type TimelineSpan = z.output<typeof timelineSpanSchema>;
+
+/** From the first span's start to the last one's end, ms (0 for none): e.g. a node's archives, run several at a time. */
+export function spanWindowMs(spans: readonly Pick<TimelineSpan, 'startedAt' | 'endedAt'>[]): number {
+  return spans.length ? Math.max(...spans.map((s) => s.endedAt)) - Math.min(...spans.map((s) => s.startedAt)) : 0;
+}
 export type RunPhaseSpan = z.output<typeof runPhaseSchema>;

@@ -13,6 +13,8 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { runCommand } from '../../shared/exec';
+import { manifestPath, parseManifest } from '../../shared/manifest';
+import { spanWindowMs } from '../../shared/parts';
 import { readCreatedAt } from '../../agent/roles/cassandra/snapshot-files';
 import { cqlClient, ES_INDEX, esClient, KEYSPACE } from '../sandbox/clients';
 import { readSandboxEnv, sandboxPaths } from '../sandbox/paths';
@@ -166,16 +168,12 @@ export async function benchIncremental(log: (m: string) => void = () => undefine
 
 /** Per node, from the manifest's timeline: the archives' span, the bytes they read, and the row count's span. */
 async function shippingBreakdown(destination: string, id: string): Promise<string> {
-  const m = JSON.parse(await readFile(join(destination, id, 'manifest.json'), 'utf8')) as {
-    nodes: { node: string; timeline?: { phase: string; startedAt: number; endedAt: number; bytesIn?: number }[] }[];
-  };
-  const window = (spans: { startedAt: number; endedAt: number }[]) =>
-    spans.length ? Math.max(...spans.map((s) => s.endedAt)) - Math.min(...spans.map((s) => s.startedAt)) : 0;
+  const m = parseManifest(await readFile(join(destination, manifestPath(id))), id);
   return m.nodes.map((n) => {
     const spans = n.timeline ?? [];
     const archives = spans.filter((s) => s.phase === 'archive');
     const mb = archives.reduce((a, s) => a + (s.bytesIn ?? 0), 0) / 1e6;
-    return `${n.node} archives ${window(archives)} ms (${mb.toFixed(1)} MB read), count ${window(spans.filter((s) => s.phase === 'count'))} ms`;
+    return `${n.node} archives ${spanWindowMs(archives)} ms (${mb.toFixed(1)} MB read), count ${spanWindowMs(spans.filter((s) => s.phase === 'count'))} ms`;
   }).join('; ');
 }
 
