@@ -48,6 +48,8 @@ export interface RoleContext {
   progress(update: ProgressUpdate): void;
   /** Adds a span to the backup's timeline (a table's archive, a snapshot, a copy), by this agent's clock. */
   span(span: RoleSpan): void;
+  /** In the commit of a role that leads the cut (Role.leadsCut): its trigger has left; the other roles cut now. */
+  cutStarted?(): void;
   log: Logger;
 }
 
@@ -73,6 +75,11 @@ export interface Role {
   preflight(ctx: RoleContext): Promise<CheckResult[]>;
   /** Slow set-up done before the vote, so that commit is fast (a warmed JMX client...). */
   prepare(ctx: RoleContext): Promise<void>;
+  /**
+   * True for a role whose cut must leave first on every node (Cassandra's snapshot, which sets the
+   * set's spread across nodes): the others' cuts wait until its commit calls ctx.cutStarted() or ends.
+   */
+  readonly leadsCut?: boolean;
   /** Takes the cut now (snapshot); returns the record of it (the role's commit schema), stored in the manifest. */
   commit(ctx: RoleContext): Promise<unknown>;
   /** Ships what commit cut to the destination; `commitRecord` is what commit returned, checked. */

@@ -47,10 +47,12 @@ function fakeJvm(answer: (words: string[]) => string | { later: string } | null,
   const started: { argv: string[]; env?: Record<string, string> }[] = [];
   const written: string[] = [];
   const exits: ((err?: Error) => void)[] = [];
+  const outs: PassThrough[] = [];
   const spawn: ProcessSpawner = (argv, options) => {
     started.push({ argv: [...argv], env: options?.env });
     const stdin = new PassThrough();
     const stdout = new PassThrough();
+    outs.push(stdout);
     let exit!: (err?: Error) => void;
     const done = new Promise<void>((resolve, reject) => (exit = (e) => (e ? reject(e) : resolve())));
     exits.push(exit);
@@ -72,7 +74,7 @@ function fakeJvm(answer: (words: string[]) => string | { later: string } | null,
     compiled.push([...argv]);
     return { stdout: '', stderr: '', exitCode: 0 };
   };
-  const fake = { exec: { run, spawn }, started, written, compiled, exits, killed: 0 };
+  const fake = { exec: { run, spawn }, started, written, compiled, exits, stdout: outs, killed: 0 };
   return fake;
 }
 
@@ -93,6 +95,23 @@ test('helper JVM: compiled once, started with its argv and environment, one line
   assert.equal(env, { TANDEM_JMX_USER: 'u' });
   assert.equal(jvm.written, ['1 VERSION', '2 SNAPSHOT tandem-x thehive,other', '3 CLEAR tandem-x thehive']);
   assert.ok(jvm.compiled.every((c) => c.includes('jdk.compiler/com.sun.tools.javac.Main')), 'compiled by the JDK\'s own compiler module');
+  h.close();
+});
+
+test('helper JVM: a SNAPSHOT\'s STARTED line is told before its reply', async () => {
+  const jvm = fakeJvm((w) => (w[0] === 'SNAPSHOT' ? { later: 'OK 100 130' } : 'OK'));
+  const h = helperOf(jvm);
+  await h.ping();
+  const events: string[] = [];
+  const snap = h.snapshot('tandem-x', [], () => events.push('started')).then((t) => (events.push('returned'), t));
+  // The fake JVM answers through a timer: the STARTED line is written by the test itself, as the JVM would at once.
+  await new Promise((r) => setImmediate(r));
+  assert.is(jvm.written.at(-1), '2 SNAPSHOT tandem-x -');
+  jvm.stdout.at(-1)!.write('2 STARTED\n');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(events, ['started']);
+  assert.equal(await snap, { startedAt: 100, endedAt: 130 });
+  assert.equal(events, ['started', 'returned']);
   h.close();
 });
 

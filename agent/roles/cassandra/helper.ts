@@ -35,6 +35,8 @@ export interface HelperOptions {
 interface Pending {
   resolve(payload: string): void;
   reject(err: Error): void;
+  /** The JVM's STARTED line (SNAPSHOT): its JMX call is leaving. */
+  started?(): void;
 }
 
 interface Jvm {
@@ -88,8 +90,12 @@ export class CassandraHelper {
   schemaVersions = async (): Promise<Record<string, string[]>> => parseSchemaReply(await this.call(['SCHEMA'], 60_000));
   snapshotTags = async (): Promise<{ tag: string; keyspace: string }[]> => parseSnapshotList(await this.call(['LISTSNAPSHOTS'], 120_000));
   clearSnapshot = async (tag: string, keyspace: string): Promise<void> => void (await this.call(['CLEAR', tag, keyspace], 600_000));
-  /** Takes snapshot `tag` of `keyspaces` (none: every keyspace); the JMX call's start and end instants. */
-  snapshot = async (tag: string, keyspaces: readonly string[]) => parseSpan(await this.call(['SNAPSHOT', tag, keyspaces.length ? keyspaces.join(',') : '-'], 600_000));
+  /**
+   * Takes snapshot `tag` of `keyspaces` (none: every keyspace); the JMX call's start and end
+   * instants. `onStarted` runs when the JVM says the call is leaving, long before it returns.
+   */
+  snapshot = async (tag: string, keyspaces: readonly string[], onStarted?: () => void) =>
+    parseSpan(await this.call(['SNAPSHOT', tag, keyspaces.length ? keyspaces.join(',') : '-'], 600_000, onStarted));
   /** Flushes the keyspace's memtables, so that the snapshot's own flush has little left to write. */
   flush = async (keyspace: string) => parseSpan(await this.call(['FLUSH', keyspace], 600_000));
   /** `nodetool import` of one table from `folder`. */
@@ -104,7 +110,7 @@ export class CassandraHelper {
   }
 
   /** Sends one request and waits for its reply; ERR replies are TandemErrors with Cassandra's message. */
-  private async call(words: string[], timeoutMs: number): Promise<string> {
+  private async call(words: string[], timeoutMs: number, onStarted?: () => void): Promise<string> {
     for (const w of words) if (!WORD.test(w)) throw new ValidationError(`JMX helper: ${JSON.stringify(w)} holds whitespace`);
     clearTimeout(this.idleTimer);
     // A warm JVM is written to at once, without a turn of the event loop: Commit's snapshot
@@ -118,7 +124,7 @@ export class CassandraHelper {
           reject(new TandemError(`JMX call ${words[0]} got no answer from ${this.where} within ${timeoutMs / 1000} s`));
         }, timeoutMs);
         const settle = (f: () => void) => { clearTimeout(timer); jvm.pending.delete(id); f(); };
-        jvm.pending.set(id, { resolve: (p) => settle(() => resolve(p)), reject: (e) => settle(() => reject(e)) });
+        jvm.pending.set(id, { resolve: (p) => settle(() => resolve(p)), reject: (e) => settle(() => reject(e)), started: onStarted });
         jvm.proc.stdin.write(`${id} ${words.join(' ')}\n`);
       });
     } finally {
@@ -162,10 +168,11 @@ export class CassandraHelper {
     const first = new Promise<string | null>((r) => (ready = r));
     createInterface({ input: proc.stdout }).on('line', (line) => {
       if (ready) return void (ready(line), (ready = null));
-      const m = /^(\d+) (OK|ERR)(?: (.*))?$/.exec(line);
+      const m = /^(\d+) (OK|ERR|STARTED)(?: (.*))?$/.exec(line);
       const p = m ? jvm.pending.get(Number(m[1])) : undefined;
       if (!m || !p) return;
-      if (m[2] === 'OK') p.resolve(m[3] ?? '');
+      if (m[2] === 'STARTED') p.started?.();
+      else if (m[2] === 'OK') p.resolve(m[3] ?? '');
       else p.reject(new TandemError(`${this.where}: ${m[3] ?? 'failed'}`));
     });
     const ended = (err: unknown) => {

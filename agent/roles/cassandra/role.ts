@@ -47,6 +47,8 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec, hos
 
   return {
     name: 'cassandra',
+    // The snapshot sets the spread across nodes: it leaves before this node's other cuts.
+    leadsCut: true,
     async versions() {
       versionCache ??= { cassandra: await helper.version().catch(() => 'unknown') };
       return versionCache;
@@ -66,7 +68,7 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec, hos
     },
     async commit(ctx): Promise<CassandraCommit> {
       const keyspaces = ctx.options.allKeyspaces ? [] : [s.keyspace];
-      const t = await helper.snapshot(ctx.tag, keyspaces);
+      const t = await helper.snapshot(ctx.tag, keyspaces, ctx.cutStarted);
       ctx.span({ phase: 'snapshot', startedAt: t.startedAt, endedAt: t.endedAt });
       const found = (await Promise.all((await keyspacesOf(ctx)).map((k) => findTableSnapshots(s.dataDir, k, ctx.tag)))).flat();
       const created = found.map((f) => f.createdAt).filter((x): x is number => x !== null);

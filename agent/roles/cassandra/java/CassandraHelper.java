@@ -14,6 +14,7 @@
 //   in:  <id> IMPORT <keyspace> <table> <folder>
 //   in:  <id> COUNT <now-seconds> <tokens|-> <folder>[:<folder>...]
 //   out: <id> OK [payload]  or  <id> ERR <message>
+//   out: <id> STARTED                                   SNAPSHOT only: its JMX call leaves now
 //   in:  QUIT (or end of input)                         exit
 // Only protocol lines go to stdout: System.out is pointed at stderr before anything can log.
 // Credentials, when JMX authentication is on, come from TANDEM_JMX_USER / TANDEM_JMX_PASSWORD.
@@ -164,6 +165,9 @@ public class CassandraHelper {
                 options.put("skipFlush", "false");
                 String[] keyspaces = w[3].equals("-") ? new String[0] : w[3].split(",");
                 long start = System.currentTimeMillis();
+                // The agent holds the node's other cuts (Elasticsearch, files) until this line: on a
+                // busy host they would otherwise take the cores this thread needs to send the call.
+                send(w[0] + " STARTED");
                 try {
                     connection().invoke(ss(), "takeSnapshot", new Object[] {w[2], options, keyspaces},
                         new String[] {"java.lang.String", "java.util.Map", "[Ljava.lang.String;"});
