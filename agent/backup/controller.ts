@@ -182,7 +182,10 @@ export class BackupController {
       this.leases.clear(backupId);
       const committedAt = this.now();
       rec = transition(rec, 'committed', committedAt, { committedAt });
-      this.records.put(rec, true);
+      // Not saved until the cut is over: a restart undoes a prepared backup and a committed one
+      // alike, and the fsync of state.json (tens of ms under a busy disk) would sit between Commit
+      // and the snapshot, where every node must take it at the same instant.
+      this.records.put(rec, false);
       const commits: Record<string, unknown> = {};
       try {
         await cutRoles({ backupId, roles: this.roles, timelines: this.timelines, contextOf: (r) => this.context(rec, r) }, commits);

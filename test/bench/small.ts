@@ -5,7 +5,9 @@
  * spread and the spread across the three stores), the first backup after the agents start (the
  * helper JVM compiled and started), drills of the last set, and the seed's steps on the same data.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { manifestPath, parseManifest } from '../../shared/manifest';
 import { startAgents, stopAgents } from '../sandbox/fleet';
 import { startWriter, stopWriter } from '../sandbox/writer';
 import { runCli } from '../helpers/fleet';
@@ -17,6 +19,10 @@ interface Run {
   wallSeconds: number;
   snapshotSpreadMs?: number;
   crossStoreSpreadMs?: number;
+  /** Spread of the instants Commit reached the agents (each one's commit span). */
+  commitArrivalSpreadMs?: number;
+  /** Spread of the instants the helper JVMs sent Cassandra's snapshot request (requestedAt). */
+  requestSpreadMs?: number;
   phasesMs?: Record<string, number>;
 }
 
@@ -39,7 +45,8 @@ export async function benchSmall(runs = 10, log: (m: string) => void = () => und
     const r = await runCli(['backup', '--config', fleetFile, '--json', ...args]);
     const o = JSON.parse(r.stdout || '{}');
     if (o.status !== 'complete') throw new Error(`tandem backup did not complete: ${r.stderr.slice(-2000)}`);
-    return { id: o.id, wallSeconds: (Date.now() - t0) / 1000, snapshotSpreadMs: o.snapshotSpreadMs, crossStoreSpreadMs: o.crossStoreSpreadMs, phasesMs: o.phasesMs };
+    const wallSeconds = (Date.now() - t0) / 1000;
+    return { id: o.id, wallSeconds, snapshotSpreadMs: o.snapshotSpreadMs, crossStoreSpreadMs: o.crossStoreSpreadMs, phasesMs: o.phasesMs, ...(await agentInstants(dir, o.id)) };
   };
   const series = async (what: string, target: string, n: number, step: () => Promise<Run>): Promise<SmallRow> => {
     const row: SmallRow = { what, target, runs: [] };
@@ -82,6 +89,23 @@ export async function benchSmall(runs = 10, log: (m: string) => void = () => und
   }
 }
 
+/**
+ * Where a set's node spread comes from, from its manifest: the spread of the instants Commit
+ * reached the agents, and of those the snapshot requests left for Cassandra. Cassandra's own
+ * spread (created_at, snapshotSpreadMs) is what remains after them.
+ */
+async function agentInstants(dir: string, id: string): Promise<Pick<Run, 'commitArrivalSpreadMs' | 'requestSpreadMs'>> {
+  const m = parseManifest(await readFile(join(dir, 'backups', manifestPath(id))), id);
+  const spread = (xs: (number | undefined)[]) => {
+    const v = xs.filter((x): x is number => typeof x === 'number');
+    return v.length > 1 ? Math.max(...v) - Math.min(...v) : undefined;
+  };
+  return {
+    commitArrivalSpreadMs: spread(m.nodes.map((n) => n.timeline?.find((t) => t.phase === 'commit')?.startedAt)),
+    requestSpreadMs: spread(m.nodes.map((n) => n.commits.cassandra?.requestedAt)),
+  };
+}
+
 /** Prints the rows: wall time, then the spreads and phases where the runs have them. */
 export function printSmall(rows: readonly SmallRow[]): void {
   const ms = (xs: (number | undefined)[]) => {
@@ -92,6 +116,8 @@ export function printSmall(rows: readonly SmallRow[]): void {
   for (const r of rows) {
     const wall = r.runs.map((x) => x.wallSeconds);
     console.log(`  ${r.what.padEnd(56)} ${String(r.runs.length).padStart(4)} ${`${median(wall).toFixed(1)} / ${worst(wall).toFixed(1)} s`.padStart(20)}  ${r.target.padEnd(7)} ${ms(r.runs.map((x) => x.snapshotSpreadMs)).padEnd(14)} ${ms(r.runs.map((x) => x.crossStoreSpreadMs))}`);
+    const arrival = ms(r.runs.map((x) => x.commitArrivalSpreadMs));
+    if (arrival) console.log(`  ${''.padEnd(56)}      of the node spread: Commit reached the agents ${arrival}, the snapshot requests left ${ms(r.runs.map((x) => x.requestSpreadMs))}`);
     const phases = r.runs.filter((x) => x.phasesMs).map((x) => x.phasesMs!);
     if (phases.length > 1) {
       const names = Object.keys(phases[0]);
