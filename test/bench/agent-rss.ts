@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
+import { AGENT_NODE_FLAGS, makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
 
 /** VmRSS and VmHWM of a live process, bytes. */
 async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
@@ -54,6 +54,7 @@ export async function agentRssMain(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { backups: { type: 'string', default: '10' } } });
   const n = Number(values.backups);
   const mb = (x: number) => `${(x / 2 ** 20).toFixed(1)} MB`;
+  if (AGENT_NODE_FLAGS.length) console.log(`agents run with node ${AGENT_NODE_FLAGS.join(' ')} (TANDEM_AGENT_NODE_FLAGS)`);
   console.log(`| agent | idle after start | idle after ${n} backups | peak (VmHWM) |\n|---|---|---|---|`);
   for (const r of await benchAgentRss(n)) console.log(`| ${r.agent} | ${mb(r.idle)} | ${mb(r.afterBackups)} | ${mb(r.peak)} |`);
 }

@@ -12,7 +12,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeFleet, startFleet, stopFleet } from '../helpers/fleet';
+import { AGENT_NODE_FLAGS, makeFleet, startFleet, stopFleet } from '../helpers/fleet';
 import { runCliMeasured } from '../helpers/many-agents';
 import { writeAttachments } from '../tools/attachments';
 import { keepScratchDir, removeScratch, scratchDir } from '../helpers/scratch';
@@ -93,7 +93,7 @@ export async function filesBenchMain(argv: string[]): Promise<void> {
   const need = count * 4096 * 2 + count * 600;
   if (fs.bavail * fs.bsize < need * 1.2) throw new Error(`${dir} has ${((fs.bavail * fs.bsize) / 2 ** 30).toFixed(1)} GiB free; ${count} attachments need about ${(need / 2 ** 30).toFixed(1)} GiB: choose --dir elsewhere or a smaller --count`);
   const mb = (x: number) => (x ? `${(x / 2 ** 20).toFixed(0)} MB` : '');
-  console.log(`a files-only fleet, ${count} attachments under ${dir}; agent target: under 200 MB`);
+  console.log(`a files-only fleet, ${count} attachments under ${dir}; agent target: under 200 MB` + (AGENT_NODE_FLAGS.length ? `; agent run with node ${AGENT_NODE_FLAGS.join(' ')}` : ''));
   console.log(`| step | wall | coordinator peak RSS | agent peak RSS | |\n|---|---|---|---|---|`);
   await benchFiles(count, dir, Number(values.port), values.keep!, (r) => console.log(`| ${r.step} | ${r.wallSeconds.toFixed(1)} s | ${mb(r.coordinatorPeakRss)} | ${mb(r.agentPeakRss)} | ${r.note} |`));
   if (!values.dir) (values.keep ? keepScratchDir : removeScratch)(dir);

@@ -16,6 +16,11 @@ const ROOT = resolve(__dirname, '../../..');
 /** The agent as tests run it: production roles plus the rehearsal role. */
 export const AGENT_MAIN = join(ROOT, 'dist/test/helpers/agent-main.js');
 export const CLI_MAIN = join(ROOT, 'dist/coordinator/main.js');
+/**
+ * Node's own flags for the agents a bench starts (`TANDEM_AGENT_NODE_FLAGS="--lite-mode"`): V8
+ * flags that NODE_OPTIONS refuses, as an operator would put them on the unit's ExecStart line.
+ */
+export const AGENT_NODE_FLAGS = (process.env.TANDEM_AGENT_NODE_FLAGS ?? '').split(' ').filter((f) => /^--[a-z0-9-]+(=[\w.-]+)?$/.test(f));
 
 /** One agent of a test fleet. */
 export interface TestAgent {
@@ -131,7 +136,7 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
 
 /** Starts an agent process and waits until it answers Describe. */
 export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> {
-  const child = spawn(process.execPath, [AGENT_MAIN, '--config', a.config], {
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, '--config', a.config], {
     env: { ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
