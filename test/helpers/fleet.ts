@@ -20,7 +20,10 @@ export const CLI_MAIN = join(ROOT, 'dist/coordinator/main.js');
  * Node's own flags for the agents a bench starts (`TANDEM_AGENT_NODE_FLAGS="--lite-mode"`): V8
  * flags that NODE_OPTIONS refuses, as an operator would put them on the unit's ExecStart line.
  */
-export const AGENT_NODE_FLAGS = (process.env.TANDEM_AGENT_NODE_FLAGS ?? '').split(' ').filter((f) => /^--[a-z0-9-]+(=[\w.-]+)?$/.test(f));
+export const AGENT_NODE_FLAGS = (process.env.TANDEM_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean).map((f) => {
+  if (!/^--[a-z0-9-]+(=[\w.-]+)?$/.test(f)) throw new Error(`TANDEM_AGENT_NODE_FLAGS: ${JSON.stringify(f)} is not a flag of the form --name or --name=value`);
+  return f;
+});
 
 /** One agent of a test fleet. */
 export interface TestAgent {
