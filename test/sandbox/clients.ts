@@ -2,7 +2,7 @@
  * Clients for the sandbox's services and TheHive's schema, shared by seed and the hot writer.
  */
 import { Client as EsClient } from '@elastic/elasticsearch';
-import { Client as CqlClient, ExecutionProfile, types } from 'cassandra-driver';
+import { Client as CqlClient, ExecutionProfile, policies, types } from 'cassandra-driver';
 import { CASSANDRA_NODES, ES_URL } from './paths';
 
 export const KEYSPACE = 'thehive';
@@ -15,9 +15,12 @@ export const JANUS_TABLES = [
   'system_properties', 'system_properties_lock_', 'systemlog', 'txlog',
 ] as const;
 
-export function cqlClient(opts: { schemaAgreementWaitSeconds?: number } = {}): CqlClient {
+/** A client of the sandbox's nodes; `onlyHost` sends every statement to that one node. */
+export function cqlClient(opts: { schemaAgreementWaitSeconds?: number; onlyHost?: string } = {}): CqlClient {
+  const dcAware = new policies.loadBalancing.DCAwareRoundRobinPolicy('datacenter1');
   return new CqlClient({
-    contactPoints: CASSANDRA_NODES.map((n) => n.host),
+    contactPoints: opts.onlyHost ? [opts.onlyHost] : CASSANDRA_NODES.map((n) => n.host),
+    ...(opts.onlyHost ? { policies: { loadBalancing: new policies.loadBalancing.AllowListPolicy(dcAware, [`${opts.onlyHost}:9042`]) } } : {}),
     localDataCenter: 'datacenter1',
     protocolOptions: { port: 9042, maxSchemaAgreementWaitSeconds: opts.schemaAgreementWaitSeconds ?? 10 },
     queryOptions: { consistency: types.consistencies.localQuorum, prepare: true },
@@ -40,8 +43,10 @@ export async function ensureSchema(cql: CqlClient, keyspace: string = KEYSPACE):
   );
   if (JANUS_TABLES.every((t) => existing.has(t))) return;
   // The driver waits for schema agreement after every DDL statement (seconds each on three nodes):
-  // issue them all from a client that does not wait, then wait for agreement once.
-  const ddl = cqlClient({ schemaAgreementWaitSeconds: 0 });
+  // issue them all from a client that does not wait, then wait for agreement once. All go to one
+  // node, which knows the keyspace it has just created: another could refuse the tables' CREATE
+  // before the keyspace reached it.
+  const ddl = cqlClient({ schemaAgreementWaitSeconds: 0, onlyHost: CASSANDRA_NODES[0].host });
   try {
     await ddl.connect();
     await ddl.execute(
