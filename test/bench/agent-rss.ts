@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { AGENT_NODE_FLAGS, makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
+import { AGENT_NODE_FLAGS } from '../helpers/node-flags';
 
 /** VmRSS and VmHWM of a live process, bytes. */
 async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {

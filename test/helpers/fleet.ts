@@ -10,20 +10,13 @@ import { initCa, issueCert } from '../../coordinator/cli/certs';
 import { openFleet, type AgentHandle } from '../../coordinator/fleet';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { removeScratch, scratchDir } from './scratch';
+import { AGENT_NODE_FLAGS } from './node-flags';
 
 const ROOT = resolve(__dirname, '../../..');
 /** Path of the compiled agent and CLI entry points. */
 /** The agent as tests run it: production roles plus the rehearsal role. */
 export const AGENT_MAIN = join(ROOT, 'dist/test/helpers/agent-main.js');
 export const CLI_MAIN = join(ROOT, 'dist/coordinator/main.js');
-/**
- * Node's own flags for the agents a bench starts (`TANDEM_AGENT_NODE_FLAGS="--lite-mode"`): V8
- * flags that NODE_OPTIONS refuses, as an operator would put them on the unit's ExecStart line.
- */
-export const AGENT_NODE_FLAGS = (process.env.TANDEM_AGENT_NODE_FLAGS ?? '').split(' ').filter(Boolean).map((f) => {
-  if (!/^--[a-z0-9-]+(=[\w.-]+)?$/.test(f)) throw new Error(`TANDEM_AGENT_NODE_FLAGS: ${JSON.stringify(f)} is not a flag of the form --name or --name=value`);
-  return f;
-});
 
 /** One agent of a test fleet. */
 export interface TestAgent {
