@@ -133,7 +133,8 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
 /** Starts an agent process and waits until it answers Describe. */
 export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> {
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, '--config', a.config], {
-    env: { ...process.env },
+    // As the shipped unit runs it (systemd/tandem-agent.service).
+    env: { MALLOC_ARENA_MAX: '2', ...process.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   a.process = child;
