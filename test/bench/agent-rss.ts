@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
-import { AGENT_NODE_FLAGS } from '../helpers/node-flags';
+import { AGENT_NODE_FLAGS } from '../helpers/agent-process';
 
 /** VmRSS and VmHWM of a live process, bytes. */
 async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {

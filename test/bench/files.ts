@@ -13,7 +13,7 @@ import { readFile, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeFleet, startFleet, stopFleet } from '../helpers/fleet';
-import { AGENT_NODE_FLAGS } from '../helpers/node-flags';
+import { AGENT_NODE_FLAGS } from '../helpers/agent-process';
 import { runCliMeasured } from '../helpers/many-agents';
 import { writeAttachments } from '../tools/attachments';
 import { keepScratchDir, removeScratch, scratchDir } from '../helpers/scratch';

@@ -10,7 +10,7 @@ import { initCa, issueCert } from '../../coordinator/cli/certs';
 import { openFleet, type AgentHandle } from '../../coordinator/fleet';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { removeScratch, scratchDir } from './scratch';
-import { AGENT_NODE_FLAGS } from './node-flags';
+import { AGENT_NODE_FLAGS, agentEnv } from './agent-process';
 
 const ROOT = resolve(__dirname, '../../..');
 /** Path of the compiled agent and CLI entry points. */
@@ -133,8 +133,7 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
 /** Starts an agent process and waits until it answers Describe. */
 export async function startAgent(fleet: TestFleet, a: TestAgent): Promise<void> {
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, '--config', a.config], {
-    // As the shipped unit runs it (systemd/tandem-agent.service).
-    env: { MALLOC_ARENA_MAX: '2', ...process.env },
+    env: { ...process.env, ...agentEnv() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   a.process = child;

@@ -17,10 +17,10 @@ export const JANUS_TABLES = [
 
 /** A client of the sandbox's nodes; `onlyHost` sends every statement to that one node. */
 export function cqlClient(opts: { schemaAgreementWaitSeconds?: number; onlyHost?: string } = {}): CqlClient {
-  const dcAware = new policies.loadBalancing.DCAwareRoundRobinPolicy('datacenter1');
+  const only = opts.onlyHost;
   return new CqlClient({
-    contactPoints: opts.onlyHost ? [opts.onlyHost] : CASSANDRA_NODES.map((n) => n.host),
-    ...(opts.onlyHost ? { policies: { loadBalancing: new policies.loadBalancing.AllowListPolicy(dcAware, [`${opts.onlyHost}:9042`]) } } : {}),
+    contactPoints: only ? [only] : CASSANDRA_NODES.map((n) => n.host),
+    ...(only ? { policies: { loadBalancing: new policies.loadBalancing.AllowListPolicy(new policies.loadBalancing.DCAwareRoundRobinPolicy('datacenter1'), [`${only}:9042`]) } } : {}),
     localDataCenter: 'datacenter1',
     protocolOptions: { port: 9042, maxSchemaAgreementWaitSeconds: opts.schemaAgreementWaitSeconds ?? 10 },
     queryOptions: { consistency: types.consistencies.localQuorum, prepare: true },

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
-import { AGENT_NODE_FLAGS } from '../helpers/node-flags';
+import { AGENT_NODE_FLAGS, agentEnv } from '../helpers/agent-process';
 import { CASSANDRA_NODES, ES_URL, sandboxPaths } from './paths';
 import { readPid, runningPid, sleep, startDaemon, stopDaemon, portOpen } from './procs';
 
@@ -83,6 +83,7 @@ export async function startAgents(log: (m: string) => void): Promise<void> {
       name: agentDaemon(n.index),
       argv: [process.execPath, ...AGENT_NODE_FLAGS, main, '--config', path.join(f.agents, `${n.name}.yaml`)],
       logFile: path.join(f.agents, `${n.name}.log`),
+      env: agentEnv(),
     });
   }
   for (const n of CASSANDRA_NODES) {
