@@ -20,6 +20,13 @@ export function announceCommit(): grpc.ServerInterceptor {
             messageNext(message);
             call.sendMetadata(new grpc.Metadata());
           },
+          // Node's HTTP/2 ends a stream's request side whenever the stream closes, so a lost
+          // connection (a coordinator killed while it held the call) reads as the caller's end,
+          // and gRPC would run Commit. The end is passed on a turn later, once the close that
+          // came with it has cancelled the call: gRPC drops a cancelled call's end. (A caller's
+          // cancel sends an end before its reset: that one cannot be told from a real end, and
+          // the coordinator cancels a held call only after the Abort.)
+          onReceiveHalfClose: (halfCloseNext) => void setImmediate(halfCloseNext),
         });
       },
     });

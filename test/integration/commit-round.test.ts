@@ -3,8 +3,10 @@
  * Commit opened with its request is announced by the agent and held until the call ends; a round
  * in which one call cannot be opened ends none, and the held Commits are refused once aborted.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { commitRound } from '../../coordinator/backup/commit-round';
@@ -62,6 +64,25 @@ test('a commit round in which one call cannot be opened ends none, and takes no 
     round.release();
     assert.is(AgentState[(await hs[0].status('set-half', 3000)).state], 'ABORTED');
     assert.not.ok(existsSync(join(f.dir, 'markers', 'n1', 'set-half', 'committed')), 'no cut was taken');
+  } finally {
+    hs.forEach((h) => h.close());
+  }
+});
+
+test('a coordinator killed while it holds Commit calls commits nothing: a lost connection is not an end', async () => {
+  const f = await twoAgents();
+  const hs = handles(f);
+  try {
+    for (const h of hs) assert.ok((await h.prepare(localPlan('set-killed', f.destDir, 60_000), 10_000)).voteYes);
+    // Another process opens and holds both calls, says so, and is killed.
+    const child = spawn(process.execPath, [join(__dirname, '../helpers/hold-commits.js'), f.fleetFile, 'set-killed'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const said = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    assert.is(said.trim(), 'held');
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    await sleep(500);
+    for (const h of hs) assert.is(AgentState[(await h.status('set-killed', 3000)).state], 'PREPARED');
+    for (const n of ['n1', 'n2']) assert.not.ok(existsSync(join(f.dir, 'markers', n, 'set-killed', 'committed')), `${n} took no cut`);
   } finally {
     hs.forEach((h) => h.close());
   }
