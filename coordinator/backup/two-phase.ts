@@ -13,7 +13,7 @@ import { retry } from '../../shared/retry';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { abortEverywhere, describeAbort } from './abort';
-import { HeldCommits, READY_WAIT_MS } from './commit-round';
+import { commitRound } from './commit-round';
 import { faultPoint } from './fault-point';
 import type { Journal, JournalStep } from './journal';
 import { writeManifest } from './manifest-writer';
@@ -63,9 +63,6 @@ export interface BackupRunOptions {
   /** Store everything again instead of building on the newest complete set. */
   full?: boolean;
 }
-
-/** Slack on a held Commit call's deadline beyond the waits it spans (a slow journal write). */
-const HOLD_MARGIN_MS = 30_000;
 
 const TERMINAL = new Set([AgentState.DONE, AgentState.ABORTED, AgentState.FAILED]);
 
@@ -119,13 +116,10 @@ export async function runBackup(
       ...extra,
     };
   };
-  // Commit calls opened ahead, as the votes come in (commit-round.ts); released only after an Abort.
-  let held: HeldCommits | undefined;
   const abortAll = async (reason: string, status: BackupStatusWord): Promise<BackupOutcome> => {
     clock.start('cleanup');
     reporter.phase(`aborting ${id} on every node: ${reason}`);
     const r = await abortEverywhere(fleet, agents, id, reason);
-    held?.release(); // only now: see commit-round.ts
     const full = reason + describeAbort(id, r);
     // An agent not reached may still hold its part (a done part, if Commit reached it): the entry
     // stays open, and the next backup or `tandem recover` sends the Abort again.
@@ -176,17 +170,7 @@ export async function runBackup(
   faultPoint('before-prepare');
   clock.start('prepare');
   reporter.phase(`prepare on ${agents.length} agents (lease ${b.leaseMs} ms)`);
-  // A call held longer than its deadline is cancelled, which would end it: it covers the wait for
-  // the last vote, the connection check, the journal's write and the round's wait.
-  held = new HeldCommits(agents, id, b.prepareTimeoutMs + b.commitTimeoutMs + READY_WAIT_MS + HOLD_MARGIN_MS);
-  const votes = await Promise.allSettled(
-    agents.map((a, i) =>
-      a.prepare(plan, b.prepareTimeoutMs, opts.signal).then((v) => {
-        if (v.voteYes && !opts.signal?.aborted) held!.open(i);
-        return v;
-      }),
-    ),
-  );
+  const votes = await Promise.allSettled(agents.map((a) => a.prepare(plan, b.prepareTimeoutMs, opts.signal)));
   const noes = votes.flatMap((v, i) => {
     if (v.status === 'rejected') return [nodeError(agents[i].node, v.reason)];
     return v.value.voteYes ? [] : [`${agents[i].node} votes no: ${v.value.reason}`];
@@ -200,19 +184,16 @@ export async function runBackup(
 
   // Phase two: every commit is sent at once, so the cuts happen together (commit-round.ts).
   // Journaled first: a Commit may have been sent only if the journal says "committing".
-  try {
-    mark('committing');
-    faultPoint('before-commit');
-  } catch (err) {
-    // Nothing was committed: the held calls are released only once the agents have aborted.
-    await abortEverywhere(fleet, agents, id, `the coordinator could not go on: ${errorMessage(err)}`).catch(() => undefined);
-    held.release();
-    throw err;
-  }
+  mark('committing');
+  faultPoint('before-commit');
   clock.start('commit');
   reporter.phase('commit on every agent');
-  const round = await held.send(b.commitTimeoutMs);
-  if (!round.sent) return abortAll(`the Commit call could not be opened on every agent, none was sent: ${round.unopened.join('; ')}`, 'aborted');
+  const round = await commitRound(agents, id, b.commitTimeoutMs);
+  if (!round.sent) {
+    const stopped = await abortAll(`the Commit call could not be opened on every agent, none was sent: ${round.unopened.join('; ')}`, 'aborted');
+    round.release(); // only now: see commit-round.ts
+    return stopped;
+  }
   const commits = round.results;
   const commitFailures = (
     await Promise.all(

@@ -17,8 +17,6 @@ import type { RestorePhase } from '../../shared/contract';
 export const rehearsalSettings = z.strictObject({
   /** How the role votes in Prepare; default yes. */
   vote: z.enum(['yes', 'no']).default('yes'),
-  /** Time before the role votes in Prepare, in milliseconds; default 0. */
-  voteMs: z.number().int().min(0).max(600_000).default(0),
   /** Time spent in ship, in milliseconds; default 200. */
   shipMs: z.number().int().min(0).max(600_000).default(200),
   /** Time spent in each restore phase, in milliseconds, reporting progress at each quarter; default 0. */
@@ -41,7 +39,6 @@ export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
       return { rehearsal: '1' };
     },
     async preflight(): Promise<CheckResult[]> {
-      if (settings.voteMs) await sleep(settings.voteMs);
       return [{ name: 'vote', ok: settings.vote === 'yes', message: settings.vote === 'yes' ? 'ready' : 'configured to vote no' }];
     },
     async prepare(ctx: RoleContext) {

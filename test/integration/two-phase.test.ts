@@ -91,19 +91,6 @@ test('one votes no: nobody commits, everyone aborts and is idle again', async ()
   assert.equal(readdirSync(f.destDir), [], 'nothing left at the destination');
 });
 
-test('a Commit call opened on a yes vote is held, not run, while a slower agent votes no: nobody commits', async () => {
-  const f = await fleetOf([{ node: 'n1' }, { node: 'n2', roles: { rehearsal: { vote: 'no', voteMs: 1500 } } }, { node: 'n3' }]);
-  const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-late-no']);
-  assert.is(r.code, 1);
-  assert.match(JSON.parse(r.stdout).reason, /n2 votes no/);
-  for (const n of ['n1', 'n2', 'n3']) assert.not.ok(marker(f, n, 'set-late-no', 'committed'), `${n} must not commit`);
-  for (const n of ['n1', 'n3']) assert.ok(marker(f, n, 'set-late-no', 'aborted'), `${n} aborted its prepare`);
-  // The held calls were released after the Abort: their Commit is refused, never run later.
-  await sleep(500);
-  for (const n of ['n1', 'n3']) assert.not.ok(marker(f, n, 'set-late-no', 'committed'), `${n} must not commit once released`);
-  assert.equal(await states(f), ['IDLE', 'IDLE', 'IDLE']);
-});
-
 test('one agent unreachable: aborted within the deadline, nothing prepared stays', async () => {
   const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }], { extraAgents: [{ node: 'ghost', port: unusedPort() }] });
   const t0 = Date.now();
