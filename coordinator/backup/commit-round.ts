@@ -9,7 +9,9 @@
  * A held call must not be cancelled before the agents are told to abort: cancelling an HTTP/2
  * stream (Node's RST_STREAM) first flushes its end, on which the agent would run the Commit it
  * holds. So a stopped round's calls are released (cancelled) by the caller after its Abort has
- * reached every agent; a Commit that then arrives is refused, its backup being aborted.
+ * reached every agent; a Commit that then arrives is refused, its backup being aborted. A
+ * coordinator that dies holding the calls sends no end, and the agent does not take the close
+ * of a lost connection for one (agent/rpc/announce.ts).
  */
 import type { CommitResponse } from '../../shared/generated/tandem/v2/agent';
 import { errorMessage } from '../../shared/errors';
