@@ -1,7 +1,7 @@
 /**
  * `node hold-commits.js FLEET_FILE BACKUP_ID`: opens every agent's Commit call and holds it, as
- * the coordinator does while the votes come in; prints "held" once every agent holds its request,
- * then waits to be killed. For the test of a coordinator that dies holding them.
+ * the coordinator's commit round does before it ends them; prints "held" once every agent holds
+ * its request, then waits to be killed. For the test of a coordinator that dies holding them.
  */
 import { loadFleetConfig } from '../../coordinator/config';
 import { openFleet } from '../../coordinator/fleet';

@@ -1,7 +1,8 @@
 /**
  * The commit round against real agent processes (rehearsal role, mutual TLS on loopback): a
  * Commit opened with its request is announced by the agent and held until the call ends; a round
- * in which one call cannot be opened ends none, and the held Commits are refused once aborted.
+ * in which one call cannot be opened ends none, and the held Commits are refused once aborted;
+ * a held call whose caller dies is not run.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -76,7 +77,10 @@ test('a coordinator killed while it holds Commit calls commits nothing: a lost c
     for (const h of hs) assert.ok((await h.prepare(localPlan('set-killed', f.destDir, 60_000), 10_000)).voteYes);
     // Another process opens and holds both calls, says so, and is killed.
     const child = spawn(process.execPath, [join(__dirname, '../helpers/hold-commits.js'), f.fleetFile, 'set-killed'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const said = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    const said = await new Promise<string>((resolve) => {
+      child.stdout.once('data', (d: Buffer) => resolve(d.toString()));
+      child.once('exit', (code) => resolve(`exited with ${code}`));
+    });
     assert.is(said.trim(), 'held');
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
