@@ -13,9 +13,9 @@ import { removeScratch, scratchDir } from './scratch';
 import { AGENT_NODE_FLAGS, agentEnv } from './agent-process';
 
 const ROOT = resolve(__dirname, '../../..');
-/** Path of the compiled agent and CLI entry points. */
 /** The agent as tests run it: production roles plus the rehearsal role. */
 export const AGENT_MAIN = join(ROOT, 'dist/test/helpers/agent-main.js');
+/** The compiled tandem CLI. */
 export const CLI_MAIN = join(ROOT, 'dist/coordinator/main.js');
 
 /** One agent of a test fleet. */

@@ -4,7 +4,7 @@
  * in which one call cannot be opened ends none, and the held Commits are refused once aborted;
  * a held call whose caller dies is not run.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -73,21 +73,26 @@ test('a commit round in which one call cannot be opened ends none, and takes no 
 test('a coordinator killed while it holds Commit calls commits nothing: a lost connection is not an end', async () => {
   const f = await twoAgents();
   const hs = handles(f);
+  let child: ChildProcess | undefined;
   try {
     for (const h of hs) assert.ok((await h.prepare(localPlan('set-killed', f.destDir, 60_000), 10_000)).voteYes);
     // Another process opens and holds both calls, says so, and is killed.
-    const child = spawn(process.execPath, [join(__dirname, '../helpers/hold-commits.js'), f.fleetFile, 'set-killed'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, [join(__dirname, '../helpers/hold-commits.js'), f.fleetFile, 'set-killed'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = holder;
     const said = await new Promise<string>((resolve) => {
-      child.stdout.once('data', (d: Buffer) => resolve(d.toString()));
-      child.once('exit', (code) => resolve(`exited with ${code}`));
+      holder.stdout.once('data', (d: Buffer) => resolve(d.toString()));
+      holder.once('exit', (code) => resolve(`exited with ${code}`));
     });
     assert.is(said.trim(), 'held');
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    const exited = new Promise((r) => holder.once('exit', r));
+    holder.kill('SIGKILL');
+    await exited;
     await sleep(500);
     for (const h of hs) assert.is(AgentState[(await h.status('set-killed', 3000)).state], 'PREPARED');
     for (const n of ['n1', 'n2']) assert.not.ok(existsSync(join(f.dir, 'markers', n, 'set-killed', 'committed')), `${n} took no cut`);
   } finally {
+    // A failed assertion before the kill must not leave the holder running (and the test waiting).
+    if (child?.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     hs.forEach((h) => h.close());
   }
 });
