@@ -108,9 +108,8 @@ test('built on it: only the new and the changed attachments are copied; restore 
   assert.equal(bad.problems.length, 1, bad.problems.join('\n'));
   assert.match(bad.problems[0], new RegExp(`^${ID}/files1/files/data/${kept}: sha256 .* \\(corrupt\\) \\(attachment ${kept} of files1, unchanged since set ${ID}`));
 
-  const peak = peakRss(fleet.agents[0].process!.pid!);
-  console.log(`  agent peak RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
-  assert.ok(peak < 200 * 2 ** 20, `the agent's peak resident memory is ${(peak / 2 ** 20).toFixed(0)} MB`);
+  // Memory is a figure, not a verdict: the bound lives in `npm run bench -- files`.
+  console.log(`  agent peak RSS ${(peakRss(fleet.agents[0].process!.pid!) / 2 ** 20).toFixed(0)} MB`);
 });
 
 test.run();
