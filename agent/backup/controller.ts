@@ -142,6 +142,7 @@ export class BackupController {
 
   /** Prepare of a backup this node has no record of, and nothing else running. */
   private async prepareNew(plan: PlanRecord): Promise<Vote> {
+    this.log.info({ backupId: plan.backupId }, 'preparing');
     const checks = await this.runChecks(plan, this.work.signal(plan.backupId));
     const reason = failureReason(checks);
     if (reason) {

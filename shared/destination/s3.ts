@@ -191,6 +191,32 @@ export class S3Destination implements Destination {
       if (batch.length === 1000) await flush(); // DeleteObjects takes at most 1000 keys
     }
     await flush();
+    await this.abortUploads(rel);
+  }
+
+  /**
+   * Aborts the multipart uploads in progress under `rel/`: an upload cut off with its server
+   * (a crash, MinIO killed) keeps its parts, which are no object and no listing shows, until
+   * someone aborts it; removing a set's folder is when that is done.
+   */
+  private async abortUploads(rel: string): Promise<void> {
+    const Prefix = `${this.base}${rel}/`;
+    const uploads: { Key: string; UploadId: string }[] = [];
+    let KeyMarker: string | undefined;
+    let UploadIdMarker: string | undefined;
+    do {
+      const r = await this.client.send(new (s3Sdk().ListMultipartUploadsCommand)({ Bucket: this.config.bucket, Prefix, KeyMarker, UploadIdMarker }));
+      for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) uploads.push({ Key: u.Key, UploadId: u.UploadId });
+      [KeyMarker, UploadIdMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
+    } while (KeyMarker);
+    for (const u of uploads) {
+      try {
+        await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.config.bucket, ...u }));
+      } catch (err) {
+        // Gone already (its own abort, or another remover got there first): nothing is left of it.
+        if ((err as Error).name !== 'NoSuchUpload' && httpStatus(err) !== 404) throw err;
+      }
+    }
   }
 
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {

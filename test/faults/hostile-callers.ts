@@ -167,6 +167,10 @@ export async function tryHostileCaller(f: TestFleet, caller: HostileCaller): Pro
   } finally {
     h.close();
   }
+  // The control: the same agent answers the coordinator's own credentials right after, so an
+  // UNAVAILABLE above was the handshake refusing the caller, not an agent that was not there.
+  const control = await asCoordinator(f, (c) => c.describe(3000)).then((d) => (d.node === 'n1' ? '' : `n1 answered as ${d.node}`), (err) => `the coordinator cannot reach n1 either (${errorMessage(err)}), so the refusals prove nothing`);
+  if (control) problems.push(control);
   problems.push(...(await tracesOf(f, id)));
   if (existsSync(join(n1.markerDir, `restore-${id}`))) problems.push(`n1 ran a restore phase for restore-${id}`);
   return problems;

@@ -15,7 +15,6 @@ import {
   restartAgent,
   sleep,
   startBackup,
-  untilSays,
   verifyProblem,
   writerRecords,
   type BackupRun,
@@ -26,7 +25,8 @@ import {
 } from './sandbox-fleet';
 import { restoreAndCount } from './records';
 import { readPid } from '../sandbox/procs';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import type { JournalStep } from '../../coordinator/backup/journal';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/exec';
 import { removeScratch, scratchDir } from '../helpers/scratch';
@@ -34,8 +34,8 @@ import { removeScratch, scratchDir } from '../helpers/scratch';
 let seq = 0;
 const newId = (what: string) => `fault-${what}-${Date.now().toString(36)}-${++seq}`;
 
-/** What a case expects at the end: a complete set that verifies, nothing at all, or either. */
-type Expect = 'complete' | 'nothing' | 'either';
+/** What a case expects at the end: a complete set that verifies, or nothing at all. */
+type Expect = 'complete' | 'nothing';
 
 interface Scenario {
   /** Runs the backup through another view of the fleet (another destination); undone by `teardown`. */
@@ -44,14 +44,32 @@ interface Scenario {
   /** Coordinator fault point to stop at before injecting (none: inject while it runs). */
   point?: string;
   /** The fault, while the coordinator is stopped at `point` (or running). */
-  inject(f: FaultFleet, run: BackupRun): Promise<void>;
+  inject(f: FaultFleet, run: BackupRun, id: string): Promise<void>;
   /** 'kill': the coordinator dies (kill -9); 'continue': it resumes (SIGCONT) and runs to its end. */
   coordinator: 'kill' | 'continue';
   /** Undoes the fault once the coordinator has ended (restart the agent, resume a service). */
   heal?(f: FaultFleet): Promise<void>;
   expect: Expect;
+  /** The exit code of `tandem backup` (null: the coordinator was killed). */
+  exit: number | null;
+  /** What its JSON outcome's reason must say. */
+  reason?: RegExp;
+  /**
+   * The journal step the fault hit: for a killed coordinator the step `tandem recover` found, else
+   * the last step the run reached before it ended. A case whose fault landed elsewhere fails.
+   */
+  step: JournalStep;
   /** Restore a complete set into scratch targets and count the writer's records it lost. */
   countRecords?: boolean;
+}
+
+/** The last working step the run's journal entry reached before it ended (finished steps left out). */
+function lastWorkingStep(f: FaultFleet, id: string): string | null {
+  const file = join(f.fleet.coordinatorDir, 'journal', `${id}.json`);
+  if (!existsSync(file)) return null;
+  const steps = JSON.parse(readFileSync(file, 'utf8')).steps as Record<string, number>;
+  const working = Object.entries(steps).filter(([step]) => !['complete', 'aborted', 'failed', 'cleaning'].includes(step));
+  return working.sort((a, b) => a[1] - b[1]).pop()?.[0] ?? null;
 }
 
 /** Runs one scenario and checks its end state. */
@@ -72,7 +90,7 @@ async function observeScenario(f: FaultFleet, what: string, s: Scenario): Promis
   const problems: string[] = [];
   let exit: number | null = null;
   try {
-    await s.inject(f, run);
+    await s.inject(f, run, id);
   } finally {
     if (s.coordinator === 'kill') run.child.kill('SIGKILL');
     else run.child.kill('SIGCONT');
@@ -80,21 +98,27 @@ async function observeScenario(f: FaultFleet, what: string, s: Scenario): Promis
     await s.heal?.(f);
   }
   let said = exit === null ? 'coordinator killed' : `exit ${exit}`;
+  if (exit !== s.exit) problems.push(`exit ${exit ?? 'killed'}, expected ${s.exit ?? 'killed'}`);
   if (exit !== null) {
     try {
       const out = JSON.parse(run.stdout) as { status: string; reason: string };
       said += ` ${out.status}${out.reason ? `: ${out.reason.slice(0, 160)}` : ''}`;
       if (out.status === 'complete' && exit !== 0) problems.push('complete but a non-zero exit');
       if (out.status !== 'complete' && (exit === 0 || !out.reason)) problems.push('not complete, yet exit 0 or no reason');
+      if (s.reason && !s.reason.test(out.reason)) problems.push(`the reason does not match ${s.reason}`);
     } catch {
       problems.push(`no JSON outcome on stdout (exit ${exit})`);
     }
   }
+  const ranTo = exit === null ? null : lastWorkingStep(f, id);
   // The next run.
   const rec = await recover(f);
   if (rec.code !== 0) problems.push(`tandem recover exit ${rec.code}: ${rec.stderr.trim().split('\n').slice(-1)[0]}`);
   const r = rec.recovered.find((x) => x.id === id);
   if (r) said += `; recover: ${r.result}`;
+  const hit = exit === null ? (r?.from ?? null) : ranTo;
+  said = `[step ${hit ?? 'none'}] ${said}`;
+  if (hit !== s.step) problems.push(`the fault hit step ${hit ?? 'none'}, not ${s.step}`);
   const complete = await isComplete(f, id);
   said += complete ? '; set complete' : '; no set';
   if (s.expect === 'complete' && !complete) problems.push('expected a complete set');
@@ -116,21 +140,28 @@ async function observeScenario(f: FaultFleet, what: string, s: Scenario): Promis
   return observe(said, problems, left.length ? left.join('; ') : 'none', lost);
 }
 
-const kill9Coordinator = (point: string, expect: Expect, phase: string, countRecords = false): FaultCase => ({
+const kill9Coordinator = (point: string, expect: Expect, phase: string, step: JournalStep): FaultCase => ({
   kind: 'fault',
   name: 'kill -9 of the coordinator',
   phase,
-  expected: expect === 'complete' ? 'recover completes the set; it verifies' : 'recover aborts everywhere; nothing left',
+  expected: expect === 'complete' ? 'recover completes the set; it verifies; no acknowledged record lost' : 'recover aborts everywhere; nothing left',
   needs: 'sandbox',
   quick: false,
-  run: () => scenario(`coord-${point}`, { point, coordinator: 'kill', inject: async () => undefined, expect, countRecords }),
+  run: () => scenario(`coord-${point}`, { point, coordinator: 'kill', inject: async () => undefined, expect, exit: null, step, countRecords: expect === 'complete' }),
 });
 
-const kill9Agent = (point: string | undefined, expect: Expect, phase: string, inject?: (f: FaultFleet, run: BackupRun) => Promise<void>): FaultCase => ({
+const kill9Agent = (
+  point: string | undefined,
+  expect: Expect,
+  phase: string,
+  step: JournalStep,
+  reason: RegExp | undefined,
+  inject?: (f: FaultFleet, run: BackupRun, id: string) => Promise<void>,
+): FaultCase => ({
   kind: 'fault',
   name: 'kill -9 of node2\'s agent (restarted after)',
   phase,
-  expected: expect === 'complete' ? 'the set completes; it verifies' : 'aborted, exit 1 with the reason; nothing left once node2 is back',
+  expected: expect === 'complete' ? 'the set completes; it verifies; no acknowledged record lost' : `aborted, exit 1 naming node2; nothing left once node2 is back`,
   needs: 'sandbox',
   quick: false,
   run: () => scenario(`agent-${point ?? 'prepare'}`, {
@@ -139,11 +170,27 @@ const kill9Agent = (point: string | undefined, expect: Expect, phase: string, in
     inject: inject ?? (async (f) => killAgent(f, 'node2')),
     heal: (f) => restartAgent(f, 'node2'),
     expect,
+    exit: expect === 'complete' ? 0 : 1,
+    reason,
+    step,
+    countRecords: expect === 'complete',
   }),
 });
 
+/** Kills node2's agent as soon as it logs that it started preparing `id`, and confirms it had not voted yet. */
+async function killNode2WhilePreparing(f: FaultFleet, id: string): Promise<void> {
+  const a = f.agent('node2');
+  const from = a.log.length;
+  const said = (what: string) => a.log.slice(from).some((l) => l.includes(`"${what}"`) && l.includes(id));
+  for (const end = Date.now() + 60_000; !said('preparing'); await sleep(5)) {
+    if (Date.now() > end) throw new Error(`node2 never started preparing ${id}`);
+  }
+  await killAgent(f, 'node2');
+  if (said('prepared') || said('voting no')) throw new Error(`node2 had already voted on ${id} when it was killed: the fault missed Prepare`);
+}
+
 /** SIGSTOP of a process for the length of the run, SIGCONT after. */
-const stopped = (name: string, phase: string, point: string | undefined, pid: (f: FaultFleet) => number, expected: string, expect: Expect): FaultCase => {
+const stopped = (name: string, phase: string, point: string | undefined, pid: (f: FaultFleet) => number, expected: string, expect: Expect, step: JournalStep, reason: RegExp): FaultCase => {
   let target = 0;
   return {
     kind: 'fault',
@@ -164,6 +211,9 @@ const stopped = (name: string, phase: string, point: string | undefined, pid: (f
         await sleep(3000);
       },
       expect,
+      exit: expect === 'complete' ? 0 : 1,
+      reason,
+      step,
     }),
   };
 };
@@ -182,22 +232,18 @@ const daemonPid = (name: string) => () => {
 };
 
 export const sandboxFaultCases: FaultCase[] = [
-  kill9Coordinator('before-prepare', 'nothing', 'prepare'),
-  kill9Coordinator('before-commit', 'nothing', 'between prepare and commit'),
-  kill9Coordinator('shipping', 'complete', 'shipping', true),
-  kill9Coordinator('before-manifest', 'complete', 'manifest write'),
-  kill9Coordinator('after-manifest', 'complete', 'after the manifest write'),
-  kill9Agent(undefined, 'nothing', 'prepare', async (f, run) => {
-    await untilSays(run, /prepare on \d+ agents/);
-    await sleep(800);
-    await killAgent(f, 'node2');
-  }),
-  kill9Agent('before-commit', 'nothing', 'between prepare and commit'),
-  kill9Agent('shipping', 'nothing', 'shipping'),
-  kill9Agent('before-manifest', 'complete', 'manifest write'),
-  stopped("SIGSTOP of node2's agent past Commit's deadline", 'commit', 'before-commit', agentPid('node2'), 'aborted, exit 1; node2 cleaned by recover once resumed', 'either'),
-  stopped('SIGSTOP of Cassandra node3', 'prepare', undefined, daemonPid('cassandra-node3'), 'aborted in Prepare, exit 1, nothing left', 'nothing'),
-  stopped('Elasticsearch stopped (SIGSTOP)', 'shipping', 'shipping', daemonPid('elasticsearch'), 'failed, exit 1; its snapshot deleted by recover once ES is back', 'nothing'),
+  kill9Coordinator('before-prepare', 'nothing', 'prepare', 'preparing'),
+  kill9Coordinator('before-commit', 'nothing', 'between prepare and commit', 'committing'),
+  kill9Coordinator('shipping', 'complete', 'shipping', 'shipping'),
+  kill9Coordinator('before-manifest', 'complete', 'manifest write', 'writing-manifest'),
+  kill9Coordinator('after-manifest', 'complete', 'after the manifest write', 'writing-manifest'),
+  kill9Agent(undefined, 'nothing', 'prepare', 'preparing', /node2/, (f, _run, id) => killNode2WhilePreparing(f, id)),
+  kill9Agent('before-commit', 'nothing', 'between prepare and commit', 'committing', /node2/),
+  kill9Agent('shipping', 'nothing', 'shipping', 'shipping', /node2/),
+  kill9Agent('before-manifest', 'complete', 'manifest write', 'writing-manifest', undefined),
+  stopped("SIGSTOP of node2's agent past Commit's deadline", 'commit', 'before-commit', agentPid('node2'), 'failed, exit 1 naming node2; node2 cleaned by recover once resumed', 'nothing', 'committing', /node2/),
+  stopped('SIGSTOP of Cassandra node3', 'prepare', undefined, daemonPid('cassandra-node3'), 'aborted in Prepare, exit 1 naming node3, nothing left', 'nothing', 'preparing', /node3/),
+  stopped('Elasticsearch stopped (SIGSTOP)', 'shipping', 'shipping', daemonPid('elasticsearch'), 'failed, exit 1 naming Elasticsearch; its snapshot deleted by recover once ES is back', 'nothing', 'shipping', /elasticsearch/i),
   destinationFull(),
   serverKilled('minio', 'MinIO killed mid-upload (S3 destination)'),
   serverKilled('sshd', 'sshd killed mid-rsync (rsync destination)'),
@@ -220,6 +266,9 @@ export const sandboxFaultCases: FaultCase[] = [
           if (b.code !== 1 || !/another tandem backup is running/.test(b.stderr)) throw new Error(`the second coordinator was not refused by the lock: ${b.stderr.slice(-300)}`);
         },
         expect: 'complete',
+        exit: 0,
+        step: 'writing-manifest',
+        countRecords: true,
       });
       return { ...o, observed: `${second}; first: ${o.observed}` };
     },
@@ -249,6 +298,9 @@ function destinationFull(): FaultCase {
       coordinator: 'continue',
       inject: async () => undefined,
       expect: 'nothing',
+      exit: 1,
+      reason: /ENOSPC|no space left/i,
+      step: 'shipping',
     }),
   };
 }
@@ -281,6 +333,9 @@ function serverKilled(daemon: 'minio' | 'sshd', name: string): FaultCase {
         await runCommand([process.execPath, join(__dirname, '../sandbox/main.js'), 'up'], { timeoutMs: 300_000 });
       },
       expect: 'nothing',
+      exit: 1,
+      reason: daemon === 'minio' ? /node1|s3|upload/i : /node1|rsync|ssh/i,
+      step: 'shipping',
     }),
   };
 }

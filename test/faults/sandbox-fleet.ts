@@ -15,6 +15,7 @@ import { runCommand } from '../../shared/exec';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { snapshotTagFor } from '../../shared/names';
 import { CLI_MAIN, handles, makeFleet, removeFleet, runCli, startAgent, startFleet, stopAgent, type TestAgent, type TestFleet } from '../helpers/fleet';
+import { debrisOf } from '../helpers/debris';
 import { cassandraRoleSettings, readSandboxEnv, type SandboxEnv, type WriterRecord } from '../sandbox';
 
 export const REPOSITORY = 'tandem-faults';
@@ -148,7 +149,7 @@ export async function restartAgent(f: FaultFleet, node: string): Promise<void> {
 /** `tandem recover --json`: what the next run does after a fault. */
 export async function recover(f: FaultFleet) {
   const r = await runCli(['recover', '--config', f.fleet.fleetFile, '--json']);
-  let recovered: { id: string; result: string; reason: string }[] = [];
+  let recovered: { id: string; from: string; result: string; reason: string }[] = [];
   try {
     recovered = JSON.parse(r.stdout).recovered;
   } catch {
@@ -173,9 +174,9 @@ export async function leftovers(f: FaultFleet, id: string, complete: boolean): P
   if (!complete) {
     const es = await fetch(`${f.env.elasticsearch.url}/_snapshot/${REPOSITORY}/${tag.toLowerCase()}`);
     if (es.status === 200) out.push(`Elasticsearch snapshot ${REPOSITORY}/${tag.toLowerCase()}`);
-    const files = await openDestination(f.destination).list(`${id}/`);
-    if (files.length) out.push(`destination ${id}/ (${files.length} files)`);
   }
+  // Read below the Destination interface: hidden temporaries, rsync's partial folder, S3 multipart uploads, the agents' work folders.
+  out.push(...(await debrisOf(f.destination, f.fleet.agents, id, { setKept: complete })));
   const hs = handles(f.fleet);
   try {
     for (const h of hs) {

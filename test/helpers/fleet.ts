@@ -3,6 +3,7 @@
  * by `tandem certs`, and the real `tandem` CLI. Nothing here is a double.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -47,7 +48,20 @@ export interface TestFleet {
   agents: TestAgent[];
 }
 
-let nextPort = 17500 + Math.floor(Math.random() * 2000);
+/**
+ * A port the system just handed out on 127.0.0.1 and that nothing listens on now: bound on port 0
+ * and released, rather than guessed (guesses clash with other runs on the machine).
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
 
 /** Agent processes started here and not seen to exit. */
 const running = new Set<ChildProcess>();
@@ -72,8 +86,8 @@ export async function makeFleet(
     await issueCert(pki, s.node, 'agent', ['127.0.0.1']);
     const a: TestAgent = {
       node: s.node,
-      // A fixed port when the caller owns a range; otherwise the next of this run's.
-      port: s.port ?? nextPort++,
+      // A fixed port when the caller owns one; otherwise one the system hands out.
+      port: s.port ?? (await freePort()),
       config: join(dir, `${s.node}.yaml`),
       markerDir: join(dir, 'markers', s.node),
       stateDir: join(dir, 'state', s.node),
@@ -214,9 +228,9 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   });
 }
 
-/** A free-looking port with nothing listening on it. */
-export function unusedPort(): number {
-  return nextPort++;
+/** A port with nothing listening on it (see freePort). */
+export function unusedPort(): Promise<number> {
+  return freePort();
 }
 
 /** The agents' answer to GetStatus for one id: the state's name, or the error's gRPC code name. */

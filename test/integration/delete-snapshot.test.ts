@@ -15,7 +15,7 @@ test.after(async () => {
 
 test('DeleteSnapshot refuses what is not a tandem snapshot of its own repository, and says when Elasticsearch is down', async () => {
   fleet = await makeFleet([
-    { node: 'es1', roles: { elasticsearch: { url: `http://127.0.0.1:${unusedPort()}`, repository: 'tandem', requestTimeoutMs: 2000 } } },
+    { node: 'es1', roles: { elasticsearch: { url: `http://127.0.0.1:${await unusedPort()}`, repository: 'tandem', requestTimeoutMs: 2000 } } },
     { node: 'n1' },
   ]);
   await startFleet(fleet);

@@ -101,7 +101,7 @@ test('the textfile keeps other lines: a failed backup updates its own, the drill
 });
 
 test('an unreachable agent is counted in the textfile', async () => {
-  const f = await fleetOf([{ node: 'n1' }], { extraAgents: [{ node: 'ghost', port: unusedPort() }] });
+  const f = await fleetOf([{ node: 'n1' }], { extraAgents: [{ node: 'ghost', port: await unusedPort() }] });
   const prom = join(f.dir, 'tandem.prom');
   const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--metrics-file', prom]);
   assert.is(r.code, 1, r.stderr);

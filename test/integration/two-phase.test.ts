@@ -2,7 +2,7 @@
  * The two-phase protocol between real tandem-agent processes and the real tandem CLI, over
  * mutual TLS on loopback.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { handles, makeFleet, otherFleetFile, removeFleet, runCli, startAgent, startFleet, statusOf, stopAgent, unusedPort, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, handles, makeFleet, otherFleetFile, removeFleet, runCli, startAgent, startFleet, statusOf, stopAgent, unusedPort, type TestFleet } from '../helpers/fleet';
 import { localPlan } from '../helpers/plan';
 
 const fleets: TestFleet[] = [];
@@ -78,6 +78,44 @@ test('all vote yes: every agent commits, ships, and the manifest is written last
   assert.equal(JSON.parse(list.stdout).backupSets.map((s: { id: string; status: string }) => [s.id, s.status]), [['set-all-yes', 'complete']]);
 });
 
+test('the manifest comes after every part is whole; until then list calls the set incomplete, never complete', async () => {
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }]);
+  const id = 'set-manifest-order';
+  // The coordinator stops itself (SIGSTOP) where the manifest would be written next.
+  const child = spawn(process.execPath, [CLI_MAIN, 'backup', '--config', f.fleetFile, '--json', '--id', id], { env: { ...process.env, TANDEM_FAULT_POINT: 'before-manifest' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  child.stdout.on('data', (d) => (stdout += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    await until('the coordinator at before-manifest', () => stderr.includes('fault point before-manifest reached'), 60_000);
+    const set = join(f.destDir, id);
+    assert.not.ok(existsSync(join(set, 'manifest.json')), 'no manifest before the parts are whole');
+    for (const n of ['n1', 'n2']) {
+      assert.ok(existsSync(join(set, n, 'part.json')), `${n}'s part is at the destination before the manifest`);
+      assert.ok(marker(f, n, id, 'committed'), `${n} committed before the manifest`);
+    }
+    const during = await runCli(['list', '--config', f.fleetFile, '--json']);
+    assert.is(during.code, 0, during.stderr);
+    const listed = JSON.parse(during.stdout).backupSets.find((s: { id: string }) => s.id === id);
+    assert.ok(listed, `list shows the manifest-less set: ${during.stdout}`);
+    assert.is.not(listed.status, 'complete');
+    child.kill('SIGCONT');
+    assert.is(await exited, 0, stderr);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  assert.is(JSON.parse(stdout).status, 'complete');
+  const manifest = JSON.parse(readFileSync(join(f.destDir, id, 'manifest.json'), 'utf8'));
+  // Every file the manifest names was there, whole, before it: its digest is what was shipped.
+  for (const file of manifest.files as { path: string; sha256: string }[]) {
+    assert.is(createHash('sha256').update(readFileSync(join(f.destDir, file.path))).digest('hex'), file.sha256, file.path);
+  }
+  const after = await runCli(['list', '--config', f.fleetFile, '--json']);
+  assert.is(JSON.parse(after.stdout).backupSets.find((s: { id: string }) => s.id === id).status, 'complete');
+});
+
 test('one votes no: nobody commits, everyone aborts and is idle again', async () => {
   const f = await fleetOf([{ node: 'n1' }, { node: 'n2', roles: { rehearsal: { vote: 'no' } } }, { node: 'n3' }]);
   const r = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-one-no']);
@@ -92,7 +130,7 @@ test('one votes no: nobody commits, everyone aborts and is idle again', async ()
 });
 
 test('one agent unreachable: aborted within the deadline, nothing prepared stays', async () => {
-  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }], { extraAgents: [{ node: 'ghost', port: unusedPort() }] });
+  const f = await fleetOf([{ node: 'n1' }, { node: 'n2' }], { extraAgents: [{ node: 'ghost', port: await unusedPort() }] });
   const r = await runCli(['backup', '--config', f.fleetFile, '--json']);
   assert.is(r.code, 1);
   const out = JSON.parse(r.stdout);
