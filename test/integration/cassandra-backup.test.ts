@@ -4,6 +4,7 @@
  */
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from 'cassandra-driver';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCommand } from '../../shared/exec';
@@ -128,6 +129,36 @@ test('one node failing its preflight: aborted, nothing snapshotted anywhere', as
   needSandbox(env);
   // A JMX port nothing listens on: the helper JVM cannot reach the node, so the ring cannot be read.
   await expectAbort(cassandraRoles((i) => (i === 2 ? { jmx: { host: '127.0.0.1', port: 7999 } } : {})), /node3 votes no: .*JMX at 127\.0\.0\.1:7999/);
+});
+
+test('a keyspace whose replication leaves nodes without all data: every node votes no, naming allow_low_rf', async () => {
+  needSandbox(env);
+  // RF 1 on three nodes: no node's snapshot holds the whole keyspace, so a set of them is not a backup
+  // of it unless the operator says otherwise. A scratch keyspace: the sandbox's own stays as it is.
+  const ks = `rf1_${Date.now().toString(36)}`;
+  const cql = new Client({ contactPoints: ['127.0.0.1'], localDataCenter: 'datacenter1' });
+  await cql.connect();
+  try {
+    await cql.execute(`CREATE KEYSPACE ${ks} WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 1}`);
+    await expectAbort(cassandraRoles(() => ({ keyspace: ks })), new RegExp(`votes no: .*keyspace ${ks} has replication \\{"datacenter1":1\\} for \\{"datacenter1":3\\} nodes.*allow_low_rf=true`));
+  } finally {
+    await cql.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
+    await cql.shutdown();
+  }
+});
+
+test('a data folder without room for the flush and the staging: that node votes no, naming what is free and needed', async () => {
+  needSandbox(env);
+  // node3's data folder seen on a 1 MiB tmpfs (mounted as root): the snapshot would still run
+  // over JMX, but the check reads the free space where the node keeps its data.
+  const mnt = await scratchDir('small-data');
+  await runCommand(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { timeoutMs: 10_000 });
+  try {
+    await expectAbort(cassandraRoles((i) => (i === 2 ? { dataDir: mnt } : {})), /node3 votes no: .*\d+(\.\d+)? [KM]i?B free in .*small-data.*, 64(\.0)? Mi?B needed/);
+  } finally {
+    await runCommand(['umount', mnt], { timeoutMs: 10_000 });
+    removeScratch(mnt);
+  }
 });
 
 test('Elasticsearch down: Prepare votes no, nothing is snapshotted anywhere', async () => {

@@ -77,11 +77,11 @@ async function waitForSchemaAgreement(cql: CqlClient, timeoutMs = 60_000): Promi
   }
 }
 
-/** thehive_global (1 shard, 0 replicas, so a single node is green) with the alias thehive. */
-export async function ensureIndex(es: EsClient): Promise<void> {
-  if (await es.indices.exists({ index: ES_INDEX })) return;
+/** thehive_global (1 shard, 0 replicas, so a single node is green) with the alias thehive; a scratch index gets no alias. */
+export async function ensureIndex(es: EsClient, index: string = ES_INDEX): Promise<void> {
+  if (await es.indices.exists({ index })) return;
   await es.indices.create({
-    index: ES_INDEX,
+    index,
     settings: { number_of_shards: 1, number_of_replicas: 0 },
     mappings: {
       properties: {
@@ -94,6 +94,6 @@ export async function ensureIndex(es: EsClient): Promise<void> {
         payload: { type: 'binary' },
       },
     },
-    aliases: { [ES_ALIAS]: {} },
+    aliases: index === ES_INDEX ? { [ES_ALIAS]: {} } : {},
   });
 }

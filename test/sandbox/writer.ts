@@ -32,6 +32,16 @@ export interface WriterOptions {
   /** JSON-lines log; default .sandbox/writer.log. */
   logFile?: string;
   onRecord?: (r: WriterRecord) => void;
+  /** Where the records go; default the sandbox's own thehive keyspace, thehive_global index and files folder. */
+  stores?: WriterStores;
+}
+
+/** The three stores a writer writes to: a test that wipes what it restores gives scratch ones. */
+export interface WriterStores {
+  keyspace: string;
+  index: string;
+  /** The files store's folder; records go to its hw/ sub-folder. */
+  filesDir: string;
 }
 
 /** The next sequence number: one past the last logged record, so a restarted writer never reuses an id. */
@@ -63,16 +73,17 @@ async function writeFileDurably(file: string, data: string): Promise<void> {
 export async function runWriter(opts: WriterOptions = {}): Promise<number> {
   const p = sandboxPaths();
   const logFile = opts.logFile ?? p.writerLog;
-  const hwDir = path.join(p.files, 'hw');
+  const stores = opts.stores ?? { keyspace: KEYSPACE, index: ES_INDEX, filesDir: p.files };
+  const hwDir = path.join(stores.filesDir, 'hw');
   mkdirSync(hwDir, { recursive: true });
   const cql = cqlClient();
   const es = esClient();
   let written = 0;
   try {
     await cql.connect();
-    await ensureSchema(cql);
-    await ensureIndex(es);
-    const insert = `INSERT INTO ${KEYSPACE}.edgestore (key, column1, value) VALUES (?, ?, ?)`;
+    await ensureSchema(cql, stores.keyspace);
+    await ensureIndex(es, stores.index);
+    const insert = `INSERT INTO ${stores.keyspace}.edgestore (key, column1, value) VALUES (?, ?, ?)`;
     let seq = nextSeq(logFile);
     while (!opts.signal?.aborted && (opts.maxRecords === undefined || written < opts.maxRecords)) {
       const id = `hw-${seq}`;
@@ -81,7 +92,7 @@ export async function runWriter(opts: WriterOptions = {}): Promise<number> {
       const [cassandraAckAt, esAckAt, fileAckAt] = await Promise.all([
         cql.execute(insert, [Buffer.from(id, 'utf8'), Buffer.from('hw', 'utf8'), Buffer.from(payload, 'utf8')])
           .then(() => new Date().toISOString()),
-        es.index({ index: ES_INDEX, id, document: { _label: 'HotWriter', title: id, seq, _createdAt: ts } })
+        es.index({ index: stores.index, id, document: { _label: 'HotWriter', title: id, seq, _createdAt: ts } })
           .then(() => new Date().toISOString()),
         writeFileDurably(path.join(hwDir, id), `${payload}\n`).then(() => new Date().toISOString()),
       ]);
