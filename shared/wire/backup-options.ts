@@ -4,7 +4,7 @@
  * where it enters, with its name.
  */
 import { z } from 'zod';
-import { ValidationError } from '../errors';
+import { firstIssue, ValidationError } from '../errors';
 import { Compression as WireCompression, type BackupOptions as WireBackupOptions } from '../generated/tandem/v2/agent';
 
 import { COMPRESSIONS, isCompression, type Compression } from '../contract';
@@ -105,5 +105,9 @@ export function fromWireBackupOptions(o: WireBackupOptions | undefined): BackupO
   if (!o) throw new ValidationError('plan.options: missing');
   const compression = (Object.keys(TO_WIRE) as Compression[]).find((k) => TO_WIRE[k] === o.compression);
   if (!compression) throw new ValidationError(`plan.options.compression: unknown value ${o.compression} (known: ${COMPRESSIONS.join(', ')})`);
-  return backupOptionsSchema.parse({ ...o, compression });
+  // zod's own error would leave the agent as UNKNOWN with zod's text; a ValidationError is
+  // INVALID_ARGUMENT naming the field, as the restore side answers.
+  const r = backupOptionsSchema.safeParse({ ...o, compression });
+  if (!r.success) throw new ValidationError(firstIssue(r.error, 'plan.options'));
+  return r.data;
 }

@@ -1,7 +1,10 @@
 /** The typed contract: messages to validated types and back, and what is refused, by field name. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as grpc from '@grpc/grpc-js';
 import { parseDestinationConfig } from '../../shared/destination';
+import { statusOf } from '../../shared/rpc/status';
+import { backupOptionsSchema, fromWireBackupOptions, toWireBackupOptions } from '../../shared/wire/backup-options';
 import { CassandraLoad, RestorePhase } from '../../shared/generated/tandem/v2/agent';
 import { MANIFEST_FORMAT, parseManifest } from '../../shared/manifest';
 import { fromWireDestination, toWireDestination } from '../../shared/wire/destination';
@@ -43,6 +46,24 @@ test('restore options: round trip, and refusals that name the field', () => {
   assert.throws(() => fromWireRestoreOptions({ ...wire, cassandraHosts: ['-oops'] }), /options\.cassandraHosts\.0/);
   assert.throws(() => fromWireRestoreOptions({ ...wire, skipRoles: ['postgres'] }), /options\.skipRoles\.0/);
   assert.throws(() => fromWireRestoreOptions(undefined), /options: missing/);
+});
+
+test('backup options: round trip, and a bad value is INVALID_ARGUMENT naming the field', () => {
+  const o = backupOptionsSchema.parse({ compression: 'xz', maxChain: 3 });
+  assert.equal(fromWireBackupOptions(toWireBackupOptions(o)), o);
+  const wire = toWireBackupOptions(o);
+  for (const [bad, field] of [[{ maxChain: 101 }, /plan\.options\.maxChain/], [{ maxRemovedPercent: -1 }, /plan\.options\.maxRemovedPercent/], [{ maxChain: 1.5 }, /plan\.options\.maxChain/]] as const) {
+    let caught: unknown;
+    try {
+      fromWireBackupOptions({ ...wire, ...bad });
+    } catch (err) {
+      caught = err;
+    }
+    assert.ok(caught instanceof Error, `${JSON.stringify(bad)} refused`);
+    assert.match((caught as Error).message, field);
+    assert.is(statusOf(caught), grpc.status.INVALID_ARGUMENT);
+  }
+  assert.throws(() => fromWireBackupOptions({ ...wire, compression: 9 as never }), /plan\.options\.compression: unknown value 9/);
 });
 
 test('restore phases: every phase round-trips; unknown values are refused', () => {
