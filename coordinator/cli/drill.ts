@@ -32,7 +32,8 @@ ${FLEET_OPTIONS_HELP}
 
 \`latest\` drills the most recently completed set (systemd/tandem-drill.timer runs it weekly).
 
-Exit: 0 the backup set restores and verifies, 1 it does not.`;
+Exit: 0 the backup set restores and verifies, 1 it does not, 130 interrupted (SIGINT or SIGTERM;
+a second one exits at once).`;
 
 const DRILL_OPTIONS = {
   ...fleetOptions,
@@ -85,6 +86,10 @@ export async function drillCommand(argv: string[]): Promise<number> {
     const resume = resumeArgs('drill', argv, DRILL_OPTIONS, id, restoreId);
     const outcome = await watchedRestore(fleet, agents, checked, plan, { restoreId, kind: 'drill', resume });
     result = { ok: outcome.ok, restoreMs: outcome.durationMs };
+    if (outcome.interrupted) {
+      if (values.json) console.log(JSON.stringify({ id, restoreId, ok: false, interrupted: true, problems: outcome.problems }));
+      return EXIT.interrupted;
+    }
     const report = { id, restoreId, ok: outcome.ok, restoreMs: outcome.durationMs, problems: outcome.problems, verify: outcome.results.verify ?? null };
     if (values.json) console.log(JSON.stringify(report));
     if (reportFile) for (const f of await writeReport(restoreModel(manifest, outcome, 'drill'), { html: reportFile })) say(`report of ${restoreId} written to ${f}`);

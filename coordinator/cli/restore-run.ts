@@ -4,9 +4,9 @@ import { errorMessage } from '../../shared/errors';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import type { RestorePlan } from '../restore/plan';
-import { resumeCommand, startRestoreRecord } from '../restore/record';
+import { resumeCommand, startRestoreRecord, type RestoreRecord } from '../restore/record';
 import { runRestore, type CheckedManifest, type RestoreOutcome, type RestoreReporter } from '../restore/run';
-import { EXIT } from './common';
+import { watchInterrupt } from './interrupt';
 import { restoreProgress } from './restore-progress';
 
 /** Runs the plan with live or plain progress, keeping `<stateDir>/restore.json` up to date from start to end. */
@@ -16,7 +16,7 @@ export async function watchedRestore(
   checked: CheckedManifest,
   plan: RestorePlan,
   run: { restoreId: string; kind: 'restore' | 'drill'; resume: string[] },
-): Promise<RestoreOutcome> {
+): Promise<RestoreOutcome & { interrupted: boolean }> {
   const progress = restoreProgress();
   const record = startRestoreRecord(fleet.stateDir, { ...run, backupId: checked.manifest.id }, (w) => progress.say(`warning: ${w}`));
   const reporter: RestoreReporter = {
@@ -28,25 +28,37 @@ export async function watchedRestore(
       progress.phase?.(phase, nodes);
     },
   };
-  // Ctrl-C leaves the record open (the restore is interrupted, resumable), but first gives the
-  // terminal its cursor back, which the live lines hide, and tells how to resume.
-  const onSigint = () => {
+  // Ctrl-C or SIGTERM aborts the calls in flight (the agents stop the phase they run) and lets them
+  // settle; the record stays open, so `tandem status` shows the run as interrupted and resumable.
+  // A second signal exits at once.
+  const interrupt = watchInterrupt((name) => {
     progress.stop();
-    progress.say(`interrupted: the agents stop the phase they run; resume with: ${resumeCommand(record.record)}`);
-    process.exit(EXIT.interrupted);
-  };
-  process.once('SIGINT', onSigint);
+    progress.say(`${name}: stopping the restore on every node (again to exit at once)…`);
+  });
   try {
-    const outcome = await runRestore(fleet, agents, checked, plan, run.restoreId, reporter);
+    const outcome = await runRestore(fleet, agents, checked, plan, run.restoreId, reporter, interrupt.signal);
+    if (interrupt.signal.aborted) {
+      progress.stop();
+      progress.say(interruptedLines(record.record).join('\n'));
+      return { ...outcome, interrupted: true };
+    }
     record.end(outcome.ok, outcome.ok ? '' : `${outcome.failedPhase ? `stopped in phase ${outcome.failedPhase}` : 'verification failed'}: ${outcome.problems[0] ?? ''}`);
-    return outcome;
+    return { ...outcome, interrupted: false };
   } catch (err) {
-    record.end(false, errorMessage(err));
+    if (!interrupt.signal.aborted) record.end(false, errorMessage(err));
     throw err;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.dispose();
     progress.stop();
   }
+}
+
+/** What an interrupted run leaves, and the two ways on: resume it, or clear what the agents keep of it. */
+export function interruptedLines(record: Pick<RestoreRecord, 'restoreId' | 'kind' | 'backupId' | 'phase' | 'resume'>): string[] {
+  return [
+    `interrupted: ${record.kind} ${record.restoreId} of backup ${record.backupId} stopped${record.phase ? ` in phase ${record.phase}` : ''}`,
+    `  resume it with: ${resumeCommand(record)}`,
+  ];
 }
 
 /**

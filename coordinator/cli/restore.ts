@@ -42,7 +42,8 @@ Options:
                             rates) as one self-contained HTML page, whatever its outcome
 ${FLEET_OPTIONS_HELP}
 
-Exit: 0 restored and verified, 1 failed or verification found problems, 2 usage error.
+Exit: 0 restored and verified, 1 failed or verification found problems, 2 usage error,
+130 interrupted (SIGINT or SIGTERM; a second one exits at once; resume with --restore-id).
 TheHive must be stopped on every node during an in-place restore.`;
 
 const RESTORE_OPTIONS = {
@@ -110,6 +111,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     const resume = resumeArgs('restore', argv, RESTORE_OPTIONS, id, restoreId);
     const outcome = await watchedRestore(fleet, agents, checked, plan, { restoreId, kind: 'restore', resume });
     if (values.json) console.log(JSON.stringify(outcome));
+    if (outcome.interrupted) return EXIT.interrupted;
     if (reportFile) for (const f of await writeReport(restoreModel(manifest, outcome), { html: reportFile })) say(`report of ${restoreId} written to ${f}`);
     if (outcome.ok) say(`backup set ${id} restored and verified in ${(outcome.durationMs / 1000).toFixed(1)} s`);
     else say(`restore ${outcome.failedPhase ? `stopped in phase ${outcome.failedPhase}` : 'verification failed'}:\n  ${outcome.problems.join('\n  ')}`);

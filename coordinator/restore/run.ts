@@ -119,6 +119,11 @@ export async function runRestore(
       say('• restore phase cleanup skipped: the restore did not verify; the snapshots Cassandra took of the replaced data are kept');
       break;
     }
+    if (signal?.aborted) {
+      // Interrupted between phases: the next one is not started; resuming runs it.
+      problems.push(`${phase} not started: ${errorMessage(signal.reason ?? 'interrupted')}`);
+      return { restoreId, backupId: manifest.id, ok: false, failedPhase: phase, problems, results, durationMs: Date.now() - started, timings };
+    }
     say(`• restore phase ${phase}`);
     const t0 = Date.now();
     // Cleanup runs on the node that made the schema first: it drops a drill's scratch keyspace,
