@@ -53,7 +53,7 @@ export async function watchedRestore(
   }
 }
 
-/** What an interrupted run leaves, and the two ways on: resume it, or clear what the agents keep of it. */
+/** What an interrupted run leaves (its record stays open) and how to resume it. */
 export function interruptedLines(record: Pick<RestoreRecord, 'restoreId' | 'kind' | 'backupId' | 'phase' | 'resume'>): string[] {
   return [
     `interrupted: ${record.kind} ${record.restoreId} of backup ${record.backupId} stopped${record.phase ? ` in phase ${record.phase}` : ''}`,

@@ -58,20 +58,19 @@ function keyLines(text: string, what: string): { line: string; n: number }[] {
 
 /** Parses an identity file (age-keygen's output): one AGE-SECRET-KEY-1… a line, # comments and blank lines allowed. */
 export function parseIdentityFile(text: string, name = 'identity file'): X25519Identity[] {
-  return keyLines(text, name).map(({ line, n }) => {
-    try {
-      return parseIdentity(line);
-    } catch (err) {
-      throw new AgeKeyError(`${name} line ${n}: ${(err as Error).message}`, { line: n }, { cause: err });
-    }
-  });
+  return parseKeyFile(text, name, parseIdentity);
 }
 
 /** Parses a recipients file: one age1… a line, # comments and blank lines allowed. */
 export function parseRecipientsFile(text: string, name = 'recipients file'): X25519Recipient[] {
+  return parseKeyFile(text, name, parseRecipient);
+}
+
+/** Each key line of a key file through `parse`, a refusal naming the file and the line. */
+function parseKeyFile<K>(text: string, name: string, parse: (line: string) => K): K[] {
   return keyLines(text, name).map(({ line, n }) => {
     try {
-      return parseRecipient(line);
+      return parse(line);
     } catch (err) {
       throw new AgeKeyError(`${name} line ${n}: ${(err as Error).message}`, { line: n }, { cause: err });
     }
