@@ -15,6 +15,7 @@ import { snapshotTagFor } from '../../shared/names';
 import { runCommand } from '../../shared/exec';
 import { makeFleet, removeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
+import { median } from './stats';
 
 /** One row of the report. */
 export interface RetentionBenchRow {
@@ -92,7 +93,6 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Makes the sets, then times `tandem list` `runs` times and `tandem prune` at most 3 times (on a fresh copy each time), each prune beside a plain `rm -rf` of what it removed. */
 export async function benchRetention(o: { sets?: number; extraFiles?: number; runs?: number } = {}): Promise<RetentionBenchRow[]> {
