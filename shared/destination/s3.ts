@@ -195,20 +195,35 @@ export class S3Destination implements Destination {
   }
 
   /**
+   * The multipart uploads in progress under `rel/`. MinIO answers ListMultipartUploads with a
+   * prefix only for an exact object key, and lists every upload of the bucket for an empty one:
+   * so when the prefix finds none, the bucket's whole list is read and filtered here (on AWS S3
+   * the prefix works and the second listing finds nothing more).
+   */
+  async uploadsUnder(rel: string): Promise<{ Key: string; UploadId: string }[]> {
+    const Prefix = `${this.base}${rel}/`;
+    const list = async (prefix: string) => {
+      const out: { Key: string; UploadId: string }[] = [];
+      let KeyMarker: string | undefined;
+      let UploadIdMarker: string | undefined;
+      do {
+        const r = await this.client.send(new (s3Sdk().ListMultipartUploadsCommand)({ Bucket: this.config.bucket, Prefix: prefix || undefined, KeyMarker, UploadIdMarker }));
+        for (const u of r.Uploads ?? []) if (u.Key?.startsWith(Prefix) && u.UploadId) out.push({ Key: u.Key, UploadId: u.UploadId });
+        [KeyMarker, UploadIdMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
+      } while (KeyMarker);
+      return out;
+    };
+    const found = await list(Prefix);
+    return found.length ? found : list('');
+  }
+
+  /**
    * Aborts the multipart uploads in progress under `rel/`: an upload cut off with its server
    * (a crash, MinIO killed) keeps its parts, which are no object and no listing shows, until
    * someone aborts it; removing a set's folder is when that is done.
    */
   private async abortUploads(rel: string): Promise<void> {
-    const Prefix = `${this.base}${rel}/`;
-    const uploads: { Key: string; UploadId: string }[] = [];
-    let KeyMarker: string | undefined;
-    let UploadIdMarker: string | undefined;
-    do {
-      const r = await this.client.send(new (s3Sdk().ListMultipartUploadsCommand)({ Bucket: this.config.bucket, Prefix, KeyMarker, UploadIdMarker }));
-      for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) uploads.push({ Key: u.Key, UploadId: u.UploadId });
-      [KeyMarker, UploadIdMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
-    } while (KeyMarker);
+    const uploads = await this.uploadsUnder(rel);
     for (const u of uploads) {
       try {
         await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.config.bucket, ...u }));
