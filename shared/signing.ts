@@ -69,13 +69,14 @@ export function parseSigningKey(pem: string | Buffer, where: string): SigningKey
 
 /** Parses a public key PEM; ValidationError naming `where` unless it is an Ed25519 public key. */
 export function parsePublicKey(pem: string | Buffer, where: string): KeyObject {
+  // createPublicKey derives a public key from a private one: a private key here is a misplaced secret, refused.
+  if (/PRIVATE KEY-----/.test(pem.toString())) throw new ValidationError(`${where} holds a private key: list the public key (signing.pub) in signing.trusted, never the private one`);
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
   } catch {
     throw new ValidationError(`${where} is not a PEM public key (signing.pub as 'tandem certs signing' writes it)`);
   }
-  if (key.type !== 'public') throw new ValidationError(`${where} holds a private key: list the public key (signing.pub) in signing.trusted, never the private one`);
   if (key.asymmetricKeyType !== 'ed25519') throw new ValidationError(`${where} is a ${key.asymmetricKeyType} key, not Ed25519`);
   return key;
 }

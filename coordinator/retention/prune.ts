@@ -168,7 +168,7 @@ function chooseVictims(scanned: readonly ScannedSet[], complete: readonly (Scann
  * set's own snapshot name, and one its manifest records when that manifest is still trusted.
  * Nothing read at the destination can get another set's snapshot deleted.
  */
-async function markedSnapshots(dest: Destination, id: string, trust: SetTrust): Promise<EsSnapshotRef[]> {
+export async function markedEsSnapshots(dest: Destination, id: string, trust: SetTrust): Promise<EsSnapshotRef[]> {
   const marker = await readMarker(dest, id, trust);
   if (marker.kind !== 'trusted') return [];
   const own = marker.marker.esSnapshots.filter((s) => s.snapshot === esSnapshotFor(id));
@@ -192,7 +192,7 @@ async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<strin
   try {
     const manifestThere = v.manifest !== null || (v.marked && (await dest.stat(manifestPath(v.id))) !== null);
     let snapshots: EsSnapshotRef[] = v.manifest ? esSnapshotsOf(v.manifest) : [];
-    if (v.marked && manifestThere) snapshots = await markedSnapshots(dest, v.id, o.trust);
+    if (v.marked && manifestThere) snapshots = await markedEsSnapshots(dest, v.id, o.trust);
     // Listing a set of thousands of files costs: it is listed only when a kept set needs something in it.
     const anyNeeded = setsHolding(needed).has(v.id);
     const own = new Set([manifestPath(v.id), prunedMarkerPath(v.id), prunedSignaturePath(v.id)]);
