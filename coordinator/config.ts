@@ -35,6 +35,17 @@ export const fleetConfigSchema = z.strictObject({
     .refine((a) => new Set(a.map((x) => x.node)).size === a.length, 'node names must be unique'),
   /** Where backup sets are written. */
   destination: destinationConfigSchema,
+  /**
+   * The key that signs every set's manifest and marker, and the public keys whose signatures are
+   * believed (the key's own is implicitly): anything at the destination without a trusted
+   * signature is never used. Make the pair with `tandem certs signing --dir DIR`.
+   */
+  signing: z.strictObject({
+    /** The Ed25519 private key (PEM, mode 600). */
+    key: absolutePath,
+    /** Public keys (PEM) of earlier signing keys whose sets are still trusted; default none. */
+    trusted: z.array(absolutePath).max(64).default([]),
+  }),
   backup: z
     .strictObject({
       /** Compression of Cassandra table archives: bzip2 (.tbz, default), xz or none. */

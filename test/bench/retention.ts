@@ -16,6 +16,8 @@ import { runCommand } from '../../shared/exec';
 import { makeFleet, removeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
 import { median } from './stats';
+import { signingKeyAt } from '../helpers/signing';
+import { signatureFor, type SigningKey } from '../../shared/signing';
 
 /** One row of the report. */
 export interface RetentionBenchRow {
@@ -39,10 +41,11 @@ function put(dest: string, rel: string, body: string) {
   return { path: rel, size: Buffer.byteLength(body), sha256: sha256Of(body) };
 }
 
-/** Clones the template set into `count` daily sets ending today, each built on the one before. */
-export function cloneSets(dest: string, template: Manifest, count: number, extraFiles: number): string[] {
+/** Clones the template set into `count` daily sets ending today, each built on the one before and signed with `key` (the fleet's). */
+export function cloneSets(dest: string, template: Manifest, count: number, extraFiles: number, key: SigningKey): string[] {
   const ids: string[] = [];
-  const end = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate(), 2, 30);
+  // Never in the future: a manifest completed later than now is refused (invalid-field).
+  const end = Math.min(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate(), 2, 30), Date.now() - 60_000);
   let parent: Manifest | null = null;
   for (let i = 0; i < count; i++) {
     const at = end - (count - 1 - i) * DAY;
@@ -79,7 +82,10 @@ export function cloneSets(dest: string, template: Manifest, count: number, extra
       references: nodes.flatMap((n) => n.references),
       bytes: files.reduce((s, f) => s + f.size, 0),
     });
-    put(dest, `${id}/manifest.json`, JSON.stringify(manifest, null, 1) + '\n');
+    const body = JSON.stringify(manifest, null, 1) + '\n';
+    // The signature first, as the coordinator writes it.
+    put(dest, `${id}/manifest.sig`, signatureFor(key, 'manifest.json', body));
+    put(dest, `${id}/manifest.json`, body);
     parseManifest(readFileSync(join(dest, id, 'manifest.json')), id);
     ids.push(id);
     parent = manifest;
@@ -108,7 +114,7 @@ export async function benchRetention(o: { sets?: number; extraFiles?: number; ru
     await stopFleet(fleet);
     const template = parseManifest(readFileSync(join(fleet.destDir, 'template-set', 'manifest.json')), 'template-set');
     const pristine = join(work, 'pristine');
-    const ids = cloneSets(pristine, template, count, extraFiles);
+    const ids = cloneSets(pristine, template, count, extraFiles, signingKeyAt(fleet.signing.key));
     const fleetConf = JSON.parse(readFileSync(fleet.fleetFile, 'utf8'));
     const fleetFile = join(work, 'fleet.yaml');
     const dest = join(work, 'dest');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
 import { AGENT_NODE_FLAGS, agentEnv } from '../helpers/agent-process';
+import { signingBlock, writeSigningKeySync } from '../helpers/signing';
 import { CASSANDRA_NODES, ES_URL, sandboxPaths } from './paths';
 import { readPid, runningPid, sleep, startDaemon, stopDaemon, portOpen } from './procs';
 
@@ -21,6 +22,8 @@ export function fleetPaths() {
   return {
     pki: path.join(root, 'pki'),
     agents: path.join(root, 'agents'),
+    /** The coordinator's signing key pair (signing.key, signing.pub), kept across runs. */
+    signing: path.join(root, 'agents', 'signing'),
     fleetYaml: path.join(root, 'fleet.yaml'),
     backups: path.join(root, 'backups'),
     esRepoLocation: path.join(sandboxPaths().esRepo, 'tandem'),
@@ -68,6 +71,8 @@ export async function writeFleet(): Promise<string> {
       roles: n.index === 1 ? ['cassandra', 'elasticsearch', 'files'] : ['cassandra'],
     })),
     destination: { type: 'local', path: f.backups },
+    // Made once and kept: the sets of earlier runs stay signed by a key the fleet file trusts.
+    signing: signingBlock(writeSigningKeySync(f.signing)),
   };
   writeFileSync(f.fleetYaml, stringify(fleet));
   return f.fleetYaml;
