@@ -150,14 +150,16 @@ export function agentService(
 
 /**
  * Starts the gRPC server on the configured address; resolves with the bound port. With TLS, every
- * call passes one interceptor that accepts only the coordinator's certificate (authorize.ts);
- * Commit's is then announced once its request is in (announce.ts).
+ * call passes one interceptor that accepts only the coordinator's certificate, and for the health
+ * service any client certificate of the fleet (authorize.ts); Commit's is then announced once its
+ * request is in (announce.ts). `health`, when given, serves grpc.health.v1.Health on the same port.
  */
 export async function startServer(
   listen: string,
   tls: (TlsFiles & { coordinatorName: string }) | undefined,
   service: AgentServer,
   log?: Logger,
+  health?: { addTo(server: grpc.Server): void },
 ): Promise<{ server: grpc.Server; port: number }> {
   // The first sees a call's headers first: Commit is announced only once its caller is accepted.
   const interceptors = [
@@ -166,6 +168,7 @@ export async function startServer(
   ];
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, ...MESSAGE_LIMITS, interceptors });
   server.addService(AgentService, service);
+  health?.addTo(server);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, serverCredentials(tls, listen), (err, p) => (err ? reject(err) : resolve(p))),
   );
