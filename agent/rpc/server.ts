@@ -92,6 +92,8 @@ export function agentService(
     // the answer it hopes for, and a warning for it cost a fleet of 500 agents 500 log lines a run.
     getStatus: unaryHandler(log, 'GetStatus', async (req) => backupStatus(controller.status(req.backupId)), (err) => err instanceof NotFoundError),
     getRestoreStatus: unaryHandler(log, 'GetRestoreStatus', async (req) => restoreStatus(restores.status(req.restoreId))),
+    clearRestore: unaryHandler(log, 'ClearRestore', async (req) => restores.clear(req.restoreId), (err) => err instanceof ConflictError),
+    endRestore: unaryHandler(log, 'EndRestore', async (req) => ({ ended: restores.end(req.restoreId) })),
     deleteSnapshot: unaryHandler(log, 'DeleteSnapshot', async (req) => {
       const role = roles.find(isSnapshotDeleter);
       if (!role) throw new NotImplementedError(`${node} has no role that keeps snapshots (elasticsearch): ask the agent with the elasticsearch role`);
