@@ -28,6 +28,15 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
       .optional(),
     /** Folder of the agent's persistent state (state.json, working folders); default /var/lib/tandem-agent. */
     stateDir: absolutePath.default('/var/lib/tandem-agent'),
+    /** The gRPC health service's probes of each role's dependency (docs/health.md). */
+    health: z
+      .strictObject({
+        /** Seconds between two probes of each role's dependency; default 10. */
+        intervalSeconds: z.number().min(1).max(3600).default(10),
+        /** Seconds one probe may take before its role counts as not serving; default 5. */
+        timeoutSeconds: z.number().min(0.1).max(600).default(5),
+      })
+      .prefault({}),
     /** Prometheus /metrics on its own port, loopback only; off when absent. */
     metrics: metricsSettings.optional(),
     /**

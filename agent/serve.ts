@@ -9,6 +9,7 @@ import type { Logger } from '../shared/log';
 import { BackupController } from './backup/controller';
 import { StateStore } from './backup/store';
 import type { AgentConfig } from './config';
+import { HealthMonitor } from './health/monitor';
 import { createAgentMetrics, NO_METRICS, serveMetrics } from './metrics';
 import { RestoreController } from './restore/controller';
 import type { Role } from './roles/role';
@@ -41,13 +42,16 @@ export async function serveAgent(config: AgentConfig, roles: readonly Role[], lo
   const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls ? config.tls : undefined) : null;
   if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
   const service = agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log);
-  const { server, port } = await startServer(config.listen, opts.insecure ? undefined : config.tls, opts.wrapService ? opts.wrapService(service) : service, log);
+  const health = new HealthMonitor(roles, { intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutSeconds * 1000 }, log);
+  const { server, port } = await startServer(config.listen, opts.insecure ? undefined : config.tls, opts.wrapService ? opts.wrapService(service) : service, log, health);
+  health.start();
   log.info({ listen: config.listen, port, roles: roles.map((r) => r.name), tls: !opts.insecure, metricsPort: metricsServer?.port ?? null }, 'agent ready');
   return {
     port,
     metricsPort: metricsServer?.port ?? null,
     stop: (forceAfterMs = 10_000) => {
       controller.close();
+      health.stop();
       metricsServer?.server.close();
       return shutdown(server, forceAfterMs);
     },

@@ -3,7 +3,7 @@
  * wrapper with a deadline and an AbortSignal.
  */
 import * as grpc from '@grpc/grpc-js';
-import { AgentClient, AgentService, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type DeleteSnapshotResponse, type RestoreEvent, type RestoreRequest, type RestoreResult, type RestoreStatus, type RoleProgress } from '../shared/generated/tandem/v2/agent';
+import { AgentClient, AgentService, type BackupPlan, type BackupStatus, type DescribeResponse, type PrepareResponse, type CommitResponse, type AbortResponse, type ClearRestoreResponse, type DeleteSnapshotResponse, type EndRestoreResponse, type RestoreEvent, type RestoreRequest, type RestoreResult, type RestoreStatus, type RoleProgress } from '../shared/generated/tandem/v2/agent';
 import { openUnary, RpcError, serverStream, unary, type OpenedUnary } from '../shared/rpc/call';
 import { MESSAGE_LIMITS } from '../shared/rpc/limits';
 import { fleetClientCredentials, type AgentChannelSetup, type TlsFiles } from '../shared/rpc/tls';
@@ -70,6 +70,14 @@ export class AgentHandle {
     return unary(this.node, this.client, 'getRestoreStatus', { restoreId }, { deadlineMs });
   }
   /** Deletes a tandem snapshot in the agent's Elasticsearch repository; an absent one is success (existed false). */
+  /** Removes what restore `restoreId` left on this agent (its record, markers, working folders). */
+  clearRestore(restoreId: string, deadlineMs: number, signal?: AbortSignal): Promise<ClearRestoreResponse> {
+    return unary(this.node, this.client, 'clearRestore', { restoreId }, { deadlineMs, signal });
+  }
+  /** Tells this agent that the run of restore `restoreId` ended: it stops holding backups out for it. */
+  endRestore(restoreId: string, deadlineMs: number, signal?: AbortSignal): Promise<EndRestoreResponse> {
+    return unary(this.node, this.client, 'endRestore', { restoreId }, { deadlineMs, signal });
+  }
   deleteSnapshot(repository: string, snapshot: string, deadlineMs: number, signal?: AbortSignal): Promise<DeleteSnapshotResponse> {
     return unary(this.node, this.client, 'deleteSnapshot', { repository, snapshot }, { deadlineMs, signal });
   }

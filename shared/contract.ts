@@ -20,6 +20,13 @@ export type RestorePhase = (typeof RESTORE_PHASES)[number];
 /** The phases a restore runs, in order: all but check. */
 export const RESTORE_RUN_PHASES = RESTORE_PHASES.filter((p): p is Exclude<RestorePhase, 'check'> => p !== 'check');
 
+/**
+ * After a restore phase ends well, an agent still counts the restore as running for this long, ms:
+ * the coordinator starts the next phase once every node finished this one. EndRestore, sent when
+ * the coordinator's run ends, drops the hold at once; only a coordinator that died keeps it.
+ */
+export const BETWEEN_PHASES_MS = 60_000;
+
 /** Compressions of Cassandra table archives: bzip2 (.tbz, the default), xz (.txz), none (a plain .tar). */
 export const COMPRESSIONS = ['bzip2', 'xz', 'none'] as const;
 /** One archive compression. */

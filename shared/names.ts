@@ -45,6 +45,8 @@ function check(kind: string, pattern: RegExp, value: string): string {
 
 /** Returns the backup id, or throws ValidationError. */
 export const checkBackupId = (v: string) => check('backup id', BACKUP_ID, v);
+/** Returns the restore id (a backup id's pattern: it names a folder on every agent), or throws ValidationError. */
+export const checkRestoreId = (v: string) => check('restore id', BACKUP_ID, v);
 /** Returns the snapshot tag, or throws ValidationError. */
 export const checkTag = (v: string) => check('snapshot tag', SNAPSHOT_TAG, v);
 /** Returns the keyspace or table name, or throws ValidationError. */

@@ -4,7 +4,7 @@
  * change the target and finished are recorded and not run twice, the others are idempotent.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { openDestination, readAll } from '../../shared/destination';
 import { ConflictError, NotFoundError, ValidationError, errorMessage } from '../../shared/errors';
@@ -14,7 +14,7 @@ import { manifestDigest, manifestPath, parseManifest, type Manifest } from '../.
 import { BACKUP_ID } from '../../shared/names';
 import { fromWireDestination } from '../../shared/wire/destination';
 import { fromWirePhase, fromWireRestoreOptions } from '../../shared/wire/restore';
-import type { RestorePhase } from '../../shared/contract';
+import { BETWEEN_PHASES_MS, type RestorePhase } from '../../shared/contract';
 import type { BackupController } from '../backup/controller';
 import { NO_METRICS, type AgentMetrics } from '../metrics';
 import { isRestorable, type PhaseOutcome, type ProgressUpdate, type Role } from '../roles/role';
@@ -23,11 +23,11 @@ import { isRestorable, type PhaseOutcome, type ProgressUpdate, type Role } from 
 const ONCE = new Set(['fetch', 'schema', 'load']);
 
 /**
- * After a phase ends well, the restore still counts as running for this long: the coordinator
- * starts the next phase once every node finished this one. A restore whose phase failed, or that
- * ran its cleanup, runs no more.
+ * After a phase ends well, the restore still counts as running for BETWEEN_PHASES_MS. A restore
+ * whose phase failed, that ran its cleanup, or whose coordinator said its run ended (EndRestore),
+ * runs no more: only a coordinator that died between phases leaves the hold to run out.
  */
-export const BETWEEN_PHASES_MS = 60_000;
+export { BETWEEN_PHASES_MS };
 
 /** The restore this node works on, or worked on last. */
 export interface Activity {
@@ -43,6 +43,8 @@ export interface Activity {
   progress: Map<string, ProgressUpdate>;
   /** Why the phase failed; empty otherwise. */
   error: string;
+  /** The coordinator said its run of this restore ended (EndRestore): no phase follows. */
+  ended: boolean;
 }
 
 /** What a restore id was started with, recorded at its first phase (restore.json in its work folder). */
@@ -57,6 +59,8 @@ export class RestoreController {
   private activity: Activity | null = null;
   /** Restore ids in which a phase failed or reported problems on this agent (counted as failures). */
   private readonly failed = new Set<string>();
+  /** Restore ids whose folder ClearRestore is removing: no phase of them starts meanwhile. */
+  private readonly clearing = new Set<string>();
 
   constructor(
     private readonly node: string,
@@ -75,10 +79,55 @@ export class RestoreController {
     const a = this.activity;
     if (!a) return null;
     if (a.endedAt === null) return `restore ${a.restoreId} of backup ${a.backupId} is running on this node (phase ${a.phase})`;
-    if (a.ok && a.phase !== 'cleanup' && this.now() - a.endedAt < BETWEEN_PHASES_MS) {
-      return `restore ${a.restoreId} of backup ${a.backupId} is running on this node (between phases, after ${a.phase})`;
+    if (betweenPhases(a, this.now())) {
+      return `restore ${a.restoreId} of backup ${a.backupId} is running on this node (between phases, after ${a.phase}; the hold ends within ${Math.ceil((a.endedAt + BETWEEN_PHASES_MS - this.now()) / 1000)} s)`;
     }
     return null;
+  }
+
+  /**
+   * EndRestore: the coordinator's run of `restoreId` has ended, so no phase follows and backups
+   * need not wait out the hold. A phase still settling (the run was interrupted) ends unheld too.
+   * False when this agent is not working on that restore.
+   */
+  end(restoreId: string): boolean {
+    checkRestoreId(restoreId);
+    const a = this.activity;
+    if (!a || a.restoreId !== restoreId) return false;
+    if (!a.ended) this.log.info({ restoreId, phase: a.phase }, 'restore ended by its coordinator: backups are no longer held');
+    a.ended = true;
+    return true;
+  }
+
+  /**
+   * ClearRestore: removes what `restoreId` left on this node (restore.json, the phase markers,
+   * the working folders with fetched archives), for a restore that will not be resumed. Refused
+   * while a phase of it runs or its coordinator may still start the next one.
+   */
+  async clear(restoreId: string): Promise<{ existed: boolean; backupId: string }> {
+    checkRestoreId(restoreId);
+    const a = this.activity?.restoreId === restoreId ? this.activity : null;
+    if (a?.endedAt === null) {
+      throw new ConflictError(`restore ${restoreId} is running on this node (phase ${a.phase}): stop its 'tandem restore' first (Ctrl-C), then clear it`);
+    }
+    if (a && betweenPhases(a, this.now())) {
+      throw new ConflictError(`restore ${restoreId} is between phases on this node (after ${a.phase}) and its coordinator has not ended it: it may start the next phase; stop that run, or wait ${Math.ceil((a.endedAt! + BETWEEN_PHASES_MS - this.now()) / 1000)} s`);
+    }
+    if (this.clearing.has(restoreId)) throw new ConflictError(`restore ${restoreId} is being cleared on this node already`);
+    this.clearing.add(restoreId);
+    try {
+      const root = this.workRoot(restoreId);
+      const record = await readFile(join(root, 'restore.json'), 'utf8').then((t) => JSON.parse(t) as Partial<Identity>, () => null);
+      const existed = await stat(root).then(() => true, () => false);
+      await rm(root, { recursive: true, force: true });
+      this.failed.delete(restoreId);
+      if (a) a.ended = true;
+      const backupId = typeof record?.backupId === 'string' && BACKUP_ID.test(record.backupId) ? record.backupId : '';
+      if (existed) this.log.info({ restoreId, backupId }, 'restore record cleared');
+      return { existed, backupId };
+    } finally {
+      this.clearing.delete(restoreId);
+    }
   }
 
   /**
@@ -101,7 +150,8 @@ export class RestoreController {
     if (backup) throw new ConflictError(`backup ${backup} holds this node; restore after it has ended`);
     const other = this.activity;
     if (other?.endedAt === null) throw new ConflictError(`restore phase ${other.restoreId}/${other.phase} is already running on this node`);
-    const activity: Activity = { restoreId: req.restoreId, backupId: req.backupId, phase: req.phase, startedAt: this.now(), endedAt: null, ok: false, progress: new Map(), error: '' };
+    if (this.clearing.has(req.restoreId)) throw new ConflictError(`restore ${req.restoreId} is being cleared on this node: start a new restore`);
+    const activity: Activity = { restoreId: req.restoreId, backupId: req.backupId, phase: req.phase, startedAt: this.now(), endedAt: null, ok: false, progress: new Map(), error: '', ended: false };
     // The check phase (tandem verify asks it too) only reads: it keeps no backup out once it ended.
     const previous = this.activity;
     this.activity = activity;
@@ -192,6 +242,16 @@ export class RestoreController {
   private workRoot(restoreId: string): string {
     return join(this.stateDir, 'restore', restoreId);
   }
+}
+
+/** True while a restore that ended a phase well may still get its next phase (the hold). */
+function betweenPhases(a: Activity, now: number): boolean {
+  return a.endedAt !== null && a.ok && a.phase !== 'cleanup' && !a.ended && now - a.endedAt < BETWEEN_PHASES_MS;
+}
+
+/** A restore id, checked before it names a folder. */
+function checkRestoreId(restoreId: string): void {
+  if (!BACKUP_ID.test(restoreId)) throw new ValidationError(`restoreId: ${JSON.stringify(restoreId)} must match ${BACKUP_ID.source}`);
 }
 
 /** The digest of what a restore writes where: the destination it reads and this node's options. */

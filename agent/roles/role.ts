@@ -90,6 +90,12 @@ export interface Role {
   abort(ctx: RoleContext): Promise<void>;
   /** At agent start-up: removes debris of backups the agent no longer runs (stale snapshot tags). */
   recover(activeTag: string | null, log: Logger): Promise<void>;
+  /**
+   * Whether the role's dependency answers now (Cassandra's JMX, Elasticsearch, the file store), for
+   * the gRPC health service: resolves when it does, rejects with what is wrong. Cheap and read-only;
+   * gives up when `signal` aborts (the probe's deadline). A role without it is always serving.
+   */
+  health?(signal: AbortSignal): Promise<void>;
 }
 
 /** A role whose snapshots live outside the destination (Elasticsearch's repository) and are deleted with their set. */

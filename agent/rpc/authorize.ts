@@ -4,6 +4,11 @@
  * lets in any certificate of the CA with no extended key usage at all, so every call is checked
  * here once more, before its handler runs: the certificate must name clientAuth explicitly and
  * carry the coordinator's name (CN or DNS SAN) from the agent's configuration.
+ *
+ * The one exception is the standard health service (grpc.health.v1.Health): it tells only
+ * SERVING or NOT_SERVING and changes nothing, and the probes that ask (a load balancer,
+ * grpc_health_probe, Kubernetes) must not hold the coordinator's key. It accepts any certificate
+ * of the fleet's CA issued for clientAuth, whatever its name; never a caller without one.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
@@ -22,14 +27,23 @@ export function certificateNames(cert: PeerCertificate): string[] {
   return names;
 }
 
-/** Why a caller with this certificate may not call the agent (status and message), or null when it may. */
-export function refusal(cert: PeerCertificate | undefined, coordinatorName: string): { code: grpc.status; details: string } | null {
-  const want = `a client certificate of the fleet CA with extended key usage clientAuth and the name ${JSON.stringify(coordinatorName)} (tls.coordinatorName)`;
+/** The path prefix of the standard health service's methods (Check, Watch, List). */
+export const HEALTH_METHOD_PREFIX = '/grpc.health.v1.Health/';
+
+/**
+ * Why a caller with this certificate may not call the agent (status and message), or null when it
+ * may. `anyName`: any clientAuth certificate of the fleet will do (the health service).
+ */
+export function refusal(cert: PeerCertificate | undefined, coordinatorName: string, anyName = false): { code: grpc.status; details: string } | null {
+  const want = anyName
+    ? 'a client certificate of the fleet CA with extended key usage clientAuth (any name: `tandem certs issue --kind coordinator --name NAME`)'
+    : `a client certificate of the fleet CA with extended key usage clientAuth and the name ${JSON.stringify(coordinatorName)} (tls.coordinatorName)`;
   if (!cert?.raw) return { code: grpc.status.UNAUTHENTICATED, details: `no verified client certificate; this agent accepts only ${want}` };
   const eku = cert.ext_key_usage ?? [];
   if (!eku.includes(CLIENT_AUTH_OID)) {
     return { code: grpc.status.PERMISSION_DENIED, details: `the caller's certificate is not issued for clientAuth (extended key usage: ${eku.length ? eku.join(', ') : 'none'}); this agent accepts only ${want}` };
   }
+  if (anyName) return null;
   const names = certificateNames(cert);
   if (!names.includes(coordinatorName)) {
     return { code: grpc.status.PERMISSION_DENIED, details: `the caller's certificate names ${names.length ? names.map((n) => JSON.stringify(n)).join(', ') : 'nothing'}; this agent accepts only ${want}` };
@@ -39,7 +53,8 @@ export function refusal(cert: PeerCertificate | undefined, coordinatorName: stri
 
 /**
  * A server interceptor that refuses, before any handler runs, every call whose peer certificate
- * is not the coordinator's. Every method of the service goes through it.
+ * is not the coordinator's (for the health service: not a clientAuth certificate of the fleet).
+ * Every method of every service on the port goes through it.
  */
 export function coordinatorOnly(coordinatorName: string, onRefused: (method: string, details: string) => void = () => undefined): grpc.ServerInterceptor {
   return (method, call) =>
@@ -47,7 +62,7 @@ export function coordinatorOnly(coordinatorName: string, onRefused: (method: str
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, mdNext) => {
-            const no = refusal(call.getAuthContext().sslPeerCertificate, coordinatorName);
+            const no = refusal(call.getAuthContext().sslPeerCertificate, coordinatorName, method.path.startsWith(HEALTH_METHOD_PREFIX));
             if (!no) return mdNext(metadata);
             onRefused(method.path, no.details);
             call.sendStatus({ code: no.code, details: no.details });

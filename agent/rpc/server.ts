@@ -92,6 +92,8 @@ export function agentService(
     // the answer it hopes for, and a warning for it cost a fleet of 500 agents 500 log lines a run.
     getStatus: unaryHandler(log, 'GetStatus', async (req) => backupStatus(controller.status(req.backupId)), (err) => err instanceof NotFoundError),
     getRestoreStatus: unaryHandler(log, 'GetRestoreStatus', async (req) => restoreStatus(restores.status(req.restoreId))),
+    clearRestore: unaryHandler(log, 'ClearRestore', async (req) => restores.clear(req.restoreId), (err) => err instanceof ConflictError),
+    endRestore: unaryHandler(log, 'EndRestore', async (req) => ({ ended: restores.end(req.restoreId) })),
     deleteSnapshot: unaryHandler(log, 'DeleteSnapshot', async (req) => {
       const role = roles.find(isSnapshotDeleter);
       if (!role) throw new NotImplementedError(`${node} has no role that keeps snapshots (elasticsearch): ask the agent with the elasticsearch role`);
@@ -150,14 +152,16 @@ export function agentService(
 
 /**
  * Starts the gRPC server on the configured address; resolves with the bound port. With TLS, every
- * call passes one interceptor that accepts only the coordinator's certificate (authorize.ts);
- * Commit's is then announced once its request is in (announce.ts).
+ * call passes one interceptor that accepts only the coordinator's certificate, and for the health
+ * service any client certificate of the fleet (authorize.ts); Commit's is then announced once its
+ * request is in (announce.ts). `health`, when given, serves grpc.health.v1.Health on the same port.
  */
 export async function startServer(
   listen: string,
   tls: (TlsFiles & { coordinatorName: string }) | undefined,
   service: AgentServer,
   log?: Logger,
+  health?: { addTo(server: grpc.Server): void },
 ): Promise<{ server: grpc.Server; port: number }> {
   // The first sees a call's headers first: Commit is announced only once its caller is accepted.
   const interceptors = [
@@ -166,6 +170,7 @@ export async function startServer(
   ];
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, ...MESSAGE_LIMITS, interceptors });
   server.addService(AgentService, service);
+  health?.addTo(server);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, serverCredentials(tls, listen), (err, p) => (err ? reject(err) : resolve(p))),
   );

@@ -14,12 +14,15 @@ import { errorMessage } from '../../shared/errors';
 import { BACKUP_ID } from '../../shared/names';
 import { backupOptionsSchema, type BackupOptions } from '../../shared/wire/backup-options';
 
-/** Steps of a backup run, in order; the last three end it. */
-export const JOURNAL_STEPS = ['preparing', 'committing', 'shipping', 'writing-manifest', 'cleaning', 'complete', 'aborted', 'failed'] as const;
+/**
+ * Steps of a backup run, in order; the last four end it. "abandoned": closed by the operator
+ * (`tandem recover --abandon`) when recovery could not decide it (abandon.ts).
+ */
+export const JOURNAL_STEPS = ['preparing', 'committing', 'shipping', 'writing-manifest', 'cleaning', 'complete', 'aborted', 'failed', 'abandoned'] as const;
 export type JournalStep = (typeof JOURNAL_STEPS)[number];
 
 /** A run in one of these steps has nothing left to do. "cleaning": ended, but some agent was not reached to undo its part. */
-export const FINISHED_STEPS: ReadonlySet<JournalStep> = new Set(['complete', 'aborted', 'failed']);
+export const FINISHED_STEPS: ReadonlySet<JournalStep> = new Set(['complete', 'aborted', 'failed', 'abandoned']);
 
 export const JOURNAL_FORMAT = 'tandem.journal/v1';
 

@@ -1,22 +1,38 @@
-/** `tandem agents`: who is in the fleet, reachable, with which roles, versions and clock. */
+/** `tandem agents`: who is in the fleet, reachable, with which roles, versions and clock; or clears an abandoned restore's record. */
 import { parseArgs } from 'node:util';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { errorMessage } from '../../shared/errors';
-import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig } from './common';
+import { checkRestoreId } from '../../shared/names';
+import type { FleetConfig } from '../config';
+import type { AgentHandle } from '../fleet';
+import { clearRestore } from '../restore/clear';
+import { EXIT, FLEET_OPTIONS_HELP, checkArg, fleetOptions, openFromConfig, say } from './common';
 
 export const AGENTS_HELP = `Usage: tandem agents [options]
+       tandem agents --clear-restore RESTORE_ID [options]
 
 Describes every agent of the fleet over mutual TLS: node, roles, state, versions and clock
 offset. Exits 1 when an agent is unreachable or lacks a role the fleet file gives it.
 
+--clear-restore RESTORE_ID removes what an abandoned restore left on every agent that holds it:
+its record (restore.json), the markers of its finished phases and its working folders (fetched
+archives). The restore can no longer be resumed; run again, it starts from its first phase.
+Refused on an agent where a phase of it runs, or where it is between phases and its coordinator
+has not ended it, and here when this coordinator's own record says it is running. Exits 1 when
+an agent refused or did not answer.
+
 Options:
+      --clear-restore RESTORE_ID
+                      clear that restore on every agent instead of describing them
 ${FLEET_OPTIONS_HELP}`;
 
 /** Runs the verb; returns the exit code. */
 export async function agentsCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: fleetOptions, strict: true });
+  const { values } = parseArgs({ args: argv, options: { ...fleetOptions, 'clear-restore': { type: 'string' } }, strict: true });
   if (values.help) return void console.log(AGENTS_HELP), EXIT.ok;
-  const { agents } = openFromConfig(values);
+  const clear = checkArg('agents: --clear-restore', values['clear-restore'], checkRestoreId);
+  const { fleet, agents } = openFromConfig(values);
+  if (clear !== undefined) return clearCommand(fleet, agents, clear, values.json!);
   try {
     const rows = await Promise.all(
       agents.map(async (a) => {
@@ -50,6 +66,24 @@ export async function agentsCommand(argv: string[]): Promise<number> {
         );
       }
     return rows.every((r) => r.ok) ? EXIT.ok : EXIT.failed;
+  } finally {
+    agents.forEach((a) => a.close());
+  }
+}
+
+async function clearCommand(fleet: FleetConfig, agents: AgentHandle[], restoreId: string, json: boolean): Promise<number> {
+  try {
+    const out = await clearRestore(fleet, agents, restoreId, (w) => say(`warning: ${w}`));
+    if (json) console.log(JSON.stringify({ restoreId, agents: out }));
+    else {
+      for (const o of out) {
+        if (o.result === 'cleared') console.log(`${o.node} cleared restore ${restoreId}${o.detail ? ` (of backup ${o.detail})` : ''}`);
+        else if (o.result === 'none') console.log(`${o.node} holds nothing of restore ${restoreId}`);
+        else console.log(`${o.node} ${o.result === 'refused' ? 'REFUSED' : 'UNREACHABLE'} ${o.detail}`);
+      }
+      if (out.every((o) => o.result === 'none')) say(`no agent held restore ${restoreId}: check the id ('tandem status' shows the last restore)`);
+    }
+    return out.every((o) => o.result === 'cleared' || o.result === 'none') ? EXIT.ok : EXIT.failed;
   } finally {
     agents.forEach((a) => a.close());
   }

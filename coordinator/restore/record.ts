@@ -128,6 +128,17 @@ export function readRestoreRecord(stateDir: string, warn: (message: string) => v
   }
 }
 
+/**
+ * Marks the record of `restoreId` ended (not ok, with `reason`) when it names that restore and has
+ * not ended: `tandem status` then no longer offers to resume it. True when it did.
+ */
+export function endRestoreRecord(stateDir: string, restoreId: string, reason: string, warn: (message: string) => void, now: () => number = Date.now): boolean {
+  const read = readRestoreRecord(stateDir, warn);
+  if (!read || read.record.restoreId !== restoreId || read.record.ended) return false;
+  writeAtomically(stateDir, { ...read.record, ended: { atMs: now(), ok: false, reason } });
+  return true;
+}
+
 /** The command that resumes the record's run, quoted for a POSIX shell. */
 export function resumeCommand(r: Pick<RestoreRecord, 'resume'>): string {
   return ['tandem', ...r.resume].map(shellWord).join(' ');

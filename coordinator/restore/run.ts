@@ -3,7 +3,7 @@
  * them before the next starts (a barrier); the first failure stops the restore where it is, and
  * running it again with the same restore id resumes it, every phase being idempotent.
  */
-import { RESTORE_RUN_PHASES } from '../../shared/contract';
+import { BETWEEN_PHASES_MS, RESTORE_RUN_PHASES } from '../../shared/contract';
 import { errorMessage } from '../../shared/errors';
 import type { PhaseReport, RoleProgress } from '../../shared/generated/tandem/v2/agent';
 import type { Manifest } from '../../shared/manifest';
@@ -64,8 +64,43 @@ export interface CheckedManifest {
   sha256: string;
 }
 
-/** Runs every phase of the plan; never throws for a failed phase, it reports it. */
+/** Deadline of EndRestore on each agent, ms: a short call, and the run is over already. */
+export const END_RESTORE_TIMEOUT_MS = 10_000;
+
+/**
+ * Runs every phase of the plan; never throws for a failed phase, it reports it. However the run
+ * ends (done, failed, interrupted), every agent of the plan is then told (EndRestore), so that a
+ * backup right after it is not refused for the agents' hold between phases.
+ */
 export async function runRestore(
+  fleet: FleetConfig,
+  agents: readonly AgentHandle[],
+  checked: CheckedManifest,
+  plan: RestorePlan,
+  restoreId: string,
+  reporter: RestoreReporter,
+  signal?: AbortSignal,
+): Promise<RestoreOutcome> {
+  try {
+    return await runPhases(fleet, agents, checked, plan, restoreId, reporter, signal);
+  } finally {
+    await endRestore(agents, plan, restoreId, reporter);
+  }
+}
+
+/** EndRestore on every agent of the plan, whatever the signal says (an interrupted run ends too); an agent not told keeps its hold until it runs out. */
+async function endRestore(agents: readonly AgentHandle[], plan: RestorePlan, restoreId: string, reporter: RestoreReporter): Promise<void> {
+  const nodes = [...new Set(plan.steps.map((s) => s.node))];
+  const settled = await Promise.allSettled(nodes.map(async (node) => {
+    const a = agents.find((x) => x.node === node);
+    if (a) await a.endRestore(restoreId, END_RESTORE_TIMEOUT_MS);
+  }));
+  settled.forEach((r, i) => {
+    if (r.status === 'rejected') reporter.say(`  warning: ${nodes[i]} was not told that restore ${restoreId} ended (${errorMessage(r.reason)}): a backup on it waits up to ${BETWEEN_PHASES_MS / 1000} s`);
+  });
+}
+
+async function runPhases(
   fleet: FleetConfig,
   agents: readonly AgentHandle[],
   { manifest, sha256 }: CheckedManifest,

@@ -133,7 +133,7 @@ export const HOSTILE_CALLERS: HostileCaller[] = [
 
 /**
  * Has `caller` try every kind of RPC on n1 of a started fleet (Describe, Prepare, Commit, Abort,
- * GetStatus, Watch, Restore); returns what went wrong: every call must fail with the caller's
+ * GetStatus, Watch, Restore, ClearRestore, EndRestore); returns what went wrong: every call must fail with the caller's
  * code, and n1 must know nothing of the backup afterwards.
  */
 export async function tryHostileCaller(f: TestFleet, caller: HostileCaller): Promise<string[]> {
@@ -159,6 +159,8 @@ export async function tryHostileCaller(f: TestFleet, caller: HostileCaller): Pro
       ['GetStatus', () => h.status(id, 3000)],
       ['Watch', () => h.watch(id, 3000, () => undefined)],
       ['Restore', () => h.restore(restore, 3000)],
+      ['ClearRestore', () => h.clearRestore(restore.restoreId, 3000)],
+      ['EndRestore', () => h.endRestore(restore.restoreId, 3000)],
     ];
     for (const [what, call] of calls) {
       const p = await refusedWith(what, call, caller.code);

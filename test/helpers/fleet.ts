@@ -34,6 +34,8 @@ export interface TestAgent {
   metricsPort?: number;
   /** /metrics over HTTPS with the agent's certificate, client certificates required. */
   metricsTls?: boolean;
+  /** The agent's `health` settings (probe interval and deadline), when not the defaults. */
+  health?: { intervalSeconds?: number; timeoutSeconds?: number };
   process?: ChildProcess;
   log: string[];
 }
@@ -74,7 +76,7 @@ process.prependListener('exit', () => running.forEach((p) => p.kill('SIGKILL')))
 
 /** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
 export async function makeFleet(
-  specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls'; port?: number }[],
+  specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls'; port?: number; health?: TestAgent['health'] }[],
   opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown> } = {},
 ): Promise<TestFleet> {
   const dir = await scratchDir('fleet');
@@ -97,6 +99,7 @@ export async function makeFleet(
       roles: s.roles ?? { rehearsal: {} },
       metrics: Boolean(s.metrics),
       metricsTls: s.metrics === 'tls',
+      health: s.health,
       log: [],
     };
     if (a.roles.rehearsal) a.roles = { ...a.roles, rehearsal: { markerDir: a.markerDir, ...(a.roles.rehearsal as object) } };
@@ -146,6 +149,7 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
       roles: a.roles,
       // Port 0: the system picks a free one (no clash with other test runs on the machine).
       ...(a.metrics ? { metrics: { listen: '127.0.0.1:0', tls: a.metricsTls } } : {}),
+      ...(a.health ? { health: a.health } : {}),
     }),
   );
 }

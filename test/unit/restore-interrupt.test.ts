@@ -32,12 +32,17 @@ const plan = { steps: [{ node: 'n1', options: { createSchema: true } }], lines: 
 test('an abort settles the phase in flight and starts no other', async () => {
   const controller = new AbortController();
   const phases: number[] = [];
+  const ended: string[] = [];
   const agent = {
     node: 'n1',
     restore(req: { phase: number }, _deadline: number, signal?: AbortSignal) {
       phases.push(req.phase);
       // The agent's call ends only when it is aborted, as a long fetch does.
       return new Promise((_, reject) => signal!.addEventListener('abort', () => reject(new Error('cancelled')), { once: true }));
+    },
+    async endRestore(restoreId: string) {
+      ended.push(restoreId);
+      return { ended: true };
     },
   } as unknown as AgentHandle;
   const running = runRestore(fleet, [agent], checked, plan, 'restore-20260101T000000Z', { say() {} }, controller.signal);
@@ -47,6 +52,8 @@ test('an abort settles the phase in flight and starts no other', async () => {
   assert.is(outcome.failedPhase, 'fetch');
   assert.is(phases.length, 1);
   assert.match(outcome.problems[0], /cancelled/);
+  // The run ended, interrupted: the agent is told, so that a backup need not wait out its hold.
+  assert.equal(ended, ['restore-20260101T000000Z']);
 });
 
 test('an abort between phases starts no further phase', async () => {
@@ -64,6 +71,27 @@ test('an abort between phases starts no further phase', async () => {
   assert.is(phases.length, 1);
   assert.is(outcome.failedPhase, 'schema');
   assert.match(outcome.problems[0], /schema not started: interrupted by SIGTERM/);
+});
+
+test('every run ends with EndRestore on each agent of the plan, and one that does not answer is only a warning', async () => {
+  const said: string[] = [];
+  const ended: string[] = [];
+  const twoNodes = { ...plan, steps: [{ node: 'n1', options: { createSchema: true } }, { node: 'n2', options: {} }] } as unknown as RestorePlan;
+  const agent = (node: string, answers: boolean) => ({
+    node,
+    async restore() {
+      throw new Error(`${node}: fetch failed: UNAVAILABLE`);
+    },
+    async endRestore(restoreId: string) {
+      if (!answers) throw new Error(`${node}: endRestore failed: UNAVAILABLE: No connection established`);
+      ended.push(`${node} ${restoreId}`);
+      return { ended: true };
+    },
+  }) as unknown as AgentHandle;
+  const outcome = await runRestore(fleet, [agent('n1', true), agent('n2', false)], checked, twoNodes, 'restore-20260101T000000Z', { say: (l) => said.push(l) });
+  assert.is(outcome.failedPhase, 'fetch');
+  assert.equal(ended, ['n1 restore-20260101T000000Z']);
+  assert.ok(said.some((l) => /warning: n2 was not told that restore restore-20260101T000000Z ended \(.*UNAVAILABLE.*\): a backup on it waits up to 60 s/.test(l)), said.join('\n'));
 });
 
 test('the interrupted lines name the restore id, its phase and how to resume it', () => {

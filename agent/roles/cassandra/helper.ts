@@ -7,6 +7,7 @@
  * The helper is held while a backup is prepared (Commit must find it warm) and stops after
  * `idleMs` without calls and holds, so an idle agent does not keep a JVM resident all day.
  */
+import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CommandError, TandemError, ValidationError, errorMessage } from '../../../shared/errors';
 import type { Exec, RunningProcess } from '../../../shared/exec';
@@ -37,6 +38,18 @@ interface Pending {
   reject(err: Error): void;
   /** The JVM's STARTED line (SNAPSHOT): its JMX call is leaving. */
   started?(): void;
+  /** A health probe's call: it neither keeps the JVM from idling out nor holds it. */
+  probe?: boolean;
+}
+
+/** Options of one call to the JVM. */
+interface CallOptions {
+  /** Runs when the JVM says the call is leaving (SNAPSHOT). */
+  onStarted?: () => void;
+  /** Gives the call up (its late answer is dropped). */
+  signal?: AbortSignal;
+  /** A health probe's call: not counted as work for the idle timer. */
+  probe?: boolean;
 }
 
 interface Jvm {
@@ -85,6 +98,29 @@ export class CassandraHelper {
   }
 
   ping = async (): Promise<void> => void (await this.call(['PING'], 30_000));
+
+  /**
+   * Whether Cassandra's JMX answers, for the health service: a JMX round trip (VERSION) through the
+   * JVM when it runs, else a TCP connection to the JMX port. A probe every few seconds must neither
+   * start a JVM (seconds of CPU) nor keep one from idling out, so it never counts as work.
+   */
+  async reachable(signal: AbortSignal): Promise<void> {
+    if (this.jvmNow) return void (await this.call(['VERSION'], 30_000, { signal, probe: true }));
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect({ host: this.o.jmx.host, port: this.o.jmx.port });
+      const done = (err?: Error) => {
+        signal.removeEventListener('abort', abort);
+        socket.destroy();
+        if (err) reject(new TandemError(`nothing answers at ${this.where}: ${err.message}`));
+        else resolve();
+      };
+      const abort = () => done(new Error('no connection before the deadline'));
+      if (signal.aborted) return abort();
+      signal.addEventListener('abort', abort, { once: true });
+      socket.once('connect', () => done());
+      socket.once('error', done);
+    });
+  }
   version = async (): Promise<string> => this.call(['VERSION'], 30_000);
   ring = async (): Promise<RingNode[]> => parseRing(await this.call(['RING'], 60_000));
   schemaVersions = async (): Promise<Record<string, string[]>> => parseSchemaReply(await this.call(['SCHEMA'], 60_000));
@@ -95,7 +131,7 @@ export class CassandraHelper {
    * instants. `onStarted` runs when the JVM says the call is leaving, long before it returns.
    */
   snapshot = async (tag: string, keyspaces: readonly string[], onStarted?: () => void) =>
-    parseSpan(await this.call(['SNAPSHOT', tag, keyspaces.length ? keyspaces.join(',') : '-'], 600_000, onStarted));
+    parseSpan(await this.call(['SNAPSHOT', tag, keyspaces.length ? keyspaces.join(',') : '-'], 600_000, { onStarted }));
   /** Flushes the keyspace's memtables, so that the snapshot's own flush has little left to write. */
   flush = async (keyspace: string) => parseSpan(await this.call(['FLUSH', keyspace], 600_000));
   /** `nodetool import` of one table from `folder`. */
@@ -110,9 +146,9 @@ export class CassandraHelper {
   }
 
   /** Sends one request and waits for its reply; ERR replies are TandemErrors with Cassandra's message. */
-  private async call(words: string[], timeoutMs: number, onStarted?: () => void): Promise<string> {
+  private async call(words: string[], timeoutMs: number, opts: CallOptions = {}): Promise<string> {
     for (const w of words) if (!WORD.test(w)) throw new ValidationError(`JMX helper: ${JSON.stringify(w)} holds whitespace`);
-    clearTimeout(this.idleTimer);
+    if (!opts.probe) clearTimeout(this.idleTimer);
     // A warm JVM is written to at once, without a turn of the event loop: Commit's snapshot
     // request leaves before the other roles' cuts run.
     const jvm = this.jvmNow ?? (await this.connect());
@@ -123,12 +159,20 @@ export class CassandraHelper {
           jvm.pending.delete(id);
           reject(new TandemError(`JMX call ${words[0]} got no answer from ${this.where} within ${timeoutMs / 1000} s`));
         }, timeoutMs);
-        const settle = (f: () => void) => { clearTimeout(timer); jvm.pending.delete(id); f(); };
-        jvm.pending.set(id, { resolve: (p) => settle(() => resolve(p)), reject: (e) => settle(() => reject(e)), started: onStarted });
+        const abort = () => settle(() => reject(new TandemError(`JMX call ${words[0]} to ${this.where} given up`)));
+        const settle = (f: () => void) => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', abort);
+          jvm.pending.delete(id);
+          f();
+        };
+        jvm.pending.set(id, { resolve: (p) => settle(() => resolve(p)), reject: (e) => settle(() => reject(e)), started: opts.onStarted, probe: opts.probe });
+        if (opts.signal?.aborted) return abort();
+        opts.signal?.addEventListener('abort', abort, { once: true });
         jvm.proc.stdin.write(`${id} ${words.join(' ')}\n`);
       });
     } finally {
-      this.armIdle();
+      if (!opts.probe) this.armIdle();
     }
   }
 
@@ -139,7 +183,7 @@ export class CassandraHelper {
   private armIdle(): void {
     clearTimeout(this.idleTimer);
     // Never while a call is in flight: an import of a large table can outlast the idle time.
-    if (!this.o.idleMs || this.holds.size || this.jvmNow?.pending.size) return;
+    if (!this.o.idleMs || this.holds.size || [...(this.jvmNow?.pending.values() ?? [])].some((p) => !p.probe)) return;
     this.idleTimer = setTimeout(() => this.close(), this.o.idleMs);
     this.idleTimer.unref();
   }

@@ -131,6 +131,7 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec, hos
       await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/cassandra`);
     },
     restore: (phase: RestorePhase, ctx: RestoreContext) => restoreCassandra(s, phase, ctx, helper, exec),
+    health: (signal) => helper.reachable(signal),
     async recover(activeTag: string | null, log: Logger) {
       // In the background: the helper JVM is compiled and started first (seconds on a busy host),
       // and the agent serves meanwhile. A backup begun since is never taken for debris: its tag

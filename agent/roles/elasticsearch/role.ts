@@ -91,6 +91,14 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
       return withClient(async (c) => ({ elasticsearch: await es.esVersion(c) })).catch(() => ({}));
     },
 
+    async health(signal: AbortSignal) {
+      // Reachable and not red: a red cluster answers but cannot snapshot or restore TheHive's index.
+      const health = await withClient((c) => c.cluster.health({}, { signal, maxRetries: 0 })).catch((err: unknown) => {
+        throw new PreconditionError(esProblem(err, s.url), {}, { cause: err });
+      });
+      if (health.status === 'red') throw new PreconditionError(`Elasticsearch at ${s.url} answers, but its cluster health is red`);
+    },
+
     async preflight(ctx: RoleContext): Promise<CheckResult[]> {
       if (skipIndex(ctx)) return [{ name: 'skipped', ok: true, message: '--skip-index: the index is not backed up and must be rebuilt on restore' }];
       return withClient(async (c) => {

@@ -108,6 +108,18 @@ export function filesRole(settings: FilesSettings): RestorableRole {
 
     async recover(_activeTag: string | null, _log: Logger) {},
 
+    // Readable, as preflight checks: the agent only reads the store during a backup, and a
+    // hardened unit (systemd/tandem-agent.service) may keep it read-only.
+    async health(signal: AbortSignal) {
+      let problem: string | null;
+      if (s.store === 'localfs') problem = await checkFolder(s.location);
+      else {
+        const client = storeClient(s);
+        problem = await checkBucket(client, s.bucket, signal).finally(() => client.destroy());
+      }
+      if (problem) throw new PreconditionError(problem);
+    },
+
     async restore(phase: RestorePhase, ctx: RestoreContext) {
       return restoreFiles(phase, ctx, s);
     },

@@ -51,10 +51,10 @@ export function storeClient(r: ResolvedS3Store, env: NodeJS.ProcessEnv = process
 }
 
 /** Read-only check: the bucket exists and can be listed; null when fine. */
-export async function checkBucket(client: S3Client, bucket: string): Promise<string | null> {
+export async function checkBucket(client: S3Client, bucket: string, signal?: AbortSignal): Promise<string | null> {
   try {
-    await client.send(new (s3Sdk().HeadBucketCommand)({ Bucket: bucket }));
-    await client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, MaxKeys: 1 }));
+    await client.send(new (s3Sdk().HeadBucketCommand)({ Bucket: bucket }), { abortSignal: signal });
+    await client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, MaxKeys: 1 }), { abortSignal: signal });
     return null;
   } catch (err) {
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

@@ -429,6 +429,26 @@ export interface DeleteSnapshotResponse {
   existed: boolean;
 }
 
+export interface ClearRestoreRequest {
+  restoreId: string;
+}
+
+export interface ClearRestoreResponse {
+  /** False when the agent held nothing of the restore. */
+  existed: boolean;
+  /** The backup the restore was restoring, from its record; empty when there was none. */
+  backupId: string;
+}
+
+export interface EndRestoreRequest {
+  restoreId: string;
+}
+
+export interface EndRestoreResponse {
+  /** False when the agent was not working on this restore (nothing to end). */
+  ended: boolean;
+}
+
 export interface StatusRequest {
   backupId: string;
 }
@@ -3030,6 +3050,308 @@ export const DeleteSnapshotResponse: MessageFns<DeleteSnapshotResponse> = {
   },
 };
 
+function createBaseClearRestoreRequest(): ClearRestoreRequest {
+  return { restoreId: "" };
+}
+
+export const ClearRestoreRequest: MessageFns<ClearRestoreRequest> = {
+  encode(message: ClearRestoreRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.restoreId !== "") {
+      writer.uint32(10).string(message.restoreId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearRestoreRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearRestoreRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.restoreId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClearRestoreRequest {
+    return {
+      restoreId: isSet(object.restoreId)
+        ? globalThis.String(object.restoreId)
+        : isSet(object.restore_id)
+        ? globalThis.String(object.restore_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ClearRestoreRequest): unknown {
+    const obj: any = {};
+    if (message.restoreId !== "") {
+      obj.restoreId = message.restoreId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClearRestoreRequest>, I>>(base?: I): ClearRestoreRequest {
+    return ClearRestoreRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearRestoreRequest>, I>>(object: I): ClearRestoreRequest {
+    const message = createBaseClearRestoreRequest();
+    message.restoreId = object.restoreId ?? "";
+    return message;
+  },
+};
+
+function createBaseClearRestoreResponse(): ClearRestoreResponse {
+  return { existed: false, backupId: "" };
+}
+
+export const ClearRestoreResponse: MessageFns<ClearRestoreResponse> = {
+  encode(message: ClearRestoreResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.existed !== false) {
+      writer.uint32(8).bool(message.existed);
+    }
+    if (message.backupId !== "") {
+      writer.uint32(18).string(message.backupId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClearRestoreResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClearRestoreResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.existed = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.backupId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClearRestoreResponse {
+    return {
+      existed: isSet(object.existed) ? globalThis.Boolean(object.existed) : false,
+      backupId: isSet(object.backupId)
+        ? globalThis.String(object.backupId)
+        : isSet(object.backup_id)
+        ? globalThis.String(object.backup_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ClearRestoreResponse): unknown {
+    const obj: any = {};
+    if (message.existed !== false) {
+      obj.existed = message.existed;
+    }
+    if (message.backupId !== "") {
+      obj.backupId = message.backupId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ClearRestoreResponse>, I>>(base?: I): ClearRestoreResponse {
+    return ClearRestoreResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ClearRestoreResponse>, I>>(object: I): ClearRestoreResponse {
+    const message = createBaseClearRestoreResponse();
+    message.existed = object.existed ?? false;
+    message.backupId = object.backupId ?? "";
+    return message;
+  },
+};
+
+function createBaseEndRestoreRequest(): EndRestoreRequest {
+  return { restoreId: "" };
+}
+
+export const EndRestoreRequest: MessageFns<EndRestoreRequest> = {
+  encode(message: EndRestoreRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.restoreId !== "") {
+      writer.uint32(10).string(message.restoreId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndRestoreRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndRestoreRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.restoreId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndRestoreRequest {
+    return {
+      restoreId: isSet(object.restoreId)
+        ? globalThis.String(object.restoreId)
+        : isSet(object.restore_id)
+        ? globalThis.String(object.restore_id)
+        : "",
+    };
+  },
+
+  toJSON(message: EndRestoreRequest): unknown {
+    const obj: any = {};
+    if (message.restoreId !== "") {
+      obj.restoreId = message.restoreId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndRestoreRequest>, I>>(base?: I): EndRestoreRequest {
+    return EndRestoreRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndRestoreRequest>, I>>(object: I): EndRestoreRequest {
+    const message = createBaseEndRestoreRequest();
+    message.restoreId = object.restoreId ?? "";
+    return message;
+  },
+};
+
+function createBaseEndRestoreResponse(): EndRestoreResponse {
+  return { ended: false };
+}
+
+export const EndRestoreResponse: MessageFns<EndRestoreResponse> = {
+  encode(message: EndRestoreResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ended !== false) {
+      writer.uint32(8).bool(message.ended);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndRestoreResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndRestoreResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ended = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EndRestoreResponse {
+    return { ended: isSet(object.ended) ? globalThis.Boolean(object.ended) : false };
+  },
+
+  toJSON(message: EndRestoreResponse): unknown {
+    const obj: any = {};
+    if (message.ended !== false) {
+      obj.ended = message.ended;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EndRestoreResponse>, I>>(base?: I): EndRestoreResponse {
+    return EndRestoreResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EndRestoreResponse>, I>>(object: I): EndRestoreResponse {
+    const message = createBaseEndRestoreResponse();
+    message.ended = object.ended ?? false;
+    return message;
+  },
+};
+
 function createBaseStatusRequest(): StatusRequest {
   return { backupId: "" };
 }
@@ -5430,6 +5752,37 @@ export const AgentService = {
       Buffer.from(DeleteSnapshotResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteSnapshotResponse => DeleteSnapshotResponse.decode(value),
   },
+  /**
+   * Removes what one restore left on this node: its record (restore.json), the markers of its
+   * finished phases and its working folders (fetched archives). For a restore that will not be
+   * resumed; its next run would start from the beginning. An id the agent holds nothing of is
+   * success (existed false); a restore whose phase runs, or that is between phases and not
+   * ended, is FAILED_PRECONDITION.
+   */
+  clearRestore: {
+    path: "/tandem.v2.Agent/ClearRestore" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ClearRestoreRequest): Buffer => Buffer.from(ClearRestoreRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ClearRestoreRequest => ClearRestoreRequest.decode(value),
+    responseSerialize: (value: ClearRestoreResponse): Buffer =>
+      Buffer.from(ClearRestoreResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ClearRestoreResponse => ClearRestoreResponse.decode(value),
+  },
+  /**
+   * The coordinator's run of one restore has ended (finished, failed or interrupted): no phase
+   * follows, so the agent stops holding backups out between phases at once. Keeps the record,
+   * so that the restore can still be resumed. An id the agent is not working on is a no-op.
+   */
+  endRestore: {
+    path: "/tandem.v2.Agent/EndRestore" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EndRestoreRequest): Buffer => Buffer.from(EndRestoreRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EndRestoreRequest => EndRestoreRequest.decode(value),
+    responseSerialize: (value: EndRestoreResponse): Buffer => Buffer.from(EndRestoreResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EndRestoreResponse => EndRestoreResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServer extends UntypedServiceImplementation {
@@ -5469,6 +5822,20 @@ export interface AgentServer extends UntypedServiceImplementation {
    * snapshot of a backup this agent is running is FAILED_PRECONDITION.
    */
   deleteSnapshot: handleUnaryCall<DeleteSnapshotRequest, DeleteSnapshotResponse>;
+  /**
+   * Removes what one restore left on this node: its record (restore.json), the markers of its
+   * finished phases and its working folders (fetched archives). For a restore that will not be
+   * resumed; its next run would start from the beginning. An id the agent holds nothing of is
+   * success (existed false); a restore whose phase runs, or that is between phases and not
+   * ended, is FAILED_PRECONDITION.
+   */
+  clearRestore: handleUnaryCall<ClearRestoreRequest, ClearRestoreResponse>;
+  /**
+   * The coordinator's run of one restore has ended (finished, failed or interrupted): no phase
+   * follows, so the agent stops holding backups out between phases at once. Keeps the record,
+   * so that the restore can still be resumed. An id the agent is not working on is a no-op.
+   */
+  endRestore: handleUnaryCall<EndRestoreRequest, EndRestoreResponse>;
 }
 
 export interface AgentClient extends Client {
@@ -5629,6 +5996,48 @@ export interface AgentClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteSnapshotResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Removes what one restore left on this node: its record (restore.json), the markers of its
+   * finished phases and its working folders (fetched archives). For a restore that will not be
+   * resumed; its next run would start from the beginning. An id the agent holds nothing of is
+   * success (existed false); a restore whose phase runs, or that is between phases and not
+   * ended, is FAILED_PRECONDITION.
+   */
+  clearRestore(
+    request: ClearRestoreRequest,
+    callback: (error: ServiceError | null, response: ClearRestoreResponse) => void,
+  ): ClientUnaryCall;
+  clearRestore(
+    request: ClearRestoreRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ClearRestoreResponse) => void,
+  ): ClientUnaryCall;
+  clearRestore(
+    request: ClearRestoreRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ClearRestoreResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The coordinator's run of one restore has ended (finished, failed or interrupted): no phase
+   * follows, so the agent stops holding backups out between phases at once. Keeps the record,
+   * so that the restore can still be resumed. An id the agent is not working on is a no-op.
+   */
+  endRestore(
+    request: EndRestoreRequest,
+    callback: (error: ServiceError | null, response: EndRestoreResponse) => void,
+  ): ClientUnaryCall;
+  endRestore(
+    request: EndRestoreRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EndRestoreResponse) => void,
+  ): ClientUnaryCall;
+  endRestore(
+    request: EndRestoreRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EndRestoreResponse) => void,
   ): ClientUnaryCall;
 }
 
