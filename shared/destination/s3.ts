@@ -13,6 +13,7 @@ import { ConfigError, NotFoundError, PreconditionError, TandemError, ValidationE
 import type { S3DestinationConfig } from './config';
 import { byteCounter } from './local';
 import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
+import { checkCap, readCapped, tooLarge } from './read';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
 
 /** Reads credentials from the config or the environment variables it names; undefined = SDK default chain. */
@@ -109,6 +110,27 @@ export class S3Destination implements Destination {
     } catch (err) {
       if ((err as Error).name === 'NoSuchKey' || httpStatus(err) === 404)
         throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath }, { cause: err });
+      throw err;
+    }
+  }
+
+  async readSmall(relPath: string, maxBytes: number): Promise<Buffer> {
+    checkCap(maxBytes);
+    const Bucket = this.config.bucket;
+    const Key = this.key(relPath);
+    const head = await this.stat(relPath);
+    if (!head) throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath });
+    if (head.size > maxBytes) throw tooLarge(relPath, this.describe(), maxBytes);
+    // The object may be replaced between the HEAD and the GET: the range asks for one byte past
+    // the cap, and the read stops there whatever the server sends.
+    try {
+      const r = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket, Key, Range: `bytes=0-${maxBytes}` }));
+      return await readCapped(r.Body as Readable, maxBytes, relPath, this.describe());
+    } catch (err) {
+      if ((err as Error).name === 'NoSuchKey' || httpStatus(err) === 404)
+        throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath }, { cause: err });
+      // An empty object has no byte 0: a range over it is refused (416), and it is simply empty.
+      if (httpStatus(err) === 416 || (err as Error).name === 'InvalidRange') return Buffer.alloc(0);
       throw err;
     }
   }

@@ -4,6 +4,7 @@
  * so `tandem backup --config .sandbox/fleet.yaml` works right after `up`.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
@@ -57,7 +58,8 @@ export async function writeFleet(): Promise<string> {
     };
     if (n.index === 1) {
       roles.elasticsearch = { url: ES_URL, repository: 'tandem', repositoryLocation: f.esRepoLocation, allowYellow: true };
-      roles.files = { store: 'localfs', location: p.files };
+      // Restores and drills of the sandbox go to scratch folders under the OS temp folder, or the drill's default.
+      roles.files = { store: 'localfs', location: p.files, restoreTargets: [p.files, path.join(p.state, 'drill'), '/var/tmp/tandem-drill', tmpdir()] };
     }
     const config = { node: n.name, listen: `127.0.0.1:${AGENT_PORT(n.index)}`, tls: tls(n.name), stateDir: path.join(f.agents, n.name, 'state'), roles };
     writeFileSync(path.join(f.agents, `${n.name}.yaml`), stringify(config));
