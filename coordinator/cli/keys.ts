@@ -13,7 +13,7 @@ import { watchInterrupt } from './interrupt';
 
 export const KEYS_HELP = `Usage: tandem keys init --dir DIR [--json]
        tandem keys list [--config FILE] [--json]
-       tandem keys rotate [--config FILE] [--identity FILE] [--dry-run] [--json]
+       tandem keys rotate [--config FILE] [--identity FILE] [--all] [--dry-run] [--json]
 
 init    creates DIR/age-identity.txt (mode 600, folder created with mode 700), an age identity
         in age-keygen's format, and prints its recipient (age1…) to put in the fleet file's
@@ -30,6 +30,8 @@ Options:
   -c, --config FILE     fleet file (YAML); default /etc/tandem/fleet.yaml
   -i, --identity FILE   age identity file (mode 600) that opens the current set keys (rotate);
                         default the fleet file's encryption.identity
+      --all             reseal every set key, also those set-key.json says are current (it is
+                        not authenticated: use after a removed key may have been misused)
   -n, --dry-run         say which sets rotate would reseal; opens and writes nothing
       --json            print one JSON object on stdout instead of text
   -h, --help            this help`;
@@ -38,6 +40,7 @@ const options = {
   dir: { type: 'string' },
   config: { type: 'string', short: 'c', default: '/etc/tandem/fleet.yaml' },
   identity: { type: 'string', short: 'i' },
+  all: { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', short: 'n', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -52,9 +55,9 @@ export async function keysCommand(argv: string[]): Promise<number> {
   const [action, ...extra] = positionals;
   if (extra.length) throw new UsageError(`keys: unexpected argument ${JSON.stringify(extra[0])}`);
   // Flags that belong to another action are refused rather than silently ignored.
-  const allowed: Record<string, (keyof Values)[]> = { init: ['dir'], list: ['config'], rotate: ['config', 'identity', 'dry-run'] };
+  const allowed: Record<string, (keyof Values)[]> = { init: ['dir'], list: ['config'], rotate: ['config', 'identity', 'all', 'dry-run'] };
   if (!action || !allowed[action]) throw new UsageError('keys: expected init, list or rotate (see tandem keys --help)');
-  for (const flag of ['dir', 'identity', 'dry-run'] as const) {
+  for (const flag of ['dir', 'identity', 'all', 'dry-run'] as const) {
     if (values[flag] && !allowed[action].includes(flag)) throw new UsageError(`keys ${action}: --${flag} is not an option of ${action}`);
   }
   if (action === 'init') return initAction(values);
@@ -140,7 +143,7 @@ async function rotateAction(values: Values): Promise<number> {
   const started = performance.now();
   let outcomes: RotationOutcome[];
   try {
-    outcomes = await rotateSetKeys(openDestination(fleet.destination), age.recipients, identities, { dryRun, signal: interrupt.signal });
+    outcomes = await rotateSetKeys(openDestination(fleet.destination), age.recipients, identities, { dryRun, all: values.all, signal: interrupt.signal });
   } catch (err) {
     if (interrupt.signal.aborted) return EXIT.interrupted;
     throw err;

@@ -30,6 +30,8 @@ export interface RotationOutcome {
 export interface RotationOptions {
   /** Says what would change without opening or writing anything; no identity needed. Default false. */
   dryRun?: boolean;
+  /** Reseals every set key, whatever set-key.json says (it is not authenticated yet). Default false. */
+  all?: boolean;
   /** Stops taking new sets; the set in flight finishes its pair of writes. */
   signal?: AbortSignal;
   /** Called as each set is done, for a line of output. */
@@ -48,20 +50,20 @@ export function needsReseal(s: Extract<SetKeyState, { state: 'sealed' }>, recipi
 export async function rotateSetKeys(dest: Destination, recipients: readonly string[], identities: readonly X25519Identity[], options: RotationOptions = {}): Promise<RotationOutcome[]> {
   const states = await readSetKeys(dest, options.signal);
   return runPool(states, ROTATE_PARALLELISM, options.signal, async (s) => {
-    const outcome = await rotateOne(dest, s, recipients, identities, options.dryRun ?? false);
+    const outcome = await rotateOne(dest, s, recipients, identities, options.dryRun ?? false, options.all ?? false);
     options.onSet?.(outcome);
     return outcome;
   });
 }
 
-async function rotateOne(dest: Destination, s: SetKeyState, recipients: readonly string[], identities: readonly X25519Identity[], dryRun: boolean): Promise<RotationOutcome> {
+async function rotateOne(dest: Destination, s: SetKeyState, recipients: readonly string[], identities: readonly X25519Identity[], dryRun: boolean, all: boolean): Promise<RotationOutcome> {
   if (s.state === 'clear') return { id: s.id, outcome: 'clear', before: null, added: [], removed: [] };
   if (s.state === 'damaged') return { id: s.id, outcome: 'failed', before: null, added: [], removed: [], problem: s.problem };
   const before = s.info && s.matches ? s.info.recipients : null;
   const added = recipients.filter((r) => !before?.includes(r));
   const removed = before ? before.filter((r) => !recipients.includes(r)) : [];
   const base = { id: s.id, before, added, removed, ...(s.problem ? { problem: s.problem } : {}) };
-  if (!needsReseal(s, recipients)) return { ...base, outcome: 'current' };
+  if (!all && !needsReseal(s, recipients)) return { ...base, outcome: 'current' };
   if (dryRun) return { ...base, outcome: 'would-reseal' };
   try {
     // Opened and sealed in memory first: an identity that does not open it writes nothing.

@@ -147,6 +147,9 @@ test('rotation on a chain of 10 sets: every set key opens with the new identity 
   }
   // A second rotation has nothing to do.
   assert.equal((await rotateSetKeys(dest, fleet, [newOps])).map((o) => o.outcome), ids.map(() => 'current'));
+  // --all reseals them anyway (set-key.json is not authenticated yet), to the same recipients.
+  assert.equal((await rotateSetKeys(dest, fleet, [newOps], { all: true })).map((o) => o.outcome), ids.map(() => 'resealed'));
+  assert.ok(openSetKey(((await readSetKey(dest, ids[0])) as { sealed: Buffer }).sealed, [recovery]));
 });
 
 test('rotation with an identity that opens nothing writes nothing and says which recipients would', async () => {
