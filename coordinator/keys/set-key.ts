@@ -42,6 +42,11 @@ export interface SealedContext {
  * the recipients it was written for when none matches; SetKeyError when it is damaged or altered.
  */
 export function openSetKey(sealed: Buffer, identities: readonly X25519Identity[], context: SealedContext = {}): X25519Identity {
+  return openSealed(sealed, identities, context).identity;
+}
+
+/** The identity and the identity file it was sealed as. */
+function openSealed(sealed: Buffer, identities: readonly X25519Identity[], context: SealedContext): { identity: X25519Identity; plain: Buffer } {
   const what = context.id ? `the set key of backup set ${context.id}` : 'the set key';
   if (sealed.length > SET_KEY_MAX_BYTES) throw new SetKeyError(`${what} is ${sealed.length} bytes, more than a set key can be (${SET_KEY_MAX_BYTES}): the set is damaged`, { backupId: context.id });
   let plain: Buffer;
@@ -63,12 +68,15 @@ export function openSetKey(sealed: Buffer, identities: readonly X25519Identity[]
     throw new SetKeyError(`${what} decrypts but does not hold an age identity (${errorMessage(err)}): the set is damaged or was not written by tandem`, { backupId: context.id }, { cause: err });
   }
   if (keys.length !== 1) throw new SetKeyError(`${what} holds ${keys.length} identities, not one: it was not written by tandem`, { backupId: context.id });
-  return keys[0];
+  return { identity: keys[0], plain };
 }
 
-/** The set key `sealed`, opened by `identities` and sealed again to `recipients`: what a rotation writes. The set's identity stays the same. */
+/**
+ * The set key `sealed`, opened by `identities` and sealed again to `recipients`: what a rotation
+ * writes. The identity file inside is the same, byte for byte (its creation time included).
+ */
 export function reseal(sealed: Buffer, identities: readonly X25519Identity[], recipients: readonly string[], context: SealedContext = {}): Buffer {
-  return seal(openSetKey(sealed, identities, context), recipients);
+  return encrypt(recipients, openSealed(sealed, identities, context).plain);
 }
 
 /** True when two recipient lists hold the same keys, in any order. */

@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -137,10 +138,14 @@ async function benchRotation(work: string): Promise<number[]> {
 /** Prints the age bench. */
 export async function ageBenchMain(): Promise<void> {
   console.log(`age: ${SIZE / MIB} MiB of random bytes, ${ROUNDS} rounds (shared/age and the reference alternate their order), files in the OS temp folder, not fsynced`);
+  // Wall time on a shared machine depends on what else runs: MiB per CPU-second depends much less.
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+  console.log(`  ${availableParallelism()} CPUs, load average ${load()} before`);
   const { rows, rotation } = await benchAge();
   console.log(`  ${'what'.padEnd(44)} ${'median'.padStart(12)} ${'worst'.padStart(12)}  ${'per core (median)'.padStart(18)}  rounds (MiB/s)`);
   for (const r of rows) {
     console.log(`  ${r.what.padEnd(44)} ${median(r.rates).toFixed(0).padStart(6)} MiB/s ${worst(r.rates).toFixed(0).padStart(6)} MiB/s  ${median(r.perCore).toFixed(0).padStart(6)} MiB/cpu-s  ${r.rates.map((x) => x.toFixed(0)).join(' ')}`);
   }
   console.log(`  rotation of 10 sets' set keys (one recipient replaced), local folder: median ${median(rotation).toFixed(3)} s, worst ${Math.max(...rotation).toFixed(3)} s (target < 5 s)`);
+  console.log(`  load average ${load()} after`);
 }

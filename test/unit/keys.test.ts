@@ -97,6 +97,8 @@ test('reseal keeps the set identity and changes who opens it', () => {
   const resealed = reseal(key.sealed, [ops], [r(newOps), r(recovery)]);
   assert.is(openSetKey(resealed, [newOps]).toString(), key.identity.toString());
   assert.throws(() => openSetKey(resealed, [ops]), (e: Error) => e instanceof SetKeyNoMatchError);
+  // The identity file inside is the one sealed at the backup, creation time included.
+  assert.ok(decrypt([newOps], resealed).equals(decrypt([ops], key.sealed)));
 });
 
 test('the pair at the destination: set-key.json names the recipients and the sha256 of set-key.age', async () => {
