@@ -8,6 +8,7 @@ import { loadYamlConfig } from '../shared/config/load';
 import { COMPRESSIONS, ROLE_NAMES } from '../shared/contract';
 import { destinationConfigSchema } from '../shared/destination';
 import { fleetBackupOptionsSchema } from '../shared/wire/backup-options';
+import { encryptionConfigSchema } from './keys/config';
 import { hasRule, retentionPolicySchema } from './retention/policy';
 
 // rehearsal: the protocol's test role, which only the tests' agent (test/helpers/agent-main.ts) plays.
@@ -76,6 +77,11 @@ export const fleetConfigSchema = z.strictObject({
    * needs flags.
    */
   retention: retentionPolicySchema.refine(hasRule, 'give at least one of keep_last, keep_daily, keep_weekly, keep_monthly').optional(),
+  /**
+   * Encryption of backup sets: `{mode: none}` (default) or `{mode: age, recipients: [age1…, …],
+   * identity?: /path/to/identity.txt}`; see docs/encryption.md.
+   */
+  encryption: encryptionConfigSchema,
   /** Folder for the coordinator's own state: backup.lock while `tandem backup` runs; default /var/lib/tandem. */
   stateDir: absolutePath.default('/var/lib/tandem'),
 });

@@ -4,8 +4,9 @@
  * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) and `restore-node`
  * (one node's restore against the vendor's commands for that node) run only when named.
  * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `retention` (a year
- * of sets at a local folder), `rsync` (archive streams to a private sshd) and `files` (a store of
- * a million attachments) need no sandbox and
+ * of sets at a local folder), `rsync` (archive streams to a private sshd), `files` (a store of
+ * a million attachments) and `age` (the age format's encrypt and decrypt rates, key rotation)
+ * need no sandbox and
  * run only when named.
  */
 import { readdir } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 import { restoreNodeMain } from './restore-node';
 import { agentRssMain } from './agent-rss';
+import { ageBenchMain } from './age';
 import { filesBenchMain } from './files';
 import { benchRetention } from './retention';
 import { benchRsync } from './rsync';
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
   if (only === 'retention') return printRetention();
   if (only === 'restore-node') return restoreNodeMain(process.argv.slice(3));
   if (only === 'rsync') return printRsync();
+  if (only === 'age') return ageBenchMain();
   const env = readSandboxEnv();
   const rounds = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
   if (!only || only === 'backup') {
