@@ -77,7 +77,7 @@ process.prependListener('exit', () => running.forEach((p) => p.kill('SIGKILL')))
 /** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
 export async function makeFleet(
   specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls'; port?: number; health?: TestAgent['health'] }[],
-  opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown> } = {},
+  opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown>; trustedSigningKeys?: string[] } = {},
 ): Promise<TestFleet> {
   const dir = await scratchDir('fleet');
   const pki = join(dir, 'pki');
@@ -121,7 +121,7 @@ export async function makeFleet(
       stateDir: coordinatorDir,
       agents: entries,
       destination: opts.destination ?? { type: 'local', path: destDir },
-      signing: signingBlock(signing),
+      signing: signingBlock(signing, opts.trustedSigningKeys),
       // The lease outlives the wait for votes (the fleet file's schema refuses less).
       backup: { leaseMs: opts.leaseMs ?? Math.max(30_000, opts.prepareTimeoutMs ?? 10_000), prepareTimeoutMs: opts.prepareTimeoutMs ?? 10_000, commitTimeoutMs: 5000 },
     }),

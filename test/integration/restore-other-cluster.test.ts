@@ -40,6 +40,8 @@ async function setUp(env: NonNullable<ReturnType<typeof sandboxEnvOrNull>>): Pro
   source = await makeFleet(env.cassandra.nodes.map((n) => ({ node: n.name, roles: { cassandra: cassandraRoleSettings(env, n) } })), { prepareTimeoutMs: 120_000 });
   target = await makeFleet([{ node: 'other1', roles: { cassandra: cassandraRoleSettings(env, otherClusterNode()) } }], {
     destination: { type: 'local', path: source.destDir },
+    // Another cluster's fleet file believes the source fleet's sets by listing its public key.
+    trustedSigningKeys: [source.signing.pub],
   });
   await Promise.all([startFleet(source), startFleet(target)]);
 }

@@ -12,7 +12,7 @@ import { CLI_MAIN, makeFleet, removeFleet, runCli, startFleet, type TestFleet } 
 const ID = 'restore-status-000';
 let f: TestFleet;
 test.before(async () => {
-  f = await makeFleet([{ node: 'n1', roles: { rehearsal: { shipMs: 100, restoreMs: 2000 } } }, { node: 'n2', roles: { rehearsal: { shipMs: 100, restoreMs: 2000 } } }]);
+  f = await makeFleet([{ node: 'n1', roles: { rehearsal: { shipMs: 100, restoreMs: 6000 } } }, { node: 'n2', roles: { rehearsal: { shipMs: 100, restoreMs: 6000 } } }]);
   await startFleet(f);
   const b = await runCli(['backup', '--config', f.fleetFile, '--id', ID]);
   assert.is(b.code, 0, b.stderr);
