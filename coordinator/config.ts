@@ -8,6 +8,7 @@ import { loadYamlConfig } from '../shared/config/load';
 import { COMPRESSIONS, ROLE_NAMES } from '../shared/contract';
 import { destinationConfigSchema } from '../shared/destination';
 import { fleetBackupOptionsSchema } from '../shared/wire/backup-options';
+import { encryptionConfigSchema } from './keys/config';
 import { hasRule, retentionPolicySchema } from './retention/policy';
 
 // rehearsal: the protocol's test role, which only the tests' agent (test/helpers/agent-main.ts) plays.
@@ -35,6 +36,17 @@ export const fleetConfigSchema = z.strictObject({
     .refine((a) => new Set(a.map((x) => x.node)).size === a.length, 'node names must be unique'),
   /** Where backup sets are written. */
   destination: destinationConfigSchema,
+  /**
+   * The key that signs every set's manifest and marker, and the public keys whose signatures are
+   * believed (the key's own is implicitly): anything at the destination without a trusted
+   * signature is never used. Make the pair with `tandem certs signing --dir DIR`.
+   */
+  signing: z.strictObject({
+    /** The Ed25519 private key (PEM, mode 600). */
+    key: absolutePath,
+    /** Public keys (PEM) of earlier signing keys whose sets are still trusted; default none. */
+    trusted: z.array(absolutePath).max(64).default([]),
+  }),
   backup: z
     .strictObject({
       /** Compression of Cassandra table archives: bzip2 (.tbz, default), xz or none. */
@@ -65,6 +77,11 @@ export const fleetConfigSchema = z.strictObject({
    * needs flags.
    */
   retention: retentionPolicySchema.refine(hasRule, 'give at least one of keep_last, keep_daily, keep_weekly, keep_monthly').optional(),
+  /**
+   * Encryption of backup sets: `{mode: none}` (default) or `{mode: age, recipients: [age1…, …],
+   * identity?: /path/to/identity.txt}`; see docs/encryption.md.
+   */
+  encryption: encryptionConfigSchema,
   /** Folder for the coordinator's own state: backup.lock while `tandem backup` runs; default /var/lib/tandem. */
   stateDir: absolutePath.default('/var/lib/tandem'),
 });

@@ -8,6 +8,7 @@ import { TANDEM_VERSION } from '../shared/version';
 import { AGENTS_HELP, agentsCommand } from './cli/agents';
 import { BACKUP_HELP, backupCommand } from './cli/backup';
 import { CERTS_HELP, certsCommand } from './cli/certs';
+import { KEYS_HELP, keysCommand } from './cli/keys';
 import { EXIT } from './cli/common';
 import { exitWhenFlushed } from './cli/exit';
 import { LIST_HELP, listCommand } from './cli/list';
@@ -37,6 +38,7 @@ const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: st
   status: { run: statusCommand, help: STATUS_HELP, summary: 'show the running backup, unfinished runs and the last one' },
   agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },
   certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA and node certificates' },
+  keys: { run: keysCommand, help: KEYS_HELP, summary: 'create age identities, list and rotate the keys of encrypted sets' },
 };
 
 const HELP = `tandem ${TANDEM_VERSION}: coordinated hot backups for TheHive clusters

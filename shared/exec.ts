@@ -59,7 +59,12 @@ export const runCommand: CommandRunner = (argv, options = {}) => {
     if (outBytes < maxStdout) out.push(chunk);
     outBytes += chunk.length;
   });
-  if (options.input !== undefined) child.stdin!.end(options.input);
+  if (options.input !== undefined) {
+    // A program that exits before reading all its input makes the write fail with EPIPE; its
+    // exit status is the failure to report, not an unhandled 'error' that kills the process.
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(options.input);
+  }
   return exited.then(({ code, signal }) => {
     const stdout = Buffer.concat(out).toString('utf8');
     if (code !== null && (options.okCodes ?? [0]).includes(code)) return { stdout, stderr: stderrTail(), exitCode: code };

@@ -1,23 +1,26 @@
 /**
- * Reads the backup sets present at a destination: complete ones have a valid manifest. Only the
- * top-level folders are listed and each one's manifest read: a destination of hundreds of sets
- * of thousands of files each is never listed file by file (only incomplete and pruned folders,
- * whose size is shown, are).
+ * Reads the backup sets present at a destination: complete ones have a manifest whose signature
+ * holds (set-trust.ts decides). Only the top-level folders are listed and each one's manifest
+ * read: a destination of hundreds of sets of thousands of files each is never listed file by
+ * file (only incomplete, untrusted and pruned folders, whose size is shown, are).
  */
-import { openDestination, readAll, type Destination, type DestinationConfig } from '../../shared/destination';
-import { errorMessage, NotFoundError } from '../../shared/errors';
-import { manifestDigest, manifestPath, parseManifest, type Manifest } from '../../shared/manifest';
+import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
+import { errorMessage, NotFoundError, TandemError } from '../../shared/errors';
+import type { Manifest } from '../../shared/manifest';
 import { BACKUP_ID, checkBackupId } from '../../shared/names';
 import { runPool } from '../../shared/pool';
-import { PRUNED_MARKER, prunedMarkerPath } from '../retention/marker';
+import { PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, readMarker } from '../retention/marker';
+import { manifestVerdict, untrustedAdvice, type SetTrust, type UntrustedReason } from './set-trust';
 
 /**
- * What a folder at the destination is: `complete` (a valid manifest), `incomplete` (no manifest:
+ * What a folder at the destination is: `complete` (a trusted manifest), `incomplete` (no manifest:
  * a backup never finished, or still running), `pruned` (a set a prune removed, or is removing,
- * whose folder still holds files later sets need), `unreadable` (a manifest this tandem cannot
- * read: damaged, or of another format; never touched by a prune).
+ * whose folder still holds files later sets need; its marker signed), `untrusted` (a manifest
+ * whose signature or fields do not hold: planted, altered, or written before sets were signed;
+ * never used, never touched by a prune), `unreadable` (a signed manifest this tandem cannot read,
+ * of another format, or a folder the destination did not let be read; never touched by a prune).
  */
-export type SetStatus = 'complete' | 'incomplete' | 'pruned' | 'unreadable';
+export type SetStatus = 'complete' | 'incomplete' | 'pruned' | 'untrusted' | 'unreadable';
 
 /** One backup set as listed. */
 export interface CatalogEntry {
@@ -27,76 +30,105 @@ export interface CatalogEntry {
   bytes: number;
   completedAt?: string;
   snapshotSpreadMs?: number | null;
-  /** Why the manifest of an unreadable set does not read. */
+  /** Why an untrusted set is not believed. */
+  reason?: UntrustedReason;
+  /** Why the manifest of an unreadable or untrusted set is not used. */
   problem?: string;
+  /** A pruned.json in the folder that was ignored, and why (unsigned, another folder's). */
+  ignoredMarker?: string;
 }
 
-/** One folder of the destination's root, with its manifest when it reads. */
+/** One folder of the destination's root, with its manifest when it is trusted. */
 export interface ScannedSet {
   id: string;
   status: SetStatus;
   manifest: Manifest | null;
+  /** sha256 of the trusted manifest's bytes. */
+  sha256?: string;
+  reason?: UntrustedReason;
   problem?: string;
+  ignoredMarker?: string;
 }
 
 /** How many folders are looked at at once (stat, read): a remote destination answers each in a round trip. */
 const SCAN_PARALLELISM = 8;
 
 /** Every backup set folder at the root, sorted by id; folders whose name is not a backup id are not tandem's and are left out. */
-export async function scanSets(dest: Destination): Promise<ScannedSet[]> {
+export async function scanSets(dest: Destination, trust: SetTrust): Promise<ScannedSet[]> {
   const ids = (await dest.folders('')).filter((id) => BACKUP_ID.test(id));
-  return runPool(ids, SCAN_PARALLELISM, undefined, async (id): Promise<ScannedSet> => {
-    const [manifest, marker] = await Promise.all([dest.stat(manifestPath(id)), dest.stat(prunedMarkerPath(id))]);
-    // The marker wins over a manifest: a prune killed between the two is still a prune under way.
-    if (marker) return { id, status: 'pruned', manifest: null };
-    if (!manifest) return { id, status: 'incomplete', manifest: null };
-    try {
-      return { id, status: 'complete', manifest: parseManifest(await readAll(dest, manifestPath(id)), id) };
-    } catch (err) {
-      return { id, status: 'unreadable', manifest: null, problem: errorMessage(err) };
+  return runPool(ids, SCAN_PARALLELISM, undefined, (id) => scanSet(dest, id, trust));
+}
+
+/** One folder's status; a read error of the destination makes it unreadable, never complete or removable. */
+export async function scanSet(dest: Destination, id: string, trust: SetTrust): Promise<ScannedSet> {
+  try {
+    let ignoredMarker: string | undefined;
+    if (await dest.stat(prunedMarkerPath(id))) {
+      const marker = await readMarker(dest, id, trust);
+      // A signed marker wins over a manifest: a prune killed between the two is still a prune under way.
+      if (marker.kind === 'trusted') return { id, status: 'pruned', manifest: null };
+      if (marker.kind === 'untrusted') ignoredMarker = `${PRUNED_MARKER} ignored (${marker.reason}: ${marker.detail})`;
     }
-  });
+    const with_ = (s: ScannedSet): ScannedSet => (ignoredMarker ? { ...s, ignoredMarker } : s);
+    const v = await manifestVerdict(dest, id, trust);
+    if (!v) return with_({ id, status: 'incomplete', manifest: null });
+    if (v.kind === 'trusted') return with_({ id, status: 'complete', manifest: v.manifest, sha256: v.sha256 });
+    if (v.kind === 'untrusted') return with_({ id, status: 'untrusted', manifest: null, reason: v.reason, problem: v.detail });
+    return with_({ id, status: 'unreadable', manifest: null, problem: v.problem });
+  } catch (err) {
+    return { id, status: 'unreadable', manifest: null, problem: errorMessage(err) };
+  }
 }
 
 /** Lists every backup set folder at the destination, sorted by id (newest generated id last). */
-export async function listBackupSets(config: DestinationConfig): Promise<CatalogEntry[]> {
+export async function listBackupSets(config: DestinationConfig, trust: SetTrust): Promise<CatalogEntry[]> {
   const dest = openDestination(config);
-  return runPool(await scanSets(dest), SCAN_PARALLELISM, undefined, async (s): Promise<CatalogEntry> => {
+  return runPool(await scanSets(dest, trust), SCAN_PARALLELISM, undefined, async (s): Promise<CatalogEntry> => {
     const m = s.manifest;
-    if (m) return { id: s.id, status: 'complete', files: m.files.length + m.listed.files, bytes: m.bytes, completedAt: m.completedAt, snapshotSpreadMs: m.snapshotSpreadMs };
-    const held = (await dest.list(`${s.id}/`)).filter((e) => e.path !== prunedMarkerPath(s.id));
-    const entry: CatalogEntry = { id: s.id, status: s.status, files: held.length, bytes: held.reduce((n, e) => n + e.size, 0) };
-    return s.problem ? { ...entry, problem: s.problem } : entry;
+    const notes = { ...(s.reason ? { reason: s.reason } : {}), ...(s.problem ? { problem: s.problem } : {}), ...(s.ignoredMarker ? { ignoredMarker: s.ignoredMarker } : {}) };
+    if (m) return { id: s.id, status: 'complete', files: m.files.length + m.listed.files, bytes: m.bytes, completedAt: m.completedAt, snapshotSpreadMs: m.snapshotSpreadMs, ...notes };
+    const own = new Set([prunedMarkerPath(s.id), prunedSignaturePath(s.id)]);
+    const held = (await dest.list(`${s.id}/`)).filter((e) => !own.has(e.path));
+    return { id: s.id, status: s.status, files: held.length, bytes: held.reduce((n, e) => n + e.size, 0), ...notes };
   });
 }
 
-/** The id of the most recently completed backup set; NotFoundError when there is none. */
-export async function latestComplete(config: DestinationConfig): Promise<string> {
-  const complete = (await listBackupSets(config)).filter((e) => e.status === 'complete' && e.completedAt);
-  const latest = complete.sort((a, b) => Date.parse(a.completedAt!) - Date.parse(b.completedAt!)).pop();
-  if (!latest) throw new NotFoundError('there is no complete backup set at the destination');
+/** The trusted complete sets, newest completedAt first. */
+export function newestFirst(sets: readonly ScannedSet[]): (ScannedSet & { manifest: Manifest })[] {
+  return sets
+    .filter((s): s is ScannedSet & { manifest: Manifest } => s.status === 'complete' && s.manifest !== null)
+    .sort((a, b) => Date.parse(b.manifest.completedAt) - Date.parse(a.manifest.completedAt) || b.id.localeCompare(a.id));
+}
+
+/** The id of the most recently completed trusted backup set; NotFoundError when there is none. */
+export async function latestComplete(config: DestinationConfig, trust: SetTrust): Promise<string> {
+  const latest = newestFirst(await scanSets(openDestination(config), trust))[0];
+  if (!latest) throw new NotFoundError("there is no complete (signed) backup set at the destination; 'tandem list' shows the sets there and why others are not used");
   return latest.id;
 }
 
-/** Reads and validates one backup set's manifest; NotFoundError when the set is absent, incomplete or pruned. */
-export async function readManifest(dest: Destination, id: string): Promise<Manifest> {
-  return (await readManifestAndDigest(dest, id)).manifest;
+/** A set whose manifest is there but not believed: refused by name, saying what to do. */
+export class UntrustedSetError extends TandemError {}
+
+/** Reads one trusted backup set's manifest; NotFoundError when the set is absent, incomplete or pruned, UntrustedSetError when it is untrusted. */
+export async function readManifest(dest: Destination, id: string, trust: SetTrust): Promise<Manifest> {
+  return (await readManifestAndDigest(dest, id, trust)).manifest;
 }
 
-/** The manifest with the sha256 of its bytes, which restore requests carry to the agents. */
-export async function readManifestAndDigest(dest: Destination, id: string): Promise<{ manifest: Manifest; sha256: string }> {
+/** The trusted manifest with the sha256 of its bytes, which restore requests carry to the agents. */
+export async function readManifestAndDigest(dest: Destination, id: string, trust: SetTrust): Promise<{ manifest: Manifest; sha256: string }> {
   checkBackupId(id);
-  if (await dest.stat(prunedMarkerPath(id))) {
+  const s = await scanSet(dest, id, trust);
+  if (s.status === 'complete' && s.manifest) return { manifest: s.manifest, sha256: s.sha256! };
+  if (s.status === 'pruned') {
     throw new NotFoundError(`backup set ${id} was pruned (${id}/${PRUNED_MARKER}): its folder only holds files that later sets reference, and it is not a backup; 'tandem list' shows the sets there`);
   }
-  if (!(await dest.stat(manifestPath(id)))) {
-    const any = (await dest.list(`${id}/`)).length > 0;
-    throw new NotFoundError(
-      any
-        ? `backup set ${id} is incomplete (no manifest): it was never finished and is not a backup`
-        : `no backup set ${id} at ${dest.describe()}; 'tandem list' shows the sets there`,
-    );
-  }
-  const body = await readAll(dest, manifestPath(id));
-  return { manifest: parseManifest(body, id), sha256: manifestDigest(body) };
+  if (s.status === 'untrusted') throw new UntrustedSetError(untrustedAdvice(id, s.reason!, s.problem ?? ''), { backupId: id });
+  if (s.status === 'unreadable') throw new TandemError(`backup set ${id} cannot be read: ${s.problem}`, { backupId: id });
+  const any = (await dest.list(`${id}/`)).length > 0;
+  throw new NotFoundError(
+    any
+      ? `backup set ${id} is incomplete (no manifest): it was never finished and is not a backup`
+      : `no backup set ${id} at ${dest.describe()}; 'tandem list' shows the sets there`,
+  );
 }

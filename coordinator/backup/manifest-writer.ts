@@ -2,7 +2,10 @@
  * Builds the backup set's manifest from every node's part.json and writes it last, atomically.
  * Agents report their part by reference (path, size, sha256): the coordinator reads each one
  * back from the destination, checks it against that reference and its schema, and only then
- * promises in the manifest that the set is whole.
+ * promises in the manifest that the set is whole. The manifest binds the sha256 of every file of
+ * the set (part records included; attachments through their listing's), and its signature
+ * `<id>/manifest.sig` is written before it, so the manifest stays the last file of a set and a
+ * set whose manifest is there is signed.
  */
 import { openDestination, type Destination } from '../../shared/destination';
 import type { BackupStatus, DescribeResponse } from '../../shared/generated/tandem/v2/agent';
@@ -14,8 +17,11 @@ import { readReferenced } from '../../shared/parts/io';
 import { runPool } from '../../shared/pool';
 import type { BackupOptions } from '../../shared/wire/backup-options';
 import { TANDEM_VERSION } from '../../shared/version';
+import { signatureFor } from '../../shared/signing';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
+import { signingOf } from '../signing';
+import { manifestSignaturePath } from './set-trust';
 
 /**
  * Writes `<id>/manifest.json`; every file an agent reported must be present at the destination.
@@ -89,8 +95,15 @@ export async function writeManifest(
     bytes: files.reduce((n, f) => n + f.size, 0) + listed.bytes,
     phases: phases?.map((p) => (p.phase === 'manifest' ? { ...p, endedAt: Date.now() } : p)),
   });
-  await destination.writeAtomic(manifestPath(id), JSON.stringify(manifest, null, 1) + '\n');
+  await writeSignedManifest(destination, fleet, manifest);
   return manifest;
+}
+
+/** Signs the manifest's exact bytes, writes the signature, then the manifest, each atomically. */
+export async function writeSignedManifest(destination: Destination, fleet: Pick<FleetConfig, 'signing'>, manifest: Manifest): Promise<void> {
+  const body = JSON.stringify(manifest, null, 1) + '\n';
+  await destination.writeAtomic(manifestSignaturePath(manifest.id), signatureFor(signingOf(fleet).key, 'manifest.json', body));
+  await destination.writeAtomic(manifestPath(manifest.id), body);
 }
 
 /** Reads a node's part.json as its agent reported it: same size and sha256, valid (its files inside `<id>/<node>/`, nodePartSchema), about this node and set. */

@@ -1,10 +1,15 @@
 /**
- * Chooses the set a new backup builds on: the newest complete set at the destination that holds
- * a part of at least one of the fleet's nodes. Each agent then stores only what its node's part
- * of that set does not hold; a node the parent does not describe stores everything.
+ * Chooses the set a new backup builds on: the newest trusted complete set at the destination that
+ * holds a part of at least one of the fleet's nodes. Each agent then stores only what its node's
+ * part of that set does not hold; a node the parent does not describe stores everything.
+ *
+ * Only a set whose manifest signature holds can be a parent: the agents read the parent's
+ * manifest themselves and refuse one whose sha256 is not the one named here, and every file they
+ * take from it (contents.json, the files listing, archives) is checked against that manifest.
  */
 import { openDestination, type DestinationConfig } from '../../shared/destination';
-import { listBackupSets, readManifestAndDigest } from './catalog';
+import { newestFirst, scanSets } from './catalog';
+import type { SetTrust } from './set-trust';
 
 /** The parent as Prepare carries it. */
 export interface ChosenParent {
@@ -12,16 +17,11 @@ export interface ChosenParent {
   manifestSha256: string;
 }
 
-/** The newest complete set describing any of `nodes`; null when there is none (the backup is then full). */
-export async function chooseParent(config: DestinationConfig, nodes: readonly string[]): Promise<ChosenParent | null> {
-  const complete = (await listBackupSets(config))
-    .filter((e) => e.status === 'complete' && e.completedAt)
-    .sort((a, b) => Date.parse(b.completedAt!) - Date.parse(a.completedAt!));
-  const dest = openDestination(config);
-  for (const e of complete) {
-    // A manifest that no longer reads (damaged, another format) is not a parent: the next one is tried.
-    const read = await readManifestAndDigest(dest, e.id).catch(() => null);
-    if (read && read.manifest.nodes.some((n) => nodes.includes(n.node))) return { backupId: e.id, manifestSha256: read.sha256 };
+/** The newest trusted complete set describing any of `nodes`; null when there is none (the backup is then full). */
+export async function chooseParent(config: DestinationConfig, nodes: readonly string[], trust: SetTrust): Promise<ChosenParent | null> {
+  // A manifest that no longer reads (damaged, another format) or is not signed is not complete: it is never a parent.
+  for (const s of newestFirst(await scanSets(openDestination(config), trust))) {
+    if (s.manifest.nodes.some((n) => nodes.includes(n.node))) return { backupId: s.id, manifestSha256: s.sha256! };
   }
   return null;
 }

@@ -18,6 +18,7 @@ import { faultPoint } from './fault-point';
 import type { Journal, JournalStep } from './journal';
 import { writeManifest } from './manifest-writer';
 import { chooseParent } from './parent';
+import { signingOf } from '../signing';
 import { RunClock } from './run-clock';
 import type { RunPhase } from '../../shared/parts';
 import { traces } from './unused-id';
@@ -147,6 +148,14 @@ export async function runBackup(
   const unreachable = described.flatMap((r, i) => (r.status === 'rejected' ? [agents[i].node] : []));
   if (problems.length) return outcome('aborted', problems.join('; '), { unreachable });
 
+  // The key that will sign the manifest is read before anything is reserved: a set that cannot be signed is no set.
+  let signing: ReturnType<typeof signingOf>;
+  try {
+    signing = signingOf(fleet);
+  } catch (err) {
+    return outcome('aborted', `${errorMessage(err)}; nothing was prepared`);
+  }
+
   // An id that exists anywhere is refused before anything is reserved: nothing to abort, so
   // no Abort can reach the existing set.
   reporter.phase(`checking that ${id} is new at the destination and on every agent`);
@@ -159,7 +168,7 @@ export async function runBackup(
   if (!opts.full) {
     reporter.phase('finding the newest complete set to build on');
     try {
-      plan.parent = (await chooseParent(fleet.destination, agents.map((a) => a.node))) ?? undefined;
+      plan.parent = (await chooseParent(fleet.destination, agents.map((a) => a.node), { keys: signing.trusted })) ?? undefined;
     } catch (err) {
       return outcome('aborted', `cannot list the sets at the destination to build on the newest: ${errorMessage(err)}; nothing was prepared`);
     }

@@ -18,6 +18,7 @@ import { RestorePhase } from '../../shared/generated/tandem/v2/agent';
 import type { AgentHandle } from '../fleet';
 import { forEachBounded } from '../../shared/pool';
 import { readManifestAndDigest } from './catalog';
+import type { SetTrust } from './set-trust';
 
 /** The outcome of `tandem verify`. */
 export interface VerifyReport {
@@ -41,11 +42,12 @@ interface Expected {
 export async function verifyBackupSet(
   config: DestinationConfig,
   id: string,
-  opts: { parallelism?: number; onFile?: (path: string) => void; agents?: readonly AgentHandle[]; manifest?: { manifest: Manifest; sha256: string } } = {},
+  opts: { parallelism?: number; onFile?: (path: string) => void; agents?: readonly AgentHandle[]; manifest?: { manifest: Manifest; sha256: string }; trust?: SetTrust },
 ): Promise<VerifyReport> {
   const dest = openDestination(config);
-  // The caller may have read and validated the manifest already (restore, drill).
-  const { manifest, sha256 } = opts.manifest ?? (await readManifestAndDigest(dest, id));
+  // The caller may have read and validated the manifest already (restore, drill, adopt); otherwise only a trusted one is verified.
+  if (!opts.manifest && !opts.trust) throw new Error('verifyBackupSet needs the manifest or the keys to trust it by');
+  const { manifest, sha256 } = opts.manifest ?? (await readManifestAndDigest(dest, id, opts.trust!));
   const problems: string[] = [];
   const totals = { files: 0, bytes: 0 };
   const check = (list: AsyncIterable<Expected> | Iterable<Expected>) => checkFiles(dest, list, opts.parallelism ?? 4, problems, totals, opts.onFile);

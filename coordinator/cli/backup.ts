@@ -81,6 +81,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
   if (values['skip-index']) options.skipIndex = true;
   const backupId = chosenId ?? newBackupId();
   const { fleet, agents } = openFromConfig(values);
+  // Refused rather than written in clear: a fleet file that asks for encryption must never get a clear set.
+  if (fleet.encryption.mode === 'age') throw new UsageError(`${values.config}: encryption mode age is set, but this tandem does not encrypt the archives yet; set encryption: {mode: none} to back up in clear`);
   const interrupt = new AbortController();
   // Every call in flight listens on it, one per agent at once (Describe, Prepare, Watch): past 10,
   // Node printed a MaxListenersExceededWarning ("possible memory leak") in every run of a larger fleet.

@@ -1,27 +1,35 @@
 /**
- * `tandem certs init|issue`: a CA and per-node certificates for a fleet, made with openssl
+ * `tandem certs init|issue|signing`: a CA and per-node certificates for a fleet, made with openssl
  * (argv only). Agent certificates are for serverAuth only and the coordinator's for clientAuth
- * only, so an agent's key cannot be used to drive other agents.
+ * only, so an agent's key cannot be used to drive other agents. `signing` makes the Ed25519 key
+ * pair that signs the backup sets (node:crypto, no openssl needed).
  */
-import { mkdir, rm, access } from 'node:fs/promises';
+import { mkdir, rm, access, writeFile, chmod } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runCommand } from '../../shared/exec';
 import { checkNodeName } from '../../shared/names';
+import { generateSigningKeyPair } from '../../shared/signing';
 import { checkArg, EXIT, UsageError, say } from './common';
 
 export const CERTS_HELP = `Usage: tandem certs init --dir DIR
        tandem certs issue --dir DIR --name NODE --kind agent|coordinator [--host HOST_OR_IP]...
+       tandem certs signing --dir DIR [--name NAME]
 
 init   creates DIR/ca.key and DIR/ca.crt (EC P-256, 10 years). Keep ca.key offline.
 issue  creates DIR/NODE.key and DIR/NODE.crt signed by the CA (825 days). An agent's
        certificate names the node (CN and DNS SAN) plus every --host; the coordinator checks
        that name, so the agent at an address must be the node the fleet file says.
+signing creates DIR/NAME.key (mode 600) and DIR/NAME.pub (mode 644), the Ed25519 key pair
+       that signs every backup set (NAME default signing). Only the coordinator's host holds
+       NAME.key: set signing.key to it in the fleet file. After a rotation, list the old
+       NAME.pub in signing.trusted until the sets it signed are pruned.
 
 Options:
       --dir DIR       folder of the CA and certificates (created with mode 700)
       --name NODE     node name as in the fleet file (agent) or the coordinator's name, which
-                      agents accept only as their tls.coordinatorName (default coordinator)
+                      agents accept only as their tls.coordinatorName (default coordinator);
+                      for signing, the key files' name (default signing)
       --kind KIND     agent (serverAuth) or coordinator (clientAuth)
       --host H        extra DNS name or IP address for the agent's certificate (repeatable)
       --force         overwrite existing files
@@ -47,9 +55,9 @@ export async function certsCommand(argv: string[]): Promise<number> {
   if (values.help) return void console.log(CERTS_HELP), EXIT.ok;
   const [action] = positionals;
   if (!values.dir) throw new UsageError('certs: --dir is required');
-  if (action !== 'init' && action !== 'issue') throw new UsageError('certs: expected init or issue (see tandem certs --help)');
+  if (action !== 'init' && action !== 'issue' && action !== 'signing') throw new UsageError('certs: expected init, issue or signing (see tandem certs --help)');
   // Names are checked before anything is created.
-  const name = action === 'issue' ? checkArg('certs issue: --name', values.name ?? '', checkNodeName)! : '';
+  const name = action === 'issue' ? checkArg('certs issue: --name', values.name ?? '', checkNodeName)! : action === 'signing' ? checkArg('certs signing: --name', values.name ?? 'signing', checkNodeName)! : '';
   if (action === 'issue') {
     if (values.kind !== 'agent' && values.kind !== 'coordinator') throw new UsageError('certs issue: --kind must be agent or coordinator');
     for (const h of values.host!) if (!HOST.test(h)) throw new UsageError(`certs issue: invalid --host ${JSON.stringify(h)}`);
@@ -60,6 +68,12 @@ export async function certsCommand(argv: string[]): Promise<number> {
     await refuseOverwrite([join(dir, 'ca.key'), join(dir, 'ca.crt')], values.force!);
     await initCa(dir);
     say(`created ${join(dir, 'ca.crt')} and ${join(dir, 'ca.key')}`);
+    return EXIT.ok;
+  }
+  if (action === 'signing') {
+    await refuseOverwrite([join(dir, `${name}.key`), join(dir, `${name}.pub`)], values.force!);
+    const keyId = await createSigningKey(dir, name);
+    say(`created ${join(dir, `${name}.key`)} and ${join(dir, `${name}.pub`)} (key id ${keyId})`);
     return EXIT.ok;
   }
   await refuseOverwrite([join(dir, `${name}.key`), join(dir, `${name}.crt`)], values.force!);
@@ -74,6 +88,19 @@ async function refuseOverwrite(files: string[], force: boolean): Promise<void> {
     const exists = await access(f).then(() => true, () => false);
     if (exists) throw new UsageError(`${f} exists; use --force to replace it`);
   }
+}
+
+/** Creates `<dir>/<name>.key` (600) and `<dir>/<name>.pub` (644); returns the key id. */
+export async function createSigningKey(dir: string, name = 'signing'): Promise<string> {
+  const pair = generateSigningKeyPair();
+  const key = join(dir, `${name}.key`);
+  const pub = join(dir, `${name}.pub`);
+  // Created 600 (and chmod'ed for --force over an existing file): the key is never readable by others.
+  await writeFile(key, pair.privatePem, { mode: 0o600 });
+  await chmod(key, 0o600);
+  await writeFile(pub, pair.publicPem, { mode: 0o644 });
+  await chmod(pub, 0o644);
+  return pair.keyId;
 }
 
 /** Creates a self-signed CA for the fleet. */

@@ -6,6 +6,7 @@ import { restoreOptionsSchema } from '../../shared/wire/restore';
 import { nodesWith } from '../../shared/manifest';
 import { latestComplete, readManifestAndDigest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
+import { setTrustOf } from '../signing';
 import { planRestore } from '../restore/plan';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say } from './common';
 import { resumeArgs, watchedRestore } from './restore-run';
@@ -62,8 +63,9 @@ export async function drillCommand(argv: string[]): Promise<number> {
   // Written once, whichever way the drill ends (a missing or damaged set is a failed drill).
   let result: { ok: boolean; restoreMs: number | null } = { ok: false, restoreMs: null };
   try {
-    const id = wanted === 'latest' ? await latestComplete(fleet.destination) : wanted;
-    const checked = await readManifestAndDigest(openDestination(fleet.destination), id);
+    const trust = setTrustOf(fleet);
+    const id = wanted === 'latest' ? await latestComplete(fleet.destination, trust) : wanted;
+    const checked = await readManifestAndDigest(openDestination(fleet.destination), id, trust);
     const { manifest } = checked;
     const keyspace = nodesWith(manifest, 'cassandra').flatMap((n) => n.parts.cassandra.keyspaces)[0] ?? 'thehive';
     const restoreId = chosenRestoreId ?? `drill-${newBackupId().slice('tandem-'.length)}`;

@@ -2,15 +2,22 @@
 import { parseArgs } from 'node:util';
 import { loadFleetConfig } from '../config';
 import { listBackupSets } from '../backup/catalog';
+import { setTrustOf } from '../signing';
 import { formatBytes } from '../../shared/format';
 import { EXIT } from './common';
 
 export const LIST_HELP = `Usage: tandem list [--all] [--config FILE] [--json]
 
-Lists the backup sets at the destination. Only sets with a valid manifest are complete;
-a folder without one is shown as incomplete and is not a backup; one whose manifest this
-tandem cannot read (damaged, another format) as unreadable. --all also shows the folders of
-pruned sets that still hold files later sets reference: "pruned (holds N files of later sets)".`;
+Lists the backup sets at the destination. Only sets with a valid manifest signed by a trusted
+key (the fleet file's signing block) are complete; a folder without a manifest is shown as
+incomplete and is not a backup; one whose manifest is not believed as untrusted, with why:
+unsigned (written before sets were signed: 'tandem adopt ID'), invalid-signature-file,
+unknown-key (signed by a key signing.trusted does not list), bad-signature (changed after it
+was signed), folder-mismatch (it describes another set), invalid-field (a date that is no
+date or in the future, no nodes), oversized. An untrusted set is never used, built on, counted
+or removed by a prune. One whose signed manifest this tandem cannot read (another format) is
+unreadable. --all also shows the folders of pruned sets that still hold files later sets
+reference: "pruned (holds N files of later sets)".`;
 
 const options = {
   all: { type: 'boolean', default: false },
@@ -24,7 +31,8 @@ export async function listCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options, strict: true });
   if (values.help) return void console.log(LIST_HELP), EXIT.ok;
   // A pruned folder is no backup: it only stores files that kept sets reference.
-  const sets = (await listBackupSets(loadFleetConfig(values.config!).destination)).filter((s) => values.all || s.status !== 'pruned');
+  const fleet = loadFleetConfig(values.config!);
+  const sets = (await listBackupSets(fleet.destination, setTrustOf(fleet))).filter((s) => values.all || s.status !== 'pruned');
   if (values.json) console.log(JSON.stringify({ backupSets: sets }));
   else if (!sets.length) console.log('no backup sets');
   else
@@ -34,7 +42,8 @@ export async function listCommand(argv: string[]): Promise<number> {
         continue;
       }
       console.log(`${s.id}  ${s.status.padEnd(10)}  ${String(s.files).padStart(5)} files  ${formatBytes(s.bytes).padStart(10)}` +
-        (s.snapshotSpreadMs != null ? `  spread ${s.snapshotSpreadMs} ms` : '') + (s.problem ? `  ${s.problem}` : ''));
+        (s.snapshotSpreadMs != null ? `  spread ${s.snapshotSpreadMs} ms` : '') + (s.reason ? `  ${s.reason}:` : '') + (s.problem ? `  ${s.problem}` : '') +
+        (s.ignoredMarker ? `  (${s.ignoredMarker})` : ''));
     }
   return EXIT.ok;
 }

@@ -1,6 +1,7 @@
 /** `--metrics-file FILE` of `tandem backup` and `tandem drill`: what each run writes to the textfile. */
 import { errorMessage } from '../../shared/errors';
 import { listBackupSets } from '../backup/catalog';
+import { setTrustOf } from '../signing';
 import type { BackupOutcome } from '../backup/two-phase';
 import type { FleetConfig } from '../config';
 import type { PruneReport } from '../retention/prune';
@@ -36,7 +37,7 @@ export async function recordBackup(file: string, configFile: string, fleet: Flee
   if (outcome.snapshotSpreadMs !== null) samples.push({ name: 'tandem_backup_last_run_snapshot_spread_seconds', value: outcome.snapshotSpreadMs / 1000 });
   if (outcome.crossStoreSpreadMs !== null) samples.push({ name: 'tandem_backup_last_run_cross_store_spread_seconds', value: outcome.crossStoreSpreadMs / 1000 });
   try {
-    const sets = await listBackupSets(fleet.destination);
+    const sets = await listBackupSets(fleet.destination, setTrustOf(fleet));
     const complete = sets.filter((s) => s.status === 'complete');
     // A pruned folder is no set: it only stores files of kept ones.
     const incomplete = sets.filter((s) => s.status === 'incomplete' || s.status === 'unreadable');

@@ -5,6 +5,7 @@ import { loadFleetConfig } from '../config';
 import { Journal } from '../backup/journal';
 import { acquireBackupLock, type BackupLock } from '../backup/lock';
 import { prune, type PruneReport, type PruneTarget } from '../retention/prune';
+import { signingOf } from '../signing';
 import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say } from './common';
 import { METRICS_FILE_HELP, metricsFileOption, recordPrune } from './metrics';
 import { KEEP_OPTIONS_HELP, keepOptions, retentionPolicy } from './retention-args';
@@ -42,7 +43,11 @@ ${KEEP_OPTIONS_HELP}
 ${METRICS_FILE_HELP}
 ${FLEET_OPTIONS_HELP}
 
---json prints {dryRun, ok, kept[], removed[], incomplete[], unreadable[]}.
+Only sets whose manifest is signed by a trusted key count: an untrusted set (see tandem list)
+is neither counted nor removed, and a pruned.json without a trusted signature is ignored; both
+are reported.
+
+--json prints {dryRun, ok, kept[], removed[], incomplete[], unreadable[], untrusted[], ignoredMarkers[]}.
 Exit: 0 done, 1 a set could not be removed (the next prune finishes it) or another backup or
 prune holds the lock, 2 usage or configuration error (nothing removed).`;
 
@@ -65,6 +70,7 @@ export async function runRemoval(
 ): Promise<number> {
   const { fleet, agents } = openFromConfig(values);
   const dryRun = Boolean(values['dry-run']);
+  const signing = signingOf(fleet);
   let lock: BackupLock | undefined;
   try {
     // A dry run changes nothing: it needs no lock. A real one holds it from the first read to the last removal.
@@ -78,6 +84,8 @@ export async function runRemoval(
       incompleteGraceMs: b.prepareTimeoutMs + b.leaseMs + b.shipTimeoutMs + INCOMPLETE_MARGIN_MS,
       agents,
       say,
+      trust: { keys: signing.trusted },
+      signingKey: signing.key,
     });
     if (values['metrics-file'] && !dryRun && target.kind === 'prune') recordPrune(values['metrics-file'], values.config!, fleet, report);
     if (values.json) console.log(JSON.stringify(report));
@@ -101,6 +109,8 @@ function printReport(r: PruneReport): void {
   for (const h of held) say(`${h.id} ${would}pruned; its folder keeps ${h.heldFiles} file(s) of later sets`);
   for (const i of r.incomplete) say(`incomplete ${i.id}: ${i.removed ? `${would}removed (${i.reason})` : `kept: ${i.reason}`}`);
   for (const u of r.unreadable) say(`unreadable ${u.id}: left as it is (${u.problem})`);
+  for (const u of r.untrusted) say(`untrusted ${u.id}: not counted, left as it is (${u.reason}: ${u.problem})`);
+  for (const m of r.ignoredMarkers) say(`${m.id}: ${m.problem}; look at who wrote it`);
   for (const f of failed) say(`${f.id}: not finished: ${f.error}`);
   if (!r.removed.length && !r.incomplete.some((i) => i.removed)) say(`nothing ${would}removed`);
 }

@@ -4,6 +4,7 @@ import { openDestination } from '../../shared/destination';
 import { NotFoundError } from '../../shared/errors';
 import { loadFleetConfig } from '../config';
 import { readManifest } from '../backup/catalog';
+import { setTrustOf } from '../signing';
 import { backupModel, writeReport } from '../report';
 import { backupIdArgument, checkArg, EXIT, say, UsageError } from './common';
 
@@ -52,10 +53,11 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const svg = checkArg('--svg', values.svg, outputFile);
   if (!html && !svg) throw new UsageError('report: give --html FILE (and --svg FILE for the timeline alone)');
   if (html && html === svg) throw new UsageError('report: --html and --svg name the same file');
-  const destination = openDestination(loadFleetConfig(values.config!).destination);
+  const fleet = loadFleetConfig(values.config!);
+  const destination = openDestination(fleet.destination);
   let manifest;
   try {
-    manifest = await readManifest(destination, id);
+    manifest = await readManifest(destination, id, setTrustOf(fleet));
   } catch (err) {
     // An id that names no complete set is a wrong argument: nothing to draw.
     if (err instanceof NotFoundError) throw new UsageError(`report: ${err.message}`);

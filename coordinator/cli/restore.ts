@@ -7,6 +7,7 @@ import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
 import { parseReplicationFlag, restoreOptionsSchema } from '../../shared/wire/restore';
 import { readManifestAndDigest } from '../backup/catalog';
 import { verifyBackupSet } from '../backup/verify';
+import { setTrustOf } from '../signing';
 import { planRestore } from '../restore/plan';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, UsageError } from './common';
 import { resumeArgs, watchedRestore } from './restore-run';
@@ -82,7 +83,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   if (values['rebuild-index'] && values['index-prefix']) throw new UsageError('--rebuild-index rebuilds TheHive\'s live index: it does not go with --index-prefix');
   const { fleet, agents } = openFromConfig(values);
   try {
-    const checked = await readManifestAndDigest(openDestination(fleet.destination), id);
+    const checked = await readManifestAndDigest(openDestination(fleet.destination), id, setTrustOf(fleet));
     const { manifest } = checked;
     // Flags are checked by the same schema as at the agents (index prefix, folder...): exit 2 before any RPC.
     const plan = planRestore(manifest, fleet.agents, {

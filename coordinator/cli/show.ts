@@ -6,6 +6,7 @@ import { formatBytes } from '../../shared/format';
 import { loadFleetConfig } from '../config';
 import { tableArchives, tarFlags } from '../backup/archives';
 import { readManifest } from '../backup/catalog';
+import { setTrustOf } from '../signing';
 import { backupIdArgument, EXIT } from './common';
 
 export const SHOW_HELP = `Usage: tandem show ID [--archives] [--config FILE] [--json]
@@ -32,7 +33,7 @@ export async function showCommand(argv: string[]): Promise<number> {
   const id = backupIdArgument('show', positionals);
   const fleet = loadFleetConfig(values.config!);
   const dest = openDestination(fleet.destination);
-  const m = await readManifest(dest, id);
+  const m = await readManifest(dest, id, setTrustOf(fleet));
   if (values.archives) {
     const tables = await tableArchives(dest, m);
     if (values.json) return void console.log(JSON.stringify({ id: m.id, tables })), EXIT.ok;

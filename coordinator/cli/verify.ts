@@ -1,6 +1,7 @@
 /** `tandem verify <id>`: re-reads every part of a backup set and checks it against the manifest. */
 import { parseArgs } from 'node:util';
 import { verifyBackupSet } from '../backup/verify';
+import { setTrustOf } from '../signing';
 import { formatBytes } from '../../shared/format';
 import { backupIdArgument, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say } from './common';
 
@@ -9,6 +10,8 @@ export const VERIFY_HELP = `Usage: tandem verify ID [options]
 Re-reads every file of the backup set at the destination and checks its size and sha256
 against the manifest, and has the agent with the elasticsearch role confirm that the snapshot
 is still in its repository with state SUCCESS. Reports exactly what is missing or corrupt.
+Only a set whose manifest is signed by a trusted key is verified: an older unsigned set is
+checked and signed by 'tandem adopt ID'.
 --json prints {id, ok, files, bytes, problems[]}. Exit 0 when intact, 1 when a problem was found.
 
 Options:
@@ -27,7 +30,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const { fleet, agents } = openFromConfig(values);
   let report;
   try {
-    report = await verifyBackupSet(fleet.destination, id, { agents });
+    report = await verifyBackupSet(fleet.destination, id, { agents, trust: setTrustOf(fleet) });
   } finally {
     agents.forEach((a) => a.close());
   }

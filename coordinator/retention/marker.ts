@@ -4,18 +4,27 @@
  * and it must never be taken for a fresh incomplete backup, be chosen as a parent or be restored.
  * It also records the set's Elasticsearch snapshots, so a prune killed after the manifest was
  * removed still knows them.
+ *
+ * `<id>/pruned.sig` signs it, written before it: a marker without a trusted signature, or one
+ * naming another folder, is planted and ignored (reported), so it can neither hide a set from
+ * the policy nor get it deleted.
  */
 import { z } from 'zod';
 import type { Destination } from '../../shared/destination';
 import { ES_REPOSITORY, ES_SNAPSHOT, nameSchema, NODE_NAME } from '../../shared/names';
 import { parseJson } from '../../shared/parts/io';
-import { readAll } from '../../shared/destination';
+import { MARKER_MAX_BYTES, signatureFor, type SigningKey } from '../../shared/signing';
+import { readSigned, type SetTrust, type UntrustedReason } from '../backup/set-trust';
 import type { EsSnapshotRef } from './references';
 
 /** The marker's file name inside the set's folder. */
 export const PRUNED_MARKER = 'pruned.json';
 /** The marker's path at the destination. */
 export const prunedMarkerPath = (id: string) => `${id}/${PRUNED_MARKER}`;
+/** The marker's signature file inside the set's folder. */
+export const PRUNED_SIGNATURE = 'pruned.sig';
+/** The marker signature's path at the destination. */
+export const prunedSignaturePath = (id: string) => `${id}/${PRUNED_SIGNATURE}`;
 
 const markerSchema = z.strictObject({
   format: z.literal('tandem.pruned/v1'),
@@ -32,13 +41,28 @@ const markerSchema = z.strictObject({
 /** What a marker says. */
 export type PrunedMarker = z.output<typeof markerSchema>;
 
-/** Writes the marker atomically. */
-export async function writeMarker(dest: Destination, id: string, esSnapshots: readonly EsSnapshotRef[]): Promise<void> {
+/** Writes the signature, then the marker, each atomically: a marker is never there unsigned. */
+export async function writeMarker(dest: Destination, id: string, esSnapshots: readonly EsSnapshotRef[], key: SigningKey): Promise<void> {
   const marker: PrunedMarker = { format: 'tandem.pruned/v1', id, prunedAt: new Date().toISOString(), esSnapshots: [...esSnapshots] };
-  await dest.writeAtomic(prunedMarkerPath(id), JSON.stringify(marker) + '\n');
+  const body = JSON.stringify(marker) + '\n';
+  await dest.writeAtomic(prunedSignaturePath(id), signatureFor(key, PRUNED_MARKER, body));
+  await dest.writeAtomic(prunedMarkerPath(id), body);
 }
 
-/** Reads a marker back (input from the destination, parsed strictly); ValidationError naming the file otherwise. */
-export async function readMarker(dest: Destination, id: string): Promise<PrunedMarker> {
-  return parseJson(await readAll(dest, prunedMarkerPath(id)), markerSchema, prunedMarkerPath(id), 'pruned-set marker');
+/** A marker's verdict: believed (what it says), ignored (why), or absent. */
+export type MarkerVerdict = { kind: 'trusted'; marker: PrunedMarker } | { kind: 'untrusted'; reason: UntrustedReason; detail: string } | { kind: 'absent' };
+
+/** Reads `<id>/pruned.json` back through its signature and checks it names its own folder; never throws for its content. */
+export async function readMarker(dest: Destination, id: string, trust: SetTrust): Promise<MarkerVerdict> {
+  const signed = await readSigned(dest, id, PRUNED_MARKER, PRUNED_SIGNATURE, MARKER_MAX_BYTES, trust);
+  if (signed === 'absent') return { kind: 'absent' };
+  if (signed.kind === 'untrusted') return signed;
+  let marker: PrunedMarker;
+  try {
+    marker = parseJson(signed.body, markerSchema, prunedMarkerPath(id), 'pruned-set marker');
+  } catch (err) {
+    return { kind: 'untrusted', reason: 'invalid-field', detail: (err as Error).message };
+  }
+  if (marker.id !== id) return { kind: 'untrusted', reason: 'folder-mismatch', detail: `${prunedMarkerPath(id)} names backup set ${JSON.stringify(marker.id)}, not its folder ${id}` };
+  return { kind: 'trusted', marker };
 }

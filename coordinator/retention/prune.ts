@@ -9,16 +9,23 @@
  * snapshot is deleted through the agent (idempotent); (3) its manifest is removed; (4) every file
  * under `<id>/` that no kept set needs is removed, deepest first, and the marker last. A folder
  * whose files are still needed stays, marker included, as the store of those files.
+ *
+ * Only what is signed counts (set-trust.ts): an untrusted set is neither counted by the policy nor
+ * removed by it, and its needs protect nothing; a marker without a trusted signature is ignored.
+ * Both are reported for the operator to look at.
  */
 import { type Destination } from '../../shared/destination';
 import { ConflictError, ValidationError, errorMessage } from '../../shared/errors';
 import { manifestPath, type Manifest } from '../../shared/manifest';
+import { esSnapshotFor } from '../../shared/names';
+import type { SigningKey } from '../../shared/signing';
 import { runPool } from '../../shared/pool';
 import { scanSets, type ScannedSet } from '../backup/catalog';
 import { faultPoint } from '../backup/fault-point';
+import { manifestVerdict, type SetTrust, type UntrustedReason } from '../backup/set-trust';
 import type { AgentHandle } from '../fleet';
 import { deleteEsSnapshots } from './es-snapshots';
-import { prunedMarkerPath, readMarker, writeMarker } from './marker';
+import { prunedMarkerPath, prunedSignaturePath, readMarker, writeMarker } from './marker';
 import { incompleteVerdict, removals } from './plan';
 import { applyPolicy, type Decision, type RetentionPolicy } from './policy';
 import { esSnapshotsOf, needsOf, setOfPath, type EsSnapshotRef } from './references';
@@ -47,6 +54,10 @@ export interface PruneOptions {
   agents: readonly AgentHandle[];
   /** Progress lines for a person. */
   say(line: string): void;
+  /** What sets and markers are checked with. */
+  trust: SetTrust;
+  /** What signs the markers this run writes. */
+  signingKey: SigningKey;
   now?: number;
 }
 
@@ -68,6 +79,10 @@ export interface PruneReport {
   removed: RemovedSet[];
   incomplete: { id: string; removed: boolean; reason: string }[];
   unreadable: { id: string; problem: string }[];
+  /** Sets whose manifest is not believed: never counted, never removed by a prune. */
+  untrusted: { id: string; reason: UntrustedReason; problem: string }[];
+  /** pruned.json files that were not believed (unsigned, another folder's) and so did nothing. */
+  ignoredMarkers: { id: string; problem: string }[];
   ok: boolean;
 }
 
@@ -81,7 +96,7 @@ interface Victim {
 
 /** Runs a prune or delete against `dest`; never throws for one set's failure, it reports it (ok false). */
 export async function prune(dest: Destination, o: PruneOptions): Promise<PruneReport> {
-  const scanned = await scanSets(dest);
+  const scanned = await scanSets(dest, o.trust);
   const complete = scanned.filter((s): s is ScannedSet & { manifest: Manifest } => s.manifest !== null);
   const { victims, kept } = chooseVictims(scanned, complete, o.target);
   if (o.target.kind === 'delete' && o.openRuns.has(o.target.id)) {
@@ -93,6 +108,8 @@ export async function prune(dest: Destination, o: PruneOptions): Promise<PruneRe
     removed: [],
     incomplete: [],
     unreadable: scanned.filter((s) => s.status === 'unreadable').map((s) => ({ id: s.id, problem: s.problem ?? '' })),
+    untrusted: scanned.filter((s) => s.status === 'untrusted').map((s) => ({ id: s.id, reason: s.reason!, problem: s.problem ?? '' })),
+    ignoredMarkers: scanned.filter((s) => s.ignoredMarker).map((s) => ({ id: s.id, problem: s.ignoredMarker! })),
     ok: true,
   };
   const keptIds = new Set(kept.map((k) => k.id));
@@ -142,8 +159,23 @@ function chooseVictims(scanned: readonly ScannedSet[], complete: readonly (Scann
     return { victims: [{ id: found.id, manifest: found.manifest, marked: false }], kept: keptAll(target.id) };
   }
   if (found.status === 'pruned') return { victims: [{ id: found.id, manifest: null, marked: true }], kept: keptAll('') };
-  // Incomplete or unreadable: the operator names it; its files still go only if no kept set needs them.
+  // Incomplete, unreadable or untrusted: the operator names it; its files still go only if no kept set needs them, and no snapshot with them.
   return { victims: [{ id: found.id, manifest: null, marked: false }], kept: keptAll('') };
+}
+
+/**
+ * The Elasticsearch snapshots a signed marker names that belong to its set: each must be the
+ * set's own snapshot name, and one its manifest records when that manifest is still trusted.
+ * Nothing read at the destination can get another set's snapshot deleted.
+ */
+export async function markedEsSnapshots(dest: Destination, id: string, trust: SetTrust): Promise<EsSnapshotRef[]> {
+  const marker = await readMarker(dest, id, trust);
+  if (marker.kind !== 'trusted') return [];
+  const own = marker.marker.esSnapshots.filter((s) => s.snapshot === esSnapshotFor(id));
+  const m = await manifestVerdict(dest, id, trust);
+  if (m?.kind !== 'trusted') return own;
+  const recorded = new Set(esSnapshotsOf(m.manifest).map((s) => `${s.node}/${s.repository}/${s.snapshot}`));
+  return own.filter((s) => recorded.has(`${s.node}/${s.repository}/${s.snapshot}`));
 }
 
 const holding = new WeakMap<ReadonlySet<string>, Set<string>>();
@@ -160,17 +192,18 @@ async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<strin
   try {
     const manifestThere = v.manifest !== null || (v.marked && (await dest.stat(manifestPath(v.id))) !== null);
     let snapshots: EsSnapshotRef[] = v.manifest ? esSnapshotsOf(v.manifest) : [];
-    if (v.marked && manifestThere) snapshots = (await readMarker(dest, v.id)).esSnapshots;
+    if (v.marked && manifestThere) snapshots = await markedEsSnapshots(dest, v.id, o.trust);
     // Listing a set of thousands of files costs: it is listed only when a kept set needs something in it.
     const anyNeeded = setsHolding(needed).has(v.id);
-    const filesOf = async () => (anyNeeded ? (await dest.list(`${v.id}/`)).map((e) => e.path).filter((p) => p !== manifestPath(v.id) && p !== prunedMarkerPath(v.id)) : []);
+    const own = new Set([manifestPath(v.id), prunedMarkerPath(v.id), prunedSignaturePath(v.id)]);
+    const filesOf = async () => (anyNeeded ? (await dest.list(`${v.id}/`)).map((e) => e.path).filter((p) => !own.has(p)) : []);
     if (o.dryRun) {
       const r = removals(v.id, await filesOf(), needed);
       return { ...out, result: r.whole ? 'removed' : 'held', heldFiles: r.kept.length, esSnapshotsDeleted: manifestThere ? snapshots.length : 0 };
     }
     // An incomplete set never was a set: nothing can take it for one, no marker needed.
     if (!v.marked && !o.noMarker) {
-      await writeMarker(dest, v.id, snapshots);
+      await writeMarker(dest, v.id, snapshots, o.signingKey);
       faultPoint('prune-after-marker');
     }
     if (manifestThere) {

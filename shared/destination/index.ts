@@ -7,7 +7,7 @@ import type { Destination } from './types';
 
 export * from './config';
 export * from './paths';
-export { readAll } from './read';
+export { readAll, readCapped, tooLarge } from './read';
 export * from './types';
 export { LocalDestination } from './local';
 export { RsyncDestination, type RsyncOptions, rsyncOptions, sshOptions, shQuote } from './rsync';

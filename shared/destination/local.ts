@@ -2,16 +2,23 @@
  * A destination on a local folder or a mounted NFS share. Uploads go to a hidden temporary file
  * in the target folder, are fsynced, then renamed: rename is atomic within a file system, so a
  * reader (or a crash) never sees a half-written archive under its final name.
+ *
+ * The folder is shared storage that others can write, and the agents reading and writing it run
+ * as root: every path under the root is reached through shared/nofollow (each folder opened with
+ * O_NOFOLLOW, the last name used inside the opened folder), so a link planted anywhere is refused
+ * with its path, or removed without being followed, and never written, read or removed through.
  */
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { constants as C, promises as fs } from 'node:fs';
 import { dirname, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
+import { LinkRefusedError, NoFollowRoot, NotAFolderError, inDir } from '../nofollow';
 import type { LocalDestinationConfig } from './config';
-import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
-import { removeTree } from './remove-tree';
+import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
+import { checkCap, tooLarge } from './read';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
 
 /** A hidden temporary name next to `finalPath`; list() skips it because it starts with '.'. */
@@ -31,22 +38,31 @@ export function byteCounter(): Transform & { bytes: number } {
   return t;
 }
 
-/** Fsyncs a folder so a rename inside it survives a crash; ignored where unsupported. */
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await fs.open(dir, 'r').catch(() => null);
-  if (!h) return;
-  try {
-    await h.sync();
-  } catch {
-    // Some file systems (and NFS clients) refuse fsync on a directory; the data itself is synced.
-  } finally {
-    await h.close();
-  }
+/** A writable stream over an open file handle that leaves the handle open (it is committed after). */
+function handleSink(handle: FileHandle): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      handle.write(chunk).then(() => cb(), cb);
+    },
+  });
+}
+
+/** Opens a local source file for put(), refusing a link at its name (it is read as root). */
+async function openSource(path: string): Promise<Readable> {
+  const h = await fs.open(path, C.O_RDONLY | C.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ELOOP') throw new ValidationError(`${path} is a symbolic link: give the file itself`, { path });
+    throw err;
+  });
+  return h.createReadStream();
 }
 
 /** Destination on a local or NFS-mounted folder. */
 export class LocalDestination implements Destination {
-  constructor(private readonly config: LocalDestinationConfig) {}
+  private readonly tree: NoFollowRoot;
+
+  constructor(private readonly config: LocalDestinationConfig) {
+    this.tree = new NoFollowRoot(config.path, this.describe());
+  }
 
   /** The root folder. */
   get root(): string {
@@ -54,99 +70,107 @@ export class LocalDestination implements Destination {
   }
 
   describe(): string {
-    return `local:${this.root}`;
-  }
-
-  private abs(relPath: string): string {
-    return joinRoot(this.root, safeRelPath(relPath));
+    return `local:${this.config.path}`;
   }
 
   async put(relPath: string, source: string | Readable, opts: PutOptions = {}): Promise<PutResult> {
-    const finalPath = this.abs(relPath);
-    await fs.mkdir(dirname(finalPath), { recursive: true });
-    const tmp = tempSibling(finalPath);
+    const f = await this.tree.create(safeRelPath(relPath), { mode: 0o640 });
     const counter = byteCounter();
     try {
-      const input = typeof source === 'string' ? createReadStream(source) : source;
-      await pipeline(input, counter, createWriteStream(tmp, { flags: 'wx', mode: 0o640 }), { signal: opts.signal });
+      const input = typeof source === 'string' ? await openSource(source) : source;
+      await pipeline(input, counter, handleSink(f.handle), { signal: opts.signal });
       if (opts.size !== undefined && counter.bytes !== opts.size)
         throw new ValidationError(`upload of ${relPath} stored ${counter.bytes} bytes, expected ${opts.size}`, { path: relPath });
-      await syncFile(tmp);
-      await fs.rename(tmp, finalPath);
     } catch (err) {
-      await fs.rm(tmp, { force: true });
+      await f.discard();
       throw err;
     }
-    await fsyncDir(dirname(finalPath));
+    await f.commit();
     return { size: counter.bytes };
   }
 
   async get(relPath: string): Promise<Readable> {
-    const p = this.abs(relPath);
-    // Open first so a missing file is a NotFoundError here, not an 'error' event on the stream later.
-    const handle = await fs.open(p, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'EISDIR') throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath });
-      throw err;
-    });
+    // Opened here so a missing file is a NotFoundError now, not an 'error' event on the stream later.
+    const { handle } = await this.tree.openRead(safeRelPath(relPath));
     return handle.createReadStream();
   }
 
-  async stat(relPath: string): Promise<{ size: number } | null> {
-    const st = await fs.stat(this.abs(relPath)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+  async readSmall(relPath: string, maxBytes: number): Promise<Buffer> {
+    checkCap(maxBytes);
+    try {
+      return await this.tree.readSmall(safeRelPath(relPath), maxBytes);
+    } catch (err) {
+      // One message for every backend; the file's own size is not told.
+      if (err instanceof ValidationError && (err.fields as { maxBytes?: number }).maxBytes !== undefined) throw tooLarge(relPath, this.describe(), maxBytes);
       throw err;
-    });
-    return st && st.isFile() ? { size: st.size } : null;
+    }
+  }
+
+  async stat(relPath: string): Promise<{ size: number } | null> {
+    const st = await this.tree.stat(safeRelPath(relPath));
+    return st?.kind === 'file' ? { size: st.size } : null;
   }
 
   async list(prefix: string): Promise<DestinationEntry[]> {
-    const rel = safeRelPrefix(prefix);
     const out: DestinationEntry[] = [];
-    const walk = async (relDir: string): Promise<void> => {
-      const entries = await fs.readdir(joinRoot(this.root, relDir), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
-        throw err;
+    try {
+      await this.tree.walk(safeRelPrefix(prefix), async ({ path, dirent, dir }) => {
+        // Hidden names are partial uploads and probes: never listed, never entered.
+        if (isHiddenRelPath(dirent.name)) return false;
+        // Listed files are read next: a link among them is refused now, by its path.
+        if (dirent.isSymbolicLink()) throw this.linkRefused(path);
+        if (!dirent.isFile() || relPathProblem(path)) return;
+        const st = await fs.lstat(inDir(dir, dirent.name)).catch(() => null);
+        if (st?.isFile()) out.push({ path, size: st.size });
       });
-      for (const e of entries) {
-        const child = relDir ? `${relDir}/${e.name}` : e.name;
-        if (isHiddenRelPath(e.name)) continue;
-        if (e.isDirectory()) await walk(child);
-        else if (e.isFile()) out.push({ path: child, size: (await fs.stat(joinRoot(this.root, child))).size });
-      }
-    };
-    await walk(rel);
+    } catch (err) {
+      if (err instanceof NotFoundError || err instanceof NotAFolderError) return [];
+      throw err;
+    }
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
+  private linkRefused(path: string): LinkRefusedError {
+    return new LinkRefusedError(`${this.describe()}: ${path} is a symbolic link: tandem never follows links here; remove it, or replace it with the folder or file it stands for`, { path });
+  }
+
   async folders(prefix: string): Promise<string[]> {
-    const entries = await fs.readdir(joinRoot(this.root, safeRelPrefix(prefix)), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
+    let dir: FileHandle;
+    try {
+      dir = await this.tree.openDir(safeRelPrefix(prefix));
+    } catch (err) {
+      if (err instanceof NotFoundError || err instanceof NotAFolderError) return [];
       throw err;
-    });
-    return entries.filter((e) => e.isDirectory() && !isHiddenRelPath(e.name) && !relPathProblem(e.name)).map((e) => e.name).sort();
+    }
+    try {
+      const entries = await fs.readdir(`/proc/self/fd/${dir.fd}`, { withFileTypes: true });
+      // A link is not a folder (Dirent from the listing, never followed): it is no set.
+      return entries.filter((e) => e.isDirectory() && !isHiddenRelPath(e.name) && !relPathProblem(e.name)).map((e) => e.name).sort();
+    } finally {
+      await dir.close();
+    }
   }
 
   async newestChange(prefix: string): Promise<number | null> {
     let newest: number | null = null;
-    const walk = async (abs: string): Promise<void> => {
-      const entries = await fs.readdir(abs, { withFileTypes: true }).catch(() => []);
-      for (const e of entries) {
-        // Partial uploads count: a transfer still writing one is a set still being written.
-        if (e.isDirectory()) await walk(`${abs}/${e.name}`);
-        else if (e.isFile()) {
-          const m = (await fs.stat(`${abs}/${e.name}`).catch(() => null))?.mtimeMs;
-          if (m !== undefined && (newest === null || m > newest)) newest = m;
-        }
-      }
-    };
-    await walk(joinRoot(this.root, safeRelPrefix(prefix)));
+    try {
+      await this.tree.walk(safeRelPrefix(prefix), async ({ dirent, dir }) => {
+        // Partial uploads count: a transfer still writing one is a set still being written. Links are neither entered nor counted.
+        if (!dirent.isFile()) return;
+        const m = (await fs.lstat(inDir(dir, dirent.name)).catch(() => null))?.mtimeMs;
+        if (m !== undefined && (newest === null || m > newest)) newest = m;
+      });
+    } catch (err) {
+      if (err instanceof NotFoundError || err instanceof NotAFolderError) return null;
+      throw err;
+    }
     return newest;
   }
 
   async remove(prefix: string): Promise<void> {
     const rel = safeRelPrefix(prefix);
     if (rel === '') throw new ValidationError('refusing to remove the whole destination root', { path: prefix });
-    await removeTree(joinRoot(this.root, rel));
+    await this.tree.removeTree(rel);
   }
 
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
@@ -157,24 +181,13 @@ export class LocalDestination implements Destination {
     const st = await fs.stat(this.root).catch(() => null);
     if (!st || !st.isDirectory())
       throw new PreconditionError(`destination folder ${this.root} does not exist: create it (or mount the NFS share there) on every node that writes to it`, { path: this.root });
-    const probe = `${this.root === '/' ? '' : this.root}/.tandem-probe-${randomBytes(6).toString('hex')}`;
+    const probe = `.tandem-probe-${randomBytes(6).toString('hex')}`;
     try {
-      await fs.writeFile(probe, 'tandem write probe\n', { flag: 'wx' });
-      await syncFile(probe);
+      await this.tree.writeFile(probe, 'tandem write probe\n');
     } catch (err) {
       throw new PreconditionError(`cannot write to destination folder ${this.root} (${errorMessage(err)}): make it writable by the user running tandem (uid ${process.getuid?.() ?? '?'})`, { path: this.root }, { cause: err });
     } finally {
-      await fs.rm(probe, { force: true });
+      await this.tree.remove(probe).catch(() => undefined);
     }
-  }
-}
-
-/** Flushes a file's data to stable storage. */
-async function syncFile(path: string): Promise<void> {
-  const h = await fs.open(path, 'r+');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
   }
 }

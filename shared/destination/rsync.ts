@@ -19,6 +19,7 @@ import { retry } from '../retry';
 import type { RsyncDestinationConfig } from './config';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
 import { EXIT_PUT_FAILED, getStream, putStream, shQuote } from './ssh-stream';
+import { checkCap, readCapped } from './read';
 import { retryStreamedPut } from './streamed';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
 
@@ -127,7 +128,9 @@ export class RsyncDestination implements Destination {
   async put(relPath: string, source: string | Readable, opts: PutOptions = {}): Promise<PutResult> {
     const remotePath = this.abs(relPath);
     if (typeof source === 'string') {
-      const st = await fs.stat(source);
+      // rsync reads the local file by name, as root on an agent: a link there is refused, not sent.
+      const st = await fs.lstat(source);
+      if (st.isSymbolicLink()) throw new ValidationError(`${source} is a symbolic link: give the file itself`, { path: source });
       if (opts.size !== undefined && st.size !== opts.size)
         throw new ValidationError(`upload of ${relPath} has ${st.size} bytes, expected ${opts.size}`, { path: relPath });
       await this.upload(source, remotePath, opts.signal);
@@ -155,6 +158,13 @@ export class RsyncDestination implements Destination {
     } catch (err) {
       throw explain(err, this);
     }
+  }
+
+  async readSmall(relPath: string, maxBytes: number): Promise<Buffer> {
+    checkCap(maxBytes);
+    // The stream stops one byte past the cap (ssh is killed when it is destroyed): a planted
+    // huge file costs the cap in memory, never its size.
+    return readCapped(await this.get(relPath), maxBytes, relPath, this.describe());
   }
 
   async stat(relPath: string): Promise<{ size: number } | null> {

@@ -13,6 +13,7 @@ import { ConfigError, NotFoundError, PreconditionError, TandemError, ValidationE
 import type { S3DestinationConfig } from './config';
 import { byteCounter } from './local';
 import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
+import { checkCap, readCapped, tooLarge } from './read';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
 
 /** Reads credentials from the config or the environment variables it names; undefined = SDK default chain. */
@@ -113,6 +114,27 @@ export class S3Destination implements Destination {
     }
   }
 
+  async readSmall(relPath: string, maxBytes: number): Promise<Buffer> {
+    checkCap(maxBytes);
+    const Bucket = this.config.bucket;
+    const Key = this.key(relPath);
+    const head = await this.stat(relPath);
+    if (!head) throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath });
+    if (head.size > maxBytes) throw tooLarge(relPath, this.describe(), maxBytes);
+    // The object may be replaced between the HEAD and the GET: the range asks for one byte past
+    // the cap, and the read stops there whatever the server sends.
+    try {
+      const r = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket, Key, Range: `bytes=0-${maxBytes}` }));
+      return await readCapped(r.Body as Readable, maxBytes, relPath, this.describe());
+    } catch (err) {
+      if ((err as Error).name === 'NoSuchKey' || httpStatus(err) === 404)
+        throw new NotFoundError(`${relPath} does not exist in ${this.describe()}`, { path: relPath }, { cause: err });
+      // An empty object has no byte 0: a range over it is refused (416), and it is simply empty.
+      if (httpStatus(err) === 416 || (err as Error).name === 'InvalidRange') return Buffer.alloc(0);
+      throw err;
+    }
+  }
+
   async stat(relPath: string): Promise<{ size: number } | null> {
     try {
       const r = await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.config.bucket, Key: this.key(relPath) }));
@@ -195,20 +217,35 @@ export class S3Destination implements Destination {
   }
 
   /**
+   * The multipart uploads in progress under `rel/`. MinIO answers ListMultipartUploads with a
+   * prefix only for an exact object key, and lists every upload of the bucket for an empty one:
+   * so when the prefix finds none, the bucket's whole list is read and filtered here (on AWS S3
+   * the prefix works and the second listing finds nothing more).
+   */
+  async uploadsUnder(rel: string): Promise<{ Key: string; UploadId: string }[]> {
+    const Prefix = `${this.base}${rel}/`;
+    const list = async (prefix: string) => {
+      const out: { Key: string; UploadId: string }[] = [];
+      let KeyMarker: string | undefined;
+      let UploadIdMarker: string | undefined;
+      do {
+        const r = await this.client.send(new (s3Sdk().ListMultipartUploadsCommand)({ Bucket: this.config.bucket, Prefix: prefix || undefined, KeyMarker, UploadIdMarker }));
+        for (const u of r.Uploads ?? []) if (u.Key?.startsWith(Prefix) && u.UploadId) out.push({ Key: u.Key, UploadId: u.UploadId });
+        [KeyMarker, UploadIdMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
+      } while (KeyMarker);
+      return out;
+    };
+    const found = await list(Prefix);
+    return found.length ? found : list('');
+  }
+
+  /**
    * Aborts the multipart uploads in progress under `rel/`: an upload cut off with its server
    * (a crash, MinIO killed) keeps its parts, which are no object and no listing shows, until
    * someone aborts it; removing a set's folder is when that is done.
    */
   private async abortUploads(rel: string): Promise<void> {
-    const Prefix = `${this.base}${rel}/`;
-    const uploads: { Key: string; UploadId: string }[] = [];
-    let KeyMarker: string | undefined;
-    let UploadIdMarker: string | undefined;
-    do {
-      const r = await this.client.send(new (s3Sdk().ListMultipartUploadsCommand)({ Bucket: this.config.bucket, Prefix, KeyMarker, UploadIdMarker }));
-      for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) uploads.push({ Key: u.Key, UploadId: u.UploadId });
-      [KeyMarker, UploadIdMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
-    } while (KeyMarker);
+    const uploads = await this.uploadsUnder(rel);
     for (const u of uploads) {
       try {
         await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.config.bucket, ...u }));

@@ -37,6 +37,12 @@ export interface Destination {
   put(relPath: string, source: string | Readable, opts?: PutOptions): Promise<PutResult>;
   /** Opens a stored file for reading; throws NotFoundError if it does not exist. */
   get(relPath: string): Promise<Readable>;
+  /**
+   * The whole content of a small stored file (manifest, marker, part.json), refused with
+   * ValidationError when larger than maxBytes: the size is checked before the read where the
+   * backend can tell it, and the read stops one byte past the cap anyway. NotFoundError if absent.
+   */
+  readSmall(relPath: string, maxBytes: number): Promise<Buffer>;
   /** The size of a stored file, or null if it does not exist. */
   stat(relPath: string): Promise<{ size: number } | null>;
   /** Every file under the folder `prefix` ('' = the whole root), recursively, sorted by path; [] if none. */

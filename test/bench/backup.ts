@@ -4,15 +4,17 @@
  *   (b) the same commands started on every node at once
  *   (c) tandem backup (two-phase, the helper JVM's JMX snapshot, parallel compression)
  * For each: the spread between the nodes' snapshot instants (Cassandra's own created_at) and
- * the total wall time. Not a test: it asserts nothing and prints what it measured.
+ * the total wall time, median and worst of several rounds run in a rotated order. Not a test:
+ * it asserts nothing and prints what it measured.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/exec';
 import { readCreatedAt } from '../../agent/roles/cassandra/snapshot-files';
 import { cassandraRoleSettings, readSandboxEnv } from '../sandbox';
-import { makeFleet, removeFleet, runCli, startFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { removeScratch, scratchDir } from '../helpers/scratch';
+import { roundOrder } from './stats';
 
 type Node = ReturnType<typeof readSandboxEnv>['cassandra']['nodes'][number];
 
@@ -36,53 +38,64 @@ async function clear(nodes: Node[], tag: string): Promise<void> {
   for (const n of nodes) await runCommand([n.nodetool, 'clearsnapshot', '-t', tag, '--', 'thehive']);
 }
 
-/** One row of the report. */
+/** One way's runs. */
 export interface BackupBenchRow {
   method: string;
-  spreadMs: number;
-  wallSeconds: number;
+  spreadMs: number[];
+  wallSeconds: number[];
 }
 
-/** Runs (a), (b) and (c) on the sandbox and returns their rows. */
-export async function benchBackup(onRow: (row: BackupBenchRow) => void = () => undefined): Promise<BackupBenchRow[]> {
+type Way = { method: string; run: (tag: string, out: string) => Promise<{ instants?: number[]; spreadMs?: number }> };
+
+/**
+ * Runs (a)–(d) on the sandbox, `rounds` times each, in an order rotated from round to round
+ * (stats.ts): the seed's commands do not always read a cold page cache and tandem a warm one.
+ */
+export async function benchBackup(rounds = 3, onRun: (method: string, round: number) => void = () => undefined): Promise<BackupBenchRow[]> {
   const env = readSandboxEnv();
   const nodes = env.cassandra.nodes;
-  const rows: BackupBenchRow[] = [];
-  const run = async (method: string, fn: (tag: string, out: string) => Promise<number[]>) => {
-    const tag = `tandem-bench-${rows.length}-${Date.now()}`;
-    const out = await scratchDir('bench-backup');
-    const t0 = Date.now();
-    try {
-      const instants = await fn(tag, out);
-      rows.push({ method, spreadMs: Math.max(...instants) - Math.min(...instants), wallSeconds: (Date.now() - t0) / 1000 });
-      onRow(rows[rows.length - 1]);
-    } finally {
-      await clear(nodes, tag);
-      removeScratch(out);
-    }
-  };
-  await run('(a) seed, node after node', async (tag, out) => {
-    const res: number[] = [];
-    for (const n of nodes) res.push(await seedSteps(n, tag, out));
-    return res;
-  });
-  await run('(b) seed, all nodes at once', (tag, out) => Promise.all(nodes.map((n) => seedSteps(n, tag, out))));
-  // (c) as shipped; (d) without the row count recorded for the restore check, to show what it costs.
-  for (const [method, countRows] of [['(c) tandem backup', true], ['(d) tandem backup, countRows: false', false]] as const) {
-    const fleet = await makeFleet(
-      nodes.map((n) => ({ node: n.name, roles: { cassandra: { ...cassandraRoleSettings(env, n), countRows } } })),
-      { prepareTimeoutMs: 300_000 },
-    );
+  // Both fleets are started before any run is timed: an agent's start is not a backup's cost.
+  const fleets = new Map<boolean, TestFleet>();
+  for (const countRows of [true, false]) {
+    const fleet = await makeFleet(nodes.map((n) => ({ node: n.name, roles: { cassandra: { ...cassandraRoleSettings(env, n), countRows } } })), { prepareTimeoutMs: 300_000 });
+    fleets.set(countRows, fleet);
     await startFleet(fleet);
-    try {
-      const t0 = Date.now();
-      const r = await runCli(['backup', '--config', fleet.fleetFile, '--json']);
-      const o = JSON.parse(r.stdout || '{}');
-      if (o.status !== 'complete') throw new Error(`tandem backup did not complete: ${r.stderr}`);
-      rows.push({ method, spreadMs: o.snapshotSpreadMs, wallSeconds: (Date.now() - t0) / 1000 });
-    } finally {
-      await removeFleet(fleet);
-    }
   }
-  return rows;
+  const tandem = (countRows: boolean) => async () => {
+    const fleet = fleets.get(countRows)!;
+    const r = await runCli(['backup', '--config', fleet.fleetFile, '--json', '--full']);
+    const o = JSON.parse(r.stdout || '{}');
+    if (o.status !== 'complete') throw new Error(`tandem backup did not complete: ${r.stderr}`);
+    return { spreadMs: o.snapshotSpreadMs as number };
+  };
+  const ways: Way[] = [
+    { method: '(a) seed, node after node', run: async (tag, out) => { const instants: number[] = []; for (const n of nodes) instants.push(await seedSteps(n, tag, out)); return { instants }; } },
+    { method: '(b) seed, all nodes at once', run: async (tag, out) => ({ instants: await Promise.all(nodes.map((n) => seedSteps(n, tag, out))) }) },
+    // (c) as shipped; (d) without the row count recorded for the restore check, to show what it costs.
+    { method: '(c) tandem backup --full', run: tandem(true) },
+    { method: '(d) tandem backup --full, countRows: false', run: tandem(false) },
+  ];
+  const rows = new Map(ways.map((w) => [w.method, { method: w.method, spreadMs: [] as number[], wallSeconds: [] as number[] }]));
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const way of roundOrder(ways, round)) {
+        const tag = `tandem-bench-${round}-${Date.now()}`;
+        const out = await scratchDir('bench-backup');
+        const t0 = Date.now();
+        try {
+          const r = await way.run(tag, out);
+          const row = rows.get(way.method)!;
+          row.wallSeconds.push((Date.now() - t0) / 1000);
+          row.spreadMs.push(r.spreadMs ?? Math.max(...r.instants!) - Math.min(...r.instants!));
+          onRun(way.method, round);
+        } finally {
+          if (way.method.startsWith('(a)') || way.method.startsWith('(b)')) await clear(nodes, tag);
+          removeScratch(out);
+        }
+      }
+    }
+  } finally {
+    for (const f of fleets.values()) await removeFleet(f);
+  }
+  return [...rows.values()];
 }

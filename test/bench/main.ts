@@ -4,8 +4,9 @@
  * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) and `restore-node`
  * (one node's restore against the vendor's commands for that node) run only when named.
  * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `retention` (a year
- * of sets at a local folder), `rsync` (archive streams to a private sshd) and `files` (a store of
- * a million attachments) need no sandbox and
+ * of sets at a local folder), `rsync` (archive streams to a private sshd), `files` (a store of
+ * a million attachments) and `age` (the age format's encrypt and decrypt rates, key rotation)
+ * need no sandbox and
  * run only when named.
  */
 import { readdir } from 'node:fs/promises';
@@ -17,11 +18,13 @@ import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 import { restoreNodeMain } from './restore-node';
 import { agentRssMain } from './agent-rss';
+import { ageBenchMain } from './age';
 import { filesBenchMain } from './files';
 import { benchRetention } from './retention';
 import { benchRsync } from './rsync';
 import { scaleMain } from './scale';
 import { benchSmall, printSmall } from './small';
+import { median, secondsCell, slowest } from './stats';
 
 async function main(): Promise<void> {
   const only = process.argv[2];
@@ -32,10 +35,13 @@ async function main(): Promise<void> {
   if (only === 'retention') return printRetention();
   if (only === 'restore-node') return restoreNodeMain(process.argv.slice(3));
   if (only === 'rsync') return printRsync();
+  if (only === 'age') return ageBenchMain();
   const env = readSandboxEnv();
+  const rounds = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
   if (!only || only === 'backup') {
-    console.log('cluster snapshot: spread between the nodes\' snapshot instants, and wall time');
-    for (const r of await benchBackup((row) => console.log(`  (done) ${row.method}`))) console.log(`  ${r.method.padEnd(30)} spread ${String(r.spreadMs).padStart(6)} ms   wall ${r.wallSeconds.toFixed(1).padStart(7)} s`);
+    console.log(`cluster snapshot: spread between the nodes' snapshot instants and wall time, median / worst of ${rounds} rounds in a rotated order`);
+    for (const r of await benchBackup(rounds, (m, i) => console.log(`  (done) round ${i + 1} ${m}`)))
+      console.log(`  ${r.method.padEnd(44)} spread ${`${median(r.spreadMs)} / ${slowest(r.spreadMs)} ms`.padStart(16)}   wall ${secondsCell(r.wallSeconds).padStart(16)}   runs ${r.wallSeconds.map((x) => x.toFixed(1)).join(' ')}`);
   }
   if (!only || only === 'restore') {
     console.log('restore of one backup set into a scratch keyspace');
@@ -67,9 +73,12 @@ async function main(): Promise<void> {
     const withData = await Promise.all(candidates.map(async (d) => ((await readdir(join(ks, d))).some((f) => f.endsWith('-Data.db')) ? d : null)));
     const edgestore = withData.find((d) => d !== null);
     if (!edgestore) throw new Error(`no edgestore SSTables under ${ks}: seed the sandbox first`);
-    console.log(`archive throughput on ${join(ks, edgestore)}`);
-    for (const r of await benchArchive(join(ks, edgestore))) {
-      console.log(`  ${r.tool.padEnd(34)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  ${r.bytesOut} bytes`);
+    console.log(`archive throughput on ${join(ks, edgestore)}, median / worst of ${rounds} rounds in a rotated order`);
+    const runs = await benchArchive(join(ks, edgestore), rounds);
+    const floor = median(runs[0].results.map((r) => r.seconds));
+    for (const { tool, results } of runs) {
+      const secs = results.map((r) => r.seconds);
+      console.log(`  ${tool.padEnd(40)} ${secondsCell(secs, 2).padStart(18)}  ${`${median(results.map((r) => r.mbPerSec)).toFixed(1)} MB/s`.padStart(11)}  ${(median(secs) / floor).toFixed(2)}× tar cjf  ${results[0].bytesOut} bytes`);
     }
   }
 }

@@ -28,6 +28,7 @@ import { startWriter, stopWriter } from '../sandbox/writer';
 import { runCli } from '../helpers/fleet';
 import { benchFleet, withEsSnapshotsRemoved } from './incremental';
 import { removeScratch, scratchDir } from '../helpers/scratch';
+import { median, roundOrder, slowest } from './stats';
 
 const VENDOR_KS = 'thehive_vendor_node';
 const TANDEM_KS = 'thehive_tandem_node';
@@ -87,33 +88,40 @@ export async function benchRestoreNode(runs: number, nodeName: string, log: (m: 
           await runCommand([node.nodetool, 'disableautocompaction', '--', ks]);
         }
         // (a) the vendor's commands, that node alone.
-        const work = join(dir, `vendor-${run}`);
-        const t0 = Date.now();
-        for (const t of tables) {
-          // Laid out <keyspace>/<table>: Cassandra reads the keyspace and table of an SSTable from
-          // its folders and imports nothing, exit code 0, from a folder named otherwise.
-          const into = join(work, VENDOR_KS, t.table);
-          await mkdir(into, { recursive: true });
-          await runCommand(['tar', 'xjf', join(destPath, t.path), '-C', into]);
-          await runCommand([node.nodetool, 'import', VENDOR_KS, t.table, into]);
-        }
-        const vendorSeconds = (Date.now() - t0) / 1000;
-        await rm(work, { recursive: true, force: true });
+        const vendor = async () => {
+          const work = join(dir, `vendor-${run}`);
+          const t0 = Date.now();
+          for (const t of tables) {
+            // Laid out <keyspace>/<table>: Cassandra reads the keyspace and table of an SSTable from
+            // its folders and imports nothing, exit code 0, from a folder named otherwise.
+            const into = join(work, VENDOR_KS, t.table);
+            await mkdir(into, { recursive: true });
+            await runCommand(['tar', 'xjf', join(destPath, t.path), '-C', into]);
+            await runCommand([node.nodetool, 'import', VENDOR_KS, t.table, into]);
+          }
+          vendorSeconds = (Date.now() - t0) / 1000;
+          await rm(work, { recursive: true, force: true });
+        };
         // (b) the agent, that node alone, as the coordinator drives it.
-        const restoreId = `restore-bench-${Date.now().toString(36)}`;
-        const options = toWireRestoreOptions(parseRestoreOptions({
-          targetKeyspace: TANDEM_KS, cassandraSources: [nodeName], cassandraLoad: 'import', skipRoles: ['elasticsearch', 'files'],
-        }));
-        const request = (phase: 'fetch' | 'load' | 'cleanup') => ({
-          restoreId, backupId: id, phase: toWirePhase(phase), destination: toWireDestination(fleet.destination), options,
-          manifestSha256: manifestDigest(manifestBytes),
-        });
-        const t1 = Date.now();
-        await agent.restore(request('fetch'), 3_600_000);
-        const t2 = Date.now();
-        await agent.restore(request('load'), 3_600_000);
-        const t3 = Date.now();
-        await agent.restore(request('cleanup'), 600_000);
+        const tandem = async () => {
+          const restoreId = `restore-bench-${Date.now().toString(36)}`;
+          const options = toWireRestoreOptions(parseRestoreOptions({
+            targetKeyspace: TANDEM_KS, cassandraSources: [nodeName], cassandraLoad: 'import', skipRoles: ['elasticsearch', 'files'],
+          }));
+          const request = (phase: 'fetch' | 'load' | 'cleanup') => ({
+            restoreId, backupId: id, phase: toWirePhase(phase), destination: toWireDestination(fleet.destination), options,
+            manifestSha256: manifestDigest(manifestBytes),
+          });
+          t1 = Date.now();
+          await agent.restore(request('fetch'), 3_600_000);
+          t2 = Date.now();
+          await agent.restore(request('load'), 3_600_000);
+          t3 = Date.now();
+          await agent.restore(request('cleanup'), 600_000);
+        };
+        let vendorSeconds = 0, t1 = 0, t2 = 0, t3 = 0;
+        // Rotated from run to run: neither way always reads the archives from a cold page cache.
+        for (const way of roundOrder([vendor, tandem], run - 1)) await way();
         // The same SSTables imported either way: the node's live bytes of the two keyspaces match.
         const liveBytes = async (ks: string) => {
           let n = 0;
@@ -144,9 +152,7 @@ export async function benchRestoreNode(runs: number, nodeName: string, log: (m: 
 export async function restoreNodeMain(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { runs: { type: 'string', default: '3' }, node: { type: 'string', default: 'node1' } } });
   const r = await benchRestoreNode(Number(values.runs), values.node!, (m) => console.error(m));
-  const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-  const median = (xs: number[]) => sorted(xs)[Math.floor((xs.length - 1) / 2)];
-  const worst = (xs: number[]) => Math.max(...xs);
+  const worst = slowest;
   const col = (f: (x: RestoreNodeRun) => number) => r.runs.map(f);
   console.log(`one node's restore (${values.node}: ${r.tables} table archives, ${(r.bytes / 2 ** 20).toFixed(1)} MB), ${r.runs.length} runs, hot writer running`);
   console.log(`  ${'way'.padEnd(64)} ${'median'.padStart(8)} ${'worst'.padStart(8)}  live bytes loaded per run`);

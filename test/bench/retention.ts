@@ -15,6 +15,9 @@ import { snapshotTagFor } from '../../shared/names';
 import { runCommand } from '../../shared/exec';
 import { makeFleet, removeFleet, runCli, startFleet, stopFleet, type TestFleet } from '../helpers/fleet';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
+import { median } from './stats';
+import { signingKeyAt } from '../helpers/signing';
+import { signatureFor, type SigningKey } from '../../shared/signing';
 
 /** One row of the report. */
 export interface RetentionBenchRow {
@@ -38,10 +41,11 @@ function put(dest: string, rel: string, body: string) {
   return { path: rel, size: Buffer.byteLength(body), sha256: sha256Of(body) };
 }
 
-/** Clones the template set into `count` daily sets ending today, each built on the one before. */
-export function cloneSets(dest: string, template: Manifest, count: number, extraFiles: number): string[] {
+/** Clones the template set into `count` daily sets ending today, each built on the one before and signed with `key` (the fleet's). */
+export function cloneSets(dest: string, template: Manifest, count: number, extraFiles: number, key: SigningKey): string[] {
   const ids: string[] = [];
-  const end = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate(), 2, 30);
+  // Never in the future: a manifest completed later than now is refused (invalid-field).
+  const end = Math.min(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate(), 2, 30), Date.now() - 60_000);
   let parent: Manifest | null = null;
   for (let i = 0; i < count; i++) {
     const at = end - (count - 1 - i) * DAY;
@@ -78,7 +82,10 @@ export function cloneSets(dest: string, template: Manifest, count: number, extra
       references: nodes.flatMap((n) => n.references),
       bytes: files.reduce((s, f) => s + f.size, 0),
     });
-    put(dest, `${id}/manifest.json`, JSON.stringify(manifest, null, 1) + '\n');
+    const body = JSON.stringify(manifest, null, 1) + '\n';
+    // The signature first, as the coordinator writes it.
+    put(dest, `${id}/manifest.sig`, signatureFor(key, 'manifest.json', body));
+    put(dest, `${id}/manifest.json`, body);
     parseManifest(readFileSync(join(dest, id, 'manifest.json')), id);
     ids.push(id);
     parent = manifest;
@@ -92,7 +99,6 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Makes the sets, then times `tandem list` `runs` times and `tandem prune` at most 3 times (on a fresh copy each time), each prune beside a plain `rm -rf` of what it removed. */
 export async function benchRetention(o: { sets?: number; extraFiles?: number; runs?: number } = {}): Promise<RetentionBenchRow[]> {
@@ -108,7 +114,7 @@ export async function benchRetention(o: { sets?: number; extraFiles?: number; ru
     await stopFleet(fleet);
     const template = parseManifest(readFileSync(join(fleet.destDir, 'template-set', 'manifest.json')), 'template-set');
     const pristine = join(work, 'pristine');
-    const ids = cloneSets(pristine, template, count, extraFiles);
+    const ids = cloneSets(pristine, template, count, extraFiles, signingKeyAt(fleet.signing.key));
     const fleetConf = JSON.parse(readFileSync(fleet.fleetFile, 'utf8'));
     const fleetFile = join(work, 'fleet.yaml');
     const dest = join(work, 'dest');

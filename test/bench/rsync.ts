@@ -19,6 +19,7 @@ import { repoRoot } from '../sandbox/paths';
 import { portOpen } from '../sandbox/procs';
 import { privateSshdEnv, startPrivateSshd, stopPrivateSshd, type PrivateSshd } from '../tools/private-sshd';
 import { removeScratch, scratchDir } from '../helpers/scratch';
+import { median } from './stats';
 
 /** One row of the report. */
 export interface RsyncBenchRow {
@@ -82,7 +83,7 @@ async function timeRuns(runs: number, streams: number, bytes: number, one: (run:
 
 const row = (what: string, runs: number[]): RsyncBenchRow => {
   const sorted = [...runs].sort((a, b) => a - b);
-  return { what, runs, median: sorted[Math.floor(sorted.length / 2)], worst: sorted[0] };
+  return { what, runs, median: median(sorted), worst: sorted[0] };
 };
 
 /** Runs the three ways `runs` times each; `log` reports progress. */

@@ -13,6 +13,7 @@ import { startWriter, stopWriter } from '../sandbox/writer';
 import { runCli } from '../helpers/fleet';
 import { benchFleet, seedSteps, withEsSnapshotsRemoved } from './incremental';
 import { removeScratch, scratchDir } from '../helpers/scratch';
+import { median, slowest } from './stats';
 
 /** One measured step. */
 interface Run {
@@ -33,8 +34,7 @@ export interface SmallRow {
   runs: Run[];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const worst = (xs: number[]) => Math.max(...xs);
+const worst = slowest;
 
 /** Runs the bench; `runs` backups per condition (at least 10 for the spread figures). */
 export async function benchSmall(runs = 10, log: (m: string) => void = () => undefined): Promise<SmallRow[]> {
@@ -63,9 +63,11 @@ export async function benchSmall(runs = 10, log: (m: string) => void = () => und
       await stopAgents();
       await startAgents(() => undefined);
       rows.push(await series('first backup after the agents start (full)', '', 1, () => backup(['--full'])));
-      rows.push(await series('backup, no load', '< 8 s', runs, () => backup()));
+      rows.push(await series('backup (incremental), no load', '< 8 s', runs, () => backup()));
       await startWriter();
-      rows.push(await series('backup, hot writer running', '< 8 s', runs, () => backup()));
+      rows.push(await series('backup (incremental), hot writer running', '< 8 s', runs, () => backup()));
+      // The row to put beside the seed's steps, which copy everything every time.
+      rows.push(await series('backup --full, hot writer running', '< 8 s', 3, () => backup(['--full'])));
       const last = await backup();
       rows.push(await series('drill of the last set', '< 20 s', 3, async () => {
         const t0 = Date.now();

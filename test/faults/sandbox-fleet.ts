@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { openDestination, parseDestinationConfig, type DestinationConfig } from '../../shared/destination';
 import { manifestPath } from '../../shared/manifest';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
 import { runCommand } from '../../shared/exec';
@@ -42,7 +43,8 @@ export function faultFleet(): Promise<FaultFleet> {
           ...(i === 0
             ? {
                 elasticsearch: { url: env.elasticsearch.url, repository: REPOSITORY, repositoryLocation: join(env.elasticsearch.pathRepo, REPOSITORY), allowYellow: true },
-                files: { store: 'localfs', location: env.files.dir },
+                // Fault cases restore into scratch folders under the OS temp folder.
+                files: { store: 'localfs', location: env.files.dir, restoreTargets: [env.files.dir, tmpdir()] },
               }
             : {}),
         },

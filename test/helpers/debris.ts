@@ -48,12 +48,13 @@ export async function storedUnder(config: DestinationConfig, prefix: string): Pr
       for (const o of r.Contents ?? []) if (o.Key) files.push(o.Key);
       ContinuationToken = r.IsTruncated ? r.NextContinuationToken : undefined;
     } while (ContinuationToken);
+    // The bucket's whole list, filtered here: MinIO answers a prefix only for an exact object key.
     const uploads: string[] = [];
     let KeyMarker: string | undefined;
     let UploadIdMarker: string | undefined;
     do {
-      const r = await s3.client.send(new ListMultipartUploadsCommand({ Bucket: config.bucket, Prefix, KeyMarker, UploadIdMarker }));
-      for (const u of r.Uploads ?? []) if (u.Key) uploads.push(u.Key);
+      const r = await s3.client.send(new ListMultipartUploadsCommand({ Bucket: config.bucket, KeyMarker, UploadIdMarker }));
+      for (const u of r.Uploads ?? []) if (u.Key?.startsWith(Prefix)) uploads.push(u.Key);
       [KeyMarker, UploadIdMarker] = r.IsTruncated ? [r.NextKeyMarker, r.NextUploadIdMarker] : [undefined, undefined];
     } while (KeyMarker);
     return { files, uploads };

@@ -12,6 +12,7 @@ import { openFleet, type AgentHandle } from '../../coordinator/fleet';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { removeScratch, scratchDir } from './scratch';
 import { AGENT_NODE_FLAGS, agentEnv } from './agent-process';
+import { signingBlock, writeSigningKeySync, type SigningFiles } from './signing';
 
 const ROOT = resolve(__dirname, '../../..');
 /** The agent as tests run it: production roles plus the rehearsal role. */
@@ -48,6 +49,8 @@ export interface TestFleet {
   coordinatorDir: string;
   destDir: string;
   agents: TestAgent[];
+  /** The fleet's signing key pair (the fleet file's signing.key and its public key). */
+  signing: SigningFiles;
 }
 
 /**
@@ -105,6 +108,8 @@ export async function makeFleet(
   }
   const fleetFile = join(dir, 'fleet.yaml');
   const coordinatorDir = join(dir, 'coordinator');
+  // The coordinator's signing key, beside the certificates: every set of this fleet is signed with it.
+  const signing = writeSigningKeySync(pki);
   const entries = [
     ...agents.map((a) => ({ node: a.node, address: `127.0.0.1:${a.port}`, roles: Object.keys(a.roles) })),
     ...(opts.extraAgents ?? []).map((x) => ({ node: x.node, address: `127.0.0.1:${x.port}`, roles: ['rehearsal'] })),
@@ -116,11 +121,12 @@ export async function makeFleet(
       stateDir: coordinatorDir,
       agents: entries,
       destination: opts.destination ?? { type: 'local', path: destDir },
+      signing: signingBlock(signing),
       // The lease outlives the wait for votes (the fleet file's schema refuses less).
       backup: { leaseMs: opts.leaseMs ?? Math.max(30_000, opts.prepareTimeoutMs ?? 10_000), prepareTimeoutMs: opts.prepareTimeoutMs ?? 10_000, commitTimeoutMs: 5000 },
     }),
   );
-  return { dir, pki, fleetFile, coordinatorDir, destDir, agents };
+  return { dir, pki, fleetFile, coordinatorDir, destDir, agents, signing };
 }
 
 /** Another fleet file for the same agents whose coordinator state folder is `<dir>/<name>`: a coordinator run with it does not see the other's lock. */

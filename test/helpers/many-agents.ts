@@ -13,6 +13,7 @@ import { initCa, issueCert } from '../../coordinator/cli/certs';
 import type { Arrival, HostMessage } from './agent-host';
 import { CLI_MAIN } from './fleet';
 import { removeScratch, scratchDir } from './scratch';
+import { signingBlock, writeSigningKeySync } from './signing';
 
 const ROOT = resolve(__dirname, '../../..');
 const HOST_MAIN = join(ROOT, 'dist/test/helpers/agent-host.js');
@@ -118,6 +119,8 @@ export async function startManyAgents(count: number, opts: ManyAgentsOptions = {
     stateDir: join(dir, 'coordinator'),
     agents: nodes.map((node) => ({ node, address: `127.0.0.1:${ports.get(node)}`, roles: ['rehearsal'] })),
     destination: { type: 'local', path: destDir },
+    // In this fleet's own folder, not the (possibly shared) pki: each fleet signs with its own key.
+    signing: signingBlock(writeSigningKeySync(join(dir, 'signing'))),
   }));
   return {
     dir,

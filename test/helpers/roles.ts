@@ -11,7 +11,8 @@ import type { RoleSpan } from '../../agent/backup/timeline';
 import type { Destination } from '../../shared/destination';
 import { silentLogger } from '../../shared/log';
 import type { ParentRef } from '../../agent/backup/parent';
-import { MANIFEST_FORMAT, manifestDigest, manifestPath, manifestSchema, type Manifest } from '../../shared/manifest';
+import { MANIFEST_FORMAT, manifestSchema, type Manifest } from '../../shared/manifest';
+import { testSigningKey, writeSignedManifest } from './signing';
 import { ROLE_SCHEMAS, type PartRole } from '../../shared/parts';
 import { backupOptionsSchema, type BackupOptions } from '../../shared/wire/backup-options';
 import { parseRestoreOptions, type RestoreOptionsInput } from '../../shared/wire/restore';
@@ -62,9 +63,8 @@ export function restoreContext(work: string, manifest: Manifest, destination: De
  * naming that set would carry, for a later context's `parent` (parentSet).
  */
 export async function publishManifest(destination: Destination, m: Manifest): Promise<ParentRef> {
-  const body = JSON.stringify(m, null, 2) + '\n';
-  await destination.writeAtomic(manifestPath(m.id), body);
-  return { backupId: m.id, manifestSha256: manifestDigest(body) };
+  // Signed with the process's test key: trustOf() (test/helpers/signing.ts) trusts it.
+  return { backupId: m.id, manifestSha256: await writeSignedManifest(destination, m, testSigningKey(), 2) };
 }
 
 /** The failed checks of a preflight, as `name: message` lines. */

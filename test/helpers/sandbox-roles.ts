@@ -1,4 +1,5 @@
 /** The sandbox's three stores as a test fleet deploys them: Cassandra on every node, Elasticsearch and the files on node1. */
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cassandraRoleSettings, type SandboxEnv } from '../sandbox';
 import type { WriterStores } from '../sandbox/writer';
@@ -16,7 +17,8 @@ export function threeStoreRoles(env: SandboxEnv, repository = 'tandem-test', sto
       ...(i === 0
         ? {
             elasticsearch: { url: env.elasticsearch.url, repository, repositoryLocation: join(env.elasticsearch.pathRepo, repository), allowYellow: true, ...(stores ? { indexPatterns: [stores.index] } : {}) },
-            files: { store: 'localfs', location: stores?.filesDir ?? env.files.dir },
+            // Tests restore into scratch folders under the OS temp folder: the agent must allow them.
+            files: { store: 'localfs', location: stores?.filesDir ?? env.files.dir, restoreTargets: [stores?.filesDir ?? env.files.dir, tmpdir()] },
           }
         : {}),
     },

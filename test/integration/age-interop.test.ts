@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decrypt, encrypt, formatIdentityFile, generateIdentity, parseIdentityFile } from '../../shared/age';
+import { makeSetKey } from '../../coordinator/keys';
 import { runCommand } from '../../shared/exec';
 import { scratchDir } from '../helpers/scratch';
 
@@ -81,6 +82,27 @@ test('age-keygen -y and our parser agree on the recipient of an age-keygen key',
   const key = await ageKeygen(bin, work, 'recipient-agree');
   const [id] = parseIdentityFile(await readFile(key.keyFile, 'utf8'));
   assert.is(id.recipient.toString(), key.recipient);
+});
+
+test('a sealed set key opens with age -d -i, and the identity it holds opens a file of the set with age -d -i', async () => {
+  const { bin, work } = await reference();
+  const ops = await ageKeygen(bin, work, 'set-key-ops');
+  const recovery = await ourKeygen(work, 'set-key-recovery');
+  const key = makeSetKey([ops.recipient, recovery.recipient]);
+  const sealed = join(work, 'set-key.age');
+  await writeFile(sealed, key.sealed);
+  const plain = randomBytes(200 * 1024);
+  const data = join(work, 'set-key-table.tbz.age');
+  await writeFile(data, encrypt([key.recipient], plain));
+  for (const who of [ops, recovery]) {
+    // What an operator restoring by hand runs: unseal the set key, then decrypt with it.
+    const setKeyFile = join(work, `set-key-of-${who === ops ? 'ops' : 'recovery'}.txt`);
+    await runCommand([join(bin, 'age'), '-d', '-i', who.keyFile, '-o', setKeyFile, sealed]);
+    assert.is((await runCommand([join(bin, 'age-keygen'), '-y', setKeyFile])).stdout.trim(), key.recipient);
+    const out = join(work, `set-key-table-${who === ops ? 'ops' : 'recovery'}.out`);
+    await runCommand([join(bin, 'age'), '-d', '-i', setKeyFile, '-o', out, data]);
+    assert.ok((await readFile(out)).equals(plain), 'age decrypted the set\'s file with the unsealed set key');
+  }
 });
 
 test.run();

@@ -4,6 +4,7 @@
  * corrupted part found by `verify`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -57,12 +58,29 @@ test('rsync over ssh to the backup host, and a corrupted archive found by verify
   assert.match(report.problems[0], /node3\/cassandra\/thehive\/txlog\.tbz: sha256 .* \(corrupt\)/);
 });
 
-test('S3 (MinIO)', async () => {
+test('S3 (MinIO), and one changed byte of an archive found by verify', async () => {
   needSandbox(env);
-  await backupTo(
+  const id = `s3-${Date.now().toString(36)}`;
+  const fleet = await backupTo(
     { type: 's3', endpoint: env.minio.endpoint, bucket: env.minio.backupBucket, prefix: 'tests', accessKeyId: env.minio.accessKey, secretAccessKey: env.minio.secretKey },
-    `s3-${Date.now().toString(36)}`,
+    id,
   );
+  // Changed in place at the same size, as a bit flip of the storage or a hand with write access would.
+  const s3 = new S3Client({ endpoint: env.minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: env.minio.accessKey, secretAccessKey: env.minio.secretKey } });
+  try {
+    const Key = `tests/${id}/node2/cassandra/thehive/edgestore.tbz`;
+    const got = await s3.send(new GetObjectCommand({ Bucket: env.minio.backupBucket, Key }));
+    const bytes = Buffer.from(await got.Body!.transformToByteArray());
+    bytes[bytes.length >> 1] ^= 0x01;
+    await s3.send(new PutObjectCommand({ Bucket: env.minio.backupBucket, Key, Body: bytes }));
+  } finally {
+    s3.destroy();
+  }
+  const v = await runCli(['verify', id, '--config', fleet.fleetFile, '--json']);
+  assert.is(v.code, 1, v.stdout + v.stderr);
+  const report = JSON.parse(v.stdout);
+  assert.equal(report.problems.length, 1, report.problems.join('\n'));
+  assert.match(report.problems[0], /node2\/cassandra\/thehive\/edgestore\.tbz: sha256 .* \(corrupt\)/);
 });
 
 test.run();

@@ -92,6 +92,19 @@ export function destinationSuite(suite: Test, getDest: () => Destination): void 
     await d.get(`${id}/absent.tbz`).then(() => assert.unreachable(), (e) => assert.instance(e, NotFoundError));
   });
 
+  suite('readSmall reads whole under its cap, refuses past it without telling the size, NotFoundError when absent', async () => {
+    const d = getDest();
+    const manifest = Buffer.from(JSON.stringify({ id, v: 2 }));
+    assert.ok((await d.readSmall(`${id}/manifest.json`, manifest.length)).equals(manifest));
+    assert.ok((await d.readSmall(`${id}/manifest.json`, 1 << 20)).equals(manifest));
+    const refused = (e: unknown) => assert.ok(e instanceof ValidationError && /larger than the 1000 bytes/.test(e.message) && !e.message.includes(String(big.length)), String(e));
+    await d.readSmall(`${id}/node1/thehive/big.tbz`, 1000).then(() => assert.unreachable(), refused);
+    await d.readSmall(`${id}/absent.json`, 1000).then(() => assert.unreachable(), (e) => assert.instance(e, NotFoundError));
+    await d.writeAtomic(`${id}/empty.json`, '');
+    assert.is((await d.readSmall(`${id}/empty.json`, 10)).length, 0);
+    await d.remove(`${id}/empty.json`);
+  });
+
   suite('unsafe paths are refused before any I/O', async () => {
     await getDest().put('../escape.tbz', bigFile).then(() => assert.unreachable(), (e) => assert.instance(e, ValidationError));
     await getDest().remove('').then(() => assert.unreachable(), (e) => assert.instance(e, ValidationError));

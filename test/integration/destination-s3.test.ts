@@ -5,6 +5,9 @@ import { PreconditionError } from '../../shared/errors';
 import { S3Destination, parseDestinationConfig, openDestination } from '../../shared/destination';
 import type { S3DestinationConfig } from '../../shared/destination';
 import { destinationSuite } from './destination-helpers';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { storedUnder } from '../helpers/debris';
 import { needSandbox, sandboxEnvOrNull, type SandboxEnv } from '../helpers/sandbox';
 
 /** The destination under test on the sandbox's MinIO, and what it was built from. */
@@ -44,6 +47,29 @@ s('multipart upload returns an ETag', async () => {
   assert.is(r.size, 11 * 1024 * 1024);
   assert.match(r.etag ?? '', /-3"?$/, 'three 5 MiB parts');
   await dest.remove('it-etag');
+});
+
+s('an upload whose process was killed mid-way leaves a multipart upload that no listing shows; removing its set aborts it', async () => {
+  const { config, dest } = minio();
+  const set = `it-killed-${Date.now().toString(36)}`;
+  const holder = spawn(process.execPath, [join(__dirname, '../helpers/hold-upload.js'), JSON.stringify(config), `${set}/n1/t.tbz`], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  try {
+    const said = await new Promise<string>((resolve) => {
+      holder.stdout.once('data', (d: Buffer) => resolve(d.toString()));
+      holder.once('exit', (code) => resolve(`exited with ${code}`));
+    });
+    assert.is(said.trim(), 'parts up');
+  } finally {
+    const gone = new Promise((r) => holder.once('exit', r));
+    holder.kill('SIGKILL');
+    await gone;
+  }
+  assert.equal(await dest.list(set), [], 'no object: the upload never completed');
+  const before = await storedUnder(config, set);
+  assert.is(before.uploads.length, 1, `the killed upload is still in progress: ${JSON.stringify(before)}`);
+  await dest.remove(set);
+  const after = await storedUnder(config, set);
+  assert.equal(after, { files: [], uploads: [] });
 });
 
 s('checkWritable says what to fix', async () => {

@@ -6,6 +6,7 @@
  * resident memory stays under 200 MB (a million attachments: `npm run bench -- files`).
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -28,7 +29,7 @@ const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/
 test.before(async () => {
   src = await scratchDir('store');
   store = writeAttachments(src, COUNT, { minBytes: 40, maxBytes: 240, sampleEvery: COUNT / 10 });
-  fleet = await makeFleet([{ node: 'files1', roles: { files: { store: 'localfs', location: src, concurrency: 8 } } }]);
+  fleet = await makeFleet([{ node: 'files1', roles: { files: { store: 'localfs', location: src, concurrency: 8, restoreTargets: [src, tmpdir()] } } }]);
   await startFleet(fleet);
 });
 

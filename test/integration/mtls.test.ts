@@ -14,6 +14,7 @@ import { healthClient } from '../helpers/health-client';
 import { HOSTILE_CALLERS, tryHostileCaller } from '../faults/hostile-callers';
 import { openFleet } from '../../coordinator/fleet';
 import { AGENT_MAIN, freePort, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
+import { signingBlock } from '../helpers/signing';
 
 let f: TestFleet;
 test.before(async () => {
@@ -74,7 +75,7 @@ test('the CLI refuses plaintext unless --insecure, and --insecure only on loopba
   const agentConfig = join(plain, 'agent.yaml');
   await writeFile(agentConfig, JSON.stringify({ node: 'p1', listen: `127.0.0.1:${port}`, stateDir: join(plain, 'state'), roles: { rehearsal: { markerDir: join(plain, 'markers') } } }));
   const fleetFile = join(plain, 'fleet.yaml');
-  const fleet = { stateDir: join(plain, 'coordinator'), agents: [{ node: 'p1', address: `127.0.0.1:${port}`, roles: ['rehearsal'] }], destination: { type: 'local', path: join(plain, 'dest') } };
+  const fleet = { stateDir: join(plain, 'coordinator'), agents: [{ node: 'p1', address: `127.0.0.1:${port}`, roles: ['rehearsal'] }], destination: { type: 'local', path: join(plain, 'dest') }, signing: signingBlock(f.signing) };
   await writeFile(fleetFile, JSON.stringify(fleet));
   // The agent too: no TLS without --insecure, and --insecure never on an address others reach.
   const noFlag = await runNode([AGENT_MAIN, '--config', agentConfig]);

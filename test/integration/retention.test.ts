@@ -14,6 +14,7 @@ import { Journal } from '../../coordinator/backup/journal';
 import { parseManifest } from '../../shared/manifest';
 import { backupOptionsSchema } from '../../shared/wire/backup-options';
 import { CLI_MAIN, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
+import { resignManifest } from '../helpers/signing';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
@@ -37,7 +38,7 @@ function tree(dir: string, rel = ''): string[] {
 /** The temporaries under `dir`, to show in a failure. */
 const hidden = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((p) => p.split('/').some((s) => s.startsWith('.'))) : []);
 
-/** Makes `id` reference `path` of an earlier set, as an incremental set's manifest does; checked by the manifest's schema. */
+/** Makes `id` reference `path` of an earlier set, as an incremental set's manifest does; checked by the manifest's schema, and signed again with the fleet's key. */
 function addReference(f: TestFleet, id: string, path: string): void {
   const file = join(f.destDir, id, 'manifest.json');
   const m = JSON.parse(readFileSync(file, 'utf8'));
@@ -47,6 +48,7 @@ function addReference(f: TestFleet, id: string, path: string): void {
   m.references.push({ ...stored, set });
   writeFileSync(file, JSON.stringify(m));
   parseManifest(JSON.stringify(m), id);
+  resignManifest(f.destDir, id, f.signing.key);
 }
 
 /** A fleet of two rehearsal agents with four complete sets; set-3 references a file of set-1, set-4 one of set-2. */
@@ -71,8 +73,8 @@ async function verifies(f: TestFleet, id: string): Promise<void> {
 
 /** What keep-last 2 must leave: set-3 and set-4 whole, and of set-1 and set-2 only the files they reference, with the marker. */
 function assertPrunedToTwo(f: TestFleet): void {
-  assert.equal(tree(join(f.destDir, 'set-1')), ['n1/rehearsal/part.txt', 'pruned.json'], `set-1, temporaries: ${hidden(join(f.destDir, 'set-1'))}`);
-  assert.equal(tree(join(f.destDir, 'set-2')), ['n2/rehearsal/part.txt', 'pruned.json'], `set-2, temporaries: ${hidden(join(f.destDir, 'set-2'))}`);
+  assert.equal(tree(join(f.destDir, 'set-1')), ['n1/rehearsal/part.txt', 'pruned.json', 'pruned.sig'], `set-1, temporaries: ${hidden(join(f.destDir, 'set-1'))}`);
+  assert.equal(tree(join(f.destDir, 'set-2')), ['n2/rehearsal/part.txt', 'pruned.json', 'pruned.sig'], `set-2, temporaries: ${hidden(join(f.destDir, 'set-2'))}`);
   for (const id of ['set-3', 'set-4']) assert.ok(existsSync(join(f.destDir, id, 'manifest.json')), id);
 }
 
@@ -108,7 +110,7 @@ test('prune --keep-last 2: the kept sets verify, the files they reference stay, 
   const again = await runCli(['prune', '--config', f.fleetFile, '--keep-last', '2']);
   assert.is(again.code, 0, again.stderr);
   assert.not.ok(existsSync(join(f.destDir, 'set-1')));
-  assert.equal(tree(join(f.destDir, 'set-2')), ['n2/rehearsal/part.txt', 'pruned.json'], 'set-4 still needs it');
+  assert.equal(tree(join(f.destDir, 'set-2')), ['n2/rehearsal/part.txt', 'pruned.json', 'pruned.sig'], 'set-4 still needs it');
   assert.not.ok(existsSync(join(f.destDir, 'set-3')));
   for (const id of ['set-4', 'set-5']) await verifies(f, id);
 });
@@ -126,7 +128,7 @@ test('delete: the newest set is refused (exit 1), an unknown id is exit 2, an ol
 
   const d = await runCli(['delete', 'set-2', '--config', f.fleetFile, '--json']);
   assert.is(d.code, 0, d.stderr);
-  assert.equal(tree(join(f.destDir, 'set-2')), ['n2/rehearsal/part.txt', 'pruned.json'], 'set-4 references it');
+  assert.equal(tree(join(f.destDir, 'set-2')), ['n2/rehearsal/part.txt', 'pruned.json', 'pruned.sig'], 'set-4 references it');
   const d3 = await runCli(['delete', 'set-3', '--config', f.fleetFile]);
   assert.is(d3.code, 0, d3.stderr);
   assert.not.ok(existsSync(join(f.destDir, 'set-3')), 'nothing references set-3');

@@ -13,6 +13,7 @@ import { runCommand } from '../../shared/exec';
 import { manifestSchema } from '../../shared/manifest';
 import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { readPng } from '../helpers/png';
+import { resignManifest } from '../helpers/signing';
 
 const ROOT = resolve(__dirname, '../../..');
 const ID = 'report-0001';
@@ -104,6 +105,7 @@ test('a set without a timeline is drawn with what it has, saying so', async () =
   delete old.phases;
   for (const n of old.nodes) delete n.timeline;
   writeFileSync(file, JSON.stringify(old));
+  resignManifest(fleet.destDir, id, fleet.signing.key);
   const html = join(fleet.dir, 'old.html');
   const r = await runCli(['report', id, '--config', fleet.fleetFile, '--html', html]);
   assert.is(r.code, 0, r.stderr);

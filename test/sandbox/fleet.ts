@@ -4,10 +4,12 @@
  * so `tandem backup --config .sandbox/fleet.yaml` works right after `up`.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
 import { AGENT_NODE_FLAGS, agentEnv } from '../helpers/agent-process';
+import { signingBlock, writeSigningKeySync } from '../helpers/signing';
 import { CASSANDRA_NODES, ES_URL, sandboxPaths } from './paths';
 import { readPid, runningPid, sleep, startDaemon, stopDaemon, portOpen } from './procs';
 
@@ -21,6 +23,8 @@ export function fleetPaths() {
   return {
     pki: path.join(root, 'pki'),
     agents: path.join(root, 'agents'),
+    /** The coordinator's signing key pair (signing.key, signing.pub), kept across runs. */
+    signing: path.join(root, 'agents', 'signing'),
     fleetYaml: path.join(root, 'fleet.yaml'),
     backups: path.join(root, 'backups'),
     esRepoLocation: path.join(sandboxPaths().esRepo, 'tandem'),
@@ -54,7 +58,8 @@ export async function writeFleet(): Promise<string> {
     };
     if (n.index === 1) {
       roles.elasticsearch = { url: ES_URL, repository: 'tandem', repositoryLocation: f.esRepoLocation, allowYellow: true };
-      roles.files = { store: 'localfs', location: p.files };
+      // Restores and drills of the sandbox go to scratch folders under the OS temp folder, or the drill's default.
+      roles.files = { store: 'localfs', location: p.files, restoreTargets: [p.files, path.join(p.state, 'drill'), '/var/tmp/tandem-drill', tmpdir()] };
     }
     const config = { node: n.name, listen: `127.0.0.1:${AGENT_PORT(n.index)}`, tls: tls(n.name), stateDir: path.join(f.agents, n.name, 'state'), roles };
     writeFileSync(path.join(f.agents, `${n.name}.yaml`), stringify(config));
@@ -68,6 +73,8 @@ export async function writeFleet(): Promise<string> {
       roles: n.index === 1 ? ['cassandra', 'elasticsearch', 'files'] : ['cassandra'],
     })),
     destination: { type: 'local', path: f.backups },
+    // Made once and kept: the sets of earlier runs stay signed by a key the fleet file trusts.
+    signing: signingBlock(writeSigningKeySync(f.signing)),
   };
   writeFileSync(f.fleetYaml, stringify(fleet));
   return f.fleetYaml;

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MANIFEST_FORMAT, manifestPath, manifestSchema, type Manifest } from '../../shared/manifest';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
+import { signingKeyAt, writeSigningKeySync } from '../helpers/signing';
+import { signatureFor } from '../../shared/signing';
+import { manifestSignaturePath } from '../../coordinator/backup/set-trust';
 
 const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
 const root = scratchDirSync('cli-pipe');
@@ -65,8 +68,11 @@ async function runPiped(args: string[], delayMs: number): Promise<{ code: number
 
 test.before(() => {
   mkdirSync(join(destination, ID), { recursive: true });
-  writeFileSync(join(destination, manifestPath(ID)), JSON.stringify(bigManifest(10_000)));
-  writeFileSync(fleetFile, `agents:\n  - node: node1\n    address: 127.0.0.1:1\n    roles: [cassandra]\ndestination:\n  type: local\n  path: ${destination}\n`);
+  const keys = writeSigningKeySync(join(root, 'keys'));
+  const body = JSON.stringify(bigManifest(10_000));
+  writeFileSync(join(destination, manifestPath(ID)), body);
+  writeFileSync(join(destination, manifestSignaturePath(ID)), signatureFor(signingKeyAt(keys.key), 'manifest.json', body));
+  writeFileSync(fleetFile, `agents:\n  - node: node1\n    address: 127.0.0.1:1\n    roles: [cassandra]\ndestination:\n  type: local\n  path: ${destination}\nsigning: {key: ${keys.key}}\n`);
 });
 test.after(() => removeScratch(root));
 

@@ -55,9 +55,17 @@ test('fleet file: duplicate nodes, unknown roles and a bad destination are refus
 });
 
 test('fleet defaults', () => {
-  const f = loadFleetConfig(file('g.yaml', 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /backups}\n'));
+  const f = loadFleetConfig(file('g.yaml', 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /backups}\nsigning: {key: /etc/tandem/signing.key}\n'));
   assert.is(f.backup.compression, 'bzip2');
+  assert.equal(f.signing, { key: '/etc/tandem/signing.key', trusted: [] });
   assert.is(f.backup.leaseMs, 120_000);
+});
+
+test('fleet file: the signing block is required, its paths absolute', () => {
+  const agents = 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /b}\n';
+  assert.throws(() => loadFleetConfig(file('s1.yaml', agents)), /signing: /);
+  assert.throws(() => loadFleetConfig(file('s2.yaml', `${agents}signing: {key: keys/signing.key}\n`)), /signing\.key: must be an absolute/);
+  assert.throws(() => loadFleetConfig(file('s3.yaml', `${agents}signing: {key: /k, trusted: [old.pub]}\n`)), /signing\.trusted\.0: must be an absolute/);
 });
 
 test('tls.coordinatorName must be a strict name', () => {
@@ -69,7 +77,7 @@ test('tls.coordinatorName must be a strict name', () => {
 });
 
 test('fleet file: a lease shorter than the wait for votes is refused', () => {
-  const agents = 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /b}\n';
+  const agents = 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /b}\nsigning: {key: /etc/tandem/signing.key}\n';
   assert.throws(() => loadFleetConfig(file('l1.yaml', `${agents}backup: {leaseMs: 60000, prepareTimeoutMs: 90000}\n`)), /backup\.leaseMs: leaseMs must be at least prepareTimeoutMs/);
   assert.throws(() => loadFleetConfig(file('l2.yaml', `${agents}backup: {leaseMs: 5000}\n`)), /leaseMs must be at least prepareTimeoutMs/);
   assert.is(loadFleetConfig(file('l3.yaml', `${agents}backup: {leaseMs: 90000, prepareTimeoutMs: 90000}\n`)).backup.leaseMs, 90_000);

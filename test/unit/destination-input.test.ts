@@ -10,10 +10,10 @@ import { localListingOf } from '../helpers/listing';
 import { parseValue } from '../../shared/parts/io';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { PreconditionError } from '../../shared/errors';
 import { filesSettings, resolveFilesSettings } from '../../agent/roles/files/config';
-import { checkCleanTarget, restoreFiles } from '../../agent/roles/files/restore';
+import { checkFilesTarget, restoreFiles } from '../../agent/roles/files/restore';
 import { loadFolder, restoredMode, verifyFolder } from '../../agent/roles/files/restore-localfs';
 import { parseRestoreOptions } from '../../shared/wire/restore';
 import { SET_ID, plantFilesSet, validListing, validManifest } from '../helpers/backup-set';
@@ -94,16 +94,23 @@ test('modes from a listing never set setuid, setgid or sticky bits', async () =>
   assert.ok((await verifyFolder(ctx, t, parsed)).ok, 'verify expects the masked modes');
 });
 
-test('--files-target with --files-clean is refused outside files.restoreTargets, naming the setting', async () => {
+test('--files-target is refused outside files.restoreTargets, with or without --files-clean, naming the setting', async () => {
   const live = resolveFilesSettings(filesSettings.parse({ store: 'localfs', location: '/opt/thp/thehive/files' }));
   const opts = (filesTarget: string, filesClean = true) => parseRestoreOptions({ filesTarget, filesClean });
-  assert.not.throws(() => checkCleanTarget(opts('/opt/thp/thehive/files'), live));
-  assert.not.throws(() => checkCleanTarget(opts('/etc', false), live), 'without clean nothing is removed');
-  assert.throws(() => checkCleanTarget(opts('/etc'), live), /--files-target \/etc with --files-clean .* outside the folders this agent may empty \(\/opt\/thp\/thehive\/files\): add it.* roles\.files\.restoreTargets/);
-  assert.throws(() => checkCleanTarget(opts('/opt/thp/thehive/files-other'), live), /restoreTargets/);
+  assert.equal(live.restoreTargets, ['/opt/thp/thehive/files', '/var/tmp/tandem-drill'], 'default: the store and the drill scratch folder');
+  assert.not.throws(() => checkFilesTarget(opts('/opt/thp/thehive/files'), live));
+  assert.not.throws(() => checkFilesTarget(opts('/var/tmp/tandem-drill/drill-1', false), live), 'the default drill scratch folder');
+  assert.throws(() => checkFilesTarget(opts('/etc'), live), /--files-target \/etc with --files-clean .* outside the folders this agent may restore into \(\/opt\/thp\/thehive\/files, \/var\/tmp\/tandem-drill\): add it.* roles\.files\.restoreTargets/);
+  // A plain load renames over existing files with the listing's owner and mode: confined too.
+  assert.throws(() => checkFilesTarget(opts('/etc', false), live), /--files-target \/etc is outside the folders this agent may restore into .*roles\.files\.restoreTargets/);
+  assert.throws(() => checkFilesTarget(opts('/var/lib/tandem-agent/state', false), live), /restoreTargets/);
+  assert.throws(() => checkFilesTarget(opts('/opt/thp/thehive/files-other'), live), /restoreTargets/);
+  assert.not.throws(() => checkFilesTarget({ filesTarget: undefined, filesClean: false }, live), 'no target: the configured location');
+  const s3 = resolveFilesSettings(filesSettings.parse({ store: 's3', bucket: 'thehive' }));
+  assert.equal(s3.restoreTargets, ['/var/tmp/tandem-drill']);
   const drills = resolveFilesSettings(filesSettings.parse({ store: 'localfs', restoreTargets: ['/var/tmp/tandem-drill'] }));
-  assert.not.throws(() => checkCleanTarget(opts('/var/tmp/tandem-drill/d1'), drills));
-  assert.throws(() => checkCleanTarget(opts('/opt/thp/thehive/files'), drills), /outside the folders this agent may empty \(\/var\/tmp\/tandem-drill\)/);
+  assert.not.throws(() => checkFilesTarget(opts('/var/tmp/tandem-drill/d1'), drills));
+  assert.throws(() => checkFilesTarget(opts('/opt/thp/thehive/files'), drills), /outside the folders this agent may restore into \(\/var\/tmp\/tandem-drill\)/);
   assert.throws(() => filesSettings.parse({ store: 'localfs', restoreTargets: ['/'] }));
   assert.throws(() => filesSettings.parse({ store: 'localfs', restoreTargets: ['relative'] }));
   // Refused in the first phase the files role runs, before anything is written.
@@ -118,6 +125,13 @@ test('--files-target with --files-clean is refused outside files.restoreTargets,
   const s = { ...live, restoreTargets: [allowed] };
   const e2 = await restoreFiles('load', { ...ctx, options: opts(join(allowed, 'link')) }, s).catch((e: Error) => e);
   assert.match(String(e2), /link \(.*elsewhere\) with --files-clean/);
+  // Nor a plain load, nor a folder not made yet below the link.
+  const e3 = await restoreFiles('load', { ...ctx, options: opts(join(allowed, 'link', 'new'), false) }, s).catch((e: Error) => e);
+  assert.match(String(e3), /link\/new \(.*elsewhere\/new\) is outside the folders this agent may restore into/);
+  // A drill's cleanup removes nothing outside either.
+  const e4 = await restoreFiles('cleanup', { ...ctx, options: parseRestoreOptions({ filesTarget: join(allowed, 'link'), dropScratch: true }) }, s).catch((e: Error) => e);
+  assert.instance(e4, PreconditionError);
+  assert.ok(existsSync(join(tmp, 'elsewhere')));
 });
 
 test.run();

@@ -45,10 +45,10 @@ test('elasticsearch: theHiveConfig fills url, credentials and index names; expli
 });
 
 test('files: localfs defaults and location from theHiveConfig', () => {
-  assert.equal(resolveFilesSettings(filesSettings.parse({ store: 'localfs' })), { store: 'localfs', location: '/opt/thp/thehive/files', concurrency: 4, restoreTargets: ['/opt/thp/thehive/files'], theHiveProvider: undefined });
+  assert.equal(resolveFilesSettings(filesSettings.parse({ store: 'localfs' })), { store: 'localfs', location: '/opt/thp/thehive/files', concurrency: 4, restoreTargets: ['/opt/thp/thehive/files', '/var/tmp/tandem-drill'], theHiveProvider: undefined });
   const p = conf('storage { provider: localfs\n localfs.location: /srv/nfs/thehive }\n');
   const r = resolveFilesSettings(filesSettings.parse({ store: 'localfs', theHiveConfig: p, concurrency: 2 }));
-  assert.equal(r, { store: 'localfs', location: '/srv/nfs/thehive', concurrency: 2, restoreTargets: ['/srv/nfs/thehive'], theHiveProvider: 'localfs' });
+  assert.equal(r, { store: 'localfs', location: '/srv/nfs/thehive', concurrency: 2, restoreTargets: ['/srv/nfs/thehive', '/var/tmp/tandem-drill'], theHiveProvider: 'localfs' });
   const explicit = resolveFilesSettings(filesSettings.parse({ store: 'localfs', theHiveConfig: p, location: '/x' }));
   assert.is(explicit.store === 'localfs' ? explicit.location : '', '/x');
 });
@@ -60,7 +60,7 @@ test('files: s3 settings validated; bucket required without theHiveConfig', () =
   assert.match(issues(filesSettings.safeParse({ store: 'ftp' })), /store/);
   assert.match(issues(filesSettings.safeParse({ store: 'localfs', bucket: 'bk1' })), /bucket/);
   const r = resolveFilesSettings(filesSettings.parse({ store: 's3', bucket: 'bk1', endpoint: 'http://m:9000', accessKeyIdEnv: 'AK', secretAccessKeyEnv: 'SK' }));
-  assert.equal(r, { store: 's3', endpoint: 'http://m:9000', bucket: 'bk1', region: 'us-east-1', forcePathStyle: true, accessKeyId: undefined, secretAccessKey: undefined, accessKeyIdEnv: 'AK', secretAccessKeyEnv: 'SK', concurrency: 4, restoreTargets: [], theHiveProvider: undefined });
+  assert.equal(r, { store: 's3', endpoint: 'http://m:9000', bucket: 'bk1', region: 'us-east-1', forcePathStyle: true, accessKeyId: undefined, secretAccessKey: undefined, accessKeyIdEnv: 'AK', secretAccessKeyEnv: 'SK', concurrency: 4, restoreTargets: ['/var/tmp/tandem-drill'], theHiveProvider: undefined });
 });
 
 test('files: s3 from theHiveConfig, explicit keys win as a pair', () => {

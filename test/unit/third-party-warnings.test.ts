@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AWS_NODE_VERSION_SWITCH } from '../../shared/third-party-warnings';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
+import { writeSigningKeySync } from '../helpers/signing';
 
 const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
 const root = scratchDirSync('warnings');
@@ -19,6 +20,7 @@ writeFileSync(fleetFile, JSON.stringify({
   tls: { ca: '/nonexistent/ca.crt', cert: '/nonexistent/c.crt', key: '/nonexistent/c.key' },
   agents: [{ node: 'n1', address: '127.0.0.1:1', roles: ['files'] }],
   destination: { type: 's3', endpoint: 'http://127.0.0.1:1', bucket: 'backups', region: 'us-east-1', accessKeyId: 'a', secretAccessKey: 'b' },
+  signing: { key: writeSigningKeySync(join(root, 'keys')).key },
 }));
 const AWS_NOTICE = /NodeVersionSupportWarning|AWS SDK for JavaScript/;
 

@@ -20,9 +20,10 @@ const common = {
   /** Files copied at once during ship; default 4. */
   concurrency: z.int().min(1).max(32).default(4),
   /**
-   * Folders a restore may empty: `restore --files-target <folder> --files-clean` removes every file
-   * there the backup does not hold, so the folder must be one of these or inside one. Default: the
-   * folder store's own location only (an s3 store: none).
+   * Folders a restore may write into: `restore --files-target <folder>` (and a drill's
+   * `--scratch-dir`) must name one of these or a folder inside one; with `--files-clean` every
+   * file there the backup does not hold is removed. Default: the folder store's own location and
+   * the drill's default scratch folder /var/tmp/tandem-drill (an s3 store: that folder only).
    */
   restoreTargets: z.array(absolutePath.refine((p) => p !== '/', 'must not be /')).max(64).optional(),
 };
@@ -60,6 +61,9 @@ export const s3StoreSettings = z
   .refine((s) => !(s.accessKeyId && s.accessKeyIdEnv) && !(s.secretAccessKey && s.secretAccessKeyEnv), 'give a key or its *Env variable, not both')
   .refine((s) => s.bucket !== undefined || s.theHiveConfig !== undefined, { message: 'bucket is required (or theHiveConfig naming storage.s3.bucket)', path: ['bucket'] });
 
+/** The default `tandem drill --scratch-dir`, allowed as a restore target unless restoreTargets says otherwise. */
+export const DRILL_SCRATCH_DIR = '/var/tmp/tandem-drill';
+
 /** The files role's settings schema. */
 export const filesSettings = z.discriminatedUnion('store', [localfsSettings, s3StoreSettings]);
 
@@ -71,7 +75,7 @@ export interface ResolvedLocalfs {
   store: 'localfs';
   location: string;
   concurrency: number;
-  /** Folders `--files-target` with `--files-clean` may name (or be inside). */
+  /** Folders `--files-target` may name (or be inside). */
   restoreTargets: string[];
   /** storage.provider from theHiveConfig, to catch backing up the store TheHive does not use. */
   theHiveProvider?: string;
@@ -90,7 +94,7 @@ export interface ResolvedS3Store {
   accessKeyIdEnv?: string;
   secretAccessKeyEnv?: string;
   concurrency: number;
-  /** Folders `--files-target` with `--files-clean` may name (or be inside). */
+  /** Folders `--files-target` may name (or be inside). */
   restoreTargets: string[];
   theHiveProvider?: string;
 }
@@ -104,7 +108,7 @@ export function resolveFilesSettings(s: FilesSettings): ResolvedFilesSettings {
   if (s.store === 'localfs') {
     const location = s.location ?? conf?.localfsLocation ?? '/opt/thp/thehive/files';
     if (!absolutePath.safeParse(location).success) throw new ConfigError(`${s.theHiveConfig}: storage.localfs.location ${JSON.stringify(location)} is not an absolute path`);
-    return { store: 'localfs', location, concurrency: s.concurrency, restoreTargets: s.restoreTargets ?? [location], theHiveProvider: conf?.provider };
+    return { store: 'localfs', location, concurrency: s.concurrency, restoreTargets: s.restoreTargets ?? [location, DRILL_SCRATCH_DIR], theHiveProvider: conf?.provider };
   }
   const c = conf?.s3;
   const b = s.bucket ?? c?.bucket;
@@ -124,7 +128,7 @@ export function resolveFilesSettings(s: FilesSettings): ResolvedFilesSettings {
     accessKeyIdEnv: s.accessKeyIdEnv,
     secretAccessKeyEnv: s.secretAccessKeyEnv,
     concurrency: s.concurrency,
-    restoreTargets: s.restoreTargets ?? [],
+    restoreTargets: s.restoreTargets ?? [DRILL_SCRATCH_DIR],
     theHiveProvider: conf?.provider,
   };
 }

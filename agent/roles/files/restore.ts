@@ -6,8 +6,9 @@
  * files the listing does not hold, as the vendor's "empty the folder" step), drop_scratch=true.
  */
 import { promises as fs } from 'node:fs';
-import { join, normalize } from 'node:path';
+import { basename, dirname, join, normalize } from 'node:path';
 import { PreconditionError, ValidationError } from '../../../shared/errors';
+import { NoFollowRoot } from '../../../shared/nofollow';
 import type { FilesPart, ListedObject } from '../../../shared/parts/files';
 import { listedObjects } from '../../../shared/parts/files-listing';
 import { attachmentPath } from '../../../shared/parts/files-paths';
@@ -44,30 +45,51 @@ function folderTarget(ctx: RestoreContext, s: ResolvedFilesSettings): { target: 
 const within = (folder: string, allowed: readonly string[]) => allowed.some((a) => folder === a || folder.startsWith(a.endsWith('/') ? a : `${a}/`));
 
 /**
- * Refuses `filesTarget` with `filesClean` outside the folders the agent's configuration lets a
- * restore empty (files.restoreTargets): cleaning removes every file there the backup does not
- * hold, and a planted or mistaken target (`/etc`, a home folder) must not be emptied. Checked in
- * the first phase, before any role changes anything, and again on the real path at load.
+ * Refuses a `filesTarget` outside the folders the agent's configuration lets a restore write into
+ * (files.restoreTargets). A load renames over existing files with the listing's owner and mode,
+ * and files_clean removes every file there the backup does not hold: a planted or mistaken
+ * target (`/etc`, a home folder, the agent's state folder) must be neither written nor emptied.
+ * Checked in the first phase, before any role changes anything, and again on the real paths
+ * before the load and the cleanup.
  */
-export function checkCleanTarget(options: Pick<RestoreContext['options'], 'filesTarget' | 'filesClean'>, s: Pick<ResolvedFilesSettings, 'restoreTargets'>, real?: { target: string; allowed: string[] }): void {
+export function checkFilesTarget(options: Pick<RestoreContext['options'], 'filesTarget' | 'filesClean'>, s: Pick<ResolvedFilesSettings, 'restoreTargets'>, real?: { target: string; allowed: string[] }): void {
   const t = options.filesTarget;
-  if (!options.filesClean || t === undefined) return;
+  if (t === undefined) return;
   if (within(t, s.restoreTargets) && (!real || within(real.target, real.allowed))) return;
   const shown = real && real.target !== t ? `${t} (${real.target})` : t;
+  const what = options.filesClean
+    ? `--files-target ${shown} with --files-clean would remove every file there the backup does not hold, and it is outside the folders this agent may restore into`
+    : `--files-target ${shown} is outside the folders this agent may restore into`;
   throw new PreconditionError(
-    `--files-target ${shown} with --files-clean would remove every file there the backup does not hold, and it is outside the folders this agent may empty ` +
-      `(${s.restoreTargets.join(', ') || 'none'}): add it, or a folder holding it, to roles.files.restoreTargets in the agent's configuration, or restore without --files-clean`,
+    `${what} (${s.restoreTargets.join(', ') || 'none'}): add it, or a folder holding it, to roles.files.restoreTargets in the agent's configuration, or choose a folder inside one of those`,
   );
+}
+
+/** The real path of `p`, or `p` when it does not exist yet. */
+const realOrSelf = async (p: string) => fs.realpath(p).catch(() => p);
+
+/** checkFilesTarget on the real paths: a link inside an allowed folder must not lead the restore elsewhere. */
+async function checkRealFilesTarget(options: RestoreContext['options'], s: ResolvedFilesSettings): Promise<void> {
+  if (options.filesTarget === undefined) return;
+  checkFilesTarget(options, s, { target: await realTarget(options.filesTarget), allowed: await Promise.all(s.restoreTargets.map(realOrSelf)) });
+}
+
+/** The real path of a target that may not exist yet: its nearest existing parent resolved, the rest appended. */
+async function realTarget(p: string): Promise<string> {
+  const parts = p.split('/').filter(Boolean);
+  for (let i = parts.length; i >= 0; i--) {
+    const head = `/${parts.slice(0, i).join('/')}`;
+    const real = await fs.realpath(head).catch(() => null);
+    if (real !== null) return [real === '/' ? '' : real, ...parts.slice(i)].join('/') || '/';
+  }
+  return p;
 }
 
 /** Runs one restore phase of the files role. */
 export async function restoreFiles(phase: RestorePhase, outer: RestoreContext, s: ResolvedFilesSettings): Promise<PhaseOutcome | null> {
-  if (phase === 'fetch') checkCleanTarget(outer.options, s);
-  if (phase === 'load' && outer.options.filesClean && outer.options.filesTarget !== undefined) {
-    // Again on the real paths: a link inside an allowed folder must not lead the clean elsewhere.
-    const real = async (p: string) => fs.realpath(p).catch(() => p);
-    checkCleanTarget(outer.options, s, { target: await real(outer.options.filesTarget), allowed: await Promise.all(s.restoreTargets.map(real)) });
-  }
+  if (phase === 'fetch') checkFilesTarget(outer.options, s);
+  // Again on the real paths before anything is written or removed there.
+  if (phase === 'load' || phase === 'cleanup') await checkRealFilesTarget(outer.options, s);
   if (phase === 'check' || phase === 'fetch' || phase === 'schema') return null;
   // Each concurrent transfer adds abort listeners; a private signal avoids Node's leak warning.
   const linked = linkedSignal(outer.signal, 10 + 4 * s.concurrency);
@@ -101,9 +123,19 @@ async function folderPhase(phase: RestorePhase, ctx: RestoreContext, s: Resolved
   if (phase === 'verify') return verifyFolder(ctx, t, listing);
   // cleanup: only a drill's scratch folder is removed, never the live location.
   if (!ctx.options.dropScratch || !scratch) return null;
-  await fs.rm(target, { recursive: true, force: true });
+  await removeScratchTarget(target);
   ctx.log.info({ target }, 'removed the drill files folder');
   return { detail: `removed ${target}` };
+}
+
+/**
+ * Removes a drill's scratch folder (checked inside restoreTargets on its real path just before):
+ * through its parent opened without following links, and never descending a link inside it.
+ */
+async function removeScratchTarget(target: string): Promise<void> {
+  const real = await fs.realpath(target).catch(() => null);
+  if (real === null || real === '/') return;
+  await new NoFollowRoot(dirname(real), 'files target').removeTree(basename(real));
 }
 
 async function bucketPhase(phase: RestorePhase, ctx: RestoreContext, s: ResolvedFilesSettings, from: BucketTarget['from'], objects: ListedObject[]): Promise<PhaseOutcome | null> {

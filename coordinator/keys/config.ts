@@ -1,0 +1,45 @@
+/**
+ * The fleet file's `encryption` section: `mode: none` (sets land in clear, as before), or
+ * `mode: age` with the public keys every set key is sealed to and, for the verbs that read
+ * encrypted content, the identity file that opens them.
+ */
+import { z } from 'zod';
+import { parseRecipient } from '../../shared/age';
+import { absolutePath } from '../../shared/config/common';
+import { errorMessage } from '../../shared/errors';
+
+/** An age1… recipient, normalised to the text age-keygen prints (Bech32 in lower case). */
+export const recipientText = z.string().transform((text, ctx) => {
+  try {
+    return parseRecipient(text).toString();
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+    return z.NEVER;
+  }
+});
+
+/** One or more distinct recipients: a repeated key would only make every header longer. */
+export const recipientList = z
+  .array(recipientText)
+  .min(1, 'give at least one age1… recipient (e.g. an operations key and an offline recovery key)')
+  .refine((r) => new Set(r).size === r.length, 'recipients must be distinct');
+
+/** Backup sets land in clear. */
+const noEncryption = z.strictObject({ mode: z.literal('none') });
+
+/** Every set is encrypted in the age format to a key of its own, sealed to `recipients`. */
+const ageEncryption = z.strictObject({
+  mode: z.literal('age'),
+  /** Public keys (age1…) each set key is sealed to; any one of their identities opens every set. */
+  recipients: recipientList,
+  /** An age identity file (AGE-SECRET-KEY-1… lines, mode 0600) opening the sets; needed only to read content (rotate, verify of content, restore, drill). */
+  identity: absolutePath.optional(),
+});
+
+/** The `encryption` section; default `{ mode: none }`, so fleet files written before it keep working. */
+export const encryptionConfigSchema = z.discriminatedUnion('mode', [noEncryption, ageEncryption]).default({ mode: 'none' });
+
+/** The validated `encryption` section. */
+export type EncryptionConfig = z.output<typeof encryptionConfigSchema>;
+/** The `mode: age` form of it. */
+export type AgeEncryptionConfig = Extract<EncryptionConfig, { mode: 'age' }>;
