@@ -30,7 +30,6 @@ interface Probe {
   role: Role;
   inFlight: Promise<void> | null;
   status: ServingStatus;
-  problem: string | null;
 }
 
 /** Probes every role at start and every `intervalMs`, and serves the verdicts through `implementation`. */
@@ -45,7 +44,7 @@ export class HealthMonitor {
 
   constructor(roles: readonly Role[], private readonly timing: HealthTiming, private readonly log: Logger) {
     // UNKNOWN until the first answer: the agent has not looked yet, which is neither verdict.
-    this.probes = roles.map((role) => ({ service: healthServiceName(role.name), role, inFlight: null, status: 'UNKNOWN', problem: null }));
+    this.probes = roles.map((role) => ({ service: healthServiceName(role.name), role, inFlight: null, status: 'UNKNOWN' }));
     this.implementation = new HealthImplementation(Object.fromEntries([[OVERALL, 'UNKNOWN'], ...this.probes.map((p) => [p.service, 'UNKNOWN'])]));
   }
 
@@ -83,11 +82,6 @@ export class HealthMonitor {
     this.watches.clear();
   }
 
-  /** The last verdict per service, with its problem (for logs and tests). */
-  statuses(): Record<string, { status: ServingStatus; problem: string | null }> {
-    return Object.fromEntries(this.probes.map((p) => [p.service, { status: p.status, problem: p.problem }]));
-  }
-
   /** Probes every role whose previous probe has ended; one still in flight is left to its deadline. */
   private round(): void {
     for (const p of this.probes) if (!p.inFlight && !this.stopped.signal.aborted) p.inFlight = this.probe(p).finally(() => (p.inFlight = null));
@@ -101,7 +95,9 @@ export class HealthMonitor {
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${this.timing.timeoutMs / 1000} s`)), this.timing.timeoutMs);
     });
-    const call = p.role.health(signal);
+    // A probe that throws at once is a failed probe too, never an unhandled rejection.
+    const health = p.role.health.bind(p.role);
+    const call = Promise.resolve().then(() => health(signal));
     try {
       await Promise.race([call, late]);
       this.set(p, 'SERVING', null);
@@ -118,7 +114,6 @@ export class HealthMonitor {
     if (this.stopped.signal.aborted && status === 'SERVING') return;
     const changed = p.status !== status;
     p.status = status;
-    p.problem = problem;
     if (changed) {
       this.implementation.setStatus(p.service, status);
       this.log[status === 'SERVING' ? 'info' : 'warn']({ service: p.service, status, problem }, 'health changed');

@@ -78,7 +78,7 @@ async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], jo
   let statuses = await statusEverywhere(agents, id, fleet.backup.commitTimeoutMs);
   const unreachable = [...statuses].filter(([, s]) => s instanceof Error);
   if (unreachable.length) {
-    return done('pending', `cannot tell what ${unreachable.map(([n, e]) => `${n} holds (${errorMessage(e)})`).join(', ')}; run 'tandem recover' once it answers`);
+    return done('pending', `cannot tell what ${unreachable.map(([n, e]) => `${n} holds (${errorMessage(e)})`).join(', ')}; run 'tandem recover' once it answers, or 'tandem recover --abandon ${id}' if it is gone for good`);
   }
   // Agents still shipping finish first: their Commit arrived, and their part is most of the work.
   const shipping = agents.filter((a) => ACTIVE.has((statuses.get(a.node) as BackupStatus | null)?.state ?? -1));

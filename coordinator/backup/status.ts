@@ -48,7 +48,7 @@ export interface StatusView {
   staleLock: LockHolder | null;
   /** Runs that did not finish and are not running: what `tandem recover` would handle. */
   unfinished: RunView[];
-  /** The newest run that ended, with its outcome (complete, aborted, failed) and duration. */
+  /** The newest run that ended, with its outcome (complete, aborted, failed, abandoned) and duration. */
   last: (RunView & { outcome: string; endedMs: number; durationMs: number }) | null;
   /** One entry per agent of the fleet while a backup runs; empty otherwise. */
   nodes: NodeView[];

@@ -19,7 +19,7 @@ and takes no lock:
               and timeline, and one line per node from the agent's status for that id: state,
               each role's phase, bytes done/total, rate since shipping began, time left
   unfinished  journal entries of runs that did not end ('tandem recover' handles them)
-  last        the newest run that ended: id, outcome (complete, aborted, failed), duration
+  last        the newest run that ended: id, outcome (complete, aborted, failed, abandoned), duration
   restore     the restore or drill recorded in <stateDir>/restore.json: running (its phase and
               timeline, one line per node from the agent's status for that restore id: phase,
               each role's step, bytes done/total, rate, time left), interrupted (its process is
@@ -88,7 +88,7 @@ export function statusText(v: StatusView): string {
     for (const n of v.nodes) out.push(`  ${nodeLine(n)}`);
   }
   if (v.staleLock) out.push(`stale lock: backup ${v.staleLock.backupId}, pid ${v.staleLock.pid} on ${v.staleLock.host} is gone (the next backup takes it over)`);
-  for (const u of v.unfinished) out.push(`unfinished: backup ${u.backupId} stopped at step ${u.step} (pid ${u.pid} on ${u.host}); 'tandem recover' finishes or removes it`);
+  for (const u of v.unfinished) out.push(`unfinished: backup ${u.backupId} stopped at step ${u.step} (pid ${u.pid} on ${u.host}); 'tandem recover' finishes or removes it ('tandem recover --abandon ${u.backupId}' when an agent of it is gone for good)`);
   const l = v.last;
   out.push(l ? `last: backup ${l.backupId} ${l.outcome} in ${secs(l.durationMs)}, ended ${new Date(l.endedMs).toISOString()}${l.reason ? `: ${l.reason}` : ''}` : 'last: no backup has ended yet');
   if (v.restore) out.push(...restoreLines(v.restore));

@@ -79,6 +79,8 @@ interface HostileCaller {
   expected: string;
   /** The status the calls must fail with. */
   code: RegExp;
+  /** What the health service answers it, when not `code`: SERVING for a fleet clientAuth certificate of any name. */
+  health?: RegExp | 'SERVING';
   /** Its TLS files (undefined: plaintext), made in the fleet's folder. */
   tls(f: TestFleet): Promise<TlsFiles | undefined>;
 }
@@ -115,6 +117,7 @@ export const HOSTILE_CALLERS: HostileCaller[] = [
     name: 'a certificate of the fleet CA named coordinator with no extended key usage',
     expected: 'refused by the agent (PERMISSION_DENIED naming clientAuth), nothing changed',
     code: /PERMISSION_DENIED: .*not issued for clientAuth.*"coordinator"/,
+    health: /PERMISSION_DENIED: .*not issued for clientAuth/,
     tls: (f) => oddCert(join(f.dir, 'odd'), { file: 'no-eku', name: 'coordinator', eku: null, signer: f.pki }, fleetCa(f)),
   },
   {
@@ -127,6 +130,7 @@ export const HOSTILE_CALLERS: HostileCaller[] = [
     name: 'a clientAuth certificate of the fleet CA with another name (intruder)',
     expected: 'refused by the agent (PERMISSION_DENIED naming "coordinator"), nothing changed',
     code: /PERMISSION_DENIED: .*names "intruder".*"coordinator"/,
+    health: 'SERVING',
     tls: (f) => oddCert(join(f.dir, 'odd'), { file: 'intruder', name: 'intruder', eku: 'clientAuth', signer: f.pki }, fleetCa(f)),
   },
 ];

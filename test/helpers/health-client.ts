@@ -21,9 +21,9 @@ export interface HealthClient {
 
 const HealthClientCtor = grpc.makeGenericClientConstructor(service as unknown as grpc.ServiceDefinition, 'Health');
 
-/** A health client for the agent `node` at `address`, over mutual TLS with the given client certificate. */
-export function healthClient(address: string, node: string, tls: TlsFiles): HealthClient {
-  const credentials = grpc.credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert));
+/** A health client for the agent `node` at `address`, over mutual TLS with the given client certificate (undefined: plaintext). */
+export function healthClient(address: string, node: string, tls: TlsFiles | undefined): HealthClient {
+  const credentials = tls ? grpc.credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert)) : grpc.credentials.createInsecure();
   const client = new HealthClientCtor(address, credentials, { 'grpc.ssl_target_name_override': node, 'grpc.default_authority': node }) as grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   return {
     check: (name, timeoutMs = 5000) =>

@@ -1,7 +1,8 @@
 /**
  * Mutual TLS: agents accept only the coordinator, a certificate of the fleet's CA issued for
  * clientAuth under the name of the agent's tls.coordinatorName; the coordinator accepts only the
- * agent the fleet file names.
+ * agent the fleet file names. The health service alone answers any clientAuth certificate of the
+ * fleet CA, and refuses every other caller.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from '../helpers/assert';
+import { healthClient } from '../helpers/health-client';
 import { HOSTILE_CALLERS, tryHostileCaller } from '../faults/hostile-callers';
 import { openFleet } from '../../coordinator/fleet';
 import { AGENT_MAIN, freePort, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
@@ -37,6 +39,21 @@ test('the coordinator certificate is accepted', async () => {
 for (const caller of HOSTILE_CALLERS) {
   test(`${caller.name} is refused and changes nothing`, async () => {
     assert.equal(await tryHostileCaller(f, caller), []);
+  });
+}
+
+// The health service answers any clientAuth certificate of the fleet CA, whatever its name, and
+// refuses every other caller as the agent service does.
+for (const caller of HOSTILE_CALLERS) {
+  test(`the health service: ${caller.name} gets ${caller.health === 'SERVING' ? 'an answer' : 'refused'}`, async () => {
+    const c = healthClient(`127.0.0.1:${f.agents[0].port}`, 'n1', await caller.tls(f));
+    try {
+      const got = await c.check('', 3000).catch((err: Error) => err.message);
+      if (caller.health === 'SERVING') assert.is(got, 'SERVING');
+      else assert.match(got, caller.health ?? caller.code);
+    } finally {
+      c.close();
+    }
   });
 }
 

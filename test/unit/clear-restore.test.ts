@@ -18,6 +18,7 @@ import { readRestoreRecord, RESTORE_RECORD_FILE, RESTORE_RECORD_FORMAT, startRes
 import { RpcError } from '../../shared/rpc/call';
 import { rejects } from '../helpers/assert';
 import { scratchDir } from '../helpers/scratch';
+import { signingBlock, writeSigningKeySync } from '../helpers/signing';
 
 const RID = 'restore-20260101t000000z';
 
@@ -41,6 +42,7 @@ async function fleetIn() {
     agents: [{ node: 'n1', address: '127.0.0.1:7401', roles: ['cassandra'] }, { node: 'n2', address: '127.0.0.1:7402', roles: ['cassandra'] }],
     destination: { type: 'local', path: join(dir, 'dest') },
     stateDir: join(dir, 'coordinator'),
+    signing: signingBlock(writeSigningKeySync(join(dir, 'keys'))),
   });
 }
 

@@ -13,6 +13,7 @@ import { generateIdentity } from '../../shared/age';
 import { LocalDestination } from '../../shared/destination';
 import { runCommand } from '../../shared/exec';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
+import { writeSigningKeySync } from '../helpers/signing';
 
 const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
 const root = scratchDirSync('keys-cli');
@@ -45,7 +46,7 @@ test('init, list, rotate --dry-run, rotate, list again', async () => {
   // The old identity opens the first set, the new one the second: one identity file holding both, as during a change.
   const both = join(root, 'both.txt');
   writeFileSync(both, `${old.toString()}\n${readFileSync(identityFile, 'utf8')}`, { mode: 0o600 });
-  writeFileSync(fleet, `agents: [{node: n1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${dir}}\nencryption: {mode: age, recipients: [${recipient}, ${recovery}], identity: ${both}}\n`);
+  writeFileSync(fleet, `agents: [{node: n1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${dir}}\nsigning: {key: ${writeSigningKeySync(join(root, 'keys')).key}}\nencryption: {mode: age, recipients: [${recipient}, ${recovery}], identity: ${both}}\n`);
 
   const list = await tandem('list', '--config', fleet, '--json');
   assert.is(list.code, 0, list.err);
@@ -77,7 +78,7 @@ test('init, list, rotate --dry-run, rotate, list again', async () => {
   assert.is(refused.code, 1);
   assert.match(refused.err, new RegExp(`chmod 600 ${both}`));
   // Without an identity, rotate says where to give one.
-  writeFileSync(fleet, `agents: [{node: n1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${dir}}\nencryption: {mode: age, recipients: [${recipient}]}\n`);
+  writeFileSync(fleet, `agents: [{node: n1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${dir}}\nsigning: {key: ${writeSigningKeySync(join(root, 'keys')).key}}\nencryption: {mode: age, recipients: [${recipient}]}\n`);
   const none = await tandem('rotate', '--config', fleet);
   assert.is(none.code, 2);
   assert.match(none.err, /give --identity FILE, or set encryption.identity/);

@@ -225,7 +225,8 @@ test('identity files: 0600 loads, group- or other-readable is refused saying chm
 });
 
 test('fleet file: encryption defaults to none, age needs distinct valid recipients', () => {
-  const base = 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /backups}\n';
+  // Every fleet file names a signing key (the fleet's required signing block).
+  const base = 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /backups}\nsigning: {key: /etc/tandem/signing.key}\n';
   const file = (name: string, text: string) => {
     const p = join(tmp, name);
     writeFileSync(p, base + text);

@@ -18,6 +18,7 @@ import { manifestPath } from '../../shared/manifest';
 import { backupOptionsSchema } from '../../shared/wire/backup-options';
 import { rejects } from '../helpers/assert';
 import { scratchDir } from '../helpers/scratch';
+import { signingBlock, writeSigningKeySync } from '../helpers/signing';
 
 const ID = 'tandem-20260101t000000z';
 
@@ -49,6 +50,7 @@ async function setup(nodes: string[]) {
     agents: nodes.map((n, i) => ({ node: n, address: `127.0.0.1:${7400 + i}`, roles: ['rehearsal'] })),
     destination: { type: 'local', path: dest },
     stateDir: join(dir, 'coordinator'),
+    signing: signingBlock(writeSigningKeySync(join(dir, 'keys'))),
   });
   const journal = new Journal(fleet.stateDir);
   const entry = journal.begin(ID, Date.now() - 60_000, backupOptionsSchema.parse({}));
