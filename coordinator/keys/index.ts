@@ -8,4 +8,4 @@ export { IDENTITY_FILE_NAME, loadIdentityFile, writeNewIdentityFile } from './id
 export { SET_KEY_FORMAT, SET_KEY_MAX_BYTES, setKeyInfoPath, setKeyInfoSchema, setKeyPath, type SetKeyInfo } from './layout';
 export { needsReseal, rotateSetKeys, type RotationOptions, type RotationOutcome } from './rotate';
 export { makeSetKey, openSetKey, reseal, sameRecipients, type SealedContext, type SetKey } from './set-key';
-export { readSetKey, readSetKeys, setKeyInfo, writeSetKey, type SetKeyState } from './store';
+export { openStoredSetKey, readSetKey, readSetKeys, setKeyInfo, writeSetKey, type SetKeyState } from './store';

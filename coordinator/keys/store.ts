@@ -2,12 +2,15 @@
  * Set keys at the destination: writing the pair (set-key.age, then set-key.json, each atomically)
  * and reading it back as input from the network, size, shape and digest checked.
  */
+import type { X25519Identity } from '../../shared/age';
 import { readAll, type Destination } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { BACKUP_ID } from '../../shared/names';
 import { sha256Of } from '../../shared/parts/io';
 import { runPool } from '../../shared/pool';
 import { parseJson } from '../../shared/parts/io';
+import { SetKeyError } from './errors';
+import { openSetKey } from './set-key';
 import { SET_KEY_FORMAT, SET_KEY_MAX_BYTES, setKeyInfoPath, setKeyInfoSchema, setKeyPath, type SetKeyInfo } from './layout';
 
 /**
@@ -64,4 +67,16 @@ export async function readSetKey(dest: Destination, id: string): Promise<SetKeyS
 export async function readSetKeys(dest: Destination, signal?: AbortSignal): Promise<SetKeyState[]> {
   const ids = (await dest.folders('')).filter((id) => BACKUP_ID.test(id));
   return runPool(ids, READ_PARALLELISM, signal, (id) => readSetKey(dest, id));
+}
+
+/**
+ * The identity of backup set `id`, read from the destination and opened with `identities`: what
+ * verify of content, restore and drill need. SetKeyError when the set is not encrypted or its key
+ * is damaged; SetKeyNoMatchError naming the recipients set-key.json records when none opens it.
+ */
+export async function openStoredSetKey(dest: Destination, id: string, identities: readonly X25519Identity[]): Promise<X25519Identity> {
+  const s = await readSetKey(dest, id);
+  if (s.state === 'clear') throw new SetKeyError(`backup set ${id} has no set key (${setKeyPath(id)}): it was written without encryption`, { backupId: id });
+  if (s.state === 'damaged') throw new SetKeyError(`the set key of backup set ${id} is damaged: ${s.problem}`, { backupId: id });
+  return openSetKey(s.sealed, identities, { id, writtenFor: s.info?.recipients });
 }

@@ -16,6 +16,7 @@ import {
   loadIdentityFile,
   makeSetKey,
   openSetKey,
+  openStoredSetKey,
   readSetKey,
   readSetKeys,
   reseal,
@@ -116,6 +117,16 @@ test('the pair at the destination: set-key.json names the recipients and the sha
   await dest.writeAtomic(setKeyInfoPath('tandem-s1'), JSON.stringify({ ...info, extra: 1 }));
   const bad = await readSetKey(dest, 'tandem-s1');
   assert.ok(bad.state === 'sealed' && bad.info === null && /set-key\.json is not a valid/.test(bad.problem ?? ''));
+});
+
+test('a stored set key opens by id, and a refusal names the recipients set-key.json records', async () => {
+  const { dest } = destination();
+  const key = makeSetKey([r(ops), r(recovery)]);
+  await writeSetKey(dest, 'tandem-open1', key.sealed, [r(ops), r(recovery)]);
+  assert.is((await openStoredSetKey(dest, 'tandem-open1', [recovery])).toString(), key.identity.toString());
+  const e = await rejects(() => openStoredSetKey(dest, 'tandem-open1', [newOps]), /none of the identities given/);
+  assert.ok(e instanceof SetKeyNoMatchError && e.message.includes(`it is sealed to ${r(ops)}, ${r(recovery)}`) && e.message.includes('tandem-open1'), e.message);
+  await rejects(() => openStoredSetKey(dest, 'tandem-clear', [ops]), /written without encryption/);
 });
 
 test('rotation on a chain of 10 sets: every set key opens with the new identity alone, none with the removed one, data untouched', async () => {
