@@ -37,7 +37,7 @@ test('npm pack gives a tarball of the compiled code that installs with npm insta
   const [info] = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
   assert.is(info.filename, `tandem-${VERSION}.tgz`);
   const paths = info.files.map((f) => f.path);
-  for (const p of ['dist/coordinator/main.js', 'dist/agent/main.js', 'agent/roles/cassandra/java/CassandraHelper.java', 'systemd/tandem-agent.service', 'deploy/agent.example.yaml', 'deploy/prometheus/tandem-rules.yml']) {
+  for (const p of ['dist/coordinator/main.js', 'dist/agent/main.js', 'agent/roles/cassandra/java/CassandraHelper.java', 'systemd/tandem-agent.service', 'deploy/agent.example.yaml', 'deploy/prometheus/tandem-rules.yml', 'README.md', 'docs/restore-by-hand.md']) {
     assert.ok(paths.includes(p), `${p} is in the tarball`);
   }
   assert.not.ok(paths.some((p) => p.startsWith('dist/test/') || p.endsWith('.map') || p.endsWith('.ts')), 'no tests, sources or maps');
@@ -88,7 +88,7 @@ test('the packaged systemd units pass systemd-analyze verify with the installed 
   assert.is(verify.stderr.trim(), '', 'no warnings');
   const security = run('systemd-analyze', ['security', '--offline=true', 'tandem-agent.service'], { cwd: units });
   const score = Number(/Overall exposure level for tandem-agent\.service: ([\d.]+)/.exec(security.stdout)?.[1]);
-  assert.ok(score <= 2.5, `exposure ${score} (README says 2.5)\n${security.stdout}`);
+  assert.ok(score <= 2.5, `exposure ${score} (docs/install.md says 2.5)\n${security.stdout}`);
 });
 
 test.run();

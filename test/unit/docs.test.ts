@@ -168,7 +168,12 @@ function anchors(markdown: string): Set<string> {
     if (fence !== null) continue;
     const h = /^#{1,6}\s+(.+?)\s*#*\s*$/.exec(line);
     if (!h) continue;
-    const text = h[1].replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/<[^>]+>/g, '');
+    // Link text stays, HTML tags go, code spans keep their text (`<keyspace>` included).
+    const text = h[1]
+      .replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .split(/(`+[^`]*`+)/)
+      .map((part, i) => (i % 2 ? part : part.replace(/<[^>]+>/g, '')))
+      .join('');
     const base = text.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
@@ -178,8 +183,8 @@ function anchors(markdown: string): Set<string> {
 }
 
 test('GitHub heading slugs', () => {
-  const a = anchors('# The agent file (`/etc/tandem/agent.yaml`)\n## files/listing.ndjson\n## Incremental sets: what a chain costs\n## Steps\n## Steps\n```\n# not a heading\n```\n');
-  assert.equal([...a], ['the-agent-file-etctandemagentyaml', 'fileslistingndjson', 'incremental-sets-what-a-chain-costs', 'steps', 'steps-1']);
+  const a = anchors('# The agent file (`/etc/tandem/agent.yaml`)\n## files/listing.ndjson\n## Incremental sets: what a chain costs\n## Steps\n## Steps\n```\n# not a heading\n```\n## `a/<ks>/b` <br>and [c](d.md)\n');
+  assert.equal([...a], ['the-agent-file-etctandemagentyaml', 'fileslistingndjson', 'incremental-sets-what-a-chain-costs', 'steps', 'steps-1', 'aksb-and-c']);
 });
 
 test('every relative link of README.md and docs/ resolves, #anchors included', () => {
