@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** tandem: the coordinator CLI of coordinated hot backups for TheHive clusters. */
 // First: libuv sizes its thread pool from the environment on the first asynchronous file call.
+import { printable } from '../shared/printable';
 import { SYSTEMD_HELP, systemdCommand } from './cli/systemd';
 import './threadpool';
 import { silenceThirdPartyNotices } from '../shared/third-party-warnings';
@@ -73,7 +74,7 @@ main(process.argv.slice(2)).then(
   (err) => {
     // Errors an operator can act on are printed plainly; anything else is a bug.
     const known = err instanceof TandemError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
-    console.error(`tandem: ${errorMessage(err)}`);
+    console.error(`tandem: ${printable(errorMessage(err))}`);
     if (!known) console.error((err as Error)?.stack ?? '');
     return exitWhenFlushed(known ? (err instanceof TandemError && !(err.name === 'UsageError' || err.name === 'ConfigError' || err.name === 'ValidationError') ? EXIT.failed : EXIT.usage) : EXIT.bug);
   },
