@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** tandem: the coordinator CLI of coordinated hot backups for TheHive clusters. */
 // First: libuv sizes its thread pool from the environment on the first asynchronous file call.
+import { printable } from '../shared/printable';
+import { SYSTEMD_HELP, systemdCommand } from './cli/systemd';
 import './threadpool';
 import { silenceThirdPartyNotices } from '../shared/third-party-warnings';
 import { TandemError, errorMessage } from '../shared/errors';
@@ -39,6 +41,7 @@ const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: st
   agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },
   certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA and node certificates' },
   keys: { run: keysCommand, help: KEYS_HELP, summary: 'create age identities, list and rotate the keys of encrypted sets' },
+  systemd: { run: systemdCommand, help: SYSTEMD_HELP, summary: "print the drop-in opening the folders the coordinator's units write" },
 };
 
 const HELP = `tandem ${TANDEM_VERSION}: coordinated hot backups for TheHive clusters
@@ -71,7 +74,7 @@ main(process.argv.slice(2)).then(
   (err) => {
     // Errors an operator can act on are printed plainly; anything else is a bug.
     const known = err instanceof TandemError || (err as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS');
-    console.error(`tandem: ${errorMessage(err)}`);
+    console.error(`tandem: ${printable(errorMessage(err))}`);
     if (!known) console.error((err as Error)?.stack ?? '');
     return exitWhenFlushed(known ? (err instanceof TandemError && !(err.name === 'UsageError' || err.name === 'ConfigError' || err.name === 'ValidationError') ? EXIT.failed : EXIT.usage) : EXIT.bug);
   },

@@ -1,4 +1,5 @@
 /** What every verb of the `tandem` CLI shares: options, fleet loading, output, exit codes. */
+import { printable } from '../../shared/printable';
 import { TandemError, errorMessage } from '../../shared/errors';
 import { checkBackupId } from '../../shared/names';
 import { formatBytes } from '../../shared/format';
@@ -81,7 +82,8 @@ export function openFromConfig(values: { config?: string; insecure?: boolean }):
 
 /** Writes a line of progress for a person: to stderr, so stdout stays clean for --json. */
 export function say(line: string): void {
-  process.stderr.write(line + '\n');
+  // What it says often names what the destination or an agent answered.
+  process.stderr.write(printable(line) + '\n');
 }
 
 /** One role's progress in a line: `cassandra fetch 12/27 files 120.3 MiB/258.0 MiB 8.1 MiB/s`. */

@@ -1,10 +1,14 @@
 /** `tandem list`: the backup sets at the fleet's destination. */
+import { printable } from '../../shared/printable';
 import { parseArgs } from 'node:util';
 import { loadFleetConfig } from '../config';
 import { listBackupSets } from '../backup/catalog';
 import { setTrustOf } from '../signing';
 import { formatBytes } from '../../shared/format';
 import { EXIT } from './common';
+
+/** Every line of this verb holds strings read back from the destination: printed through one escaping. */
+const print = (line: string) => console.log(printable(line));
 
 export const LIST_HELP = `Usage: tandem list [--all] [--config FILE] [--json]
 
@@ -34,14 +38,14 @@ export async function listCommand(argv: string[]): Promise<number> {
   const fleet = loadFleetConfig(values.config!);
   const sets = (await listBackupSets(fleet.destination, setTrustOf(fleet))).filter((s) => values.all || s.status !== 'pruned');
   if (values.json) console.log(JSON.stringify({ backupSets: sets }));
-  else if (!sets.length) console.log('no backup sets');
+  else if (!sets.length) print('no backup sets');
   else
     for (const s of sets) {
       if (s.status === 'pruned') {
-        console.log(`${s.id}  pruned (holds ${s.files} files of later sets, ${formatBytes(s.bytes)})`);
+        print(`${s.id}  pruned (holds ${s.files} files of later sets, ${formatBytes(s.bytes)})`);
         continue;
       }
-      console.log(`${s.id}  ${s.status.padEnd(10)}  ${String(s.files).padStart(5)} files  ${formatBytes(s.bytes).padStart(10)}` +
+      print(`${s.id}  ${s.status.padEnd(10)}  ${String(s.files).padStart(5)} files  ${formatBytes(s.bytes).padStart(10)}` +
         (s.snapshotSpreadMs != null ? `  spread ${s.snapshotSpreadMs} ms` : '') + (s.reason ? `  ${s.reason}:` : '') + (s.problem ? `  ${s.problem}` : '') +
         (s.ignoredMarker ? `  (${s.ignoredMarker})` : ''));
     }

@@ -1,4 +1,5 @@
 /** `tandem show ID`: one backup set; with --archives, the tar commands of a restore by hand. */
+import { printable } from '../../shared/printable';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
@@ -8,6 +9,9 @@ import { tableArchives, tarFlags } from '../backup/archives';
 import { readManifest } from '../backup/catalog';
 import { setTrustOf } from '../signing';
 import { backupIdArgument, EXIT } from './common';
+
+/** Every line of this verb holds strings read back from the destination: printed through one escaping. */
+const print = (line: string) => console.log(printable(line));
 
 export const SHOW_HELP = `Usage: tandem show ID [--archives] [--config FILE] [--json]
 
@@ -38,31 +42,31 @@ export async function showCommand(argv: string[]): Promise<number> {
     const tables = await tableArchives(dest, m);
     if (values.json) return void console.log(JSON.stringify({ id: m.id, tables })), EXIT.ok;
     const root = fleet.destination.type === 'local' ? fleet.destination.path : '.';
-    if (fleet.destination.type !== 'local') console.log(`# paths are relative to ${dest.describe()}: fetch the archives into the current folder first`);
+    if (fleet.destination.type !== 'local') print(`# paths are relative to ${dest.describe()}: fetch the archives into the current folder first`);
     for (const t of tables) {
       const dir = `restore/${t.node}/${t.keyspace}/${t.table}`;
-      console.log(`# ${t.node} ${t.keyspace}.${t.table}: ${t.archives.length} archive(s)`);
-      console.log(`mkdir -p ${dir}`);
-      for (const a of t.archives) console.log(`tar ${tarFlags(a.path)} ${join(root, a.path)} -C ${dir}${a.members.length ? ` ${a.members.join(' ')}` : ''}`);
+      print(`# ${t.node} ${t.keyspace}.${t.table}: ${t.archives.length} archive(s)`);
+      print(`mkdir -p ${dir}`);
+      for (const a of t.archives) print(`tar ${tarFlags(a.path)} ${join(root, a.path)} -C ${dir}${a.members.length ? ` ${a.members.join(' ')}` : ''}`);
     }
     return EXIT.ok;
   }
   if (values.json) return void console.log(JSON.stringify(m)), EXIT.ok;
-  console.log(`backup set ${m.id} (${m.status})${m.parent ? `, built on ${m.parent}` : ', full'}`);
-  console.log(`  committed ${m.committedAt}, completed ${m.completedAt}, ${(m.durationMs / 1000).toFixed(1)} s`);
-  console.log(`  ${m.files.length + m.listed.files} files, ${formatBytes(m.bytes)}; snapshot spread ${m.snapshotSpreadMs ?? 'n/a'} ms` +
+  print(`backup set ${m.id} (${m.status})${m.parent ? `, built on ${m.parent}` : ', full'}`);
+  print(`  committed ${m.committedAt}, completed ${m.completedAt}, ${(m.durationMs / 1000).toFixed(1)} s`);
+  print(`  ${m.files.length + m.listed.files} files, ${formatBytes(m.bytes)}; snapshot spread ${m.snapshotSpreadMs ?? 'n/a'} ms` +
     (m.crossStoreSpreadMs != null ? `, ${m.crossStoreSpreadMs} ms across stores` : ''));
   if (m.references.length) {
-    console.log(`  relies on ${m.references.length} archive(s) of earlier sets, ${formatBytes(m.references.reduce((n, r) => n + r.size, 0))}: ${[...new Set(m.references.map((r) => r.set))].join(', ')}`);
+    print(`  relies on ${m.references.length} archive(s) of earlier sets, ${formatBytes(m.references.reduce((n, r) => n + r.size, 0))}: ${[...new Set(m.references.map((r) => r.set))].join(', ')}`);
   }
-  console.log(`  options: ${Object.entries(m.options).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  print(`  options: ${Object.entries(m.options).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   for (const n of m.nodes) {
-    console.log(`  node ${n.node} (${n.hostname}) roles ${n.roles.join(',')}, cut at ${new Date(n.committedAt).toISOString()}`);
+    print(`  node ${n.node} (${n.hostname}) roles ${n.roles.join(',')}, cut at ${new Date(n.committedAt).toISOString()}`);
     for (const [role, part] of Object.entries(n.parts)) {
       if (!part) continue;
       const files = m.files.filter((f) => f.node === n.node && f.role === role);
       const listed = role === 'files' && 'fileCount' in part ? { files: part.fileCount, bytes: part.bytes } : { files: 0, bytes: 0 };
-      console.log(`    ${role}: ${files.length + listed.files} files, ${formatBytes(files.reduce((s, f) => s + f.size, 0) + listed.bytes)}; ${part.summary}`);
+      print(`    ${role}: ${files.length + listed.files} files, ${formatBytes(files.reduce((s, f) => s + f.size, 0) + listed.bytes)}; ${part.summary}`);
     }
   }
   return EXIT.ok;

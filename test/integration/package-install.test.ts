@@ -86,6 +86,26 @@ test('the packaged systemd units pass systemd-analyze verify with the installed 
   const verify = run('systemd-analyze', ['verify', ...names], { cwd: units });
   assert.is(verify.code, 0, verify.stderr);
   assert.is(verify.stderr.trim(), '', 'no warnings');
+  for (const n of names.filter((x) => x.endsWith('.service'))) assert.match(readFileSync(join(units, n), 'utf8'), /^MemoryMax=.+\n(?:.*\n)*?TasksMax=\d+$/m, `${n} bounds memory and tasks`);
+
+  // A local destination: the drop-in `tandem systemd` prints opens it, and the units still verify with it.
+  const fleetFile = join(tmp, 'fleet.yaml');
+  writeFileSync(fleetFile, [
+    'agents: [{node: cass1, address: "10.0.0.1:7443", roles: [cassandra]}]',
+    'signing: {key: /etc/tandem/signing.key}',
+    'destination: {type: local, path: /mnt/backups/tandem}',
+    '',
+  ].join('\n'));
+  const dropIn = run('tandem', ['systemd', '--config', fleetFile], { env, cwd: tmp });
+  assert.is(dropIn.code, 0, dropIn.stderr);
+  assert.match(dropIn.stdout, /^ReadWritePaths=\/mnt\/backups\/tandem$/m);
+  for (const u of ['tandem-backup.service', 'tandem-drill.service']) {
+    mkdirSync(join(units, `${u}.d`));
+    writeFileSync(join(units, `${u}.d`, 'paths.conf'), dropIn.stdout);
+  }
+  const withDropIn = run('systemd-analyze', ['verify', 'tandem-backup.service', 'tandem-drill.service'], { cwd: units, env: { ...process.env, SYSTEMD_UNIT_PATH: `${units}:` } });
+  assert.is(withDropIn.code, 0, withDropIn.stderr);
+  assert.is(withDropIn.stderr.trim(), '', 'no warnings with the drop-in');
   const security = run('systemd-analyze', ['security', '--offline=true', 'tandem-agent.service'], { cwd: units });
   const score = Number(/Overall exposure level for tandem-agent\.service: ([\d.]+)/.exec(security.stdout)?.[1]);
   assert.ok(score <= 2.5, `exposure ${score} (docs/install.md says 2.5)\n${security.stdout}`);
