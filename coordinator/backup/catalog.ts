@@ -48,6 +48,8 @@ export interface ScannedSet {
   reason?: UntrustedReason;
   problem?: string;
   ignoredMarker?: string;
+  /** Unreadable because the destination failed to answer (not because of what the folder holds). */
+  readError?: boolean;
 }
 
 /** How many folders are looked at at once (stat, read): a remote destination answers each in a round trip. */
@@ -59,8 +61,23 @@ export async function scanSets(dest: Destination, trust: SetTrust): Promise<Scan
   return runPool(ids, SCAN_PARALLELISM, undefined, (id) => scanSet(dest, id, trust));
 }
 
-/** One folder's status; a read error of the destination makes it unreadable, never complete or removable. */
-export async function scanSet(dest: Destination, id: string, trust: SetTrust): Promise<ScannedSet> {
+/** Attempts at reading one folder before a read error of the destination makes it unreadable. */
+const SCAN_ATTEMPTS = 3;
+
+/**
+ * One folder's status. A read error of the destination (a timeout, a connection reset) is tried
+ * again, twice, after 0.5 s and 1 s; one that lasts makes the folder unreadable, never complete
+ * or removable, and a prune then removes nothing (retention/prune.ts).
+ */
+export async function scanSet(dest: Destination, id: string, trust: SetTrust, pauseMs = 500): Promise<ScannedSet> {
+  for (let attempt = 1; ; attempt++) {
+    const s = await scanSetOnce(dest, id, trust);
+    if (!s.readError || attempt === SCAN_ATTEMPTS) return s;
+    await new Promise((r) => setTimeout(r, pauseMs * attempt));
+  }
+}
+
+async function scanSetOnce(dest: Destination, id: string, trust: SetTrust): Promise<ScannedSet> {
   try {
     let ignoredMarker: string | undefined;
     if (await dest.stat(prunedMarkerPath(id))) {
@@ -76,7 +93,7 @@ export async function scanSet(dest: Destination, id: string, trust: SetTrust): P
     if (v.kind === 'untrusted') return with_({ id, status: 'untrusted', manifest: null, reason: v.reason, problem: v.detail });
     return with_({ id, status: 'unreadable', manifest: null, problem: v.problem });
   } catch (err) {
-    return { id, status: 'unreadable', manifest: null, problem: errorMessage(err) };
+    return { id, status: 'unreadable', manifest: null, problem: `reading it failed: ${errorMessage(err)}`, readError: true };
   }
 }
 

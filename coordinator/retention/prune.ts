@@ -98,6 +98,15 @@ interface Victim {
 export async function prune(dest: Destination, o: PruneOptions): Promise<PruneReport> {
   const scanned = await scanSets(dest, o.trust);
   const complete = scanned.filter((s): s is ScannedSet & { manifest: Manifest } => s.manifest !== null);
+  // A set that cannot be read may need files of the sets a prune would remove, and cannot be
+  // counted by the policy: nothing is removed until every set reads (or the operator deletes it).
+  const blind = scanned.filter((s) => s.status === 'unreadable' && !(o.target.kind === 'delete' && o.target.id === s.id));
+  if (blind.length) {
+    throw new ConflictError(
+      `nothing was removed: ${blind.map((s) => `backup set ${s.id} cannot be read (${s.problem ?? 'unknown'})`).join('; ')}; what it needs from other sets cannot be known. ` +
+        `Run again once the destination answers; a set written by a newer tandem is read by that version; a damaged one is removed with 'tandem delete ID'`,
+    );
+  }
   const { victims, kept } = chooseVictims(scanned, complete, o.target);
   if (o.target.kind === 'delete' && o.openRuns.has(o.target.id)) {
     throw new ConflictError(`backup ${o.target.id} is unfinished in this coordinator's journal, nothing deleted: run 'tandem recover', which completes or removes it`);

@@ -302,7 +302,7 @@ test('backup --id of a complete set: refused before Prepare, the set untouched, 
   const first = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
   assert.is(first.code, 0, first.stderr);
   const before = listing(join(f.destDir, id));
-  assert.is(before.length, 5, 'manifest, and per node its part.json and rehearsal file');
+  assert.is(before.length, 6, 'manifest, its signature, and per node its part.json and rehearsal file');
   const again = await runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
   assert.is(again.code, 1, again.stderr);
   const out = JSON.parse(again.stdout);
