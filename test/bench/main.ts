@@ -6,7 +6,7 @@
  * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `retention` (a year
  * of sets at a local folder), `rsync` (archive streams to a private sshd) and `files` (a store of
  * a million attachments) need no sandbox and
- * run only when named.
+ * run only when named; so does `signing` (the cost of signing and checking a manifest).
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { filesBenchMain } from './files';
 import { benchRetention } from './retention';
 import { benchRsync } from './rsync';
 import { scaleMain } from './scale';
+import { benchSigning, printSigning } from './signing';
 import { benchSmall, printSmall } from './small';
 
 async function main(): Promise<void> {
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   if (only === 'retention') return printRetention();
   if (only === 'restore-node') return restoreNodeMain(process.argv.slice(3));
   if (only === 'rsync') return printRsync();
+  if (only === 'signing') return printSigning(benchSigning());
   const env = readSandboxEnv();
   if (!only || only === 'backup') {
     console.log('cluster snapshot: spread between the nodes\' snapshot instants, and wall time');
