@@ -177,18 +177,18 @@ function chooseVictims(scanned: readonly ScannedSet[], complete: readonly (Scann
 }
 
 /**
- * The Elasticsearch snapshots a signed marker names that belong to its set: each must be the
- * set's own snapshot name, and one its manifest records when that manifest is still trusted.
+ * The Elasticsearch snapshots a signed marker names that belong to its set: those its manifest
+ * records while that manifest is still there and trusted, else only the set's own snapshot name.
  * Nothing read at the destination can get another set's snapshot deleted.
  */
 export async function markedEsSnapshots(dest: Destination, id: string, trust: SetTrust): Promise<EsSnapshotRef[]> {
   const marker = await readMarker(dest, id, trust);
   if (marker.kind !== 'trusted') return [];
-  const own = marker.marker.esSnapshots.filter((s) => s.snapshot === esSnapshotFor(id));
+  const key = (s: EsSnapshotRef) => `${s.node}/${s.repository}/${s.snapshot}`;
   const m = await manifestVerdict(dest, id, trust);
-  if (m?.kind !== 'trusted') return own;
-  const recorded = new Set(esSnapshotsOf(m.manifest).map((s) => `${s.node}/${s.repository}/${s.snapshot}`));
-  return own.filter((s) => recorded.has(`${s.node}/${s.repository}/${s.snapshot}`));
+  if (m?.kind !== 'trusted') return marker.marker.esSnapshots.filter((s) => s.snapshot === esSnapshotFor(id));
+  const recorded = new Set(esSnapshotsOf(m.manifest).map(key));
+  return marker.marker.esSnapshots.filter((s) => recorded.has(key(s)));
 }
 
 const holding = new WeakMap<ReadonlySet<string>, Set<string>>();
