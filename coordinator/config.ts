@@ -46,7 +46,7 @@ export const fleetConfigSchema = z.strictObject({
     key: absolutePath,
     /** Public keys (PEM) of earlier signing keys whose sets are still trusted; default none. */
     trusted: z.array(absolutePath).max(64).default([]),
-  }),
+  }, { error: (iss) => (iss.input === undefined ? "required since sets are signed: make the key with 'tandem certs signing --dir /etc/tandem/signing' and add signing: {key: /etc/tandem/signing/signing.key}" : undefined) }),
   backup: z
     .strictObject({
       /** Compression of Cassandra table archives: bzip2 (.tbz, default), xz or none. */

@@ -23,6 +23,7 @@ import { STATUS_HELP, statusCommand } from './cli/status';
 import { PRUNE_HELP, pruneCommand } from './cli/prune';
 import { DELETE_HELP, deleteCommand } from './cli/delete';
 import { REPORT_HELP, reportCommand } from './cli/report';
+import { ADOPT_HELP, adoptCommand } from './cli/adopt';
 
 silenceThirdPartyNotices();
 
@@ -36,10 +37,11 @@ const VERBS: Record<string, { run: (argv: string[]) => Promise<number>; help: st
   drill: { run: drillCommand, help: DRILL_HELP, summary: 'restore into a scratch target, verify, tear down' },
   prune: { run: pruneCommand, help: PRUNE_HELP, summary: 'remove the sets the retention policy does not keep' },
   delete: { run: deleteCommand, help: DELETE_HELP, summary: 'remove one backup set, keeping what other sets need' },
+  adopt: { run: adoptCommand, help: ADOPT_HELP, summary: 'verify a set written before signing in full, then sign it' },
   recover: { run: recoverCommand, help: RECOVER_HELP, summary: 'finish or remove the backups of a coordinator that died' },
   status: { run: statusCommand, help: STATUS_HELP, summary: 'show the running backup, unfinished runs and the last one' },
   agents: { run: agentsCommand, help: AGENTS_HELP, summary: 'describe every agent (reachability, roles, clock)' },
-  certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA and node certificates' },
+  certs: { run: certsCommand, help: CERTS_HELP, summary: 'create the fleet CA, node certificates and the signing key' },
   keys: { run: keysCommand, help: KEYS_HELP, summary: 'create age identities, list and rotate the keys of encrypted sets' },
   systemd: { run: systemdCommand, help: SYSTEMD_HELP, summary: "print the drop-in opening the folders the coordinator's units write" },
 };

@@ -3,8 +3,14 @@
  * sha256 of its manifest; the agent reads that manifest from the destination itself, checks it
  * against the digest, and gives each role this node's part of it. A role then stores only what
  * that part does not already hold.
+ *
+ * The coordinator names only a parent whose manifest signature it checked (agents hold no keys):
+ * the sha256 it sends binds this agent to exactly those bytes, and every file taken from the
+ * parent (contents.json, the files listing, the archives they name) is read through the record
+ * of that manifest (size and sha256), so nothing planted at the destination is built on.
  */
-import { readAll, type Destination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
+import { MANIFEST_MAX_BYTES, readCapped } from '../../shared/signing';
 import { ValidationError } from '../../shared/errors';
 import { manifestDigest, manifestPath, parseManifest, type Manifest, type ManifestNode } from '../../shared/manifest';
 import { BACKUP_ID } from '../../shared/names';
@@ -36,8 +42,9 @@ export function parseParent(input: BackupParent | undefined, backupId: string): 
 export function parentSet(ref: ParentRef, destination: Destination, node: string): ParentSet {
   let loading: Promise<{ manifest: Manifest; node: ManifestNode | undefined }> | undefined;
   const read = async () => {
-    const body = await readAll(destination, manifestPath(ref.backupId));
-    if (manifestDigest(body) !== ref.manifestSha256) {
+    // Capped before it is read: what the destination holds is not trusted until its digest matches.
+    const body = await readCapped(destination, manifestPath(ref.backupId), MANIFEST_MAX_BYTES);
+    if (!body || manifestDigest(body) !== ref.manifestSha256) {
       throw new ValidationError(`${manifestPath(ref.backupId)} is not the manifest the coordinator chose as parent (sha256 differs): run the backup again, or with --full`);
     }
     const manifest = parseManifest(body, ref.backupId);

@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { openDestination, readAll } from '../../shared/destination';
+import { openDestination } from '../../shared/destination';
 import { ConflictError, NotFoundError, ValidationError, errorMessage } from '../../shared/errors';
 import type { PhaseReport, RestoreRequest } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
 import { manifestDigest, manifestPath, parseManifest, type Manifest } from '../../shared/manifest';
+import { MANIFEST_MAX_BYTES, readCapped } from '../../shared/signing';
 import { BACKUP_ID } from '../../shared/names';
 import { fromWireDestination } from '../../shared/wire/destination';
 import { fromWirePhase, fromWireRestoreOptions } from '../../shared/wire/restore';
@@ -299,7 +300,9 @@ function report(role: string, o: PhaseOutcome | null): PhaseReport {
  * proves both sides restore the same set.
  */
 async function readCheckedManifest(destination: ReturnType<typeof openDestination>, backupId: string, sha256: string): Promise<Manifest> {
-  const body = await readAll(destination, manifestPath(backupId));
+  // Capped: the destination is writable by others, and a planted multi-GiB manifest must not cost the agent its memory.
+  const body = await readCapped(destination, manifestPath(backupId), MANIFEST_MAX_BYTES);
+  if (!body) throw new NotFoundError(`${manifestPath(backupId)} is not at the destination: the set changed during the restore, or the agent reads another destination`);
   const got = manifestDigest(body);
   if (got !== sha256) {
     throw new ValidationError(`${manifestPath(backupId)} has sha256 ${got}, the coordinator read ${sha256 || 'none'}: the set changed during the restore, or the agent reads another destination`);

@@ -13,13 +13,14 @@ import * as grpc from '@grpc/grpc-js';
 import { openDestination } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
-import { manifestPath } from '../../shared/manifest';
+import { setTrustOf } from '../signing';
 import { RpcError } from '../../shared/rpc/call';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { abortEverywhere, describeAbort } from './abort';
 import type { Journal, JournalEntry } from './journal';
 import { writeManifest } from './manifest-writer';
+import { manifestVerdict } from './set-trust';
 import { describeWithOffset } from './two-phase';
 
 /** What recovery did with one run. */
@@ -71,9 +72,10 @@ async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], jo
   if (entry.step === 'preparing') return remove('it died before Commit');
   if (entry.step === 'cleaning') return remove(entry.reason || 'its abort had not reached every agent');
 
-  // Commit may have been sent. The manifest is written last and atomically: if it is there, the set is whole.
+  // Commit may have been sent. The manifest is written last and atomically: if it is there and signed, the set is whole.
+  // One that is there unsigned was not written by this run: the recovery goes on, and writes its own.
   const dest = openDestination(fleet.destination);
-  if (await dest.stat(manifestPath(id))) return done('complete', 'its manifest had been written');
+  if ((await manifestVerdict(dest, id, setTrustOf(fleet)))?.kind === 'trusted') return done('complete', 'its manifest had been written');
 
   let statuses = await statusEverywhere(agents, id, fleet.backup.commitTimeoutMs);
   const unreachable = [...statuses].filter(([, s]) => s instanceof Error);

@@ -95,8 +95,9 @@ export async function createSigningKey(dir: string, name = 'signing'): Promise<s
   const pair = generateSigningKeyPair();
   const key = join(dir, `${name}.key`);
   const pub = join(dir, `${name}.pub`);
-  // Created 600 (and chmod'ed for --force over an existing file): the key is never readable by others.
-  await writeFile(key, pair.privatePem, { mode: 0o600 });
+  // A new file, created 600 (an existing one, under --force, would keep its mode while the new key is written into it).
+  await rm(key, { force: true });
+  await writeFile(key, pair.privatePem, { mode: 0o600, flag: 'wx' });
   await chmod(key, 0o600);
   await writeFile(pub, pair.publicPem, { mode: 0o644 });
   await chmod(pub, 0o644);

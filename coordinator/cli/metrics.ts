@@ -41,9 +41,12 @@ export async function recordBackup(file: string, configFile: string, fleet: Flee
     const complete = sets.filter((s) => s.status === 'complete');
     // A pruned folder is no set: it only stores files of kept ones.
     const incomplete = sets.filter((s) => s.status === 'incomplete' || s.status === 'unreadable');
+    // An untrusted set is no backup: it is counted apart, for an alert to ask who wrote it.
+    const untrusted = sets.filter((s) => s.status === 'untrusted');
     samples.push(
       { name: 'tandem_backup_sets', labels: { status: 'complete' }, value: complete.length },
       { name: 'tandem_backup_sets', labels: { status: 'incomplete' }, value: incomplete.length },
+      { name: 'tandem_backup_sets', labels: { status: 'untrusted' }, value: untrusted.length },
     );
     const newest = Math.max(...complete.map((s) => Date.parse(s.completedAt ?? '')).filter(Number.isFinite));
     if (Number.isFinite(newest)) samples.push({ name: 'tandem_backup_last_complete_timestamp_seconds', value: newest / 1000 });

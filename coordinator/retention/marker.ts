@@ -26,7 +26,8 @@ export const PRUNED_SIGNATURE = 'pruned.sig';
 /** The marker signature's path at the destination. */
 export const prunedSignaturePath = (id: string) => `${id}/${PRUNED_SIGNATURE}`;
 
-const markerSchema = z.strictObject({
+/** A marker as read back. */
+export const markerSchema = z.strictObject({
   format: z.literal('tandem.pruned/v1'),
   id: z.string(),
   /** When the prune began removing the set, ISO 8601. */

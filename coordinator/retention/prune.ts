@@ -131,6 +131,12 @@ export async function prune(dest: Destination, o: PruneOptions): Promise<PruneRe
   report.removed.push(...(await runPool(victims, REMOVAL_PARALLELISM, undefined, (v) => removeSet(dest, v, needed, o))));
   if (o.target.kind === 'prune') {
     for (const s of scanned.filter((x) => x.status === 'incomplete')) {
+      // A folder with a marker that is not believed may be a set pruned before sets were signed, holding files
+      // that unsigned sets still need (their needs are not known here): it stays until adopted or deleted by name.
+      if (s.ignoredMarker) {
+        report.incomplete.push({ id: s.id, removed: false, reason: `its ${s.ignoredMarker}: if a prune of a tandem before signed sets wrote it, 'tandem adopt ${s.id}' signs it; otherwise 'tandem delete ${s.id}' removes it` });
+        continue;
+      }
       const verdict = incompleteVerdict({ id: s.id, journalOpen: o.openRuns.has(s.id), newestChangeMs: await dest.newestChange(`${s.id}/`), nowMs: o.now ?? Date.now(), graceMs: o.incompleteGraceMs });
       if (verdict.remove && !o.dryRun) {
         const r = await removeSet(dest, { id: s.id, manifest: null, marked: false }, needed, { ...o, noMarker: true });
@@ -168,23 +174,30 @@ function chooseVictims(scanned: readonly ScannedSet[], complete: readonly (Scann
     return { victims: [{ id: found.id, manifest: found.manifest, marked: false }], kept: keptAll(target.id) };
   }
   if (found.status === 'pruned') return { victims: [{ id: found.id, manifest: null, marked: true }], kept: keptAll('') };
+  // An unsigned set, or one of a key no longer trusted, may be an older set that other unsigned sets build on: what
+  // those need is not known, so it is not removed until it is adopted (or its key trusted again).
+  if (found.status === 'untrusted' && (found.reason === 'unsigned' || found.reason === 'unknown-key')) {
+    throw new ConflictError(
+      `backup set ${target.id} is untrusted (${found.reason}), nothing deleted: ${found.reason === 'unsigned' ? `if it was written before sets were signed, run 'tandem adopt ${target.id}' first` : "list its key's public file in signing.trusted first"}; if it is no set of this fleet, look at who wrote it and remove its folder by hand`,
+    );
+  }
   // Incomplete, unreadable or untrusted: the operator names it; its files still go only if no kept set needs them, and no snapshot with them.
   return { victims: [{ id: found.id, manifest: null, marked: false }], kept: keptAll('') };
 }
 
 /**
- * The Elasticsearch snapshots a signed marker names that belong to its set: each must be the
- * set's own snapshot name, and one its manifest records when that manifest is still trusted.
+ * The Elasticsearch snapshots a signed marker names that belong to its set: those its manifest
+ * records while that manifest is still there and trusted, else only the set's own snapshot name.
  * Nothing read at the destination can get another set's snapshot deleted.
  */
 export async function markedEsSnapshots(dest: Destination, id: string, trust: SetTrust): Promise<EsSnapshotRef[]> {
   const marker = await readMarker(dest, id, trust);
   if (marker.kind !== 'trusted') return [];
-  const own = marker.marker.esSnapshots.filter((s) => s.snapshot === esSnapshotFor(id));
+  const key = (s: EsSnapshotRef) => `${s.node}/${s.repository}/${s.snapshot}`;
   const m = await manifestVerdict(dest, id, trust);
-  if (m?.kind !== 'trusted') return own;
-  const recorded = new Set(esSnapshotsOf(m.manifest).map((s) => `${s.node}/${s.repository}/${s.snapshot}`));
-  return own.filter((s) => recorded.has(`${s.node}/${s.repository}/${s.snapshot}`));
+  if (m?.kind !== 'trusted') return marker.marker.esSnapshots.filter((s) => s.snapshot === esSnapshotFor(id));
+  const recorded = new Set(esSnapshotsOf(m.manifest).map(key));
+  return marker.marker.esSnapshots.filter((s) => recorded.has(key(s)));
 }
 
 const holding = new WeakMap<ReadonlySet<string>, Set<string>>();

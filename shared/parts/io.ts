@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
-import { readAll, type Destination } from '../destination';
+import type { Destination } from '../destination';
 import { firstIssue, ValidationError } from '../errors';
 import type { FileRef } from './common';
 
@@ -20,12 +20,29 @@ export async function writeReferenced(dest: Destination, path: string, body: str
 
 /** Reads the small file `ref` names; ValidationError unless its size and sha256 are the recorded ones. */
 export async function readChecked(dest: Destination, ref: FileRef): Promise<Buffer> {
-  const body = await readAll(dest, ref.path);
+  // The record bounds the read: a file of another size is refused from its stored size, unread, and none is read past it.
+  const st = await dest.stat(ref.path);
+  if (st && st.size !== ref.size) {
+    throw new ValidationError(`${ref.path} does not match its record (${st.size} bytes; expected ${ref.size}, ${ref.sha256}): the backup set is damaged`);
+  }
+  const body = await readUpTo(dest, ref.path, ref.size);
   const got = sha256Of(body);
   if (body.length !== ref.size || got !== ref.sha256) {
     throw new ValidationError(`${ref.path} does not match its record (${body.length} bytes, sha256 ${got}; expected ${ref.size}, ${ref.sha256}): the backup set is damaged`);
   }
   return body;
+}
+
+/** A stored file's bytes, at most `max` + 1 of them: enough to tell that it is longer than `max`. */
+async function readUpTo(dest: Destination, path: string, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of await dest.get(path)) {
+    chunks.push(c as Buffer);
+    n += (c as Buffer).length;
+    if (n > max) break;
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Reads the file `ref` names and parses it with `schema`; ValidationError naming the file and the field otherwise. */

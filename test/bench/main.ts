@@ -6,8 +6,7 @@
  * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `retention` (a year
  * of sets at a local folder), `rsync` (archive streams to a private sshd), `files` (a store of
  * a million attachments) and `age` (the age format's encrypt and decrypt rates, key rotation)
- * need no sandbox and
- * run only when named.
+ * need no sandbox and run only when named; so does `signing` (the cost of signing and checking a manifest).
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import { filesBenchMain } from './files';
 import { benchRetention } from './retention';
 import { benchRsync } from './rsync';
 import { scaleMain } from './scale';
+import { benchSigning, printSigning } from './signing';
 import { benchSmall, printSmall } from './small';
 import { median, secondsCell, slowest } from './stats';
 
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
   if (only === 'restore-node') return restoreNodeMain(process.argv.slice(3));
   if (only === 'rsync') return printRsync();
   if (only === 'age') return ageBenchMain();
+  if (only === 'signing') return printSigning(benchSigning());
   const env = readSandboxEnv();
   const rounds = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
   if (!only || only === 'backup') {

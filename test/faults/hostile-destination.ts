@@ -21,6 +21,7 @@ import { parseValue } from '../../shared/parts/io';
 import { parseRestoreOptions } from '../../shared/wire/restore';
 import { plantCassandraSet, plantFilesSet, SET_ID, validListing, validManifest } from '../helpers/backup-set';
 import { observe, type FaultCase, type Observation } from './case';
+import { signedSetCases } from './hostile-signatures';
 import { removeScratch, scratchDir } from '../helpers/scratch';
 
 /** Runs `fn`; the case passes when it throws a message matching `why`. */
@@ -168,5 +169,5 @@ export const hostileDestinationCases: FaultCase[] = [
         const s = resolveFilesSettings(filesSettings.parse({ store: 'localfs', location: join(dir, 'live') }));
         return refusal(() => restoreFiles('fetch', { ...ctx, options: parseRestoreOptions({ filesTarget: '/etc', filesClean: true }) }, s), /roles\.files\.restoreTargets/);
       }),
-  },
+  },  ...signedSetCases,
 ];

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { backupCommand } from '../../coordinator/cli/backup';
 import { certsCommand } from '../../coordinator/cli/certs';
+import { adoptCommand } from '../../coordinator/cli/adopt';
 import { UsageError } from '../../coordinator/cli/common';
 import { drillCommand } from '../../coordinator/cli/drill';
 import { showCommand } from '../../coordinator/cli/show';
@@ -67,10 +68,12 @@ const PLACES: { where: string; argv: (v: string | Buffer) => (string | Buffer)[]
   { where: 'drill ID', argv: (v) => ['drill', '--config', config, '--', v], names: /drill: backup id/ },
   { where: 'drill --scratch-dir', argv: (v) => ['drill', '--config', config, '--scratch-dir', v, 'latest'], names: /--scratch-dir/ },
   { where: 'certs issue --name', argv: (v) => ['certs', 'issue', '--dir', join(root, 'pki'), '--kind', 'agent', '--name', v], names: /--name/ },
+  { where: 'certs signing --name', argv: (v) => ['certs', 'signing', '--dir', join(root, 'pki'), '--name', v], names: /--name/ },
+  { where: 'adopt ID', argv: (v) => ['adopt', '--config', config, '--', v], names: /adopt: backup id/ },
 ];
 
 const VERBS: Record<string, (argv: string[]) => Promise<number>> = {
-  backup: backupCommand, restore: restoreCommand, verify: verifyCommand, show: showCommand, drill: drillCommand, certs: certsCommand, report: reportCommand,
+  backup: backupCommand, restore: restoreCommand, verify: verifyCommand, show: showCommand, drill: drillCommand, certs: certsCommand, report: reportCommand, adopt: adoptCommand,
 };
 
 /** What the raw bytes become in process.argv: Node decodes argv as UTF-8. */

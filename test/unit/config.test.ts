@@ -63,7 +63,7 @@ test('fleet defaults', () => {
 
 test('fleet file: the signing block is required, its paths absolute', () => {
   const agents = 'agents:\n  - {node: a, address: "127.0.0.1:1", roles: [cassandra]}\ndestination: {type: local, path: /b}\n';
-  assert.throws(() => loadFleetConfig(file('s1.yaml', agents)), /signing: /);
+  assert.throws(() => loadFleetConfig(file('s1.yaml', agents)), /signing: required since sets are signed: make the key with 'tandem certs signing --dir/);
   assert.throws(() => loadFleetConfig(file('s2.yaml', `${agents}signing: {key: keys/signing.key}\n`)), /signing\.key: must be an absolute/);
   assert.throws(() => loadFleetConfig(file('s3.yaml', `${agents}signing: {key: /k, trusted: [old.pub]}\n`)), /signing\.trusted\.0: must be an absolute/);
 });

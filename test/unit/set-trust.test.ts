@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { latestComplete, listBackupSets, readManifestAndDigest, scanSets } from '../../coordinator/backup/catalog';
 import { chooseParent } from '../../coordinator/backup/parent';
+import { parentSet } from '../../agent/backup/parent';
 import { fieldProblem, isIsoInstant, manifestSignaturePath, type SetTrust } from '../../coordinator/backup/set-trust';
 import { prunedMarkerPath, prunedSignaturePath, writeMarker } from '../../coordinator/retention/marker';
 import { markedEsSnapshots, prune, type PruneOptions } from '../../coordinator/retention/prune';
@@ -209,6 +210,19 @@ test('a held pruned folder keeps its marker and signature; its manifest signatur
     ['pruned.json', 'pruned.sig', 'n1/rehearsal/part.txt'],
   );
   assert.equal(await statuses(config), ['set-aaa:pruned', `${ids[2]}:complete`]);
+});
+
+test("the agent builds only on the parent manifest the coordinator checked: another manifest's bytes, or an oversized one, are refused", async () => {
+  const { dir, config } = destination();
+  threeSets(dir);
+  const chosen = (await chooseParent(config, ['n1'], trust))!;
+  const dest = openDestination(config);
+  assert.is((await parentSet(chosen, dest, 'n1').load()).node?.node, 'n1');
+  // Replaced after the coordinator checked it (signed again by the attacker's key or not at all): the digest differs.
+  writeRehearsalSet(dir, chosen.backupId, { key: stranger, tamper: (m) => (m.tandemVersion = 'planted') });
+  await rejects(() => parentSet(chosen, dest, 'n1').load(), /is not the manifest the coordinator chose as parent \(sha256 differs\)/);
+  truncateSync(join(dir, chosen.backupId, 'manifest.json'), MANIFEST_MAX_BYTES + 1);
+  await rejects(() => parentSet(chosen, dest, 'n1').load(), /more than the 16777216 a manifest\.json may hold: it was not read/);
 });
 
 test.run();
