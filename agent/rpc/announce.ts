@@ -9,8 +9,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { AgentService } from '../../shared/generated/tandem/v2/agent';
 
-/** A server interceptor that sends Commit's response headers once its request has been received. */
-export function announceCommit(): grpc.ServerInterceptor {
+/**
+ * A server interceptor that sends Commit's response headers once its request has been received.
+ * `onLost`, when given, hears of a Commit call that ended without its end (its caller gone): the
+ * prepared state then waits for a Commit, an Abort or its lease.
+ */
+export function announceCommit(onLost?: () => void): grpc.ServerInterceptor {
   return (method, call) => {
     if (method.path !== AgentService.commit.path) return new grpc.ServerInterceptingCall(call);
     return new grpc.ServerInterceptingCall(call, {
@@ -27,6 +31,7 @@ export function announceCommit(): grpc.ServerInterceptor {
           // cancel sends an end before its reset: that one cannot be told from a real end, and
           // the coordinator cancels a held call only after the Abort.)
           onReceiveHalfClose: (halfCloseNext) => void setImmediate(halfCloseNext),
+          onCancel: () => onLost?.(),
         });
       },
     });

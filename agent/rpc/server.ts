@@ -166,7 +166,7 @@ export async function startServer(
   // The first sees a call's headers first: Commit is announced only once its caller is accepted.
   const interceptors = [
     ...(tls ? [coordinatorOnly(tls.coordinatorName, (method, details) => log?.warn({ method, err: details }, 'caller refused'))] : []),
-    announceCommit(),
+    announceCommit(() => log?.info('a Commit call ended before its request did (its caller is gone): nothing is committed, the backup stays prepared until a Commit, an Abort or its lease')),
   ];
   const server = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, ...MESSAGE_LIMITS, interceptors });
   server.addService(AgentService, service);

@@ -85,9 +85,15 @@ test('a coordinator killed while it holds Commit calls commits nothing: a lost c
     });
     assert.is(said.trim(), 'held');
     const exited = new Promise((r) => holder.once('exit', r));
+    const from = f.agents.map((a) => a.log.length);
     holder.kill('SIGKILL');
     await exited;
-    await sleep(500);
+    // Each agent says when it has seen its call end without a Commit: only then is "nothing was
+    // committed" a fact rather than a guess about timing.
+    const lost = (i: number) => f.agents[i].log.slice(from[i]).some((l) => l.includes('a Commit call ended before its request did'));
+    for (const end = Date.now() + 15_000; !f.agents.every((_, i) => lost(i)); await sleep(50)) {
+      if (Date.now() > end) assert.unreachable(`the agents did not see the held calls end: ${f.agents.map((a, i) => a.log.slice(from[i]).join('\n')).join('\n')}`);
+    }
     for (const h of hs) assert.is(AgentState[(await h.status('set-killed', 3000)).state], 'PREPARED');
     for (const n of ['n1', 'n2']) assert.not.ok(existsSync(join(f.dir, 'markers', n, 'set-killed', 'committed')), `${n} took no cut`);
   } finally {
