@@ -30,9 +30,14 @@ export type CommitRound =
   | { sent: true; results: PromiseSettledResult<CommitResponse>[] }
   | { sent: false; unopened: string[]; release(): void };
 
-/** Opens every agent's Commit, then ends them all at once; ends none when one call ended before (then abort, then release()). */
+/**
+ * Opens every agent's Commit, then ends them all at once; ends none when one call ended before
+ * (then abort, then release()). `deadlineMs` is the Commit's own: the time a call is held before
+ * its end is added to it, since a deadline that ran out while a call is held would cancel it, and
+ * a cancel sends the end the agent commits on (with commitTimeoutMs under the 5 s wait, it did).
+ */
 export async function commitRound(agents: readonly AgentHandle[], backupId: string, deadlineMs: number, readyWaitMs = READY_WAIT_MS): Promise<CommitRound> {
-  const calls = agents.map((a) => a.openCommit(backupId, deadlineMs));
+  const calls = agents.map((a) => a.openCommit(backupId, readyWaitMs + deadlineMs));
   // A call can fail before anything waits on its answer (an agent that is down): that is read
   // below, not an unhandled rejection.
   calls.forEach((c) => c.response.catch(() => undefined));
