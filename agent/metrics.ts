@@ -2,7 +2,9 @@
  * The agent's Prometheus metrics (prom-client), served on their own port when the configuration
  * has `metrics: {listen: 127.0.0.1:9464}`: off by default. Plain HTTP only on a loopback address;
  * any other address needs `tls: true`, which serves HTTPS with the agent's certificate and
- * requires a client certificate from the fleet's CA (as the gRPC port does). The controllers
+ * requires a client certificate from the fleet's CA checked as the gRPC port checks it: issued
+ * for clientAuth and carrying one of `callerNames` (default the coordinator's name). Plain HTTP
+ * on loopback has no caller to check: every local user can read it. The controllers
  * report through the small AgentMetrics interface; NO_METRICS does nothing.
  */
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
@@ -10,7 +12,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type * as PromClient from 'prom-client';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { hostPort } from '../shared/config/common';
+import type { TLSSocket } from 'node:tls';
+import { hostPort, nodeName } from '../shared/config/common';
+import { refusal } from './rpc/authorize';
 import { isLoopback, readTlsFiles, type TlsFiles } from '../shared/rpc/tls';
 import { lazyModule } from '../shared/lazy-module';
 
@@ -52,6 +56,11 @@ export const metricsSettings = z
     listen: hostPort,
     /** HTTPS with the agent's certificate, client certificates from the fleet's CA required. */
     tls: z.boolean().default(false),
+    /**
+     * With tls: the names (CN or DNS SAN) a scraper's clientAuth certificate must carry, e.g. the
+     * Prometheus server's; default: tls.coordinatorName only.
+     */
+    callerNames: z.array(nodeName).min(1).max(16).optional(),
   })
   .refine((m) => m.tls || isLoopback(m.listen), { message: 'a non-loopback metrics.listen needs tls: true (plain /metrics is served on loopback only)', path: ['listen'] });
 
@@ -101,11 +110,24 @@ export function createAgentMetrics(node: string): { registry: Registry; metrics:
   };
 }
 
-/** Serves GET /metrics from the registry on host:port; resolves once listening. */
-export async function serveMetrics(listen: string, registry: Registry, tls?: TlsFiles): Promise<{ server: Server; port: number }> {
+/**
+ * Serves GET /metrics from the registry on host:port; resolves once listening. With `tls`, HTTPS
+ * whose every request is refused (403) unless the client certificate is issued for clientAuth and
+ * names one of `tls.callerNames`: any certificate of the fleet's CA (an agent's, one issued for
+ * something else) would pass the handshake alone.
+ */
+export async function serveMetrics(listen: string, registry: Registry, tls?: TlsFiles & { callerNames: readonly string[] }): Promise<{ server: Server; port: number }> {
   const i = listen.lastIndexOf(':');
   const host = listen.slice(0, i).replace(/^\[|\]$/g, '');
   const handler: RequestListener = (req, res) => {
+    if (tls) {
+      const cert = (req.socket as TLSSocket).getPeerCertificate();
+      const refused = tls.callerNames.map((name) => refusal(cert, name));
+      if (refused.every((r) => r !== null)) {
+        res.writeHead(403, { 'content-type': 'text/plain' }).end(`${refused[0]!.details}\n`);
+        return;
+      }
+    }
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
       return;

@@ -39,7 +39,7 @@ export async function serveAgent(config: AgentConfig, roles: readonly Role[], lo
   const metrics = exported?.metrics ?? NO_METRICS;
   const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics);
   await controller.recover();
-  const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls ? config.tls : undefined) : null;
+  const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls && config.tls ? { ...config.tls, callerNames: config.metrics.callerNames ?? [config.tls.coordinatorName] } : undefined) : null;
   if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
   const service = agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log);
   const health = new HealthMonitor(roles, { intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutSeconds * 1000 }, log);

@@ -14,6 +14,7 @@
 import { constants as C, promises as fs, type Dirent, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { NotFoundError, ValidationError } from './errors';
 
 /** A symbolic link was found where a folder or a file was expected; `path` is relative to the root. */
@@ -33,6 +34,15 @@ const TREE_CONCURRENCY = 4;
 
 /** The path naming `name` inside the folder opened as `dir`; only `name` is resolved by the kernel. */
 export const inDir = (dir: FileHandle, name: string): string => `/proc/self/fd/${dir.fd}/${name}`;
+
+/** A writable stream over an open file handle that leaves the handle open (it is committed after). */
+export function handleSink(handle: FileHandle): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      handle.write(chunk).then(() => cb(), cb);
+    },
+  });
+}
 
 const codeOf = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
 
@@ -90,8 +100,10 @@ export class NoFollowRoot {
   /**
    * @param root absolute folder (may itself be a link: it is configuration)
    * @param label names the root in messages, e.g. `local:/backup`; default the root
+   * @param opts.strictRoot the root's own path is walked from `/` without following links too
+   *   (a restore target whose real path was just checked: a link swapped in since is refused)
    */
-  constructor(readonly root: string, readonly label: string = root) {
+  constructor(readonly root: string, readonly label: string = root, private readonly opts: { strictRoot?: boolean } = {}) {
     if (!root.startsWith('/')) throw new ValidationError(`root ${JSON.stringify(root)} must be absolute`);
   }
 
@@ -114,11 +126,38 @@ export class NoFollowRoot {
 
   /** Opens the root folder (following a link there: it is configuration). */
   private async openRoot(): Promise<FileHandle> {
+    if (this.opts.strictRoot) return this.openRootStrict();
     try {
       return await fs.open(this.root, C.O_RDONLY | C.O_DIRECTORY);
     } catch (err) {
       if (codeOf(err) === 'ENOENT') throw new NotFoundError(`${this.label}: folder ${this.root} does not exist`, { path: this.root });
       if (codeOf(err) === 'ENOTDIR') throw new NotAFolderError(`${this.label}: ${this.root} is not a folder`, { path: this.root });
+      throw err;
+    }
+  }
+
+  /** Opens the root walking its path from `/`, each folder with O_NOFOLLOW. */
+  private async openRootStrict(): Promise<FileHandle> {
+    let dir = await fs.open('/', C.O_RDONLY | C.O_DIRECTORY);
+    let done = '';
+    try {
+      for (const seg of this.root.split('/').filter(Boolean)) {
+        done = `${done}/${seg}`;
+        let next: FileHandle;
+        try {
+          next = await fs.open(inDir(dir, seg), DIR_FLAGS);
+        } catch (err) {
+          if (codeOf(err) === 'ELOOP') throw new LinkRefusedError(`${this.label}: ${done} is a symbolic link: refused; give the folder's real path`, { path: done });
+          if (codeOf(err) === 'ENOENT') throw new NotFoundError(`${this.label}: folder ${this.root} does not exist`, { path: this.root });
+          if (codeOf(err) === 'ENOTDIR') throw new NotAFolderError(`${this.label}: ${done} is not a folder`, { path: done });
+          throw err;
+        }
+        await dir.close();
+        dir = next;
+      }
+      return dir;
+    } catch (err) {
+      await dir.close().catch(() => undefined);
       throw err;
     }
   }

@@ -11,11 +11,11 @@
 import { constants as C, promises as fs } from 'node:fs';
 import { dirname, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Readable, Transform, Writable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
-import { LinkRefusedError, NoFollowRoot, NotAFolderError, inDir } from '../nofollow';
+import { LinkRefusedError, NoFollowRoot, NotAFolderError, handleSink, inDir } from '../nofollow';
 import type { LocalDestinationConfig } from './config';
 import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
 import { checkCap, tooLarge } from './read';
@@ -36,15 +36,6 @@ export function byteCounter(): Transform & { bytes: number } {
   }) as Transform & { bytes: number };
   t.bytes = 0;
   return t;
-}
-
-/** A writable stream over an open file handle that leaves the handle open (it is committed after). */
-function handleSink(handle: FileHandle): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      handle.write(chunk).then(() => cb(), cb);
-    },
-  });
 }
 
 /** Opens a local source file for put(), refusing a link at its name (it is read as root). */

@@ -2,16 +2,25 @@
  * Restore of the folder store: every listed file is copied back from the set storing it into the
  * target through a temporary name, its sha256 checked while it streams, then its mode, owner and
  * mtime restored before the rename. Nothing is ever written outside the target: listed paths are
- * checked when the listing is read (each line by its schema), again against the target here, and no
- * symbolic link inside the target is followed. The listing is read line by line, once per pass
- * (space, clean, load; check, extra files): only its folders are held in memory.
+ * checked when the listing is read (each line by its schema), and no symbolic link inside the
+ * target is followed. The listing is read line by line, once per pass (space, clean, load;
+ * check, extra files): only its folders are held in memory.
+ *
+ * TheHive's user owns the target and can swap any folder in it for a link while a long load runs
+ * as root. So nothing is checked first and used by name later: every path is walked afresh
+ * through shared/nofollow (each folder opened with O_NOFOLLOW, the last name used inside the
+ * opened folder), files are created with O_EXCL|O_NOFOLLOW and renamed inside the folder they
+ * were created in, and owner, mode and times are set on the opened file or folder (fchown,
+ * fchmod, futimes), never by path.
  */
-import { createWriteStream, promises as fs } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HashingPassThrough, sha256File } from '../../archive/checksum';
+import { HashingPassThrough } from '../../archive/checksum';
 import { checkFreeSpace } from '../../archive/fetch';
-import { ValidationError } from '../../../shared/errors';
+import { TandemError, ValidationError } from '../../../shared/errors';
+import { LinkRefusedError, NoFollowRoot, handleSink } from '../../../shared/nofollow';
 import type { ListedDir, ListedFile } from '../../../shared/parts/files';
 import { compareStorePaths, folderEntries, listedFiles, type FolderRecord } from '../../../shared/parts/files-listing';
 import { forEachBounded } from '../../../shared/pool';
@@ -32,30 +41,14 @@ export interface FolderTarget {
 const isRoot = () => process.getuid?.() === 0;
 const MAX_PROBLEMS = 50;
 
-/** The absolute path of `rel` under root; throws if it would leave root. */
-function inside(root: string, rel: string): string {
-  const p = join(root, rel);
-  const r = relative(root, p);
-  if (rel !== '' && (r === '' || r.startsWith('..') || r.startsWith(sep))) throw new ValidationError(`path ${JSON.stringify(rel)} leaves the target ${root}`);
-  return p;
-}
+/** Folders the load makes get this mode until the listing's mode is applied at the end. */
+const DIR_MODE = 0o700;
 
-/** Creates the folders of `relDir` one by one, refusing any existing symbolic link or non-folder on the way. */
-async function ensureDir(root: string, relDir: string, known: Set<string>): Promise<void> {
-  let cur = '';
-  for (const seg of relDir ? relDir.split('/') : []) {
-    cur = cur ? `${cur}/${seg}` : seg;
-    if (known.has(cur)) continue;
-    const abs = inside(root, cur);
-    // mkdir -p would follow a planted link (target/ab -> /etc) and write outside the target.
-    await fs.mkdir(abs, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    const st = await fs.lstat(abs);
-    if (!st.isDirectory()) throw new ValidationError(`${abs} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}; refusing to restore through it`);
-    known.add(cur);
-  }
-}
+/** The target as a root never left through a link; its own path must be its real path. */
+const targetTree = (root: string) => new NoFollowRoot(root, `files target ${root}`, { strictRoot: true });
+
+/** A fixed temporary name (dot names are never listed): a crashed load's debris is replaced, not piled up. */
+const tempNameOf = (rel: string) => `.${rel.split('/').pop()}.tandem-partial`;
 
 /**
  * The mode a listed entry is restored with: permission bits only. setuid, setgid and sticky bits
@@ -70,19 +63,49 @@ export const restoredMode = (listed: number): number => listed & 0o777;
  * or gid 0 is restored as listed: without setuid/setgid bits a root-owned file grants nothing, and
  * it is what the store held at backup.
  */
-async function applyMeta(path: string, e: { mode: number; uid: number; gid: number; mtimeMs?: number }): Promise<void> {
-  if (isRoot()) await fs.chown(path, e.uid, e.gid);
+async function applyMeta(h: FileHandle, e: { mode: number; uid: number; gid: number; mtimeMs?: number }): Promise<void> {
+  // On the opened handle: a path could have been swapped for a link since it was opened.
+  if (isRoot()) await h.chown(e.uid, e.gid);
   // chmod after chown: chown clears setuid/setgid bits.
-  await fs.chmod(path, restoredMode(e.mode));
+  await h.chmod(restoredMode(e.mode));
   // Seconds as a number keep sub-millisecond precision that a Date would round away.
-  if (e.mtimeMs !== undefined) await fs.utimes(path, Date.now() / 1000, e.mtimeMs / 1000);
+  if (e.mtimeMs !== undefined) await h.utimes(Date.now() / 1000, e.mtimeMs / 1000);
 }
 
-/** True when a regular file with the listed size and sha256 is already at `path` (a resumed load). */
-async function alreadyThere(path: string, f: ListedFile, signal: AbortSignal): Promise<boolean> {
-  const st = await fs.lstat(path).catch(() => null);
-  if (!st?.isFile() || st.size !== f.size) return false;
-  return f.sha256 ? (await sha256File(path, signal)) === f.sha256 : false;
+/** The sha256 of an open file, read from its start; the handle stays open. */
+async function sha256Of(h: FileHandle, signal: AbortSignal): Promise<string> {
+  const hasher = new HashingPassThrough();
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  await pipeline(h.createReadStream({ start: 0, autoClose: false }), hasher, sink, { signal });
+  return hasher.digest();
+}
+
+/**
+ * When a regular file with the listed size and sha256 is already at the listed path (a resumed
+ * load), that file opened (never through a link); else null. A link or special file there is not
+ * the file, and is replaced by the load's rename.
+ */
+async function alreadyThere(tree: NoFollowRoot, f: ListedFile, signal: AbortSignal): Promise<FileHandle | null> {
+  const opened = await tree.openRead(f.path).catch((err) => {
+    if (err instanceof TandemError) return null;
+    throw err;
+  });
+  if (!opened) return null;
+  const same = opened.size === f.size && f.sha256 !== undefined && f.sha256 !== '' && (await sha256Of(opened.handle, signal).catch(async (err) => {
+    await opened.handle.close();
+    throw err;
+  })) === f.sha256;
+  if (same) return opened.handle;
+  await opened.handle.close();
+  return null;
+}
+
+/** lstat of a listed path without following links; null when absent or behind a link. */
+async function statIfThere(tree: NoFollowRoot, rel: string) {
+  return tree.stat(rel).catch((err) => {
+    if (err instanceof TandemError) return null;
+    throw err;
+  });
 }
 
 /** The folder and file records of the listing, read afresh from its start. */
@@ -102,7 +125,7 @@ const recordPath = (r: FolderRecord) => ('dir' in r ? r.dir.path : r.file.path);
  * resumed load skips them. The target is walked in listing order and merged with the listing in
  * one pass; a folder the listing does not hold goes whole, after the walk.
  */
-async function cleanUnlisted(root: string, open: LocalListing): Promise<number> {
+async function cleanUnlisted(root: string, tree: NoFollowRoot, open: LocalListing): Promise<number> {
   let removed = 0;
   const folders: string[] = [];
   let under: string | null = null;
@@ -118,10 +141,11 @@ async function cleanUnlisted(root: string, open: LocalListing): Promise<number> 
     }
     // A link or special file at a listed file's path is replaced by the load (rename over it).
     if (listed && 'file' in listed) continue;
-    await fs.rm(join(root, p), { force: true });
+    // Removed by its name inside its opened folder: a folder on its path swapped for a link is refused.
+    await tree.remove(p);
     removed++;
   }
-  for (const d of folders) await fs.rm(join(root, d), { recursive: true, force: true }).then(() => removed++);
+  for (const d of folders) await tree.removeTree(d).then(() => removed++);
   return removed;
 }
 
@@ -129,6 +153,7 @@ async function cleanUnlisted(root: string, open: LocalListing): Promise<number> 
 export async function loadFolder(ctx: RestoreContext, t: FolderTarget, open: LocalListing, clean: boolean) {
   await fs.mkdir(t.target, { recursive: true, mode: 0o700 });
   const root = await fs.realpath(t.target);
+  const tree = targetTree(root);
   // The listed sizes bound the load before it starts: files not already there must fit. The
   // folders are kept (TheHive's layout has at most 65,793 of them); files are only counted.
   const dirs: ListedDir[] = [];
@@ -141,50 +166,57 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, open: Loc
     if ('dir' in r) return void dirs.push(r.dir);
     listed.files++;
     listed.bytes += r.file.size;
-    const st = await fs.lstat(join(root, r.file.path)).catch(() => null);
-    if (!st?.isFile() || st.size !== r.file.size) need += r.file.size;
+    const st = await statIfThere(tree, r.file.path);
+    if (st?.kind !== 'file' || st.size !== r.file.size) need += r.file.size;
   });
   // Collected in parallel: back to listing order, where a folder comes before what it holds.
   dirs.sort((a, b) => compareStorePaths(a.path, b.path));
   await checkFreeSpace(root, need, `restoring ${listed.files} files`);
-  const removed = clean ? await cleanUnlisted(root, open) : 0;
-  const known = new Set<string>();
-  // Folders first, parents before children, so empty folders come back too.
-  for (const d of dirs) await ensureDir(root, d.path, known);
+  const removed = clean ? await cleanUnlisted(root, tree, open) : 0;
+  // Folders first, parents before children, so empty folders come back too; each walked afresh.
+  for (const d of dirs) await (await tree.mkdirp(d.path, DIR_MODE)).close();
   let bytes = 0;
   let skipped = 0;
   const progress = progressReporter(ctx, listed.files, listed.bytes, 'load');
   await forEachBounded(fileRecords(open), t.concurrency, ctx.signal, async (f, signal) => {
-    const final = inside(root, f.path);
-    await ensureDir(root, dirname(f.path) === '.' ? '' : dirname(f.path), known);
-    if (await alreadyThere(final, f, signal)) {
+    const there = await alreadyThere(tree, f, signal);
+    if (there) {
       skipped++;
-      await applyMeta(final, f);
+      try {
+        await applyMeta(there, f);
+      } finally {
+        await there.close();
+      }
       return progress.add(f.size);
     }
-    // A fixed temporary name (dot names are never listed): a crashed load's debris is overwritten, not piled up.
-    const tmp = join(dirname(final), `.${f.path.split('/').pop()}.tandem-partial`);
-    await fs.rm(tmp, { force: true });
+    // Made (O_EXCL|O_NOFOLLOW) in its folder opened afresh, any old temporary there removed first.
+    const file = await tree.create(f.path, { mode: 0o600, dirMode: DIR_MODE, tempName: tempNameOf(f.path) });
     const hasher = new HashingPassThrough();
     try {
-      // 'wx' never follows a link planted at the temporary name.
-      await pipeline(await ctx.destination.get(t.from(f)), hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o600 }), { signal });
+      await pipeline(await ctx.destination.get(t.from(f)), hasher, handleSink(file.handle), { signal });
       const got = hasher.digest();
       if (hasher.bytes !== f.size || (f.sha256 && got !== f.sha256)) {
         throw new ValidationError(`files: ${f.path} at the destination does not match the backup listing (sha256 ${got}, ${hasher.bytes} bytes; expected sha256 ${f.sha256}, ${f.size} bytes): the backup set is damaged`, { path: f.path });
       }
-      await applyMeta(tmp, f);
-      // No fsync per file: a file torn by a crash fails the size/sha256 check on resume and verify.
-      await fs.rename(tmp, final);
+      await applyMeta(file.handle, f);
     } catch (err) {
-      await fs.rm(tmp, { force: true });
+      await file.discard();
       throw err;
     }
+    // No fsync per file: a file torn by a crash fails the size/sha256 check on resume and verify.
+    await file.commit({ sync: false });
     bytes += f.size;
     progress.add(f.size);
   });
   // Folder modes last and deepest first: a restored 0500 folder must not block writes into it.
-  for (const d of [...dirs].reverse()) await applyMeta(inside(root, d.path), d);
+  for (const d of [...dirs].reverse()) {
+    const h = await tree.openDir(d.path);
+    try {
+      await applyMeta(h, d);
+    } finally {
+      await h.close();
+    }
+  }
   return {
     detail: `${listed.files} files into ${root} (${bytes} bytes copied, ${skipped} already there${clean ? `, ${removed} not in the backup removed` : ''}); ` +
       (special ? `setuid/setgid/sticky bits of ${special} listed entries not restored; ` : '') +
@@ -203,17 +235,33 @@ export async function verifyFolder(ctx: RestoreContext, t: FolderTarget, open: L
   };
   let bytes = 0;
   let files = 0;
+  const real = await fs.realpath(t.target).catch(() => null);
+  // A target that is not there: every file is missing.
+  const tree = real ? targetTree(real) : new NoFollowRoot(t.target);
   await forEachBounded(fileRecords(open), t.concurrency, ctx.signal, async (f, signal) => {
     files++;
-    const p = inside(t.target, f.path);
-    const st = await fs.lstat(p).catch(() => null);
-    if (!st) return problem(`${f.path}: missing`);
-    if (!st.isFile()) return problem(`${f.path}: not a regular file`);
-    if (st.size !== f.size) return problem(`${f.path}: ${st.size} bytes, expected ${f.size}`);
-    if (f.sha256 && (await sha256File(p, signal)) !== f.sha256) return problem(`${f.path}: sha256 differs`);
-    if ((st.mode & 0o7777) !== restoredMode(f.mode)) problem(`${f.path}: mode ${(st.mode & 0o7777).toString(8)}, expected ${restoredMode(f.mode).toString(8)}`);
-    if (isRoot() && (st.uid !== f.uid || st.gid !== f.gid)) problem(`${f.path}: owner ${st.uid}:${st.gid}, expected ${f.uid}:${f.gid}`);
-    bytes += st.size;
+    let opened: { handle: FileHandle; size: number };
+    try {
+      const st = await tree.stat(f.path);
+      if (!st) return problem(`${f.path}: missing`);
+      if (st.kind !== 'file') return problem(`${f.path}: not a regular file`);
+      opened = await tree.openRead(f.path);
+    } catch (err) {
+      // Only the path is told: what a link points to is none of the report's business.
+      if (err instanceof LinkRefusedError) return problem(`${f.path}: a symbolic link is on its path`);
+      if (err instanceof TandemError) return problem(`${f.path}: not a regular file`);
+      throw err;
+    }
+    try {
+      const st = await opened.handle.stat();
+      if (st.size !== f.size) return problem(`${f.path}: ${st.size} bytes, expected ${f.size}`);
+      if (f.sha256 && (await sha256Of(opened.handle, signal)) !== f.sha256) return problem(`${f.path}: sha256 differs`);
+      if ((st.mode & 0o7777) !== restoredMode(f.mode)) problem(`${f.path}: mode ${(st.mode & 0o7777).toString(8)}, expected ${restoredMode(f.mode).toString(8)}`);
+      if (isRoot() && (st.uid !== f.uid || st.gid !== f.gid)) problem(`${f.path}: owner ${st.uid}:${st.gid}, expected ${f.uid}:${f.gid}`);
+      bytes += st.size;
+    } finally {
+      await opened.handle.close();
+    }
   });
   problems.sort();
   // Files the backup does not hold (added after the cut, restore without files_clean) are not an
