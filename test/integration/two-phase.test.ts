@@ -308,7 +308,7 @@ test('backup --id of a complete set: refused before Prepare, the set untouched, 
   const out = JSON.parse(again.stdout);
   assert.is(out.status, 'aborted');
   assert.match(out.reason, /backup id set-exists is already used, nothing was prepared/);
-  assert.match(out.reason, /holds a complete set set-exists \(5 files\)/);
+  assert.match(out.reason, /holds a complete set set-exists \(6 files\)/);
   assert.match(out.reason, /n1 already has backup set-exists \(done\)/);
   assert.not.match(again.stderr, /prepare on|aborting/, 'neither Prepare nor Abort was sent');
   assert.equal(listing(join(f.destDir, id)), before, "the set's files are unchanged");
