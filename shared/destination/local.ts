@@ -15,6 +15,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
+import { AlreadyExistsError, VersionMismatchError, contentVersion, type Versioned } from './conditional';
 import { LinkRefusedError, NoFollowRoot, NotAFolderError, inDir } from '../nofollow';
 import type { LocalDestinationConfig } from './config';
 import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
@@ -54,6 +55,38 @@ async function openSource(path: string): Promise<Readable> {
     throw err;
   });
   return h.createReadStream();
+}
+
+/** Largest file the conditional writes compare (a lock or a marker, never an archive). */
+const CONDITIONAL_MAX_BYTES = 1024 * 1024;
+
+/** The folder part ('' = the root) and the last name of a validated relative path. */
+function splitName(rel: string): { parent: string; name: string } {
+  const at = rel.lastIndexOf('/');
+  return at < 0 ? { parent: '', name: rel } : { parent: rel.slice(0, at), name: rel.slice(at + 1) };
+}
+
+/** Writes and flushes a new hidden file `name` in the opened folder (never through a link). */
+async function writeHidden(dir: FileHandle, name: string, data: Buffer | string): Promise<void> {
+  const h = await fs.open(inDir(dir, name), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o640);
+  try {
+    await h.writeFile(data);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/** Reads the regular file `name` of the opened folder, refusing a link, anything else, or more than the cap. */
+async function readHidden(dir: FileHandle, name: string): Promise<Buffer> {
+  const h = await fs.open(inDir(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+  try {
+    const st = await h.stat();
+    if (!st.isFile() || st.size > CONDITIONAL_MAX_BYTES) throw new ValidationError(`${name} is not a small regular file`);
+    return await h.readFile();
+  } finally {
+    await h.close();
+  }
 }
 
 /** Destination on a local or NFS-mounted folder. */
@@ -175,6 +208,85 @@ export class LocalDestination implements Destination {
 
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
     await this.put(relPath, Readable.from([Buffer.from(data)]));
+  }
+
+  async readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
+    try {
+      const data = await this.readSmall(relPath, maxBytes);
+      return { data, version: contentVersion(data) };
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Written in full under a hidden name, then link(2)ed to the final name: link fails with
+   * EEXIST when the name exists, atomically on a local file system and on NFS (the server
+   * decides), where O_EXCL over NFSv2 clients is not to be trusted.
+   */
+  async createExclusive(relPath: string, data: Buffer | string): Promise<string> {
+    const rel = safeRelPath(relPath);
+    const { parent, name } = splitName(rel);
+    const dir = await this.tree.mkdirp(parent);
+    const fresh = `.${name}.${randomBytes(6).toString('hex')}.new`;
+    try {
+      await writeHidden(dir, fresh, data);
+      await fs.link(inDir(dir, fresh), inDir(dir, name)).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'EEXIST' ? new AlreadyExistsError(`${this.describe()}: ${rel} exists`, { path: rel }) : err;
+      });
+      await dir.sync().catch(() => undefined);
+      return contentVersion(data);
+    } finally {
+      await fs.unlink(inDir(dir, fresh)).catch(() => undefined);
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Compare-and-swap by rename: the current file is renamed to a hidden name of this caller's
+   * (of several contenders exactly one gets it), compared there, and the new content linked to
+   * the name; a file that is not the expected version is linked back. While it is away the name
+   * is free: a third contender's createExclusive can win in that window, and then the file
+   * moved away is lost (its holder learns it at its next renewal). No two callers ever both
+   * succeed.
+   */
+  async replaceIf(relPath: string, data: Buffer | string, expectedVersion: string): Promise<string> {
+    const rel = safeRelPath(relPath);
+    const { parent, name } = splitName(rel);
+    const dir = await this.tree.openDir(parent).catch((err) => {
+      throw err instanceof NotFoundError || err instanceof NotAFolderError ? this.mismatch(rel, 'it does not exist') : err;
+    });
+    const tag = randomBytes(6).toString('hex');
+    const fresh = `.${name}.${tag}.new`;
+    const aside = `.${name}.${tag}.old`;
+    try {
+      await writeHidden(dir, fresh, data);
+      try {
+        await fs.rename(inDir(dir, name), inDir(dir, aside));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.mismatch(rel, 'it does not exist');
+        throw err;
+      }
+      const was = await readHidden(dir, aside).catch(() => null);
+      if (was !== null && contentVersion(was) === expectedVersion) {
+        await fs.link(inDir(dir, fresh), inDir(dir, name)).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'EEXIST' ? this.mismatch(rel, 'another writer created it meanwhile') : err;
+        });
+        await dir.sync().catch(() => undefined);
+        return contentVersion(data);
+      }
+      await fs.link(inDir(dir, aside), inDir(dir, name)).catch(() => undefined);
+      throw this.mismatch(rel, 'it changed since it was read');
+    } finally {
+      await fs.unlink(inDir(dir, fresh)).catch(() => undefined);
+      await fs.unlink(inDir(dir, aside)).catch(() => undefined);
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  private mismatch(rel: string, why: string): VersionMismatchError {
+    return new VersionMismatchError(`${this.describe()}: ${rel} was not replaced: ${why}`, { path: rel });
   }
 
   async checkWritable(): Promise<void> {

@@ -13,9 +13,10 @@ import { promises as fs } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { CommandError, PreconditionError, TransferInterruptedError, ValidationError, errorMessage } from '../errors';
+import { CommandError, NotFoundError, PreconditionError, TandemError, TransferInterruptedError, ValidationError, errorMessage } from '../errors';
 import { runCommand, spawnProcess, type CommandRunner, type ProcessSpawner } from '../exec';
 import { retry } from '../retry';
+import { AlreadyExistsError, VersionMismatchError, contentVersion, digestOfVersion, type Versioned } from './conditional';
 import type { RsyncDestinationConfig } from './config';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
 import { EXIT_PUT_FAILED, getStream, putStream, shQuote } from './ssh-stream';
@@ -220,6 +221,66 @@ export class RsyncDestination implements Destination {
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
     // The bytes are at hand: an interrupted upload is simply sent again.
     await retryStreamedPut(() => this.put(relPath, Readable.from([Buffer.from(data)])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
+  }
+
+  async readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
+    try {
+      const data = await this.readSmall(relPath, maxBytes);
+      return { data, version: contentVersion(data) };
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Streams `data` to a hidden name beside `rel` (made for this call), returning its absolute path. */
+  private async stage(rel: string, data: Buffer | string): Promise<string> {
+    const final = this.abs(rel);
+    const staged = `${posix.dirname(final)}/.${posix.basename(final)}.${randomBytes(6).toString('hex')}.new`;
+    await retryStreamedPut(() => this.putStreamAt(staged, rel, Readable.from([Buffer.from(data)])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
+    return staged;
+  }
+
+  /** The staged file is hard-linked to the name on the backup host: `ln -T` fails when the name exists. */
+  async createExclusive(relPath: string, data: Buffer | string): Promise<string> {
+    const f = shQuote(this.abs(relPath));
+    const t = shQuote(await this.stage(relPath, data));
+    const out = await this.ssh([
+      'if', 'ln', '-T', '--', t, f, ';', 'then', 'r=created', ';', 'elif', 'test', '-e', f, '-o', '-L', f, ';', 'then', 'r=exists', ';', 'else', 'r=failed', ';', 'fi', ';',
+      'rm', '-f', '--', t, ';', 'echo', '"$r"',
+    ]);
+    const r = out.trim();
+    if (r === 'exists') throw new AlreadyExistsError(`${this.describe()}: ${relPath} exists`, { path: relPath });
+    if (r !== 'created') throw new TandemError(`${this.describe()}: could not create ${relPath} (ln -T answered ${JSON.stringify(r.slice(0, 200))}): check the folder's owner and mode`, { path: relPath });
+    return contentVersion(data);
+  }
+
+  /**
+   * On the backup host, in one command: the current file is moved to a name of this call's
+   * (`mv -T`: of several contenders exactly one moves it), its digest compared with the one
+   * expected, and the staged file linked to the name, or the old one linked back. The window
+   * while the name is free is the local destination's (see LocalDestination.replaceIf).
+   */
+  async replaceIf(relPath: string, data: Buffer | string, expectedVersion: string): Promise<string> {
+    const digest = digestOfVersion(expectedVersion);
+    if (digest === null) throw new VersionMismatchError(`${this.describe()}: ${relPath} was not replaced: version ${JSON.stringify(expectedVersion.slice(0, 80))} is no sha256 digest`, { path: relPath });
+    const final = this.abs(relPath);
+    const f = shQuote(final);
+    const a = shQuote(`${posix.dirname(final)}/.${posix.basename(final)}.${randomBytes(6).toString('hex')}.old`);
+    const n = shQuote(await this.stage(relPath, data));
+    const out = await this.ssh([
+      'if', 'mv', '-T', '--', f, a, ';', 'then',
+      'if', 'test', '-f', a, '-a', '!', '-L', a, '-a', `"$(sha256sum -- ${a} | cut -c1-64)"`, '=', shQuote(digest), ';', 'then',
+      'if', 'ln', '-T', '--', n, f, ';', 'then', 'r=replaced', ';', 'else', 'r=taken', ';', 'fi', ';',
+      'else', 'ln', '-T', '--', a, f, ';', 'r=changed', ';', 'fi', ';',
+      'else', 'r=absent', ';', 'fi', ';',
+      'rm', '-f', '--', a, n, ';', 'echo', '"$r"',
+    ]);
+    const r = out.trim();
+    if (r === 'replaced') return contentVersion(data);
+    if (r === 'changed' || r === 'absent' || r === 'taken')
+      throw new VersionMismatchError(`${this.describe()}: ${relPath} was not replaced: ${r === 'absent' ? 'it does not exist' : r === 'taken' ? 'another writer created it meanwhile' : 'it changed since it was read'}`, { path: relPath });
+    throw new TandemError(`${this.describe()}: could not replace ${relPath} (answered ${JSON.stringify(r.slice(0, 200))})`, { path: relPath });
   }
 
   async checkWritable(): Promise<void> {
