@@ -17,8 +17,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { AlreadyExistsError, VersionMismatchError, type Destination } from '../../shared/destination';
+import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, type Destination } from '../../shared/destination';
 import { ConflictError, errorMessage } from '../../shared/errors';
 import { printableLine } from '../../shared/printable';
 import { processAlive } from './lock';
@@ -156,10 +157,24 @@ export async function acquireDestinationLock(dest: Destination, o: DestinationLo
       );
       return held(dest, o, lease, version);
     } catch (err) {
-      if (!(err instanceof VersionMismatchError)) throw err; // another coordinator moved first: look again
+      // Another coordinator moved first, or is moving: look again.
+      if (!(err instanceof VersionMismatchError || err instanceof ReplaceBusyError)) throw err;
+      await sleep(100 + Math.random() * 200);
     }
   }
   throw new ConflictError(`cannot take the destination lock of ${where}: other coordinators keep changing ${DESTINATION_LOCK_FILE}; try again`, { file: DESTINATION_LOCK_FILE });
+}
+
+/** replaceIf, tried again for a few seconds while another replace holds the file's guard. */
+async function replaceWhenFree(dest: Destination, text: string, version: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await dest.replaceIf(DESTINATION_LOCK_FILE, text, version);
+    } catch (err) {
+      if (!(err instanceof ReplaceBusyError) || attempt >= 10) throw err;
+      await sleep(200 + Math.random() * 300);
+    }
+  }
 }
 
 /** Starts renewing a lease just written at `version`. */
@@ -183,7 +198,7 @@ function held(dest: Destination, o: DestinationLockOptions, first: DestinationLe
     const next = { ...lease, expiresAt: new Date(now() + ttl).toISOString() };
     const text = render(next);
     try {
-      version = await dest.replaceIf(DESTINATION_LOCK_FILE, text, version);
+      version = await replaceWhenFree(dest, text, version);
       lease = next;
     } catch (err) {
       const current = await dest.readVersioned(DESTINATION_LOCK_FILE, MAX_LEASE_BYTES).catch(() => undefined);

@@ -15,7 +15,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
-import { AlreadyExistsError, VersionMismatchError, contentVersion, type Versioned } from './conditional';
+import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, type Versioned } from './conditional';
 import { LinkRefusedError, NoFollowRoot, NotAFolderError, inDir } from '../nofollow';
 import type { LocalDestinationConfig } from './config';
 import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
@@ -56,6 +56,9 @@ async function openSource(path: string): Promise<Readable> {
   });
   return h.createReadStream();
 }
+
+/** A replace's guard older than this (ms) was left by a replacer that died: removed. A replace takes milliseconds. */
+const GUARD_STALE_MS = 60_000;
 
 /** Largest file the conditional writes compare (a lock or a marker, never an archive). */
 const CONDITIONAL_MAX_BYTES = 1024 * 1024;
@@ -244,12 +247,11 @@ export class LocalDestination implements Destination {
   }
 
   /**
-   * Compare-and-swap by rename: the current file is renamed to a hidden name of this caller's
-   * (of several contenders exactly one gets it), compared there, and the new content linked to
-   * the name; a file that is not the expected version is linked back. While it is away the name
-   * is free: a third contender's createExclusive can win in that window, and then the file
-   * moved away is lost (its holder learns it at its next renewal). No two callers ever both
-   * succeed.
+   * Compare-and-swap without the name ever being absent: the current file is hard-linked to a
+   * fixed guard name (link fails with EEXIST while another replace holds the guard, so one
+   * replace runs at a time), the guard's content compared, and the new file renamed over the
+   * name (atomic: a reader or createExclusive sees the old file or the new, never none). A guard
+   * left by a crashed replacer is removed once its ctime is GUARD_STALE_MS old.
    */
   async replaceIf(relPath: string, data: Buffer | string, expectedVersion: string): Promise<string> {
     const rel = safeRelPath(relPath);
@@ -257,30 +259,30 @@ export class LocalDestination implements Destination {
     const dir = await this.tree.openDir(parent).catch((err) => {
       throw err instanceof NotFoundError || err instanceof NotAFolderError ? this.mismatch(rel, 'it does not exist') : err;
     });
-    const tag = randomBytes(6).toString('hex');
-    const fresh = `.${name}.${tag}.new`;
-    const aside = `.${name}.${tag}.old`;
+    const fresh = `.${name}.${randomBytes(6).toString('hex')}.new`;
+    const guard = `.${name}.replacing`;
+    let guarded = false;
     try {
       await writeHidden(dir, fresh, data);
       try {
-        await fs.rename(inDir(dir, name), inDir(dir, aside));
+        await fs.link(inDir(dir, name), inDir(dir, guard));
+        guarded = true;
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw this.mismatch(rel, 'it does not exist');
-        throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw this.mismatch(rel, 'it does not exist');
+        if (code !== 'EEXIST') throw err;
+        const st = await fs.lstat(inDir(dir, guard)).catch(() => null);
+        if (st && Date.now() - st.ctimeMs > GUARD_STALE_MS) await fs.unlink(inDir(dir, guard)).catch(() => undefined);
+        throw new ReplaceBusyError(`${this.describe()}: ${rel} is being replaced by another writer; try again`, { path: rel });
       }
-      const was = await readHidden(dir, aside).catch(() => null);
-      if (was !== null && contentVersion(was) === expectedVersion) {
-        await fs.link(inDir(dir, fresh), inDir(dir, name)).catch((err: NodeJS.ErrnoException) => {
-          throw err.code === 'EEXIST' ? this.mismatch(rel, 'another writer created it meanwhile') : err;
-        });
-        await dir.sync().catch(() => undefined);
-        return contentVersion(data);
-      }
-      await fs.link(inDir(dir, aside), inDir(dir, name)).catch(() => undefined);
-      throw this.mismatch(rel, 'it changed since it was read');
+      const was = await readHidden(dir, guard).catch(() => null);
+      if (was === null || contentVersion(was) !== expectedVersion) throw this.mismatch(rel, 'it changed since it was read');
+      await fs.rename(inDir(dir, fresh), inDir(dir, name));
+      await dir.sync().catch(() => undefined);
+      return contentVersion(data);
     } finally {
       await fs.unlink(inDir(dir, fresh)).catch(() => undefined);
-      await fs.unlink(inDir(dir, aside)).catch(() => undefined);
+      if (guarded) await fs.unlink(inDir(dir, guard)).catch(() => undefined);
       await dir.close().catch(() => undefined);
     }
   }

@@ -16,7 +16,7 @@ import { Readable } from 'node:stream';
 import { CommandError, NotFoundError, PreconditionError, TandemError, TransferInterruptedError, ValidationError, errorMessage } from '../errors';
 import { runCommand, spawnProcess, type CommandRunner, type ProcessSpawner } from '../exec';
 import { retry } from '../retry';
-import { AlreadyExistsError, VersionMismatchError, contentVersion, digestOfVersion, type Versioned } from './conditional';
+import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, digestOfVersion, type Versioned } from './conditional';
 import type { RsyncDestinationConfig } from './config';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
 import { EXIT_PUT_FAILED, getStream, putStream, shQuote } from './ssh-stream';
@@ -256,31 +256,33 @@ export class RsyncDestination implements Destination {
   }
 
   /**
-   * On the backup host, in one command: the current file is moved to a name of this call's
-   * (`mv -T`: of several contenders exactly one moves it), its digest compared with the one
-   * expected, and the staged file linked to the name, or the old one linked back. The window
-   * while the name is free is the local destination's (see LocalDestination.replaceIf).
+   * On the backup host, in one command, the local destination's scheme (LocalDestination.replaceIf):
+   * the current file hard-linked to a guard name (`ln -T` fails while another replace holds it),
+   * the guard's digest compared with the one expected, the staged file renamed over the name
+   * (`mv -T`: never absent), the guard removed. A guard a minute old (ctime) is a dead replacer's.
    */
   async replaceIf(relPath: string, data: Buffer | string, expectedVersion: string): Promise<string> {
     const digest = digestOfVersion(expectedVersion);
     if (digest === null) throw new VersionMismatchError(`${this.describe()}: ${relPath} was not replaced: version ${JSON.stringify(expectedVersion.slice(0, 80))} is no sha256 digest`, { path: relPath });
     const final = this.abs(relPath);
     const f = shQuote(final);
-    const a = shQuote(`${posix.dirname(final)}/.${posix.basename(final)}.${randomBytes(6).toString('hex')}.old`);
+    const g = shQuote(`${posix.dirname(final)}/.${posix.basename(final)}.replacing`);
     const n = shQuote(await this.stage(relPath, data));
     const out = await this.ssh([
-      'if', 'mv', '-T', '--', f, a, ';', 'then',
-      'if', 'test', '-f', a, '-a', '!', '-L', a, '-a', `"$(sha256sum -- ${a} | cut -c1-64)"`, '=', shQuote(digest), ';', 'then',
-      'if', 'ln', '-T', '--', n, f, ';', 'then', 'r=replaced', ';', 'else', 'r=taken', ';', 'fi', ';',
-      'else', 'ln', '-T', '--', a, f, ';', 'r=changed', ';', 'fi', ';',
-      'else', 'r=absent', ';', 'fi', ';',
-      'rm', '-f', '--', a, n, ';', 'echo', '"$r"',
+      'if', 'ln', '-T', '--', f, g, ';', 'then',
+      'if', 'test', '-f', g, '-a', '!', '-L', g, '-a', `"$(sha256sum -- ${g} | cut -c1-64)"`, '=', shQuote(digest), ';', 'then',
+      'if', 'mv', '-T', '--', n, f, ';', 'then', 'r=replaced', ';', 'else', 'r=failed', ';', 'fi', ';',
+      'else', 'r=changed', ';', 'fi', ';', 'rm', '-f', '--', g, ';',
+      'elif', 'test', '!', '-e', f, ';', 'then', 'r=absent', ';',
+      'else', 'r=busy', ';', 'if', 'test', '-n', `"$(find ${g} -maxdepth 0 -cmin +1 2>/dev/null)"`, ';', 'then', 'rm', '-f', '--', g, ';', 'fi', ';', 'fi', ';',
+      'rm', '-f', '--', n, ';', 'echo', '"$r"',
     ]);
     const r = out.trim();
     if (r === 'replaced') return contentVersion(data);
-    if (r === 'changed' || r === 'absent' || r === 'taken')
-      throw new VersionMismatchError(`${this.describe()}: ${relPath} was not replaced: ${r === 'absent' ? 'it does not exist' : r === 'taken' ? 'another writer created it meanwhile' : 'it changed since it was read'}`, { path: relPath });
-    throw new TandemError(`${this.describe()}: could not replace ${relPath} (answered ${JSON.stringify(r.slice(0, 200))})`, { path: relPath });
+    if (r === 'busy') throw new ReplaceBusyError(`${this.describe()}: ${relPath} is being replaced by another writer; try again`, { path: relPath });
+    if (r === 'changed' || r === 'absent')
+      throw new VersionMismatchError(`${this.describe()}: ${relPath} was not replaced: ${r === 'absent' ? 'it does not exist' : 'it changed since it was read'}`, { path: relPath });
+    throw new TandemError(`${this.describe()}: could not replace ${relPath} (answered ${JSON.stringify(r.slice(0, 200))}): check the folder's owner and mode`, { path: relPath });
   }
 
   async checkWritable(): Promise<void> {
