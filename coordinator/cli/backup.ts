@@ -5,6 +5,9 @@ import { checkBackupId, newBackupId } from '../../shared/names';
 import { parseOptionFlags, type BackupOptions } from '../../shared/wire/backup-options';
 import { Journal } from '../backup/journal';
 import { acquireBackupLock, type BackupLock } from '../backup/lock';
+import { acquireDestinationLock, type DestinationLock } from '../backup/destination-lock';
+import { openDestination } from '../../shared/destination';
+import type { ConflictError } from '../../shared/errors';
 import { recoverRuns } from '../backup/recover';
 import { runBackup } from '../backup/two-phase';
 import { COMPRESSIONS, isCompression } from '../../shared/contract';
@@ -96,10 +99,24 @@ export async function backupCommand(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSigint);
   let lock: BackupLock | undefined;
+  let destLock: DestinationLock | undefined;
+  let lost: ConflictError | undefined;
   try {
     // Taken before any RPC. Refused, it throws ConflictError: exit 1, not 2, because the command
     // and the fleet file are right and the same command succeeds once the other backup has ended.
     lock = acquireBackupLock(fleet.stateDir, backupId, (warning) => say(`warning: ${warning}`));
+    // Then the destination's, which coordinators of other hosts and state folders see too.
+    destLock = await acquireDestinationLock(openDestination(fleet.destination), {
+      verb: 'backup',
+      stateDir: fleet.stateDir,
+      warn: (warning) => say(`warning: ${warning}`),
+      onLost: (err) => {
+        lost = err;
+        progress.stop();
+        say(`error: ${err.message}; aborting the backup on every node…`);
+        interrupt.abort();
+      },
+    });
     // A run whose coordinator died is finished or removed first (its agents may still hold a
     // snapshot or a part); one that cannot be decided yet does not stop tonight's backup.
     const journal = new Journal(fleet.stateDir);
@@ -116,11 +133,12 @@ export async function backupCommand(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     say(`backup ${outcome.id} ${outcome.status}: ${outcome.reason}`);
-    return interrupt.signal.aborted ? EXIT.interrupted : EXIT.failed;
+    return interrupt.signal.aborted && !lost ? EXIT.interrupted : EXIT.failed;
   } finally {
     process.off('SIGINT', onSigint);
     progress.stop();
     agents.forEach((a) => a.close());
+    await destLock?.release();
     lock?.release();
   }
 }

@@ -4,6 +4,8 @@ import { openDestination } from '../../shared/destination';
 import { loadFleetConfig } from '../config';
 import { Journal } from '../backup/journal';
 import { acquireBackupLock, type BackupLock } from '../backup/lock';
+import type { ConflictError } from '../../shared/errors';
+import { acquireDestinationLock, type DestinationLock } from '../backup/destination-lock';
 import { prune, type PruneReport, type PruneTarget } from '../retention/prune';
 import { signingOf } from '../signing';
 import { EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say } from './common';
@@ -72,12 +74,17 @@ export async function runRemoval(
   const dryRun = Boolean(values['dry-run']);
   const signing = signingOf(fleet);
   let lock: BackupLock | undefined;
+  let destLock: DestinationLock | undefined;
+  const destination = openDestination(fleet.destination);
   try {
-    // A dry run changes nothing: it needs no lock. A real one holds it from the first read to the last removal.
-    if (!dryRun) lock = acquireBackupLock(fleet.stateDir, target.kind, (w) => say(`warning: ${w}`));
+    // A dry run changes nothing: it needs no lock. A real one holds both from the first read to the last removal.
+    if (!dryRun) {
+      lock = acquireBackupLock(fleet.stateDir, target.kind, (w) => say(`warning: ${w}`));
+      destLock = await acquireDestinationLock(destination, { verb: target.kind, stateDir: fleet.stateDir, warn: (w) => say(`warning: ${w}`), onLost: stopOnLostLock });
+    }
     const openRuns = new Set(new Journal(fleet.stateDir).unfinished((w) => say(`warning: ${w}`)).map((e) => e.backupId));
     const b = fleet.backup;
-    const report = await prune(openDestination(fleet.destination), {
+    const report = await prune(destination, {
       target,
       dryRun,
       openRuns,
@@ -93,8 +100,19 @@ export async function runRemoval(
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
     agents.forEach((a) => a.close());
+    await destLock?.release();
     lock?.release();
   }
+}
+
+/**
+ * Another coordinator holds the destination now: stop at once rather than remove one more file
+ * under its feet. What was removed stays removed; the next prune or delete finishes the rest,
+ * as after a crash. The state folder's lock goes with the process (its exit handler).
+ */
+export function stopOnLostLock(err: ConflictError): never {
+  say(`error: ${err.message}; the next run finishes what this one started`);
+  process.exit(EXIT.failed);
 }
 
 /** The report for a person, on stderr (stdout stays for --json). */

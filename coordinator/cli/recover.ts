@@ -2,6 +2,9 @@
 import { parseArgs } from 'node:util';
 import { abandonRun } from '../backup/abandon';
 import { acquireBackupLock } from '../backup/lock';
+import { acquireDestinationLock, type DestinationLock } from '../backup/destination-lock';
+import { openDestination } from '../../shared/destination';
+import { stopOnLostLock } from './prune';
 import { Journal } from '../backup/journal';
 import { recoverRuns } from '../backup/recover';
 import { checkBackupId } from '../../shared/names';
@@ -62,7 +65,10 @@ export async function recoverCommand(argv: string[]): Promise<number> {
   if (reason !== undefined && abandon === undefined) throw new UsageError('recover: --reason goes with --abandon ID');
   const { fleet, agents } = openFromConfig(values);
   const lock = acquireBackupLock(fleet.stateDir, 'recover', (w) => say(`warning: ${w}`));
+  let destLock: DestinationLock | undefined;
   try {
+    // Recovery removes what dead runs left at the destination: no other coordinator may be building on it meanwhile.
+    destLock = await acquireDestinationLock(openDestination(fleet.destination), { verb: 'recover', stateDir: fleet.stateDir, warn: (w) => say(`warning: ${w}`), onLost: stopOnLostLock });
     const journal = new Journal(fleet.stateDir);
     if (abandon !== undefined) {
       const a = await abandonRun(fleet, agents, journal, abandon, reason ?? 'recovery cannot decide it, an agent is gone');
@@ -80,6 +86,7 @@ export async function recoverCommand(argv: string[]): Promise<number> {
     return recovered.some((r) => r.result === 'pending') ? EXIT.failed : EXIT.ok;
   } finally {
     agents.forEach((a) => a.close());
+    await destLock?.release();
     lock.release();
   }
 }

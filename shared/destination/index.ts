@@ -9,6 +9,7 @@ export * from './config';
 export * from './paths';
 export { readAll, readCapped, tooLarge } from './read';
 export * from './types';
+export * from './conditional';
 export { LocalDestination } from './local';
 export { RsyncDestination, type RsyncOptions, rsyncOptions, sshOptions, shQuote } from './rsync';
 export { S3Destination, s3Credentials } from './s3';

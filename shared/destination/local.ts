@@ -15,6 +15,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
+import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, type Versioned } from './conditional';
 import { LinkRefusedError, NoFollowRoot, NotAFolderError, handleSink, inDir } from '../nofollow';
 import type { LocalDestinationConfig } from './config';
 import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
@@ -45,6 +46,41 @@ async function openSource(path: string): Promise<Readable> {
     throw err;
   });
   return h.createReadStream();
+}
+
+/** A replace's guard older than this (ms) was left by a replacer that died: removed. A replace takes milliseconds. */
+const GUARD_STALE_MS = 60_000;
+
+/** Largest file the conditional writes compare (a lock or a marker, never an archive). */
+const CONDITIONAL_MAX_BYTES = 1024 * 1024;
+
+/** The folder part ('' = the root) and the last name of a validated relative path. */
+function splitName(rel: string): { parent: string; name: string } {
+  const at = rel.lastIndexOf('/');
+  return at < 0 ? { parent: '', name: rel } : { parent: rel.slice(0, at), name: rel.slice(at + 1) };
+}
+
+/** Writes and flushes a new hidden file `name` in the opened folder (never through a link). */
+async function writeHidden(dir: FileHandle, name: string, data: Buffer | string): Promise<void> {
+  const h = await fs.open(inDir(dir, name), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o640);
+  try {
+    await h.writeFile(data);
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/** Reads the regular file `name` of the opened folder, refusing a link, anything else, or more than the cap. */
+async function readHidden(dir: FileHandle, name: string): Promise<Buffer> {
+  const h = await fs.open(inDir(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+  try {
+    const st = await h.stat();
+    if (!st.isFile() || st.size > CONDITIONAL_MAX_BYTES) throw new ValidationError(`${name} is not a small regular file`);
+    return await h.readFile();
+  } finally {
+    await h.close();
+  }
 }
 
 /** Destination on a local or NFS-mounted folder. */
@@ -166,6 +202,84 @@ export class LocalDestination implements Destination {
 
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
     await this.put(relPath, Readable.from([Buffer.from(data)]));
+  }
+
+  async readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
+    try {
+      const data = await this.readSmall(relPath, maxBytes);
+      return { data, version: contentVersion(data) };
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Written in full under a hidden name, then link(2)ed to the final name: link fails with
+   * EEXIST when the name exists, atomically on a local file system and on NFS (the server
+   * decides), where O_EXCL over NFSv2 clients is not to be trusted.
+   */
+  async createExclusive(relPath: string, data: Buffer | string): Promise<string> {
+    const rel = safeRelPath(relPath);
+    const { parent, name } = splitName(rel);
+    const dir = await this.tree.mkdirp(parent);
+    const fresh = `.${name}.${randomBytes(6).toString('hex')}.new`;
+    try {
+      await writeHidden(dir, fresh, data);
+      await fs.link(inDir(dir, fresh), inDir(dir, name)).catch((err: NodeJS.ErrnoException) => {
+        throw err.code === 'EEXIST' ? new AlreadyExistsError(`${this.describe()}: ${rel} exists`, { path: rel }) : err;
+      });
+      await dir.sync().catch(() => undefined);
+      return contentVersion(data);
+    } finally {
+      await fs.unlink(inDir(dir, fresh)).catch(() => undefined);
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Compare-and-swap without the name ever being absent: the current file is hard-linked to a
+   * fixed guard name (link fails with EEXIST while another replace holds the guard, so one
+   * replace runs at a time), the guard's content compared, and the new file renamed over the
+   * name (atomic: a reader or createExclusive sees the old file or the new, never none). A guard
+   * left by a crashed replacer is removed once its ctime is GUARD_STALE_MS old.
+   */
+  async replaceIf(relPath: string, data: Buffer | string, expectedVersion: string): Promise<string> {
+    const rel = safeRelPath(relPath);
+    const { parent, name } = splitName(rel);
+    const dir = await this.tree.openDir(parent).catch((err) => {
+      throw err instanceof NotFoundError || err instanceof NotAFolderError ? this.mismatch(rel, 'it does not exist') : err;
+    });
+    const fresh = `.${name}.${randomBytes(6).toString('hex')}.new`;
+    const guard = `.${name}.replacing`;
+    let guarded = false;
+    try {
+      await writeHidden(dir, fresh, data);
+      try {
+        await fs.link(inDir(dir, name), inDir(dir, guard));
+        guarded = true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw this.mismatch(rel, 'it does not exist');
+        if (code !== 'EEXIST') throw err;
+        const st = await fs.lstat(inDir(dir, guard)).catch(() => null);
+        if (st && Date.now() - st.ctimeMs > GUARD_STALE_MS) await fs.unlink(inDir(dir, guard)).catch(() => undefined);
+        throw new ReplaceBusyError(`${this.describe()}: ${rel} is being replaced by another writer; try again`, { path: rel });
+      }
+      const was = await readHidden(dir, guard).catch(() => null);
+      if (was === null || contentVersion(was) !== expectedVersion) throw this.mismatch(rel, 'it changed since it was read');
+      await fs.rename(inDir(dir, fresh), inDir(dir, name));
+      await dir.sync().catch(() => undefined);
+      return contentVersion(data);
+    } finally {
+      await fs.unlink(inDir(dir, fresh)).catch(() => undefined);
+      if (guarded) await fs.unlink(inDir(dir, guard)).catch(() => undefined);
+      await dir.close().catch(() => undefined);
+    }
+  }
+
+  private mismatch(rel: string, why: string): VersionMismatchError {
+    return new VersionMismatchError(`${this.describe()}: ${rel} was not replaced: ${why}`, { path: rel });
   }
 
   async checkWritable(): Promise<void> {

@@ -13,9 +13,10 @@ import { promises as fs } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { CommandError, PreconditionError, TransferInterruptedError, ValidationError, errorMessage } from '../errors';
+import { CommandError, NotFoundError, PreconditionError, TandemError, TransferInterruptedError, ValidationError, errorMessage } from '../errors';
 import { runCommand, spawnProcess, type CommandRunner, type ProcessSpawner } from '../exec';
 import { retry } from '../retry';
+import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, digestOfVersion, type Versioned } from './conditional';
 import type { RsyncDestinationConfig } from './config';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
 import { EXIT_PUT_FAILED, getStream, putStream, shQuote } from './ssh-stream';
@@ -220,6 +221,68 @@ export class RsyncDestination implements Destination {
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
     // The bytes are at hand: an interrupted upload is simply sent again.
     await retryStreamedPut(() => this.put(relPath, Readable.from([Buffer.from(data)])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
+  }
+
+  async readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
+    try {
+      const data = await this.readSmall(relPath, maxBytes);
+      return { data, version: contentVersion(data) };
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Streams `data` to a hidden name beside `rel` (made for this call), returning its absolute path. */
+  private async stage(rel: string, data: Buffer | string): Promise<string> {
+    const final = this.abs(rel);
+    const staged = `${posix.dirname(final)}/.${posix.basename(final)}.${randomBytes(6).toString('hex')}.new`;
+    await retryStreamedPut(() => this.putStreamAt(staged, rel, Readable.from([Buffer.from(data)])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
+    return staged;
+  }
+
+  /** The staged file is hard-linked to the name on the backup host: `ln -T` fails when the name exists. */
+  async createExclusive(relPath: string, data: Buffer | string): Promise<string> {
+    const f = shQuote(this.abs(relPath));
+    const t = shQuote(await this.stage(relPath, data));
+    const out = await this.ssh([
+      'if', 'ln', '-T', '--', t, f, ';', 'then', 'r=created', ';', 'elif', 'test', '-e', f, '-o', '-L', f, ';', 'then', 'r=exists', ';', 'else', 'r=failed', ';', 'fi', ';',
+      'rm', '-f', '--', t, ';', 'echo', '"$r"',
+    ]);
+    const r = out.trim();
+    if (r === 'exists') throw new AlreadyExistsError(`${this.describe()}: ${relPath} exists`, { path: relPath });
+    if (r !== 'created') throw new TandemError(`${this.describe()}: could not create ${relPath} (ln -T answered ${JSON.stringify(r.slice(0, 200))}): check the folder's owner and mode`, { path: relPath });
+    return contentVersion(data);
+  }
+
+  /**
+   * On the backup host, in one command, the local destination's scheme (LocalDestination.replaceIf):
+   * the current file hard-linked to a guard name (`ln -T` fails while another replace holds it),
+   * the guard's digest compared with the one expected, the staged file renamed over the name
+   * (`mv -T`: never absent), the guard removed. A guard a minute old (ctime) is a dead replacer's.
+   */
+  async replaceIf(relPath: string, data: Buffer | string, expectedVersion: string): Promise<string> {
+    const digest = digestOfVersion(expectedVersion);
+    if (digest === null) throw new VersionMismatchError(`${this.describe()}: ${relPath} was not replaced: version ${JSON.stringify(expectedVersion.slice(0, 80))} is no sha256 digest`, { path: relPath });
+    const final = this.abs(relPath);
+    const f = shQuote(final);
+    const g = shQuote(`${posix.dirname(final)}/.${posix.basename(final)}.replacing`);
+    const n = shQuote(await this.stage(relPath, data));
+    const out = await this.ssh([
+      'if', 'ln', '-T', '--', f, g, ';', 'then',
+      'if', 'test', '-f', g, '-a', '!', '-L', g, '-a', `"$(sha256sum -- ${g} | cut -c1-64)"`, '=', shQuote(digest), ';', 'then',
+      'if', 'mv', '-T', '--', n, f, ';', 'then', 'r=replaced', ';', 'else', 'r=failed', ';', 'fi', ';',
+      'else', 'r=changed', ';', 'fi', ';', 'rm', '-f', '--', g, ';',
+      'elif', 'test', '!', '-e', f, ';', 'then', 'r=absent', ';',
+      'else', 'r=busy', ';', 'if', 'test', '-n', `"$(find ${g} -maxdepth 0 -cmin +1 2>/dev/null)"`, ';', 'then', 'rm', '-f', '--', g, ';', 'fi', ';', 'fi', ';',
+      'rm', '-f', '--', n, ';', 'echo', '"$r"',
+    ]);
+    const r = out.trim();
+    if (r === 'replaced') return contentVersion(data);
+    if (r === 'busy') throw new ReplaceBusyError(`${this.describe()}: ${relPath} is being replaced by another writer; try again`, { path: relPath });
+    if (r === 'changed' || r === 'absent')
+      throw new VersionMismatchError(`${this.describe()}: ${relPath} was not replaced: ${r === 'absent' ? 'it does not exist' : 'it changed since it was read'}`, { path: relPath });
+    throw new TandemError(`${this.describe()}: could not replace ${relPath} (answered ${JSON.stringify(r.slice(0, 200))}): check the folder's owner and mode`, { path: relPath });
   }
 
   async checkWritable(): Promise<void> {

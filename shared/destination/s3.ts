@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk, s3Storage } from '../lazy-module';
 import { ConfigError, NotFoundError, PreconditionError, TandemError, ValidationError, errorMessage } from '../errors';
+import { AlreadyExistsError, VersionMismatchError, type Versioned } from './conditional';
 import type { S3DestinationConfig } from './config';
 import { byteCounter } from './local';
 import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
@@ -33,6 +34,12 @@ export function s3Credentials(c: S3DestinationConfig, env: NodeJS.ProcessEnv = p
 /** HTTP status of an SDK error, if any. */
 function httpStatus(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+/** True for S3's answer to a conditional write whose condition did not hold (412), or that raced another (409). */
+function conditionFailed(err: unknown): boolean {
+  const name = (err as Error)?.name;
+  return httpStatus(err) === 412 || httpStatus(err) === 409 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict';
 }
 
 /** Destination in an S3 bucket under an optional key prefix. */
@@ -259,6 +266,53 @@ export class S3Destination implements Destination {
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
     // A single PUT replaces the object atomically.
     await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.config.bucket, Key: this.key(relPath), Body: Buffer.from(data) }));
+  }
+
+  async readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
+    checkCap(maxBytes);
+    try {
+      // One GET: its ETag and its body are of the same version (a HEAD then a GET might not be).
+      const r = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.config.bucket, Key: this.key(relPath) }));
+      const body = r.Body as Readable;
+      if ((r.ContentLength ?? 0) > maxBytes) {
+        body.destroy();
+        throw tooLarge(relPath, this.describe(), maxBytes);
+      }
+      if (!r.ETag) throw new TandemError(`${this.describe()} returned no ETag for ${relPath}: this S3 service cannot hold tandem's lock`, { path: relPath });
+      return { data: await readCapped(body, maxBytes, relPath, this.describe()), version: r.ETag };
+    } catch (err) {
+      if ((err as Error).name === 'NoSuchKey' || httpStatus(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  /** PutObject with If-None-Match: *, which AWS S3 (since 2024) and MinIO answer with 412 when the key exists. */
+  async createExclusive(relPath: string, data: Buffer | string): Promise<string> {
+    try {
+      const r = await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.config.bucket, Key: this.key(relPath), Body: Buffer.from(data), IfNoneMatch: '*' }));
+      return this.etagOf(r.ETag, relPath);
+    } catch (err) {
+      // 409: another conditional write of this key is in flight; it wins or fails, this one did not create.
+      if (conditionFailed(err)) throw new AlreadyExistsError(`${this.describe()}: ${relPath} exists`, { path: relPath }, { cause: err });
+      throw err;
+    }
+  }
+
+  /** PutObject with If-Match: the ETag read; 412 when the object changed, 404 when it is gone. */
+  async replaceIf(relPath: string, data: Buffer | string, expectedVersion: string): Promise<string> {
+    try {
+      const r = await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.config.bucket, Key: this.key(relPath), Body: Buffer.from(data), IfMatch: expectedVersion }));
+      return this.etagOf(r.ETag, relPath);
+    } catch (err) {
+      if (conditionFailed(err) || httpStatus(err) === 404 || (err as Error).name === 'NoSuchKey')
+        throw new VersionMismatchError(`${this.describe()}: ${relPath} was not replaced: it changed since it was read, or is gone`, { path: relPath }, { cause: err });
+      throw err;
+    }
+  }
+
+  private etagOf(etag: string | undefined, relPath: string): string {
+    if (!etag) throw new TandemError(`${this.describe()} returned no ETag for ${relPath}: this S3 service cannot hold tandem's lock`, { path: relPath });
+    return etag;
   }
 
   async checkWritable(): Promise<void> {

@@ -4,6 +4,7 @@
  * starting with '.' are temporary (partial uploads) and never listed.
  */
 import type { Readable } from 'node:stream';
+import type { Versioned } from './conditional';
 
 /** Options of one upload. */
 export interface PutOptions {
@@ -55,6 +56,12 @@ export interface Destination {
   remove(prefix: string): Promise<void>;
   /** Writes small data (the manifest) so readers see the old content or the new, never a torn file. */
   writeAtomic(relPath: string, data: Buffer | string): Promise<void>;
+  /** A small file and its version token (for replaceIf), at most maxBytes as readSmall; null when absent. */
+  readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null>;
+  /** Creates relPath with `data` unless the name exists (AlreadyExistsError); returns the new version token. Of two contenders exactly one wins. */
+  createExclusive(relPath: string, data: Buffer | string): Promise<string>;
+  /** Replaces relPath with `data` only if it is still at `expectedVersion` (else VersionMismatchError, also when absent); returns the new version token. */
+  replaceIf(relPath: string, data: Buffer | string, expectedVersion: string): Promise<string>;
   /** Preflight: creates and removes a probe file; throws PreconditionError saying what to fix. */
   checkWritable(): Promise<void>;
 }

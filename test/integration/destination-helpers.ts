@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import * as assert from 'uvu/assert';
 import type { Test } from 'uvu';
 import { NotFoundError, ValidationError } from '../../shared/errors';
-import type { Destination } from '../../shared/destination';
+import { AlreadyExistsError, VersionMismatchError, type Destination } from '../../shared/destination';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 /** Reads a stream to a Buffer. */
@@ -103,6 +103,28 @@ export function destinationSuite(suite: Test, getDest: () => Destination): void 
     await d.writeAtomic(`${id}/empty.json`, '');
     assert.is((await d.readSmall(`${id}/empty.json`, 10)).length, 0);
     await d.remove(`${id}/empty.json`);
+  });
+
+  suite('conditional writes: of two creates one wins; a replace holds only for the version read (the destination lock stands on these)', async () => {
+    const d = getDest();
+    const file = `${id}/lease.json`;
+    const created = await Promise.allSettled([d.createExclusive(file, 'one\n'), d.createExclusive(file, 'two\n')]);
+    assert.is(created.filter((r) => r.status === 'fulfilled').length, 1, JSON.stringify(created.map((r) => r.status)));
+    const lost = created.find((r): r is PromiseRejectedResult => r.status === 'rejected')!;
+    assert.instance(lost.reason, AlreadyExistsError);
+    const v1 = await d.readVersioned(file, 100);
+    assert.ok(v1);
+    assert.is(v1.version, (created.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<string>).value, 'the version create returned is the one read');
+    const v2 = await d.replaceIf(file, 'three\n', v1.version);
+    assert.is((await d.readSmall(file, 100)).toString(), 'three\n');
+    await d.replaceIf(file, 'stale\n', v1.version).then(() => assert.unreachable('a stale version replaced it'), (e) => assert.instance(e, VersionMismatchError));
+    assert.is((await d.readSmall(file, 100)).toString(), 'three\n', 'a refused replace changes nothing');
+    const both = await Promise.allSettled([d.replaceIf(file, 'x\n', v2), d.replaceIf(file, 'y\n', v2)]);
+    assert.ok(both.filter((r) => r.status === 'fulfilled').length <= 1, 'two replaces of one version: never both');
+    await d.replaceIf(`${id}/absent-lease.json`, 'x', v2).then(() => assert.unreachable(), (e) => assert.instance(e, VersionMismatchError));
+    assert.is(await d.readVersioned(`${id}/absent-lease.json`, 100), null);
+    assert.equal((await d.list(id)).map((e) => e.path).filter((p) => p.includes('lease')), [file], 'no staged or guard file is listed');
+    await d.remove(file);
   });
 
   suite('unsafe paths are refused before any I/O', async () => {

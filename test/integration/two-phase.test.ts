@@ -233,7 +233,11 @@ test('a lock left by a coordinator that is gone is taken over with a warning', a
 
 test('a second coordinator that does not see the lock: its agents vote busy, and its Abort leaves the running backup alone', async () => {
   const f = await fleetOf(slowShippers(6000));
+  // Another state folder and another destination: neither lock is shared (one destination is: destination-lock.test.ts).
   const other = await otherFleetFile(f, 'other-coordinator');
+  const otherDest = join(f.dir, 'other-dest');
+  mkdirSync(otherDest);
+  writeFileSync(other, JSON.stringify({ ...JSON.parse(readFileSync(other, 'utf8')), destination: { type: 'local', path: otherDest } }));
   const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-a-unlocked']);
   await until('A shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
   const b = await runCli(['backup', '--config', other, '--json', '--id', 'set-b-unlocked']);
