@@ -6,7 +6,7 @@
  * exists, atomically on a local file system and on NFS alike.
  */
 import { createHash } from 'node:crypto';
-import { ConflictError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 
 /** createExclusive() found the name taken. */
 export class AlreadyExistsError extends ConflictError {}
@@ -26,6 +26,20 @@ export interface Versioned {
 /** The version token file-system destinations use: the digest of the content. */
 export function contentVersion(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/**
+ * readVersioned for a destination whose version token is its content's digest (local, rsync):
+ * the file read under its cap, with that digest; null when it does not exist.
+ */
+export async function readVersionedByContent(dest: { readSmall(relPath: string, maxBytes: number): Promise<Buffer> }, relPath: string, maxBytes: number): Promise<Versioned | null> {
+  try {
+    const data = await dest.readSmall(relPath, maxBytes);
+    return { data, version: contentVersion(data) };
+  } catch (err) {
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  }
 }
 
 /** The hex digest inside a `sha256:` version token, or null when `version` is not one. */

@@ -15,7 +15,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { NotFoundError, PreconditionError, ValidationError, errorMessage } from '../errors';
-import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, type Versioned } from './conditional';
+import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, readVersionedByContent, type Versioned } from './conditional';
 import { LinkRefusedError, NoFollowRoot, NotAFolderError, handleSink, inDir } from '../nofollow';
 import type { LocalDestinationConfig } from './config';
 import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
@@ -204,14 +204,8 @@ export class LocalDestination implements Destination {
     await this.put(relPath, Readable.from([Buffer.from(data)]));
   }
 
-  async readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
-    try {
-      const data = await this.readSmall(relPath, maxBytes);
-      return { data, version: contentVersion(data) };
-    } catch (err) {
-      if (err instanceof NotFoundError) return null;
-      throw err;
-    }
+  readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
+    return readVersionedByContent(this, relPath, maxBytes);
   }
 
   /**

@@ -13,10 +13,10 @@ import { promises as fs } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { CommandError, NotFoundError, PreconditionError, TandemError, TransferInterruptedError, ValidationError, errorMessage } from '../errors';
+import { CommandError, PreconditionError, TandemError, TransferInterruptedError, ValidationError, errorMessage } from '../errors';
 import { runCommand, spawnProcess, type CommandRunner, type ProcessSpawner } from '../exec';
 import { retry } from '../retry';
-import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, digestOfVersion, type Versioned } from './conditional';
+import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, digestOfVersion, readVersionedByContent, type Versioned } from './conditional';
 import type { RsyncDestinationConfig } from './config';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
 import { EXIT_PUT_FAILED, getStream, putStream, shQuote } from './ssh-stream';
@@ -223,14 +223,8 @@ export class RsyncDestination implements Destination {
     await retryStreamedPut(() => this.put(relPath, Readable.from([Buffer.from(data)])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
   }
 
-  async readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
-    try {
-      const data = await this.readSmall(relPath, maxBytes);
-      return { data, version: contentVersion(data) };
-    } catch (err) {
-      if (err instanceof NotFoundError) return null;
-      throw err;
-    }
+  readVersioned(relPath: string, maxBytes: number): Promise<Versioned | null> {
+    return readVersionedByContent(this, relPath, maxBytes);
   }
 
   /** Streams `data` to a hidden name beside `rel` (made for this call), returning its absolute path. */
