@@ -3,12 +3,12 @@
  * real CLI: `tandem recover`, or the next `tandem backup`, finishes the set when every node had
  * shipped and removes it everywhere otherwise. Never a set half there.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CLI_MAIN, makeFleet, removeFleet, runCli, startAgent, startFleet, statusOf, stopAgent, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startAgent, startFleet, statusOf, stopAgent, type TestFleet } from '../helpers/fleet';
+import { cliStoppedAt, kill9 } from '../helpers/stopped-cli';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
@@ -22,27 +22,8 @@ async function fleetOf(shipMs = 200): Promise<TestFleet> {
   return f;
 }
 
-/** Starts `tandem backup` that stops itself at `point`; resolves once it has, with the stopped process. */
-function backupStoppedAt(f: TestFleet, id: string, point: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, 'backup', '--config', f.fleetFile, '--json', '--id', id], {
-      env: { ...process.env, TANDEM_FAULT_POINT: point },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes(`fault point ${point} reached`)) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`backup exited (${code}) before ${point}: ${err}`)));
-  });
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  const gone = new Promise((r) => child.once('close', r));
-  child.kill('SIGKILL');
-  await gone;
-}
+/** `tandem backup --id ID` stopped at `point`. */
+const backupStoppedAt = (f: TestFleet, id: string, point: string) => cliStoppedAt(['backup', '--config', f.fleetFile, '--json', '--id', id], point);
 
 
 const journalOf = (f: TestFleet, id: string) => JSON.parse(readFileSync(join(f.coordinatorDir, 'journal', `${id}.json`), 'utf8'));

@@ -6,15 +6,15 @@
  * the kept set still verifies, every file it references in the pruned sets stays, every other file
  * of the pruned sets is removed, their Elasticsearch snapshots are deleted and the kept one stays.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startWriter, stopWriter } from '../sandbox';
-import { CLI_MAIN, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 import { threeStoreRoles } from '../helpers/sandbox-roles';
+import { cliStoppedAt, kill9 } from '../helpers/stopped-cli';
 import { readListingFile } from '../helpers/listing';
 import { attachmentPath } from '../../shared/parts/files-paths';
 
@@ -70,18 +70,7 @@ test('a chain of three sets under the hot writer: full, then two incremental set
 test('prune killed (SIGKILL) while it removes files of the full set: the later sets verify, and the next prune finishes', async () => {
   needSandbox(env);
   const point = 'prune-removing-files';
-  const child = spawn(process.execPath, [CLI_MAIN, 'prune', '--config', fleet.fleetFile, '--keep-last', '2'], { env: { ...process.env, TANDEM_FAULT_POINT: point }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const gone = new Promise((r) => child.once('close', r));
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    child.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes(`fault point ${point} reached`)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`prune exited (${code}) before ${point}: ${err}`)));
-  });
-  child.kill('SIGKILL');
-  await gone;
+  await kill9(await cliStoppedAt(['prune', '--config', fleet.fleetFile, '--keep-last', '2'], point));
   for (const id of ids.slice(1)) {
     const v = await runCli(['verify', id, '--config', fleet.fleetFile]);
     assert.is(v.code, 0, v.stdout + v.stderr);

@@ -3,7 +3,7 @@
  * `tandem recover --abandon` for a backup whose agent is gone for good, and
  * `tandem agents --clear-restore` for a restore that is never resumed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { StatusView } from '../../coordinator/backup/status';
 import { CLI_MAIN, makeFleet, removeFleet, runCli, startFleet, statusOf, stopAgent, type TestFleet } from '../helpers/fleet';
+import { cliStoppedAt, kill9 } from '../helpers/stopped-cli';
 
 const fleets: TestFleet[] = [];
 test.after(async () => {
@@ -24,24 +25,8 @@ async function fleetOf(roles: Record<string, unknown>): Promise<TestFleet> {
   return f;
 }
 
-/** Starts `tandem backup` that stops itself at `point` (TANDEM_FAULT_POINT); resolves with the stopped process. */
-function backupStoppedAt(f: TestFleet, id: string, point: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, 'backup', '--config', f.fleetFile, '--json', '--id', id], { env: { ...process.env, TANDEM_FAULT_POINT: point }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes(`fault point ${point} reached`)) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`backup exited (${code}) before ${point}: ${err}`)));
-  });
-}
-
-async function kill9(child: ChildProcess): Promise<void> {
-  const gone = new Promise((r) => child.once('close', r));
-  child.kill('SIGKILL');
-  await gone;
-}
+/** `tandem backup --id ID` stopped at `point`. */
+const backupStoppedAt = (f: TestFleet, id: string, point: string) => cliStoppedAt(['backup', '--config', f.fleetFile, '--json', '--id', id], point);
 
 const journalOf = (f: TestFleet, id: string) => JSON.parse(readFileSync(join(f.coordinatorDir, 'journal', `${id}.json`), 'utf8'));
 

@@ -4,7 +4,6 @@
  * each of its steps leaves every kept set verifiable and the next prune finishes, and bad input
  * removes nothing. (The Elasticsearch snapshot's deletion: retention-es.test.ts, on the sandbox.)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,8 @@ import * as assert from 'uvu/assert';
 import { Journal } from '../../coordinator/backup/journal';
 import { parseManifest } from '../../shared/manifest';
 import { backupOptionsSchema } from '../../shared/wire/backup-options';
-import { CLI_MAIN, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
+import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
+import { cliStoppedAt, kill9 } from '../helpers/stopped-cli';
 import { resignManifest } from '../helpers/signing';
 
 const fleets: TestFleet[] = [];
@@ -197,26 +197,11 @@ test('incomplete sets: an old one goes; a young one, one with an open journal ru
   for (const id of ['tandem-20200102t000000z-0a0b0c', 'tandem-20990101t000000z-0a0b0c', 'operator-chosen']) assert.ok(existsSync(join(f.destDir, id)), id);
 });
 
-/** Starts `tandem prune` that stops itself at `point`; resolves once it has, with the stopped process. */
-function pruneStoppedAt(f: TestFleet, point: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_MAIN, 'prune', '--config', f.fleetFile, '--keep-last', '2'], { env: { ...process.env, TANDEM_FAULT_POINT: point }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes(`fault point ${point} reached`)) resolve(child);
-    });
-    child.on('exit', (code) => reject(new Error(`prune exited (${code}) before ${point}: ${err}`)));
-  });
-}
 
 for (const point of ['prune-after-marker', 'prune-after-snapshot', 'prune-after-manifest-removed', 'prune-removing-files']) {
   test(`prune killed (SIGKILL) at ${point}: the kept sets verify, and the next prune finishes`, async () => {
     const f = await fleetWithSets();
-    const child = await pruneStoppedAt(f, point);
-    const gone = new Promise((r) => child.once('close', r));
-    child.kill('SIGKILL');
-    await gone;
+    await kill9(await cliStoppedAt(['prune', '--config', f.fleetFile, '--keep-last', '2'], point));
     for (const id of ['set-3', 'set-4']) await verifies(f, id);
     // Marked first: whatever step it died at, set-1 is no longer listed as a set, complete or incomplete.
     const list = JSON.parse((await runCli(['list', '--config', f.fleetFile, '--json'])).stdout).backupSets;
