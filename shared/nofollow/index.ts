@@ -11,89 +11,14 @@
  * through /backup -> /mnt/nfs); everything under it may not. A link is refused with its path
  * relative to the root and nothing else about it: no target, size or digest.
  */
-import { constants as C, promises as fs, type Dirent, type Stats } from 'node:fs';
+import { constants as C, promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { NotFoundError, ValidationError } from './errors';
+import { NotFoundError, ValidationError } from '../errors';
+import { CREATE_FLAGS, DIR_FLAGS, LinkRefusedError, NotAFolderError, READ_FLAGS, codeOf, inDir, segmentsOf, toStat, type NewFile, type NoFollowStat, type WalkEntry } from './fd';
+import { removeEntry, unlinkIfThere, walkFolder } from './tree';
 
-/** A symbolic link was found where a folder or a file was expected; `path` is relative to the root. */
-export class LinkRefusedError extends ValidationError {}
-
-/** A path's folder part holds something other than a folder (a file, a socket). */
-export class NotAFolderError extends ValidationError {}
-
-const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
-// O_NONBLOCK: a planted FIFO must not hang the open; it is then refused as not a regular file.
-const READ_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
-const CREATE_FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
-/** Deeper trees are refused by removeTree and walk: each level holds one open folder. */
-const MAX_DEPTH = 64;
-/** Sibling folders removed at once per level; levels multiply, so this stays small (open handles). */
-const TREE_CONCURRENCY = 4;
-
-/** The path naming `name` inside the folder opened as `dir`; only `name` is resolved by the kernel. */
-export const inDir = (dir: FileHandle, name: string): string => `/proc/self/fd/${dir.fd}/${name}`;
-
-/** A writable stream over an open file handle that leaves the handle open (it is committed after). */
-export function handleSink(handle: FileHandle): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      handle.write(chunk).then(() => cb(), cb);
-    },
-  });
-}
-
-const codeOf = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
-
-/**
- * The segments of a path relative to the root; '' is the root itself. Refused: absolute paths,
- * empty segments, '.', '..', NUL.
- */
-export function segmentsOf(rel: string): string[] {
-  if (typeof rel !== 'string') throw new ValidationError('path must be a string');
-  if (rel === '') return [];
-  if (rel.startsWith('/')) throw new ValidationError(`path ${JSON.stringify(rel)} is absolute: only paths relative to the folder are accepted`, { path: rel });
-  if (rel.includes('\0')) throw new ValidationError(`path ${JSON.stringify(rel)} contains NUL`, { path: rel });
-  const segs = rel.split('/');
-  for (const s of segs) {
-    if (s === '' || s === '.' || s === '..') throw new ValidationError(`path ${JSON.stringify(rel)} has a segment ${JSON.stringify(s)}: refused`, { path: rel });
-  }
-  return segs;
-}
-
-/** What stat() found: lstat's view, a link never being one of the answers (it is refused). */
-export interface NoFollowStat {
-  kind: 'file' | 'folder' | 'other';
-  size: number;
-  mtimeMs: number;
-  uid: number;
-  gid: number;
-  mode: number;
-}
-
-/** A file being written under a temporary name; it appears under its final name on commit(). */
-export interface NewFile {
-  /** The open file (O_CREAT|O_EXCL|O_NOFOLLOW): write, chown, chmod, utimes through it. */
-  handle: FileHandle;
-  /** Flushes it (unless `sync: false`), closes it and renames it to its final name within the folder it was created in. */
-  commit(opts?: { sync?: boolean }): Promise<void>;
-  /** Closes and removes the temporary file; never throws. */
-  discard(): Promise<void>;
-}
-
-/** One entry met by walk(): its path relative to the root, and its type from the folder listing. */
-export interface WalkEntry {
-  path: string;
-  dirent: Dirent;
-  /** The folder holding it, open; valid only until the visit's promise settles. */
-  dir: FileHandle;
-}
-
-const toStat = (st: Stats): NoFollowStat => ({
-  kind: st.isFile() ? 'file' : st.isDirectory() ? 'folder' : 'other',
-  size: st.size, mtimeMs: st.mtimeMs, uid: st.uid, gid: st.gid, mode: st.mode,
-});
+export { LinkRefusedError, NotAFolderError, handleSink, inDir, segmentsOf, type NewFile, type NoFollowStat, type WalkEntry } from './fd';
 
 /** A folder whose contents are reached without following links. */
 export class NoFollowRoot {
@@ -138,28 +63,18 @@ export class NoFollowRoot {
 
   /** Opens the root walking its path from `/`, each folder with O_NOFOLLOW. */
   private async openRootStrict(): Promise<FileHandle> {
-    let dir = await fs.open('/', C.O_RDONLY | C.O_DIRECTORY);
     let done = '';
-    try {
-      for (const seg of this.root.split('/').filter(Boolean)) {
-        done = `${done}/${seg}`;
-        let next: FileHandle;
-        try {
-          next = await fs.open(inDir(dir, seg), DIR_FLAGS);
-        } catch (err) {
-          if (codeOf(err) === 'ELOOP') throw new LinkRefusedError(`${this.label}: ${done} is a symbolic link: refused; give the folder's real path`, { path: done });
-          if (codeOf(err) === 'ENOENT') throw new NotFoundError(`${this.label}: folder ${this.root} does not exist`, { path: this.root });
-          if (codeOf(err) === 'ENOTDIR') throw new NotAFolderError(`${this.label}: ${done} is not a folder`, { path: done });
-          throw err;
-        }
-        await dir.close();
-        dir = next;
+    return descend(await fs.open('/', C.O_RDONLY | C.O_DIRECTORY), this.root.split('/').filter(Boolean), async (dir, seg) => {
+      done = `${done}/${seg}`;
+      try {
+        return await fs.open(inDir(dir, seg), DIR_FLAGS);
+      } catch (err) {
+        if (codeOf(err) === 'ELOOP') throw new LinkRefusedError(`${this.label}: ${done} is a symbolic link: refused; give the folder's real path`, { path: done });
+        if (codeOf(err) === 'ENOENT') throw new NotFoundError(`${this.label}: folder ${this.root} does not exist`, { path: this.root });
+        if (codeOf(err) === 'ENOTDIR') throw new NotAFolderError(`${this.label}: ${done} is not a folder`, { path: done });
+        throw err;
       }
-      return dir;
-    } catch (err) {
-      await dir.close().catch(() => undefined);
-      throw err;
-    }
+    });
   }
 
   /** Opens `name` inside the open folder `dir` as a folder, making it (mode) when missing and asked to. */
@@ -182,20 +97,11 @@ export class NoFollowRoot {
 
   /** Walks `segs` from the root, one O_NOFOLLOW open per folder; `mode` set = make missing folders. The caller closes the result. */
   private async walkTo(segs: string[], mode?: number): Promise<FileHandle> {
-    let dir = await this.openRoot();
     let done = '';
-    try {
-      for (const seg of segs) {
-        done = done ? `${done}/${seg}` : seg;
-        const next = await this.openChild(dir, seg, done, mode);
-        await dir.close();
-        dir = next;
-      }
-      return dir;
-    } catch (err) {
-      await dir.close().catch(() => undefined);
-      throw err;
-    }
+    return descend(await this.openRoot(), segs, (dir, seg) => {
+      done = done ? `${done}/${seg}` : seg;
+      return this.openChild(dir, seg, done, mode);
+    });
   }
 
   /** Opens the folder at `rel` ('' = the root); the caller closes it. NotFoundError when absent. */
@@ -406,83 +312,29 @@ export class NoFollowRoot {
    */
   async walk(rel: string, visit: (e: WalkEntry) => Promise<boolean | void> | boolean | void): Promise<void> {
     const top = await this.openDir(rel);
-    const label = this.label;
-    const go = async (dir: FileHandle, relDir: string, depth: number): Promise<void> => {
-      if (depth > MAX_DEPTH) throw new ValidationError(`${label}: ${relDir} is more than ${MAX_DEPTH} folders deep: refused`, { path: relDir });
-      const entries = (await fs.readdir(`/proc/self/fd/${dir.fd}`, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const d of entries) {
-        const path = relDir ? `${relDir}/${d.name}` : d.name;
-        const enter = await visit({ path, dirent: d, dir });
-        if (!d.isDirectory() || enter === false) continue;
-        let child: FileHandle;
-        try {
-          child = await fs.open(inDir(dir, d.name), DIR_FLAGS);
-        } catch (err) {
-          // Gone since the listing, or swapped for a link or a file: not entered.
-          if (['ENOENT', 'ELOOP', 'ENOTDIR'].includes(codeOf(err) ?? '')) {
-            if (codeOf(err) === 'ELOOP') throw new LinkRefusedError(`${label}: ${path} is a symbolic link: tandem never follows links here; remove it, or replace it with the folder or file it stands for`, { path });
-            continue;
-          }
-          throw err;
-        }
-        try {
-          await go(child, path, depth + 1);
-        } finally {
-          await child.close().catch(() => undefined);
-        }
-      }
-    };
     try {
-      await go(top, rel, 1);
+      await walkFolder(top, rel, 1, this.label, visit);
     } finally {
       await top.close().catch(() => undefined);
     }
   }
 }
 
-async function unlinkIfThere(path: string): Promise<void> {
-  await fs.unlink(path).catch((err) => {
-    if (codeOf(err) !== 'ENOENT') throw err;
-  });
-}
-
-/** Removes `name` in the open folder `dir`: a folder's tree through its own opened handle, anything else (a link included) by unlink. */
-async function removeEntry(dir: FileHandle, name: string, rel: string, depth: number, label: string): Promise<void> {
-  let child: FileHandle;
+/**
+ * Opens `segs` one after the other from the open folder `start` with `open`, closing each folder
+ * once the next is open; the last is the caller's to close. On a failure every handle is closed.
+ */
+async function descend(start: FileHandle, segs: readonly string[], open: (dir: FileHandle, seg: string) => Promise<FileHandle>): Promise<FileHandle> {
+  let dir = start;
   try {
-    child = await fs.open(inDir(dir, name), DIR_FLAGS);
+    for (const seg of segs) {
+      const next = await open(dir, seg);
+      await dir.close();
+      dir = next;
+    }
+    return dir;
   } catch (err) {
-    const code = codeOf(err);
-    if (code === 'ENOENT') return;
-    // A link (ELOOP) or a file (ENOTDIR): unlinked by name, which never follows it.
-    if (code === 'ELOOP' || code === 'ENOTDIR') return unlinkIfThere(inDir(dir, name));
+    await dir.close().catch(() => undefined);
     throw err;
   }
-  try {
-    if (depth > MAX_DEPTH) throw new ValidationError(`${label}: ${rel} is more than ${MAX_DEPTH} folders deep: refused`, { path: rel });
-    const entries = await fs.readdir(`/proc/self/fd/${child.fd}`, { withFileTypes: true });
-    const folders = entries.filter((e) => e.isDirectory());
-    const others = entries.filter((e) => !e.isDirectory());
-    const settled = await Promise.allSettled(others.map((e) => unlinkIfThere(inDir(child, e.name)).catch((err) => {
-      // Listed as a file but a folder by now: removed as a tree.
-      if (codeOf(err) === 'EISDIR' || codeOf(err) === 'EPERM') return removeEntry(child, e.name, `${rel}/${e.name}`, depth + 1, label);
-      throw err;
-    })));
-    let next = 0;
-    const worker = async () => {
-      while (next < folders.length) {
-        const e = folders[next++];
-        await removeEntry(child, e.name, `${rel}/${e.name}`, depth + 1, label);
-      }
-    };
-    const trees = await Promise.allSettled(Array.from({ length: Math.min(TREE_CONCURRENCY, folders.length) }, worker));
-    const failed = [...settled, ...trees].find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
-  } finally {
-    await child.close().catch(() => undefined);
-  }
-  // rmdir never follows a link at its name: a folder swapped for a link meanwhile fails here, harmlessly.
-  await fs.rmdir(inDir(dir, name)).catch((err) => {
-    if (codeOf(err) !== 'ENOENT') throw err;
-  });
 }
