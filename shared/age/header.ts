@@ -7,13 +7,17 @@ import { timingSafeEqual } from 'node:crypto';
 import { decodeBase64, encodeBase64 } from './base64';
 import { AgeHeaderError, AgeHeaderMacError, AgeNoMatchError } from './errors';
 import { hkdf, hmac } from './primitives';
-import type { X25519Identity } from './x25519';
 
 /** One recipient stanza: `-> type args…` and its body. */
 export interface Stanza {
   type: string;
   args: string[];
   body: Buffer;
+}
+
+/** What opens stanzas of its own type (an X25519 identity): the file key, or null for a stanza not for it. */
+export interface StanzaOpener {
+  unwrap(stanza: Stanza): Buffer | null;
 }
 
 /** A parsed header: its stanzas, the bytes its MAC covers, and the MAC. */
@@ -127,7 +131,7 @@ export function parseHeader(buf: Buffer): Header {
  * The file key of `header`: the first stanza one of `identities` opens, after checking the MAC.
  * Throws AgeHeaderError (a malformed stanza), AgeNoMatchError or AgeHeaderMacError.
  */
-export function unwrapFileKey(header: Header, identities: readonly X25519Identity[]): Buffer {
+export function unwrapFileKey(header: Header, identities: readonly StanzaOpener[]): Buffer {
   for (const identity of identities) {
     for (const stanza of header.stanzas) {
       const fileKey = identity.unwrap(stanza);
