@@ -127,8 +127,13 @@ export async function prune(dest: Destination, o: PruneOptions): Promise<PruneRe
   for (const n of await runPool(complete.filter((s) => keptIds.has(s.id)), 4, undefined, (s) => needsOf(dest, s.manifest))) {
     for (const p of n.paths) needed.add(p);
   }
+  // Every victim is marked before any is removed: a prune killed anywhere after this point leaves each one a
+  // marked folder the next prune finishes, never a set that is listed while its files go.
+  const unmarkable = o.dryRun ? new Map<string, string>() : await markVictims(dest, victims, o);
+  for (const [id, error] of unmarkable) report.removed.push({ id, result: 'failed', heldFiles: 0, esSnapshotsDeleted: 0, error });
   // Sets are independent once what the kept sets need is known: a few at a time, each in its own safe order.
-  report.removed.push(...(await runPool(victims, REMOVAL_PARALLELISM, undefined, (v) => removeSet(dest, v, needed, o))));
+  const marked = victims.filter((v) => !unmarkable.has(v.id));
+  report.removed.push(...(await runPool(marked, REMOVAL_PARALLELISM, undefined, (v) => removeSet(dest, v, needed, o))));
   if (o.target.kind === 'prune') {
     for (const s of scanned.filter((x) => x.status === 'incomplete')) {
       // A folder with a marker that is not believed may be a set pruned before sets were signed, holding files
@@ -139,7 +144,8 @@ export async function prune(dest: Destination, o: PruneOptions): Promise<PruneRe
       }
       const verdict = incompleteVerdict({ id: s.id, journalOpen: o.openRuns.has(s.id), newestChangeMs: await dest.newestChange(`${s.id}/`), nowMs: o.now ?? Date.now(), graceMs: o.incompleteGraceMs });
       if (verdict.remove && !o.dryRun) {
-        const r = await removeSet(dest, { id: s.id, manifest: null, marked: false }, needed, { ...o, noMarker: true });
+        // An incomplete set never was a set: nothing can take it for one, no marker needed.
+        const r = await removeSet(dest, { id: s.id, manifest: null, marked: false }, needed, o);
         if (r.result === 'failed') verdict.reason = r.error!;
         verdict.remove = r.result !== 'failed';
       }
@@ -208,8 +214,28 @@ function setsHolding(needed: ReadonlySet<string>): Set<string> {
   return sets;
 }
 
-/** Removes one set in the crash-safe order; returns what happened. */
-async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<string>, o: PruneOptions & { noMarker?: boolean }): Promise<RemovedSet> {
+/**
+ * Writes the signed marker of every victim that has none yet, naming the Elasticsearch snapshots its
+ * manifest records; returns the victims whose marker could not be written, with the error (they are
+ * not touched). Then the 'prune-after-marker' fault point.
+ */
+async function markVictims(dest: Destination, victims: readonly Victim[], o: PruneOptions): Promise<Map<string, string>> {
+  const failed = new Map<string, string>();
+  const unmarked = victims.filter((v) => !v.marked);
+  await runPool(unmarked, REMOVAL_PARALLELISM, undefined, async (v) => {
+    try {
+      await writeMarker(dest, v.id, v.manifest ? esSnapshotsOf(v.manifest) : [], o.signingKey);
+    } catch (err) {
+      o.say(`  ${v.id}: ${errorMessage(err)}`);
+      failed.set(v.id, errorMessage(err));
+    }
+  });
+  if (unmarked.length) faultPoint('prune-after-marker');
+  return failed;
+}
+
+/** Removes one marked set (or an incomplete one) in the crash-safe order; returns what happened. */
+async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<string>, o: PruneOptions): Promise<RemovedSet> {
   const out: RemovedSet = { id: v.id, result: 'removed', heldFiles: 0, esSnapshotsDeleted: 0 };
   try {
     const manifestThere = v.manifest !== null || (v.marked && (await dest.stat(manifestPath(v.id))) !== null);
@@ -222,11 +248,6 @@ async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<strin
     if (o.dryRun) {
       const r = removals(v.id, await filesOf(), needed);
       return { ...out, result: r.whole ? 'removed' : 'held', heldFiles: r.kept.length, esSnapshotsDeleted: manifestThere ? snapshots.length : 0 };
-    }
-    // An incomplete set never was a set: nothing can take it for one, no marker needed.
-    if (!v.marked && !o.noMarker) {
-      await writeMarker(dest, v.id, snapshots, o.signingKey);
-      faultPoint('prune-after-marker');
     }
     if (manifestThere) {
       if (snapshots.length) {
