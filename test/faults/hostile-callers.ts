@@ -242,7 +242,8 @@ export const hostileCallerCases: FaultCase[] = [
     await asCoordinator(f, async (h) => {
       const vote = await h.prepare(fleetPlan(f, id, 1000), 5000);
       if (!vote.voteYes) problems.push(`Prepare voted no: ${vote.reason}`);
-      await sleep(1500);
+      // Past the 1 s lease: the agent aborts it itself, the event waited for (up to 5 s).
+      for (const end = Date.now() + 5000; Date.now() < end && (await h.status(id, 3000)).state === AgentState.PREPARED; ) await sleep(20);
       problems.push(await refusedWith('Commit', () => h.commit(id, 3000), /FAILED_PRECONDITION/, /lease expired/));
       const s = await h.status(id, 3000);
       if (s.state !== AgentState.ABORTED) problems.push(`state ${AgentState[s.state]}, not ABORTED`);

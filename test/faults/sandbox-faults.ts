@@ -23,13 +23,17 @@ import {
   withDestination,
   type FaultFleet,
 } from './sandbox-fleet';
+import { handles } from '../helpers/fleet';
 import { restoreAndCount } from './records';
 import { readPid } from '../sandbox/procs';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import type { JournalStep } from '../../coordinator/backup/journal';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCommand } from '../../shared/exec';
 import { removeScratch, scratchDir } from '../helpers/scratch';
+import { storedUnder } from '../helpers/debris';
+import type { DestinationConfig } from '../../shared/destination';
 
 let seq = 0;
 const newId = (what: string) => `fault-${what}-${Date.now().toString(36)}-${++seq}`;
@@ -190,7 +194,17 @@ async function killNode2WhilePreparing(f: FaultFleet, id: string): Promise<void>
 }
 
 /** SIGSTOP of a process for the length of the run, SIGCONT after. */
-const stopped = (name: string, phase: string, point: string | undefined, pid: (f: FaultFleet) => number, expected: string, expect: Expect, step: JournalStep, reason: RegExp): FaultCase => {
+const stopped = (
+  name: string,
+  phase: string,
+  point: string | undefined,
+  pid: (f: FaultFleet) => number,
+  ready: (f: FaultFleet) => Promise<void>,
+  expected: string,
+  expect: Expect,
+  step: JournalStep,
+  reason: RegExp,
+): FaultCase => {
   let target = 0;
   return {
     kind: 'fault',
@@ -206,9 +220,9 @@ const stopped = (name: string, phase: string, point: string | undefined, pid: (f
         target = pid(f);
         process.kill(target, 'SIGSTOP');
       },
-      heal: async () => {
+      heal: async (f) => {
         process.kill(target, 'SIGCONT');
-        await sleep(3000);
+        await ready(f);
       },
       expect,
       exit: expect === 'complete' ? 0 : 1,
@@ -223,6 +237,49 @@ const agentPid = (node: string) => (f: FaultFleet) => {
   if (!p) throw new Error(`${node}'s agent is not running`);
   return p;
 };
+
+/** Waits until `probe` succeeds, trying every 200 ms for up to `ms`: a resumed process is taken as back once it answers. */
+async function untilAnswers(what: string, probe: () => Promise<unknown>, ms = 60_000): Promise<void> {
+  let last: unknown;
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(200)) {
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw new Error(`${what} did not answer within ${ms / 1000} s of SIGCONT: ${String(last)}`);
+}
+
+/** The resumed agent answers a Status call. */
+const agentAnswers = (node: string) => (f: FaultFleet) =>
+  untilAnswers(`${node}'s agent`, async () => {
+    const [h] = handles(f.fleet, [node]);
+    try {
+      // An id it never saw: NOT_FOUND is an answer.
+      await h.status('fault-probe', 5_000).catch((err: Error) => {
+        if (!/NOT_FOUND/.test(err.message)) throw err;
+      });
+    } finally {
+      h.close();
+    }
+  });
+
+/** The resumed Cassandra node answers nodetool. */
+const cassandraAnswers = (name: string) => (f: FaultFleet) =>
+  untilAnswers(`Cassandra ${name}`, async () => {
+    const n = f.env.cassandra.nodes.find((x) => x.name === name)!;
+    const r = await runCommand([n.nodetool, 'info'], { timeoutMs: 30_000 });
+    if (r.exitCode !== 0) throw new Error(r.stderr.trim().slice(-200));
+  });
+
+/** The resumed Elasticsearch answers its health endpoint. */
+const elasticsearchAnswers = (f: FaultFleet) =>
+  untilAnswers('Elasticsearch', async () => {
+    const r = await fetch(`${f.env.elasticsearch.url}/_cluster/health`, { signal: AbortSignal.timeout(5_000) });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  });
 
 /** A sandbox daemon's process group (it was started detached: the JVM and any wrapper stop together). */
 const daemonPid = (name: string) => () => {
@@ -241,9 +298,9 @@ export const sandboxFaultCases: FaultCase[] = [
   kill9Agent('before-commit', 'nothing', 'between prepare and commit', 'committing', /node2/),
   kill9Agent('shipping', 'nothing', 'shipping', 'shipping', /node2/),
   kill9Agent('before-manifest', 'complete', 'manifest write', 'writing-manifest', undefined),
-  stopped("SIGSTOP of node2's agent past Commit's deadline", 'commit', 'before-commit', agentPid('node2'), 'failed, exit 1 naming node2; node2 cleaned by recover once resumed', 'nothing', 'committing', /node2/),
-  stopped('SIGSTOP of Cassandra node3', 'prepare', undefined, daemonPid('cassandra-node3'), 'aborted in Prepare, exit 1 naming node3, nothing left', 'nothing', 'preparing', /node3/),
-  stopped('Elasticsearch stopped (SIGSTOP)', 'shipping', 'shipping', daemonPid('elasticsearch'), 'failed, exit 1 naming Elasticsearch; its snapshot deleted by recover once ES is back', 'nothing', 'shipping', /elasticsearch/i),
+  stopped("SIGSTOP of node2's agent past Commit's deadline", 'commit', 'before-commit', agentPid('node2'), agentAnswers('node2'), 'failed, exit 1 naming node2; node2 cleaned by recover once resumed', 'nothing', 'committing', /node2/),
+  stopped('SIGSTOP of Cassandra node3', 'prepare', undefined, daemonPid('cassandra-node3'), cassandraAnswers('node3'), 'aborted in Prepare, exit 1 naming node3, nothing left', 'nothing', 'preparing', /node3/),
+  stopped('Elasticsearch stopped (SIGSTOP)', 'shipping', 'shipping', daemonPid('elasticsearch'), elasticsearchAnswers, 'failed, exit 1 naming Elasticsearch; its snapshot deleted by recover once ES is back', 'nothing', 'shipping', /elasticsearch/i),
   destinationFull(),
   serverKilled('minio', 'MinIO killed mid-upload (S3 destination)'),
   serverKilled('sshd', 'sshd killed mid-rsync (rsync destination)'),
@@ -307,22 +364,34 @@ function destinationFull(): FaultCase {
 
 /** A destination's server killed (kill -9) while the agents upload to it, brought back by `sandbox up` after the run. */
 function serverKilled(daemon: 'minio' | 'sshd', name: string): FaultCase {
+  let bigAttachment = '';
+  let inFlight = 0;
   return {
     kind: 'fault',
     name,
     phase: 'shipping',
-    expected: `failed, exit 1; the partial uploads removed by recover once ${daemon} is back`,
+    expected: `failed, exit 1; the partial uploads removed by recover once ${daemon} is back${daemon === 'minio' ? ' (a multipart upload in flight at the kill)' : ''}`,
     needs: 'sandbox',
     quick: false,
-    run: () => scenario(`${daemon}-killed`, {
+    run: async () => {
+      const o = await scenario(`${daemon}-killed`, {
       setup: async (f) => {
         // The backup host's folder is the operator's to create (Preflight checks that it exists).
         if (daemon === 'sshd') mkdirSync(join(f.env.sshd.backupHostDir, 'faults'), { recursive: true });
-        return withDestination(f, `${daemon}-killed`, daemon === 'minio' ? minioDestination(f.env) : rsyncDestination(f.env));
+        if (daemon === 'sshd') return withDestination(f, `${daemon}-killed`, rsyncDestination(f.env));
+        // The 5 MB seed holds no file as large as one part: an attachment of 48 MiB, sent in 5 MiB parts, is a multipart upload in flight when MinIO dies.
+        bigAttachment = join(f.env.files.dir, `faults-multipart-${process.pid}`, 'attachment.bin');
+        mkdirSync(dirname(bigAttachment), { recursive: true });
+        writeFileSync(bigAttachment, randomBytes(48 << 20));
+        return withDestination(f, `${daemon}-killed`, { ...minioDestination(f.env), partSizeMiB: 5 } as DestinationConfig);
+      },
+      teardown: async () => {
+        if (bigAttachment) rmSync(dirname(bigAttachment), { recursive: true, force: true });
       },
       point: 'shipping',
       coordinator: 'continue',
-      inject: async () => {
+      inject: async (f, _run, id) => {
+        if (daemon === 'minio') inFlight = await untilMultipartInFlight(f, id);
         const pid = readPid(daemon);
         if (!pid) throw new Error(`sandbox daemon ${daemon} is not running`);
         process.kill(-pid, 'SIGKILL');
@@ -336,6 +405,17 @@ function serverKilled(daemon: 'minio' | 'sshd', name: string): FaultCase {
       exit: 1,
       reason: daemon === 'minio' ? /node1|s3|upload/i : /node1|rsync|ssh/i,
       step: 'shipping',
-    }),
+      });
+      return daemon === 'minio' ? { ...o, observed: `${inFlight} multipart upload(s) in flight at the kill; ${o.observed}` } : o;
+    },
   };
+}
+
+/** Waits until an S3 multipart upload of backup `id` is in progress (the point to kill MinIO at); returns how many are. */
+async function untilMultipartInFlight(f: FaultFleet, id: string): Promise<number> {
+  for (const end = Date.now() + 120_000; Date.now() < end; await sleep(20)) {
+    const { uploads } = await storedUnder(f.destination, `${id}/`);
+    if (uploads.length) return uploads.length;
+  }
+  throw new Error(`no multipart upload of ${id} was in flight within 120 s: the case would not test an upload cut off`);
 }
