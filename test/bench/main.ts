@@ -12,7 +12,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSandboxEnv } from '../sandbox';
 import { benchArchive } from './archive';
-import { benchBackup } from './backup';
+import { benchBackup, printSigningShare } from './backup';
 import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 import { restoreNodeMain } from './restore-node';
@@ -41,8 +41,10 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
   if (!only || only === 'backup') {
     console.log(`cluster snapshot: spread between the nodes' snapshot instants and wall time, median / worst of ${rounds} rounds in a rotated order`);
-    for (const r of await benchBackup(rounds, (m, i) => console.log(`  (done) round ${i + 1} ${m}`)))
+    const b = await benchBackup(rounds, (m, i) => console.log(`  (done) round ${i + 1} ${m}`));
+    for (const r of b.rows)
       console.log(`  ${r.method.padEnd(44)} spread ${`${median(r.spreadMs)} / ${slowest(r.spreadMs)} ms`.padStart(16)}   wall ${secondsCell(r.wallSeconds).padStart(16)}   runs ${r.wallSeconds.map((x) => x.toFixed(1)).join(' ')}`);
+    printSigningShare(b.signing);
   }
   if (!only || only === 'restore') {
     console.log('restore of one backup set into a scratch keyspace');
