@@ -15,6 +15,7 @@ import { formatBytes } from '../../shared/format';
 import { METRICS_FILE_HELP, metricsFileOption, recordBackup } from './metrics';
 import { checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say, UsageError } from './common';
 import { backupProgress } from './progress';
+import { watchInterrupt } from './interrupt';
 
 export const BACKUP_HELP = `Usage: tandem backup [options]
 
@@ -86,18 +87,19 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const { fleet, agents } = openFromConfig(values);
   // Refused rather than written in clear: a fleet file that asks for encryption must never get a clear set.
   if (fleet.encryption.mode === 'age') throw new UsageError(`${values.config}: encryption mode age is set, but this tandem does not encrypt the archives yet; set encryption: {mode: none} to back up in clear`);
-  const interrupt = new AbortController();
-  // Every call in flight listens on it, one per agent at once (Describe, Prepare, Watch): past 10,
-  // Node printed a MaxListenersExceededWarning ("possible memory leak") in every run of a larger fleet.
-  setMaxListeners(0, interrupt.signal);
   // Live lines on a terminal, plain lines elsewhere; stopped before anything else is printed.
   const progress = backupProgress();
-  const onSigint = () => {
+  // Ctrl-C, or SIGTERM from `systemctl stop`: the backup is aborted on every node; a second one exits at once.
+  const interrupted = watchInterrupt((name) => {
     progress.stop();
-    say('interrupted: aborting the backup on every node…');
-    interrupt.abort();
-  };
-  process.once('SIGINT', onSigint);
+    say(`interrupted by ${name}: aborting the backup on every node…`);
+  });
+  // The destination lock lost stops the run the same way.
+  const lockLost = new AbortController();
+  const signal = AbortSignal.any([interrupted.signal, lockLost.signal]);
+  // Every call in flight listens on it, one per agent at once (Describe, Prepare, Watch): past 10,
+  // Node printed a MaxListenersExceededWarning ("possible memory leak") in every run of a larger fleet.
+  setMaxListeners(0, signal);
   let lock: BackupLock | undefined;
   let destLock: DestinationLock | undefined;
   let lost: ConflictError | undefined;
@@ -114,7 +116,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
         lost = err;
         progress.stop();
         say(`error: ${err.message}; aborting the backup on every node…`);
-        interrupt.abort();
+        lockLost.abort(err);
       },
     });
     // A run whose coordinator died is finished or removed first (its agents may still hold a
@@ -122,7 +124,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     const journal = new Journal(fleet.stateDir);
     await recoverRuns(fleet, agents, journal, say);
     const startedMs = Date.now();
-    const outcome = await runBackup(fleet, agents, progress, { backupId, options, signal: interrupt.signal, journal, full: values.full }).finally(() => progress.stop());
+    const outcome = await runBackup(fleet, agents, progress, { backupId, options, signal, journal, full: values.full }).finally(() => progress.stop());
     if (values['metrics-file']) await recordBackup(values['metrics-file'], values.config!, fleet, outcome, startedMs);
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.status === 'complete') {
@@ -133,9 +135,9 @@ export async function backupCommand(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     say(`backup ${outcome.id} ${outcome.status}: ${outcome.reason}`);
-    return interrupt.signal.aborted && !lost ? EXIT.interrupted : EXIT.failed;
+    return interrupted.signal.aborted && !lost ? EXIT.interrupted : EXIT.failed;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupted.dispose();
     progress.stop();
     agents.forEach((a) => a.close());
     await destLock?.release();

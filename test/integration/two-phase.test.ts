@@ -207,17 +207,22 @@ test('a second tandem backup on the same fleet is refused at once by the lock, n
   assert.not.ok(existsSync(lockFile), 'the lock is removed when the backup ends');
 });
 
-test('SIGINT: the backup is aborted on every node and the lock removed', async () => {
-  const f = await fleetOf(slowShippers(6000));
-  const lockFile = join(f.coordinatorDir, 'backup.lock');
-  const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', 'set-interrupted']);
-  await until('shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
-  process.kill(JSON.parse(readFileSync(lockFile, 'utf8')).pid, 'SIGINT');
-  const r = await a;
-  assert.is(r.code, 130, r.stderr);
-  assert.not.ok(existsSync(lockFile), 'no lock left');
-  assert.equal(await statusOf(f, 'set-interrupted'), ['ABORTED', 'ABORTED']);
-});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  // SIGTERM is what `systemctl stop` of the backup unit sends.
+  test(`${sig}: the backup is aborted on every node and the lock removed`, async () => {
+    const f = await fleetOf(slowShippers(6000));
+    const id = `set-interrupted-${sig.toLowerCase()}`;
+    const lockFile = join(f.coordinatorDir, 'backup.lock');
+    const a = runCli(['backup', '--config', f.fleetFile, '--json', '--id', id]);
+    await until('shipping on every node', async () => (await states(f)).every((s) => s === 'SHIPPING'));
+    process.kill(JSON.parse(readFileSync(lockFile, 'utf8')).pid, sig);
+    const r = await a;
+    assert.is(r.code, 130, r.stderr);
+    assert.match(r.stderr, new RegExp(`interrupted by ${sig}: aborting the backup on every node`));
+    assert.not.ok(existsSync(lockFile), 'no lock left');
+    assert.equal(await statusOf(f, id), ['ABORTED', 'ABORTED']);
+  });
+}
 
 test('a lock left by a coordinator that is gone is taken over with a warning', async () => {
   const f = await fleetOf([{ node: 'n1' }]);
