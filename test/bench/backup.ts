@@ -85,7 +85,8 @@ export async function benchBackup(rounds = 3, onRun: (method: string, round: num
   try {
     for (let round = 0; round < rounds; round++) {
       for (const way of roundOrder(ways, round)) {
-        const tag = `tandem-bench-${round}-${Date.now()}`;
+        // Not a `tandem-` tag: an agent starting clears every `tandem-` snapshot it did not take as debris of an earlier run.
+        const tag = `seed-bench-${round}-${Date.now()}`;
         const out = await scratchDir('bench-backup');
         const t0 = Date.now();
         try {
