@@ -82,12 +82,15 @@ export async function runRemoval(
       lock = acquireBackupLock(fleet.stateDir, target.kind, (w) => say(`warning: ${w}`));
       destLock = await acquireDestinationLock(destination, { verb: target.kind, stateDir: fleet.stateDir, warn: (w) => say(`warning: ${w}`), onLost: stopOnLostLock });
     }
-    const openRuns = new Set(new Journal(fleet.stateDir).unfinished((w) => say(`warning: ${w}`)).map((e) => e.backupId));
+    const unfinished = new Journal(fleet.stateDir).unfinished((w) => say(`warning: ${w}`));
+    const openRuns = new Set(unfinished.map((e) => e.backupId));
+    const openParents = new Map(unfinished.flatMap((e) => (e.parent ? [[e.parent, e.backupId] as const] : [])));
     const b = fleet.backup;
     const report = await prune(destination, {
       target,
       dryRun,
       openRuns,
+      openParents,
       incompleteGraceMs: b.prepareTimeoutMs + b.leaseMs + b.shipTimeoutMs + INCOMPLETE_MARGIN_MS,
       agents,
       say,

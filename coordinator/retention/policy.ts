@@ -34,8 +34,8 @@ export interface Decision {
   id: string;
   completedAt: string;
   keep: boolean;
-  /** Why it is kept: the rules that chose it, and `newest` for the newest set. */
-  reasons: (Rule | 'newest')[];
+  /** Why it is kept: the rules that chose it, `newest` for the newest set, `parent-of-unfinished` for the set a backup in this coordinator's journal builds on. */
+  reasons: (Rule | 'newest' | 'parent-of-unfinished')[];
 }
 
 /** True when the policy names at least one rule. */

@@ -48,6 +48,12 @@ export interface PruneOptions {
   dryRun: boolean;
   /** Ids with an unfinished run in this coordinator's journal: never touched. */
   openRuns: ReadonlySet<string>;
+  /**
+   * The complete sets those unfinished runs build on (parent id → the run's id): kept whatever the
+   * policy says, with every file they reference, until the run is completed or removed by recover
+   * (its manifest will reference them).
+   */
+  openParents?: ReadonlyMap<string, string>;
   /** How old an incomplete set must be before it is removed, ms (a backup's lease plus its shipping time). */
   incompleteGraceMs: number;
   /** Agents, for the Elasticsearch snapshots. */
@@ -107,7 +113,7 @@ export async function prune(dest: Destination, o: PruneOptions): Promise<PruneRe
         `Run again once the destination answers; a set written by a newer tandem is read by that version; a damaged one is removed with 'tandem delete ID'`,
     );
   }
-  const { victims, kept } = chooseVictims(scanned, complete, o.target);
+  const { victims, kept } = chooseVictims(scanned, complete, o.target, o.openParents ?? new Map());
   if (o.target.kind === 'delete' && o.openRuns.has(o.target.id)) {
     throw new ConflictError(`backup ${o.target.id} is unfinished in this coordinator's journal, nothing deleted: run 'tandem recover', which completes or removes it`);
   }
@@ -158,12 +164,19 @@ export async function prune(dest: Destination, o: PruneOptions): Promise<PruneRe
 }
 
 /** The sets to remove and the complete sets kept; ValidationError (exit 2) for an unknown id, ConflictError (exit 1) for the newest set. */
-function chooseVictims(scanned: readonly ScannedSet[], complete: readonly (ScannedSet & { manifest: Manifest })[], target: PruneTarget): { victims: Victim[]; kept: Decision[] } {
+function chooseVictims(
+  scanned: readonly ScannedSet[],
+  complete: readonly (ScannedSet & { manifest: Manifest })[],
+  target: PruneTarget,
+  openParents: ReadonlyMap<string, string>,
+): { victims: Victim[]; kept: Decision[] } {
   const dated = complete.map((s) => ({ id: s.id, completedAt: s.manifest.completedAt }));
   // A folder an earlier prune marked is finished whatever the policy says: it is no longer a set.
   const marked: Victim[] = scanned.filter((s) => s.status === 'pruned').map((s) => ({ id: s.id, manifest: null, marked: true }));
   if (target.kind === 'prune') {
-    const decisions = applyPolicy(dated, target.policy);
+    const decisions = applyPolicy(dated, target.policy).map((d) =>
+      !d.keep && openParents.has(d.id) ? { ...d, keep: true, reasons: [...d.reasons, 'parent-of-unfinished' as const] } : d,
+    );
     const drop = new Set(decisions.filter((d) => !d.keep).map((d) => d.id));
     // Oldest first: a prune stopped midway has removed the sets least likely to be wanted.
     const victims = complete.filter((s) => drop.has(s.id)).sort((a, b) => Date.parse(a.manifest.completedAt) - Date.parse(b.manifest.completedAt));
@@ -174,6 +187,10 @@ function chooseVictims(scanned: readonly ScannedSet[], complete: readonly (Scann
   const decisions = applyPolicy(dated, { keep_last: dated.length });
   const keptAll = (except: string) => decisions.filter((d) => d.id !== except);
   if (found.status === 'complete') {
+    const child = openParents.get(target.id);
+    if (child) {
+      throw new ConflictError(`backup set ${target.id} is the parent of backup ${child}, unfinished in this coordinator's journal, nothing deleted: run 'tandem recover', which completes or removes ${child}, then delete it`);
+    }
     if (decisions[0]?.id === target.id) {
       throw new ConflictError(`backup set ${target.id} is the newest complete set, nothing deleted: it is the one a restore would use and the parent of the next backup${decisions.length > 1 ? '' : ', and the only backup'}; take a new backup first, then delete it`);
     }
