@@ -172,6 +172,21 @@ test('the fleet file\'s retention block applies when no flag is given; flags rep
   assert.equal(JSON.parse(flags.stdout).kept.map((k: { id: string }) => k.id), ['set-4', 'set-3']);
 });
 
+test('a set an unfinished backup builds on is kept with what it references, and delete of it refused, until recover ends that backup', async () => {
+  const f = await fleetWithSets();
+  // A coordinator killed while shipping a set built on set-3 (which references a file of set-1).
+  new Journal(f.coordinatorDir).begin('tandem-20991231t000000z-0a0b0d', Date.now(), backupOptionsSchema.parse({}), 'set-3');
+  const del = await runCli(['delete', 'set-3', '--config', f.fleetFile]);
+  assert.is(del.code, 1, del.stderr);
+  assert.match(del.stderr, /set-3 is the parent of backup tandem-20991231t000000z-0a0b0d, unfinished in this coordinator's journal, nothing deleted: run 'tandem recover'/);
+  const r = await runCli(['prune', '--config', f.fleetFile, '--keep-last', '1', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.kept.map((k: { id: string; reasons: string[] }) => `${k.id}:${k.reasons.join('+')}`), ['set-4:newest+last', 'set-3:parent-of-unfinished']);
+  for (const id of ['set-3', 'set-4']) await verifies(f, id);
+  assert.equal(tree(join(f.destDir, 'set-1')), ['n1/rehearsal/part.txt', 'pruned.json', 'pruned.sig'], 'set-3 still references it');
+});
+
 test('incomplete sets: an old one goes; a young one, one with an open journal run and one of unknown age stay', async () => {
   const f = await fleetWithSets();
   const plant = (id: string, mtimeMs: number) => {
