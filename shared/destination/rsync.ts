@@ -19,7 +19,7 @@ import { retry } from '../retry';
 import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, contentVersion, digestOfVersion, readVersionedByContent, type Versioned } from './conditional';
 import type { RsyncDestinationConfig } from './config';
 import { isHiddenRelPath, joinRoot, relPathProblem, safeRelPath, safeRelPrefix } from './paths';
-import { EXIT_PUT_FAILED, getStream, putStream, shQuote } from './ssh-stream';
+import { EXIT_LINK, EXIT_PUT_FAILED, getStream, linkGuard, linkRefusal, putStream, shQuote } from './ssh-stream';
 import { checkCap, readCapped } from './read';
 import { retryStreamedPut } from './streamed';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
@@ -89,6 +89,11 @@ export class RsyncDestination implements Destination {
     return `${this.config.user}@${h}:${absPath}`;
   }
 
+  /** linkGuard() of a destination-relative path: no link on it below the root. */
+  private guard(rel: string): string[] {
+    return linkGuard(this.config.path, rel);
+  }
+
   /** Runs a command on the remote host; `words` are quoted one by one for the remote shell. */
   async ssh(words: string[], signal?: AbortSignal): Promise<string> {
     const argv = [...this.sshArgv(), words.join(' ')];
@@ -104,9 +109,9 @@ export class RsyncDestination implements Destination {
     return joinRoot(this.config.path, safeRelPath(relPath));
   }
 
-  private async mkdirRemote(dir: string, signal?: AbortSignal): Promise<void> {
+  private async mkdirRemote(dir: string, relDir: string, signal?: AbortSignal): Promise<void> {
     if (this.madeDirs.has(dir)) return;
-    await this.ssh(['mkdir', '-p', '--', shQuote(dir)], signal);
+    await this.ssh([...this.guard(relDir), 'mkdir', '-p', '--', shQuote(dir)], signal);
     this.madeDirs.add(dir);
   }
 
@@ -120,8 +125,10 @@ export class RsyncDestination implements Destination {
   }
 
   /** Copies a local file to an absolute remote path (rsync: temp name, then rename). */
-  private async upload(localFile: string, remotePath: string, signal?: AbortSignal): Promise<void> {
-    await this.mkdirRemote(posix.dirname(remotePath), signal);
+  private async upload(localFile: string, remotePath: string, relPath: string, signal?: AbortSignal): Promise<void> {
+    await this.mkdirRemote(posix.dirname(remotePath), posix.dirname(relPath), signal);
+    // rsync writes its temporary beside the final name, then renames it: a link at that name is refused first.
+    await this.ssh(this.guard(relPath).concat(['true']), signal);
     const argv = [...rsyncOptions(this.config), '--', resolvePath(localFile), this.remoteSpec(remotePath)];
     await this.retry(() => this.run(argv, { signal }), signal);
   }
@@ -134,17 +141,17 @@ export class RsyncDestination implements Destination {
       if (st.isSymbolicLink()) throw new ValidationError(`${source} is a symbolic link: give the file itself`, { path: source });
       if (opts.size !== undefined && st.size !== opts.size)
         throw new ValidationError(`upload of ${relPath} has ${st.size} bytes, expected ${opts.size}`, { path: relPath });
-      await this.upload(source, remotePath, opts.signal);
+      await this.upload(source, remotePath, safeRelPath(relPath), opts.signal);
       return { size: st.size };
     }
-    return this.putStreamAt(remotePath, relPath, source, opts);
+    return this.putStreamAt(remotePath, relPath, source, opts, safeRelPath(relPath));
   }
 
   /** Streams `source` to the absolute remote path; `what` names it in messages. */
-  private async putStreamAt(remotePath: string, what: string, source: Readable, opts: PutOptions = {}): Promise<PutResult> {
+  private async putStreamAt(remotePath: string, what: string, source: Readable, opts: PutOptions, guardRel: string): Promise<PutResult> {
     try {
       return await putStream({
-        sshArgv: this.sshArgv(), spawn: this.spawn, finalPath: remotePath, relPath: what, source, size: opts.size, signal: opts.signal,
+        sshArgv: this.sshArgv(), spawn: this.spawn, finalPath: remotePath, relPath: what, source, size: opts.size, signal: opts.signal, guard: this.guard(guardRel),
         bwlimitKBps: this.config.bwlimitKBps, ioTimeoutSeconds: this.config.ioTimeoutSeconds,
       });
     } catch (err) {
@@ -155,7 +162,7 @@ export class RsyncDestination implements Destination {
   async get(relPath: string): Promise<Readable> {
     const path = this.abs(relPath);
     try {
-      return await getStream({ sshArgv: this.sshArgv(), spawn: this.spawn, path, relPath, where: this.describe(), attempts: this.attempts, retryDelayMs: this.retryDelayMs });
+      return await getStream({ sshArgv: this.sshArgv(), spawn: this.spawn, path, relPath, where: this.describe(), attempts: this.attempts, retryDelayMs: this.retryDelayMs, guard: this.guard(safeRelPath(relPath)) });
     } catch (err) {
       throw explain(err, this);
     }
@@ -170,7 +177,7 @@ export class RsyncDestination implements Destination {
 
   async stat(relPath: string): Promise<{ size: number } | null> {
     const p = shQuote(this.abs(relPath));
-    const out = (await this.ssh(['if', 'test', '-f', p, ';', 'then', 'stat', '-c', '%s', '--', p, ';', 'else', 'echo', 'absent', ';', 'fi'])).trim();
+    const out = (await this.ssh([...this.guard(safeRelPath(relPath)), 'if', 'test', '-f', p, ';', 'then', 'stat', '-c', '%s', '--', p, ';', 'else', 'echo', 'absent', ';', 'fi'])).trim();
     if (out === 'absent') return null;
     if (!/^\d+$/.test(out)) throw new ValidationError(`unexpected output of remote stat for ${relPath}: ${JSON.stringify(out.slice(0, 200))}`);
     return { size: Number(out) };
@@ -179,7 +186,7 @@ export class RsyncDestination implements Destination {
   async list(prefix: string): Promise<DestinationEntry[]> {
     const rel = safeRelPrefix(prefix);
     const dir = shQuote(joinRoot(this.config.path, rel));
-    const out = await this.ssh(['if', 'test', '-d', dir, ';', 'then', 'find', dir, '-type', 'f', '-printf', shQuote('%P\\t%s\\n'), ';', 'fi']);
+    const out = await this.ssh([...this.guard(rel), 'if', 'test', '-d', dir, ';', 'then', 'find', dir, '-type', 'f', '-printf', shQuote('%P\\t%s\\n'), ';', 'fi']);
     const entries: DestinationEntry[] = [];
     for (const line of out.split('\n')) {
       const m = /^([^\t]+)\t(\d+)$/.exec(line);
@@ -193,15 +200,17 @@ export class RsyncDestination implements Destination {
   }
 
   async folders(prefix: string): Promise<string[]> {
-    const dir = shQuote(joinRoot(this.config.path, safeRelPrefix(prefix)));
-    const out = await this.ssh(['if', 'test', '-d', dir, ';', 'then', 'find', dir, '-mindepth', '1', '-maxdepth', '1', '-type', 'd', '-printf', shQuote('%f\\n'), ';', 'fi']);
+    const rel = safeRelPrefix(prefix);
+    const dir = shQuote(joinRoot(this.config.path, rel));
+    const out = await this.ssh([...this.guard(rel), 'if', 'test', '-d', dir, ';', 'then', 'find', dir, '-mindepth', '1', '-maxdepth', '1', '-type', 'd', '-printf', shQuote('%f\\n'), ';', 'fi']);
     return out.split('\n').filter((n) => n && !isHiddenRelPath(n) && !relPathProblem(n)).sort();
   }
 
   async newestChange(prefix: string): Promise<number | null> {
-    const dir = shQuote(joinRoot(this.config.path, safeRelPrefix(prefix)));
+    const rel = safeRelPrefix(prefix);
+    const dir = shQuote(joinRoot(this.config.path, rel));
     // Partial transfers (rsync's hidden names) count: a set still being written is young.
-    const out = await this.ssh(['if', 'test', '-d', dir, ';', 'then', 'find', dir, '-type', 'f', '-printf', shQuote('%T@\\n'), ';', 'fi']);
+    const out = await this.ssh([...this.guard(rel), 'if', 'test', '-d', dir, ';', 'then', 'find', dir, '-type', 'f', '-printf', shQuote('%T@\\n'), ';', 'fi']);
     let newest: number | null = null;
     for (const line of out.split('\n')) {
       if (!/^\d+(\.\d+)?$/.test(line)) continue;
@@ -214,7 +223,8 @@ export class RsyncDestination implements Destination {
   async remove(prefix: string): Promise<void> {
     const rel = safeRelPrefix(prefix);
     if (rel === '') throw new ValidationError('refusing to remove the whole destination root', { path: prefix });
-    await this.ssh(['rm', '-rf', '--', shQuote(joinRoot(this.config.path, rel))]);
+    // rm removes a link given as its operand, not what it points to: only the folders above it are checked.
+    await this.ssh([...this.guard(posix.dirname(rel) === '.' ? '' : posix.dirname(rel)), 'rm', '-rf', '--', shQuote(joinRoot(this.config.path, rel))]);
     for (const d of this.madeDirs) if (d === joinRoot(this.config.path, rel) || d.startsWith(`${joinRoot(this.config.path, rel)}/`)) this.madeDirs.delete(d);
   }
 
@@ -231,7 +241,7 @@ export class RsyncDestination implements Destination {
   private async stage(rel: string, data: Buffer | string): Promise<string> {
     const final = this.abs(rel);
     const staged = `${posix.dirname(final)}/.${posix.basename(final)}.${randomBytes(6).toString('hex')}.new`;
-    await retryStreamedPut(() => this.putStreamAt(staged, rel, Readable.from([Buffer.from(data)])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
+    await retryStreamedPut(() => this.putStreamAt(staged, rel, Readable.from([Buffer.from(data)]), {}, safeRelPath(rel)), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
     return staged;
   }
 
@@ -240,6 +250,7 @@ export class RsyncDestination implements Destination {
     const f = shQuote(this.abs(relPath));
     const t = shQuote(await this.stage(relPath, data));
     const out = await this.ssh([
+      ...this.guard(safeRelPath(relPath)),
       'if', 'ln', '-T', '--', t, f, ';', 'then', 'r=created', ';', 'elif', 'test', '-e', f, '-o', '-L', f, ';', 'then', 'r=exists', ';', 'else', 'r=failed', ';', 'fi', ';',
       'rm', '-f', '--', t, ';', 'echo', '"$r"',
     ]);
@@ -263,6 +274,7 @@ export class RsyncDestination implements Destination {
     const g = shQuote(`${posix.dirname(final)}/.${posix.basename(final)}.replacing`);
     const n = shQuote(await this.stage(relPath, data));
     const out = await this.ssh([
+      ...this.guard(safeRelPath(relPath)),
       'if', 'ln', '-T', '--', f, g, ';', 'then',
       'if', 'test', '-f', g, '-a', '!', '-L', g, '-a', `"$(sha256sum -- ${g} | cut -c1-64)"`, '=', shQuote(digest), ';', 'then',
       'if', 'mv', '-T', '--', n, f, ';', 'then', 'r=replaced', ';', 'else', 'r=failed', ';', 'fi', ';',
@@ -292,7 +304,7 @@ export class RsyncDestination implements Destination {
     const probe = joinRoot(root, `.tandem-probe-${randomBytes(6).toString('hex')}`);
     try {
       // The probe goes as archives do, streamed with cat, sync and mv: those are what must work.
-      await retryStreamedPut(() => this.putStreamAt(probe, 'the write probe', Readable.from([Buffer.from('tandem write probe\n')])), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
+      await retryStreamedPut(() => this.putStreamAt(probe, 'the write probe', Readable.from([Buffer.from('tandem write probe\n')]), {}, ''), { attempts: this.attempts, baseDelayMs: this.retryDelayMs });
     } catch (err) {
       throw new PreconditionError(`cannot write a file to ${this.describe()}: ${errorMessage(err)} (the backup host needs GNU coreutils: cat, tail, truncate, sync, mv)`, {}, { cause: err });
     } finally {
@@ -314,6 +326,7 @@ function isMissingFile(err: unknown): boolean {
 /** Turns a ssh failure into an error that says what to fix; other errors pass through. */
 function explain(err: unknown, d: RsyncDestination): unknown {
   if (!(err instanceof CommandError)) return err;
+  if (err.exitCode === EXIT_LINK) return linkRefusal(err, d.describe());
   const s = err.stderrTail;
   if (err.exitCode === EXIT_PUT_FAILED) {
     const why = s.trim().split('\n').slice(-2).join(' | ') || 'no reason given';

@@ -32,6 +32,31 @@ export const EXIT_PUT_FAILED = 86;
 export const EXIT_PUT_CUT_SHORT = 87;
 /** Remote exit code: the file to download does not exist. */
 export const EXIT_GET_ABSENT = 44;
+/** Exit status of a remote command that found a symbolic link on its path below the root. */
+export const EXIT_LINK = 76;
+const LINK_SAID = 'tandem-link: ';
+
+/**
+ * Shell words, to run before a remote command on `rel`, that stop it (exit EXIT_LINK, naming the
+ * path on stderr) when the root's child on that path, or any folder or file below it down to
+ * `rel` itself, is a symbolic link: someone else who can write the backup host must not get a
+ * mkdir, cat, tail, rm or ln of the agents' to work through one. The root itself may be a link
+ * (the operator's). A check, then the command: a link swapped in between is the limit of a shell
+ * on the far side (the local destination works on opened folders instead).
+ */
+export function linkGuard(root: string, rel: string): string[] {
+  const parts = rel.split('/').filter(Boolean);
+  if (!parts.length) return [];
+  const paths = parts.map((_, i) => `${root.replace(/\/+$/, '')}/${parts.slice(0, i + 1).join('/')}`);
+  return ['for', 'p', 'in', ...paths.map(shQuote), ';', 'do', 'if', 'test', '-L', '"$p"', ';', 'then', 'echo', `"${LINK_SAID}$p"`, '>&2', ';', 'exit', String(EXIT_LINK), ';', 'fi', ';', 'done', ';'];
+}
+
+/** The refusal of a remote command that met a link (EXIT_LINK); other errors are returned as they are. */
+export function linkRefusal(err: unknown, where: string): unknown {
+  if (!(err instanceof CommandError) || err.exitCode !== EXIT_LINK) return err;
+  const at = err.stderrTail.split('\n').find((l) => l.startsWith(LINK_SAID))?.slice(LINK_SAID.length) ?? 'a path';
+  return new ValidationError(`${where}: ${JSON.stringify(at)} is a symbolic link on the backup host: refused, nothing was read, written or removed through it; remove the link and find out who made it`, { path: at }, { cause: err });
+}
 
 /** Quotes one word for a POSIX shell (the remote side of ssh). */
 export function shQuote(s: string): string {
@@ -44,12 +69,13 @@ export function remoteTempName(finalPath: string): string {
 }
 
 /** The remote shell command of one upload: mkdir, cat into `tmp`, check and cut the marker, sync, rename, print the size. */
-export function putScript(finalPath: string, tmp: string, marker: string): string {
+export function putScript(finalPath: string, tmp: string, marker: string, guard: readonly string[] = []): string {
   if (!/^[0-9a-f]{64}$/.test(marker)) throw new ValidationError('the end marker must be 64 hex characters');
   const [d, t, f] = [posix.dirname(finalPath), tmp, finalPath].map(shQuote);
   return [
     // A client that went away must not stop the clean-up: a write to its closed stderr would kill the shell.
     'trap', "''", 'HUP', 'PIPE;', 'umask 027;', 'set -C;',
+    ...guard,
     'if', 'mkdir', '-p', '--', d, '&&', 'cat', '>', t, ';', 'then', ':', ';', 'else', 'rm', '-f', '--', t, ';', 'exit', String(EXIT_PUT_FAILED), ';', 'fi', ';',
     // Compared in hex: the shell drops NUL bytes from a command's output, and archives hold many.
     'if', 'test', `"$(tail -c ${END_MARKER_BYTES} -- ${t} | od -An -tx1 | tr -d ' \\n')"`, '=', shQuote(Buffer.from(marker).toString('hex')), ';', 'then', ':', ';',
@@ -60,9 +86,9 @@ export function putScript(finalPath: string, tmp: string, marker: string): strin
 }
 
 /** The remote shell command of one download from byte `offset` (0-based). */
-export function getScript(path: string, offset: number): string {
+export function getScript(path: string, offset: number, guard: readonly string[] = []): string {
   const p = shQuote(path);
-  return ['if', 'test', '-f', p, ';', 'then', 'exec', 'tail', '-c', `+${offset + 1}`, '--', p, ';', 'else', 'exit', String(EXIT_GET_ABSENT), ';', 'fi'].join(' ');
+  return [...guard, 'if', 'test', '-f', p, ';', 'then', 'exec', 'tail', '-c', `+${offset + 1}`, '--', p, ';', 'else', 'exit', String(EXIT_GET_ABSENT), ';', 'fi'].join(' ');
 }
 
 /** Passes the stream on, counting bytes and the instant of the last one; on a clean end, checks the size and appends the marker. */
@@ -113,6 +139,8 @@ export interface StreamPut {
   bwlimitKBps?: number;
   /** Seconds without a byte sent before the upload is given up as stalled (rsync's --timeout). */
   ioTimeoutSeconds: number;
+  /** linkGuard() of the path. */
+  guard?: readonly string[];
 }
 
 /**
@@ -123,7 +151,7 @@ export interface StreamPut {
 export async function putStream(p: StreamPut): Promise<{ size: number }> {
   const marker = randomBytes(END_MARKER_BYTES / 2).toString('hex');
   const tmp = remoteTempName(p.finalPath);
-  const proc = p.spawn([...p.sshArgv, putScript(p.finalPath, tmp, marker)], { signal: p.signal });
+  const proc = p.spawn([...p.sshArgv, putScript(p.finalPath, tmp, marker, p.guard)], { signal: p.signal });
   const marked = new MarkedStream(marker, p.size, p.relPath);
   let stalled = false;
   const watchdog = setInterval(() => {
@@ -159,6 +187,7 @@ function classifyPutFailure(exitErr: unknown, sendErr: unknown, relPath: string,
   if (!(exitErr instanceof CommandError)) return exitErr;
   if (exitErr.exitCode === EXIT_PUT_CUT_SHORT && sendErr) return sendErr; // the source failed: its own error says why
   if (exitErr.exitCode === EXIT_PUT_FAILED) return exitErr; // the backup host refused (disk full, permissions): stderr says which
+  if (exitErr.exitCode === EXIT_LINK) return linkRefusal(exitErr, relPath);
   if (sendErr instanceof ValidationError) return sendErr;
   const why = stalledAfter !== null ? `no byte went out for ${stalledAfter} s` : exitErr.exitCode === EXIT_PUT_CUT_SHORT ? 'the stream arrived cut short' : exitErr.message;
   // ssh's own failures that another attempt cannot fix stay CommandErrors, explained by the caller.
@@ -181,6 +210,8 @@ export interface StreamGet {
   attempts: number;
   /** Wait before reconnecting, ms. */
   retryDelayMs: number;
+  /** linkGuard() of the path. */
+  guard?: readonly string[];
 }
 
 /**
@@ -199,7 +230,7 @@ export async function getStream(p: StreamGet): Promise<Readable> {
   };
   // Wait for the first byte or the end, so a missing file is an error here and not on the stream.
   for (;;) {
-    proc = p.spawn([...p.sshArgv, getScript(p.path, 0)]);
+    proc = p.spawn([...p.sshArgv, getScript(p.path, 0, p.guard)]);
     const exitErr = await firstChunkOrExit(proc);
     if (!exitErr) break;
     await again(exitErr);
@@ -216,7 +247,7 @@ export async function getStream(p: StreamGet): Promise<Readable> {
       } catch (err) {
         proc.kill();
         await again(err);
-        proc = p.spawn([...p.sshArgv, getScript(p.path, offset)]);
+        proc = p.spawn([...p.sshArgv, getScript(p.path, offset, p.guard)]);
       }
     }
   }
@@ -244,5 +275,5 @@ function firstChunkOrExit(proc: RunningProcess): Promise<unknown> {
 /** A download's failure: NotFoundError for a missing file, the ssh error otherwise. */
 function getError(err: unknown, relPath: string, where: string): unknown {
   if (err instanceof CommandError && err.exitCode === EXIT_GET_ABSENT) return new NotFoundError(`${relPath} does not exist in ${where}`, { path: relPath });
-  return err;
+  return linkRefusal(err, `${where}: ${relPath}`);
 }

@@ -1,7 +1,7 @@
 /** Integration tests of RsyncDestination against the sandbox's real sshd. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
@@ -189,6 +189,48 @@ s('a download cut midway resumes where it stopped', async () => {
   assert.is(cuts, 2, 'one resumed connection');
   await d.get('it-get/n1/absent.tbz').then(() => assert.unreachable(), (e) => assert.instance(e, NotFoundError));
   await dest.remove('it-get');
+});
+
+s('a link planted on the backup host is refused by every operation that would go through it, naming it; nothing outside is read, written or removed', async () => {
+  const { dest, config } = sshd();
+  const outside = join(work, 'outside');
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(join(outside, 'secret'), 'root-only bytes');
+  const set = `links-${Date.now()}`;
+  mkdirSync(join(config.path, set), { recursive: true });
+  // What a peer that can write the backup host does: its node folder made a link to a folder of the host.
+  symlinkSync(outside, join(config.path, set, 'node2'));
+  const local = join(work, 'part.json');
+  writeFileSync(local, '{}');
+  const refusal = new RegExp(`"${config.path}/${set}/node2" is a symbolic link on the backup host: refused`);
+  const ops: [string, () => Promise<unknown>][] = [
+    ['put (stream)', () => dest.put(`${set}/node2/cassandra/t.tbz`, Readable.from([Buffer.from('planted')]))],
+    ['put (file, rsync)', () => dest.put(`${set}/node2/part.json`, local)],
+    ['get', () => dest.get(`${set}/node2/secret`)],
+    ['readSmall', () => dest.readSmall(`${set}/node2/secret`, 1024)],
+    ['stat', () => dest.stat(`${set}/node2/secret`)],
+    ['list', () => dest.list(`${set}/node2`)],
+    ['folders', () => dest.folders(`${set}/node2`)],
+    ['remove', () => dest.remove(`${set}/node2/secret`)],
+    ['writeAtomic', () => dest.writeAtomic(`${set}/node2/manifest.json`, '{}')],
+    ['createExclusive', () => dest.createExclusive(`${set}/node2/lock.json`, '{}')],
+  ];
+  for (const [what, op] of ops) {
+    await op().then(
+      () => assert.unreachable(`${what} went through the link`),
+      (e: Error) => {
+        assert.instance(e, ValidationError, `${what}: ${e.message}`);
+        assert.match(e.message, refusal, what);
+        assert.not.match(e.message, /root-only/, what);
+      },
+    );
+  }
+  assert.equal(readdirSync(outside), ['secret']);
+  assert.is(readFileSync(join(outside, 'secret'), 'utf8'), 'root-only bytes');
+  // Removing the set removes the link itself: rm takes a link given to it as a name, never what it points to.
+  await dest.remove(set);
+  assert.not.ok(existsSync(join(config.path, set)));
+  assert.ok(existsSync(join(outside, 'secret')));
 });
 
 s('names with spaces, quotes or shell syntax are refused before any ssh', async () => {

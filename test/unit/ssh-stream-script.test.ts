@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { CommandError } from '../../shared/errors';
 import { runCommand } from '../../shared/exec';
-import { EXIT_GET_ABSENT, EXIT_PUT_CUT_SHORT, EXIT_PUT_FAILED, getScript, putScript, remoteTempName, shQuote } from '../../shared/destination/ssh-stream';
+import { EXIT_GET_ABSENT, EXIT_LINK, EXIT_PUT_CUT_SHORT, EXIT_PUT_FAILED, getScript, linkGuard, linkRefusal, putScript, remoteTempName, shQuote } from '../../shared/destination/ssh-stream';
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { ValidationError } from '../../shared/errors';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 // A folder whose name holds a space, a single quote and shell syntax: quoting must keep it one word.
@@ -75,6 +77,34 @@ s('a download reads from any byte, and a missing file exits with its own code', 
   assert.is(tail.stdout.trim(), '10');
   const e = await sh(getScript(join(root, 'absent'), 0)).then(() => null, (x: unknown) => x);
   assert.ok(e instanceof CommandError && e.exitCode === EXIT_GET_ABSENT, String(e));
+});
+
+s('a link at any level below the root stops an upload and a download before they touch it, naming the link', async () => {
+  const outside = join(root, 'outside');
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(join(outside, 'secret'), 'root-only bytes');
+  const dest = join(root, 'dest');
+  mkdirSync(join(dest, 'set-1'), { recursive: true });
+  // A node folder that is a link to a folder outside the destination.
+  symlinkSync(outside, join(dest, 'set-1', 'node2'));
+  const rel = 'set-1/node2/cassandra/t.tbz';
+  const final = join(dest, rel);
+  const put = await sh(putScript(final, remoteTempName(final), marker, linkGuard(dest, rel)), Buffer.concat([Buffer.from('planted'), Buffer.from(marker)])).then(() => null, (e: unknown) => e);
+  assert.instance(put, CommandError);
+  assert.is((put as CommandError).exitCode, EXIT_LINK);
+  assert.equal(readdirSync(outside), ['secret'], 'nothing made through the link');
+  const refused = linkRefusal(put, 'rsync://u@h:22/dest');
+  assert.instance(refused, ValidationError);
+  assert.match((refused as Error).message, new RegExp(`"${join(dest, 'set-1', 'node2').replace(/[$()`'.]/g, '\\$&')}" is a symbolic link on the backup host: refused`));
+  // A file that is a link: a download reads nothing through it.
+  symlinkSync(join(outside, 'secret'), join(dest, 'set-1', 'manifest.json'));
+  const get = await sh(getScript(join(dest, 'set-1', 'manifest.json'), 0, linkGuard(dest, 'set-1/manifest.json'))).then(() => null, (e: unknown) => e);
+  assert.is((get as CommandError).exitCode, EXIT_LINK);
+  assert.not.match((get as CommandError).stderrTail + String((get as CommandError).message), /root-only bytes/);
+  // Without a link on the path the guard lets the command run; the root itself may be a link.
+  symlinkSync(dest, join(root, 'dest-link'));
+  const ok = await sh(getScript(join(root, 'dest-link', 'set-1', 'x'), 0, linkGuard(join(root, 'dest-link'), 'set-1/x'))).then(() => null, (e: unknown) => e);
+  assert.is((ok as CommandError).exitCode, EXIT_GET_ABSENT, 'absent, not refused');
 });
 
 s.run();
