@@ -11,7 +11,7 @@
  */
 import { openDestination } from '../../shared/destination';
 import { NotFoundError, PreconditionError } from '../../shared/errors';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath } from '../../shared/destination/layout';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { abortEverywhere } from './abort';

@@ -5,7 +5,7 @@
 import { openDestination } from '../../shared/destination';
 import { errorMessage, nodeError } from '../../shared/errors';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath, setPrefix } from '../../shared/destination/layout';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 
@@ -44,7 +44,7 @@ export function describeAbort(id: string, r: AbortResult): string {
 async function removeUnfinishedSet(fleet: FleetConfig, id: string): Promise<string> {
   const dest = openDestination(fleet.destination);
   try {
-    const files = await dest.list(`${id}/`);
+    const files = await dest.list(setPrefix(id));
     if (files.some((f) => f.path === manifestPath(id))) return `${id} has a manifest at ${dest.describe()}: kept`;
     await dest.remove(id);
     return '';

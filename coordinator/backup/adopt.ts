@@ -9,17 +9,18 @@
  * Adopting vouches for what the set's manifest says: adopt only sets this fleet wrote.
  */
 import { openDestination } from '../../shared/destination';
+import { MANIFEST_FILE, manifestPath, manifestSignaturePath, PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, setPrefix } from '../../shared/destination/layout';
 import { ConflictError, NotFoundError, TandemError } from '../../shared/errors';
-import { manifestDigest, manifestPath } from '../../shared/manifest';
+import { manifestDigest } from '../../shared/manifest';
 import { checkBackupId, esSnapshotFor } from '../../shared/names';
 import { parseJson } from '../../shared/parts/io';
 import { MANIFEST_MAX_BYTES, MARKER_MAX_BYTES, readCapped, signatureFor } from '../../shared/signing';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
-import { markerSchema, PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, readMarker } from '../retention/marker';
+import { markerSchema, readMarker } from '../retention/marker';
 import { signingOf } from '../signing';
 import { scanSet } from './catalog';
-import { judgeManifest, manifestSignaturePath, untrustedAdvice } from './set-trust';
+import { judgeManifest, untrustedAdvice } from './set-trust';
 import { verifyBackupSet } from './verify';
 
 /** What adopt did. */
@@ -51,7 +52,7 @@ export async function adoptSet(fleet: FleetConfig, id: string, agents: readonly 
   if (s.status === 'unreadable') throw new AdoptRefusedError(`backup set ${id} is not adopted: it cannot be read (${s.problem})`, { backupId: id });
   if (s.status === 'incomplete') {
     if (s.ignoredMarker) return adoptMarker(fleet, id, say).then(() => done('pruned.json', 'adopted'));
-    const any = (await dest.list(`${id}/`)).length > 0;
+    const any = (await dest.list(setPrefix(id))).length > 0;
     throw new NotFoundError(any ? `backup set ${id} is incomplete (no manifest): it was never finished, there is nothing to adopt` : `no backup set ${id} at ${dest.describe()}; 'tandem list' shows the sets there`);
   }
   if (s.reason !== 'unsigned') throw new AdoptRefusedError(`${untrustedAdvice(id, s.reason!, s.problem ?? '')}; adopt signs only unsigned sets`, { backupId: id });
@@ -74,7 +75,7 @@ export async function adoptSet(fleet: FleetConfig, id: string, agents: readonly 
   // The bytes signed are the bytes verified: a manifest changed during the check is not signed.
   const again = await readCapped(dest, manifestPath(id), MANIFEST_MAX_BYTES);
   if (!again || manifestDigest(again) !== judged.sha256) throw new ConflictError(`${manifestPath(id)} changed while ${id} was verified: nothing signed; look at who writes the destination`, { backupId: id });
-  await dest.writeAtomic(manifestSignaturePath(id), signatureFor(signing.key, 'manifest.json', body));
+  await dest.writeAtomic(manifestSignaturePath(id), signatureFor(signing.key, MANIFEST_FILE, body));
   return done('manifest.json', 'adopted', report.files, report.bytes);
 }
 

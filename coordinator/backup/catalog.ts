@@ -5,11 +5,12 @@
  * file (only incomplete, untrusted and pruned folders, whose size is shown, are).
  */
 import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
+import { PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, setPrefix } from '../../shared/destination/layout';
 import { errorMessage, NotFoundError, TandemError } from '../../shared/errors';
 import type { Manifest } from '../../shared/manifest';
 import { BACKUP_ID, checkBackupId } from '../../shared/names';
 import { runPool } from '../../shared/pool';
-import { PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, readMarker } from '../retention/marker';
+import { readMarker } from '../retention/marker';
 import { manifestVerdict, untrustedAdvice, type SetTrust, type UntrustedReason } from './set-trust';
 
 /**
@@ -105,7 +106,7 @@ export async function listBackupSets(config: DestinationConfig, trust: SetTrust)
     const notes = { ...(s.reason ? { reason: s.reason } : {}), ...(s.problem ? { problem: s.problem } : {}), ...(s.ignoredMarker ? { ignoredMarker: s.ignoredMarker } : {}) };
     if (m) return { id: s.id, status: 'complete', files: m.files.length + m.listed.files, bytes: m.bytes, completedAt: m.completedAt, snapshotSpreadMs: m.snapshotSpreadMs, ...notes };
     const own = new Set([prunedMarkerPath(s.id), prunedSignaturePath(s.id)]);
-    const held = (await dest.list(`${s.id}/`)).filter((e) => !own.has(e.path));
+    const held = (await dest.list(setPrefix(s.id))).filter((e) => !own.has(e.path));
     return { id: s.id, status: s.status, files: held.length, bytes: held.reduce((n, e) => n + e.size, 0), ...notes };
   });
 }
@@ -138,11 +139,11 @@ export async function readManifestAndDigest(dest: Destination, id: string, trust
   const s = await scanSet(dest, id, trust);
   if (s.status === 'complete' && s.manifest) return { manifest: s.manifest, sha256: s.sha256! };
   if (s.status === 'pruned') {
-    throw new NotFoundError(`backup set ${id} was pruned (${id}/${PRUNED_MARKER}): its folder only holds files that later sets reference, and it is not a backup; 'tandem list' shows the sets there`);
+    throw new NotFoundError(`backup set ${id} was pruned (${prunedMarkerPath(id)}): its folder only holds files that later sets reference, and it is not a backup; 'tandem list' shows the sets there`);
   }
   if (s.status === 'untrusted') throw new UntrustedSetError(untrustedAdvice(id, s.reason!, s.problem ?? ''), { backupId: id });
   if (s.status === 'unreadable') throw new TandemError(`backup set ${id} cannot be read: ${s.problem}`, { backupId: id });
-  const any = (await dest.list(`${id}/`)).length > 0;
+  const any = (await dest.list(setPrefix(id))).length > 0;
   throw new NotFoundError(
     any
       ? `backup set ${id} is incomplete (no manifest): it was never finished and is not a backup`

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { openDestination, type DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath, setPrefix } from '../../shared/destination/layout';
 import { RpcError } from '../../shared/rpc/call';
 import type { AgentHandle } from '../fleet';
 
@@ -20,7 +20,7 @@ export async function traces(destination: DestinationConfig, agents: readonly Ag
 async function destinationTrace(config: DestinationConfig, id: string): Promise<string | null> {
   const dest = openDestination(config);
   try {
-    const files = await dest.list(`${id}/`);
+    const files = await dest.list(setPrefix(id));
     if (!files.length) return null;
     const kind = files.some((f) => f.path === manifestPath(id)) ? 'a complete set' : 'an incomplete set (no manifest)';
     return `${dest.describe()} holds ${kind} ${id} (${files.length} files)`;

@@ -11,20 +11,12 @@
  */
 import { z } from 'zod';
 import type { Destination } from '../../shared/destination';
+import { PRUNED_MARKER, PRUNED_SIGNATURE, prunedMarkerPath, prunedSignaturePath } from '../../shared/destination/layout';
 import { ES_REPOSITORY, ES_SNAPSHOT, nameSchema, NODE_NAME } from '../../shared/names';
 import { parseJson } from '../../shared/parts/io';
 import { MARKER_MAX_BYTES, signatureFor, type SigningKey } from '../../shared/signing';
 import { readSigned, type SetTrust, type UntrustedReason } from '../backup/set-trust';
 import type { EsSnapshotRef } from './references';
-
-/** The marker's file name inside the set's folder. */
-export const PRUNED_MARKER = 'pruned.json';
-/** The marker's path at the destination. */
-export const prunedMarkerPath = (id: string) => `${id}/${PRUNED_MARKER}`;
-/** The marker's signature file inside the set's folder. */
-export const PRUNED_SIGNATURE = 'pruned.sig';
-/** The marker signature's path at the destination. */
-export const prunedSignaturePath = (id: string) => `${id}/${PRUNED_SIGNATURE}`;
 
 /** A marker as read back. */
 export const markerSchema = z.strictObject({

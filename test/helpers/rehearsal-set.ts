@@ -9,7 +9,7 @@ import { MANIFEST_FORMAT, manifestSchema, type Manifest } from '../../shared/man
 import { NODE_PART_FORMAT } from '../../shared/parts';
 import { sha256Of } from '../../shared/parts/io';
 import { signatureFor, type SigningKey } from '../../shared/signing';
-import { manifestSignaturePath } from '../../coordinator/backup/set-trust';
+import { manifestSignaturePath } from '../../shared/destination/layout';
 
 /** How to write one set. */
 export interface RehearsalSetOptions {

@@ -14,7 +14,7 @@ import { recoverCommand } from '../../coordinator/cli/recover';
 import { fleetConfigSchema, type FleetConfig } from '../../coordinator/config';
 import type { AgentHandle } from '../../coordinator/fleet';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath } from '../../shared/destination/layout';
 import { backupOptionsSchema } from '../../shared/wire/backup-options';
 import { rejects } from '../helpers/assert';
 import { scratchDir } from '../helpers/scratch';

@@ -5,14 +5,15 @@
  * the latest. Local destinations in temporary folders, the real prune.
  */
 import { cpSync, mkdirSync, readFileSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
+import { manifestSignaturePath, prunedMarkerPath, prunedSignaturePath } from '../../shared/destination/layout';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { latestComplete, listBackupSets, readManifestAndDigest, scanSets } from '../../coordinator/backup/catalog';
 import { chooseParent } from '../../coordinator/backup/parent';
 import { parentSet } from '../../agent/backup/parent';
-import { fieldProblem, isIsoInstant, manifestSignaturePath, type SetTrust } from '../../coordinator/backup/set-trust';
-import { prunedMarkerPath, prunedSignaturePath, writeMarker } from '../../coordinator/retention/marker';
+import { fieldProblem, isIsoInstant, type SetTrust } from '../../coordinator/backup/set-trust';
+import { writeMarker } from '../../coordinator/retention/marker';
 import { markedEsSnapshots, prune, type PruneOptions } from '../../coordinator/retention/prune';
 import { openDestination, type DestinationConfig } from '../../shared/destination';
 import { parseManifest } from '../../shared/manifest';
