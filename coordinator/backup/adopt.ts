@@ -17,11 +17,11 @@ import { parseJson } from '../../shared/parts/io';
 import { MANIFEST_MAX_BYTES, MARKER_MAX_BYTES, readCapped, signatureFor } from '../../shared/signing';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
-import { markerSchema, readMarker } from '../retention/marker';
+import { markerSchema, readMarker } from '../sets/marker';
 import { signingOf } from '../signing';
-import { scanSet } from './catalog';
-import { judgeManifest, untrustedAdvice } from './set-trust';
-import { verifyBackupSet } from './verify';
+import { scanSet } from '../sets/catalog';
+import { judgeManifest, untrustedAdvice } from '../sets/trust';
+import { verifyBackupSet } from '../sets/verify';
 
 /** What adopt did. */
 export interface AdoptResult {

@@ -8,8 +8,8 @@
  * take from it (contents.json, the files listing, archives) is checked against that manifest.
  */
 import { openDestination, type DestinationConfig } from '../../shared/destination';
-import { newestFirst, scanSets } from './catalog';
-import type { SetTrust } from './set-trust';
+import { newestFirst, scanSets } from '../sets/catalog';
+import type { SetTrust } from '../sets/trust';
 
 /** The parent as Prepare carries it. */
 export interface ChosenParent {

@@ -20,7 +20,7 @@ import type { AgentHandle } from '../fleet';
 import { abortEverywhere, describeAbort } from './abort';
 import type { Journal, JournalEntry } from './journal';
 import { writeManifest } from './manifest-writer';
-import { manifestVerdict } from './set-trust';
+import { manifestVerdict } from '../sets/trust';
 import { describeWithOffset } from './two-phase';
 
 /** What recovery did with one run. */

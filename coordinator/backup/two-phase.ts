@@ -14,7 +14,7 @@ import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { abortEverywhere, describeAbort } from './abort';
 import { commitRound } from './commit-round';
-import { faultPoint } from './fault-point';
+import { faultPoint } from '../fault-point';
 import type { Journal, JournalStep } from './journal';
 import { writeManifest } from './manifest-writer';
 import { chooseParent } from './parent';

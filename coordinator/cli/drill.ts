@@ -1,11 +1,12 @@
 /** `tandem drill <id>`: restore into a scratch target, verify, tear down, report the restore time. */
 import { parseArgs } from 'node:util';
+import { readManifestAndDigest } from '../sets/read-manifest';
 import { openDestination } from '../../shared/destination';
 import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
 import { restoreOptionsSchema } from '../../shared/wire/restore';
 import { nodesWith } from '../../shared/manifest';
-import { latestComplete, readManifestAndDigest } from '../backup/catalog';
-import { verifyBackupSet } from '../backup/verify';
+import { latestComplete } from '../sets/catalog';
+import { verifyBackupSet } from '../sets/verify';
 import { setTrustOf } from '../signing';
 import { planRestore } from '../restore/plan';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say } from './common';

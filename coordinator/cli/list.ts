@@ -2,7 +2,7 @@
 import { printable } from '../../shared/printable';
 import { parseArgs } from 'node:util';
 import { loadFleetConfig } from '../config';
-import { listBackupSets } from '../backup/catalog';
+import { listBackupSets } from '../sets/catalog';
 import { setTrustOf } from '../signing';
 import { formatBytes } from '../../shared/format';
 import { EXIT } from './common';

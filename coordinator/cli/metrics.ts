@@ -1,6 +1,6 @@
 /** `--metrics-file FILE` of `tandem backup` and `tandem drill`: what each run writes to the textfile. */
 import { errorMessage } from '../../shared/errors';
-import { listBackupSets } from '../backup/catalog';
+import { listBackupSets } from '../sets/catalog';
 import { setTrustOf } from '../signing';
 import type { BackupOutcome } from '../backup/two-phase';
 import type { FleetConfig } from '../config';

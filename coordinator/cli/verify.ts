@@ -1,6 +1,6 @@
 /** `tandem verify <id>`: re-reads every part of a backup set and checks it against the manifest. */
 import { parseArgs } from 'node:util';
-import { verifyBackupSet } from '../backup/verify';
+import { verifyBackupSet } from '../sets/verify';
 import { setTrustOf } from '../signing';
 import { formatBytes } from '../../shared/format';
 import { backupIdArgument, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say } from './common';

@@ -1,7 +1,7 @@
 /**
  * `tandem prune` and `tandem delete`: removes backup sets without ever removing a file a kept set
  * needs. The kept sets are those whose manifests are present at the start and that are not being
- * removed; what they need is read once (references.ts), before anything is deleted.
+ * removed; what they need is read once (sets/needs.ts), before anything is deleted.
  *
  * Each removed set goes in an order that a kill at any instant leaves safe, and that the next
  * prune finishes: (1) `<id>/pruned.json` is written, so the folder is no longer taken for a set
@@ -10,26 +10,26 @@
  * under `<id>/` that no kept set needs is removed, deepest first, and the marker last. A folder
  * whose files are still needed stays, marker included, as the store of those files.
  *
- * Only what is signed counts (set-trust.ts): an untrusted set is neither counted by the policy nor
+ * Only what is signed counts (sets/trust.ts): an untrusted set is neither counted by the policy nor
  * removed by it, and its needs protect nothing; a marker without a trusted signature is ignored.
  * Both are reported for the operator to look at.
  */
 import { type Destination } from '../../shared/destination';
-import { manifestPath, prunedMarkerPath, prunedSignaturePath, setFile, setFolder, setPrefix } from '../../shared/destination/layout';
+import { manifestPath, prunedMarkerPath, prunedSignaturePath, setFile, setFolder, setOfPath, setPrefix } from '../../shared/destination/layout';
 import { ConflictError, ValidationError, errorMessage } from '../../shared/errors';
 import { type Manifest } from '../../shared/manifest';
 import { esSnapshotFor } from '../../shared/names';
 import type { SigningKey } from '../../shared/signing';
 import { runPool } from '../../shared/pool';
-import { scanSets, type ScannedSet } from '../backup/catalog';
-import { faultPoint } from '../backup/fault-point';
-import { manifestVerdict, type SetTrust, type UntrustedReason } from '../backup/set-trust';
+import { scanSets, type ScannedSet } from '../sets/catalog';
+import { faultPoint } from '../fault-point';
+import { manifestVerdict, type SetTrust, type UntrustedReason } from '../sets/trust';
 import type { AgentHandle } from '../fleet';
 import { deleteEsSnapshots } from './es-snapshots';
-import { readMarker, writeMarker } from './marker';
+import { readMarker, writeMarker } from '../sets/marker';
 import { incompleteVerdict, removals } from './plan';
 import { applyPolicy, type Decision, type RetentionPolicy } from './policy';
-import { esSnapshotsOf, needsOf, setOfPath, type EsSnapshotRef } from './references';
+import { esSnapshotsOf, needsOf, type EsSnapshotRef } from '../sets/needs';
 
 /**
  * Sets removed at once. Each removal is a few round trips (marker, manifest) and then folders of

@@ -72,6 +72,9 @@ export const setFolder = (id: string): string => part('backup id', BACKUP_ID, id
 /** `<id>/`: the prefix every file of the set starts with, for list() and for telling a set's files apart. */
 export const setPrefix = (id: string): string => `${setFolder(id)}/`;
 
+/** The backup set a path of a set (`<id>/…`) belongs to: its first segment. */
+export const setOfPath = (path: string): string => path.slice(0, path.indexOf('/'));
+
 /** `<id>/<name>`: a file or folder directly in the set's folder (manifest, marker, set key, their signatures, a node's folder as listed). */
 export const setFile = (id: string, file: string): string => `${setFolder(id)}/${fileName(file)}`;
 

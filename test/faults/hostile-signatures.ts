@@ -6,7 +6,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listBackupSets } from '../../coordinator/backup/catalog';
+import { listBackupSets } from '../../coordinator/sets/catalog';
 import { chooseParent } from '../../coordinator/backup/parent';
 import { prune } from '../../coordinator/retention/prune';
 import { openDestination, type DestinationConfig } from '../../shared/destination';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Destination } from '../../shared/destination';
 import { manifestDigest, type Manifest } from '../../shared/manifest';
 import { generateSigningKeyPair, parseSigningKey, signatureFor, type SigningKey } from '../../shared/signing';
-import type { SetTrust } from '../../coordinator/backup/set-trust';
+import type { SetTrust } from '../../coordinator/sets/trust';
 
 /** The key files of a fleet's `signing:` block. */
 export interface SigningFiles {

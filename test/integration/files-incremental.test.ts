@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parentSet, type ParentRef } from '../../agent/backup/parent';
 import { filesRole } from '../../agent/roles/files/role';
-import { verifyBackupSet } from '../../coordinator/backup/verify';
+import { verifyBackupSet } from '../../coordinator/sets/verify';
 import { LocalDestination } from '../../shared/destination';
 import type { Manifest } from '../../shared/manifest';
 import type { ListedFile } from '../../shared/parts/files';

@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
 import { parentSet } from '../../agent/backup/parent';
 import { filesRole } from '../../agent/roles/files/role';
-import { verifyBackupSet } from '../../coordinator/backup/verify';
+import { verifyBackupSet } from '../../coordinator/sets/verify';
 import { LocalDestination } from '../../shared/destination';
 import type { RestoreOptionsInput } from '../../shared/wire/restore';
 import type { Manifest } from '../../shared/manifest';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { adoptSet } from '../../coordinator/backup/adopt';
-import { listBackupSets } from '../../coordinator/backup/catalog';
+import { listBackupSets } from '../../coordinator/sets/catalog';
 import { fleetConfigSchema, type FleetConfig } from '../../coordinator/config';
 import { manifestSignaturePath, prunedMarkerPath, prunedSignaturePath } from '../../shared/destination/layout';
 import { prune } from '../../coordinator/retention/prune';

@@ -5,15 +5,16 @@
  * the latest. Local destinations in temporary folders, the real prune.
  */
 import { cpSync, mkdirSync, readFileSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
+import { readManifestAndDigest } from '../../coordinator/sets/read-manifest';
 import { manifestSignaturePath, prunedMarkerPath, prunedSignaturePath } from '../../shared/destination/layout';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { latestComplete, listBackupSets, readManifestAndDigest, scanSets } from '../../coordinator/backup/catalog';
+import { latestComplete, listBackupSets, scanSets } from '../../coordinator/sets/catalog';
 import { chooseParent } from '../../coordinator/backup/parent';
 import { parentSet } from '../../agent/backup/parent';
-import { fieldProblem, isIsoInstant, type SetTrust } from '../../coordinator/backup/set-trust';
-import { writeMarker } from '../../coordinator/retention/marker';
+import { fieldProblem, isIsoInstant, type SetTrust } from '../../coordinator/sets/trust';
+import { writeMarker } from '../../coordinator/sets/marker';
 import { markedEsSnapshots, prune, type PruneOptions } from '../../coordinator/retention/prune';
 import { openDestination, type DestinationConfig } from '../../shared/destination';
 import { parseManifest } from '../../shared/manifest';

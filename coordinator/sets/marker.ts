@@ -1,4 +1,7 @@
 /**
+ * Part of coordinator/sets/, the read side of the destination: the pruned-set marker, its one
+ * schema, its reader, and its writer (a prune's, kept beside the schema it writes).
+ *
  * `<id>/pruned.json`: written before a pruned set's manifest is removed. From then on the folder
  * is no longer a backup set but, at most, the store of files that later (kept) sets reference,
  * and it must never be taken for a fresh incomplete backup, be chosen as a parent or be restored.
@@ -15,8 +18,8 @@ import { PRUNED_MARKER, PRUNED_SIGNATURE, prunedMarkerPath, prunedSignaturePath 
 import { ES_REPOSITORY, ES_SNAPSHOT, nameSchema, NODE_NAME } from '../../shared/names';
 import { parseJson } from '../../shared/parts/io';
 import { MARKER_MAX_BYTES, signatureFor, type SigningKey } from '../../shared/signing';
-import { readSigned, type SetTrust, type UntrustedReason } from '../backup/set-trust';
-import type { EsSnapshotRef } from './references';
+import { readSigned, type SetTrust, type UntrustedReason } from './trust';
+import type { EsSnapshotRef } from './needs';
 
 /** A marker as read back. */
 export const markerSchema = z.strictObject({

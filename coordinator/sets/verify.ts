@@ -1,5 +1,6 @@
 /**
- * Verification of a backup set at its destination: every file the manifest lists, the files of
+ * Part of coordinator/sets/, the read side of the destination: verification of a backup set at its
+ * destination: every file the manifest lists, the files of
  * earlier sets it references (where those sets store them: a parent pruned since keeps them),
  * and every attachment its files listings hold (at the set that stores it: this one, or an
  * earlier set for an attachment unchanged since), is re-read and its size and sha256 compared
@@ -17,8 +18,8 @@ import { toWireRestoreOptions, parseRestoreOptions } from '../../shared/wire/res
 import { RestorePhase } from '../../shared/generated/tandem/v2/agent';
 import type { AgentHandle } from '../fleet';
 import { forEachBounded } from '../../shared/pool';
-import { readManifestAndDigest } from './catalog';
-import type { SetTrust } from './set-trust';
+import { readManifestAndDigest } from './read-manifest';
+import type { SetTrust } from './trust';
 
 /** The outcome of `tandem verify`. */
 export interface VerifyReport {

@@ -1,5 +1,6 @@
 /**
- * The one place that decides whether a folder at the destination is a backup set tandem believes.
+ * Part of coordinator/sets/, the read side of the destination: the one place that decides whether
+ * a folder at the destination is a backup set tandem believes.
  * The destination is storage others can write (every agent, whoever holds its credentials), so a
  * manifest counts only when `<id>/manifest.sig` signs its exact bytes with a trusted key, it
  * describes the folder it is in, and its fields hold (real dates, none in the future, at least
