@@ -8,7 +8,7 @@
  *
  * Adopting vouches for what the set's manifest says: adopt only sets this fleet wrote.
  */
-import { openDestination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { MANIFEST_FILE, manifestPath, manifestSignaturePath, PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, setPrefix } from '../../shared/destination/layout';
 import { ConflictError, NotFoundError, TandemError } from '../../shared/errors';
 import { manifestDigest } from '../../shared/manifest';
@@ -39,19 +39,18 @@ export interface AdoptResult {
 /** A set that is not adopted: verification failed, or it is not a set adopt can sign. */
 export class AdoptRefusedError extends TandemError {}
 
-/** Checks set `id` in full and signs it with the fleet's key; AdoptRefusedError naming what failed. */
-export async function adoptSet(fleet: FleetConfig, id: string, agents: readonly AgentHandle[], say: (line: string) => void, onFile?: (path: string) => void): Promise<AdoptResult> {
+/** Checks set `id` at `dest` (the destination the verb opened) in full and signs it with the fleet's key; AdoptRefusedError naming what failed. */
+export async function adoptSet(fleet: FleetConfig, dest: Destination, id: string, agents: readonly AgentHandle[], say: (line: string) => void, onFile?: (path: string) => void): Promise<AdoptResult> {
   checkBackupId(id);
   const signing = signingOf(fleet);
   const trust = { keys: signing.trusted };
-  const dest = openDestination(fleet.destination);
   const s = await scanSet(dest, id, trust);
   const done = (file: AdoptResult['file'], outcome: AdoptResult['outcome'], files = 0, bytes = 0): AdoptResult => ({ id, outcome, file, keyId: signing.key.keyId, files, bytes });
   if (s.status === 'complete') return done('manifest.json', 'signed');
   if (s.status === 'pruned') return done('pruned.json', 'signed');
   if (s.status === 'unreadable') throw new AdoptRefusedError(`backup set ${id} is not adopted: it cannot be read (${s.problem})`, { backupId: id });
   if (s.status === 'incomplete') {
-    if (s.ignoredMarker) return adoptMarker(fleet, id, say).then(() => done('pruned.json', 'adopted'));
+    if (s.ignoredMarker) return adoptMarker(fleet, dest, id, say).then(() => done('pruned.json', 'adopted'));
     const any = (await dest.list(setPrefix(id))).length > 0;
     throw new NotFoundError(any ? `backup set ${id} is incomplete (no manifest): it was never finished, there is nothing to adopt` : `no backup set ${id} at ${dest.describe()}; 'tandem list' shows the sets there`);
   }
@@ -64,7 +63,7 @@ export async function adoptSet(fleet: FleetConfig, id: string, agents: readonly 
   if (judged.kind === 'unreadable') throw new AdoptRefusedError(`backup set ${id} is not adopted: ${judged.problem}`, { backupId: id });
   if (judged.kind === 'untrusted') throw new AdoptRefusedError(`backup set ${id} is not adopted (${judged.reason}): ${judged.detail}`, { backupId: id });
   say(`verifying every file of ${id} (${judged.manifest.files.length + judged.manifest.references.length} files and the attachments its listings name) before signing it`);
-  const report = await verifyBackupSet(fleet.destination, id, { agents, manifest: { manifest: judged.manifest, sha256: judged.sha256 }, onFile });
+  const report = await verifyBackupSet(dest, id, { es: { agents, destination: fleet.destination }, manifest: { manifest: judged.manifest, sha256: judged.sha256 }, onFile });
   if (!report.ok) {
     const shown = report.problems.slice(0, 10);
     throw new AdoptRefusedError(
@@ -80,9 +79,8 @@ export async function adoptSet(fleet: FleetConfig, id: string, agents: readonly 
 }
 
 /** Signs the pruned.json of a folder pruned before sets were signed, once it names its own folder and snapshot only. */
-async function adoptMarker(fleet: FleetConfig, id: string, say: (line: string) => void): Promise<void> {
+async function adoptMarker(fleet: FleetConfig, dest: Destination, id: string, say: (line: string) => void): Promise<void> {
   const signing = signingOf(fleet);
-  const dest = openDestination(fleet.destination);
   const verdict = await readMarker(dest, id, { keys: signing.trusted });
   if (verdict.kind !== 'untrusted' || verdict.reason !== 'unsigned') {
     throw new AdoptRefusedError(`${prunedMarkerPath(id)} is not adopted: ${verdict.kind === 'untrusted' ? `${verdict.reason}: ${verdict.detail}` : 'it changed meanwhile'}; adopt signs only unsigned markers`, { backupId: id });

@@ -7,7 +7,7 @@
  * `<id>/manifest.sig` is written before it, so the manifest stays the last file of a set and a
  * set whose manifest is there is signed.
  */
-import { openDestination, type Destination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { MANIFEST_FILE, manifestPath, manifestSignaturePath, nodePartPath, rolePrefix, type SetRole } from '../../shared/destination/layout';
 import type { BackupStatus, DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { TandemError } from '../../shared/errors';
@@ -29,6 +29,7 @@ import { signingOf } from '../signing';
  */
 export async function writeManifest(
   fleet: FleetConfig,
+  destination: Destination,
   id: string,
   started: number,
   options: BackupOptions,
@@ -38,7 +39,6 @@ export async function writeManifest(
   parent: string | null = null,
   phases?: RunPhaseSpan[],
 ): Promise<Manifest> {
-  const destination = openDestination(fleet.destination);
   const nodes = await Promise.all(agents.map(async (a) => {
     const d = info.get(a.node)!;
     const status = last.get(a.node);

@@ -5,7 +5,7 @@
  * read: a destination of hundreds of sets of thousands of files each is never listed file by
  * file (only incomplete, untrusted and pruned folders, whose size is shown, are).
  */
-import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, setPrefix } from '../../shared/destination/layout';
 import { errorMessage, NotFoundError } from '../../shared/errors';
 import type { Manifest } from '../../shared/manifest';
@@ -100,8 +100,7 @@ async function scanSetOnce(dest: Destination, id: string, trust: SetTrust): Prom
 }
 
 /** Lists every backup set folder at the destination, sorted by id (newest generated id last). */
-export async function listBackupSets(config: DestinationConfig, trust: SetTrust): Promise<CatalogEntry[]> {
-  const dest = openDestination(config);
+export async function listBackupSets(dest: Destination, trust: SetTrust): Promise<CatalogEntry[]> {
   return runPool(await scanSets(dest, trust), SCAN_PARALLELISM, undefined, async (s): Promise<CatalogEntry> => {
     const m = s.manifest;
     const notes = { ...(s.reason ? { reason: s.reason } : {}), ...(s.problem ? { problem: s.problem } : {}), ...(s.ignoredMarker ? { ignoredMarker: s.ignoredMarker } : {}) };
@@ -120,8 +119,8 @@ export function newestFirst(sets: readonly ScannedSet[]): (ScannedSet & { manife
 }
 
 /** The id of the most recently completed trusted backup set; NotFoundError when there is none. */
-export async function latestComplete(config: DestinationConfig, trust: SetTrust): Promise<string> {
-  const latest = newestFirst(await scanSets(openDestination(config), trust))[0];
+export async function latestComplete(dest: Destination, trust: SetTrust): Promise<string> {
+  const latest = newestFirst(await scanSets(dest, trust))[0];
   if (!latest) throw new NotFoundError("there is no complete (signed) backup set at the destination; 'tandem list' shows the sets there and why others are not used");
   return latest.id;
 }
