@@ -11,7 +11,7 @@
  */
 import type { Destination } from '../../shared/destination';
 import { NotFoundError, PreconditionError } from '../../shared/errors';
-import { manifestPath } from '../../shared/destination/layout';
+import { manifestPath, setPrefix } from '../../shared/destination/layout';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { abortEverywhere } from './abort';
@@ -47,7 +47,7 @@ export async function abandonRun(fleet: FleetConfig, dest: Destination, agents: 
   if (a.kept.length) throw new PreconditionError(`backup ${id}: ${a.kept.join(', ')} answered that the set is complete; run 'tandem recover' instead of abandoning it`);
   const unreachedNodes = new Set(a.unreached.map((u) => u.split(':')[0]));
   const undone = agents.map((x) => x.node).filter((n) => !unreachedNodes.has(n));
-  const folder = `${id}/ at ${dest.describe()}`;
+  const folder = `${setPrefix(id)} at ${dest.describe()}`;
   const left = a.unreached.length
     ? `what ${[...unreachedNodes].join(', ')} wrote stays under ${folder}; the set has no manifest, so it is never taken for a backup: remove that folder, or let 'tandem prune' clear it once it is older than its grace time`
     : a.leftover

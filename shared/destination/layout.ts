@@ -21,13 +21,15 @@
  * What a destination reads back is input from the network: the same checks hold for the ids and
  * names a manifest or listing carries, so a reader that builds a path here cannot be steered.
  */
+import { ROLE_NAMES } from '../contract';
 import { ValidationError } from '../errors';
 import { BACKUP_ID, CQL_NAME, NODE_NAME } from '../names';
 import { relPathProblem, safeRelPath } from './paths';
 
-/** The roles that write into a node's folder of a set. */
-export type SetRole = 'cassandra' | 'elasticsearch' | 'files' | 'rehearsal';
-const SET_ROLES: readonly string[] = ['cassandra', 'elasticsearch', 'files', 'rehearsal'];
+/** The roles that write into a node's folder of a set: the production roles and the protocol's test role (shared/parts' PART_ROLES). */
+const SET_ROLES = [...ROLE_NAMES, 'rehearsal'] as const;
+/** A role that writes into a node's folder of a set. */
+export type SetRole = (typeof SET_ROLES)[number];
 
 /** The two stores of the files role: a folder (localfs) and a bucket (s3). */
 export type AttachmentStore = 'localfs' | 's3';
@@ -86,7 +88,7 @@ export const nodePrefix = (id: string, node: string): string => `${nodeFolder(id
 
 /** `<id>/<node>/<role>`: one role's folder of a node in a set. */
 export function roleFolder(id: string, node: string, role: SetRole): string {
-  if (!SET_ROLES.includes(role)) throw new ValidationError(`invalid role ${JSON.stringify(role)} in a destination path: must be one of ${SET_ROLES.join(', ')}`);
+  if (!(SET_ROLES as readonly string[]).includes(role)) throw new ValidationError(`invalid role ${JSON.stringify(role)} in a destination path: must be one of ${SET_ROLES.join(', ')}`);
   return `${nodeFolder(id, node)}/${role}`;
 }
 
