@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, errorMessage } from '../shared/errors';
 import { keyIdOf, parsePublicKey, parseSigningKey, type SigningKey, type TrustedKeys } from '../shared/signing';
-import type { SetTrust } from './backup/set-trust';
+import type { SetTrust } from './sets/trust';
 import type { FleetConfig } from './config';
 
 /** What signs new files and what checks the ones read back. */

@@ -10,6 +10,7 @@ import { ValidationError } from './errors';
 import { backupOptionsSchema } from './wire/backup-options';
 import { parseJsonText, parseValue, sha256Of } from './parts/io';
 import { nameSchema, SNAPSHOT_TAG } from './names';
+import { manifestPath, nodePartPath } from './destination/layout';
 import {
   backupIdName, checkInsideNode, commitsSchema, fileRef, listedTotalsSchema, nodeName, partRefs, partsSchema, referencedFileSchema, runPhasesSchema, setFileSchema, timelineSchema,
   type Commits, type Parts, type ReferencedFile, type SetFile,
@@ -78,8 +79,8 @@ export const manifestSchema = z.strictObject({
   m.nodes.forEach((n, i) => {
     if (nodes.has(n.node)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'node'], message: `node ${n.node} appears twice` });
     nodes.add(n.node);
-    const record = `${m.id}/${n.node}/part.json`;
-    if (n.record.path !== record) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'record', 'path'], message: `${JSON.stringify(n.record.path)} is not ${record}` });
+    const record = partPathOrNull(m.id, n.node);
+    if (record !== null && n.record.path !== record) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'record', 'path'], message: `${JSON.stringify(n.record.path)} is not ${record}` });
     checkInsideNode(ctx, m.id, n.node, partRefs(n.parts).map((r) => ({ ...r, at: ['nodes', i, 'parts', ...r.at] })));
   });
   m.files.forEach((f, i) => {
@@ -94,6 +95,15 @@ export const manifestSchema = z.strictObject({
   });
 });
 
+/** The node's part.json path, or null when the id or node does not hold (their own issues say so): a refinement must not throw. */
+function partPathOrNull(id: string, node: string): string | null {
+  try {
+    return nodePartPath(id, node);
+  } catch {
+    return null;
+  }
+}
+
 /** A complete backup set's manifest. */
 export type Manifest = z.output<typeof manifestSchema>;
 /** One node of a manifest. */
@@ -102,9 +112,6 @@ export type ManifestNode = z.output<typeof manifestNode>;
 export type ManifestFile = SetFile;
 /** A file of an earlier set that a manifest references. */
 export type ManifestReference = ReferencedFile;
-
-/** The manifest's path at the destination. */
-export const manifestPath = (backupId: string) => `${backupId}/manifest.json`;
 
 /** sha256 of a manifest's bytes, which restore requests carry instead of the manifest. */
 export const manifestDigest = (body: Buffer | string) => sha256Of(body);

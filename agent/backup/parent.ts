@@ -12,7 +12,8 @@
 import type { Destination } from '../../shared/destination';
 import { MANIFEST_MAX_BYTES, readCapped } from '../../shared/signing';
 import { ValidationError } from '../../shared/errors';
-import { manifestDigest, manifestPath, parseManifest, type Manifest, type ManifestNode } from '../../shared/manifest';
+import { manifestPath } from '../../shared/destination/layout';
+import { manifestDigest, parseManifest, type Manifest, type ManifestNode } from '../../shared/manifest';
 import { BACKUP_ID } from '../../shared/names';
 import type { BackupParent } from '../../shared/generated/tandem/v2/agent';
 

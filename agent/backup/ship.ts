@@ -6,6 +6,7 @@
  * schema fails the step by name before anything of it is written.
  */
 import { openDestination } from '../../shared/destination';
+import { nodePartPath } from '../../shared/destination/layout';
 import { NODE_PART_FORMAT, nodePartSchema, type FileRef, type NodePart, type SetFile } from '../../shared/parts';
 import { writeReferenced } from '../../shared/parts/io';
 import type { Role, RoleContext, ShipResult } from '../roles/role';
@@ -63,5 +64,5 @@ function addRoleShip(record: NodePart, node: string, role: Role['name'], r: Ship
 
 /** Writes `<id>/<node>/part.json`, the node's record that the coordinator puts into the manifest. */
 async function writeNodePart(rec: BackupRecord, node: string, record: NodePart): Promise<FileRef> {
-  return writeReferenced(openDestination(rec.plan.destination), `${rec.plan.backupId}/${node}/part.json`, JSON.stringify(nodePartSchema.parse(record)) + '\n');
+  return writeReferenced(openDestination(rec.plan.destination), nodePartPath(rec.plan.backupId, node), JSON.stringify(nodePartSchema.parse(record)) + '\n');
 }

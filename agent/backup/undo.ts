@@ -6,6 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { openDestination } from '../../shared/destination';
+import { manifestPath, nodeFolder } from '../../shared/destination/layout';
 import { PreconditionError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
 import type { Role, RoleContext } from '../roles/role';
@@ -100,7 +101,7 @@ export async function undoSteps({ node, rec, roles, contextOf, workDir }: UndoIn
   }
   try {
     // Everything this node stores lives under <id>/<node>/: the folder goes, not only its files.
-    await openDestination(rec.plan.destination).remove(`${rec.plan.backupId}/${node}`);
+    await openDestination(rec.plan.destination).remove(nodeFolder(rec.plan.backupId, node));
   } catch (err) {
     problems.push(`${rec.plan.backupId}/${node}: ${errorMessage(err)}`);
   }
@@ -111,7 +112,7 @@ export async function undoSteps({ node, rec, roles, contextOf, workDir }: UndoIn
 /** True when the backup's set has its manifest, or when that cannot be told (then nothing is undone). */
 export async function setIsComplete(rec: BackupRecord, log: Logger): Promise<boolean> {
   try {
-    return (await openDestination(rec.plan.destination).stat(`${rec.plan.backupId}/manifest.json`)) !== null;
+    return (await openDestination(rec.plan.destination).stat(manifestPath(rec.plan.backupId))) !== null;
   } catch (err) {
     log.error({ backupId: rec.plan.backupId, err: errorMessage(err) }, 'cannot tell whether the set is complete; its parts are kept');
     return true;

@@ -2,10 +2,10 @@
  * Abort of one backup id on every agent, and removal of what is left of its set at the
  * destination. Used by the run that fails and by the recovery of a run whose coordinator died.
  */
-import { openDestination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { errorMessage, nodeError } from '../../shared/errors';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath, setFolder, setPrefix } from '../../shared/destination/layout';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 
@@ -24,12 +24,12 @@ export interface AbortResult {
  * under `<id>/` (a manifest's temporary file, an empty folder) unless the set has a manifest.
  * The id was checked unused before its Prepare, so everything under it is this run's.
  */
-export async function abortEverywhere(fleet: FleetConfig, agents: readonly AgentHandle[], id: string, reason: string): Promise<AbortResult> {
+export async function abortEverywhere(fleet: FleetConfig, dest: Destination, agents: readonly AgentHandle[], id: string, reason: string): Promise<AbortResult> {
   const results = await Promise.allSettled(agents.map((a) => a.abort(id, reason, fleet.backup.abortTimeoutMs)));
   const unreached = results.flatMap((r, i) => (r.status === 'rejected' ? [nodeError(agents[i].node, r.reason)] : []));
   // An agent never undoes a finished part of a complete set (it answers DONE).
   const kept = results.flatMap((r, i) => (r.status === 'fulfilled' && r.value.state === AgentState.DONE ? [agents[i].node] : []));
-  const leftover = !unreached.length && !kept.length ? await removeUnfinishedSet(fleet, id) : '';
+  const leftover = !unreached.length && !kept.length ? await removeUnfinishedSet(dest, id) : '';
   return { unreached, kept, leftover };
 }
 
@@ -41,12 +41,11 @@ export function describeAbort(id: string, r: AbortResult): string {
 }
 
 /** Removes `<id>/` at the destination unless it holds a manifest; returns what went wrong, or ''. */
-async function removeUnfinishedSet(fleet: FleetConfig, id: string): Promise<string> {
-  const dest = openDestination(fleet.destination);
+async function removeUnfinishedSet(dest: Destination, id: string): Promise<string> {
   try {
-    const files = await dest.list(`${id}/`);
+    const files = await dest.list(setPrefix(id));
     if (files.some((f) => f.path === manifestPath(id))) return `${id} has a manifest at ${dest.describe()}: kept`;
-    await dest.remove(id);
+    await dest.remove(setFolder(id));
     return '';
   } catch (err) {
     // The folder is harmless without a manifest (`tandem list` shows it as incomplete); the next recover tries again.

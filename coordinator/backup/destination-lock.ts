@@ -20,16 +20,10 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { AlreadyExistsError, ReplaceBusyError, VersionMismatchError, type Destination } from '../../shared/destination';
+import { DESTINATION_LOCK_FILE } from '../../shared/destination/layout';
 import { ConflictError, errorMessage } from '../../shared/errors';
 import { printableLine } from '../../shared/printable';
 import { processAlive } from './lock';
-
-/**
- * Name of the lease at the destination root. Not a dot name (listings hide those, and so would
- * an operator's `ls`), and a file, not a folder: set ids are folders (catalog: BACKUP_ID, no
- * dot allowed), so this is never taken for a set.
- */
-export const DESTINATION_LOCK_FILE = 'tandem-lock.json';
 
 /** Format tag of the lease. */
 export const DESTINATION_LOCK_FORMAT = 'tandem.lock/v1';

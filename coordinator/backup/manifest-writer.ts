@@ -7,10 +7,11 @@
  * `<id>/manifest.sig` is written before it, so the manifest stays the last file of a set and a
  * set whose manifest is there is signed.
  */
-import { openDestination, type Destination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
+import { MANIFEST_FILE, manifestPath, manifestSignaturePath, nodePartPath, rolePrefix, type SetRole } from '../../shared/destination/layout';
 import type { BackupStatus, DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { TandemError } from '../../shared/errors';
-import { MANIFEST_FORMAT, manifestPath, manifestSchema, snapshotSpread, type Manifest } from '../../shared/manifest';
+import { MANIFEST_FORMAT, manifestSchema, snapshotSpread, type Manifest } from '../../shared/manifest';
 import { snapshotTagFor } from '../../shared/names';
 import { nodePartSchema, TIMELINE_MAX_SPANS, type NodePart, type RunPhaseSpan, type TimelineSpan } from '../../shared/parts';
 import { readReferenced } from '../../shared/parts/io';
@@ -21,7 +22,6 @@ import { signatureFor } from '../../shared/signing';
 import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { signingOf } from '../signing';
-import { manifestSignaturePath } from './set-trust';
 
 /**
  * Writes `<id>/manifest.json`; every file an agent reported must be present at the destination.
@@ -29,6 +29,7 @@ import { manifestSignaturePath } from './set-trust';
  */
 export async function writeManifest(
   fleet: FleetConfig,
+  destination: Destination,
   id: string,
   started: number,
   options: BackupOptions,
@@ -38,7 +39,6 @@ export async function writeManifest(
   parent: string | null = null,
   phases?: RunPhaseSpan[],
 ): Promise<Manifest> {
-  const destination = openDestination(fleet.destination);
   const nodes = await Promise.all(agents.map(async (a) => {
     const d = info.get(a.node)!;
     const status = last.get(a.node);
@@ -102,7 +102,7 @@ export async function writeManifest(
 /** Signs the manifest's exact bytes, writes the signature, then the manifest, each atomically. */
 export async function writeSignedManifest(destination: Destination, fleet: Pick<FleetConfig, 'signing'>, manifest: Manifest): Promise<void> {
   const body = JSON.stringify(manifest, null, 1) + '\n';
-  await destination.writeAtomic(manifestSignaturePath(manifest.id), signatureFor(signingOf(fleet).key, 'manifest.json', body));
+  await destination.writeAtomic(manifestSignaturePath(manifest.id), signatureFor(signingOf(fleet).key, MANIFEST_FILE, body));
   await destination.writeAtomic(manifestPath(manifest.id), body);
 }
 
@@ -110,7 +110,7 @@ export async function writeSignedManifest(destination: Destination, fleet: Pick<
 async function readNodePart(destination: Destination, id: string, node: string, status: BackupStatus | undefined): Promise<{ record: { path: string; size: number; sha256: string }; part: NodePart }> {
   const ref = status?.part;
   if (!ref) throw new TandemError(`${node} reported no part record for backup ${id}`);
-  if (ref.path !== `${id}/${node}/part.json`) throw new TandemError(`${node} reported its part at ${ref.path}, not ${id}/${node}/part.json`);
+  if (ref.path !== nodePartPath(id, node)) throw new TandemError(`${node} reported its part at ${ref.path}, not ${nodePartPath(id, node)}`);
   const record = { path: ref.path, size: ref.size, sha256: ref.sha256 };
   const part = await readReferenced(destination, record, nodePartSchema, 'part record');
   if (part.backupId !== id || part.node !== node) throw new TandemError(`${ref.path} describes ${part.node} in ${part.backupId}`);
@@ -134,7 +134,8 @@ function withFinish(timeline: TimelineSpan[], doneAt: number): TimelineSpan[] {
  * the attachments, which can number in the millions.
  */
 async function sizesAt(destination: Destination, id: string, files: { path: string; node: string; role: string }[]): Promise<Map<string, number>> {
-  const folderOf = (f: { node: string; role: string }) => `${id}/${f.node}/${f.role}/`;
+  // Only the roles' own files come here ('node', the part records, are looked up one by one): roleFolder checks the role.
+  const folderOf = (f: { node: string; role: string }) => rolePrefix(id, f.node, f.role as SetRole);
   const one = files.filter((f) => f.role === 'files' || f.role === 'node' || !f.path.startsWith(folderOf(f)));
   const folders = [...new Set(files.filter((f) => !one.includes(f)).map(folderOf))];
   const present = new Map<string, number>();

@@ -7,9 +7,9 @@
  * manifest themselves and refuse one whose sha256 is not the one named here, and every file they
  * take from it (contents.json, the files listing, archives) is checked against that manifest.
  */
-import { openDestination, type DestinationConfig } from '../../shared/destination';
-import { newestFirst, scanSets } from './catalog';
-import type { SetTrust } from './set-trust';
+import type { Destination } from '../../shared/destination';
+import { newestFirst, scanSets } from '../sets/catalog';
+import type { SetTrust } from '../sets/trust';
 
 /** The parent as Prepare carries it. */
 export interface ChosenParent {
@@ -18,9 +18,9 @@ export interface ChosenParent {
 }
 
 /** The newest trusted complete set describing any of `nodes`; null when there is none (the backup is then full). */
-export async function chooseParent(config: DestinationConfig, nodes: readonly string[], trust: SetTrust): Promise<ChosenParent | null> {
+export async function chooseParent(dest: Destination, nodes: readonly string[], trust: SetTrust): Promise<ChosenParent | null> {
   // A manifest that no longer reads (damaged, another format) or is not signed is not complete: it is never a parent.
-  for (const s of newestFirst(await scanSets(openDestination(config), trust))) {
+  for (const s of newestFirst(await scanSets(dest, trust))) {
     if (s.manifest.nodes.some((n) => nodes.includes(n.node))) return { backupId: s.id, manifestSha256: s.sha256! };
   }
   return null;

@@ -10,7 +10,7 @@
  * live coordinator is working on these ids.
  */
 import * as grpc from '@grpc/grpc-js';
-import { openDestination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { AgentState, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { setTrustOf } from '../signing';
@@ -20,7 +20,7 @@ import type { AgentHandle } from '../fleet';
 import { abortEverywhere, describeAbort } from './abort';
 import type { Journal, JournalEntry } from './journal';
 import { writeManifest } from './manifest-writer';
-import { manifestVerdict } from './set-trust';
+import { manifestVerdict } from '../sets/trust';
 import { describeWithOffset } from './two-phase';
 
 /** What recovery did with one run. */
@@ -35,14 +35,14 @@ export interface Recovered {
 
 const ACTIVE = new Set([AgentState.COMMITTED, AgentState.SHIPPING]);
 
-/** Recovers every unfinished run of the journal, oldest first. */
-export async function recoverRuns(fleet: FleetConfig, agents: readonly AgentHandle[], journal: Journal, say: (m: string) => void): Promise<Recovered[]> {
+/** Recovers every unfinished run of the journal, oldest first, at `dest`, the destination the verb opened. */
+export async function recoverRuns(fleet: FleetConfig, dest: Destination, agents: readonly AgentHandle[], journal: Journal, say: (m: string) => void): Promise<Recovered[]> {
   const out: Recovered[] = [];
   for (const entry of journal.unfinished((w) => say(`warning: ${w}`))) {
     say(`recovering backup ${entry.backupId}: its coordinator (pid ${entry.pid} on ${entry.host}) stopped at step ${entry.step}`);
     let r: Recovered;
     try {
-      r = await recoverOne(fleet, agents, journal, entry, say);
+      r = await recoverOne(fleet, dest, agents, journal, entry, say);
     } catch (err) {
       r = { id: entry.backupId, from: entry.step, result: 'pending', reason: errorMessage(err) };
     }
@@ -52,7 +52,7 @@ export async function recoverRuns(fleet: FleetConfig, agents: readonly AgentHand
   return out;
 }
 
-async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], journal: Journal, entry: JournalEntry, say: (m: string) => void): Promise<Recovered> {
+async function recoverOne(fleet: FleetConfig, dest: Destination, agents: readonly AgentHandle[], journal: Journal, entry: JournalEntry, say: (m: string) => void): Promise<Recovered> {
   const id = entry.backupId;
   // A pending removal is "cleaning" from then on: the set will never be completed.
   const done = (result: Recovered['result'], reason: string, removing = false): Recovered => {
@@ -62,7 +62,7 @@ async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], jo
     return { id, from: entry.step, result, reason };
   };
   const remove = async (why: string): Promise<Recovered> => {
-    const a = await abortEverywhere(fleet, agents, id, `recovery of a run whose coordinator died: ${why}`);
+    const a = await abortEverywhere(fleet, dest, agents, id, `recovery of a run whose coordinator died: ${why}`);
     if (a.kept.length) return done('complete', `${why}; but the set has a manifest: kept`);
     if (a.unreached.length || a.leftover) return done('pending', why + describeAbort(id, a), true);
     return done('removed', why);
@@ -74,7 +74,6 @@ async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], jo
 
   // Commit may have been sent. The manifest is written last and atomically: if it is there and signed, the set is whole.
   // One that is there unsigned was not written by this run: the recovery goes on, and writes its own.
-  const dest = openDestination(fleet.destination);
   if ((await manifestVerdict(dest, id, setTrustOf(fleet)))?.kind === 'trusted') return done('complete', 'its manifest had been written');
 
   let statuses = await statusEverywhere(agents, id, fleet.backup.commitTimeoutMs);
@@ -103,7 +102,7 @@ async function recoverOne(fleet: FleetConfig, agents: readonly AgentHandle[], jo
   for (const a of agents) info.set(a.node, await describeWithOffset(a, fleet.backup.commitTimeoutMs));
   const last = new Map([...statuses].map(([n, s]) => [n, s as BackupStatus]));
   try {
-    const m = await writeManifest(fleet, id, entry.startedMs, entry.options, agents, info, last, entry.parent);
+    const m = await writeManifest(fleet, dest, id, entry.startedMs, entry.options, agents, info, last, entry.parent);
     return done('complete', `every node had shipped; manifest written (${m.files.length} files, snapshots ${m.snapshotSpreadMs} ms apart)`);
   } catch (err) {
     return remove(`its parts do not make a set: ${errorMessage(err)}`);

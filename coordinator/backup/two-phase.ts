@@ -4,6 +4,7 @@
  * otherwise Abort everywhere. After Commit it follows every agent until its part is shipped,
  * then writes the manifest last.
  */
+import type { Destination } from '../../shared/destination';
 import { AgentState, type BackupPlan, type BackupStatus, type DescribeResponse } from '../../shared/generated/tandem/v2/agent';
 import { errorMessage, nodeError } from '../../shared/errors';
 import { newBackupId, snapshotTagFor } from '../../shared/names';
@@ -14,7 +15,7 @@ import type { FleetConfig } from '../config';
 import type { AgentHandle } from '../fleet';
 import { abortEverywhere, describeAbort } from './abort';
 import { commitRound } from './commit-round';
-import { faultPoint } from './fault-point';
+import { faultPoint } from '../fault-point';
 import type { Journal, JournalStep } from './journal';
 import { writeManifest } from './manifest-writer';
 import { chooseParent } from './parent';
@@ -67,9 +68,13 @@ export interface BackupRunOptions {
 
 const TERMINAL = new Set([AgentState.DONE, AgentState.ABORTED, AgentState.FAILED]);
 
-/** Runs one coordinated backup over the fleet. Never throws for a failed backup: it reports it. */
+/**
+ * Runs one coordinated backup over the fleet, writing to `destination`, which the verb opened once
+ * (the agents open the fleet file's destination themselves). Never throws for a failed backup: it reports it.
+ */
 export async function runBackup(
   fleet: FleetConfig,
+  destination: Destination,
   agents: readonly AgentHandle[],
   reporter: BackupReporter,
   opts: BackupRunOptions = {},
@@ -120,7 +125,7 @@ export async function runBackup(
   const abortAll = async (reason: string, status: BackupStatusWord): Promise<BackupOutcome> => {
     clock.start('cleanup');
     reporter.phase(`aborting ${id} on every node: ${reason}`);
-    const r = await abortEverywhere(fleet, agents, id, reason);
+    const r = await abortEverywhere(fleet, destination, agents, id, reason);
     const full = reason + describeAbort(id, r);
     // An agent not reached may still hold its part (a done part, if Commit reached it): the entry
     // stays open, and the next backup or `tandem recover` sends the Abort again.
@@ -159,7 +164,7 @@ export async function runBackup(
   // An id that exists anywhere is refused before anything is reserved: nothing to abort, so
   // no Abort can reach the existing set.
   reporter.phase(`checking that ${id} is new at the destination and on every agent`);
-  const used = await traces(fleet.destination, agents, id, b.commitTimeoutMs);
+  const used = await traces(destination, agents, id, b.commitTimeoutMs);
   const journaled = opts.journal?.has(id) ? [`the coordinator's journal ${opts.journal.dir} has a run ${id}`] : [];
   if (used.length || journaled.length) {
     return outcome('aborted', `backup id ${id} is already used, nothing was prepared: ${[...used, ...journaled].join('; ')}; a new backup needs a new id (without --id it gets one)`);
@@ -168,7 +173,7 @@ export async function runBackup(
   if (!opts.full) {
     reporter.phase('finding the newest complete set to build on');
     try {
-      plan.parent = (await chooseParent(fleet.destination, agents.map((a) => a.node), { keys: signing.trusted })) ?? undefined;
+      plan.parent = (await chooseParent(destination, agents.map((a) => a.node), { keys: signing.trusted })) ?? undefined;
     } catch (err) {
       return outcome('aborted', `cannot list the sets at the destination to build on the newest: ${errorMessage(err)}; nothing was prepared`);
     }
@@ -235,7 +240,7 @@ export async function runBackup(
   clock.start('manifest');
   reporter.phase('writing the manifest');
   try {
-    const m = await writeManifest(fleet, id, started, options, agents, info, last, plan.parent?.backupId ?? null, clock.phases());
+    const m = await writeManifest(fleet, destination, id, started, options, agents, info, last, plan.parent?.backupId ?? null, clock.phases());
     faultPoint('after-manifest');
     return ended('complete', '', { snapshotSpreadMs: m.snapshotSpreadMs, crossStoreSpreadMs: m.crossStoreSpreadMs ?? null, bytes: m.bytes });
   } catch (err) {

@@ -4,23 +4,22 @@
  * before Prepare, the destination and every agent are asked whether they know the id at all.
  */
 import * as grpc from '@grpc/grpc-js';
-import { openDestination, type DestinationConfig } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath, setPrefix } from '../../shared/destination/layout';
 import { RpcError } from '../../shared/rpc/call';
 import type { AgentHandle } from '../fleet';
 
 /** Every trace of `id` at the destination or on an agent, one sentence each; [] when the id is unused. */
-export async function traces(destination: DestinationConfig, agents: readonly AgentHandle[], id: string, deadlineMs: number): Promise<string[]> {
+export async function traces(destination: Destination, agents: readonly AgentHandle[], id: string, deadlineMs: number): Promise<string[]> {
   const found = await Promise.all([destinationTrace(destination, id), ...agents.map((a) => agentTrace(a, id, deadlineMs))]);
   return found.filter((t): t is string => t !== null);
 }
 
-async function destinationTrace(config: DestinationConfig, id: string): Promise<string | null> {
-  const dest = openDestination(config);
+async function destinationTrace(dest: Destination, id: string): Promise<string | null> {
   try {
-    const files = await dest.list(`${id}/`);
+    const files = await dest.list(setPrefix(id));
     if (!files.length) return null;
     const kind = files.some((f) => f.path === manifestPath(id)) ? 'a complete set' : 'an incomplete set (no manifest)';
     return `${dest.describe()} holds ${kind} ${id} (${files.length} files)`;

@@ -1,5 +1,6 @@
 /** `tandem adopt ID`: checks a set written before sets were signed in full, then signs it. */
 import { parseArgs } from 'node:util';
+import { openDestination } from '../../shared/destination';
 import { adoptSet } from '../backup/adopt';
 import { formatBytes } from '../../shared/format';
 import { backupIdArgument, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say } from './common';
@@ -33,7 +34,7 @@ export async function adoptCommand(argv: string[]): Promise<number> {
   const id = backupIdArgument('adopt', positionals);
   const { fleet, agents } = openFromConfig(values);
   try {
-    const r = await adoptSet(fleet, id, agents, say);
+    const r = await adoptSet(fleet, openDestination(fleet.destination), id, agents, say);
     if (values.json) console.log(JSON.stringify(r));
     if (r.outcome === 'signed') say(`${id}: its ${r.file} is already signed by a trusted key; nothing written`);
     else if (r.file === 'pruned.json') say(`${id}: pruned folder adopted, its pruned.json signed with key ${r.keyId}`);

@@ -87,6 +87,8 @@ export async function backupCommand(argv: string[]): Promise<number> {
   const { fleet, agents } = openFromConfig(values);
   // Refused rather than written in clear: a fleet file that asks for encryption must never get a clear set.
   if (fleet.encryption.mode === 'age') throw new UsageError(`${values.config}: encryption mode age is set, but this tandem does not encrypt the archives yet; set encryption: {mode: none} to back up in clear`);
+  // One destination for the whole run: its lock, the recovery of dead runs, the run, its metrics.
+  const destination = openDestination(fleet.destination);
   // Live lines on a terminal, plain lines elsewhere; stopped before anything else is printed.
   const progress = backupProgress();
   // Ctrl-C, or SIGTERM from `systemctl stop`: the backup is aborted on every node; a second one exits at once.
@@ -108,7 +110,7 @@ export async function backupCommand(argv: string[]): Promise<number> {
     // and the fleet file are right and the same command succeeds once the other backup has ended.
     lock = acquireBackupLock(fleet.stateDir, backupId, (warning) => say(`warning: ${warning}`));
     // Then the destination's, which coordinators of other hosts and state folders see too.
-    destLock = await acquireDestinationLock(openDestination(fleet.destination), {
+    destLock = await acquireDestinationLock(destination, {
       verb: 'backup',
       stateDir: fleet.stateDir,
       warn: (warning) => say(`warning: ${warning}`),
@@ -122,10 +124,10 @@ export async function backupCommand(argv: string[]): Promise<number> {
     // A run whose coordinator died is finished or removed first (its agents may still hold a
     // snapshot or a part); one that cannot be decided yet does not stop tonight's backup.
     const journal = new Journal(fleet.stateDir);
-    await recoverRuns(fleet, agents, journal, say);
+    await recoverRuns(fleet, destination, agents, journal, say);
     const startedMs = Date.now();
-    const outcome = await runBackup(fleet, agents, progress, { backupId, options, signal, journal, full: values.full }).finally(() => progress.stop());
-    if (values['metrics-file']) await recordBackup(values['metrics-file'], values.config!, fleet, outcome, startedMs);
+    const outcome = await runBackup(fleet, destination, agents, progress, { backupId, options, signal, journal, full: values.full }).finally(() => progress.stop());
+    if (values['metrics-file']) await recordBackup(values['metrics-file'], values.config!, fleet, destination, outcome, startedMs);
     if (values.json) console.log(JSON.stringify(outcome));
     if (outcome.status === 'complete') {
       say(`backup ${outcome.id} complete: ${formatBytes(outcome.bytes)} in ${(outcome.durationMs / 1000).toFixed(1)} s` +

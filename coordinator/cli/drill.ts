@@ -1,11 +1,12 @@
 /** `tandem drill <id>`: restore into a scratch target, verify, tear down, report the restore time. */
 import { parseArgs } from 'node:util';
+import { readManifestAndDigest } from '../sets/read-manifest';
 import { openDestination } from '../../shared/destination';
 import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
 import { restoreOptionsSchema } from '../../shared/wire/restore';
 import { nodesWith } from '../../shared/manifest';
-import { latestComplete, readManifestAndDigest } from '../backup/catalog';
-import { verifyBackupSet } from '../backup/verify';
+import { latestComplete } from '../sets/catalog';
+import { verifyBackupSet } from '../sets/verify';
 import { setTrustOf } from '../signing';
 import { planRestore } from '../restore/plan';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say } from './common';
@@ -59,13 +60,14 @@ export async function drillCommand(argv: string[]): Promise<number> {
   const reportFile = checkArg('--report', values.report, outputFile);
   const chosenRestoreId = checkArg('--restore-id', values['restore-id'], checkBackupId);
   const { fleet, agents } = openFromConfig(values);
+  const destination = openDestination(fleet.destination);
   const startedMs = Date.now();
   // Written once, whichever way the drill ends (a missing or damaged set is a failed drill).
   let result: { ok: boolean; restoreMs: number | null } = { ok: false, restoreMs: null };
   try {
     const trust = setTrustOf(fleet);
-    const id = wanted === 'latest' ? await latestComplete(fleet.destination, trust) : wanted;
-    const checked = await readManifestAndDigest(openDestination(fleet.destination), id, trust);
+    const id = wanted === 'latest' ? await latestComplete(destination, trust) : wanted;
+    const checked = await readManifestAndDigest(destination, id, trust);
     const { manifest } = checked;
     const keyspace = nodesWith(manifest, 'cassandra').flatMap((n) => n.parts.cassandra.keyspaces)[0] ?? 'thehive';
     const restoreId = chosenRestoreId ?? `drill-${newBackupId().slice('tandem-'.length)}`;
@@ -78,7 +80,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
     });
     say(`drill of backup set ${id}:`);
     for (const l of plan.lines) say(`  - ${l}`);
-    const check = await verifyBackupSet(fleet.destination, id, { agents, manifest: checked });
+    const check = await verifyBackupSet(destination, id, { es: { agents, destination: fleet.destination }, manifest: checked });
     if (!check.ok) {
       say(`the backup set is damaged:\n  ${check.problems.join('\n  ')}`);
       if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));

@@ -1,8 +1,9 @@
 /** `tandem list`: the backup sets at the fleet's destination. */
 import { printable } from '../../shared/printable';
 import { parseArgs } from 'node:util';
+import { openDestination } from '../../shared/destination';
 import { loadFleetConfig } from '../config';
-import { listBackupSets } from '../backup/catalog';
+import { listBackupSets } from '../sets/catalog';
 import { setTrustOf } from '../signing';
 import { formatBytes } from '../../shared/format';
 import { EXIT } from './common';
@@ -36,7 +37,7 @@ export async function listCommand(argv: string[]): Promise<number> {
   if (values.help) return void console.log(LIST_HELP), EXIT.ok;
   // A pruned folder is no backup: it only stores files that kept sets reference.
   const fleet = loadFleetConfig(values.config!);
-  const sets = (await listBackupSets(fleet.destination, setTrustOf(fleet))).filter((s) => values.all || s.status !== 'pruned');
+  const sets = (await listBackupSets(openDestination(fleet.destination), setTrustOf(fleet))).filter((s) => values.all || s.status !== 'pruned');
   if (values.json) console.log(JSON.stringify({ backupSets: sets }));
   else if (!sets.length) print('no backup sets');
   else

@@ -1,6 +1,7 @@
 /** `--metrics-file FILE` of `tandem backup` and `tandem drill`: what each run writes to the textfile. */
 import { errorMessage } from '../../shared/errors';
-import { listBackupSets } from '../backup/catalog';
+import type { Destination } from '../../shared/destination';
+import { listBackupSets } from '../sets/catalog';
 import { setTrustOf } from '../signing';
 import type { BackupOutcome } from '../backup/two-phase';
 import type { FleetConfig } from '../config';
@@ -25,8 +26,8 @@ function write(file: string, configFile: string, fleet: FleetConfig, samples: Sa
   }
 }
 
-/** After a backup run: its outcome, and what the destination holds now. */
-export async function recordBackup(file: string, configFile: string, fleet: FleetConfig, outcome: BackupOutcome, startedMs: number): Promise<void> {
+/** After a backup run: its outcome, and what the destination (the one the run opened) holds now. */
+export async function recordBackup(file: string, configFile: string, fleet: FleetConfig, destination: Destination, outcome: BackupOutcome, startedMs: number): Promise<void> {
   const samples: Sample[] = [
     { name: 'tandem_backup_last_run_success', value: outcome.status === 'complete' ? 1 : 0 },
     { name: 'tandem_backup_last_run_start_timestamp_seconds', value: startedMs / 1000 },
@@ -37,7 +38,7 @@ export async function recordBackup(file: string, configFile: string, fleet: Flee
   if (outcome.snapshotSpreadMs !== null) samples.push({ name: 'tandem_backup_last_run_snapshot_spread_seconds', value: outcome.snapshotSpreadMs / 1000 });
   if (outcome.crossStoreSpreadMs !== null) samples.push({ name: 'tandem_backup_last_run_cross_store_spread_seconds', value: outcome.crossStoreSpreadMs / 1000 });
   try {
-    const sets = await listBackupSets(fleet.destination, setTrustOf(fleet));
+    const sets = await listBackupSets(destination, setTrustOf(fleet));
     const complete = sets.filter((s) => s.status === 'complete');
     // A pruned folder is no set: it only stores files of kept ones.
     const incomplete = sets.filter((s) => s.status === 'incomplete' || s.status === 'unreadable');

@@ -64,14 +64,16 @@ export async function recoverCommand(argv: string[]): Promise<number> {
   const reason = checkArg('recover: --reason', values.reason, checkReason);
   if (reason !== undefined && abandon === undefined) throw new UsageError('recover: --reason goes with --abandon ID');
   const { fleet, agents } = openFromConfig(values);
+  // One destination for the whole verb: its lock, what recovery reads, and what it removes.
+  const destination = openDestination(fleet.destination);
   const lock = acquireBackupLock(fleet.stateDir, 'recover', (w) => say(`warning: ${w}`));
   let destLock: DestinationLock | undefined;
   try {
     // Recovery removes what dead runs left at the destination: no other coordinator may be building on it meanwhile.
-    destLock = await acquireDestinationLock(openDestination(fleet.destination), { verb: 'recover', stateDir: fleet.stateDir, warn: (w) => say(`warning: ${w}`), onLost: stopOnLostLock });
+    destLock = await acquireDestinationLock(destination, { verb: 'recover', stateDir: fleet.stateDir, warn: (w) => say(`warning: ${w}`), onLost: stopOnLostLock });
     const journal = new Journal(fleet.stateDir);
     if (abandon !== undefined) {
-      const a = await abandonRun(fleet, agents, journal, abandon, reason ?? 'recovery cannot decide it, an agent is gone');
+      const a = await abandonRun(fleet, destination, agents, journal, abandon, reason ?? 'recovery cannot decide it, an agent is gone');
       if (values.json) console.log(JSON.stringify({ abandoned: a }));
       else {
         say(`backup ${a.id} (stopped at step ${a.from}) abandoned; undone on ${a.undone.length ? a.undone.join(', ') : 'no agent'}`);
@@ -80,7 +82,7 @@ export async function recoverCommand(argv: string[]): Promise<number> {
       }
       return EXIT.ok;
     }
-    const recovered = await recoverRuns(fleet, agents, journal, say);
+    const recovered = await recoverRuns(fleet, destination, agents, journal, say);
     if (values.json) console.log(JSON.stringify({ recovered }));
     else if (!recovered.length) say('nothing to recover: every backup in the journal has ended');
     return recovered.some((r) => r.result === 'pending') ? EXIT.failed : EXIT.ok;

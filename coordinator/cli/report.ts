@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { NotFoundError } from '../../shared/errors';
 import { loadFleetConfig } from '../config';
-import { readManifest } from '../backup/catalog';
+import { readManifest } from '../sets/read-manifest';
 import { setTrustOf } from '../signing';
 import { backupModel, writeReport } from '../report';
 import { backupIdArgument, checkArg, EXIT, say, UsageError } from './common';

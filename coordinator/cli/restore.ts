@@ -5,8 +5,8 @@ import { RESTORE_RUN_PHASES } from '../../shared/contract';
 import { openDestination } from '../../shared/destination';
 import { checkBackupId, checkCqlName, newBackupId } from '../../shared/names';
 import { parseReplicationFlag, restoreOptionsSchema } from '../../shared/wire/restore';
-import { readManifestAndDigest } from '../backup/catalog';
-import { verifyBackupSet } from '../backup/verify';
+import { readManifestAndDigest } from '../sets/read-manifest';
+import { verifyBackupSet } from '../sets/verify';
 import { setTrustOf } from '../signing';
 import { planRestore } from '../restore/plan';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say, UsageError } from './common';
@@ -82,8 +82,9 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const reportFile = checkArg('--report', values.report, outputFile);
   if (values['rebuild-index'] && values['index-prefix']) throw new UsageError('--rebuild-index rebuilds TheHive\'s live index: it does not go with --index-prefix');
   const { fleet, agents } = openFromConfig(values);
+  const destination = openDestination(fleet.destination);
   try {
-    const checked = await readManifestAndDigest(openDestination(fleet.destination), id, setTrustOf(fleet));
+    const checked = await readManifestAndDigest(destination, id, setTrustOf(fleet));
     const { manifest } = checked;
     // Flags are checked by the same schema as at the agents (index prefix, folder...): exit 2 before any RPC.
     const plan = planRestore(manifest, fleet.agents, {
@@ -100,7 +101,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     for (const l of plan.lines) say(`  - ${l}`);
     if (values['dry-run']) return EXIT.ok;
     say('checking every part of the backup set against its manifest…');
-    const check = await verifyBackupSet(fleet.destination, id, { agents, manifest: checked });
+    const check = await verifyBackupSet(destination, id, { es: { agents, destination: fleet.destination }, manifest: checked });
     if (!check.ok) {
       say(`the backup set is damaged; nothing was changed:\n  ${check.problems.join('\n  ')}`);
       if (values.json) console.log(JSON.stringify({ id, ok: false, problems: check.problems }));

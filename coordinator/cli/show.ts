@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { formatBytes } from '../../shared/format';
 import { loadFleetConfig } from '../config';
-import { tableArchives, tarFlags } from '../backup/archives';
-import { readManifest } from '../backup/catalog';
+import { tableArchives, tarFlags } from '../sets/archives';
+import { readManifest } from '../sets/read-manifest';
 import { setTrustOf } from '../signing';
 import { backupIdArgument, EXIT } from './common';
 

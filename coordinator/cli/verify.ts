@@ -1,6 +1,7 @@
 /** `tandem verify <id>`: re-reads every part of a backup set and checks it against the manifest. */
 import { parseArgs } from 'node:util';
-import { verifyBackupSet } from '../backup/verify';
+import { openDestination } from '../../shared/destination';
+import { verifyBackupSet } from '../sets/verify';
 import { setTrustOf } from '../signing';
 import { formatBytes } from '../../shared/format';
 import { backupIdArgument, EXIT, FLEET_OPTIONS_HELP, fleetOptions, openFromConfig, say } from './common';
@@ -30,7 +31,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const { fleet, agents } = openFromConfig(values);
   let report;
   try {
-    report = await verifyBackupSet(fleet.destination, id, { agents, trust: setTrustOf(fleet) });
+    report = await verifyBackupSet(openDestination(fleet.destination), id, { es: { agents, destination: fleet.destination }, trust: setTrustOf(fleet) });
   } finally {
     agents.forEach((a) => a.close());
   }

@@ -3,18 +3,13 @@
  * fleet's recipients, and `<id>/set-key.json`, in clear, the recipients it is sealed to and the
  * sha256 of set-key.age. The age header does not name its recipients (an X25519 stanza carries
  * only an ephemeral share), so without set-key.json a refusal could not say which keys open a set.
+ * Their paths are built by shared/destination/layout.ts (setKeyPath, setKeyInfoPath).
  */
 import { z } from 'zod';
 import { recipientList } from './config';
 
 /** The format of set-key.json. */
 export const SET_KEY_FORMAT = 'tandem.set-key/v1';
-
-/** The sealed set key of backup set `id`. */
-export const setKeyPath = (id: string): string => `${id}/set-key.age`;
-
-/** The clear description of it. */
-export const setKeyInfoPath = (id: string): string => `${id}/set-key.json`;
 
 /** A sealed set key holds one identity file of a few lines: anything larger is not one. Bytes. */
 export const SET_KEY_MAX_BYTES = 64 * 1024;

@@ -11,7 +11,8 @@ import { runPool } from '../../shared/pool';
 import { parseJson } from '../../shared/parts/io';
 import { SetKeyError } from './errors';
 import { openSetKey } from './set-key';
-import { SET_KEY_FORMAT, SET_KEY_MAX_BYTES, setKeyInfoPath, setKeyInfoSchema, setKeyPath, type SetKeyInfo } from './layout';
+import { setKeyInfoPath, setKeyPath } from '../../shared/destination/layout';
+import { SET_KEY_FORMAT, SET_KEY_MAX_BYTES, setKeyInfoSchema, type SetKeyInfo } from './layout';
 
 /**
  * What a set folder holds of a set key:

@@ -5,7 +5,7 @@
  */
 import { PreconditionError, errorMessage } from '../../shared/errors';
 import type { AgentHandle } from '../fleet';
-import type { EsSnapshotRef } from './references';
+import type { EsSnapshotRef } from '../sets/needs';
 
 /** Deadline of one DeleteSnapshot: Elasticsearch frees the snapshot's segments before it answers; 120 s. */
 export const DELETE_SNAPSHOT_DEADLINE_MS = 120_000;

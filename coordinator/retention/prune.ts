@@ -1,7 +1,7 @@
 /**
  * `tandem prune` and `tandem delete`: removes backup sets without ever removing a file a kept set
  * needs. The kept sets are those whose manifests are present at the start and that are not being
- * removed; what they need is read once (references.ts), before anything is deleted.
+ * removed; what they need is read once (sets/needs.ts), before anything is deleted.
  *
  * Each removed set goes in an order that a kill at any instant leaves safe, and that the next
  * prune finishes: (1) `<id>/pruned.json` is written, so the folder is no longer taken for a set
@@ -10,25 +10,26 @@
  * under `<id>/` that no kept set needs is removed, deepest first, and the marker last. A folder
  * whose files are still needed stays, marker included, as the store of those files.
  *
- * Only what is signed counts (set-trust.ts): an untrusted set is neither counted by the policy nor
+ * Only what is signed counts (sets/trust.ts): an untrusted set is neither counted by the policy nor
  * removed by it, and its needs protect nothing; a marker without a trusted signature is ignored.
  * Both are reported for the operator to look at.
  */
 import { type Destination } from '../../shared/destination';
+import { manifestPath, prunedMarkerPath, prunedSignaturePath, setFile, setFolder, setOfPath, setPrefix } from '../../shared/destination/layout';
 import { ConflictError, ValidationError, errorMessage } from '../../shared/errors';
-import { manifestPath, type Manifest } from '../../shared/manifest';
+import { type Manifest } from '../../shared/manifest';
 import { esSnapshotFor } from '../../shared/names';
 import type { SigningKey } from '../../shared/signing';
 import { runPool } from '../../shared/pool';
-import { scanSets, type ScannedSet } from '../backup/catalog';
-import { faultPoint } from '../backup/fault-point';
-import { manifestVerdict, type SetTrust, type UntrustedReason } from '../backup/set-trust';
+import { scanSets, type ScannedSet } from '../sets/catalog';
+import { faultPoint } from '../fault-point';
+import { manifestVerdict, type SetTrust, type UntrustedReason } from '../sets/trust';
 import type { AgentHandle } from '../fleet';
 import { deleteEsSnapshots } from './es-snapshots';
-import { prunedMarkerPath, prunedSignaturePath, readMarker, writeMarker } from './marker';
+import { readMarker, writeMarker } from '../sets/marker';
 import { incompleteVerdict, removals } from './plan';
 import { applyPolicy, type Decision, type RetentionPolicy } from './policy';
-import { esSnapshotsOf, needsOf, setOfPath, type EsSnapshotRef } from './references';
+import { esSnapshotsOf, needsOf, type EsSnapshotRef } from '../sets/needs';
 
 /**
  * Sets removed at once. Each removal is a few round trips (marker, manifest) and then folders of
@@ -148,7 +149,7 @@ export async function prune(dest: Destination, o: PruneOptions): Promise<PruneRe
         report.incomplete.push({ id: s.id, removed: false, reason: `its ${s.ignoredMarker}: if a prune of a tandem before signed sets wrote it, 'tandem adopt ${s.id}' signs it; otherwise 'tandem delete ${s.id}' removes it` });
         continue;
       }
-      const verdict = incompleteVerdict({ id: s.id, journalOpen: o.openRuns.has(s.id), newestChangeMs: await dest.newestChange(`${s.id}/`), nowMs: o.now ?? Date.now(), graceMs: o.incompleteGraceMs });
+      const verdict = incompleteVerdict({ id: s.id, journalOpen: o.openRuns.has(s.id), newestChangeMs: await dest.newestChange(setPrefix(s.id)), nowMs: o.now ?? Date.now(), graceMs: o.incompleteGraceMs });
       if (verdict.remove && !o.dryRun) {
         // An incomplete set never was a set: nothing can take it for one, no marker needed.
         const r = await removeSet(dest, { id: s.id, manifest: null, marked: false }, needed, o);
@@ -261,7 +262,7 @@ async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<strin
     // Listing a set of thousands of files costs: it is listed only when a kept set needs something in it.
     const anyNeeded = setsHolding(needed).has(v.id);
     const own = new Set([manifestPath(v.id), prunedMarkerPath(v.id), prunedSignaturePath(v.id)]);
-    const filesOf = async () => (anyNeeded ? (await dest.list(`${v.id}/`)).map((e) => e.path).filter((p) => !own.has(p)) : []);
+    const filesOf = async () => (anyNeeded ? (await dest.list(setPrefix(v.id))).map((e) => e.path).filter((p) => !own.has(p)) : []);
     if (o.dryRun) {
       const r = removals(v.id, await filesOf(), needed);
       return { ...out, result: r.whole ? 'removed' : 'held', heldFiles: r.kept.length, esSnapshotsDeleted: manifestThere ? snapshots.length : 0 };
@@ -279,7 +280,7 @@ async function removeSet(dest: Destination, v: Victim, needed: ReadonlySet<strin
     if (r.whole) {
       // The node folders first, the marker with the set's folder last: a kill before it goes leaves a marked folder, not an "incomplete backup".
       // The node folders side by side: each is a folder tree of its own, and the marker stays until all are gone.
-      const below = (await dest.folders(v.id)).map((f) => `${v.id}/${f}`);
+      const below = (await dest.folders(setFolder(v.id))).map((f) => setFile(v.id, f));
       await Promise.all(
         below.map(async (p, i) => {
           await dest.remove(p);

@@ -1,5 +1,6 @@
 /**
- * Where the attachments of a files listing live at the destination. A set stores the
+ * Which set's folder holds each attachment of a files listing (the paths themselves are
+ * built by shared/destination/layout.ts). A set stores the
  * attachments its parent did not hold and names, in each other listing entry, the earlier set
  * that stores it (`set`). Backup, restore, verify and retention all find an attachment through
  * this one definition, so they cannot disagree about the layout:
@@ -12,16 +13,11 @@
  * rules (listing schema); an entry naming the listing's own set is refused on read.
  */
 import type { Destination } from '../destination';
+import { attachmentFilePath } from '../destination/layout';
 import { ValidationError } from '../errors';
 import type { FileRef } from './common';
 import type { ListedFile, ListedObject } from './files';
 import { openListing, type ListingHeader } from './files-listing';
-
-/** The folder of a node's files part in a set: `<set>/<node>/files`. */
-export const filesFolder = (set: string, node: string) => `${set}/${node}/files`;
-
-/** The folder under a node's files part that holds a store's attachments. */
-const storeFolder = (store: ListingHeader['store']) => (store === 'localfs' ? 'data' : 's3');
 
 /** One listing entry of either store. */
 export type ListedAttachment = ListedFile | ListedObject;
@@ -39,7 +35,7 @@ export const storingSet = (thisSet: string, entry: ListedAttachment): string => 
  */
 export function attachmentPath(thisSet: string, node: string, store: ListingHeader['store'], entry: ListedAttachment): string {
   if (entry.set === thisSet) throw new ValidationError(`files listing of ${node} in ${thisSet}: ${attachmentName(entry)} names this set itself as the set storing it; the listing was altered, the backup set is damaged`);
-  return `${filesFolder(storingSet(thisSet, entry), node)}/${storeFolder(store)}/${attachmentName(entry)}`;
+  return attachmentFilePath(storingSet(thisSet, entry), node, store, attachmentName(entry));
 }
 
 /** One attachment a listing needs, where it is and what it must hold. */

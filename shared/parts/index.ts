@@ -5,6 +5,7 @@
  * into the manifest.
  */
 import { z } from 'zod';
+import { nodePrefix } from '../destination/layout';
 import { BACKUP_ID, nameSchema, NODE_NAME } from '../names';
 import { cassandraCommitSchema, cassandraPartSchema } from './cassandra';
 import { fileRef, PART_ROLES, type PartRole } from './common';
@@ -78,7 +79,14 @@ export function checkInsideNode(
   node: string,
   refs: readonly { at: (string | number)[]; path: string }[],
 ): void {
-  const folder = `${id}/${node}/`;
+  // The id and node have their own issues when they do not hold; a refinement must not throw.
+  let folder: string;
+  try {
+    folder = nodePrefix(id, node);
+  } catch (err) {
+    for (const r of refs) ctx.addIssue({ code: 'custom', path: r.at, message: `${JSON.stringify(r.path)} is not inside a node folder: ${(err as Error).message}` });
+    return;
+  }
   for (const r of refs) {
     if (!r.path.startsWith(folder)) ctx.addIssue({ code: 'custom', path: r.at, message: `${JSON.stringify(r.path)} is outside ${folder}, the only folder node ${node} writes in this set` });
   }

@@ -10,10 +10,11 @@
  * drill of the full set (a). Wall time and bytes written for each. Asserts nothing.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { manifestPath } from '../../shared/destination/layout';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { runCommand } from '../../shared/exec';
-import { manifestPath, parseManifest } from '../../shared/manifest';
+import { parseManifest } from '../../shared/manifest';
 import { spanWindowMs } from '../../shared/parts';
 import { readCreatedAt } from '../../agent/roles/cassandra/snapshot-files';
 import { cqlClient, ES_INDEX, esClient, KEYSPACE } from '../sandbox/clients';

@@ -6,8 +6,9 @@
  * helper JVM compiled and started), drills of the last set, and the seed's steps on the same data.
  */
 import { readFile } from 'node:fs/promises';
+import { manifestPath } from '../../shared/destination/layout';
 import { join } from 'node:path';
-import { manifestPath, parseManifest } from '../../shared/manifest';
+import { parseManifest } from '../../shared/manifest';
 import { startAgents, stopAgents } from '../sandbox/fleet';
 import { startWriter, stopWriter } from '../sandbox/writer';
 import { runCli } from '../helpers/fleet';

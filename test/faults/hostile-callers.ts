@@ -5,6 +5,7 @@
  * that the agent refused and changed nothing, and stops the fleet.
  */
 import * as grpc from '@grpc/grpc-js';
+import { manifestPath } from '../../shared/destination/layout';
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { openFleet, type AgentHandle } from '../../coordinator/fleet';
 import { errorMessage } from '../../shared/errors';
 import { AgentClient, AgentState, type BackupPlan, type RestoreRequest } from '../../shared/generated/tandem/v2/agent';
-import { manifestDigest, manifestPath } from '../../shared/manifest';
+import { manifestDigest } from '../../shared/manifest';
 import { clientCredentials, type TlsFiles } from '../../shared/rpc/tls';
 import { toWireDestination } from '../../shared/wire/destination';
 import { localPlan } from '../helpers/plan';

@@ -6,7 +6,7 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { listBackupSets } from '../../coordinator/backup/catalog';
+import { listBackupSets } from '../../coordinator/sets/catalog';
 import { chooseParent } from '../../coordinator/backup/parent';
 import { prune } from '../../coordinator/retention/prune';
 import { openDestination, type DestinationConfig } from '../../shared/destination';
@@ -45,7 +45,7 @@ function signedCase(name: string, expected: string, plant: (dir: string) => void
 
 /** `id` is listed as untrusted for `reason`. */
 const listedUntrusted = (id: string, reason: string) => async (_dir: string, config: DestinationConfig) => {
-  const e = (await listBackupSets(config, trust)).find((x) => x.id === id);
+  const e = (await listBackupSets(openDestination(config), trust)).find((x) => x.id === id);
   const got = e ? `${e.status}${e.reason ? ` (${e.reason})` : ''}` : 'not listed';
   return observe(`listed ${got}`, got === `untrusted (${reason})` ? [] : [`expected untrusted (${reason}), got ${got}`]);
 };
@@ -93,7 +93,7 @@ export const signedSetCases: FaultCase[] = [
   signedCase('a newer planted set (a copy of a real one, other archives) offered as parent', 'the newest real set is the parent', (d) => {
     writeRehearsalSet(d, 'set-zz-planted', { key: attacker, completedAt: new Date(Date.now() - 60_000).toISOString() });
   }, async (_dir, config) => {
-    const p = await chooseParent(config, ['n1'], trust);
+    const p = await chooseParent(openDestination(config), ['n1'], trust);
     return observe(`parent ${p?.backupId ?? 'none'}`, p?.backupId === REAL[2] ? [] : [`expected ${REAL[2]}`]);
   }),
 ];

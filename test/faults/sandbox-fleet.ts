@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { openDestination, parseDestinationConfig, type DestinationConfig } from '../../shared/destination';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath } from '../../shared/destination/layout';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';

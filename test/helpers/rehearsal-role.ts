@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { absolutePath } from '../../shared/config/common';
+import { roleFile, roleFolder } from '../../shared/destination/layout';
 import type { Logger } from '../../shared/log';
 import type { CheckResult, PhaseOutcome, RestorableRole, RestoreContext, RoleContext, ShipResult } from '../../agent/roles/role';
 import type { RestorePhase } from '../../shared/contract';
@@ -57,7 +58,7 @@ export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
         ctx.progress({ phase: 'ship', filesDone: i, filesTotal: steps, bytesDone: i * 10, bytesTotal: steps * 10 });
       }
       const body = `rehearsal part of ${ctx.backupId} from ${ctx.node}\n`;
-      const rel = `${ctx.backupId}/${ctx.node}/rehearsal/part.txt`;
+      const rel = roleFile(ctx.backupId, ctx.node, 'rehearsal', 'part.txt');
       await ctx.destination.writeAtomic(rel, body);
       ctx.span({ phase: 'copy', startedAt, endedAt: Date.now(), files: 1, bytesIn: Buffer.byteLength(body), bytesOut: Buffer.byteLength(body) });
       await marker(ctx.backupId, 'shipped');
@@ -70,7 +71,7 @@ export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
     async abort(ctx: RoleContext) {
       // A store that cannot be reached during the undo: tests create this file, then remove it.
       if (await readFile(join(settings.markerDir, 'abort-fails'), 'utf8').then(() => true, () => false)) throw new Error('the rehearsal store is unreachable (abort-fails)');
-      await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/rehearsal`);
+      await ctx.destination.remove(roleFolder(ctx.backupId, ctx.node, 'rehearsal'));
       await rm(join(settings.markerDir, ctx.backupId, 'shipped'), { force: true });
       await marker(ctx.backupId, 'aborted');
     },

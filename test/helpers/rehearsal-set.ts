@@ -9,7 +9,7 @@ import { MANIFEST_FORMAT, manifestSchema, type Manifest } from '../../shared/man
 import { NODE_PART_FORMAT } from '../../shared/parts';
 import { sha256Of } from '../../shared/parts/io';
 import { signatureFor, type SigningKey } from '../../shared/signing';
-import { manifestSignaturePath } from '../../coordinator/backup/set-trust';
+import { MANIFEST_FILE, manifestPath, manifestSignaturePath, nodePartPath, roleFile } from '../../shared/destination/layout';
 
 /** How to write one set. */
 export interface RehearsalSetOptions {
@@ -36,11 +36,11 @@ export function writeRehearsalSet(dest: string, id: string, o: RehearsalSetOptio
   const at = Date.parse(completed);
   const files: Record<string, unknown>[] = [];
   const nodes = (o.nodes ?? ['n1']).map((node) => {
-    const file = put(dest, `${id}/${node}/rehearsal/part.txt`, `rehearsal part of ${id} from ${node}\n`);
+    const file = put(dest, roleFile(id, node, 'rehearsal', 'part.txt'), `rehearsal part of ${id} from ${node}\n`);
     const parts = { rehearsal: { file, summary: 'one file' } };
     const commits = { rehearsal: { cutAt: Number.isFinite(at) ? at : 0 } };
     const part = { format: NODE_PART_FORMAT, backupId: id, node, committedAt: commits.rehearsal.cutAt, commits, parts, files: [{ ...file, node, role: 'rehearsal' }], references: [], listed: { files: 0, bytes: 0 } };
-    const record = put(dest, `${id}/${node}/part.json`, JSON.stringify(part));
+    const record = put(dest, nodePartPath(id, node), JSON.stringify(part));
     files.push({ ...file, node, role: 'rehearsal' }, { ...record, node, role: 'node' });
     return { node, hostname: node, roles: ['rehearsal'], versions: {}, committedAt: commits.rehearsal.cutAt, clockOffsetMs: 0, record, commits, parts };
   });
@@ -51,7 +51,7 @@ export function writeRehearsalSet(dest: string, id: string, o: RehearsalSetOptio
   }) as Manifest;
   o.tamper?.(m);
   const body = Buffer.from(JSON.stringify(m, null, 1) + '\n');
-  if (o.key) put(dest, manifestSignaturePath(id), signatureFor(o.key, 'manifest.json', body));
-  put(dest, `${id}/manifest.json`, body);
+  if (o.key) put(dest, manifestSignaturePath(id), signatureFor(o.key, MANIFEST_FILE, body));
+  put(dest, manifestPath(id), body);
   return body;
 }

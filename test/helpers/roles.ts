@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import type { RestoreContext, Role, RoleContext, ShipResult } from '../../agent/roles/role';
 import type { RoleSpan } from '../../agent/backup/timeline';
 import type { Destination } from '../../shared/destination';
+import { nodePartPath } from '../../shared/destination/layout';
 import { silentLogger } from '../../shared/log';
 import type { ParentRef } from '../../agent/backup/parent';
 import { MANIFEST_FORMAT, manifestSchema, type Manifest } from '../../shared/manifest';
@@ -99,7 +100,7 @@ export function manifestOf(backupId: string, backups: RoleBackup[], parent: stri
   const listed = { files: 0, bytes: 0 };
   for (const b of backups) {
     // The node's part.json is not written by role-level tests: its record is a placeholder no reader opens.
-    const record = { path: `${backupId}/${b.node}/part.json`, size: 0, sha256: '0'.repeat(64) };
+    const record = { path: nodePartPath(backupId, b.node), size: 0, sha256: '0'.repeat(64) };
     const n = nodes.get(b.node) ?? { node: b.node, hostname: b.node, roles: [], versions: {}, committedAt: Date.now(), clockOffsetMs: 0, record, commits: {}, parts: {} };
     nodes.set(b.node, n);
     n.roles.push(b.role);

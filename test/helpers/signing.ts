@@ -3,12 +3,12 @@
  * name a signing key, and a manifest edited by a test must be signed again to be a set.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { manifestPath, manifestSignaturePath } from '../../shared/destination/layout';
 import { join } from 'node:path';
 import type { Destination } from '../../shared/destination';
-import { manifestDigest, manifestPath, type Manifest } from '../../shared/manifest';
+import { manifestDigest, type Manifest } from '../../shared/manifest';
 import { generateSigningKeyPair, parseSigningKey, signatureFor, type SigningKey } from '../../shared/signing';
-import type { SetTrust } from '../../coordinator/backup/set-trust';
-import { manifestSignaturePath } from '../../coordinator/backup/set-trust';
+import type { SetTrust } from '../../coordinator/sets/trust';
 
 /** The key files of a fleet's `signing:` block. */
 export interface SigningFiles {

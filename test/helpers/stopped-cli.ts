@@ -1,6 +1,6 @@
 /**
  * A `tandem` run that stops itself at a named fault point (TANDEM_FAULT_POINT, see
- * coordinator/backup/fault-point.ts), for the tests of a coordinator killed at that step.
+ * coordinator/fault-point.ts), for the tests of a coordinator killed at that step.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CLI_MAIN } from './fleet';

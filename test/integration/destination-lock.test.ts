@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DESTINATION_LOCK_FILE, type DestinationLease } from '../../coordinator/backup/destination-lock';
+import { type DestinationLease } from '../../coordinator/backup/destination-lock';
+import { DESTINATION_LOCK_FILE } from '../../shared/destination/layout';
 import { makeFleet, otherFleetFile, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 
 const fleets: TestFleet[] = [];

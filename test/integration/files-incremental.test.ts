@@ -12,7 +12,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parentSet, type ParentRef } from '../../agent/backup/parent';
 import { filesRole } from '../../agent/roles/files/role';
-import { verifyBackupSet } from '../../coordinator/backup/verify';
+import { verifyBackupSet } from '../../coordinator/sets/verify';
 import { LocalDestination } from '../../shared/destination';
 import type { Manifest } from '../../shared/manifest';
 import type { ListedFile } from '../../shared/parts/files';
@@ -125,13 +125,13 @@ test('a set built on a parent stores only new and changed attachments; restore a
   assert.is((await role.restore('verify', restoreCtx()))!.ok, true);
 
   // verify reads every attachment at the set storing it, and names one an earlier set lost.
-  assert.equal((await verifyBackupSet(config, second.id, { trust: trustOf() })).problems, []);
+  assert.equal((await verifyBackupSet(new LocalDestination(config), second.id, { trust: trustOf() })).problems, []);
   const lost = first.files.find((f) => f.path !== 'ab/cd/one' && f.path !== 'top')!.path;
   unlinkSync(join(destRoot, first.id, 'node1/files/data', lost));
-  const report = await verifyBackupSet(config, second.id, { trust: trustOf() });
+  const report = await verifyBackupSet(new LocalDestination(config), second.id, { trust: trustOf() });
   assert.is(report.ok, false);
   assert.equal(report.problems, [`${first.id}/node1/files/data/${lost}: missing (attachment ${lost} of node1, unchanged since set ${first.id} which stores it; this set needs it)`]);
-  assert.is((await verifyBackupSet(config, third.id, { trust: trustOf() })).problems.length, 1, 'the third set needs it too');
+  assert.is((await verifyBackupSet(new LocalDestination(config), third.id, { trust: trustOf() })).problems.length, 1, 'the third set needs it too');
 });
 
 test('a parent whose listing cannot be read: the set stores every attachment and the agent logs why', async () => {
@@ -165,7 +165,7 @@ test('a parent written in the former listing format (one JSON document) is still
   const second = await backup(role, parent);
   assert.equal([second.result.fileCount, second.result.referenced.files], [0, 5], 'every attachment kept by the parent');
   for (const set of Object.values(second.sets)) assert.is(set, first.id);
-  assert.equal((await verifyBackupSet(config, first.id, { trust: trustOf() })).problems, [], 'verify reads the former format');
+  assert.equal((await verifyBackupSet(new LocalDestination(config), first.id, { trust: trustOf() })).problems, [], 'verify reads the former format');
 });
 
 test.run();

@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { elasticsearchRole } from '../../agent/roles/elasticsearch/role';
 import { parentSet } from '../../agent/backup/parent';
 import { filesRole } from '../../agent/roles/files/role';
-import { verifyBackupSet } from '../../coordinator/backup/verify';
+import { verifyBackupSet } from '../../coordinator/sets/verify';
 import { LocalDestination } from '../../shared/destination';
 import type { RestoreOptionsInput } from '../../shared/wire/restore';
 import type { Manifest } from '../../shared/manifest';
@@ -305,7 +305,7 @@ test('files (s3): a set built on a parent stores new and replaced objects only; 
     assert.not.ok(existsSync(join(destRoot, ctx2.backupId, 'node1/files/s3/aa/one')), 'an unchanged object is not copied again');
     const m2 = manifestOf(ctx2.backupId, [{ node: 'node1', role: 'files', commit: second.commit, shipped: second.shipped }], ctx1.backupId);
     await publishManifest(destination, m2);
-    assert.equal((await verifyBackupSet({ type: 'local', path: destRoot }, m2.id, { trust: trustOf() })).problems, []);
+    assert.equal((await verifyBackupSet(new LocalDestination({ type: 'local', path: destRoot }), m2.id, { trust: trustOf() })).problems, []);
     const opts = { filesBucket: drill };
     assert.equal(await role.restore('load', restoreCtx(m2, 'files', opts)), { detail: `4 objects into bucket ${drill} (10000 bytes copied, 0 already there)` });
     for (const [k, b] of Object.entries(bodies)) {

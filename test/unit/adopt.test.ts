@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { adoptSet } from '../../coordinator/backup/adopt';
-import { listBackupSets } from '../../coordinator/backup/catalog';
-import { manifestSignaturePath } from '../../coordinator/backup/set-trust';
+import { listBackupSets } from '../../coordinator/sets/catalog';
 import { fleetConfigSchema, type FleetConfig } from '../../coordinator/config';
-import { prunedMarkerPath, prunedSignaturePath } from '../../coordinator/retention/marker';
+import { manifestSignaturePath, prunedMarkerPath, prunedSignaturePath } from '../../shared/destination/layout';
 import { prune } from '../../coordinator/retention/prune';
 import { signingOf } from '../../coordinator/signing';
 import { openDestination } from '../../shared/destination';
@@ -36,37 +35,37 @@ const key = signingKeyAt(keys.key);
 const trust = { keys: signingOf(fleet).trusted };
 const quiet = () => undefined;
 const statusOf = async (id: string) => {
-  const e = (await listBackupSets(fleet.destination, trust)).find((x) => x.id === id);
+  const e = (await listBackupSets(openDestination(fleet.destination), trust)).find((x) => x.id === id);
   return e ? `${e.status}${e.reason ? `:${e.reason}` : ''}` : 'absent';
 };
 
 test('an unsigned set that verifies is signed, and is a set again; adopting it twice writes nothing', async () => {
   writeRehearsalSet(dest, 'set-old', { key: null, completedAt: new Date(Date.now() - 86_400_000).toISOString() });
   assert.is(await statusOf('set-old'), 'untrusted:unsigned');
-  const r = await adoptSet(fleet, 'set-old', [], quiet);
+  const r = await adoptSet(fleet, openDestination(fleet.destination), 'set-old', [], quiet);
   assert.equal([r.outcome, r.file, r.keyId, r.files], ['adopted', 'manifest.json', key.keyId, 2]);
   assert.ok(existsSync(join(dest, manifestSignaturePath('set-old'))));
   assert.is(await statusOf('set-old'), 'complete');
-  assert.is((await adoptSet(fleet, 'set-old', [], quiet)).outcome, 'signed');
+  assert.is((await adoptSet(fleet, openDestination(fleet.destination), 'set-old', [], quiet)).outcome, 'signed');
 });
 
 test('a set whose file does not match its manifest is refused, naming the file, and stays unsigned', async () => {
   writeRehearsalSet(dest, 'set-damaged', { key: null });
   writeFileSync(join(dest, 'set-damaged', 'n1', 'rehearsal', 'part.txt'), 'planted bytes of the same length!!!!!!!!!!!!\n'.slice(0, readFileSync(join(dest, 'set-damaged', 'n1', 'rehearsal', 'part.txt')).length));
-  await rejects(() => adoptSet(fleet, 'set-damaged', [], quiet), /backup set set-damaged is not adopted: verification found 1 problem\(s\): set-damaged\/n1\/rehearsal\/part\.txt: sha256 [0-9a-f]+, manifest says [0-9a-f]+ \(corrupt\)\. Nothing was signed/);
+  await rejects(() => adoptSet(fleet, openDestination(fleet.destination), 'set-damaged', [], quiet), /backup set set-damaged is not adopted: verification found 1 problem\(s\): set-damaged\/n1\/rehearsal\/part\.txt: sha256 [0-9a-f]+, manifest says [0-9a-f]+ \(corrupt\)\. Nothing was signed/);
   assert.not.ok(existsSync(join(dest, manifestSignaturePath('set-damaged'))));
   assert.is(await statusOf('set-damaged'), 'untrusted:unsigned');
 });
 
 test('a manifest that would not be trusted signed is refused before any file is read: dates, folder, other keys', async () => {
   writeRehearsalSet(dest, 'set-future', { key: null, completedAt: '2099-01-01T00:00:00.000Z' });
-  await rejects(() => adoptSet(fleet, 'set-future', [], quiet), /set-future is not adopted \(invalid-field\): .*completedAt 2099-01-01T00:00:00\.000Z is in the future/);
+  await rejects(() => adoptSet(fleet, openDestination(fleet.destination), 'set-future', [], quiet), /set-future is not adopted \(invalid-field\): .*completedAt 2099-01-01T00:00:00\.000Z is in the future/);
   writeRehearsalSet(dest, 'set-moved', { key: null, tamper: (m) => (m.id = 'set-other') });
-  await rejects(() => adoptSet(fleet, 'set-moved', [], quiet), /set-moved is not adopted \(folder-mismatch\)/);
+  await rejects(() => adoptSet(fleet, openDestination(fleet.destination), 'set-moved', [], quiet), /set-moved is not adopted \(folder-mismatch\)/);
   const stranger = parseSigningKey(generateSigningKeyPair().privatePem, 'stranger');
   writeRehearsalSet(dest, 'set-stranger', { key: stranger });
-  await rejects(() => adoptSet(fleet, 'set-stranger', [], quiet), /untrusted \(unknown-key: .*\); .*adopt signs only unsigned sets/);
-  await rejects(() => adoptSet(fleet, 'set-none', [], quiet), /no backup set set-none/);
+  await rejects(() => adoptSet(fleet, openDestination(fleet.destination), 'set-stranger', [], quiet), /untrusted \(unknown-key: .*\); .*adopt signs only unsigned sets/);
+  await rejects(() => adoptSet(fleet, openDestination(fleet.destination), 'set-none', [], quiet), /no backup set set-none/);
   for (const id of ['set-future', 'set-moved']) assert.not.ok(existsSync(join(dest, manifestSignaturePath(id))), id);
 });
 
@@ -81,13 +80,13 @@ test('a folder pruned before signing: prune leaves it, delete of an unsigned set
   assert.match(report.incomplete.find((i) => i.id === 'set-held')!.reason, /tandem adopt set-held/);
   assert.ok(existsSync(join(dest, 'set-held', 'n1', 'rehearsal', 'part.txt')));
   await rejects(() => prune(openDestination(fleet.destination), { ...options, target: { kind: 'delete', id: 'set-damaged' } }), /set-damaged is untrusted \(unsigned\), nothing deleted: .*tandem adopt set-damaged/);
-  assert.is((await adoptSet(fleet, 'set-held', [], quiet)).file, 'pruned.json');
+  assert.is((await adoptSet(fleet, openDestination(fleet.destination), 'set-held', [], quiet)).file, 'pruned.json');
   assert.ok(existsSync(join(dest, prunedSignaturePath('set-held'))));
   assert.is(await statusOf('set-held'), 'pruned');
   // A marker naming another set is not signed.
   mkdirSync(join(dest, 'set-odd'));
   writeFileSync(join(dest, prunedMarkerPath('set-odd')), JSON.stringify({ format: 'tandem.pruned/v1', id: 'set-old', prunedAt: '', esSnapshots: [] }));
-  await rejects(() => adoptSet(fleet, 'set-odd', [], quiet), /names backup set "set-old", not its folder set-odd: not adopted/);
+  await rejects(() => adoptSet(fleet, openDestination(fleet.destination), 'set-odd', [], quiet), /names backup set "set-old", not its folder set-odd: not adopted/);
 });
 
 test.run();

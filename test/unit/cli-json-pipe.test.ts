@@ -3,16 +3,16 @@
  * real pipe read only after a delay, on a local-folder destination holding a > 1 MiB manifest.
  */
 import { test } from 'uvu';
+import { manifestPath, manifestSignaturePath } from '../../shared/destination/layout';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MANIFEST_FORMAT, manifestPath, manifestSchema, type Manifest } from '../../shared/manifest';
+import { MANIFEST_FORMAT, manifestSchema, type Manifest } from '../../shared/manifest';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
 import { signingKeyAt, writeSigningKeySync } from '../helpers/signing';
 import { signatureFor } from '../../shared/signing';
-import { manifestSignaturePath } from '../../coordinator/backup/set-trust';
 
 const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
 const root = scratchDirSync('cli-pipe');

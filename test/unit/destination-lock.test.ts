@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  acquireDestinationLock, DESTINATION_LOCK_FILE, DESTINATION_LOCK_FORMAT, type DestinationLease, type DestinationLockOptions,
+  acquireDestinationLock, DESTINATION_LOCK_FORMAT, type DestinationLease, type DestinationLockOptions,
 } from '../../coordinator/backup/destination-lock';
 import { AlreadyExistsError, contentVersion, LocalDestination, VersionMismatchError } from '../../shared/destination';
+import { DESTINATION_LOCK_FILE } from '../../shared/destination/layout';
 import { ConflictError } from '../../shared/errors';
 import { scratchDirSync } from '../helpers/scratch';
 

@@ -23,11 +23,10 @@ import {
   rotateSetKeys,
   SetKeyError,
   SetKeyNoMatchError,
-  setKeyInfoPath,
-  setKeyPath,
   writeNewIdentityFile,
   writeSetKey,
 } from '../../coordinator/keys';
+import { setKeyInfoPath, setKeyPath } from '../../shared/destination/layout';
 import { rejects } from '../helpers/assert';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
 

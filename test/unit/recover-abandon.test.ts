@@ -13,8 +13,9 @@ import { Journal } from '../../coordinator/backup/journal';
 import { recoverCommand } from '../../coordinator/cli/recover';
 import { fleetConfigSchema, type FleetConfig } from '../../coordinator/config';
 import type { AgentHandle } from '../../coordinator/fleet';
+import { openDestination } from '../../shared/destination';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath } from '../../shared/destination/layout';
 import { backupOptionsSchema } from '../../shared/wire/backup-options';
 import { rejects } from '../helpers/assert';
 import { scratchDir } from '../helpers/scratch';
@@ -61,7 +62,7 @@ async function setup(nodes: string[]) {
 test('an agent gone for good: the others undo their part, its part stays and is named, the entry is closed with the reason', async () => {
   const { dest, fleet, journal } = await setup(['n1', 'n2', 'n3']);
   const agents = [agent('n1', dest), agent('n2', dest), agent('n3', dest, true)];
-  const a = await abandonRun(fleet, agents, journal, ID, 'n3 was decommissioned');
+  const a = await abandonRun(fleet, openDestination(fleet.destination), agents, journal, ID, 'n3 was decommissioned');
   assert.equal(a.undone, ['n1', 'n2']);
   assert.is(a.unreached.length, 1);
   assert.match(a.unreached[0], /^n3: .*UNAVAILABLE/);
@@ -75,12 +76,12 @@ test('an agent gone for good: the others undo their part, its part stays and is 
   assert.is(closed.step, 'abandoned');
   assert.match(closed.reason, /^abandoned by the operator: n3 was decommissioned; not reached: n3: .*; what n3 wrote stays under/);
   // Once closed it is refused by name: nothing is open under that id any more.
-  await rejects(() => abandonRun(fleet, agents, journal, ID, 'again'), new RegExp(`backup ${ID} is not open in the journal: it ended \\(abandoned`));
+  await rejects(() => abandonRun(fleet, openDestination(fleet.destination), agents, journal, ID, 'again'), new RegExp(`backup ${ID} is not open in the journal: it ended \\(abandoned`));
 });
 
 test('every agent reached: the set folder goes too, nothing is left to name', async () => {
   const { dest, fleet, journal } = await setup(['n1', 'n2']);
-  const a = await abandonRun(fleet, [agent('n1', dest), agent('n2', dest)], journal, ID, 'operator decided');
+  const a = await abandonRun(fleet, openDestination(fleet.destination), [agent('n1', dest), agent('n2', dest)], journal, ID, 'operator decided');
   assert.equal([a.undone, a.unreached, a.left], [['n1', 'n2'], [], '']);
   assert.is(existsSync(join(dest, ID)), false);
   assert.is(journal.entries()[0].step, 'abandoned');
@@ -89,9 +90,9 @@ test('every agent reached: the set folder goes too, nothing is left to name', as
 test('refused: an id not in the journal, and a set with a manifest (complete, for recover to record)', async () => {
   const { dest, fleet, journal } = await setup(['n1']);
   const agents = [agent('n1', dest)];
-  await rejects(() => abandonRun(fleet, agents, journal, 'tandem-20250101t000000z', 'x'), /backup tandem-20250101t000000z is not in the journal \(.*journal\): nothing to abandon; 'tandem status'/);
+  await rejects(() => abandonRun(fleet, openDestination(fleet.destination), agents, journal, 'tandem-20250101t000000z', 'x'), /backup tandem-20250101t000000z is not in the journal \(.*journal\): nothing to abandon; 'tandem status'/);
   writeFileSync(join(dest, manifestPath(ID)), '{}');
-  await rejects(() => abandonRun(fleet, agents, journal, ID, 'x'), new RegExp(`backup ${ID} has a manifest at .*: the set is complete, not abandoned; run 'tandem recover'`));
+  await rejects(() => abandonRun(fleet, openDestination(fleet.destination), agents, journal, ID, 'x'), new RegExp(`backup ${ID} has a manifest at .*: the set is complete, not abandoned; run 'tandem recover'`));
   assert.equal(agents[0].aborts, []);
   assert.is(journal.unfinished().length, 1);
 });

@@ -6,6 +6,7 @@
  * local destination with a real manifest, and a clock the test moves.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { manifestPath } from '../../shared/destination/layout';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,7 +15,7 @@ import { BETWEEN_PHASES_MS, RestoreController } from '../../agent/restore/contro
 import type { RestorableRole } from '../../agent/roles/role';
 import type { RestorePhase } from '../../shared/contract';
 import { silentLogger } from '../../shared/log';
-import { manifestDigest, manifestPath } from '../../shared/manifest';
+import { manifestDigest } from '../../shared/manifest';
 import { toWireDestination } from '../../shared/wire/destination';
 import { parseRestoreOptions, toWirePhase, toWireRestoreOptions } from '../../shared/wire/restore';
 import { rejects } from '../helpers/assert';

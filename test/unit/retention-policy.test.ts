@@ -5,7 +5,7 @@ import { applyPolicy, bucketOf, type RetentionPolicy } from '../../coordinator/r
 import { incompleteVerdict, removals } from '../../coordinator/retention/plan';
 import { retentionPolicy } from '../../coordinator/cli/retention-args';
 import { UsageError } from '../../coordinator/cli/common';
-import { needsOf } from '../../coordinator/retention/references';
+import { needsOf } from '../../coordinator/sets/needs';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDestination, parseDestinationConfig } from '../../shared/destination';

@@ -5,14 +5,16 @@
  * the latest. Local destinations in temporary folders, the real prune.
  */
 import { cpSync, mkdirSync, readFileSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
+import { readManifestAndDigest } from '../../coordinator/sets/read-manifest';
+import { manifestSignaturePath, prunedMarkerPath, prunedSignaturePath } from '../../shared/destination/layout';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { latestComplete, listBackupSets, readManifestAndDigest, scanSets } from '../../coordinator/backup/catalog';
+import { latestComplete, listBackupSets, scanSets } from '../../coordinator/sets/catalog';
 import { chooseParent } from '../../coordinator/backup/parent';
 import { parentSet } from '../../agent/backup/parent';
-import { fieldProblem, isIsoInstant, manifestSignaturePath, type SetTrust } from '../../coordinator/backup/set-trust';
-import { prunedMarkerPath, prunedSignaturePath, writeMarker } from '../../coordinator/retention/marker';
+import { fieldProblem, isIsoInstant, type SetTrust } from '../../coordinator/sets/trust';
+import { writeMarker } from '../../coordinator/sets/marker';
 import { markedEsSnapshots, prune, type PruneOptions } from '../../coordinator/retention/prune';
 import { openDestination, type DestinationConfig } from '../../shared/destination';
 import { parseManifest } from '../../shared/manifest';
@@ -45,7 +47,7 @@ function threeSets(dir: string): string[] {
   return ids;
 }
 
-const statuses = async (config: DestinationConfig) => (await listBackupSets(config, trust)).map((e) => `${e.id}:${e.status}${e.reason ? `:${e.reason}` : ''}`);
+const statuses = async (config: DestinationConfig) => (await listBackupSets(openDestination(config), trust)).map((e) => `${e.id}:${e.status}${e.reason ? `:${e.reason}` : ''}`);
 
 function pruneOptions(o: Partial<PruneOptions>): PruneOptions {
   return { target: { kind: 'prune', policy: { keep_last: 1 } }, dryRun: false, openRuns: new Set(), incompleteGraceMs: HOUR, agents: [], say: () => undefined, trust, signingKey: key, ...o };
@@ -83,12 +85,12 @@ test('a signed set is complete; each way of being untrusted is named', async () 
     'set-stranger:untrusted:unknown-key',
     'set-unsigned:untrusted:unsigned',
   ]);
-  const listed = await listBackupSets(config, trust);
+  const listed = await listBackupSets(openDestination(config), trust);
   assert.match(listed.find((e) => e.id === 'set-future')!.problem!, /completedAt 2099-01-01T00:00:00.000Z is in the future/);
   assert.match(listed.find((e) => e.id === 'set-moved')!.problem!, /describes backup set "set-copied", not its folder set-moved/);
   assert.match(listed.find((e) => e.id === 'set-nonodes')!.problem!, /nodes is empty/);
   // The key that signed it, once trusted, makes it a set: rotation keeps the old public key in signing.trusted.
-  assert.equal((await listBackupSets(config, trustOf(key, stranger))).find((e) => e.id === 'set-stranger')!.status, 'complete');
+  assert.equal((await listBackupSets(openDestination(config), trustOf(key, stranger))).find((e) => e.id === 'set-stranger')!.status, 'complete');
 });
 
 test('restore, verify, show and drill read only trusted manifests: an untrusted one is refused by name, an unsigned one pointed at adopt', async () => {
@@ -117,7 +119,7 @@ test('a pruned.json planted in the newest set is ignored: prune keeps the set, r
   const ids = threeSets(dir);
   const newest = ids[2];
   writeFileSync(join(dir, prunedMarkerPath(newest)), JSON.stringify({ format: 'tandem.pruned/v1', id: 'x', prunedAt: '', esSnapshots: [] }));
-  const listed = (await listBackupSets(config, trust)).find((e) => e.id === newest)!;
+  const listed = (await listBackupSets(openDestination(config), trust)).find((e) => e.id === newest)!;
   assert.is(listed.status, 'complete');
   assert.match(listed.ignoredMarker!, /pruned\.json ignored \(unsigned/);
   const report = await prune(openDestination(config), pruneOptions({ target: { kind: 'prune', policy: { keep_last: 10 } } }));
@@ -166,15 +168,15 @@ test('an untrusted set is never the parent nor the latest: the newest trusted on
   const ids = threeSets(dir);
   writeRehearsalSet(dir, 'set-zzz', { key: null, completedAt: ago(0.1) });
   writeRehearsalSet(dir, 'set-zzy', { key: stranger, completedAt: ago(0.2) });
-  const parent = await chooseParent(config, ['n1'], trust);
+  const parent = await chooseParent(openDestination(config), ['n1'], trust);
   assert.is(parent?.backupId, ids[2]);
   assert.is(parent?.manifestSha256, (await readManifestAndDigest(openDestination(config), ids[2], trust)).sha256);
-  assert.is(await latestComplete(config, trust), ids[2]);
+  assert.is(await latestComplete(openDestination(config), trust), ids[2]);
   // With no trusted set at all there is no parent (a full backup) and no latest.
   const other = destination();
   writeRehearsalSet(other.dir, 'set-zzz', { key: null });
-  assert.is(await chooseParent(other.config, ['n1'], trust), null);
-  await rejects(() => latestComplete(other.config, trust), /no complete \(signed\) backup set/);
+  assert.is(await chooseParent(openDestination(other.config), ['n1'], trust), null);
+  await rejects(() => latestComplete(openDestination(other.config), trust), /no complete \(signed\) backup set/);
 });
 
 test("a signed marker's Elasticsearch snapshots count only when they are its set's own", async () => {
@@ -215,7 +217,7 @@ test('a held pruned folder keeps its marker and signature; its manifest signatur
 test("the agent builds only on the parent manifest the coordinator checked: another manifest's bytes, or an oversized one, are refused", async () => {
   const { dir, config } = destination();
   threeSets(dir);
-  const chosen = (await chooseParent(config, ['n1'], trust))!;
+  const chosen = (await chooseParent(openDestination(config), ['n1'], trust))!;
   const dest = openDestination(config);
   assert.is((await parentSet(chosen, dest, 'n1').load()).node?.node, 'n1');
   // Replaced after the coordinator checked it (signed again by the attacker's key or not at all): the digest differs.

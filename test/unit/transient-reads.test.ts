@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { scanSet, scanSets } from '../../coordinator/backup/catalog';
+import { scanSet, scanSets } from '../../coordinator/sets/catalog';
 import { prune, type PruneOptions } from '../../coordinator/retention/prune';
 import { openDestination, type Destination } from '../../shared/destination';
 import { generateSigningKeyPair, parseSigningKey } from '../../shared/signing';

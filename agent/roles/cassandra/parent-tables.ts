@@ -4,6 +4,7 @@
  * together makes that table, or the whole node, archived in full: a full archive is always
  * correct, a wrong reference never is.
  */
+import { cassandraPrefix } from '../../../shared/destination/layout';
 import { errorMessage } from '../../../shared/errors';
 import { sstableContentsSchema, type TableRowCount } from '../../../shared/parts/cassandra';
 import { readReferenced } from '../../../shared/parts/io';
@@ -36,7 +37,7 @@ export async function parentTables(ctx: RoleContext): Promise<ParentTables> {
       if (!c) continue;
       const sound = c.archives.every((a) => {
         const v = vouched.get(a.path);
-        return v !== undefined && v.size === a.size && v.sha256 === a.sha256 && a.path.startsWith(`${a.set}/${ctx.node}/cassandra/`);
+        return v !== undefined && v.size === a.size && v.sha256 === a.sha256 && a.path.startsWith(cassandraPrefix(a.set, ctx.node));
       }) && c.sstables.every((r) => c.archives.some((a) => a.path === r.archive));
       if (!sound) {
         ctx.log.warn({ parent: ctx.parent.backupId, table: key }, "the parent's record of this table does not match its manifest: the table is archived in full");

@@ -3,6 +3,7 @@
  * archives shipped to the destination, the snapshot cleared after. Every call to the node goes
  * through the agent's warm helper JVM (helper.ts); nodetool is left the repair.
  */
+import { cassandraContentsPath, ringPath, roleFolder, schemaCqlPath } from '../../../shared/destination/layout';
 import { writeReferenced } from '../../../shared/parts/io';
 import { errorMessage } from '../../../shared/errors';
 import { systemExec, type Exec } from '../../../shared/exec';
@@ -102,7 +103,7 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec, hos
       const extra = await writeSchemaAndRing(ctx, cluster);
       // The files inside each archive can number in the thousands: beside the archives, not in the manifest.
       const contents: SstableContents = { format: 'tandem.sstable-contents/v2', tables: Object.fromEntries(shipped.map((t) => [`${t.keyspace}.${t.table}`, t.contents])) };
-      const contentsRef = await putJson(ctx, `${ctx.backupId}/${ctx.node}/cassandra/contents.json`, contents);
+      const contentsRef = await putJson(ctx, cassandraContentsPath(ctx.backupId, ctx.node), contents);
       const reused = shipped.reduce((n, t) => n + t.bytesReused, 0);
       const part: CassandraPart = {
         compression,
@@ -128,7 +129,7 @@ export function cassandraRole(s: CassandraSettings, exec: Exec = systemExec, hos
       }
     },
     async abort(ctx) {
-      await ctx.destination.remove(`${ctx.backupId}/${ctx.node}/cassandra`);
+      await ctx.destination.remove(roleFolder(ctx.backupId, ctx.node, 'cassandra'));
     },
     restore: (phase: RestorePhase, ctx: RestoreContext) => restoreCassandra(s, phase, ctx, helper, exec),
     health: (signal) => helper.reachable(signal),
@@ -206,7 +207,7 @@ const putJson = (ctx: RoleContext, path: string, doc: unknown) => writeReference
 async function writeSchemaAndRing(ctx: RoleContext, cluster: ClusterFacts) {
   const out: { path: string; size: number; sha256: string }[] = [];
   const put = async (path: string, body: string) => void out.push(await writeReferenced(ctx.destination, path, body));
-  for (const [k, cql] of cluster.schema) await put(`${ctx.backupId}/${ctx.node}/cassandra/${k}/schema.cql`, cql);
-  await put(`${ctx.backupId}/${ctx.node}/cassandra/ring.json`, JSON.stringify(cluster.ring, null, 1) + '\n');
+  for (const [k, cql] of cluster.schema) await put(schemaCqlPath(ctx.backupId, ctx.node, k), cql);
+  await put(ringPath(ctx.backupId, ctx.node), JSON.stringify(cluster.ring, null, 1) + '\n');
   return out;
 }

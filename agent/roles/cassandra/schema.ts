@@ -4,6 +4,7 @@
  * tables are truncated, because tombstones newer than the backup would hide restored rows.
  */
 import type { Client } from 'cassandra-driver';
+import { schemaCqlPath } from '../../../shared/destination/layout';
 import { readChecked } from '../../../shared/parts/io';
 import { PreconditionError, TandemError, ValidationError } from '../../../shared/errors';
 import { checkCqlName } from '../../../shared/names';
@@ -87,7 +88,7 @@ export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Pro
       const target = targetKeyspace(ctx, ks);
       // Hostile input like everything read back: the file the manifest records (size, sha256), and
       // only CREATE statements of this keyspace and the tables it lists, checked before any runs.
-      const file = `${ctx.backupId}/${source}/cassandra/${ks}/schema.cql`;
+      const file = schemaCqlPath(ctx.backupId, source, ks);
       const own = { keyspace: ks, tables: nodesWith(ctx.manifest, 'cassandra').flatMap((n) => n.parts.cassandra.tables).filter((t) => t.keyspace === ks).map((t) => t.table) };
       const ref = ctx.manifest.files.find((f) => f.path === file);
       if (!ref) throw new ValidationError(`${file} is not among the files the manifest records: the backup set is damaged`);

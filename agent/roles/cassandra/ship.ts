@@ -7,6 +7,7 @@ import { readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { producedAndPut, retryStreamedPut } from '../../../shared/destination';
+import { tableArchivePath } from '../../../shared/destination/layout';
 import { TandemError, errorMessage } from '../../../shared/errors';
 import type { ProcessSpawner } from '../../../shared/exec';
 import { runPool } from '../../../shared/pool';
@@ -23,7 +24,7 @@ const EXTENSION: Record<Compression, string> = { bzip2: 'tbz', xz: 'txz', none: 
 
 /** Where a table's archive goes at the destination: `<id>/<node>/cassandra/<keyspace>/<table>.<ext>`. */
 export function archivePath(ctx: Pick<RoleContext, 'backupId' | 'node'>, keyspace: string, table: string, compression: Compression): string {
-  return `${ctx.backupId}/${ctx.node}/cassandra/${keyspace}/${table}.${EXTENSION[compression]}`;
+  return tableArchivePath(ctx.backupId, ctx.node, keyspace, table, EXTENSION[compression]);
 }
 
 /** Every regular file under `dir`, relative, with size and mtime; a symlink or device is refused by the archiver later. */

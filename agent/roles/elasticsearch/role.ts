@@ -4,6 +4,7 @@
  * data stays in the repository (that is how ES backups work); the backup set gets a
  * self-describing record at `<backupId>/<node>/elasticsearch/snapshot.json`.
  */
+import { roleFolder, snapshotRecordPath } from '../../../shared/destination/layout';
 import { writeReferenced } from '../../../shared/parts/io';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,7 +34,6 @@ const SKIPPED = { skipped: true, reason: 'index must be rebuilt on restore' } as
 const skipIndex = (ctx: RoleContext) => ctx.options.skipIndex;
 /** ES snapshot names must be lowercase; tandem's tags are the (lowercase) backup ids. */
 const snapshotName = (ctx: RoleContext) => ctx.tag.toLowerCase();
-const recordPath = (ctx: RoleContext) => `${ctx.backupId}/${ctx.node}/elasticsearch`;
 
 async function readJson<T>(file: string): Promise<T | null> {
   try {
@@ -191,7 +191,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
           ...(sizes ? { sizes } : {}),
         };
         const body = JSON.stringify(record, null, 2) + '\n';
-        const ref = await writeReferenced(ctx.destination, `${recordPath(ctx)}/snapshot.json`, body);
+        const ref = await writeReferenced(ctx.destination, snapshotRecordPath(ctx.backupId, ctx.node), body);
         const summary = `snapshot ${record.snapshot} ${record.state ?? ''} of ${record.indices.length} indices` +
           (sizes ? `, ${sizes.addedBytes} of its ${sizes.totalBytes} bytes new to repository ${cut.repository} (the rest is shared with earlier snapshots there)` : '');
         return { part: { ...record, record: ref, summary } satisfies EsPart, files: [ref] };
@@ -210,7 +210,7 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
         const deleted = await withClient((c) => es.deleteSnapshot(c, s.repository, snapshotName(ctx)));
         if (deleted) ctx.log.info({ snapshot: snapshotName(ctx) }, 'deleted the Elasticsearch snapshot');
       }
-      await ctx.destination.remove(recordPath(ctx));
+      await ctx.destination.remove(roleFolder(ctx.backupId, ctx.node, 'elasticsearch'));
     },
 
     async recover(_activeTag: string | null, _log: Logger) {},

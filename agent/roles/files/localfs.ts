@@ -6,7 +6,7 @@
  */
 import { constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { relPathProblem } from '../../../shared/destination/paths';
+import { attachmentFilePath, attachmentProblem } from '../../../shared/destination/layout';
 import type { RoleContext } from '../role';
 import { putHashed, type Unstorable } from './copy';
 import type { CutFile } from './walk';
@@ -43,11 +43,11 @@ export type FileCopy =
   | { missing: string }
   | { unstorable: Unstorable };
 
-/** Copies one file of the cut to `<base>/data/<path>`, hashing while copying. */
-export async function copyCutFile(ctx: Pick<RoleContext, 'destination'>, location: string, f: CutFile, base: string, signal: AbortSignal): Promise<FileCopy> {
-  const dest = `${base}/data/${f.path}`;
-  const why = relPathProblem(dest);
+/** Copies one file of the cut to `<id>/<node>/files/data/<path>`, hashing while copying. */
+export async function copyCutFile(ctx: Pick<RoleContext, 'destination' | 'backupId' | 'node'>, location: string, f: CutFile, signal: AbortSignal): Promise<FileCopy> {
+  const why = attachmentProblem(ctx.backupId, ctx.node, 'localfs', f.path);
   if (why) return { unstorable: { path: f.path, reason: why } };
+  const dest = attachmentFilePath(ctx.backupId, ctx.node, 'localfs', f.path);
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(join(location, f.path), 'r');

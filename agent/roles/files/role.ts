@@ -7,6 +7,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { filesFolder } from '../../../shared/destination/layout';
 import { PreconditionError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import type { CheckResult, RestorableRole, RestoreContext, RestorePhase, RoleContext, ShipResult } from '../role';
@@ -18,8 +19,6 @@ import { restoreFiles } from './restore';
 import { checkBucket, listBucket, storeClient, type S3Cut } from './s3';
 import { shipBucket } from './ship-bucket';
 import { shipFolder } from './ship-folder';
-
-const base = (ctx: RoleContext) => `${ctx.backupId}/${ctx.node}/files`;
 
 /** Creates the files role; reads theHiveConfig now (ConfigError if unusable). */
 export function filesRole(settings: FilesSettings): RestorableRole {
@@ -103,7 +102,7 @@ export function filesRole(settings: FilesSettings): RestorableRole {
     async abort(ctx: RoleContext) {
       await walks.get(ctx.backupId)?.done.catch(() => undefined);
       walks.delete(ctx.backupId);
-      await ctx.destination.remove(base(ctx));
+      await ctx.destination.remove(filesFolder(ctx.backupId, ctx.node));
     },
 
     async recover(_activeTag: string | null, _log: Logger) {},
@@ -138,11 +137,11 @@ export function filesRole(settings: FilesSettings): RestorableRole {
       // The walk started at Commit; after an agent restart in between, it starts now.
       const walk = walks.get(ctx.backupId) ?? startFolderWalk(cut, ctx.workDir, ctx.signal);
       walks.delete(ctx.backupId);
-      return shipFolder(ctx, walk, base(ctx), where, s.concurrency);
+      return shipFolder(ctx, walk, where, s.concurrency);
     }
     const client = storeClient(s as Extract<ResolvedFilesSettings, { store: 's3' }>);
     try {
-      return await shipBucket(ctx, client, cut, base(ctx), where, s.concurrency);
+      return await shipBucket(ctx, client, cut, where, s.concurrency);
     } finally {
       client.destroy();
     }

@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from '../../../shared/lazy-module';
-import { relPathProblem } from '../../../shared/destination/paths';
+import { attachmentFilePath, attachmentProblem } from '../../../shared/destination/layout';
 import { ConfigError } from '../../../shared/errors';
 import type { RoleContext } from '../role';
 import type { ResolvedS3Store } from './config';
@@ -87,17 +87,17 @@ export interface S3CopyResult {
   unstorable: Unstorable[];
 }
 
-/** Copies every object of the cut to `<base>/s3/<key>`, hashing while copying. */
-export async function copyBucket(ctx: RoleContext, client: S3Client, cut: S3Cut, base: string, concurrency: number): Promise<S3CopyResult> {
+/** Copies every object of the cut to `<id>/<node>/files/s3/<key>`, hashing while copying. */
+export async function copyBucket(ctx: RoleContext, client: S3Client, cut: S3Cut, concurrency: number): Promise<S3CopyResult> {
   const out: S3CopyResult = { stored: [], changed: [], missing: [], unstorable: [] };
   const progress = progressReporter(ctx, cut.objects.length, cut.objects.reduce((a, o) => a + o.size, 0));
   await runPool(cut.objects, concurrency, ctx.signal, async (o) => {
-    const dest = `${base}/s3/${o.key}`;
-    const why = relPathProblem(dest);
+    const why = attachmentProblem(ctx.backupId, ctx.node, 's3', o.key);
     if (why) {
       out.unstorable.push({ path: o.key, reason: why });
       return progress.add(0);
     }
+    const dest = attachmentFilePath(ctx.backupId, ctx.node, 's3', o.key);
     let body: Readable;
     try {
       // If-Match pins the object to the cut: a replaced object answers 412 instead of new bytes.

@@ -4,6 +4,7 @@
  * held in memory (its listing comes page by page from ListObjectsV2 and is kept until ship).
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { filesListingPath } from '../../../shared/destination/layout';
 import type { ListedObject } from '../../../shared/parts/files';
 import { compareStorePaths, LISTING_FORMAT } from '../../../shared/parts/files-listing';
 import { ListingWriter } from '../../../shared/parts/files-listing-write';
@@ -12,12 +13,12 @@ import { DeviationCounter, filesPart, shipSummary } from './copy';
 import { parentListing, splitBucketCut } from './incremental';
 import { copyBucket, type S3Cut } from './s3';
 
-/** Copies the bucket cut to `<base>/s3/` and writes `<base>/listing.ndjson`. */
-export async function shipBucket(ctx: RoleContext, client: S3Client, cut: S3Cut, base: string, where: string, concurrency: number): Promise<ShipResult> {
+/** Copies the bucket cut to `<id>/<node>/files/s3/` and writes `<id>/<node>/files/listing.ndjson`. */
+export async function shipBucket(ctx: RoleContext, client: S3Client, cut: S3Cut, where: string, concurrency: number): Promise<ShipResult> {
   const startedAt = Date.now();
   const parent = await parentListing(ctx, cut);
   const split = await splitBucketCut(cut, parent);
-  const r = await copyBucket(ctx, client, split.copy, base, concurrency);
+  const r = await copyBucket(ctx, client, split.copy, concurrency);
   const stored = { files: r.stored.length, bytes: r.stored.reduce((a, f) => a + f.size, 0) };
   const referenced = { files: split.kept.length, bytes: split.kept.reduce((a, f) => a + f.size, 0) };
   ctx.span({ phase: 'copy', startedAt, endedAt: Date.now(), files: stored.files, bytesIn: stored.bytes, bytesOut: stored.bytes });
@@ -31,7 +32,7 @@ export async function shipBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
 
   const objects: ListedObject[] = [...r.stored.map((o): ListedObject => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 })), ...split.kept];
   objects.sort((a, b) => compareStorePaths(a.key, b.key));
-  const writer = new ListingWriter(ctx.destination, `${base}/listing.ndjson`, { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 's3', bucket: cut.bucket, ...(cut.endpoint !== undefined ? { endpoint: cut.endpoint } : {}) }, ctx.signal);
+  const writer = new ListingWriter(ctx.destination, filesListingPath(ctx.backupId, ctx.node), { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 's3', bucket: cut.bucket, ...(cut.endpoint !== undefined ? { endpoint: cut.endpoint } : {}) }, ctx.signal);
   try {
     for (const changed of r.changed) await writer.write({ changed });
     for (const missing of r.missing) await writer.write({ missing });

@@ -6,6 +6,7 @@
  * listing order as the copies finish. Memory stays bounded by the copies in flight and the
  * window of entries waiting for them (WINDOW), whatever the store holds.
  */
+import { filesListingPath } from '../../../shared/destination/layout';
 import type { FileRef } from '../../../shared/parts';
 import { LISTING_FORMAT, type ListingRecord } from '../../../shared/parts/files-listing';
 import { ListingWriter } from '../../../shared/parts/files-listing-write';
@@ -36,8 +37,8 @@ function slots(n: number) {
   };
 }
 
-/** Copies the cut in workDir to `<base>/data/` and writes `<base>/listing.ndjson`; the part keeps counts and its reference. */
-export async function shipFolder(ctx: RoleContext, walk: FolderWalk, base: string, where: string, concurrency: number): Promise<ShipResult> {
+/** Copies the cut in workDir to `<id>/<node>/files/data/` and writes `<id>/<node>/files/listing.ndjson`; the part keeps counts and its reference. */
+export async function shipFolder(ctx: RoleContext, walk: FolderWalk, where: string, concurrency: number): Promise<ShipResult> {
   // What is left of the walk is part of the copy span: the timeline's phases are the manifest's.
   const startedAt = Date.now();
   const walking = progressReporter(ctx, 0, 0, 'list');
@@ -45,7 +46,7 @@ export async function shipFolder(ctx: RoleContext, walk: FolderWalk, base: strin
   const cut = await walk.done;
   const parent = await parentListing(ctx, cut);
   const lookup = await folderLookup(ctx, parent);
-  const writer = new ListingWriter(ctx.destination, `${base}/listing.ndjson`, { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 'localfs', location: cut.location }, ctx.signal);
+  const writer = new ListingWriter(ctx.destination, filesListingPath(ctx.backupId, ctx.node), { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 'localfs', location: cut.location }, ctx.signal);
   const stored = { files: 0, bytes: 0 };
   const referenced = { files: 0, bytes: 0 };
   const listed = { files: 0, dirs: 0, bytes: 0 };
@@ -58,7 +59,7 @@ export async function shipFolder(ctx: RoleContext, walk: FolderWalk, base: strin
 
   /** The listing lines of a file to copy, in the order they are written. */
   const copyLines = async (f: CutFile): Promise<ListingRecord[]> => {
-    const r: FileCopy = await copySlot(() => copyCutFile(ctx, cut.location, f, base, ac.signal));
+    const r: FileCopy = await copySlot(() => copyCutFile(ctx, cut.location, f, ac.signal));
     progress.add('stored' in r ? r.stored.size : 0);
     if ('missing' in r) return [{ missing: r.missing }];
     if ('unstorable' in r) return [{ unstorable: r.unstorable }];

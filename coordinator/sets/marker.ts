@@ -1,4 +1,7 @@
 /**
+ * Part of coordinator/sets/, the read side of the destination: the pruned-set marker, its one
+ * schema, its reader, and its writer (a prune's, kept beside the schema it writes).
+ *
  * `<id>/pruned.json`: written before a pruned set's manifest is removed. From then on the folder
  * is no longer a backup set but, at most, the store of files that later (kept) sets reference,
  * and it must never be taken for a fresh incomplete backup, be chosen as a parent or be restored.
@@ -11,20 +14,12 @@
  */
 import { z } from 'zod';
 import type { Destination } from '../../shared/destination';
+import { PRUNED_MARKER, PRUNED_SIGNATURE, prunedMarkerPath, prunedSignaturePath } from '../../shared/destination/layout';
 import { ES_REPOSITORY, ES_SNAPSHOT, nameSchema, NODE_NAME } from '../../shared/names';
 import { parseJson } from '../../shared/parts/io';
 import { MARKER_MAX_BYTES, signatureFor, type SigningKey } from '../../shared/signing';
-import { readSigned, type SetTrust, type UntrustedReason } from '../backup/set-trust';
-import type { EsSnapshotRef } from './references';
-
-/** The marker's file name inside the set's folder. */
-export const PRUNED_MARKER = 'pruned.json';
-/** The marker's path at the destination. */
-export const prunedMarkerPath = (id: string) => `${id}/${PRUNED_MARKER}`;
-/** The marker's signature file inside the set's folder. */
-export const PRUNED_SIGNATURE = 'pruned.sig';
-/** The marker signature's path at the destination. */
-export const prunedSignaturePath = (id: string) => `${id}/${PRUNED_SIGNATURE}`;
+import { readSigned, type SetTrust, type UntrustedReason } from './trust';
+import type { EsSnapshotRef } from './needs';
 
 /** A marker as read back. */
 export const markerSchema = z.strictObject({

@@ -1,5 +1,6 @@
 /**
- * The one place that decides whether a folder at the destination is a backup set tandem believes.
+ * Part of coordinator/sets/, the read side of the destination: the one place that decides whether
+ * a folder at the destination is a backup set tandem believes.
  * The destination is storage others can write (every agent, whoever holds its credentials), so a
  * manifest counts only when `<id>/manifest.sig` signs its exact bytes with a trusted key, it
  * describes the folder it is in, and its fields hold (real dates, none in the future, at least
@@ -10,18 +11,14 @@
  */
 import { errorMessage } from '../../shared/errors';
 import type { Destination } from '../../shared/destination';
-import { manifestDigest, manifestPath, parseManifest, type Manifest } from '../../shared/manifest';
+import { MANIFEST_FILE, MANIFEST_SIGNATURE, manifestPath, setFile } from '../../shared/destination/layout';
+import { manifestDigest, parseManifest, type Manifest } from '../../shared/manifest';
 import { checkSignature, MANIFEST_MAX_BYTES, OversizedError, readCapped, SIGNATURE_MAX_BYTES, type TrustedKeys } from '../../shared/signing';
 
 /** Why a folder's manifest or marker is not believed. */
 export const UNTRUSTED_REASONS = ['unsigned', 'invalid-signature-file', 'unknown-key', 'bad-signature', 'folder-mismatch', 'invalid-field', 'oversized'] as const;
 /** Why a folder's manifest or marker is not believed. */
 export type UntrustedReason = (typeof UNTRUSTED_REASONS)[number];
-
-/** The manifest's signature file. */
-export const MANIFEST_SIGNATURE = 'manifest.sig';
-/** The manifest signature's path at the destination. */
-export const manifestSignaturePath = (id: string) => `${id}/${MANIFEST_SIGNATURE}`;
 
 /** How far a manifest's completedAt may be ahead of the reader's clock (agents' and coordinators' clocks drift): 5 min. */
 export const FUTURE_SKEW_MS = 5 * 60_000;
@@ -49,7 +46,7 @@ export type SignedFileVerdict = { kind: 'trusted'; body: Buffer; keyId: string }
 export async function readSigned(dest: Destination, id: string, file: string, sig: string, cap: number, trust: SetTrust): Promise<SignedFileVerdict | 'absent'> {
   let body: Buffer | null;
   try {
-    body = await readCapped(dest, `${id}/${file}`, cap);
+    body = await readCapped(dest, setFile(id, file), cap);
   } catch (err) {
     if (err instanceof OversizedError) return { kind: 'untrusted', reason: 'oversized', detail: err.message };
     throw err;
@@ -57,14 +54,14 @@ export async function readSigned(dest: Destination, id: string, file: string, si
   if (!body) return 'absent';
   let sigBody: Buffer | null;
   try {
-    sigBody = await readCapped(dest, `${id}/${sig}`, SIGNATURE_MAX_BYTES);
+    sigBody = await readCapped(dest, setFile(id, sig), SIGNATURE_MAX_BYTES);
   } catch (err) {
     if (err instanceof OversizedError) return { kind: 'untrusted', reason: 'invalid-signature-file', detail: err.message };
     throw err;
   }
-  if (!sigBody) return { kind: 'untrusted', reason: 'unsigned', detail: `${id}/${file} has no ${sig}` };
+  if (!sigBody) return { kind: 'untrusted', reason: 'unsigned', detail: `${setFile(id, file)} has no ${sig}` };
   const v = checkSignature(sigBody, file, body, trust.keys);
-  if (!v.ok) return { kind: 'untrusted', reason: v.reason, detail: `${id}/${sig}: ${v.detail}` };
+  if (!v.ok) return { kind: 'untrusted', reason: v.reason, detail: `${setFile(id, sig)}: ${v.detail}` };
   return { kind: 'trusted', body, keyId: v.keyId };
 }
 
@@ -73,7 +70,7 @@ export async function readSigned(dest: Destination, id: string, file: string, si
  * the manifest is parsed; a read error of the destination itself (not its content) throws.
  */
 export async function manifestVerdict(dest: Destination, id: string, trust: SetTrust): Promise<ManifestVerdict | null> {
-  const signed = await readSigned(dest, id, 'manifest.json', MANIFEST_SIGNATURE, MANIFEST_MAX_BYTES, trust);
+  const signed = await readSigned(dest, id, MANIFEST_FILE, MANIFEST_SIGNATURE, MANIFEST_MAX_BYTES, trust);
   if (signed === 'absent') return null;
   if (signed.kind === 'untrusted') return signed;
   return judgeManifest(signed.body, id, signed.keyId, trust.now?.() ?? Date.now());

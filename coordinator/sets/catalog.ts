@@ -1,16 +1,18 @@
 /**
- * Reads the backup sets present at a destination: complete ones have a manifest whose signature
- * holds (set-trust.ts decides). Only the top-level folders are listed and each one's manifest
+ * The catalog of coordinator/sets/ (the read side of the destination): the backup sets present
+ * at a destination and what each is. Complete ones have a manifest whose signature
+ * holds (trust.ts decides). Only the top-level folders are listed and each one's manifest
  * read: a destination of hundreds of sets of thousands of files each is never listed file by
  * file (only incomplete, untrusted and pruned folders, whose size is shown, are).
  */
-import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
-import { errorMessage, NotFoundError, TandemError } from '../../shared/errors';
+import type { Destination } from '../../shared/destination';
+import { PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, setPrefix } from '../../shared/destination/layout';
+import { errorMessage, NotFoundError } from '../../shared/errors';
 import type { Manifest } from '../../shared/manifest';
-import { BACKUP_ID, checkBackupId } from '../../shared/names';
+import { BACKUP_ID } from '../../shared/names';
 import { runPool } from '../../shared/pool';
-import { PRUNED_MARKER, prunedMarkerPath, prunedSignaturePath, readMarker } from '../retention/marker';
-import { manifestVerdict, untrustedAdvice, type SetTrust, type UntrustedReason } from './set-trust';
+import { readMarker } from './marker';
+import { manifestVerdict, type SetTrust, type UntrustedReason } from './trust';
 
 /**
  * What a folder at the destination is: `complete` (a trusted manifest), `incomplete` (no manifest:
@@ -98,14 +100,13 @@ async function scanSetOnce(dest: Destination, id: string, trust: SetTrust): Prom
 }
 
 /** Lists every backup set folder at the destination, sorted by id (newest generated id last). */
-export async function listBackupSets(config: DestinationConfig, trust: SetTrust): Promise<CatalogEntry[]> {
-  const dest = openDestination(config);
+export async function listBackupSets(dest: Destination, trust: SetTrust): Promise<CatalogEntry[]> {
   return runPool(await scanSets(dest, trust), SCAN_PARALLELISM, undefined, async (s): Promise<CatalogEntry> => {
     const m = s.manifest;
     const notes = { ...(s.reason ? { reason: s.reason } : {}), ...(s.problem ? { problem: s.problem } : {}), ...(s.ignoredMarker ? { ignoredMarker: s.ignoredMarker } : {}) };
     if (m) return { id: s.id, status: 'complete', files: m.files.length + m.listed.files, bytes: m.bytes, completedAt: m.completedAt, snapshotSpreadMs: m.snapshotSpreadMs, ...notes };
     const own = new Set([prunedMarkerPath(s.id), prunedSignaturePath(s.id)]);
-    const held = (await dest.list(`${s.id}/`)).filter((e) => !own.has(e.path));
+    const held = (await dest.list(setPrefix(s.id))).filter((e) => !own.has(e.path));
     return { id: s.id, status: s.status, files: held.length, bytes: held.reduce((n, e) => n + e.size, 0), ...notes };
   });
 }
@@ -118,34 +119,8 @@ export function newestFirst(sets: readonly ScannedSet[]): (ScannedSet & { manife
 }
 
 /** The id of the most recently completed trusted backup set; NotFoundError when there is none. */
-export async function latestComplete(config: DestinationConfig, trust: SetTrust): Promise<string> {
-  const latest = newestFirst(await scanSets(openDestination(config), trust))[0];
+export async function latestComplete(dest: Destination, trust: SetTrust): Promise<string> {
+  const latest = newestFirst(await scanSets(dest, trust))[0];
   if (!latest) throw new NotFoundError("there is no complete (signed) backup set at the destination; 'tandem list' shows the sets there and why others are not used");
   return latest.id;
-}
-
-/** A set whose manifest is there but not believed: refused by name, saying what to do. */
-export class UntrustedSetError extends TandemError {}
-
-/** Reads one trusted backup set's manifest; NotFoundError when the set is absent, incomplete or pruned, UntrustedSetError when it is untrusted. */
-export async function readManifest(dest: Destination, id: string, trust: SetTrust): Promise<Manifest> {
-  return (await readManifestAndDigest(dest, id, trust)).manifest;
-}
-
-/** The trusted manifest with the sha256 of its bytes, which restore requests carry to the agents. */
-export async function readManifestAndDigest(dest: Destination, id: string, trust: SetTrust): Promise<{ manifest: Manifest; sha256: string }> {
-  checkBackupId(id);
-  const s = await scanSet(dest, id, trust);
-  if (s.status === 'complete' && s.manifest) return { manifest: s.manifest, sha256: s.sha256! };
-  if (s.status === 'pruned') {
-    throw new NotFoundError(`backup set ${id} was pruned (${id}/${PRUNED_MARKER}): its folder only holds files that later sets reference, and it is not a backup; 'tandem list' shows the sets there`);
-  }
-  if (s.status === 'untrusted') throw new UntrustedSetError(untrustedAdvice(id, s.reason!, s.problem ?? ''), { backupId: id });
-  if (s.status === 'unreadable') throw new TandemError(`backup set ${id} cannot be read: ${s.problem}`, { backupId: id });
-  const any = (await dest.list(`${id}/`)).length > 0;
-  throw new NotFoundError(
-    any
-      ? `backup set ${id} is incomplete (no manifest): it was never finished and is not a backup`
-      : `no backup set ${id} at ${dest.describe()}; 'tandem list' shows the sets there`,
-  );
 }

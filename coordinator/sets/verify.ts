@@ -1,5 +1,6 @@
 /**
- * Verification of a backup set at its destination: every file the manifest lists, the files of
+ * Part of coordinator/sets/, the read side of the destination: verification of a backup set at its
+ * destination: every file the manifest lists, the files of
  * earlier sets it references (where those sets store them: a parent pruned since keeps them),
  * and every attachment its files listings hold (at the set that stores it: this one, or an
  * earlier set for an attachment unchanged since), is re-read and its size and sha256 compared
@@ -7,7 +8,7 @@
  * entries are checked in a bounded pool as they are read.
  */
 import { createHash } from 'node:crypto';
-import { openDestination, type Destination, type DestinationConfig } from '../../shared/destination';
+import type { Destination, DestinationConfig } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
 import type { FileRef } from '../../shared/parts';
@@ -17,8 +18,8 @@ import { toWireRestoreOptions, parseRestoreOptions } from '../../shared/wire/res
 import { RestorePhase } from '../../shared/generated/tandem/v2/agent';
 import type { AgentHandle } from '../fleet';
 import { forEachBounded } from '../../shared/pool';
-import { readManifestAndDigest } from './catalog';
-import type { SetTrust } from './set-trust';
+import { readManifestAndDigest } from './read-manifest';
+import type { SetTrust } from './trust';
 
 /** The outcome of `tandem verify`. */
 export interface VerifyReport {
@@ -38,13 +39,21 @@ interface Expected {
   note?: string;
 }
 
-/** Re-reads every part of the set; never throws for a damaged set, it reports it. */
+/** Who confirms a set's Elasticsearch snapshot: the fleet's agents, and the destination as they are told to read it. */
+export interface EsConfirmers {
+  agents: readonly AgentHandle[];
+  destination: DestinationConfig;
+}
+
+/**
+ * Re-reads every part of the set from `dest`, the destination the verb opened; never throws for
+ * a damaged set, it reports it. Without `es`, the Elasticsearch snapshot is reported unconfirmed.
+ */
 export async function verifyBackupSet(
-  config: DestinationConfig,
+  dest: Destination,
   id: string,
-  opts: { parallelism?: number; onFile?: (path: string) => void; agents?: readonly AgentHandle[]; manifest?: { manifest: Manifest; sha256: string }; trust?: SetTrust },
+  opts: { parallelism?: number; onFile?: (path: string) => void; es?: EsConfirmers; manifest?: { manifest: Manifest; sha256: string }; trust?: SetTrust },
 ): Promise<VerifyReport> {
-  const dest = openDestination(config);
   // The caller may have read and validated the manifest already (restore, drill, adopt); otherwise only a trusted one is verified.
   if (!opts.manifest && !opts.trust) throw new Error('verifyBackupSet needs the manifest or the keys to trust it by');
   const { manifest, sha256 } = opts.manifest ?? (await readManifestAndDigest(dest, id, opts.trust!));
@@ -63,7 +72,7 @@ export async function verifyBackupSet(
       problems.push(`cannot check the attachments of ${n.node}: ${errorMessage(err)}`);
     }
   }
-  await checkEsSnapshot(config, manifest, sha256, opts.agents, problems);
+  await checkEsSnapshot(manifest, sha256, opts.es, problems);
   return { id, ok: problems.length === 0, files: totals.files, bytes: totals.bytes, problems: problems.sort() };
 }
 
@@ -96,13 +105,13 @@ async function checkFiles(dest: Destination, list: AsyncIterable<Expected> | Ite
 }
 
 /** The snapshot itself lives in Elasticsearch's repository: an agent with the role confirms it. */
-async function checkEsSnapshot(config: DestinationConfig, manifest: Manifest, sha256: string, agents: readonly AgentHandle[] | undefined, problems: string[]) {
+async function checkEsSnapshot(manifest: Manifest, sha256: string, confirmers: EsConfirmers | undefined, problems: string[]) {
   for (const n of nodesWith(manifest, 'elasticsearch')) {
     const es = n.parts.elasticsearch;
     if ('skipped' in es) continue;
     if (es.state && es.state !== 'SUCCESS') problems.push(`${n.node}: Elasticsearch snapshot state ${es.state}`);
-    const agent = agents?.find((a) => a.entry.roles.includes('elasticsearch'));
-    if (!agent) {
+    const agent = confirmers?.agents.find((a) => a.entry.roles.includes('elasticsearch'));
+    if (!confirmers || !agent) {
       problems.push('no agent with the elasticsearch role to confirm the Elasticsearch snapshot');
       continue;
     }
@@ -112,7 +121,7 @@ async function checkEsSnapshot(config: DestinationConfig, manifest: Manifest, sh
           restoreId: `check-${manifest.id}`.slice(0, 64),
           backupId: manifest.id,
           phase: RestorePhase.CHECK,
-          destination: toWireDestination(config),
+          destination: toWireDestination(confirmers.destination),
           options: toWireRestoreOptions(parseRestoreOptions({ skipRoles: ['cassandra', 'files', 'rehearsal'] })),
           manifestSha256: sha256,
         },

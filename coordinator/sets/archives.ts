@@ -1,5 +1,6 @@
 /**
- * The archives to extract for each node and table of a set, in whatever set each lives: this
+ * Part of coordinator/sets/, the read side of the destination: the archives to extract for each
+ * node and table of a set, in whatever set each lives: this
  * set's own archive (every file in it) and, for an incremental set, earlier sets' archives from
  * which only the SSTables it kept are taken. `tandem show --archives` prints them as the `tar`
  * commands of a restore by hand.

@@ -1,8 +1,9 @@
 /**
- * What a backup set needs at the destination to stay restorable: its own files (archives,
- * schemas, listings, node records), the earlier sets' files it references, every attachment its
- * files listings name (stored by this set or, by the entry's `set`, an earlier one), and, outside
- * the destination, its Elasticsearch snapshot. A prune removes nothing a kept set needs.
+ * Part of coordinator/sets/, the read side of the destination: what a backup set needs at the
+ * destination to stay restorable. That is its own files (archives, schemas, listings, node
+ * records), the earlier sets' files it references, every attachment its files listings name
+ * (stored by this set or, by the entry's `set`, an earlier one), and, outside the destination,
+ * its Elasticsearch snapshot. A prune removes nothing a kept set needs.
  */
 import type { Destination } from '../../shared/destination';
 import { TandemError, errorMessage } from '../../shared/errors';
@@ -24,9 +25,6 @@ export interface SetNeeds {
   paths: Set<string>;
   esSnapshots: EsSnapshotRef[];
 }
-
-/** The backup set a destination path belongs to: its first segment. */
-export const setOfPath = (path: string) => path.slice(0, path.indexOf('/'));
 
 /** The Elasticsearch snapshots a manifest records (none for a --skip-index set). */
 export function esSnapshotsOf(m: Manifest): EsSnapshotRef[] {

@@ -1,0 +1,158 @@
+/**
+ * The layout of the backup sets at a destination, owned here alone: every path of a set is built
+ * by these functions, and each checks what goes into it (the backup id, the node name, the role,
+ * the keyspace and table, the attachment's name) before it joins them, so a path cannot name
+ * another set's folder, another node's, or anything outside the root.
+ *
+ *   tandem-lock.json                           the destination lock (one per destination, at the root)
+ *   <id>/manifest.json, <id>/manifest.sig      the set's manifest and its signature
+ *   <id>/pruned.json, <id>/pruned.sig          the marker of a pruned set and its signature
+ *   <id>/set-key.age, <id>/set-key.json        the sealed set key and its clear description
+ *   <id>/<node>/part.json                      one node's record of the backup
+ *   <id>/<node>/cassandra/contents.json        the SSTables inside each table archive
+ *   <id>/<node>/cassandra/ring.json            the node's token ring
+ *   <id>/<node>/cassandra/<ks>/schema.cql      a keyspace's schema
+ *   <id>/<node>/cassandra/<ks>/<table>.<ext>   a table's archive
+ *   <id>/<node>/elasticsearch/snapshot.json    the Elasticsearch snapshot as it finished
+ *   <id>/<node>/files/listing.ndjson           the files listing
+ *   <id>/<node>/files/data/<path>              an attachment of a folder store
+ *   <id>/<node>/files/s3/<key>                 an attachment of a bucket store
+ *
+ * What a destination reads back is input from the network: the same checks hold for the ids and
+ * names a manifest or listing carries, so a reader that builds a path here cannot be steered.
+ */
+import { ROLE_NAMES } from '../contract';
+import { ValidationError } from '../errors';
+import { BACKUP_ID, CQL_NAME, NODE_NAME } from '../names';
+import { relPathProblem, safeRelPath } from './paths';
+
+/** The roles that write into a node's folder of a set: the production roles and the protocol's test role (shared/parts' PART_ROLES). */
+const SET_ROLES = [...ROLE_NAMES, 'rehearsal'] as const;
+/** A role that writes into a node's folder of a set. */
+export type SetRole = (typeof SET_ROLES)[number];
+
+/** The two stores of the files role: a folder (localfs) and a bucket (s3). */
+export type AttachmentStore = 'localfs' | 's3';
+
+/** The manifest's file name inside the set's folder. */
+export const MANIFEST_FILE = 'manifest.json';
+/** The manifest's signature file inside the set's folder. */
+export const MANIFEST_SIGNATURE = 'manifest.sig';
+/** The pruned-set marker's file name inside the set's folder. */
+export const PRUNED_MARKER = 'pruned.json';
+/** The marker's signature file inside the set's folder. */
+export const PRUNED_SIGNATURE = 'pruned.sig';
+/**
+ * The destination lock's file at the root: one per destination, shared by every coordinator that
+ * writes there. Not a dot name (listings hide those, and so would an operator's `ls`), and a
+ * file, not a folder: set ids are folders (BACKUP_ID, no dot allowed), so it is never taken for a set.
+ */
+export const DESTINATION_LOCK_FILE = 'tandem-lock.json';
+/** The sealed set key's file name inside the set's folder. */
+export const SET_KEY_FILE = 'set-key.age';
+/** The set key description's file name inside the set's folder. */
+export const SET_KEY_INFO_FILE = 'set-key.json';
+/** A node's record of a set, inside its node folder. */
+export const NODE_PART_FILE = 'part.json';
+
+function part(kind: string, pattern: RegExp, value: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new ValidationError(`invalid ${kind} ${JSON.stringify(value)} in a destination path: must match ${pattern.source}`, { [kind]: value });
+  }
+  return value;
+}
+
+/** A file name inside a folder of a set: one safe path segment. */
+function fileName(name: string): string {
+  if (typeof name === 'string' && name.includes('/')) throw new ValidationError(`invalid file name ${JSON.stringify(name)} in a destination path: it must be one segment`);
+  return safeRelPath(name);
+}
+
+/** `<id>`: the folder of backup set `id`; ValidationError when `id` is not a backup id. */
+export const setFolder = (id: string): string => part('backup id', BACKUP_ID, id);
+
+/** `<id>/`: the prefix every file of the set starts with, for list() and for telling a set's files apart. */
+export const setPrefix = (id: string): string => `${setFolder(id)}/`;
+
+/** The backup set a path of a set (`<id>/…`) belongs to: its first segment. */
+export const setOfPath = (path: string): string => path.slice(0, path.indexOf('/'));
+
+/** `<id>/<name>`: a file or folder directly in the set's folder (manifest, marker, set key, their signatures, a node's folder as listed). */
+export const setFile = (id: string, file: string): string => `${setFolder(id)}/${fileName(file)}`;
+
+/** `<id>/<node>`: the folder node `node` writes in set `id`, and no other. */
+export const nodeFolder = (id: string, node: string): string => `${setFolder(id)}/${part('node name', NODE_NAME, node)}`;
+
+/** `<id>/<node>/`: the prefix of every path node `node` may write in set `id`. */
+export const nodePrefix = (id: string, node: string): string => `${nodeFolder(id, node)}/`;
+
+/** `<id>/<node>/<role>`: one role's folder of a node in a set. */
+export function roleFolder(id: string, node: string, role: SetRole): string {
+  if (!(SET_ROLES as readonly string[]).includes(role)) throw new ValidationError(`invalid role ${JSON.stringify(role)} in a destination path: must be one of ${SET_ROLES.join(', ')}`);
+  return `${nodeFolder(id, node)}/${role}`;
+}
+
+/** `<id>/<node>/<role>/`: the prefix of every file of one role of a node. */
+export const rolePrefix = (id: string, node: string, role: SetRole): string => `${roleFolder(id, node, role)}/`;
+
+/** `<id>/<node>/<role>/<file>`: a file directly in a role's folder. */
+export const roleFile = (id: string, node: string, role: SetRole, file: string): string => `${roleFolder(id, node, role)}/${fileName(file)}`;
+
+/** `<id>/manifest.json`. */
+export const manifestPath = (id: string): string => setFile(id, MANIFEST_FILE);
+/** `<id>/manifest.sig`. */
+export const manifestSignaturePath = (id: string): string => setFile(id, MANIFEST_SIGNATURE);
+/** `<id>/pruned.json`. */
+export const prunedMarkerPath = (id: string): string => setFile(id, PRUNED_MARKER);
+/** `<id>/pruned.sig`. */
+export const prunedSignaturePath = (id: string): string => setFile(id, PRUNED_SIGNATURE);
+/** `<id>/set-key.age`: the set's age identity, sealed to the fleet's recipients. */
+export const setKeyPath = (id: string): string => setFile(id, SET_KEY_FILE);
+/** `<id>/set-key.json`: in clear, the recipients set-key.age is sealed to. */
+export const setKeyInfoPath = (id: string): string => setFile(id, SET_KEY_INFO_FILE);
+
+/** `<id>/<node>/part.json`. */
+export const nodePartPath = (id: string, node: string): string => `${nodeFolder(id, node)}/${NODE_PART_FILE}`;
+
+/** `<id>/<node>/cassandra/contents.json`. */
+export const cassandraContentsPath = (id: string, node: string): string => roleFile(id, node, 'cassandra', 'contents.json');
+/** `<id>/<node>/cassandra/ring.json`. */
+export const ringPath = (id: string, node: string): string => roleFile(id, node, 'cassandra', 'ring.json');
+/** `<id>/<node>/cassandra/<keyspace>/schema.cql`. */
+export const schemaCqlPath = (id: string, node: string, keyspace: string): string =>
+  `${roleFolder(id, node, 'cassandra')}/${part('keyspace', CQL_NAME, keyspace)}/schema.cql`;
+
+/** A table archive's extension: letters and digits only (tar, tbz, txz, and what encryption adds, e.g. tbz.age). */
+const ARCHIVE_EXTENSION = /^[a-z0-9]+(?:\.[a-z0-9]+)*$/;
+
+/** `<id>/<node>/cassandra/<keyspace>/<table>.<extension>`: one table's archive. */
+export const tableArchivePath = (id: string, node: string, keyspace: string, table: string, extension: string): string =>
+  `${roleFolder(id, node, 'cassandra')}/${part('keyspace', CQL_NAME, keyspace)}/${part('table', CQL_NAME, table)}.${part('archive extension', ARCHIVE_EXTENSION, extension)}`;
+
+/** `<id>/<node>/cassandra/`: the prefix of every archive of the node, for telling its archives from another node's. */
+export const cassandraPrefix = (id: string, node: string): string => rolePrefix(id, node, 'cassandra');
+
+/** `<id>/<node>/elasticsearch/snapshot.json`. */
+export const snapshotRecordPath = (id: string, node: string): string => roleFile(id, node, 'elasticsearch', 'snapshot.json');
+
+/** `<id>/<node>/files`: the folder of a node's files part. */
+export const filesFolder = (id: string, node: string): string => roleFolder(id, node, 'files');
+/** `<id>/<node>/files/listing.ndjson`. */
+export const filesListingPath = (id: string, node: string): string => roleFile(id, node, 'files', 'listing.ndjson');
+
+/** The folder under a node's files part that holds a store's attachments. */
+const storeFolder = (store: AttachmentStore): string => (store === 'localfs' ? 'data' : 's3');
+
+/** The unchecked path of an attachment, for attachmentFilePath and attachmentProblem alone. */
+const attachmentJoin = (id: string, node: string, store: AttachmentStore, name: string): string => `${filesFolder(id, node)}/${storeFolder(store)}/${name}`;
+
+/**
+ * Why `name` (a folder store's path, a bucket store's key) cannot be stored as an attachment of
+ * node `node` in set `id`, or null when it can: the files role skips such a file and says why.
+ */
+export const attachmentProblem = (id: string, node: string, store: AttachmentStore, name: string): string | null =>
+  relPathProblem(attachmentJoin(id, node, store, name));
+
+/** `<id>/<node>/files/data/<path>` or `<id>/<node>/files/s3/<key>`; ValidationError for a name that is not a safe path. */
+export const attachmentFilePath = (id: string, node: string, store: AttachmentStore, name: string): string =>
+  safeRelPath(attachmentJoin(id, node, store, name));
