@@ -9,6 +9,7 @@ import { openDestination, type Destination } from '../../shared/destination';
 import type { Logger } from '../../shared/log';
 import type { ProgressUpdate, Role, RoleContext } from '../roles/role';
 import { parentSet, type ParentSet } from './parent';
+import { roleDestination } from './sealed-destination';
 import type { BackupRecord } from './state';
 import type { Timelines } from './timeline';
 
@@ -47,7 +48,8 @@ export class RoleContexts {
       tag: rec.plan.tag,
       node,
       options: rec.plan.options,
-      destination,
+      // An encrypted set's files are stored through the set's recipient; the parent is read as it is.
+      destination: roleDestination(destination, rec.plan.options.setRecipient),
       parent: this.parentOf(rec, destination),
       workDir: join(this.workDir(rec.plan.backupId), role.name),
       signal,

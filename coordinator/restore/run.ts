@@ -62,6 +62,8 @@ export interface RestoreReporter {
 export interface CheckedManifest {
   manifest: Manifest;
   sha256: string;
+  /** An encrypted set's own identity (AGE-SECRET-KEY-1…), sent to the agents over mTLS; '' or absent for a clear set. */
+  setIdentity?: string;
 }
 
 /** Deadline of EndRestore on each agent, ms: a short call, and the run is over already. */
@@ -103,7 +105,7 @@ async function endRestore(agents: readonly AgentHandle[], plan: RestorePlan, res
 async function runPhases(
   fleet: FleetConfig,
   agents: readonly AgentHandle[],
-  { manifest, sha256 }: CheckedManifest,
+  { manifest, sha256, setIdentity = '' }: CheckedManifest,
   plan: RestorePlan,
   restoreId: string,
   reporter: RestoreReporter,
@@ -128,7 +130,7 @@ async function runPhases(
         const startedAt = Date.now();
         const done = new Map<string, RoleProgress>();
         const call = handle(s.node).restore(
-          { restoreId, backupId: manifest.id, phase: toWirePhase(phase), destination, options: toWireRestoreOptions(s.options), manifestSha256: sha256 },
+          { restoreId, backupId: manifest.id, phase: toWirePhase(phase), destination, options: toWireRestoreOptions(s.options), manifestSha256: sha256, setIdentity },
           deadlineMs,
           signal,
           (p) => {

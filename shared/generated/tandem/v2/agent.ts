@@ -348,6 +348,12 @@ export interface BackupOptions {
    * compaction has since removed.
    */
   maxRemovedPercent: number;
+  /**
+   * The age recipient (age1…) of the set's own key: every file the agent stores in the set is
+   * encrypted to it and stored under its name + `.age`. Empty: the set is written in clear.
+   * Only the public key travels: an agent cannot read back what it wrote.
+   */
+  setRecipient: string;
 }
 
 /** The complete set a backup is built on: it stores only what that set does not hold. */
@@ -555,6 +561,12 @@ export interface RestoreRequest {
    * reads the manifest itself and refuses one that differs.
    */
   manifestSha256: string;
+  /**
+   * An encrypted set's own identity (AGE-SECRET-KEY-1…), opened by the coordinator from the set's
+   * sealed key: the agent decrypts the set's files with it, in memory, and never writes it down.
+   * Empty for a set written in clear. Travels only over the mutually authenticated channel.
+   */
+  setIdentity: string;
 }
 
 /** Rows of one restored table against the rows recorded at the cut. */
@@ -1704,6 +1716,7 @@ function createBaseBackupOptions(): BackupOptions {
     allowYellow: false,
     maxChain: 0,
     maxRemovedPercent: 0,
+    setRecipient: "",
   };
 }
 
@@ -1735,6 +1748,9 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     }
     if (message.maxRemovedPercent !== 0) {
       writer.uint32(72).int32(message.maxRemovedPercent);
+    }
+    if (message.setRecipient !== "") {
+      writer.uint32(82).string(message.setRecipient);
     }
     return writer;
   },
@@ -1824,6 +1840,14 @@ export const BackupOptions: MessageFns<BackupOptions> = {
             message.maxRemovedPercent = reader.int32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.setRecipient = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1875,6 +1899,11 @@ export const BackupOptions: MessageFns<BackupOptions> = {
         : isSet(object.max_removed_percent)
         ? globalThis.Number(object.max_removed_percent)
         : 0,
+      setRecipient: isSet(object.setRecipient)
+        ? globalThis.String(object.setRecipient)
+        : isSet(object.set_recipient)
+        ? globalThis.String(object.set_recipient)
+        : "",
     };
   },
 
@@ -1907,6 +1936,9 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     if (message.maxRemovedPercent !== 0) {
       obj.maxRemovedPercent = Math.round(message.maxRemovedPercent);
     }
+    if (message.setRecipient !== "") {
+      obj.setRecipient = message.setRecipient;
+    }
     return obj;
   },
 
@@ -1924,6 +1956,7 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     message.allowYellow = object.allowYellow ?? false;
     message.maxChain = object.maxChain ?? 0;
     message.maxRemovedPercent = object.maxRemovedPercent ?? 0;
+    message.setRecipient = object.setRecipient ?? "";
     return message;
   },
 };
@@ -4386,7 +4419,15 @@ export const RestoreOptions: MessageFns<RestoreOptions> = {
 };
 
 function createBaseRestoreRequest(): RestoreRequest {
-  return { restoreId: "", backupId: "", phase: 0, destination: undefined, options: undefined, manifestSha256: "" };
+  return {
+    restoreId: "",
+    backupId: "",
+    phase: 0,
+    destination: undefined,
+    options: undefined,
+    manifestSha256: "",
+    setIdentity: "",
+  };
 }
 
 export const RestoreRequest: MessageFns<RestoreRequest> = {
@@ -4408,6 +4449,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     }
     if (message.manifestSha256 !== "") {
       writer.uint32(50).string(message.manifestSha256);
+    }
+    if (message.setIdentity !== "") {
+      writer.uint32(58).string(message.setIdentity);
     }
     return writer;
   },
@@ -4473,6 +4517,14 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
             message.manifestSha256 = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.setIdentity = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4505,6 +4557,11 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
         : isSet(object.manifest_sha256)
         ? globalThis.String(object.manifest_sha256)
         : "",
+      setIdentity: isSet(object.setIdentity)
+        ? globalThis.String(object.setIdentity)
+        : isSet(object.set_identity)
+        ? globalThis.String(object.set_identity)
+        : "",
     };
   },
 
@@ -4528,6 +4585,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     if (message.manifestSha256 !== "") {
       obj.manifestSha256 = message.manifestSha256;
     }
+    if (message.setIdentity !== "") {
+      obj.setIdentity = message.setIdentity;
+    }
     return obj;
   },
 
@@ -4546,6 +4606,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
       ? RestoreOptions.fromPartial(object.options)
       : undefined;
     message.manifestSha256 = object.manifestSha256 ?? "";
+    message.setIdentity = object.setIdentity ?? "";
     return message;
   },
 };
