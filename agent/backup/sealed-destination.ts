@@ -14,10 +14,10 @@ import { pipeline } from 'node:stream/promises';
 import { encrypt, encryptStream } from '../../shared/age';
 import type { Destination, PutOptions, PutResult } from '../../shared/destination';
 import { TandemError } from '../../shared/errors';
+import { AGE_SUFFIX } from '../../shared/encrypted-set';
 import type { FileRef } from '../../shared/parts';
+import type { LocalCopies } from './local-copies';
 
-/** The suffix of every stored file of an encrypted set. */
-export const AGE_SUFFIX = '.age';
 
 /** What a role's file became at the destination. */
 export type StoredFile = FileRef;
@@ -26,7 +26,8 @@ export type StoredFile = FileRef;
 export class SealedDestination implements Destination {
   private readonly stored = new Map<string, StoredFile>();
 
-  constructor(private readonly inner: Destination, readonly recipient: string) {}
+  /** `copies` keeps the plaintext of the small files written whole (contents.json…) for the next incremental set. */
+  constructor(private readonly inner: Destination, readonly recipient: string, private readonly copies?: LocalCopies) {}
 
   describe(): string {
     return `${this.inner.describe()} (encrypted to ${this.recipient})`;
@@ -73,7 +74,9 @@ export class SealedDestination implements Destination {
     const body = encrypt([this.recipient], typeof data === 'string' ? Buffer.from(data) : data);
     const path = relPath + AGE_SUFFIX;
     await this.inner.writeAtomic(path, body);
-    this.stored.set(relPath, { path, size: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    const stored = { path, size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+    this.stored.set(relPath, stored);
+    await this.copies?.keep(relPath, typeof data === 'string' ? Buffer.from(data) : data, stored);
   }
 
   /**
@@ -104,6 +107,6 @@ export class SealedDestination implements Destination {
 }
 
 /** The destination a role of backup `setRecipient` writes through: sealed when the set is encrypted. */
-export function roleDestination(inner: Destination, setRecipient: string | null): Destination {
-  return setRecipient ? new SealedDestination(inner, setRecipient) : inner;
+export function roleDestination(inner: Destination, setRecipient: string | null, copies?: LocalCopies): Destination {
+  return setRecipient ? new SealedDestination(inner, setRecipient, copies) : inner;
 }

@@ -11,6 +11,8 @@ import { writeReferenced } from '../../shared/parts/io';
 import type { Role, RoleContext, ShipResult } from '../roles/role';
 import { checked } from './role-records';
 import { SealedDestination } from './sealed-destination';
+import { storedPath } from '../../shared/encrypted-set';
+import { TandemError } from '../../shared/errors';
 import type { BackupRecord } from './state';
 import { shipCounts, type Timelines } from './timeline';
 
@@ -40,7 +42,7 @@ export async function shipNode({ node, rec, roles, timelines, contextOf }: ShipI
   for (const role of roles) {
     const ctx = contextOf(role);
     const r = await timelines.timed(backupId, { phase: 'ship', role: role.name }, () => role.ship(ctx, rec.commits[role.name]), shipCounts);
-    addRoleShip(record, node, role.name, asStored(ctx.destination, r));
+    addRoleShip(record, node, role.name, await asStored(ctx, r));
   }
   record.timeline = timelines.spans(backupId);
   const part = await writeNodePart(rec, node, record);
@@ -56,9 +58,22 @@ export async function shipNode({ node, rec, roles, timelines, contextOf }: ShipI
  * restore side opens them through the set key); references to earlier sets are the stored files
  * the role found recorded there.
  */
-function asStored(destination: RoleContext['destination'], r: ShipResult): ShipResult {
+async function asStored(ctx: RoleContext, r: ShipResult): Promise<ShipResult> {
+  const destination = ctx.destination;
   if (!(destination instanceof SealedDestination)) return r;
-  return { ...r, files: r.files.map((f) => destination.storedAs(f)) };
+  const references = r.references ?? [];
+  if (references.length && !ctx.parent) throw new TandemError('a role of an encrypted set reported files of earlier sets without a parent set');
+  // An encrypted set builds only on an encrypted parent (the coordinator chooses so): what this set relies on is the `.age` file the parent's manifest vouches for.
+  const vouched = new Map(references.length ? (await ctx.parent!.load()).manifest.files.concat((await ctx.parent!.load()).manifest.references).map((f) => [f.path, f]) : []);
+  return {
+    ...r,
+    files: r.files.map((f) => destination.storedAs(f)),
+    references: references.map((ref) => {
+      const v = vouched.get(storedPath(ref.path));
+      if (!v) throw new TandemError(`${ref.path}: the parent set's manifest records no ${storedPath(ref.path)}; run the backup with --full`);
+      return { path: v.path, size: v.size, sha256: v.sha256, set: ref.set };
+    }),
+  };
 }
 
 /** The node's record before any role has shipped. */

@@ -173,7 +173,7 @@ export async function runBackup(
   if (!opts.full) {
     reporter.phase('finding the newest complete set to build on');
     try {
-      plan.parent = (await chooseParent(fleet.destination, agents.map((a) => a.node), { keys: signing.trusted })) ?? undefined;
+      plan.parent = (await chooseParent(fleet.destination, agents.map((a) => a.node), { keys: signing.trusted }, setKey !== null)) ?? undefined;
     } catch (err) {
       return outcome('aborted', `cannot list the sets at the destination to build on the newest: ${errorMessage(err)}; nothing was prepared`);
     }

@@ -115,7 +115,7 @@ async function checkEsSnapshot(config: DestinationConfig, manifest: Manifest, sh
           destination: toWireDestination(config),
           options: toWireRestoreOptions(parseRestoreOptions({ skipRoles: ['cassandra', 'files', 'rehearsal'] })),
           manifestSha256: sha256,
-          setIdentity: '',
+          setIdentities: [],
         },
         60_000,
       );

@@ -56,9 +56,10 @@ configuration error, 130 interrupted.`;
 
 /**
  * Roles whose every stored file an encrypted set encrypts. Elasticsearch's snapshot lives in its
- * own repository, out of the agent's hands; cassandra and files are not wired yet.
+ * own repository, out of the agent's hands; the files role's attachments and listing are not
+ * wired yet.
  */
-const ENCRYPTING_ROLES: ReadonlySet<string> = new Set(['rehearsal']);
+const ENCRYPTING_ROLES: ReadonlySet<string> = new Set(['cassandra', 'rehearsal']);
 
 /** Runs the verb; returns the exit code. */
 export async function backupCommand(argv: string[]): Promise<number> {

@@ -10,7 +10,7 @@ import { setTrustOf } from '../signing';
 import { planRestore } from '../restore/plan';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say } from './common';
 import { resumeArgs, watchedRestore } from './restore-run';
-import { setIdentityFor } from '../keys/set-identity';
+import { setIdentitiesFor } from '../keys/set-identity';
 import type { CheckedManifest } from '../restore/run';
 import { METRICS_FILE_HELP, metricsFileOption, recordDrill } from './metrics';
 import { printVerifySummary } from './verify-summary';
@@ -84,7 +84,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
     say(`drill of backup set ${id}:`);
     for (const l of plan.lines) say(`  - ${l}`);
     // Opened before anything runs: a wrong identity changes nothing on any node.
-    checked.setIdentity = await setIdentityFor(openDestination(fleet.destination), manifest, fleet.encryption, values.identity);
+    checked.setIdentities = await setIdentitiesFor(openDestination(fleet.destination), manifest, fleet.encryption, values.identity);
     const check = await verifyBackupSet(fleet.destination, id, { agents, manifest: checked });
     if (!check.ok) {
       say(`the backup set is damaged:\n  ${check.problems.join('\n  ')}`);

@@ -14,7 +14,7 @@ import { resumeArgs, watchedRestore } from './restore-run';
 import { printLoadNotes, printVerifySummary } from './verify-summary';
 import { restoreModel, writeReport } from '../report';
 import { outputFile } from './report';
-import { setIdentityFor } from '../keys/set-identity';
+import { setIdentitiesFor } from '../keys/set-identity';
 import type { CheckedManifest } from '../restore/run';
 
 export const RESTORE_HELP = `Usage: tandem restore ID [options]
@@ -105,7 +105,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     for (const l of plan.lines) say(`  - ${l}`);
     if (values['dry-run']) return EXIT.ok;
     // Opened before anything runs: a wrong identity changes nothing on any node.
-    checked.setIdentity = await setIdentityFor(openDestination(fleet.destination), manifest, fleet.encryption, values.identity);
+    checked.setIdentities = await setIdentitiesFor(openDestination(fleet.destination), manifest, fleet.encryption, values.identity);
     say('checking every part of the backup set against its manifest…');
     const check = await verifyBackupSet(fleet.destination, id, { agents, manifest: checked });
     if (!check.ok) {

@@ -154,7 +154,7 @@ export async function tryHostileCaller(f: TestFleet, caller: HostileCaller): Pro
       destination: toWireDestination({ type: 'local', path: f.destDir }),
       options: toWireRestoreOptions(parseRestoreOptions({})),
       manifestSha256: '0'.repeat(64),
-      setIdentity: '',
+      setIdentities: [],
     };
     const calls: [string, () => Promise<unknown>][] = [
       ['Describe', () => h.describe(3000)],
@@ -219,7 +219,7 @@ function restoreRequest(f: TestFleet, restoreId: string, set: { id: string; sha2
     destination: toWireDestination({ type: 'local', path: f.destDir }),
     options: toWireRestoreOptions(parseRestoreOptions(options)),
     manifestSha256: set.sha256,
-    setIdentity: '',
+    setIdentities: [],
   };
 }
 

@@ -562,11 +562,12 @@ export interface RestoreRequest {
    */
   manifestSha256: string;
   /**
-   * An encrypted set's own identity (AGE-SECRET-KEY-1…), opened by the coordinator from the set's
-   * sealed key: the agent decrypts the set's files with it, in memory, and never writes it down.
-   * Empty for a set written in clear. Travels only over the mutually authenticated channel.
+   * The identities (AGE-SECRET-KEY-1…) of an encrypted set's own key and of the earlier sets' whose
+   * files it references, opened by the coordinator from their sealed keys: the agent decrypts the
+   * set's files with them, in memory, and never writes them down. Empty for a set written in
+   * clear. Travel only over the mutually authenticated channel.
    */
-  setIdentity: string;
+  setIdentities: string[];
 }
 
 /** Rows of one restored table against the rows recorded at the cut. */
@@ -4426,7 +4427,7 @@ function createBaseRestoreRequest(): RestoreRequest {
     destination: undefined,
     options: undefined,
     manifestSha256: "",
-    setIdentity: "",
+    setIdentities: [],
   };
 }
 
@@ -4450,8 +4451,8 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     if (message.manifestSha256 !== "") {
       writer.uint32(50).string(message.manifestSha256);
     }
-    if (message.setIdentity !== "") {
-      writer.uint32(58).string(message.setIdentity);
+    for (const v of message.setIdentities) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -4522,7 +4523,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
               break;
             }
 
-            message.setIdentity = reader.string();
+            message.setIdentities.push(reader.string());
             continue;
           }
         }
@@ -4557,11 +4558,11 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
         : isSet(object.manifest_sha256)
         ? globalThis.String(object.manifest_sha256)
         : "",
-      setIdentity: isSet(object.setIdentity)
-        ? globalThis.String(object.setIdentity)
-        : isSet(object.set_identity)
-        ? globalThis.String(object.set_identity)
-        : "",
+      setIdentities: globalThis.Array.isArray(object?.setIdentities)
+        ? object.setIdentities.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.set_identities)
+        ? object.set_identities.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -4585,8 +4586,8 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     if (message.manifestSha256 !== "") {
       obj.manifestSha256 = message.manifestSha256;
     }
-    if (message.setIdentity !== "") {
-      obj.setIdentity = message.setIdentity;
+    if (message.setIdentities?.length) {
+      obj.setIdentities = message.setIdentities;
     }
     return obj;
   },
@@ -4606,7 +4607,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
       ? RestoreOptions.fromPartial(object.options)
       : undefined;
     message.manifestSha256 = object.manifestSha256 ?? "";
-    message.setIdentity = object.setIdentity ?? "";
+    message.setIdentities = object.setIdentities?.map((e) => e) || [];
     return message;
   },
 };

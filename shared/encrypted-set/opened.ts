@@ -10,12 +10,12 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { decryptStream, parseIdentity, type X25519Identity } from '../../shared/age';
-import type { Destination, PutOptions, PutResult } from '../../shared/destination';
-import { NotFoundError, TandemError, ValidationError } from '../../shared/errors';
-import type { Manifest } from '../../shared/manifest';
-import type { FileRef } from '../../shared/parts';
-import { AGE_SUFFIX } from '../backup/sealed-destination';
+import { decryptStream, parseIdentity, type X25519Identity } from '../age';
+import type { Destination, PutOptions, PutResult } from '../destination';
+import { NotFoundError, TandemError, ValidationError } from '../errors';
+import type { Manifest } from '../manifest';
+import type { FileRef } from '../parts';
+import { AGE_SUFFIX } from './names';
 
 /** Passes the stored bytes on while counting and hashing them; fails past `ref.size`, or at the end on another digest. */
 class StoredCheck extends Transform {
@@ -56,7 +56,7 @@ export class OpenedDestination implements Destination {
   private readonly stored = new Map<string, FileRef>();
   private readonly plain = new Map<string, FileRef>();
 
-  constructor(private readonly inner: Destination, private readonly identity: X25519Identity, manifest: Manifest) {
+  constructor(private readonly inner: Destination, private readonly identities: readonly X25519Identity[], manifest: Pick<Manifest, 'files' | 'references' | 'nodes'>) {
     for (const f of [...manifest.files, ...manifest.references]) this.stored.set(f.path, f);
     for (const n of manifest.nodes) plainRefs(n.parts, this.plain);
   }
@@ -76,7 +76,7 @@ export class OpenedDestination implements Destination {
     const ref = this.storedOf(relPath);
     const source = await this.inner.get(ref.path);
     const check = new StoredCheck(ref);
-    const opened = decryptStream([this.identity]);
+    const opened = decryptStream(this.identities);
     // Errors travel downstream, so the role's own pipeline fails with the reason.
     source.on('error', (err) => opened.destroy(err));
     check.on('error', (err) => opened.destroy(err));
@@ -123,20 +123,22 @@ const refused = (what: string): Promise<never> => Promise.reject(new TandemError
  * the set's recipient) needs the set identity the coordinator sent, and only the one of that
  * recipient; a clear set is read as it is, and refuses an identity it has no use for.
  */
-export function restoreDestination(inner: Destination, manifest: Manifest, setIdentity: string): Destination {
+export function restoreDestination(inner: Destination, manifest: Manifest, setIdentities: readonly string[]): Destination {
   const recipient = manifest.options.setRecipient;
   if (!recipient) {
-    if (setIdentity) throw new ValidationError(`setIdentity: backup set ${manifest.id} is not encrypted, but the request carries a set identity`);
+    if (setIdentities.length) throw new ValidationError(`setIdentities: backup set ${manifest.id} is not encrypted, but the request carries set identities`);
     return inner;
   }
-  if (!setIdentity) throw new ValidationError(`setIdentity: backup set ${manifest.id} is encrypted (to ${recipient}): the coordinator must open its set key (give tandem --identity FILE)`);
-  let identity: X25519Identity;
-  try {
-    identity = parseIdentity(setIdentity);
-  } catch {
-    // The message of a parse error could quote the secret: say only what it is not.
-    throw new ValidationError('setIdentity: not an age identity (AGE-SECRET-KEY-1…)');
-  }
-  if (identity.recipient.toString() !== recipient) throw new ValidationError(`setIdentity: the identity sent is for ${identity.recipient.toString()}, but backup set ${manifest.id} is encrypted to ${recipient}`);
-  return new OpenedDestination(inner, identity, manifest);
+  if (!setIdentities.length) throw new ValidationError(`setIdentities: backup set ${manifest.id} is encrypted (to ${recipient}): the coordinator must open its set key (give tandem --identity FILE)`);
+  if (setIdentities.length > 1000) throw new ValidationError('setIdentities: more than 1000');
+  const identities = setIdentities.map((text, i) => {
+    try {
+      return parseIdentity(text);
+    } catch {
+      // The message of a parse error could quote the secret: say only what it is not.
+      throw new ValidationError(`setIdentities[${i}]: not an age identity (AGE-SECRET-KEY-1…)`);
+    }
+  });
+  if (identities[0].recipient.toString() !== recipient) throw new ValidationError(`setIdentities[0]: the identity sent is for ${identities[0].recipient.toString()}, but backup set ${manifest.id} is encrypted to ${recipient}`);
+  return new OpenedDestination(inner, identities, manifest);
 }
