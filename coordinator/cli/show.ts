@@ -26,8 +26,9 @@ set it was built on.
                an incremental set takes the SSTables it kept from earlier sets' archives
                (named members), then everything of its own archive. Paths are at the
                destination; fetch them first when it is not a local folder. For an
-               encrypted set, the commands first unseal the set key (age -d -i IDENTITY),
-               then pipe each archive through age -d -i set-key.txt into tar.
+               encrypted set, the commands first unseal the set keys (age -d -i IDENTITY;
+               an incremental set's earlier archives are encrypted to their own set's key),
+               then pipe each archive through age -d -i set-key-SET.txt into tar.
   --identity FILE  age identity file (mode 600) that opens an encrypted set's key, whose
                contents.json names the archives (--archives); default the fleet file's
                encryption.identity`;
@@ -56,10 +57,12 @@ export async function showCommand(argv: string[]): Promise<number> {
     if (values.json) return void console.log(JSON.stringify({ id: m.id, encrypted: Boolean(identity), tables })), EXIT.ok;
     const root = fleet.destination.type === 'local' ? fleet.destination.path : '.';
     if (fleet.destination.type !== 'local') print(`# paths are relative to ${dest.describe()}: fetch the archives into the current folder first`);
+    // An incremental set's archives kept from earlier sets are encrypted to those sets' keys: one key file per set.
+    const keyOf = (set: string) => `set-key-${set}.txt`;
     if (identity) {
       const keyFile = values.identity ?? (fleet.encryption.mode === 'age' ? fleet.encryption.identity : undefined) ?? 'IDENTITY';
-      print(`# encrypted set: unseal its key first (keep set-key.txt private, remove it afterwards)`);
-      print(`age -d -i ${keyFile} -o set-key.txt ${join(root, setKeyPath(m.id))}`);
+      print(`# encrypted set: unseal the set keys first (keep the set-key-*.txt files private, remove them afterwards)`);
+      for (const set of new Set([m.id, ...tables.flatMap((t) => t.archives.map((a) => a.set))])) print(`age -d -i ${keyFile} -o ${keyOf(set)} ${join(root, setKeyPath(set))}`);
     }
     for (const t of tables) {
       const dir = `restore/${t.node}/${t.keyspace}/${t.table}`;
@@ -67,7 +70,7 @@ export async function showCommand(argv: string[]): Promise<number> {
       print(`mkdir -p ${dir}`);
       for (const a of t.archives) {
         const members = a.members.length ? ` ${a.members.join(' ')}` : '';
-        if (identity) print(`age -d -i set-key.txt ${join(root, storedPath(a.path))} | tar ${tarFlags(a.path).replace(/f$/, '')}f - -C ${dir}${members}`);
+        if (identity) print(`age -d -i ${keyOf(a.set)} ${join(root, storedPath(a.path))} | tar ${tarFlags(a.path)} - -C ${dir}${members}`);
         else print(`tar ${tarFlags(a.path)} ${join(root, a.path)} -C ${dir}${members}`);
       }
     }

@@ -81,10 +81,17 @@ test('a stored file opens with the set key alone', async () => {
   assert.is(plain.toString(), `${MARKER} ${ID} from n1\n`);
 });
 
-test('verify needs no identity; show --archives and list see the set', async () => {
+test('verify needs no identity; show --archives needs it and prints how to unseal the set key', async () => {
   const noIdentity = await patchFleet((c) => (c.encryption = { mode: 'age', recipients: [ops.recipient] }), join(f.dir, 'no-identity.yaml'));
   const v = await runCli(['verify', ID, '--config', noIdentity]);
   assert.is(v.code, 0, v.stderr + v.stdout);
+  // show --archives reads contents.json, encrypted too: it needs the identity, and prints how to unseal the key.
+  const none = await runCli(['show', ID, '--archives', '--config', noIdentity]);
+  assert.is(none.code, 1, none.stderr);
+  assert.match(none.stderr, '--identity FILE');
+  const show = await runCli(['show', ID, '--archives', '--config', f.fleetFile]);
+  assert.is(show.code, 0, show.stderr);
+  assert.ok(show.stdout.split('\n').includes(`age -d -i ${ops.file} -o set-key-${ID}.txt ${join(f.destDir, ID, 'set-key.age')}`), show.stdout);
 });
 
 test('restore opens the set key with the identity; the agents read the plaintext back; nothing of the identity is on their disks', async () => {
