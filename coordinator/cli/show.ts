@@ -84,7 +84,8 @@ export async function showCommand(argv: string[]): Promise<number> {
   if (m.references.length) {
     print(`  relies on ${m.references.length} archive(s) of earlier sets, ${formatBytes(m.references.reduce((n, r) => n + r.size, 0))}: ${[...new Set(m.references.map((r) => r.set))].join(', ')}`);
   }
-  print(`  options: ${Object.entries(m.options).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  // A clear set's setRecipient (null) is left out: its line reads as before encryption existed.
+  print(`  options: ${Object.entries(m.options).filter(([k, v]) => k !== 'setRecipient' || v !== null).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   for (const n of m.nodes) {
     print(`  node ${n.node} (${n.hostname}) roles ${n.roles.join(',')}, cut at ${new Date(n.committedAt).toISOString()}`);
     for (const [role, part] of Object.entries(n.parts)) {

@@ -134,6 +134,25 @@ test('a replaced ciphertext (a valid age file to the set recipient) fails verify
   }
 });
 
+test('a drill of the encrypted set reads it back through the set key', async () => {
+  const d = await runCli(['drill', ID, '--config', f.fleetFile, '--json']);
+  assert.is(d.code, 0, d.stderr + d.stdout);
+  assert.ok(JSON.parse(d.stdout).ok);
+});
+
+test('after a rotation to a new key the set restores with the new identity alone, and the removed one opens nothing', async () => {
+  const next = await writeNewIdentityFile(join(f.dir, 'keys-next'));
+  await patchFleet((c) => (c.encryption = { mode: 'age', recipients: [next.recipient], identity: next.file }));
+  const rot = await runCli(['keys', 'rotate', '--config', f.fleetFile, '--identity', ops.file]);
+  assert.is(rot.code, 0, rot.stderr + rot.stdout);
+  const r = await runCli(['restore', ID, '--config', f.fleetFile, '--yes']);
+  assert.is(r.code, 0, r.stderr);
+  const old = await runCli(['restore', ID, '--config', f.fleetFile, '--yes', '--identity', ops.file]);
+  assert.is(old.code, 1, old.stderr);
+  assert.match(old.stderr, `it is sealed to ${next.recipient}`);
+  ops = next;
+});
+
 test('a fleet with a role whose files are not encrypted yet is refused with exit 2, naming the role', async () => {
   const withEs = await patchFleet((c) => {
     (c.agents as unknown[]).push({ node: 'es1', address: '127.0.0.1:9', roles: ['elasticsearch'] });
