@@ -64,7 +64,8 @@ async function asStored(ctx: RoleContext, r: ShipResult): Promise<ShipResult> {
   const references = r.references ?? [];
   if (references.length && !ctx.parent) throw new TandemError('a role of an encrypted set reported files of earlier sets without a parent set');
   // An encrypted set builds only on an encrypted parent (the coordinator chooses so): what this set relies on is the `.age` file the parent's manifest vouches for.
-  const vouched = new Map(references.length ? (await ctx.parent!.load()).manifest.files.concat((await ctx.parent!.load()).manifest.references).map((f) => [f.path, f]) : []);
+  const parent = references.length ? (await ctx.parent!.load()).manifest : null;
+  const vouched = new Map(parent ? [...parent.files, ...parent.references].map((f) => [f.path, f]) : []);
   return {
     ...r,
     files: r.files.map((f) => destination.storedAs(f)),
