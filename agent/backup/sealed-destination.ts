@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { encrypt, encryptStream } from '../../shared/age';
 import type { Destination, PutOptions, PutResult } from '../../shared/destination';
 import { TandemError } from '../../shared/errors';
-import { AGE_SUFFIX } from '../../shared/encrypted-set';
+import { storedPath } from '../../shared/encrypted-set';
 import type { FileRef } from '../../shared/parts';
 import type { LocalCopies } from './local-copies';
 
@@ -57,7 +57,7 @@ export class SealedDestination implements Destination {
         cb(null, chunk);
       },
     });
-    const path = relPath + AGE_SUFFIX;
+    const path = storedPath(relPath);
     // A put that fails ends the encryption too, which would otherwise wait for a reader forever.
     const stored = this.inner.put(path, sealed, { signal: opts.signal }).catch((err: unknown) => {
       sealed.destroy(err as Error);
@@ -72,7 +72,7 @@ export class SealedDestination implements Destination {
   /** Encrypts a small file whole and writes it atomically under its name + `.age`. */
   async writeAtomic(relPath: string, data: Buffer | string): Promise<void> {
     const body = encrypt([this.recipient], typeof data === 'string' ? Buffer.from(data) : data);
-    const path = relPath + AGE_SUFFIX;
+    const path = storedPath(relPath);
     await this.inner.writeAtomic(path, body);
     const stored = { path, size: body.length, sha256: createHash('sha256').update(body).digest('hex') };
     this.stored.set(relPath, stored);

@@ -15,7 +15,7 @@ import type { Destination, PutOptions, PutResult } from '../destination';
 import { NotFoundError, TandemError, ValidationError } from '../errors';
 import type { Manifest } from '../manifest';
 import type { FileRef } from '../parts';
-import { AGE_SUFFIX } from './names';
+import { storedPath } from './names';
 
 /** Passes the stored bytes on while counting and hashing them; fails past `ref.size`, or at the end on another digest. */
 class StoredCheck extends Transform {
@@ -67,8 +67,8 @@ export class OpenedDestination implements Destination {
 
   /** The stored file of the plain name `relPath`, as the manifest records it; NotFoundError when the set does not hold it. */
   private storedOf(relPath: string): FileRef {
-    const ref = this.stored.get(relPath + AGE_SUFFIX);
-    if (!ref) throw new NotFoundError(`${relPath}${AGE_SUFFIX} is not a file of this encrypted set's manifest`, { path: relPath });
+    const ref = this.stored.get(storedPath(relPath));
+    if (!ref) throw new NotFoundError(`${storedPath(relPath)} is not a file of this encrypted set's manifest`, { path: relPath });
     return ref;
   }
 
@@ -80,6 +80,11 @@ export class OpenedDestination implements Destination {
     // Errors travel downstream, so the role's own pipeline fails with the reason.
     source.on('error', (err) => opened.destroy(err));
     check.on('error', (err) => opened.destroy(err));
+    // A reader that stops early (an abort, a bounded read) closes the stored file too.
+    opened.once('close', () => {
+      check.destroy();
+      source.destroy();
+    });
     return source.pipe(check).pipe(opened);
   }
 
@@ -96,7 +101,7 @@ export class OpenedDestination implements Destination {
 
   /** The plain size the role's part records, when the stored file is there. */
   async stat(relPath: string): Promise<{ size: number } | null> {
-    const ref = this.stored.get(relPath + AGE_SUFFIX);
+    const ref = this.stored.get(storedPath(relPath));
     const plain = this.plain.get(relPath);
     if (!ref || !plain) return null;
     return (await this.inner.stat(ref.path)) ? { size: plain.size } : null;
