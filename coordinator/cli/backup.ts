@@ -56,8 +56,8 @@ configuration error, 130 interrupted.`;
 
 /**
  * Roles whose every stored file an encrypted set encrypts. Elasticsearch's snapshot lives in its
- * own repository, out of the agent's hands; the files role's attachments and listing are not
- * wired yet.
+ * own repository, out of the agent's hands: it is accepted only with skip_index, when it stores
+ * nothing. The files role's attachments and listing are not wired yet.
  */
 const ENCRYPTING_ROLES: ReadonlySet<string> = new Set(['cassandra', 'rehearsal']);
 
@@ -94,8 +94,13 @@ export async function backupCommand(argv: string[]): Promise<number> {
   // Refused rather than written partly in clear: a fleet file that asks for encryption never gets
   // a set holding a role's files in clear without the operator knowing.
   if (fleet.encryption.mode === 'age') {
-    const clear = [...new Set(fleet.agents.flatMap((a) => a.roles.filter((r) => !ENCRYPTING_ROLES.has(r)).map((r) => `${r} (${a.node})`)))];
-    if (clear.length) throw new UsageError(`${values.config}: encryption mode age is set, but this tandem does not encrypt the files of role ${clear.join(', ')} yet; remove the role from those agents or set encryption: {mode: none} to back up in clear`);
+    // Left out (skip_index), the index stores nothing in the set: TheHive rebuilds it from Cassandra on restore.
+    const skipIndex = options.skipIndex ?? fleet.backup.options.skip_index ?? false;
+    const clear = [...new Set(fleet.agents.flatMap((a) => a.roles.filter((r) => !ENCRYPTING_ROLES.has(r) && !(r === 'elasticsearch' && skipIndex)).map((r) => `${r} (${a.node})`)))];
+    if (clear.length) {
+      const es = clear.some((r) => r.startsWith('elasticsearch')) ? '; the Elasticsearch snapshot lives in Elasticsearch\'s own repository, outside the set: back up with --skip-index (tandem restore --rebuild-index rebuilds the index from Cassandra)' : '';
+      throw new UsageError(`${values.config}: encryption mode age is set, but this tandem does not encrypt the files of role ${clear.join(', ')} yet${es}; remove the role from those agents or set encryption: {mode: none} to back up in clear`);
+    }
   }
   const interrupt = new AbortController();
   // Every call in flight listens on it, one per agent at once (Describe, Prepare, Watch): past 10,

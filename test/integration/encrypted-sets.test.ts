@@ -160,6 +160,15 @@ test('a fleet with a role whose files are not encrypted yet is refused with exit
   const b = await runCli(['backup', '--config', withEs]);
   assert.is(b.code, 2, b.stderr);
   assert.match(b.stderr, 'elasticsearch (es1)');
+  assert.match(b.stderr, '--skip-index');
+  // Left out, the index stores nothing: the refusal is then about the next role only.
+  const withFiles = await patchFleet((c) => {
+    (c.agents as unknown[]).push({ node: 'es1', address: '127.0.0.1:9', roles: ['elasticsearch', 'files'] });
+  }, join(f.dir, 'with-files.yaml'));
+  const s = await runCli(['backup', '--config', withFiles, '--skip-index']);
+  assert.is(s.code, 2, s.stderr);
+  assert.match(s.stderr, 'role files (es1)');
+  assert.not.match(s.stderr, 'elasticsearch');
 });
 
 test('mode none still writes a set in clear', async () => {
