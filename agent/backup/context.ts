@@ -9,6 +9,8 @@ import { openDestination, type Destination } from '../../shared/destination';
 import type { Logger } from '../../shared/log';
 import type { ProgressUpdate, Role, RoleContext } from '../roles/role';
 import { parentSet, type ParentSet } from './parent';
+import { roleDestination } from './sealed-destination';
+import { LocalCopies } from './local-copies';
 import type { BackupRecord } from './state';
 import type { Timelines } from './timeline';
 
@@ -36,7 +38,12 @@ export class RoleContexts {
   /** Parent sets read for backups still shipping, by `<backup id>/<parent id>`. */
   private readonly parents = new Map<string, ParentSet>();
 
-  constructor(private readonly sources: ContextSources) {}
+  /** Plaintext copies of the small files of this agent's latest encrypted sets. */
+  private readonly copies: LocalCopies;
+
+  constructor(private readonly sources: ContextSources) {
+    this.copies = new LocalCopies(join(sources.stateDir, 'sealed'));
+  }
 
   /** The context of `role` for the backup `rec`, whose running work `signal` aborts. */
   of(rec: BackupRecord, role: Role, signal: AbortSignal): RoleContext {
@@ -47,7 +54,9 @@ export class RoleContexts {
       tag: rec.plan.tag,
       node,
       options: rec.plan.options,
-      destination,
+      // An encrypted set's files are stored through the set's recipient; the parent is read as it is.
+      destination: roleDestination(destination, rec.plan.options.setRecipient, this.copies),
+      localCopy: (stored) => this.copies.read(stored),
       parent: this.parentOf(rec, destination),
       workDir: join(this.workDir(rec.plan.backupId), role.name),
       signal,

@@ -11,6 +11,9 @@ import { NODE_PART_FORMAT, nodePartSchema, type FileRef, type NodePart, type Set
 import { writeReferenced } from '../../shared/parts/io';
 import type { Role, RoleContext, ShipResult } from '../roles/role';
 import { checked } from './role-records';
+import { SealedDestination } from './sealed-destination';
+import { storedPath } from '../../shared/encrypted-set';
+import { TandemError } from '../../shared/errors';
 import type { BackupRecord } from './state';
 import { shipCounts, type Timelines } from './timeline';
 
@@ -38,14 +41,41 @@ export async function shipNode({ node, rec, roles, timelines, contextOf }: ShipI
   const backupId = rec.plan.backupId;
   const record = emptyNodePart(node, rec);
   for (const role of roles) {
-    const r = await timelines.timed(backupId, { phase: 'ship', role: role.name }, () => role.ship(contextOf(role), rec.commits[role.name]), shipCounts);
-    addRoleShip(record, node, role.name, r);
+    const ctx = contextOf(role);
+    const r = await timelines.timed(backupId, { phase: 'ship', role: role.name }, () => role.ship(ctx, rec.commits[role.name]), shipCounts);
+    addRoleShip(record, node, role.name, await asStored(ctx, r));
   }
   record.timeline = timelines.spans(backupId);
   const part = await writeNodePart(rec, node, record);
   for (const role of roles) await role.cleanup(contextOf(role));
   const archived = record.files.reduce((n, f) => n + f.size, 0);
   return { part, archived, stored: { files: record.files.length + record.listed.files + 1, bytes: archived + record.listed.bytes + part.size } };
+}
+
+/**
+ * What a role shipped, with its files as stored: in an encrypted set, each file the role names by
+ * its plain path is recorded as its `.age` file, with the ciphertext's size and sha256, so that the
+ * manifest vouches for the bytes at the destination. The role's part keeps its plain names (the
+ * restore side opens them through the set key); references to earlier sets are the stored files
+ * the role found recorded there.
+ */
+async function asStored(ctx: RoleContext, r: ShipResult): Promise<ShipResult> {
+  const destination = ctx.destination;
+  if (!(destination instanceof SealedDestination)) return r;
+  const references = r.references ?? [];
+  if (references.length && !ctx.parent) throw new TandemError('a role of an encrypted set reported files of earlier sets without a parent set');
+  // An encrypted set builds only on an encrypted parent (the coordinator chooses so): what this set relies on is the `.age` file the parent's manifest vouches for.
+  const parent = references.length ? (await ctx.parent!.load()).manifest : null;
+  const vouched = new Map(parent ? [...parent.files, ...parent.references].map((f) => [f.path, f]) : []);
+  return {
+    ...r,
+    files: r.files.map((f) => destination.storedAs(f)),
+    references: references.map((ref) => {
+      const v = vouched.get(storedPath(ref.path));
+      if (!v) throw new TandemError(`${ref.path}: the parent set's manifest records no ${storedPath(ref.path)}; run the backup with --full`);
+      return { path: v.path, size: v.size, sha256: v.sha256, set: ref.set };
+    }),
+  };
 }
 
 /** The node's record before any role has shipped. */

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { openDestination } from '../../shared/destination';
+import { restoreDestination } from '../../shared/encrypted-set';
 import { ConflictError, NotFoundError, ValidationError, errorMessage } from '../../shared/errors';
 import type { PhaseReport, RestoreRequest } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
@@ -162,8 +163,10 @@ export class RestoreController {
     const started = Date.now();
     try {
       await this.checkIdentity(req);
-      const destination = openDestination(req.destination);
-      const manifest = await readCheckedManifest(destination, req.backupId, input.manifestSha256);
+      const stored = openDestination(req.destination);
+      const manifest = await readCheckedManifest(stored, req.backupId, input.manifestSha256);
+      // The set identity stays in memory (the request and this object): restore.json records only a fingerprint of the rest.
+      const destination = restoreDestination(stored, manifest, input.setIdentities);
       for (const role of this.roles.filter(isRestorable)) {
         if (req.options.skipRoles.includes(role.name)) continue;
         // A phase that changes the target is done once per restore id: resuming after a crash must

@@ -38,6 +38,12 @@ export interface RoleContext {
   options: Readonly<BackupOptions>;
   /** Where the role ships its parts. */
   destination: Destination;
+  /**
+   * The plaintext this agent kept of a small file it stored encrypted in an earlier set, when
+   * `stored` (the `.age` file as the parent's manifest records it) is what it wrote; else null.
+   * How a role reads an encrypted parent's contents.json without an identity.
+   */
+  localCopy?(stored: FileRef): Promise<Buffer | null>;
   /** The complete set this backup builds on (store only what it lacks); null for a full backup. */
   parent: ParentSet | null;
   /** A private working folder for this backup and role, removed after cleanup. */

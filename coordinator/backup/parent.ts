@@ -17,10 +17,16 @@ export interface ChosenParent {
   manifestSha256: string;
 }
 
-/** The newest trusted complete set describing any of `nodes`; null when there is none (the backup is then full). */
-export async function chooseParent(dest: Destination, nodes: readonly string[], trust: SetTrust): Promise<ChosenParent | null> {
+/**
+ * The newest trusted complete set describing any of `nodes`, written encrypted when `encrypted`
+ * is true and in clear otherwise; null when there is none (the backup is then full). A set never
+ * builds on one of the other kind: an encrypted set relying on files in clear would not be wholly
+ * encrypted, and a clear set relying on encrypted files would need identities to restore.
+ */
+export async function chooseParent(dest: Destination, nodes: readonly string[], trust: SetTrust, encrypted = false): Promise<ChosenParent | null> {
   // A manifest that no longer reads (damaged, another format) or is not signed is not complete: it is never a parent.
   for (const s of newestFirst(await scanSets(dest, trust))) {
+    if (Boolean(s.manifest.options.setRecipient) !== encrypted) continue;
     if (s.manifest.nodes.some((n) => nodes.includes(n.node))) return { backupId: s.id, manifestSha256: s.sha256! };
   }
   return null;

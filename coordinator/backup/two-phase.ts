@@ -23,6 +23,8 @@ import { signingOf } from '../signing';
 import { RunClock } from './run-clock';
 import type { RunPhase } from '../../shared/parts';
 import { traces } from './unused-id';
+import { makeSetKey, writeSetKey } from '../keys';
+import { openDestination } from '../../shared/destination';
 
 /** How a backup ended. */
 export type BackupStatusWord = 'complete' | 'aborted' | 'failed';
@@ -84,7 +86,10 @@ export async function runBackup(
   clock.start('preflight');
   const id = opts.backupId ?? newBackupId();
   const b = fleet.backup;
-  const options = backupOptionsSchema.parse({ compression: b.compression, ...fromFleetOptions(b.options), ...opts.options });
+  // An encrypted set gets a key of its own, in memory until it is written sealed (before any Commit);
+  // the agents are sent only its recipient, in the options the signed manifest records.
+  const setKey = fleet.encryption.mode === 'age' ? makeSetKey(fleet.encryption.recipients) : null;
+  const options = backupOptionsSchema.parse({ compression: b.compression, ...fromFleetOptions(b.options), ...opts.options, setRecipient: setKey?.recipient ?? null });
   const plan: BackupPlan = {
     backupId: id,
     tag: snapshotTagFor(id),
@@ -173,7 +178,7 @@ export async function runBackup(
   if (!opts.full) {
     reporter.phase('finding the newest complete set to build on');
     try {
-      plan.parent = (await chooseParent(destination, agents.map((a) => a.node), { keys: signing.trusted })) ?? undefined;
+      plan.parent = (await chooseParent(destination, agents.map((a) => a.node), { keys: signing.trusted }, setKey !== null)) ?? undefined;
     } catch (err) {
       return outcome('aborted', `cannot list the sets at the destination to build on the newest: ${errorMessage(err)}; nothing was prepared`);
     }
@@ -195,6 +200,16 @@ export async function runBackup(
   // TCP and TLS handshake inside the commit round, and its cut would come late.
   const cold = (await Promise.allSettled(agents.map((a) => a.connected(b.commitTimeoutMs)))).flatMap((r, i) => (r.status === 'rejected' ? [nodeError(agents[i].node, r.reason)] : []));
   if (cold.length) return abortAll(`not connected before Commit, nothing was committed: ${cold.join('; ')}`, 'aborted');
+
+  // The set key is at the destination before any agent can ship a file encrypted to it: a set
+  // whose files nobody could open is never written. An abort from here on removes it with <id>/.
+  if (setKey && fleet.encryption.mode === 'age') {
+    try {
+      await writeSetKey(openDestination(fleet.destination), id, setKey.sealed, fleet.encryption.recipients);
+    } catch (err) {
+      return abortAll(`cannot write the set key of ${id}: ${errorMessage(err)}; nothing was committed`, 'aborted');
+    }
+  }
 
   // Phase two: every commit is sent at once, so the cuts happen together (commit-round.ts).
   // Journaled first: a Commit may have been sent only if the journal says "committing".

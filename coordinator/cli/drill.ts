@@ -11,6 +11,8 @@ import { setTrustOf } from '../signing';
 import { planRestore } from '../restore/plan';
 import { backupIdArgument, checkArg, EXIT, FLEET_OPTIONS_HELP, fleetOptions, matches, openFromConfig, say } from './common';
 import { resumeArgs, watchedRestore } from './restore-run';
+import { setIdentitiesFor } from '../keys/set-identity';
+import type { CheckedManifest } from '../restore/run';
 import { METRICS_FILE_HELP, metricsFileOption, recordDrill } from './metrics';
 import { printVerifySummary } from './verify-summary';
 import { restoreModel, writeReport } from '../report';
@@ -29,6 +31,8 @@ Options:
                           as one self-contained HTML page, whatever its outcome
       --restore-id ID     resume an interrupted drill (same set, --scratch-dir and --keep;
                           tandem status prints the command)
+      --identity FILE     age identity file (mode 600) that opens an encrypted set's key;
+                          default the fleet file's encryption.identity
 ${METRICS_FILE_HELP}
 ${FLEET_OPTIONS_HELP}
 
@@ -44,6 +48,7 @@ const DRILL_OPTIONS = {
   keep: { type: 'boolean', default: false },
   report: { type: 'string' },
   'restore-id': { type: 'string' },
+  identity: { type: 'string' },
 } as const;
 
 /** Runs the verb; returns the exit code. */
@@ -67,7 +72,7 @@ export async function drillCommand(argv: string[]): Promise<number> {
   try {
     const trust = setTrustOf(fleet);
     const id = wanted === 'latest' ? await latestComplete(destination, trust) : wanted;
-    const checked = await readManifestAndDigest(destination, id, trust);
+    const checked: CheckedManifest = await readManifestAndDigest(destination, id, trust);
     const { manifest } = checked;
     const keyspace = nodesWith(manifest, 'cassandra').flatMap((n) => n.parts.cassandra.keyspaces)[0] ?? 'thehive';
     const restoreId = chosenRestoreId ?? `drill-${newBackupId().slice('tandem-'.length)}`;
@@ -80,6 +85,8 @@ export async function drillCommand(argv: string[]): Promise<number> {
     });
     say(`drill of backup set ${id}:`);
     for (const l of plan.lines) say(`  - ${l}`);
+    // Opened before anything runs: a wrong identity changes nothing on any node.
+    checked.setIdentities = await setIdentitiesFor(destination, manifest, fleet.encryption, values.identity);
     const check = await verifyBackupSet(destination, id, { es: { agents, destination: fleet.destination }, manifest: checked });
     if (!check.ok) {
       say(`the backup set is damaged:\n  ${check.problems.join('\n  ')}`);

@@ -14,6 +14,8 @@ import { resumeArgs, watchedRestore } from './restore-run';
 import { printLoadNotes, printVerifySummary } from './verify-summary';
 import { restoreModel, writeReport } from '../report';
 import { outputFile } from './report';
+import { setIdentitiesFor } from '../keys/set-identity';
+import type { CheckedManifest } from '../restore/run';
 
 export const RESTORE_HELP = `Usage: tandem restore ID [options]
 
@@ -41,6 +43,8 @@ Options:
                             an agent refuses others)
       --report FILE         write the restore's timeline (each phase on each node, sizes,
                             rates) as one self-contained HTML page, whatever its outcome
+      --identity FILE       age identity file (mode 600) that opens an encrypted set's
+                            key; default the fleet file's encryption.identity
 ${FLEET_OPTIONS_HELP}
 
 Exit: 0 restored and verified, 1 failed or verification found problems, 2 usage error,
@@ -61,6 +65,7 @@ const RESTORE_OPTIONS = {
   replication: { type: 'string' },
   'restore-id': { type: 'string' },
   report: { type: 'string' },
+  identity: { type: 'string' },
 } as const;
 
 /** Runs the verb; returns the exit code. */
@@ -84,7 +89,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const { fleet, agents } = openFromConfig(values);
   const destination = openDestination(fleet.destination);
   try {
-    const checked = await readManifestAndDigest(destination, id, setTrustOf(fleet));
+    const checked: CheckedManifest = await readManifestAndDigest(destination, id, setTrustOf(fleet));
     const { manifest } = checked;
     // Flags are checked by the same schema as at the agents (index prefix, folder...): exit 2 before any RPC.
     const plan = planRestore(manifest, fleet.agents, {
@@ -100,6 +105,8 @@ export async function restoreCommand(argv: string[]): Promise<number> {
     say(`restore plan for backup set ${id} (committed ${manifest.committedAt}):`);
     for (const l of plan.lines) say(`  - ${l}`);
     if (values['dry-run']) return EXIT.ok;
+    // Opened before anything runs: a wrong identity changes nothing on any node.
+    checked.setIdentities = await setIdentitiesFor(openDestination(fleet.destination), manifest, fleet.encryption, values.identity);
     say('checking every part of the backup set against its manifest…');
     const check = await verifyBackupSet(destination, id, { es: { agents, destination: fleet.destination }, manifest: checked });
     if (!check.ok) {

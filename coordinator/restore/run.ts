@@ -62,6 +62,8 @@ export interface RestoreReporter {
 export interface CheckedManifest {
   manifest: Manifest;
   sha256: string;
+  /** An encrypted set's identities (AGE-SECRET-KEY-1…: its own, then those of the sets it references), sent to the agents over mTLS; absent for a clear set. */
+  setIdentities?: string[];
 }
 
 /** Deadline of EndRestore on each agent, ms: a short call, and the run is over already. */
@@ -103,7 +105,7 @@ async function endRestore(agents: readonly AgentHandle[], plan: RestorePlan, res
 async function runPhases(
   fleet: FleetConfig,
   agents: readonly AgentHandle[],
-  { manifest, sha256 }: CheckedManifest,
+  { manifest, sha256, setIdentities = [] }: CheckedManifest,
   plan: RestorePlan,
   restoreId: string,
   reporter: RestoreReporter,
@@ -128,7 +130,7 @@ async function runPhases(
         const startedAt = Date.now();
         const done = new Map<string, RoleProgress>();
         const call = handle(s.node).restore(
-          { restoreId, backupId: manifest.id, phase: toWirePhase(phase), destination, options: toWireRestoreOptions(s.options), manifestSha256: sha256 },
+          { restoreId, backupId: manifest.id, phase: toWirePhase(phase), destination, options: toWireRestoreOptions(s.options), manifestSha256: sha256, setIdentities },
           deadlineMs,
           signal,
           (p) => {

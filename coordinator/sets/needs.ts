@@ -10,6 +10,7 @@ import { TandemError, errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
 import { partRefs } from '../../shared/parts';
 import { listingAttachments } from '../../shared/parts/files-paths';
+import { setKeyInfoPath, setKeyPath } from '../../shared/destination/layout';
 
 /** An Elasticsearch snapshot a set holds. */
 export interface EsSnapshotRef {
@@ -42,6 +43,11 @@ export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds>
   const paths = new Set<string>();
   for (const f of m.files) paths.add(f.path);
   for (const r of m.references) paths.add(r.path);
+  // An encrypted set's files open only with its set key, and the files it references with theirs:
+  // a pruned set's key stays while a kept set relies on its files.
+  if (m.options.setRecipient) {
+    for (const set of new Set([m.id, ...m.references.map((r) => r.set)])) paths.add(setKeyPath(set)).add(setKeyInfoPath(set));
+  }
   for (const n of m.nodes) {
     paths.add(n.record.path);
     for (const r of partRefs(n.parts)) paths.add(r.path);

@@ -124,6 +124,7 @@ async function checkEsSnapshot(manifest: Manifest, sha256: string, confirmers: E
           destination: toWireDestination(confirmers.destination),
           options: toWireRestoreOptions(parseRestoreOptions({ skipRoles: ['cassandra', 'files', 'rehearsal'] })),
           manifestSha256: sha256,
+          setIdentities: [],
         },
         60_000,
       );

@@ -4,7 +4,8 @@
  * where it enters, with its name.
  */
 import { z } from 'zod';
-import { firstIssue, ValidationError } from '../errors';
+import { parseRecipient } from '../age';
+import { errorMessage, firstIssue, ValidationError } from '../errors';
 import { Compression as WireCompression, type BackupOptions as WireBackupOptions } from '../generated/tandem/v2/agent';
 
 import { COMPRESSIONS, isCompression, type Compression } from '../contract';
@@ -33,6 +34,20 @@ export const backupOptionsSchema = z.strictObject({
    * bytes between two nightly sets: at 20 such a table was archived in full again in every set.
    */
   maxRemovedPercent: z.int().min(0).max(100).default(50),
+  /**
+   * The recipient (age1…) of the set's own key, which the coordinator makes for each encrypted
+   * set; every file of the set is encrypted to it. Null (default): the set is written in clear.
+   * Not an operator's option (the fleet file's `encryption` decides): it is set by the coordinator,
+   * and the signed manifest records it, so a restore can tell the set key it opens is this set's.
+   */
+  setRecipient: z.string().transform((text, ctx) => {
+    try {
+      return parseRecipient(text).toString();
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: errorMessage(err) });
+      return z.NEVER;
+    }
+  }).nullable().default(null),
 });
 
 /** Validated backup options, defaults applied. */
@@ -97,7 +112,7 @@ const TO_WIRE: Record<Compression, WireCompression> = { bzip2: WireCompression.B
 
 /** The options as the protocol carries them. */
 export function toWireBackupOptions(o: BackupOptions): WireBackupOptions {
-  return { ...o, compression: TO_WIRE[o.compression] };
+  return { ...o, compression: TO_WIRE[o.compression], setRecipient: o.setRecipient ?? '' };
 }
 
 /** The options a Prepare carries, validated; throws ValidationError naming the field. */
@@ -107,7 +122,7 @@ export function fromWireBackupOptions(o: WireBackupOptions | undefined): BackupO
   if (!compression) throw new ValidationError(`plan.options.compression: unknown value ${o.compression} (known: ${COMPRESSIONS.join(', ')})`);
   // zod's own error would leave the agent as UNKNOWN with zod's text; a ValidationError is
   // INVALID_ARGUMENT naming the field, as the restore side answers.
-  const r = backupOptionsSchema.safeParse({ ...o, compression });
+  const r = backupOptionsSchema.safeParse({ ...o, compression, setRecipient: o.setRecipient || null });
   if (!r.success) throw new ValidationError(firstIssue(r.error, 'plan.options'));
   return r.data;
 }

@@ -110,7 +110,7 @@ export async function benchRestoreNode(runs: number, nodeName: string, log: (m: 
           }));
           const request = (phase: 'fetch' | 'load' | 'cleanup') => ({
             restoreId, backupId: id, phase: toWirePhase(phase), destination: toWireDestination(fleet.destination), options,
-            manifestSha256: manifestDigest(manifestBytes),
+            manifestSha256: manifestDigest(manifestBytes), setIdentities: [],
           });
           t1 = Date.now();
           await agent.restore(request('fetch'), 3_600_000);

@@ -155,6 +155,7 @@ export async function tryHostileCaller(f: TestFleet, caller: HostileCaller): Pro
       destination: toWireDestination({ type: 'local', path: f.destDir }),
       options: toWireRestoreOptions(parseRestoreOptions({})),
       manifestSha256: '0'.repeat(64),
+      setIdentities: [],
     };
     const calls: [string, () => Promise<unknown>][] = [
       ['Describe', () => h.describe(3000)],
@@ -219,6 +220,7 @@ function restoreRequest(f: TestFleet, restoreId: string, set: { id: string; sha2
     destination: toWireDestination({ type: 'local', path: f.destDir }),
     options: toWireRestoreOptions(parseRestoreOptions(options)),
     manifestSha256: set.sha256,
+    setIdentities: [],
   };
 }
 

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { absolutePath } from '../../shared/config/common';
 import { roleFile, roleFolder } from '../../shared/destination/layout';
 import type { Logger } from '../../shared/log';
+import { readChecked } from '../../shared/parts/io';
 import type { CheckResult, PhaseOutcome, RestorableRole, RestoreContext, RoleContext, ShipResult } from '../../agent/roles/role';
 import type { RestorePhase } from '../../shared/contract';
 
@@ -22,6 +23,8 @@ export const rehearsalSettings = z.strictObject({
   shipMs: z.number().int().min(0).max(600_000).default(200),
   /** Time spent in each restore phase, in milliseconds, reporting progress at each quarter; default 0. */
   restoreMs: z.number().int().min(0).max(600_000).default(0),
+  /** The verify phase reads the role's stored file back through the restore's destination (decrypted for an encrypted set) and checks its text; default false. */
+  readBack: z.boolean().default(false),
   /** Folder where a marker file per step is written. */
   markerDir: absolutePath,
 });
@@ -83,6 +86,14 @@ export function rehearsalRole(settings: RehearsalSettings): RestorableRole {
       for (let i = 1; settings.restoreMs && i <= steps; i++) {
         await sleep(settings.restoreMs / steps, undefined, { signal: ctx.signal });
         ctx.progress({ phase, filesDone: i, filesTotal: steps, bytesDone: i * 10, bytesTotal: steps * 10 });
+      }
+      if (settings.readBack && phase === 'verify') {
+        const part = ctx.manifest.nodes.find((n) => n.node === ctx.node)?.parts.rehearsal;
+        if (!part) return { ok: false, problems: [`no rehearsal part of ${ctx.node}`] };
+        const text = (await readChecked(ctx.destination, part.file)).toString('utf8');
+        const expected = `rehearsal part of ${ctx.backupId} from ${ctx.node}\n`;
+        await marker(ctx.restoreId, 'read-back', text);
+        if (text !== expected) return { ok: false, problems: [`${part.file.path} reads ${JSON.stringify(text)}`] };
       }
       await marker(ctx.restoreId, `${phase}-done`, ctx.backupId);
       return { detail: `rehearsal ${phase}` };

@@ -190,7 +190,7 @@ test('sstableloader path into another keyspace, and a drill that tears itself do
     const manifest = readFileSync(join(fleet.destDir, ID, 'manifest.json'));
     const v = await node1.restore(
       { restoreId: 'verify-only', backupId: ID, phase: RestorePhase.VERIFY, manifestSha256: manifestDigest(manifest), destination: toWireDestination({ type: 'local', path: fleet.destDir }),
-        options: toWireRestoreOptions(parseRestoreOptions({ createSchema: true, targetKeyspace: `${KS}_copy`, skipRoles: ['elasticsearch', 'files'] })) },
+        options: toWireRestoreOptions(parseRestoreOptions({ createSchema: true, targetKeyspace: `${KS}_copy`, skipRoles: ['elasticsearch', 'files'] })), setIdentities: [] },
       120_000,
     );
     const verdict = v.reports.find((r) => r.role === 'cassandra')!;

@@ -39,7 +39,7 @@ async function setup(opts: { gate?: Promise<void> } = {}) {
   const stateDir = join(dir, 'state');
   const c = new RestoreController('node1', [role], stateDir, backups, silentLogger(), undefined, () => clock.now);
   const phase = (restoreId: string, p: RestorePhase) =>
-    c.run({ restoreId, backupId: SET_ID, phase: toWirePhase(p), destination: toWireDestination({ type: 'local', path: dest }), options: toWireRestoreOptions(parseRestoreOptions({})), manifestSha256: manifestDigest(body) }, new AbortController().signal);
+    c.run({ restoreId, backupId: SET_ID, phase: toWirePhase(p), destination: toWireDestination({ type: 'local', path: dest }), options: toWireRestoreOptions(parseRestoreOptions({})), manifestSha256: manifestDigest(body), setIdentities: [] }, new AbortController().signal);
   return { c, phase, clock, held: () => held(), folder: (id: string) => join(stateDir, 'restore', id) };
 }
 

@@ -6,6 +6,7 @@ import { ValidationError } from '../../../shared/errors';
 import { nodesWith } from '../../../shared/manifest';
 import { sstableContentsSchema, type ArchivedFile, type ShippedTable, type TableContents } from '../../../shared/parts/cassandra';
 import { readReferenced } from '../../../shared/parts/io';
+import { storedPath } from '../../../shared/encrypted-set';
 import type { RestoreContext } from '../role';
 
 /** The tables of one manifest node's cassandra part. */
@@ -61,13 +62,16 @@ export function archivesOf(ctx: RestoreContext, source: string, t: ShippedTable,
     throw new ValidationError(`contents.json of ${source} names ${own.path} as ${t.keyspace}.${t.table}'s archive; the manifest says ${t.path}`);
   }
   const vouched = new Map(ctx.manifest.references.filter((r) => r.node === source).map((r) => [r.path, r]));
+  // Of an encrypted set, the manifest references the stored `.age` files (their bytes are checked
+  // against it as they are decrypted) and the archive is fetched by its plain name and record.
+  const encrypted = Boolean(ctx.manifest.options.setRecipient);
   const out: ArchiveToExtract[] = [{ ref: t, files: c.files, partial: false }];
   for (const a of earlier) {
-    const v = vouched.get(a.path);
-    if (!v || v.size !== a.size || v.sha256 !== a.sha256) {
+    const v = vouched.get(encrypted ? storedPath(a.path) : a.path);
+    if (!v || (!encrypted && (v.size !== a.size || v.sha256 !== a.sha256))) {
       throw new ValidationError(`contents.json of ${source} reads ${t.keyspace}.${t.table} from ${a.path}, which the manifest does not reference as recorded`);
     }
-    out.push({ ref: v, files: c.sstables.filter((r) => r.archive === a.path).flatMap((r) => r.components), partial: true });
+    out.push({ ref: encrypted ? { path: a.path, size: a.size, sha256: a.sha256 } : v, files: c.sstables.filter((r) => r.archive === a.path).flatMap((r) => r.components), partial: true });
   }
   return out;
 }

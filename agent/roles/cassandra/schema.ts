@@ -6,6 +6,7 @@
 import type { Client } from 'cassandra-driver';
 import { schemaCqlPath } from '../../../shared/destination/layout';
 import { readChecked } from '../../../shared/parts/io';
+import { storedPath } from '../../../shared/encrypted-set';
 import { PreconditionError, TandemError, ValidationError } from '../../../shared/errors';
 import { checkCqlName } from '../../../shared/names';
 import type { PhaseOutcome, RestoreContext } from '../role';
@@ -90,9 +91,7 @@ export async function loadSchema(s: CassandraSettings, ctx: RestoreContext): Pro
       // only CREATE statements of this keyspace and the tables it lists, checked before any runs.
       const file = schemaCqlPath(ctx.backupId, source, ks);
       const own = { keyspace: ks, tables: nodesWith(ctx.manifest, 'cassandra').flatMap((n) => n.parts.cassandra.tables).filter((t) => t.keyspace === ks).map((t) => t.table) };
-      const ref = ctx.manifest.files.find((f) => f.path === file);
-      if (!ref) throw new ValidationError(`${file} is not among the files the manifest records: the backup set is damaged`);
-      const statements = checkSchemaCql((await readChecked(ctx.destination, ref)).toString('utf8'), own, file).map((x) => x.text);
+      const statements = checkSchemaCql((await readSchemaFile(ctx, file)).toString('utf8'), own, file).map((x) => x.text);
       const existing = await replication(c, target);
       const existed = existing !== null;
       const keep = existed && !ctx.options.dropKeyspace;
@@ -132,3 +131,21 @@ export async function waitForAgreement(c: Client): Promise<void> {
   }
   throw new TandemError('the cluster did not reach schema agreement within 60 s after recreating the keyspace');
 }
+
+/**
+ * The bytes of `file` (a schema.cql) as the manifest records them. Of an encrypted set, the
+ * manifest records the stored `.age` file: the restore's destination checks its size and sha256
+ * as it decrypts, and refuses a file the manifest does not record.
+ */
+async function readSchemaFile(ctx: RestoreContext, file: string): Promise<Buffer> {
+  if (ctx.manifest.options.setRecipient) {
+    if (!ctx.manifest.files.some((f) => f.path === storedPath(file))) throw new ValidationError(`${storedPath(file)} is not among the files the manifest records: the backup set is damaged`);
+    return ctx.destination.readSmall(file, SCHEMA_MAX_BYTES);
+  }
+  const ref = ctx.manifest.files.find((f) => f.path === file);
+  if (!ref) throw new ValidationError(`${file} is not among the files the manifest records: the backup set is damaged`);
+  return readChecked(ctx.destination, ref);
+}
+
+/** A keyspace's schema.cql is a few kilobytes; anything past this is not one. Bytes. */
+const SCHEMA_MAX_BYTES = 16 * 1024 * 1024;

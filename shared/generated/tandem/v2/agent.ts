@@ -348,6 +348,12 @@ export interface BackupOptions {
    * compaction has since removed.
    */
   maxRemovedPercent: number;
+  /**
+   * The age recipient (age1…) of the set's own key: every file the agent stores in the set is
+   * encrypted to it and stored under its name + `.age`. Empty: the set is written in clear.
+   * Only the public key travels: an agent cannot read back what it wrote.
+   */
+  setRecipient: string;
 }
 
 /** The complete set a backup is built on: it stores only what that set does not hold. */
@@ -555,6 +561,13 @@ export interface RestoreRequest {
    * reads the manifest itself and refuses one that differs.
    */
   manifestSha256: string;
+  /**
+   * The identities (AGE-SECRET-KEY-1…) of an encrypted set's own key and of the earlier sets' whose
+   * files it references, opened by the coordinator from their sealed keys: the agent decrypts the
+   * set's files with them, in memory, and never writes them down. Empty for a set written in
+   * clear. Travel only over the mutually authenticated channel.
+   */
+  setIdentities: string[];
 }
 
 /** Rows of one restored table against the rows recorded at the cut. */
@@ -1704,6 +1717,7 @@ function createBaseBackupOptions(): BackupOptions {
     allowYellow: false,
     maxChain: 0,
     maxRemovedPercent: 0,
+    setRecipient: "",
   };
 }
 
@@ -1735,6 +1749,9 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     }
     if (message.maxRemovedPercent !== 0) {
       writer.uint32(72).int32(message.maxRemovedPercent);
+    }
+    if (message.setRecipient !== "") {
+      writer.uint32(82).string(message.setRecipient);
     }
     return writer;
   },
@@ -1824,6 +1841,14 @@ export const BackupOptions: MessageFns<BackupOptions> = {
             message.maxRemovedPercent = reader.int32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.setRecipient = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1875,6 +1900,11 @@ export const BackupOptions: MessageFns<BackupOptions> = {
         : isSet(object.max_removed_percent)
         ? globalThis.Number(object.max_removed_percent)
         : 0,
+      setRecipient: isSet(object.setRecipient)
+        ? globalThis.String(object.setRecipient)
+        : isSet(object.set_recipient)
+        ? globalThis.String(object.set_recipient)
+        : "",
     };
   },
 
@@ -1907,6 +1937,9 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     if (message.maxRemovedPercent !== 0) {
       obj.maxRemovedPercent = Math.round(message.maxRemovedPercent);
     }
+    if (message.setRecipient !== "") {
+      obj.setRecipient = message.setRecipient;
+    }
     return obj;
   },
 
@@ -1924,6 +1957,7 @@ export const BackupOptions: MessageFns<BackupOptions> = {
     message.allowYellow = object.allowYellow ?? false;
     message.maxChain = object.maxChain ?? 0;
     message.maxRemovedPercent = object.maxRemovedPercent ?? 0;
+    message.setRecipient = object.setRecipient ?? "";
     return message;
   },
 };
@@ -4386,7 +4420,15 @@ export const RestoreOptions: MessageFns<RestoreOptions> = {
 };
 
 function createBaseRestoreRequest(): RestoreRequest {
-  return { restoreId: "", backupId: "", phase: 0, destination: undefined, options: undefined, manifestSha256: "" };
+  return {
+    restoreId: "",
+    backupId: "",
+    phase: 0,
+    destination: undefined,
+    options: undefined,
+    manifestSha256: "",
+    setIdentities: [],
+  };
 }
 
 export const RestoreRequest: MessageFns<RestoreRequest> = {
@@ -4408,6 +4450,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     }
     if (message.manifestSha256 !== "") {
       writer.uint32(50).string(message.manifestSha256);
+    }
+    for (const v of message.setIdentities) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -4473,6 +4518,14 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
             message.manifestSha256 = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.setIdentities.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4505,6 +4558,11 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
         : isSet(object.manifest_sha256)
         ? globalThis.String(object.manifest_sha256)
         : "",
+      setIdentities: globalThis.Array.isArray(object?.setIdentities)
+        ? object.setIdentities.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.set_identities)
+        ? object.set_identities.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -4528,6 +4586,9 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
     if (message.manifestSha256 !== "") {
       obj.manifestSha256 = message.manifestSha256;
     }
+    if (message.setIdentities?.length) {
+      obj.setIdentities = message.setIdentities;
+    }
     return obj;
   },
 
@@ -4546,6 +4607,7 @@ export const RestoreRequest: MessageFns<RestoreRequest> = {
       ? RestoreOptions.fromPartial(object.options)
       : undefined;
     message.manifestSha256 = object.manifestSha256 ?? "";
+    message.setIdentities = object.setIdentities?.map((e) => e) || [];
     return message;
   },
 };
