@@ -103,9 +103,11 @@ export function runMeasured(args: string[]): Promise<CliRun> {
       // time -v appends its report to stderr; the CLI's own lines come first.
       const at = stderr.lastIndexOf('\tCommand being timed:');
       const report = at >= 0 ? stderr.slice(at) : '';
+      // A non-zero exit adds one line of its own before the report.
+      const own = at >= 0 ? stderr.slice(0, at).replace(/Command exited with non-zero status \d+\n$|Command terminated by signal \d+\n$/, '') : stderr;
       const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(report)?.[1];
       const status = /Exit status: (\d+)/.exec(report)?.[1];
-      resolve({ code: status !== undefined ? Number(status) : code ?? -1, stdout, stderr: at >= 0 ? stderr.slice(0, at) : stderr, peakRss: kb ? Number(kb) * 1024 : null });
+      resolve({ code: status !== undefined ? Number(status) : code ?? -1, stdout, stderr: own, peakRss: kb ? Number(kb) * 1024 : null });
     });
   });
 }

@@ -31,8 +31,12 @@ export interface CaseResult {
   removed?: string[];
 }
 
-/** The CLI's last stderr line that says something, for the table. */
-export const lastLine = (r: CliRun) => r.stderr.trim().split('\n').filter((l) => !l.startsWith('  ')).pop() ?? '';
+/** The CLI's last stderr line that says something, with the first detail line under it, for the table. */
+export function lastLine(r: CliRun): string {
+  const lines = r.stderr.trim().split('\n');
+  const i = lines.map((l) => !l.startsWith(' ')).lastIndexOf(true);
+  return i < 0 ? '' : [lines[i], lines[i + 1]?.trim()].filter(Boolean).join(' ');
+}
 
 /** '' when `r` exited non-zero with stderr matching `why`; else what went wrong. */
 export function refusedProblem(what: string, r: CliRun, why: RegExp): string {
@@ -95,5 +99,5 @@ async function measure(bed: Bed, oversized: boolean, act: (bed: CaseBed) => Prom
   if (changed.length) problems.push(`${changed.length} change(s) outside the destination and the targets: ${changed.slice(0, 3).join('; ')}`);
   if (planted) problems.push(`${planted} planted bytes restored`);
   if (oversized && (peak === null || peak >= RSS_LIMIT)) problems.push(peak === null ? 'the peak RSS was not measured' : `coordinator peak RSS ${(peak / 2 ** 20).toFixed(0)} MB`);
-  return { ...observe(r.observed.slice(0, 240), problems), measured: { setsLost: lost.length, outsideChanged: changed.length, plantedBytesRestored: planted, peakRss: peak } };
+  return { ...observe(r.observed.slice(0, 600), problems), measured: { setsLost: lost.length, outsideChanged: changed.length, plantedBytesRestored: planted, peakRss: peak } };
 }
