@@ -4,6 +4,7 @@ import { clockFaultCases } from './clock-faults';
 import { hostileCallerCases } from './hostile-callers';
 import { hostileDestinationCases } from './hostile-destination';
 import { hostileDestinationCliCases } from './hostile-destination-cli';
+import { hostileDestinationSandboxCases } from './hostile-destination-sandbox';
 import { restoreFaultCases } from './restore-faults';
 import { sandboxFaultCases } from './sandbox-faults';
 
@@ -17,6 +18,8 @@ export const SECTIONS = {
   destination: hostileDestinationCases,
   /** Hostile destinations and restore targets through the real CLI and a real agent, with the invariants measured. */
   'destination-cli': hostileDestinationCliCases,
+  /** Hostile Cassandra archives and contents.json through the real CLI: needs the sandbox. */
+  'destination-sandbox': hostileDestinationSandboxCases,
 } satisfies Record<string, FaultCase[]>;
 
 export const ALL_CASES: FaultCase[] = Object.values(SECTIONS).flat();
