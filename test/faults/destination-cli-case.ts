@@ -38,6 +38,9 @@ export function lastLine(r: CliRun): string {
   return i < 0 ? '' : [lines[i], lines[i + 1]?.trim()].filter(Boolean).join(' ');
 }
 
+/** Words for the table: each run's exit and, when it failed, its last line. */
+export const said = (...runs: [string, CliRun][]): string => runs.map(([what, r]) => `${what}: exit ${r.code}${r.code ? ` (${lastLine(r).slice(0, 160)})` : ''}`).join('; ');
+
 /** '' when `r` exited non-zero with stderr matching `why`; else what went wrong. */
 export function refusedProblem(what: string, r: CliRun, why: RegExp): string {
   if (r.code === 0) return `${what} exited 0: accepted`;

@@ -13,7 +13,7 @@ import { generateSigningKeyPair, parseSigningKey } from '../../shared/signing';
 import { writeRehearsalSet } from '../helpers/rehearsal-set';
 import { signingKeyAt } from '../helpers/signing';
 import type { FaultCase } from './case';
-import { cliCase, lastLine, okProblem, parentOf, refusedProblem, type CaseBed } from './destination-cli-case';
+import { cliCase, lastLine, okProblem, parentOf, refusedProblem, said, type CaseBed } from './destination-cli-case';
 import { hostileLinkCases } from './hostile-destination-links';
 
 const GIB = 2 ** 30;
@@ -42,8 +42,6 @@ async function tampered<T>(file: string, change: (original: Buffer) => Buffer | 
 /** The planted bytes, padded or cut to `size`. */
 const plantedOfSize = (b: CaseBed, size: number) => Buffer.concat([b.planted, Buffer.alloc(Math.max(0, size - b.planted.length), 0x2e)]).subarray(0, size);
 
-/** Words for the table: each run's exit and last line. */
-const said = (...runs: { what: string; r: { code: number; stderr: string } }[]) => runs.map(({ what, r }) => `${what}: exit ${r.code}${r.code ? ` (${lastLine(r as never).slice(0, 160)})` : ''}`).join('; ');
 
 /** A changed file of the newest set (its manifest records the file's sha256): restore and verify refuse it before the load. */
 const changedSetFile = (name: string, file: (b: CaseBed) => string, change: (b: CaseBed, original: Buffer) => Buffer | 'sparse-GiB', why: RegExp, oversized = false): FaultCase =>
@@ -52,7 +50,7 @@ const changedSetFile = (name: string, file: (b: CaseBed) => string, change: (b: 
     return tampered(file(b), (o) => change(b, o), async () => {
       const r = await b.restore(newest, 'target');
       const v = await b.cli('verify', newest);
-      return { observed: said({ what: 'restore', r }, { what: 'verify', r: v }), problems: [refusedProblem('restore', r, why), refusedProblem('verify', v, why)] };
+      return { observed: said(['restore', r], ['verify', v]), problems: [refusedProblem('restore', r, why), refusedProblem('verify', v, why)] };
     });
   });
 
@@ -70,7 +68,7 @@ const plantedSetCase = (name: string, expected: string, plant: (b: CaseBed, id: 
     const parent = next.code === 0 ? parentOf(b, 'set-10-next') : null;
     const again = await b.restore('set-10-next', 'target-next');
     return {
-      observed: `listed ${shown}; ${said({ what: 'restore', r }, { what: 'prune', r: p })}; next backup's parent ${parent}`,
+      observed: `listed ${shown}; ${said(['restore', r], ['prune', p])}; next backup's parent ${parent}`,
       problems: [
         listed.test(shown) ? '' : `listed ${shown}, expected ${listed.source}`,
         refusedProblem('restore of the planted set', r, restoreWhy),
@@ -102,7 +100,7 @@ const markerCase = (name: string, expected: string, plant: (b: CaseBed) => void,
     const list = await b.cli('list', '--all');
     const r = await b.restore(b.sets[2], 'target');
     return {
-      observed: `${marked ? 'the first set marked pruned' : 'no set kept a marker'}; ${said({ what: 'prune again', r: again }, { what: 'restore of the newest', r })}`,
+      observed: `${marked ? 'the first set marked pruned' : 'no set kept a marker'}; ${said(['prune again', again], ['restore of the newest', r])}`,
       problems: [okProblem('the first prune', first), okProblem('list', list), okProblem('restore of the newest set', r), again.code === 0 || /cannot be read|unreadable/.test(again.stderr) ? '' : `the second prune failed otherwise: ${lastLine(again)}`],
       removed: b.sets.slice(0, 2),
     };
@@ -130,7 +128,7 @@ export const hostileDestinationCliCases: FaultCase[] = [
       const p = await b.cli('prune', '--keep-last', '1');
       const next = await b.cli('backup', '--id', 'set-10-next');
       return {
-        observed: said({ what: 'list', r: list }, { what: 'prune', r: p }, { what: 'backup', r: next }),
+        observed: said(['list', list], ['prune', p], ['backup', next]),
         problems: [okProblem('list', list), /oversized/.test(list.stdout) ? '' : 'list does not say oversized', okProblem('prune', p), okProblem('backup', next), next.code === 0 && parentOf(b, 'set-10-next') !== null ? 'the backup built on an unread set' : ''],
       };
     } finally {
@@ -167,7 +165,7 @@ export const hostileDestinationCliCases: FaultCase[] = [
     cpSync(partOf(b, newest), b.at(newest, 'n9', 'part.json'));
     writeFileSync(b.at(newest, 'n9', 'files', 'data', 'planted'), b.planted);
     const r = await b.restore(newest, 'target');
-    return { observed: said({ what: 'restore', r }), problems: [okProblem('restore', r)] };
+    return { observed: said(['restore', r]), problems: [okProblem('restore', r)] };
   }),
 
   // Files listing.
@@ -187,7 +185,7 @@ export const hostileDestinationCliCases: FaultCase[] = [
   cliCase('attachment planted beside the stored ones', 'not restored: the listing names what is restored', {}, async (b) => {
     writeFileSync(b.at(b.sets[0], 'f1', 'files', 'data', 'd0', 'e0', 'att-planted'), b.planted);
     const r = await b.restore(b.sets[b.sets.length - 1], 'target', '--files-clean');
-    return { observed: said({ what: 'restore --files-clean', r }), problems: [okProblem('restore', r)] };
+    return { observed: said(['restore --files-clean', r]), problems: [okProblem('restore', r)] };
   }),
 
   // Dates and nodes, on sets the fleet's own key signed.
@@ -199,7 +197,7 @@ export const hostileDestinationCliCases: FaultCase[] = [
     const list = await b.cli('list', '--json');
     const future = (JSON.parse(list.stdout).backupSets as { id: string; status: string; reason?: string }[]).find((s) => s.id === 'set-9-future');
     return {
-      observed: `${said({ what: 'prune', r: p }, { what: 'backup', r: next })}; parent ${parent}; the 2099 set ${future ? `${future.status} (${future.reason})` : 'gone'}`,
+      observed: `${said(['prune', p], ['backup', next])}; parent ${parent}; the 2099 set ${future ? `${future.status} (${future.reason})` : 'gone'}`,
       problems: [okProblem('prune', p), okProblem('backup', next), parent === b.sets[b.sets.length - 1] ? '' : `built on ${parent}`, future?.reason === 'invalid-field' ? '' : `the 2099 set is ${future?.status ?? 'gone'}`],
       removed: b.sets.slice(0, -1),
     };
@@ -208,13 +206,13 @@ export const hostileDestinationCliCases: FaultCase[] = [
     fleetSigned(b, 'set-0-past', { completedAt: '1970-01-02T00:00:00.000Z' });
     const p = await b.cli('prune', '--keep-last', '2', '--json');
     const removed = p.code === 0 ? (JSON.parse(p.stdout) as { removed: (string | { id: string })[] }).removed.map((x) => (typeof x === 'string' ? x : x.id)) : [];
-    return { observed: `${said({ what: 'prune', r: p })}; removed ${removed.join(', ') || 'nothing'}`, problems: [okProblem('prune', p), removed.some((id) => b.sets.includes(id)) ? `a real set was removed for the 1970 one: ${removed.join(', ')}` : ''] };
+    return { observed: `${said(['prune', p])}; removed ${removed.join(', ') || 'nothing'}`, problems: [okProblem('prune', p), removed.some((id) => b.sets.includes(id)) ? `a real set was removed for the 1970 one: ${removed.join(', ')}` : ''] };
   }),
   cliCase('a set with an empty node list signed by the fleet key', 'untrusted (invalid-field); its restore refused; prune leaves it', {}, async (b) => {
     fleetSigned(b, 'set-9-empty', { tamper: (m) => Object.assign(m, { nodes: [], files: [] }) });
     const r = await b.restore('set-9-empty', 'target');
     const p = await b.cli('prune', '--keep-last', '5');
-    return { observed: said({ what: 'restore', r }, { what: 'prune', r: p }), problems: [refusedProblem('restore', r, /invalid-field|no nodes|nodes/), okProblem('prune', p)] };
+    return { observed: said(['restore', r], ['prune', p]), problems: [refusedProblem('restore', r, /invalid-field: .*nodes is empty/), okProblem('prune', p)] };
   }),
 
   ...hostileLinkCases,

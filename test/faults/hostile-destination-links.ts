@@ -14,7 +14,7 @@ import { DESTINATION_LOCK_FILE } from '../../coordinator/backup/destination-lock
 import { otherFleetFile } from '../helpers/fleet';
 import type { FaultCase } from './case';
 import { runMeasured, type CliRun } from './destination-bed';
-import { cliCase, lastLine, okProblem, parentOf, refusedProblem, type CaseBed } from './destination-cli-case';
+import { cliCase, okProblem, parentOf, refusedProblem, said, type CaseBed } from './destination-cli-case';
 
 const LINK = /symbolic link|link: refused|links/;
 const isRoot = () => process.getuid?.() === 0;
@@ -30,7 +30,6 @@ function swapForLink(b: CaseBed, path: string, to: string): () => void {
   };
 }
 
-const said = (...runs: [string, CliRun][]) => runs.map(([what, r]) => `${what}: exit ${r.code}${r.code ? ` (${lastLine(r).slice(0, 160)})` : ''}`).join('; ');
 const newest = (b: CaseBed) => b.sets[b.sets.length - 1];
 
 /**
