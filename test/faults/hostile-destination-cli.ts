@@ -1,5 +1,5 @@
 /**
- * Hostile destinations through the real CLI (issue 31): someone who can write the destination
+ * Hostile destinations through the real CLI: someone who can write the destination
  * plants, modifies, truncates or inflates a manifest, a pruned marker, a part.json, a files
  * listing or a stored attachment, dates a set in the future or the past, empties its node list or
  * offers a planted parent. Each case then runs what an operator would (list, verify, restore,

@@ -1,5 +1,5 @@
 /**
- * Links and races at a destination and at a files restore target, through the real CLI (issue 31):
+ * Links and races at a destination and at a files restore target, through the real CLI:
  * a symbolic link at every level of the destination (its root, a set, a node, a role folder, a
  * manifest, a marker, a part record, a listing, an attachment, the lock file) and of a restore
  * target (the target, a parent, a folder and a file in it, and a folder swapped for a link while
