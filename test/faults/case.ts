@@ -23,6 +23,23 @@ export interface Observation {
   recordsLost: number | null;
   /** Each broken expectation, in words. Empty when the case passed. */
   problems: string[];
+  /** The hostile destination invariants, when the case measured them (through the real CLI). */
+  measured?: Invariants;
+}
+
+/**
+ * What a hostile destination case measures, every one expected 0 (or under its bound): the
+ * issue's "every case refused or harmless".
+ */
+export interface Invariants {
+  /** Sets listed complete before the case and not after (those the case's own policy removes aside). */
+  setsLost: number;
+  /** Entries written, changed (size, mode, owner, mtime, content) or removed outside the destination and the restore targets. */
+  outsideChanged: number;
+  /** Bytes of planted content found in any restore output. */
+  plantedBytesRestored: number;
+  /** The coordinator's peak resident memory over the case's CLI runs, bytes; null when not measured. */
+  peakRss: number | null;
 }
 
 export interface FaultCase {

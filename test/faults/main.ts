@@ -3,13 +3,16 @@
  * hostile input, then prints one table (fault or input, phase, expected, observed, leftovers,
  * records lost) and the figures. Exit 0 only when every expectation held.
  *
- *   npm run faults [-- --only TEXT] [--kind fault|hostile] [--quick] [--json]
+ *   npm run faults [-- --only TEXT] [--section NAME] [--kind fault|hostile] [--quick] [--json]
+ *
+ * --section runs one section of cases.ts (SECTIONS' names: sandbox, restore, clock, callers,
+ * destination, destination-cli, destination-sandbox); --only keeps the cases whose name or phase holds TEXT.
  */
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../../shared/errors';
 import { readSandboxEnv, sandboxStatus, startWriter, stopWriter } from '../sandbox';
 import type { FaultCase, Observation } from './case';
-import { ALL_CASES } from './cases';
+import { ALL_CASES, SECTIONS } from './cases';
 import { closeFaultFleet } from './sandbox-fleet';
 
 interface Row extends Observation {
@@ -22,8 +25,10 @@ interface Row extends Observation {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, kind: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
-  const cases = ALL_CASES.filter((c) => (!values.only || `${c.name} ${c.phase}`.includes(values.only)) && (!values.kind || c.kind === values.kind) && (!values.quick || c.quick));
+  const { values } = parseArgs({ options: { only: { type: 'string' }, section: { type: 'string' }, kind: { type: 'string' }, quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+  if (values.section !== undefined && !(values.section in SECTIONS)) throw new Error(`--section ${values.section}: no such section; give one of ${Object.keys(SECTIONS).join(', ')}`);
+  const pool = values.section === undefined ? ALL_CASES : SECTIONS[values.section as keyof typeof SECTIONS];
+  const cases = pool.filter((c) => (!values.only || `${c.name} ${c.phase}`.includes(values.only)) && (!values.kind || c.kind === values.kind) && (!values.quick || c.quick));
   if (!cases.length) throw new Error('no case matches');
   const needsSandbox = cases.some((c) => c.needs === 'sandbox');
   if (needsSandbox) {
@@ -68,6 +73,10 @@ function printTable(rows: Row[]): void {
     ['observed', (r) => r.observed + (r.ok ? '' : ` — ${r.problems.join('; ')}`)],
     ['leftovers', (r) => r.leftovers],
     ['records lost', (r) => (r.recordsLost === null ? '–' : String(r.recordsLost))],
+    ['sets lost', (r) => (r.measured ? String(r.measured.setsLost) : '–')],
+    ['changed outside', (r) => (r.measured ? String(r.measured.outsideChanged) : '–')],
+    ['planted bytes restored', (r) => (r.measured ? String(r.measured.plantedBytesRestored) : '–')],
+    ['peak RSS', (r) => (r.measured?.peakRss ? `${(r.measured.peakRss / 2 ** 20).toFixed(0)} MB` : '–')],
   ];
   const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
   console.log(`| ${cols.map(([h]) => h).join(' | ')} |`);
@@ -77,9 +86,13 @@ function printTable(rows: Row[]): void {
   const hostile = rows.filter((r) => r.kind === 'hostile');
   const leaked = rows.filter((r) => r.leftovers !== 'none' && r.leftovers !== 'unknown').length;
   const lost = rows.reduce((n, r) => n + (r.recordsLost ?? 0), 0);
+  const measured = rows.filter((r) => r.measured);
+  const sum = (f: (i: NonNullable<Row['measured']>) => number) => measured.reduce((n, r) => n + f(r.measured!), 0);
+  const peak = Math.max(0, ...measured.map((r) => r.measured!.peakRss ?? 0));
   console.log(`\nfaults injected ${faults.length}, survived ${faults.filter((r) => r.ok).length}; ` +
     `hostile inputs tried ${hostile.length}, refused ${hostile.filter((r) => r.ok).length}; ` +
-    `cases with leftovers ${leaked}; records lost ${lost} (measured in ${rows.filter((r) => r.recordsLost !== null).length} restores)`);
+    `cases with leftovers ${leaked}; records lost ${lost} (measured in ${rows.filter((r) => r.recordsLost !== null).length} restores)` +
+    (measured.length ? `; in ${measured.length} destination cases: sets lost ${sum((i) => i.setsLost)}, entries changed outside ${sum((i) => i.outsideChanged)}, planted bytes restored ${sum((i) => i.plantedBytesRestored)}, peak coordinator RSS ${(peak / 2 ** 20).toFixed(0)} MB` : ''));
 }
 
 main().then(

@@ -2,7 +2,7 @@
  * A valid manifest of a three-role backup set, as plain JSON, for tests that tamper with one field
  * and check that parsing refuses it (what is read back from a destination is hostile input).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as tar from 'tar-stream';
 import { openDestination, parseDestinationConfig } from '../../shared/destination';
@@ -60,9 +60,11 @@ export function validListing(): Record<string, any> {
  * A one-table cassandra set written to a local destination under `root`: a plain tar archive of
  * two SSTable files, contents.json and the manifest's record of both. `archiveBody` replaces the
  * archive's bytes at the destination (a planted archive), keeping the manifest's record;
- * `recordedSize` is the size contents.json records for every file.
+ * `recordedSize` is the size contents.json records for every file; `contentsBody` replaces
+ * contents.json's bytes at the destination after the manifest recorded them ('sparse-GiB': the
+ * file extended to 1 GiB, sparse).
  */
-export async function plantCassandraSet(root: string, opts: { archiveBody?: (original: Buffer) => Buffer; recordedSize?: number } = {}) {
+export async function plantCassandraSet(root: string, opts: { archiveBody?: (original: Buffer) => Buffer; recordedSize?: number; contentsBody?: (original: Buffer) => Buffer | 'sparse-GiB' } = {}) {
   const dest = join(root, 'dest');
   const put = (rel: string, body: Buffer | string) => {
     mkdirSync(dirname(join(dest, rel)), { recursive: true });
@@ -93,6 +95,9 @@ export async function plantCassandraSet(root: string, opts: { archiveBody?: (ori
     tables: { 'thehive.edgestore': { files: archived, sstables: [sstable], archives: [{ ...recorded, set: SET_ID, bytesIn: 402 }] } },
   };
   cass.contents = put(`${base}/cassandra/contents.json`, JSON.stringify(contents));
+  const planted = opts.contentsBody?.(Buffer.from(JSON.stringify(contents)));
+  if (planted === 'sparse-GiB') truncateSync(join(dest, cass.contents.path), 2 ** 30);
+  else if (planted) writeFileSync(join(dest, cass.contents.path), planted);
   put(recorded.path, opts.archiveBody ? opts.archiveBody(archive) : archive);
   Object.assign(cass.tables[0], recorded);
   m.files = [{ ...recorded, node: 'node1', role: 'cassandra' }];
