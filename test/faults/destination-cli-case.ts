@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath } from '../../shared/destination/layout';
 import { changes, completeSets, plantedBytesIn, runMeasured, snapshot, withBed, type Bed, type BedOptions, type CliRun } from './destination-bed';
 import { observe, type FaultCase, type Observation } from './case';
 

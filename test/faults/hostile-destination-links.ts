@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, chmodSync, cpSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DESTINATION_LOCK_FILE } from '../../coordinator/backup/destination-lock';
+import { DESTINATION_LOCK_FILE } from '../../shared/destination/layout';
 import { otherFleetFile } from '../helpers/fleet';
 import type { FaultCase } from './case';
 import { runMeasured, type CliRun } from './destination-bed';

@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import type { Manifest } from '../../shared/manifest';
-import { manifestPath } from '../../shared/manifest';
+import { manifestPath } from '../../shared/destination/layout';
 import { runCli } from '../helpers/fleet';
 import { removeScratch, scratchDir } from '../helpers/scratch';
 import { observe, type FaultCase, type Observation } from './case';
