@@ -5,11 +5,11 @@
  * backup's ship step ends.
  */
 import { join } from 'node:path';
-import { openDestination, type Destination } from '../../shared/destination';
+import type { Destination, DestinationOpener } from '../../shared/destination';
 import type { Logger } from '../../shared/log';
 import type { ProgressUpdate, Role, RoleContext } from '../roles/role';
 import { parentSet, type ParentSet } from './parent';
-import type { BackupRecord } from './state';
+import type { BackupRecord, PlanRecord } from './state';
 import type { Timelines } from './timeline';
 
 /** Where the parts of a role context come from, besides the backup's record and the role. */
@@ -22,6 +22,8 @@ export interface ContextSources {
   timelines: Timelines;
   /** Receives a role's progress report for a backup. */
   progress(backupId: string, role: string, update: ProgressUpdate): void;
+  /** Opens the plan's destination with this agent's own keys (the plan carries none). */
+  openDestination: DestinationOpener;
 }
 
 /** A copy of the record with one role's progress replaced by `update` (counts it leaves out are 0). */
@@ -41,7 +43,7 @@ export class RoleContexts {
   /** The context of `role` for the backup `rec`, whose running work `signal` aborts. */
   of(rec: BackupRecord, role: Role, signal: AbortSignal): RoleContext {
     const { node, log, timelines } = this.sources;
-    const destination: Destination = openDestination(rec.plan.destination);
+    const destination = this.destination(rec.plan);
     return {
       backupId: rec.plan.backupId,
       tag: rec.plan.tag,
@@ -55,6 +57,11 @@ export class RoleContexts {
       progress: (u) => this.sources.progress(rec.plan.backupId, role.name, u),
       span: (s) => timelines.add(rec.plan.backupId, { ...s, role: role.name }),
     };
+  }
+
+  /** The plan's destination, opened with this agent's keys. */
+  destination(plan: PlanRecord): Destination {
+    return this.sources.openDestination(plan.destination);
   }
 
   /** The backup's work folder on this agent; each role's own is a folder in it. */
