@@ -99,7 +99,7 @@ export class S3Destination implements Destination {
           throw err;
         }
       },
-      { step: 'initialize', name: 'tandemNoCredentialsHint' },
+      { step: 'initialize', name: 'tandemNoCredentialsHint', override: true },
     );
   }
 

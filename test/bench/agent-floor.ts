@@ -1,12 +1,14 @@
 /**
- * `npm run bench -- agent-floor [--seconds N | --quick]`: how close an idle tandem-agent is to
+ * `npm run bench -- agent-floor [--seconds N | --quick] [--runs N]`: how close an idle tandem-agent is to
  * what Node itself costs. The resident memory (VmRSS) after N seconds idle (default 60; --quick:
  * 10) of four processes, each on its own: (a) `node -e` that only waits; (b) Node with the
  * agent's minimal imports, gRPC (grpc-js, the generated protocol) and its config layer, serving
  * an empty gRPC server on 127.0.0.1:0; (c) the agent with the rehearsal role only; (d) the agent
  * with the cassandra, elasticsearch and files roles configured against services that are not
  * there (each role's health probe fails, which is what an idle agent does when nothing answers).
- * Agents listen on port 0 in a scratch folder with mutual TLS; no sandbox. Asserts nothing.
+ * Agents listen on port 0 in a scratch folder with mutual TLS; no sandbox. With --runs N (default
+ * 1) each process is measured N times, rotated, and the median printed with the range: when V8's
+ * idle collection runs within the wait varies by 10 MB on a busy machine. Asserts nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -75,8 +77,8 @@ async function measure(c: Case, seconds: number): Promise<{ name: string; rss: n
   }
 }
 
-/** The RSS of each case after `seconds` idle. */
-export async function benchAgentFloor(seconds: number): Promise<{ name: string; rss: number; note: string }[]> {
+/** The RSS of each case after `seconds` idle, `runs` times each (all cases once per round). */
+export async function benchAgentFloor(seconds: number, runs = 1): Promise<{ name: string; rss: number[]; note: string }[]> {
   const fleet = await makeFleet([
     { node: 'floor-rehearsal', roles: { rehearsal: {} } },
     {
@@ -97,24 +99,39 @@ export async function benchAgentFloor(seconds: number): Promise<{ name: string; 
     { name: '(d) tandem-agent, cassandra + elasticsearch + files roles', argv: [...AGENT_NODE_FLAGS, PRODUCTION_AGENT, '--config', all.config], ready: /agent ready/ },
   ];
   try {
-    const out = [];
+    const out = cases.map((c) => ({ name: c.name, rss: [] as number[], note: '' }));
     // One at a time: the machine is shared, and each figure is a process alone.
-    for (const c of cases) out.push(await measure(c, seconds));
+    for (let round = 0; round < runs; round++) {
+      for (const [i, c] of cases.entries()) {
+        const r = await measure(c, seconds);
+        out[i].rss.push(r.rss);
+        out[i].note ||= r.note;
+      }
+    }
     return out;
   } finally {
     await removeFleet(fleet);
   }
 }
 
+/** The middle value (the lower of the two middle ones for an even count). */
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
 /** `npm run bench -- agent-floor …`. */
 export async function agentFloorMain(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string', default: '60' }, quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { seconds: { type: 'string', default: '60' }, quick: { type: 'boolean', default: false }, runs: { type: 'string', default: '1' } } });
   const seconds = values.quick ? 10 : Number(values.seconds);
   if (!Number.isFinite(seconds) || seconds < 1 || seconds > 3600) throw new Error(`--seconds ${values.seconds}: give 1 to 3600`);
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) throw new Error(`--runs ${values.runs}: give 1 to 20`);
   const mb = (x: number) => `${(x / 2 ** 20).toFixed(1)} MB`;
-  console.log(`node ${process.version}, MALLOC_ARENA_MAX=${agentEnv().MALLOC_ARENA_MAX}${AGENT_NODE_FLAGS.length ? `, agents with ${AGENT_NODE_FLAGS.join(' ')}` : ''}; RSS after ${seconds} s idle`);
-  const rows = await benchAgentFloor(seconds);
-  const floor = rows[1].rss;
-  console.log('| process | RSS | above (b) | note |\n|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${mb(r.rss)} | ${r === rows[0] ? '' : `${r.rss >= floor ? '+' : ''}${mb(r.rss - floor)}`} | ${r.note} |`);
+  console.log(`node ${process.version}, MALLOC_ARENA_MAX=${agentEnv().MALLOC_ARENA_MAX}${AGENT_NODE_FLAGS.length ? `, agents with ${AGENT_NODE_FLAGS.join(' ')}` : ''}; RSS after ${seconds} s idle, median of ${runs}`);
+  const rows = await benchAgentFloor(seconds, runs);
+  const floor = median(rows[1].rss);
+  console.log('| process | RSS | range | above (b) | note |\n|---|---|---|---|---|');
+  for (const r of rows) {
+    const m = median(r.rss);
+    const range = `${mb(Math.min(...r.rss))} – ${mb(Math.max(...r.rss))}`;
+    console.log(`| ${r.name} | ${mb(m)} | ${range} | ${r === rows[0] ? '' : `${m >= floor ? '+' : ''}${mb(m - floor)}`} | ${r.note} |`);
+  }
 }
