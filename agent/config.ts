@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { absolutePath, hostPort, nodeName, tlsFiles } from '../shared/config/common';
 import { loadYamlConfig } from '../shared/config/load';
+import { destinationCredentialsSchema } from './destination-credentials';
 import { metricsSettings } from './metrics';
 import type { RolePlugin } from './roles/plugin';
 import { PRODUCTION_ROLES } from './roles/registry';
@@ -37,6 +38,11 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
         timeoutSeconds: z.number().min(0.1).max(600).default(5),
       })
       .prefault({}),
+    /**
+     * This agent's own keys for the destination (the coordinator never sends any); default: the
+     * AWS SDK's default chain (AWS_* variables, instance role). See docs/destination.md.
+     */
+    destinationCredentials: destinationCredentialsSchema.prefault({}),
     /** Prometheus /metrics on its own port, loopback only; off when absent. */
     metrics: metricsSettings.optional(),
     /**

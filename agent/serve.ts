@@ -9,6 +9,7 @@ import type { Logger } from '../shared/log';
 import { BackupController } from './backup/controller';
 import { StateStore } from './backup/store';
 import type { AgentConfig } from './config';
+import { agentDestinationOpener } from './destination-credentials';
 import { HealthMonitor } from './health/monitor';
 import { createAgentMetrics, NO_METRICS, serveMetrics } from './metrics';
 import { RestoreController } from './restore/controller';
@@ -37,11 +38,12 @@ export interface RunningAgent {
 export async function serveAgent(config: AgentConfig, roles: readonly Role[], log: Logger, opts: ServeOptions = {}): Promise<RunningAgent> {
   const exported = config.metrics ? createAgentMetrics(config.node) : null;
   const metrics = exported?.metrics ?? NO_METRICS;
-  const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics);
+  const openDestination = agentDestinationOpener(config.destinationCredentials);
+  const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics, Date.now, openDestination);
   await controller.recover();
   const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls && config.tls ? { ...config.tls, callerNames: config.metrics.callerNames ?? [config.tls.coordinatorName] } : undefined) : null;
   if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
-  const service = agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics), log);
+  const service = agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics, Date.now, openDestination), log);
   const health = new HealthMonitor(roles, { intervalMs: config.health.intervalSeconds * 1000, timeoutMs: config.health.timeoutSeconds * 1000 }, log);
   const { server, port } = await startServer(config.listen, opts.insecure ? undefined : config.tls, opts.wrapService ? opts.wrapService(service) : service, log, health);
   health.start();

@@ -2,6 +2,7 @@
  * The coordinator's fleet file (YAML): the agents, the destination, backup defaults.
  * Default location: /etc/tandem/fleet.yaml.
  */
+import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { absolutePath, hostPort, millis, nodeName, tlsFiles } from '../shared/config/common';
 import { loadYamlConfig } from '../shared/config/load';
@@ -94,4 +95,22 @@ export type AgentEntry = FleetConfig['agents'][number];
 /** Loads and validates a fleet file. */
 export function loadFleetConfig(file: string): FleetConfig {
   return loadYamlConfig(file, fleetConfigSchema);
+}
+
+/**
+ * A warning when the fleet file holds the S3 secret key literally and others than its owner can
+ * read it; null otherwise. The key stays the coordinator's (it is never sent to an agent), so a
+ * file only its owner reads is accepted without a word.
+ */
+export function literalSecretWarning(file: string, fleet: FleetConfig): string | null {
+  const d = fleet.destination;
+  if (d.type !== 's3' || d.secretAccessKey === undefined) return null;
+  let mode: number;
+  try {
+    mode = statSync(file).mode & 0o777;
+  } catch {
+    return null;
+  }
+  if (!(mode & 0o077)) return null;
+  return `${file} holds destination.secretAccessKey literally and has mode ${mode.toString(8).padStart(4, '0')}: run chmod 600 ${file}, or name a variable with destination.secretAccessKeyEnv`;
 }

@@ -3,7 +3,7 @@
  * checks and whether the destination takes writes. A check that throws is a failed check with its
  * message, never an error of the call: the vote says no, with the reason an operator can act on.
  */
-import { openDestination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { errorMessage, oneLine } from '../../shared/errors';
 import type { CheckResult, Role, RoleContext } from '../roles/role';
 import type { PlanRecord } from './state';
@@ -27,7 +27,7 @@ export function noVote(reason: string): Vote {
 }
 
 /** Every role's checks, in the roles' order, then the destination's; `contextOf` gives each role its context. */
-export async function runChecks(roles: readonly Role[], plan: PlanRecord, contextOf: (role: Role) => RoleContext): Promise<Vote['checks']> {
+export async function runChecks(roles: readonly Role[], plan: PlanRecord, contextOf: (role: Role) => RoleContext, destination: Destination): Promise<Vote['checks']> {
   const all: Vote['checks'] = [];
   for (const role of roles) {
     try {
@@ -37,7 +37,7 @@ export async function runChecks(roles: readonly Role[], plan: PlanRecord, contex
     }
   }
   try {
-    await openDestination(plan.destination).checkWritable();
+    await destination.checkWritable();
   } catch (err) {
     all.push({ role: 'agent', name: 'destination', ok: false, message: oneLine(errorMessage(err)) });
   }

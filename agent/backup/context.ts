@@ -5,13 +5,13 @@
  * backup's ship step ends.
  */
 import { join } from 'node:path';
-import { openDestination, type Destination } from '../../shared/destination';
+import type { Destination, DestinationOpener } from '../../shared/destination';
 import type { Logger } from '../../shared/log';
 import type { ProgressUpdate, Role, RoleContext } from '../roles/role';
 import { parentSet, type ParentSet } from './parent';
 import { roleDestination } from './sealed-destination';
 import { LocalCopies } from './local-copies';
-import type { BackupRecord } from './state';
+import type { BackupRecord, PlanRecord } from './state';
 import type { Timelines } from './timeline';
 
 /** Where the parts of a role context come from, besides the backup's record and the role. */
@@ -24,6 +24,8 @@ export interface ContextSources {
   timelines: Timelines;
   /** Receives a role's progress report for a backup. */
   progress(backupId: string, role: string, update: ProgressUpdate): void;
+  /** Opens the plan's destination with this agent's own keys (the plan carries none). */
+  openDestination: DestinationOpener;
 }
 
 /** A copy of the record with one role's progress replaced by `update` (counts it leaves out are 0). */
@@ -48,7 +50,7 @@ export class RoleContexts {
   /** The context of `role` for the backup `rec`, whose running work `signal` aborts. */
   of(rec: BackupRecord, role: Role, signal: AbortSignal): RoleContext {
     const { node, log, timelines } = this.sources;
-    const destination: Destination = openDestination(rec.plan.destination);
+    const destination = this.destination(rec.plan);
     return {
       backupId: rec.plan.backupId,
       tag: rec.plan.tag,
@@ -64,6 +66,11 @@ export class RoleContexts {
       progress: (u) => this.sources.progress(rec.plan.backupId, role.name, u),
       span: (s) => timelines.add(rec.plan.backupId, { ...s, role: role.name }),
     };
+  }
+
+  /** The plan's destination, opened with this agent's keys. */
+  destination(plan: PlanRecord): Destination {
+    return this.sources.openDestination(plan.destination);
   }
 
   /** The backup's work folder on this agent; each role's own is a folder in it. */

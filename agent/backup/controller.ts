@@ -9,7 +9,9 @@ import type { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { ConflictError, NotFoundError, errorMessage } from '../../shared/errors';
 import type { BackupPlan } from '../../shared/generated/tandem/v2/agent';
+import type { DestinationOpener } from '../../shared/destination';
 import type { Logger } from '../../shared/log';
+import { agentDestinationOpener } from '../destination-credentials';
 import { NO_METRICS, type AgentMetrics } from '../metrics';
 import type { ProgressUpdate, Role, RoleContext } from '../roles/role';
 import { failureReason, noVote, runChecks, type Vote } from './checks';
@@ -58,11 +60,13 @@ export class BackupController {
     private readonly log: Logger,
     private readonly metrics: AgentMetrics = NO_METRICS,
     private readonly now: () => number = Date.now,
+    /** Opens a plan's destination with this agent's keys; default: none configured (the AWS SDK's default chain). */
+    openDestination: DestinationOpener = agentDestinationOpener({}),
   ) {
     this.records = new BackupRecords(store, this.work, metrics, () => this.now());
     this.events = this.records.events;
     this.timelines = new Timelines(log, () => this.now());
-    this.contexts = new RoleContexts({ node, stateDir: store.dir, log, timelines: this.timelines, progress: (id, role, u) => this.progress(id, role, u) });
+    this.contexts = new RoleContexts({ node, stateDir: store.dir, log, timelines: this.timelines, progress: (id, role, u) => this.progress(id, role, u), openDestination });
     this.undoing = new BackupUndo({ node, roles, records: this.records, leases: this.leases, timelines: this.timelines, contexts: this.contexts, log, now: () => this.now() });
   }
 
@@ -224,7 +228,7 @@ export class BackupController {
       const rec = this.records.find(backupId);
       if (!rec) return null;
       if (rec.state === 'aborted') return rec.debris?.length ? this.undoing.retryDebris(rec) : rec;
-      if (rec.state === 'done' && (await setIsComplete(rec, this.log))) {
+      if (rec.state === 'done' && (await setIsComplete(rec, this.contexts.destination(rec.plan), this.log))) {
         // Its parts are part of a complete set: undoing them would empty a set whose manifest
         // still calls it complete.
         this.log.warn({ backupId, reason }, 'Abort of a backup whose set is complete: nothing is undone');
@@ -246,7 +250,7 @@ export class BackupController {
   private async ship(start: BackupRecord): Promise<void> {
     const backupId = start.plan.backupId;
     try {
-      const { part, archived, stored } = await shipNode({ node: this.node, rec: start, roles: this.roles, timelines: this.timelines, contextOf: (role) => this.context(start, role) });
+      const { part, archived, stored } = await shipNode({ node: this.node, rec: start, roles: this.roles, timelines: this.timelines, contextOf: (role) => this.context(start, role), destination: this.contexts.destination(start.plan) });
       this.metrics.shipped(archived, stored.bytes);
       this.metrics.phase('backup', 'ship', (this.now() - start.updatedAt) / 1000);
       const rec = transition(this.records.find(backupId)!, 'done', this.now(), { part, stored });
@@ -281,7 +285,7 @@ export class BackupController {
   /** Every role's checks and the destination's, with contexts for a backup not prepared yet. */
   private runChecks(plan: PlanRecord, signal: AbortSignal): Promise<Vote['checks']> {
     const rec = preparedRecord(plan, this.now());
-    return runChecks(this.roles, plan, (role) => this.context(rec, role, signal));
+    return runChecks(this.roles, plan, (role) => this.context(rec, role, signal), this.contexts.destination(plan));
   }
 
   private context(rec: BackupRecord, role: Role, signal = this.work.signal(rec.plan.backupId)): RoleContext {

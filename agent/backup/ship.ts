@@ -5,7 +5,7 @@
  * has shipped; then each role cleans up (its snapshot, its helpers). A role whose part breaks its
  * schema fails the step by name before anything of it is written.
  */
-import { openDestination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { nodePartPath } from '../../shared/destination/layout';
 import { NODE_PART_FORMAT, nodePartSchema, type FileRef, type NodePart, type SetFile } from '../../shared/parts';
 import { writeReferenced } from '../../shared/parts/io';
@@ -34,10 +34,12 @@ export interface ShipInput {
   roles: readonly Role[];
   timelines: Timelines;
   contextOf(role: Role): RoleContext;
+  /** The plan's destination, where part.json goes. */
+  destination: Destination;
 }
 
 /** Ships every role, writes the node's part.json, then cleans up every role. Throws at the first failure. */
-export async function shipNode({ node, rec, roles, timelines, contextOf }: ShipInput): Promise<Shipped> {
+export async function shipNode({ node, rec, roles, timelines, contextOf, destination }: ShipInput): Promise<Shipped> {
   const backupId = rec.plan.backupId;
   const record = emptyNodePart(node, rec);
   for (const role of roles) {
@@ -46,7 +48,7 @@ export async function shipNode({ node, rec, roles, timelines, contextOf }: ShipI
     addRoleShip(record, node, role.name, await asStored(ctx, r));
   }
   record.timeline = timelines.spans(backupId);
-  const part = await writeNodePart(rec, node, record);
+  const part = await writeNodePart(destination, rec, node, record);
   for (const role of roles) await role.cleanup(contextOf(role));
   const archived = record.files.reduce((n, f) => n + f.size, 0);
   return { part, archived, stored: { files: record.files.length + record.listed.files + 1, bytes: archived + record.listed.bytes + part.size } };
@@ -93,6 +95,6 @@ function addRoleShip(record: NodePart, node: string, role: Role['name'], r: Ship
 }
 
 /** Writes `<id>/<node>/part.json`, the node's record that the coordinator puts into the manifest. */
-async function writeNodePart(rec: BackupRecord, node: string, record: NodePart): Promise<FileRef> {
-  return writeReferenced(openDestination(rec.plan.destination), nodePartPath(rec.plan.backupId, node), JSON.stringify(nodePartSchema.parse(record)) + '\n');
+async function writeNodePart(destination: Destination, rec: BackupRecord, node: string, record: NodePart): Promise<FileRef> {
+  return writeReferenced(destination, nodePartPath(rec.plan.backupId, node), JSON.stringify(nodePartSchema.parse(record)) + '\n');
 }

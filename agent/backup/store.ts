@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { withoutCredentials } from '../../shared/destination/config';
 import type { BackupRecord } from './state';
 
 /** What state.json holds. */
@@ -46,7 +47,7 @@ export class StateStore {
       return { version: 2, current: null, backups: {} };
     }
     if (parsed.version !== 2) throw new Error(`${this.file}: unknown state version ${String((parsed as { version: unknown }).version)}`);
-    return parsed;
+    return scrubbed(parsed);
   }
 
   /** Writes the state atomically: temp file, fsync, rename. */
@@ -56,7 +57,7 @@ export class StateStore {
       if (id !== state.current) delete state.backups[id];
     }
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state, null, 1), { mode: 0o600 });
+    writeFileSync(tmp, JSON.stringify(scrubbed(state), null, 1), { mode: 0o600 });
     const fd = openSync(tmp, 'r');
     try {
       fsyncSync(fd);
@@ -65,4 +66,14 @@ export class StateStore {
     }
     renameSync(tmp, this.file);
   }
+}
+
+/**
+ * The state without destination keys. The protocol carries none; a record written by an older
+ * agent may hold the coordinator's, and the next save drops them.
+ */
+function scrubbed(state: PersistedState): PersistedState {
+  const backups: Record<string, BackupRecord> = {};
+  for (const [id, r] of Object.entries(state.backups)) backups[id] = r.plan?.destination ? { ...r, plan: { ...r.plan, destination: withoutCredentials(r.plan.destination) } } : r;
+  return { ...state, backups };
 }

@@ -5,7 +5,7 @@
  * the next Abort (or the next start), so that one service that is down never leaves the rest behind.
  */
 import { rm } from 'node:fs/promises';
-import { openDestination } from '../../shared/destination';
+import type { Destination } from '../../shared/destination';
 import { manifestPath, nodeFolder } from '../../shared/destination/layout';
 import { PreconditionError, errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/log';
@@ -66,7 +66,7 @@ export class BackupUndo {
   /** Every role's abort and cleanup, and the node's folder at the destination; what could not be done. */
   private steps(rec: BackupRecord): Promise<string[]> {
     const { node, roles, contexts } = this.p;
-    return undoSteps({ node, rec, roles, contextOf: (role) => this.contextOf(rec, role), workDir: contexts.workDir(rec.plan.backupId) });
+    return undoSteps({ node, rec, roles, contextOf: (role) => this.contextOf(rec, role), workDir: contexts.workDir(rec.plan.backupId), destination: contexts.destination(rec.plan) });
   }
 
   /** A role's context for undoing: a signal of its own, as the backup's was aborted. */
@@ -84,10 +84,12 @@ export interface UndoInput {
   contextOf(role: Role): RoleContext;
   /** The backup's work folder on this agent. */
   workDir: string;
+  /** The plan's destination, where the node's folder is removed. */
+  destination: Destination;
 }
 
 /** Every role's abort and cleanup, and the node's folder at the destination; what could not be done. */
-export async function undoSteps({ node, rec, roles, contextOf, workDir }: UndoInput): Promise<string[]> {
+export async function undoSteps({ node, rec, roles, contextOf, workDir, destination }: UndoInput): Promise<string[]> {
   const problems: string[] = [];
   for (const role of roles) {
     const ctx = contextOf(role);
@@ -101,7 +103,7 @@ export async function undoSteps({ node, rec, roles, contextOf, workDir }: UndoIn
   }
   try {
     // Everything this node stores lives under <id>/<node>/: the folder goes, not only its files.
-    await openDestination(rec.plan.destination).remove(nodeFolder(rec.plan.backupId, node));
+    await destination.remove(nodeFolder(rec.plan.backupId, node));
   } catch (err) {
     problems.push(`${rec.plan.backupId}/${node}: ${errorMessage(err)}`);
   }
@@ -110,9 +112,9 @@ export async function undoSteps({ node, rec, roles, contextOf, workDir }: UndoIn
 }
 
 /** True when the backup's set has its manifest, or when that cannot be told (then nothing is undone). */
-export async function setIsComplete(rec: BackupRecord, log: Logger): Promise<boolean> {
+export async function setIsComplete(rec: BackupRecord, destination: Destination, log: Logger): Promise<boolean> {
   try {
-    return (await openDestination(rec.plan.destination).stat(manifestPath(rec.plan.backupId))) !== null;
+    return (await destination.stat(manifestPath(rec.plan.backupId))) !== null;
   } catch (err) {
     log.error({ backupId: rec.plan.backupId, err: errorMessage(err) }, 'cannot tell whether the set is complete; its parts are kept');
     return true;

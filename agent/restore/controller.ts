@@ -6,8 +6,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { openDestination } from '../../shared/destination';
+import type { Destination, DestinationOpener } from '../../shared/destination';
 import { restoreDestination } from '../../shared/encrypted-set';
+import { agentDestinationOpener } from '../destination-credentials';
 import { ConflictError, NotFoundError, ValidationError, errorMessage } from '../../shared/errors';
 import type { PhaseReport, RestoreRequest } from '../../shared/generated/tandem/v2/agent';
 import type { Logger } from '../../shared/log';
@@ -73,6 +74,8 @@ export class RestoreController {
     private readonly log: Logger,
     private readonly metrics: AgentMetrics = NO_METRICS,
     private readonly now: () => number = Date.now,
+    /** Opens the destination a restore reads with this agent's keys; default: none configured (the AWS SDK's default chain). */
+    private readonly openDestination: DestinationOpener = agentDestinationOpener({}),
   ) {
     backups.excludeWhile(() => this.running());
   }
@@ -163,7 +166,7 @@ export class RestoreController {
     const started = Date.now();
     try {
       await this.checkIdentity(req);
-      const stored = openDestination(req.destination);
+      const stored = this.openDestination(req.destination);
       const manifest = await readCheckedManifest(stored, req.backupId, input.manifestSha256);
       // The set identity stays in memory (the request and this object): restore.json records only a fingerprint of the rest.
       const destination = restoreDestination(stored, manifest, input.setIdentities);
@@ -303,7 +306,7 @@ function report(role: string, o: PhaseOutcome | null): PhaseReport {
  * The manifest, read here rather than sent: it can be large, and the digest the coordinator sends
  * proves both sides restore the same set.
  */
-async function readCheckedManifest(destination: ReturnType<typeof openDestination>, backupId: string, sha256: string): Promise<Manifest> {
+async function readCheckedManifest(destination: Destination, backupId: string, sha256: string): Promise<Manifest> {
   // Capped: the destination is writable by others, and a planted multi-GiB manifest must not cost the agent its memory.
   const body = await readCapped(destination, manifestPath(backupId), MANIFEST_MAX_BYTES);
   if (!body) throw new NotFoundError(`${manifestPath(backupId)} is not at the destination: the set changed during the restore, or the agent reads another destination`);

@@ -4,7 +4,7 @@ import { TandemError, errorMessage } from '../../shared/errors';
 import { checkBackupId } from '../../shared/names';
 import { formatBytes } from '../../shared/format';
 import { PROGRESS_INTERVAL_MS, throttleEach } from '../../shared/progress';
-import { loadFleetConfig, type FleetConfig } from '../config';
+import { literalSecretWarning, loadFleetConfig, type FleetConfig } from '../config';
 import { openFleet, type AgentHandle } from '../fleet';
 import type { RoleProgress } from '../../shared/generated/tandem/v2/agent';
 
@@ -77,6 +77,8 @@ export function openFromConfig(values: { config?: string; insecure?: boolean }):
   if (!fleet.tls && !values.insecure) {
     throw new UsageError(`${values.config}: tls is required (ca, cert, key); use --insecure only for loopback test agents`);
   }
+  const secret = literalSecretWarning(values.config!, fleet);
+  if (secret) say(`warning: ${secret}`);
   return { fleet, agents: openFleet(fleet.agents, values.insecure ? undefined : fleet.tls) };
 }
 

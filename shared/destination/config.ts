@@ -134,6 +134,21 @@ export type S3DestinationConfig = z.output<typeof s3DestinationSchema>;
 /** A destination config as written in YAML, before defaults. */
 export type DestinationConfigInput = z.input<typeof destinationConfigSchema>;
 
+/** The S3 fields that say where the keys are: literal keys, or the coordinator's variables. */
+export const S3_CREDENTIAL_FIELDS = ['accessKeyId', 'secretAccessKey', 'accessKeyIdEnv', 'secretAccessKeyEnv'] as const;
+
+/**
+ * The destination as it may leave the coordinator: an S3 one without its keys or the names of
+ * the coordinator's variables (each agent reads its own keys; the protocol has no field for
+ * them, and an agent's state.json keeps what it was sent).
+ */
+export function withoutCredentials(d: DestinationConfig): DestinationConfig {
+  if (d.type !== 's3') return d;
+  const out: Record<string, unknown> = { ...d };
+  for (const f of S3_CREDENTIAL_FIELDS) delete out[f];
+  return out as S3DestinationConfig;
+}
+
 /** Validates a destination config; throws ConfigError listing every problem as `destination.<field>: <message>`. */
 export function parseDestinationConfig(input: unknown, where = 'destination'): DestinationConfig {
   const r = destinationConfigSchema.safeParse(input);

@@ -17,8 +17,16 @@ import { isHiddenRelPath, relPathProblem, safeRelPath, safeRelPrefix } from './p
 import { checkCap, readCapped, tooLarge } from './read';
 import type { Destination, DestinationEntry, PutOptions, PutResult } from './types';
 
+/** An S3 key pair. */
+export interface S3Keys {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Temporary keys' session token. */
+  sessionToken?: string;
+}
+
 /** Reads credentials from the config or the environment variables it names; undefined = SDK default chain. */
-export function s3Credentials(c: S3DestinationConfig, env: NodeJS.ProcessEnv = process.env): { accessKeyId: string; secretAccessKey: string } | undefined {
+export function s3Credentials(c: S3DestinationConfig, env: NodeJS.ProcessEnv = process.env): S3Keys | undefined {
   const pick = (literal: string | undefined, envName: string | undefined, what: string) => {
     if (literal !== undefined) return literal;
     if (envName === undefined) return undefined;
@@ -29,6 +37,23 @@ export function s3Credentials(c: S3DestinationConfig, env: NodeJS.ProcessEnv = p
   const accessKeyId = pick(c.accessKeyId, c.accessKeyIdEnv, 'access key id');
   const secretAccessKey = pick(c.secretAccessKey, c.secretAccessKeyEnv, 'secret access key');
   return accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined;
+}
+
+/** Where an S3 destination's keys come from, for the one who opens it. */
+export interface S3Access {
+  /** The keys, or what reads them at the first request; undefined = the AWS SDK's default chain (AWS_* variables, shared files, instance role). */
+  credentials?: S3Keys | (() => Promise<S3Keys>);
+  /** What to set when no keys are found, in the opener's own words (its config file's keys). */
+  noCredentialsHint?: string;
+}
+
+/** The coordinator's hint: its keys come from the fleet file or its own environment. */
+export const FLEET_CREDENTIALS_HINT =
+  'set destination.accessKeyIdEnv and destination.secretAccessKeyEnv in the fleet file (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment of tandem), or give the host an instance role';
+
+/** True for the SDK's error when its default chain found no keys anywhere. */
+function noCredentialsFound(err: unknown): boolean {
+  return (err as Error)?.name === 'CredentialsProviderError';
 }
 
 /** HTTP status of an SDK error, if any. */
@@ -48,7 +73,8 @@ export class S3Destination implements Destination {
   readonly client: S3Client;
   private readonly base: string;
 
-  constructor(private readonly config: S3DestinationConfig, client?: S3Client) {
+  /** `access` defaults to the keys the config names (the fleet file's, read by the coordinator). */
+  constructor(private readonly config: S3DestinationConfig, access: S3Access = { credentials: s3Credentials(config) }, client?: S3Client) {
     this.base = config.prefix ? `${config.prefix}/` : '';
     this.client =
       client ??
@@ -56,10 +82,25 @@ export class S3Destination implements Destination {
         endpoint: config.endpoint,
         region: config.region,
         forcePathStyle: config.forcePathStyle,
-        credentials: s3Credentials(config),
+        credentials: access.credentials,
         // lib-storage retries parts; the SDK retries each request with backoff on top.
         maxAttempts: 5,
       });
+    const hint = access.noCredentialsHint ?? FLEET_CREDENTIALS_HINT;
+    const where = this.describe();
+    // Every request (lib-storage's parts too) passes here: the SDK's "Could not load credentials
+    // from any providers" becomes one message that says which keys to set, wherever it happens.
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          if (noCredentialsFound(err)) throw new ConfigError(`${where}: no S3 credentials found: ${hint}`, { destination: where }, { cause: err });
+          throw err;
+        }
+      },
+      { step: 'initialize', name: 'tandemNoCredentialsHint', override: true },
+    );
   }
 
   describe(): string {
@@ -320,6 +361,8 @@ export class S3Destination implements Destination {
     try {
       await this.client.send(new (s3Sdk().HeadBucketCommand)({ Bucket }));
     } catch (err) {
+      // Missing or unreadable keys: that message already says what to set.
+      if (err instanceof ConfigError) throw err;
       const status = httpStatus(err);
       const hint =
         status === 404

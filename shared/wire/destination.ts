@@ -7,7 +7,7 @@ import { destinationConfigSchema, type DestinationConfig } from '../destination/
 import { firstIssue, ValidationError } from '../errors';
 import type { Destination } from '../generated/tandem/v2/agent';
 
-/** The message of a destination config. */
+/** The message of a destination config: an S3 one without its credentials (see withoutCredentials). */
 export function toWireDestination(d: DestinationConfig): Destination {
   switch (d.type) {
     case 'local':
@@ -27,8 +27,8 @@ export function toWireDestination(d: DestinationConfig): Destination {
         kind: {
           $case: 's3',
           value: {
-            endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region, accessKeyId: d.accessKeyId,
-            secretAccessKey: d.secretAccessKey, accessKeyIdEnv: d.accessKeyIdEnv, secretAccessKeyEnv: d.secretAccessKeyEnv,
+            // No keys and no variable names: the message has no field for them (each agent reads its own).
+            endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region,
             forcePathStyle: d.forcePathStyle, queueSize: d.queueSize, partSizeMib: d.partSizeMiB,
           },
         },

@@ -3,7 +3,7 @@
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
  * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) and `restore-node`
  * (one node's restore against the vendor's commands for that node) run only when named.
- * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `retention` (a year
+ * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `agent-floor` (an idle agent against Node's own floor), `retention` (a year
  * of sets at a local folder), `rsync` (archive streams to a private sshd), `files` (a store of
  * a million attachments) and `age` (the age format's encrypt and decrypt rates, key rotation)
  * need no sandbox and run only when named; so does `signing` (the cost of signing and checking a manifest).
@@ -17,6 +17,7 @@ import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 import { restoreNodeMain } from './restore-node';
 import { agentRssMain } from './agent-rss';
+import { agentFloorMain } from './agent-floor';
 import { ageBenchMain } from './age';
 import { filesBenchMain } from './files';
 import { benchRetention } from './retention';
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
   // Many agents on this machine, or a year of sets at a local folder: no sandbox, and not part of the default run.
   if (only === 'scale') return scaleMain(process.argv.slice(3));
   if (only === 'agent-rss') return agentRssMain(process.argv.slice(3));
+  if (only === 'agent-floor') return agentFloorMain(process.argv.slice(3));
   if (only === 'files') return filesBenchMain(process.argv.slice(3));
   if (only === 'retention') return printRetention();
   if (only === 'restore-node') return restoreNodeMain(process.argv.slice(3));

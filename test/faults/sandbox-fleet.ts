@@ -50,7 +50,8 @@ export function faultFleet(): Promise<FaultFleet> {
         },
       })),
       // Short enough that a hung agent costs seconds, long enough for Prepare's checks on 2 cores.
-      { leaseMs: 90_000, prepareTimeoutMs: 60_000 },
+      // The agents' own MinIO keys: the cases that switch to the MinIO destination send none.
+      { leaseMs: 90_000, prepareTimeoutMs: 60_000, agentS3Keys: { accessKeyId: env.minio.accessKey, secretAccessKey: env.minio.secretKey } },
     );
     await startFleet(fleet);
     return { env, fleet, destination: parseDestinationConfig({ type: 'local', path: fleet.destDir }), agent: (node) => fleet.agents.find((a) => a.node === node)! };

@@ -77,7 +77,15 @@ process.prependListener('exit', () => running.forEach((p) => p.kill('SIGKILL')))
 /** Creates a CA, certificates and configs for agents with the given roles; starts nothing. */
 export async function makeFleet(
   specs: { node: string; roles?: Record<string, unknown>; metrics?: boolean | 'tls'; port?: number; health?: TestAgent['health'] }[],
-  opts: { leaseMs?: number; prepareTimeoutMs?: number; extraAgents?: { node: string; port: number }[]; destination?: Record<string, unknown>; trustedSigningKeys?: string[] } = {},
+  opts: {
+    leaseMs?: number;
+    prepareTimeoutMs?: number;
+    extraAgents?: { node: string; port: number }[];
+    destination?: Record<string, unknown>;
+    trustedSigningKeys?: string[];
+    /** The agents' S3 keys (a 0600 credentials file each agent's config names); default: an S3 destination's literal keys, else none. */
+    agentS3Keys?: { accessKeyId: string; secretAccessKey: string };
+  } = {},
 ): Promise<TestFleet> {
   const dir = await scratchDir('fleet');
   const pki = join(dir, 'pki');
@@ -87,6 +95,8 @@ export async function makeFleet(
   const destDir = join(dir, 'dest');
   await mkdir(destDir);
   const agents: TestAgent[] = [];
+  // The coordinator never sends the keys: agents read theirs from a file only they can read.
+  const credentialsFile = await writeAgentS3Keys(pki, opts.agentS3Keys ?? literalS3Keys(opts.destination));
   for (const s of specs) {
     await issueCert(pki, s.node, 'agent', ['127.0.0.1']);
     const a: TestAgent = {
@@ -103,7 +113,7 @@ export async function makeFleet(
       log: [],
     };
     if (a.roles.rehearsal) a.roles = { ...a.roles, rehearsal: { markerDir: a.markerDir, ...(a.roles.rehearsal as object) } };
-    await writeAgentConfig(pki, a);
+    await writeAgentConfig(pki, a, credentialsFile);
     agents.push(a);
   }
   const fleetFile = join(dir, 'fleet.yaml');
@@ -137,7 +147,20 @@ export async function otherFleetFile(fleet: TestFleet, name: string): Promise<st
   return file;
 }
 
-async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
+/** The literal keys of an S3 destination, if it has them. */
+function literalS3Keys(d: Record<string, unknown> | undefined): { accessKeyId: string; secretAccessKey: string } | undefined {
+  return d?.type === 's3' && typeof d.accessKeyId === 'string' && typeof d.secretAccessKey === 'string' ? { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey } : undefined;
+}
+
+/** Writes the agents' shared-credentials file (mode 0600) and returns its path; null without keys. */
+async function writeAgentS3Keys(pki: string, keys: { accessKeyId: string; secretAccessKey: string } | undefined): Promise<string | null> {
+  if (!keys) return null;
+  const file = join(pki, 's3-credentials');
+  await writeFile(file, `[default]\naws_access_key_id = ${keys.accessKeyId}\naws_secret_access_key = ${keys.secretAccessKey}\n`, { mode: 0o600 });
+  return file;
+}
+
+async function writeAgentConfig(pki: string, a: TestAgent, credentialsFile: string | null = null): Promise<void> {
   // JSON is YAML: the agent reads it with the same loader.
   await writeFile(
     a.config,
@@ -147,6 +170,7 @@ async function writeAgentConfig(pki: string, a: TestAgent): Promise<void> {
       tls: { ca: join(pki, 'ca.crt'), cert: join(pki, `${a.node}.crt`), key: join(pki, `${a.node}.key`) },
       stateDir: a.stateDir,
       roles: a.roles,
+      ...(credentialsFile ? { destinationCredentials: { s3: { file: credentialsFile } } } : {}),
       // Port 0: the system picks a free one (no clash with other test runs on the machine).
       ...(a.metrics ? { metrics: { listen: '127.0.0.1:0', tls: a.metricsTls } } : {}),
       ...(a.health ? { health: a.health } : {}),

@@ -65,6 +65,12 @@ test('S3 (MinIO), and one changed byte of an archive found by verify', async () 
     { type: 's3', endpoint: env.minio.endpoint, bucket: env.minio.backupBucket, prefix: 'tests', accessKeyId: env.minio.accessKey, secretAccessKey: env.minio.secretKey },
     id,
   );
+  // The fleet file's keys stayed with the coordinator: the agents used their own credentials file.
+  for (const a of fleet.agents) {
+    const state = readFileSync(join(a.stateDir, 'state.json'), 'utf8');
+    assert.not.ok(state.includes(env.minio.secretKey) || state.includes(env.minio.accessKey), `${a.node}'s state.json holds the S3 keys`);
+    assert.ok(state.includes(env.minio.backupBucket));
+  }
   // Changed in place at the same size, as a bit flip of the storage or a hand with write access would.
   const s3 = new S3Client({ endpoint: env.minio.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: env.minio.accessKey, secretAccessKey: env.minio.secretKey } });
   try {

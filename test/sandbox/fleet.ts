@@ -10,12 +10,19 @@ import { stringify } from 'yaml';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
 import { AGENT_NODE_FLAGS, agentEnv } from '../helpers/agent-process';
 import { signingBlock, writeSigningKeySync } from '../helpers/signing';
-import { CASSANDRA_NODES, ES_URL, sandboxPaths } from './paths';
+import { CASSANDRA_NODES, ES_URL, MINIO, sandboxPaths } from './paths';
 import { readPid, runningPid, sleep, startDaemon, stopDaemon, portOpen } from './procs';
 
 /** Agent gRPC ports: node N listens on 127.0.0.1:740N. */
 export const AGENT_PORT = (n: number) => 7400 + n;
 const agentDaemon = (n: number) => `agent-node${n}`;
+
+/**
+ * The variables that hold each agent's MinIO keys, named by its `destinationCredentials` (as a
+ * systemd drop-in's EnvironmentFile= would set them): a fleet file switched to the MinIO bucket
+ * sends the agents no keys.
+ */
+const S3_KEY_ENV = { accessKeyIdEnv: 'TANDEM_S3_ACCESS_KEY_ID', secretAccessKeyEnv: 'TANDEM_S3_SECRET_ACCESS_KEY' } as const;
 
 /** Where the fleet's files live. */
 export function fleetPaths() {
@@ -61,7 +68,7 @@ export async function writeFleet(): Promise<string> {
       // Restores and drills of the sandbox go to scratch folders under the OS temp folder, or the drill's default.
       roles.files = { store: 'localfs', location: p.files, restoreTargets: [p.files, path.join(p.state, 'drill'), '/var/tmp/tandem-drill', tmpdir()] };
     }
-    const config = { node: n.name, listen: `127.0.0.1:${AGENT_PORT(n.index)}`, tls: tls(n.name), stateDir: path.join(f.agents, n.name, 'state'), roles };
+    const config = { node: n.name, listen: `127.0.0.1:${AGENT_PORT(n.index)}`, tls: tls(n.name), stateDir: path.join(f.agents, n.name, 'state'), destinationCredentials: { s3: S3_KEY_ENV }, roles };
     writeFileSync(path.join(f.agents, `${n.name}.yaml`), stringify(config));
   }
   const fleet = {
@@ -90,7 +97,7 @@ export async function startAgents(log: (m: string) => void): Promise<void> {
       name: agentDaemon(n.index),
       argv: [process.execPath, ...AGENT_NODE_FLAGS, main, '--config', path.join(f.agents, `${n.name}.yaml`)],
       logFile: path.join(f.agents, `${n.name}.log`),
-      env: agentEnv(),
+      env: { ...agentEnv(), [S3_KEY_ENV.accessKeyIdEnv]: MINIO.accessKey, [S3_KEY_ENV.secretAccessKeyEnv]: MINIO.secretKey },
     });
   }
   for (const n of CASSANDRA_NODES) {

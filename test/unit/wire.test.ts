@@ -14,7 +14,7 @@ const destinations = [
   { type: 'local', path: '/mnt/backups' },
   { type: 'rsync', host: 'backup.example.org', user: 'tandem', port: 2222, path: '/srv/b', identityFile: '/etc/tandem/id', knownHostsFile: '/etc/tandem/kh', bwlimitKBps: 1000, ioTimeoutSeconds: 60 },
   { type: 'rsync', host: '10.0.0.9', user: 'tandem', path: '/srv/b' },
-  { type: 's3', endpoint: 'http://minio:9000', bucket: 'backups', prefix: 'prod/thehive', accessKeyIdEnv: 'AK', secretAccessKeyEnv: 'SK', partSizeMiB: 64 },
+  { type: 's3', endpoint: 'http://minio:9000', bucket: 'backups', prefix: 'prod/thehive', partSizeMiB: 64 },
 ];
 for (const d of destinations) {
   test(`destination ${d.type} survives the wire unchanged`, () => {

@@ -9,24 +9,33 @@ import type { ResolvedEsSettings } from './config';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const es = lazyModule(() => require('@elastic/elasticsearch') as typeof Es);
 
-/** Builds a client; reads passwordEnv and caFile now (ConfigError if either is unusable). */
-export function esClient(s: ResolvedEsSettings, env: NodeJS.ProcessEnv = process.env): Es.Client {
+/** The basic-auth user and password (passwordEnv read now), or undefined without a username; ConfigError if the variable is unset. */
+export function esAuth(s: ResolvedEsSettings, env: NodeJS.ProcessEnv = process.env): { username: string; password: string } | undefined {
   let password = s.password;
   if (s.passwordEnv !== undefined) {
     password = env[s.passwordEnv];
     if (!password) throw new ConfigError(`environment variable ${s.passwordEnv} (the Elasticsearch password) is not set or empty`);
   }
-  let ca: Buffer | undefined;
-  if (s.caFile) {
-    try {
-      ca = readFileSync(s.caFile);
-    } catch (err) {
-      throw new ConfigError(`cannot read Elasticsearch CA file ${s.caFile}: ${errorMessage(err)}`);
-    }
+  return s.username !== undefined ? { username: s.username, password: password ?? '' } : undefined;
+}
+
+/** The CA certificate of caFile, read now (ConfigError if unreadable); undefined without one. */
+export function esCa(s: ResolvedEsSettings): Buffer | undefined {
+  if (!s.caFile) return undefined;
+  try {
+    return readFileSync(s.caFile);
+  } catch (err) {
+    throw new ConfigError(`cannot read Elasticsearch CA file ${s.caFile}: ${errorMessage(err)}`);
   }
+}
+
+/** Builds a client; reads passwordEnv and caFile now (ConfigError if either is unusable). */
+export function esClient(s: ResolvedEsSettings, env: NodeJS.ProcessEnv = process.env): Es.Client {
+  const auth = esAuth(s, env);
+  const ca = esCa(s);
   return new (es().Client)({
     node: s.url,
-    auth: s.username !== undefined ? { username: s.username, password: password ?? '' } : undefined,
+    auth,
     tls: ca ? { ca } : undefined,
     requestTimeout: s.requestTimeoutMs,
     // One retry covers a dropped keep-alive connection; more would only delay a clear "unreachable".

@@ -9,13 +9,14 @@ import { writeReferenced } from '../../../shared/parts/io';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Client } from '@elastic/elasticsearch';
-import { PreconditionError, ValidationError } from '../../../shared/errors';
+import { errorMessage, PreconditionError, ValidationError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/log';
 import { esCommitSchema, type EsCommit, type EsPart, type EsSnapshotRecord } from '../../../shared/parts/elasticsearch';
 import type { CheckResult, RestorableRole, RestorePhase, RestoreContext, RoleContext, ShipResult, SnapshotDeleter } from '../role';
 import { ES_REPOSITORY, TANDEM_ES_SNAPSHOT } from '../../../shared/names';
 import { esClient, esErrorType, esProblem, esStatus } from './client';
 import { resolveEsSettings, type EsSettings, type ResolvedEsSettings } from './config';
+import { esClusterStatus, esNodeVersion } from './probe';
 import { restoreElasticsearch } from './restore';
 import * as es from './snapshot';
 
@@ -87,16 +88,17 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
   return {
     name: 'elasticsearch',
 
+    // Both by plain HTTP (probe.ts): an agent that only waits never loads the client library.
     async versions() {
-      return withClient(async (c) => ({ elasticsearch: await es.esVersion(c) })).catch(() => ({}));
+      return esNodeVersion(s).then((v) => ({ elasticsearch: v }), () => ({}));
     },
 
     async health(signal: AbortSignal) {
       // Reachable and not red: a red cluster answers but cannot snapshot or restore TheHive's index.
-      const health = await withClient((c) => c.cluster.health({}, { signal, maxRetries: 0 })).catch((err: unknown) => {
-        throw new PreconditionError(esProblem(err, s.url), {}, { cause: err });
+      const status = await esClusterStatus(s, signal).catch((err: unknown) => {
+        throw new PreconditionError(errorMessage(err), {}, { cause: err });
       });
-      if (health.status === 'red') throw new PreconditionError(`Elasticsearch at ${s.url} answers, but its cluster health is red`);
+      if (status === 'red') throw new PreconditionError(`Elasticsearch at ${s.url} answers, but its cluster health is red`);
     },
 
     async preflight(ctx: RoleContext): Promise<CheckResult[]> {

@@ -303,10 +303,6 @@ export interface S3Destination {
   bucket: string;
   prefix?: string | undefined;
   region: string;
-  accessKeyId?: string | undefined;
-  secretAccessKey?: string | undefined;
-  accessKeyIdEnv?: string | undefined;
-  secretAccessKeyEnv?: string | undefined;
   forcePathStyle: boolean;
   queueSize: number;
   partSizeMib: number;
@@ -1321,10 +1317,6 @@ function createBaseS3Destination(): S3Destination {
     bucket: "",
     prefix: undefined,
     region: "",
-    accessKeyId: undefined,
-    secretAccessKey: undefined,
-    accessKeyIdEnv: undefined,
-    secretAccessKeyEnv: undefined,
     forcePathStyle: false,
     queueSize: 0,
     partSizeMib: 0,
@@ -1344,18 +1336,6 @@ export const S3Destination: MessageFns<S3Destination> = {
     }
     if (message.region !== "") {
       writer.uint32(34).string(message.region);
-    }
-    if (message.accessKeyId !== undefined) {
-      writer.uint32(42).string(message.accessKeyId);
-    }
-    if (message.secretAccessKey !== undefined) {
-      writer.uint32(50).string(message.secretAccessKey);
-    }
-    if (message.accessKeyIdEnv !== undefined) {
-      writer.uint32(58).string(message.accessKeyIdEnv);
-    }
-    if (message.secretAccessKeyEnv !== undefined) {
-      writer.uint32(66).string(message.secretAccessKeyEnv);
     }
     if (message.forcePathStyle !== false) {
       writer.uint32(72).bool(message.forcePathStyle);
@@ -1414,38 +1394,6 @@ export const S3Destination: MessageFns<S3Destination> = {
             message.region = reader.string();
             continue;
           }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.accessKeyId = reader.string();
-            continue;
-          }
-          case 6: {
-            if (tag !== 50) {
-              break;
-            }
-
-            message.secretAccessKey = reader.string();
-            continue;
-          }
-          case 7: {
-            if (tag !== 58) {
-              break;
-            }
-
-            message.accessKeyIdEnv = reader.string();
-            continue;
-          }
-          case 8: {
-            if (tag !== 66) {
-              break;
-            }
-
-            message.secretAccessKeyEnv = reader.string();
-            continue;
-          }
           case 9: {
             if (tag !== 72) {
               break;
@@ -1488,26 +1436,6 @@ export const S3Destination: MessageFns<S3Destination> = {
       bucket: isSet(object.bucket) ? globalThis.String(object.bucket) : "",
       prefix: isSet(object.prefix) ? globalThis.String(object.prefix) : undefined,
       region: isSet(object.region) ? globalThis.String(object.region) : "",
-      accessKeyId: isSet(object.accessKeyId)
-        ? globalThis.String(object.accessKeyId)
-        : isSet(object.access_key_id)
-        ? globalThis.String(object.access_key_id)
-        : undefined,
-      secretAccessKey: isSet(object.secretAccessKey)
-        ? globalThis.String(object.secretAccessKey)
-        : isSet(object.secret_access_key)
-        ? globalThis.String(object.secret_access_key)
-        : undefined,
-      accessKeyIdEnv: isSet(object.accessKeyIdEnv)
-        ? globalThis.String(object.accessKeyIdEnv)
-        : isSet(object.access_key_id_env)
-        ? globalThis.String(object.access_key_id_env)
-        : undefined,
-      secretAccessKeyEnv: isSet(object.secretAccessKeyEnv)
-        ? globalThis.String(object.secretAccessKeyEnv)
-        : isSet(object.secret_access_key_env)
-        ? globalThis.String(object.secret_access_key_env)
-        : undefined,
       forcePathStyle: isSet(object.forcePathStyle)
         ? globalThis.Boolean(object.forcePathStyle)
         : isSet(object.force_path_style)
@@ -1540,18 +1468,6 @@ export const S3Destination: MessageFns<S3Destination> = {
     if (message.region !== "") {
       obj.region = message.region;
     }
-    if (message.accessKeyId !== undefined) {
-      obj.accessKeyId = message.accessKeyId;
-    }
-    if (message.secretAccessKey !== undefined) {
-      obj.secretAccessKey = message.secretAccessKey;
-    }
-    if (message.accessKeyIdEnv !== undefined) {
-      obj.accessKeyIdEnv = message.accessKeyIdEnv;
-    }
-    if (message.secretAccessKeyEnv !== undefined) {
-      obj.secretAccessKeyEnv = message.secretAccessKeyEnv;
-    }
     if (message.forcePathStyle !== false) {
       obj.forcePathStyle = message.forcePathStyle;
     }
@@ -1573,10 +1489,6 @@ export const S3Destination: MessageFns<S3Destination> = {
     message.bucket = object.bucket ?? "";
     message.prefix = object.prefix ?? undefined;
     message.region = object.region ?? "";
-    message.accessKeyId = object.accessKeyId ?? undefined;
-    message.secretAccessKey = object.secretAccessKey ?? undefined;
-    message.accessKeyIdEnv = object.accessKeyIdEnv ?? undefined;
-    message.secretAccessKeyEnv = object.secretAccessKeyEnv ?? undefined;
     message.forcePathStyle = object.forcePathStyle ?? false;
     message.queueSize = object.queueSize ?? 0;
     message.partSizeMib = object.partSizeMib ?? 0;
