@@ -11,6 +11,13 @@ import { sha256 as sha256Hex, destPath, epochMs, fileRef } from './common';
 const storedIn = nameSchema('backup id', BACKUP_ID).optional();
 
 /**
+ * In an encrypted set, the attachment's stored file (its path + `.age`, encrypted to the set key
+ * of the set storing it): the ciphertext's size and sha256, so a reader holding the set key checks
+ * the bytes at the destination before decrypting them. Absent in a clear set.
+ */
+const sealedAs = z.strictObject({ size: z.int().nonnegative(), sha256: sha256Hex }).optional();
+
+/**
  * What Commit recorded: the instant of the cut, and for a bucket the count of its listing taken
  * then. A folder store is walked right after Commit, at the start of ship (a walk of a million
  * files takes longer than a Commit may wait): its counts are in the part and the listing, and
@@ -49,6 +56,12 @@ export const filesPartSchema = z.strictObject({
    * copying them again (absent in a part written before sets were incremental: none).
    */
   referenced: z.strictObject({ files: z.int().nonnegative(), bytes: z.int().nonnegative() }).optional(),
+  /**
+   * The earlier sets storing attachments the listing names (their `set`), in an encrypted set
+   * only: its listing opens only with the set key, and these say, without it, which sets' keys a
+   * restore needs and which sets' attachments retention must keep.
+   */
+  storedIn: z.array(nameSchema('backup id', BACKUP_ID)).max(10_000).optional(),
 });
 
 /**
@@ -74,6 +87,7 @@ export const listedFileSchema = z.strictObject({
   ino: z.int().nonnegative().optional(),
   sha256: sha256Hex,
   set: storedIn,
+  sealed: sealedAs,
 });
 
 /** A folder of a folder store ('' is the root), so restore can recreate owners and modes. */
@@ -91,6 +105,7 @@ export const listedObjectSchema = z.strictObject({
   etag: z.string().optional(),
   sha256: sha256Hex,
   set: storedIn,
+  sealed: sealedAs,
 });
 
 /** What did not make it as cut, in full. */

@@ -8,6 +8,7 @@ import { formatBytes } from '../../../shared/format';
 import { throttle } from '../../../shared/progress';
 import type { ProgressUpdate, RoleContext } from '../role';
 import type { FilesPart } from '../../../shared/parts/files';
+import { sealedAs } from '../../backup/sealed-destination';
 
 /** One file stored at the destination, as the manifest lists it. */
 export interface StoredFile {
@@ -15,6 +16,8 @@ export interface StoredFile {
   size: number;
   sha256: string;
   etag?: string;
+  /** In an encrypted set, the stored ciphertext's size and sha256. */
+  sealed?: { size: number; sha256: string };
 }
 
 /** A source name that cannot become a destination path (destinations accept [A-Za-z0-9._/-] only). */
@@ -38,14 +41,16 @@ export function linkedSignal(parent: AbortSignal, listeners: number): { signal: 
 
 /**
  * Streams the file `open` reads to the destination while hashing it: every byte is read once. An
- * upload cut short on its way is sent again from a fresh `open()` (attempt counts from 1).
+ * upload cut short on its way is sent again from a fresh `open()` (attempt counts from 1). In an
+ * encrypted set the destination stores it as `relPath.age`, and `sealed` says what it stored.
  */
-export async function putHashed(dest: Destination, relPath: string, open: (attempt: number) => Readable | Promise<Readable>, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
+export async function putHashed(dest: Destination, relPath: string, open: (attempt: number) => Readable | Promise<Readable>, signal: AbortSignal): Promise<{ size: number; sha256: string; sealed?: { size: number; sha256: string } }> {
   return retryStreamedPut(async (attempt) => {
     const hasher = new HashingPassThrough();
     // Both sides run together: pipeline feeds the hasher, put drains it.
     await producedAndPut(pipeline(await open(attempt), hasher, { signal }), dest.put(relPath, hasher, { signal }));
-    return { size: hasher.bytes, sha256: hasher.digest() };
+    const sealed = sealedAs(dest, relPath);
+    return { size: hasher.bytes, sha256: hasher.digest(), ...(sealed ? { sealed } : {}) };
   }, { signal });
 }
 
@@ -93,11 +98,13 @@ export function filesPart(
   summary: string,
   listing: FilesPart['listing'],
   referenced: FilesPart['referenced'],
+  storedIn?: string[],
 ): FilesPart {
   return {
     store, location, fileCount: stored.files, bytes: stored.bytes,
     deviations: { changed: d.changed, missing: d.missing, unstorable: d.unstorable, examples: d.examples() },
     summary, listing, referenced,
+    ...(storedIn ? { storedIn } : {}),
   };
 }
 

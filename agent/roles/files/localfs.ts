@@ -39,7 +39,7 @@ export async function checkFolder(location: string): Promise<string | null> {
 
 /** What copying one file of the cut gave: the file stored (with what changed about it on the way), or why not. */
 export type FileCopy =
-  | { stored: CutFile & { sha256: string }; changed: ChangedFile[] }
+  | { stored: CutFile & { sha256: string; sealed?: { size: number; sha256: string } }; changed: ChangedFile[] }
   | { missing: string }
   | { unstorable: Unstorable };
 
@@ -67,7 +67,7 @@ export async function copyCutFile(ctx: Pick<RoleContext, 'destination' | 'backup
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || r.size !== before.size) {
       changed.push({ path: f.path, when: 'during the copy', cut: seen(f), found: { size: r.size, mtimeMs: after.mtimeMs } });
     }
-    return { stored: { ...f, size: r.size, sha256: r.sha256 }, changed };
+    return { stored: { ...f, size: r.size, sha256: r.sha256, ...(r.sealed ? { sealed: r.sealed } : {}) }, changed };
   } finally {
     await fh.close();
   }

@@ -113,7 +113,7 @@ export async function copyBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
     // A second attempt reads the object again, still pinned to the cut's ETag.
     const again = async () => (await client.send(new (s3Sdk().GetObjectCommand)({ Bucket: cut.bucket, Key: o.key, IfMatch: o.etag || undefined }), { abortSignal: ctx.signal })).Body as Readable;
     const r = await putHashed(ctx.destination, dest, (attempt) => (attempt === 1 ? body : again()), ctx.signal);
-    out.stored.push({ key: o.key, path: dest, size: r.size, sha256: r.sha256, etag: o.etag });
+    out.stored.push({ key: o.key, path: dest, size: r.size, sha256: r.sha256, etag: o.etag, ...(r.sealed ? { sealed: r.sealed } : {}) });
     progress.add(r.size);
   });
   return out;
