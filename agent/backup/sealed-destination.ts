@@ -123,6 +123,9 @@ export class SealedDestination implements Destination {
   replaceIf(): Promise<string> { throw new TandemError('replaceIf is not offered to a role of an encrypted set'); }
 }
 
+/** True when `dest` encrypts what a role stores through it. */
+export const isSealed = (dest: Destination): boolean => dest instanceof SealedDestination;
+
 /** The ciphertext's size and sha256 of the attachment `relPath` when `dest` encrypts (else undefined: a clear set). */
 export function sealedAs(dest: Destination, relPath: string): { size: number; sha256: string } | undefined {
   return dest instanceof SealedDestination ? dest.takeSealed(relPath) : undefined;

@@ -5,17 +5,19 @@
  */
 import { z } from 'zod';
 import { BACKUP_ID, nameSchema } from '../names';
+import { SEALED_ATTACHMENT_NAME } from '../destination/layout';
 import { sha256 as sha256Hex, destPath, epochMs, fileRef } from './common';
 
 /** The earlier set that stores an attachment this set did not copy again (absent: this set stores it). */
 const storedIn = nameSchema('backup id', BACKUP_ID).optional();
 
 /**
- * In an encrypted set, the attachment's stored file (its path + `.age`, encrypted to the set key
- * of the set storing it): the ciphertext's size and sha256, so a reader holding the set key checks
- * the bytes at the destination before decrypting them. Absent in a clear set.
+ * In an encrypted set, the attachment's stored file: its opaque name (stored as
+ * `<set>/<node>/files/sealed/<2 hex>/<name>.age`, encrypted to the set key of the set storing it)
+ * and the ciphertext's size and sha256, so a reader holding the set key checks the bytes at the
+ * destination before decrypting them. Absent in a clear set.
  */
-const sealedAs = z.strictObject({ size: z.int().nonnegative(), sha256: sha256Hex }).optional();
+const sealedAs = z.strictObject({ name: z.string().regex(SEALED_ATTACHMENT_NAME), size: z.int().nonnegative(), sha256: sha256Hex }).optional();
 
 /**
  * What Commit recorded: the instant of the cut, and for a bucket the count of its listing taken

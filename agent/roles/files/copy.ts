@@ -8,7 +8,9 @@ import { formatBytes } from '../../../shared/format';
 import { throttle } from '../../../shared/progress';
 import type { ProgressUpdate, RoleContext } from '../role';
 import type { FilesPart } from '../../../shared/parts/files';
-import { sealedAs } from '../../backup/sealed-destination';
+import { randomBytes } from 'node:crypto';
+import { attachmentFilePath, sealedAttachmentPath } from '../../../shared/destination/layout';
+import { isSealed, sealedAs } from '../../backup/sealed-destination';
 
 /** One file stored at the destination, as the manifest lists it. */
 export interface StoredFile {
@@ -16,8 +18,25 @@ export interface StoredFile {
   size: number;
   sha256: string;
   etag?: string;
-  /** In an encrypted set, the stored ciphertext's size and sha256. */
-  sealed?: { size: number; sha256: string };
+  /** In an encrypted set, the attachment's opaque name and the stored ciphertext's size and sha256. */
+  sealed?: Sealed;
+}
+
+/** What an encrypted set's listing records of a stored attachment. */
+export interface Sealed {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Where attachment `name` of the store is put: under its store name in a clear set, under a fresh
+ * opaque name (`sealedName`) in an encrypted one, whose listing alone says which is which.
+ */
+export function attachmentTarget(dest: Destination, id: string, node: string, store: 'localfs' | 's3', name: string): { path: string; sealedName?: string } {
+  if (!isSealed(dest)) return { path: attachmentFilePath(id, node, store, name) };
+  const sealedName = randomBytes(16).toString('hex');
+  return { path: sealedAttachmentPath(id, node, sealedName), sealedName };
 }
 
 /** A source name that cannot become a destination path (destinations accept [A-Za-z0-9._/-] only). */
@@ -44,7 +63,7 @@ export function linkedSignal(parent: AbortSignal, listeners: number): { signal: 
  * upload cut short on its way is sent again from a fresh `open()` (attempt counts from 1). In an
  * encrypted set the destination stores it as `relPath.age`, and `sealed` says what it stored.
  */
-export async function putHashed(dest: Destination, relPath: string, open: (attempt: number) => Readable | Promise<Readable>, signal: AbortSignal): Promise<{ size: number; sha256: string; sealed?: { size: number; sha256: string } }> {
+export async function putHashed(dest: Destination, relPath: string, open: (attempt: number) => Readable | Promise<Readable>, signal: AbortSignal): Promise<{ size: number; sha256: string; sealed?: Omit<Sealed, 'name'> }> {
   return retryStreamedPut(async (attempt) => {
     const hasher = new HashingPassThrough();
     // Both sides run together: pipeline feeds the hasher, put drains it.
@@ -89,7 +108,10 @@ export function shipSummary(stored: { files: number; bytes: number }, d: Deviati
   return `copied ${stored.files} files (${formatBytes(stored.bytes)})${kept}` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
 }
 
-/** The files part of either store: what was stored, what deviated from the cut, the listing and what earlier sets keep. */
+/**
+ * The files part of either store: what was stored, what deviated from the cut, the listing and
+ * what earlier sets keep; `storedIn` is given for an encrypted set only (see filesPartSchema).
+ */
 export function filesPart(
   store: FilesPart['store'],
   location: string,
@@ -102,7 +124,8 @@ export function filesPart(
 ): FilesPart {
   return {
     store, location, fileCount: stored.files, bytes: stored.bytes,
-    deviations: { changed: d.changed, missing: d.missing, unstorable: d.unstorable, examples: d.examples() },
+    // An encrypted set's part is in clear: its file names stay in the encrypted listing only.
+    deviations: { changed: d.changed, missing: d.missing, unstorable: d.unstorable, examples: storedIn ? [] : d.examples() },
     summary, listing, referenced,
     ...(storedIn ? { storedIn } : {}),
   };
