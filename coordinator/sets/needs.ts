@@ -46,7 +46,9 @@ export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds>
   // An encrypted set's files open only with its set key, and the files it references with theirs:
   // a pruned set's key stays while a kept set relies on its files.
   if (m.options.setRecipient) {
-    for (const set of new Set([m.id, ...m.references.map((r) => r.set)])) paths.add(setKeyPath(set)).add(setKeyInfoPath(set));
+    // The attachments kept from earlier sets are named by the files part (storedIn), not by the references.
+    const kept = nodesWith(m, 'files').flatMap((n) => n.parts.files.storedIn ?? []);
+    for (const set of new Set([m.id, ...m.references.map((r) => r.set), ...kept])) paths.add(setKeyPath(set)).add(setKeyInfoPath(set));
   }
   for (const n of m.nodes) {
     paths.add(n.record.path);

@@ -145,6 +145,18 @@ test('an incremental set after one changed file stores only that file; its resto
   assert.ok((await readFile(join(target, OTHER))).equals(otherBody), 'the changed attachment, from this set');
 });
 
+test('prune of the parent keeps the attachments the kept encrypted set needs, without an identity', async () => {
+  const noIdentity = await patchFleet((c) => (c.encryption = { mode: 'age', recipients: [ops.recipient] }), join(f.dir, 'no-identity-prune.yaml'));
+  const p = await runCli(['prune', '--config', noIdentity, '--keep-last', '1']);
+  assert.is(p.code, 0, p.stdout + p.stderr);
+  assert.not.ok(await stat(join(f.destDir, ID1, 'manifest.json')).catch(() => null), 'the parent set is pruned');
+  assert.is((await filesUnder(join(f.destDir, ID1, 'files1', 'files', 'sealed'))).length, 2, 'its attachments stay: the kept set names it in storedIn');
+  const target = join(f.dir, 'restored-after-prune');
+  const r = await runCli(['restore', ID2, '--config', f.fleetFile, '--yes', '--identity', ops.file, '--files-target', target]);
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  assert.ok((await readFile(join(target, MARKED))).equals(MARKED_BODY), 'the attachment the pruned parent stores');
+});
+
 test('without its plaintext copy of the parent\'s listing the agent copies every file, and logs why', async () => {
   await rm(join(f.agents[0].stateDir, 'sealed'), { recursive: true, force: true });
   const b = await runCli(['backup', '--config', f.fleetFile, '--id', NO_COPY, '--json']);
