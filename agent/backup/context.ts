@@ -59,6 +59,7 @@ export class RoleContexts {
       // An encrypted set's files are stored through the set's recipient; the parent is read as it is.
       destination: roleDestination(destination, rec.plan.options.setRecipient, this.copies),
       localCopy: (stored) => this.copies.read(stored),
+      localCopyFile: (stored) => this.copies.fileFor(stored),
       parent: this.parentOf(rec, destination),
       workDir: join(this.workDir(rec.plan.backupId), role.name),
       signal,

@@ -6,7 +6,7 @@
  * agent wrote; otherwise the role stores everything again. Files and folders are the agent's
  * alone (0600, 0700). Copies of the two newest sets are kept: the newest may be one that aborted.
  */
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { z } from 'zod';
 import { TandemError } from '../../shared/errors';
@@ -39,6 +39,27 @@ export class LocalCopies {
       await rename(`${f}.tmp`, f);
     }
     await this.prune(relPath.split('/')[0]);
+  }
+
+  /** Keeps a copy of `localFile`, the content of the set file `relPath` (a files listing, too large to hold), stored as `stored`. */
+  async keepFile(relPath: string, localFile: string, stored: FileRef): Promise<void> {
+    const file = this.fileOf(relPath);
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    await copyFile(localFile, `${file}.tmp`);
+    await chmod(`${file}.tmp`, 0o600);
+    await rename(`${file}.tmp`, file);
+    await writeFile(`${file}.stored.json.tmp`, JSON.stringify(stored), { mode: 0o600 });
+    await rename(`${file}.stored.json.tmp`, `${file}.stored.json`);
+    await this.prune(relPath.split('/')[0]);
+  }
+
+  /** The local file holding the plaintext of the set file stored as `stored`, or null when no copy matches it. */
+  async fileFor(stored: FileRef): Promise<string | null> {
+    if (!stored.path.endsWith(AGE_SUFFIX)) return null;
+    const file = this.fileOf(stored.path.slice(0, -AGE_SUFFIX.length));
+    const meta = await readFile(`${file}.stored.json`, 'utf8').then((t) => storedSchema.safeParse(JSON.parse(t)).data, () => undefined);
+    if (!meta || meta.path !== stored.path || meta.size !== stored.size || meta.sha256 !== stored.sha256) return null;
+    return (await stat(file).catch(() => null))?.isFile() ? file : null;
   }
 
   /**

@@ -90,6 +90,23 @@ export class SealedDestination implements Destination {
     return s;
   }
 
+  /**
+   * What the attachment `relPath` was stored as (its ciphertext's size and sha256), forgotten
+   * here once taken: attachments are recorded in the (encrypted) listing, not in the manifest,
+   * and a store of millions must not stay in memory.
+   */
+  takeSealed(relPath: string): { size: number; sha256: string } {
+    const s = this.stored.get(relPath);
+    if (!s) throw new TandemError(`${relPath} was not stored through the set's encryption: refusing to list an attachment of an encrypted set that may be in clear`);
+    this.stored.delete(relPath);
+    return { size: s.size, sha256: s.sha256 };
+  }
+
+  /** Keeps `localFile`, the plaintext of the streamed file `relPath` just stored (a files listing), for the next incremental set. */
+  async keepCopy(relPath: string, localFile: string): Promise<void> {
+    await this.copies?.keepFile(relPath, localFile, this.storedAs({ path: relPath, size: 0, sha256: '' }));
+  }
+
   // Reading, listing and removing see the destination as it is: the role's own encrypted files
   // are not readable here (the agent has no identity), and an abort removes them by folder.
   get(relPath: string) { return this.inner.get(relPath); }
@@ -104,6 +121,19 @@ export class SealedDestination implements Destination {
   // Lock files and markers are the coordinator's; a role never writes them through its context.
   createExclusive(): Promise<string> { throw new TandemError('createExclusive is not offered to a role of an encrypted set'); }
   replaceIf(): Promise<string> { throw new TandemError('replaceIf is not offered to a role of an encrypted set'); }
+}
+
+/** True when `dest` encrypts what a role stores through it. */
+export const isSealed = (dest: Destination): boolean => dest instanceof SealedDestination;
+
+/** The ciphertext's size and sha256 of the attachment `relPath` when `dest` encrypts (else undefined: a clear set). */
+export function sealedAs(dest: Destination, relPath: string): { size: number; sha256: string } | undefined {
+  return dest instanceof SealedDestination ? dest.takeSealed(relPath) : undefined;
+}
+
+/** Keeps the plaintext `localFile` of the streamed file `relPath` when `dest` encrypts (a no-op for a clear set). */
+export async function keepLocalCopy(dest: Destination, relPath: string, localFile: string): Promise<void> {
+  if (dest instanceof SealedDestination) await dest.keepCopy(relPath, localFile);
 }
 
 /** The destination a role of backup `setRecipient` writes through: sealed when the set is encrypted. */

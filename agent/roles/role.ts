@@ -44,6 +44,8 @@ export interface RoleContext {
    * How a role reads an encrypted parent's contents.json without an identity.
    */
   localCopy?(stored: FileRef): Promise<Buffer | null>;
+  /** The same as a local file (a files listing, read line by line), or null; the file is the agent's, to be read only. */
+  localCopyFile?(stored: FileRef): Promise<string | null>;
   /** The complete set this backup builds on (store only what it lacks); null for a full backup. */
   parent: ParentSet | null;
   /** A private working folder for this backup and role, removed after cleanup. */

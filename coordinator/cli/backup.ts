@@ -58,9 +58,9 @@ configuration error, 130 interrupted.`;
 /**
  * Roles whose every stored file an encrypted set encrypts. Elasticsearch's snapshot lives in its
  * own repository, out of the agent's hands: it is accepted only with skip_index, when it stores
- * nothing. The files role's attachments and listing are not wired yet.
+ * nothing.
  */
-const ENCRYPTING_ROLES: ReadonlySet<string> = new Set(['cassandra', 'rehearsal']);
+const ENCRYPTING_ROLES: ReadonlySet<string> = new Set(['cassandra', 'files', 'rehearsal']);
 
 /** Runs the verb; returns the exit code. */
 export async function backupCommand(argv: string[]): Promise<number> {

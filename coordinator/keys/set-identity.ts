@@ -5,7 +5,7 @@
  * signed manifest records, so that a set-key.age swapped at the destination is refused.
  */
 import type { Destination } from '../../shared/destination';
-import type { Manifest } from '../../shared/manifest';
+import { nodesWith, type Manifest } from '../../shared/manifest';
 import type { EncryptionConfig } from './config';
 import { SetKeyError } from './errors';
 import { loadIdentityFile } from './identity-file';
@@ -30,7 +30,9 @@ export async function setIdentitiesFor(dest: Destination, manifest: Manifest, en
     throw new SetKeyError(`the set key at ${dest.describe()} of backup set ${manifest.id} is for ${identity.recipient.toString()}, but the set's signed manifest says its files are encrypted to ${recipient}: set-key.age was replaced; restore it from a copy of the destination`, { backupId: manifest.id });
   }
   // The referenced files' ciphertexts are bound by this set's manifest (sha256): whichever key opens them, their bytes are the ones backed up.
-  const earlier = [...new Set(manifest.references.map((r) => r.set))].filter((id) => id !== manifest.id);
+  // So are the attachments kept from earlier sets, which the files part names (storedIn): their listing entries carry the ciphertext's digest.
+  const kept = nodesWith(manifest, 'files').flatMap((n) => n.parts.files.storedIn ?? []);
+  const earlier = [...new Set([...manifest.references.map((r) => r.set), ...kept])].filter((id) => id !== manifest.id);
   const others = await Promise.all(earlier.map((id) => openStoredSetKey(dest, id, fleetIdentities)));
   return [identity, ...others].map((i) => i.toString());
 }

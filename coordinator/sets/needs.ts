@@ -10,7 +10,7 @@ import { TandemError, errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
 import { partRefs } from '../../shared/parts';
 import { listingAttachments } from '../../shared/parts/files-paths';
-import { setKeyInfoPath, setKeyPath } from '../../shared/destination/layout';
+import { filesFolder, setKeyInfoPath, setKeyPath } from '../../shared/destination/layout';
 
 /** An Elasticsearch snapshot a set holds. */
 export interface EsSnapshotRef {
@@ -46,13 +46,23 @@ export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds>
   // An encrypted set's files open only with its set key, and the files it references with theirs:
   // a pruned set's key stays while a kept set relies on its files.
   if (m.options.setRecipient) {
-    for (const set of new Set([m.id, ...m.references.map((r) => r.set)])) paths.add(setKeyPath(set)).add(setKeyInfoPath(set));
+    // The attachments kept from earlier sets are named by the files part (storedIn), not by the references.
+    const kept = nodesWith(m, 'files').flatMap((n) => n.parts.files.storedIn ?? []);
+    for (const set of new Set([m.id, ...m.references.map((r) => r.set), ...kept])) paths.add(setKeyPath(set)).add(setKeyInfoPath(set));
   }
   for (const n of m.nodes) {
     paths.add(n.record.path);
     for (const r of partRefs(n.parts)) paths.add(r.path);
   }
   for (const n of nodesWith(m, 'files')) {
+    if (m.options.setRecipient) {
+      // An encrypted listing opens only with the set key, which retention does not hold: every
+      // attachment of this set and of the earlier sets its part names (storedIn) is kept.
+      for (const set of new Set([m.id, ...(n.parts.files.storedIn ?? [])])) {
+        for (const f of await dest.list(filesFolder(set, n.node))) paths.add(f.path);
+      }
+      continue;
+    }
     try {
       for await (const a of listingAttachments(dest, n.parts.files.listing, m.id, n.node)) paths.add(a.path);
     } catch (err) {

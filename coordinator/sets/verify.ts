@@ -6,9 +6,16 @@
  * earlier set for an attachment unchanged since), is re-read and its size and sha256 compared
  * with what was recorded at backup time. Listings are read one at a time, line by line; their
  * entries are checked in a bounded pool as they are read.
+ *
+ * An encrypted set's listings open only with its set key. Without the set identities, the
+ * listings' stored bytes are still checked (the manifest records them), but not the attachments,
+ * which only a listing names: the report says so in `unchecked`, never counting them verified.
+ * With them, each listing is decrypted (its ciphertext checked against the manifest first) and
+ * every attachment's stored ciphertext is checked against the size and sha256 the listing records.
  */
 import { createHash } from 'node:crypto';
 import type { Destination, DestinationConfig } from '../../shared/destination';
+import { restoreDestination, storedPath } from '../../shared/encrypted-set';
 import { errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
 import type { FileRef } from '../../shared/parts';
@@ -28,6 +35,8 @@ export interface VerifyReport {
   files: number;
   bytes: number;
   problems: string[];
+  /** What was not checked and why (an encrypted set's attachments, without its set identities). */
+  unchecked: string[];
 }
 
 /** One file to check. */
@@ -52,7 +61,16 @@ export interface EsConfirmers {
 export async function verifyBackupSet(
   dest: Destination,
   id: string,
-  opts: { parallelism?: number; onFile?: (path: string) => void; es?: EsConfirmers; manifest?: { manifest: Manifest; sha256: string }; trust?: SetTrust },
+  opts: {
+    parallelism?: number;
+    onFile?: (path: string) => void;
+    es?: EsConfirmers;
+    /** The manifest already read and checked, with an encrypted set's identities when they were opened. */
+    manifest?: { manifest: Manifest; sha256: string; setIdentities?: string[] };
+    trust?: SetTrust;
+    /** An encrypted set's identities (its own first, see setIdentitiesFor): its attachments are checked only with them. */
+    setIdentities?: string[];
+  },
 ): Promise<VerifyReport> {
   // The caller may have read and validated the manifest already (restore, drill, adopt); otherwise only a trusted one is verified.
   if (!opts.manifest && !opts.trust) throw new Error('verifyBackupSet needs the manifest or the keys to trust it by');
@@ -63,23 +81,38 @@ export async function verifyBackupSet(
   await check(manifest.files);
   // Files of earlier sets this one is built on, at their own path: a parent pruned since keeps them.
   await check(manifest.references.map((r) => ({ ...r, note: `${r.role === 'cassandra' ? 'an archive' : 'a file'} stored by set ${r.set} that this set references` })));
+  const unchecked: string[] = [];
+  const encrypted = !!manifest.options.setRecipient;
+  const identities = opts.manifest?.setIdentities ?? opts.setIdentities ?? [];
   for (const n of nodesWith(manifest, 'files')) {
     const part = n.parts.files;
+    if (encrypted && !identities.length) {
+      unchecked.push(`attachments of ${n.node}: not checked: the set is encrypted and only its files listing (${storedPath(part.listing.path)}, checked above) names them, which opens only with the set key; give --identity FILE to check them`);
+      continue;
+    }
     try {
       // Line by line: a listing of millions of attachments is checked without being held.
-      await check(listingExpected(dest, part.listing, id, n.node));
+      const source = encrypted ? restoreDestination(dest, manifest, identities) : dest;
+      await check(listingExpected(source, part.listing, id, n.node, encrypted));
     } catch (err) {
       problems.push(`cannot check the attachments of ${n.node}: ${errorMessage(err)}`);
     }
   }
   await checkEsSnapshot(manifest, sha256, opts.es, problems);
-  return { id, ok: problems.length === 0, files: totals.files, bytes: totals.bytes, problems: problems.sort() };
+  return { id, ok: problems.length === 0, files: totals.files, bytes: totals.bytes, problems: problems.sort(), unchecked };
 }
 
-/** What the attachments of one listing must be, read from it line by line. */
-async function* listingExpected(dest: Destination, ref: FileRef, id: string, node: string): AsyncGenerator<Expected> {
-  for await (const a of listingAttachments(dest, ref, id, node)) {
-    yield { path: a.path, size: a.size, sha256: a.sha256, note: a.set === id ? undefined : `attachment ${a.name} of ${node}, unchanged since set ${a.set} which stores it; this set needs it` };
+/**
+ * What the attachments of one listing must be, read from it line by line through `source` (the
+ * opened set when `encrypted`): in an encrypted set, the stored `.age` file with the ciphertext's
+ * size and sha256 the listing records.
+ */
+async function* listingExpected(source: Destination, ref: FileRef, id: string, node: string, encrypted: boolean): AsyncGenerator<Expected> {
+  for await (const a of listingAttachments(source, ref, id, node)) {
+    const note = a.set === id ? undefined : `attachment ${a.name} of ${node}, unchanged since set ${a.set} which stores it; this set needs it`;
+    if (!encrypted) yield { path: a.path, size: a.size, sha256: a.sha256, note };
+    else if (!a.sealed) throw new Error(`${a.path}: the listing of an encrypted set records no ciphertext size and sha256 for it; the listing was altered`);
+    else yield { path: storedPath(a.path), size: a.sealed.size, sha256: a.sealed.sha256, note };
   }
 }
 

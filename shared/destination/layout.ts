@@ -153,6 +153,17 @@ const attachmentJoin = (id: string, node: string, store: AttachmentStore, name: 
 export const attachmentProblem = (id: string, node: string, store: AttachmentStore, name: string): string | null =>
   relPathProblem(attachmentJoin(id, node, store, name));
 
+/** The opaque name an encrypted set stores an attachment under: 32 hex digits, random, recorded in the encrypted listing. */
+export const SEALED_ATTACHMENT_NAME = /^[0-9a-f]{32}$/;
+
+/**
+ * `<id>/<node>/files/sealed/<2 hex>/<name>`: where an encrypted set stores an attachment (+ `.age`).
+ * Not under its store name: TheHive names attachments by their content's sha256, so the name alone
+ * would tell whoever reads the destination which known file a set holds.
+ */
+export const sealedAttachmentPath = (id: string, node: string, name: string): string =>
+  `${filesFolder(id, node)}/sealed/${part('sealed attachment name', SEALED_ATTACHMENT_NAME, name).slice(0, 2)}/${name}`;
+
 /** `<id>/<node>/files/data/<path>` or `<id>/<node>/files/s3/<key>`; ValidationError for a name that is not a safe path. */
 export const attachmentFilePath = (id: string, node: string, store: AttachmentStore, name: string): string =>
   safeRelPath(attachmentJoin(id, node, store, name));

@@ -3,4 +3,4 @@
  * encrypted to the set's own recipient, which the signed manifest records (options.setRecipient).
  */
 export { AGE_SUFFIX, storedPath } from './names';
-export { OpenedDestination, restoreDestination } from './opened';
+export { attachmentSource, OpenedDestination, restoreDestination } from './opened';

@@ -73,7 +73,19 @@ export class OpenedDestination implements Destination {
   }
 
   async get(relPath: string): Promise<Readable> {
-    const ref = this.storedOf(relPath);
+    return this.decrypting(this.storedOf(relPath));
+  }
+
+  /**
+   * The plaintext of the attachment `relPath`, stored as `relPath.age` with the ciphertext's size
+   * and sha256 that the (authenticated) listing records: attachments are listed there, not in
+   * the manifest. Checked as get checks a manifest's file.
+   */
+  async getAttachment(relPath: string, sealed: { size: number; sha256: string }): Promise<Readable> {
+    return this.decrypting({ path: storedPath(relPath), size: sealed.size, sha256: sealed.sha256 });
+  }
+
+  private async decrypting(ref: FileRef): Promise<Readable> {
     const source = await this.inner.get(ref.path);
     const check = new StoredCheck(ref);
     const opened = decryptStream(this.identities);
@@ -119,6 +131,21 @@ export class OpenedDestination implements Destination {
   writeAtomic(): Promise<void> { return refused('writeAtomic'); }
   createExclusive(): Promise<string> { return refused('createExclusive'); }
   replaceIf(): Promise<string> { return refused('replaceIf'); }
+}
+
+/**
+ * The plaintext of the listed attachment at `relPath` (entry: its listing entry): decrypted and
+ * checked through the set key when `dest` is an opened encrypted set, read as it is otherwise.
+ * An encrypted set's entry without its ciphertext record is refused: the bytes could not be
+ * checked before they are decrypted.
+ */
+export async function attachmentSource(dest: Destination, relPath: string, entry: { sealed?: { size: number; sha256: string } }): Promise<Readable> {
+  if (!(dest instanceof OpenedDestination)) {
+    if (entry.sealed) throw new ValidationError(`${relPath}: the listing records an encrypted attachment, but the set is read as a clear one; the listing was altered, the backup set is damaged`, { path: relPath });
+    return dest.get(relPath);
+  }
+  if (!entry.sealed) throw new ValidationError(`${relPath}: the listing of an encrypted set records no ciphertext size and sha256 for this attachment; the listing was altered, the backup set is damaged`, { path: relPath });
+  return dest.getAttachment(relPath, entry.sealed);
 }
 
 const refused = (what: string): Promise<never> => Promise.reject(new TandemError(`${what}: a restore of an encrypted set does not write to the destination`));

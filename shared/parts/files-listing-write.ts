@@ -4,6 +4,8 @@
  * listing under its final name only once the end line is written (Destination.put).
  */
 import { createHash } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import type { Destination } from '../destination';
 import type { FileRef } from './common';
@@ -16,9 +18,17 @@ export class ListingWriter {
   private size = 0;
   private failure: unknown = null;
   private readonly stored: Promise<unknown>;
+  private readonly copy: WriteStream | null;
 
-  /** Starts the upload of `path`; writes the header line. */
-  constructor(dest: Destination, readonly path: string, header: ListingHeader, signal?: AbortSignal) {
+  /**
+   * Starts the upload of `path`; writes the header line. `localCopy` (a file path) also gets
+   * every line: an encrypted set's agent keeps the plaintext of its listing for the next set.
+   */
+  constructor(dest: Destination, readonly path: string, header: ListingHeader, signal?: AbortSignal, localCopy?: string) {
+    this.copy = localCopy ? createWriteStream(localCopy, { mode: 0o600 }) : null;
+    this.copy?.on('error', (err) => {
+      this.failure ??= err;
+    });
     this.stored = dest.put(path, this.out, { signal });
     // A destination that fails stops the writer at its next line instead of leaving it waiting for a drain.
     this.stored.catch((err) => {
@@ -32,6 +42,7 @@ export class ListingWriter {
     const text = JSON.stringify(value) + '\n';
     this.hash.update(text);
     this.size += Buffer.byteLength(text);
+    this.copy?.write(text);
     return this.out.write(text);
   }
 
@@ -58,12 +69,17 @@ export class ListingWriter {
     this.push({ end });
     this.out.end();
     await this.stored;
+    if (this.copy) {
+      this.copy.end();
+      await finished(this.copy);
+    }
     return { path: this.path, size: this.size, sha256: this.hash.digest('hex') };
   }
 
   /** Stops the upload; nothing is left under the listing's name. */
   async abort(reason: unknown): Promise<void> {
     this.out.destroy(reason instanceof Error ? reason : new Error(String(reason)));
+    this.copy?.destroy();
     await this.stored.catch(() => undefined);
   }
 }

@@ -7,13 +7,15 @@
  *
  *   `<set>/<node>/files/data/<path>`  a folder store's file  (set: the entry's `set`, else this set)
  *   `<set>/<node>/files/s3/<key>`     a bucket store's object
+ *   `<set>/<node>/files/sealed/<2 hex>/<name>`  either, in an encrypted set (entry's `sealed.name`;
+ *                                               the stored file is that + `.age`)
  *
  * Every piece is validated before it gets here: the set by the backup id pattern (listing
  * schema), the node by its name pattern (manifest), the path or key by the destination's path
  * rules (listing schema); an entry naming the listing's own set is refused on read.
  */
 import type { Destination } from '../destination';
-import { attachmentFilePath } from '../destination/layout';
+import { attachmentFilePath, sealedAttachmentPath } from '../destination/layout';
 import { ValidationError } from '../errors';
 import type { FileRef } from './common';
 import type { ListedFile, ListedObject } from './files';
@@ -35,6 +37,7 @@ export const storingSet = (thisSet: string, entry: ListedAttachment): string => 
  */
 export function attachmentPath(thisSet: string, node: string, store: ListingHeader['store'], entry: ListedAttachment): string {
   if (entry.set === thisSet) throw new ValidationError(`files listing of ${node} in ${thisSet}: ${attachmentName(entry)} names this set itself as the set storing it; the listing was altered, the backup set is damaged`);
+  if (entry.sealed) return sealedAttachmentPath(storingSet(thisSet, entry), node, entry.sealed.name);
   return attachmentFilePath(storingSet(thisSet, entry), node, store, attachmentName(entry));
 }
 
@@ -48,6 +51,8 @@ export interface AttachmentAt {
   set: string;
   /** The entry's path or key in the store. */
   name: string;
+  /** In an encrypted set: the opaque name and the stored ciphertext's (`path` + `.age`) size and sha256. */
+  sealed?: { name: string; size: number; sha256: string };
 }
 
 /**
@@ -59,6 +64,6 @@ export async function* listingAttachments(dest: Destination, ref: FileRef, thisS
   const { header, records } = await openListing(() => dest.get(ref.path), ref, thisSet);
   for await (const r of records) {
     const e = 'file' in r ? r.file : 'object' in r ? r.object : null;
-    if (e) yield { path: attachmentPath(thisSet, node, header.store, e), size: e.size, sha256: e.sha256, set: storingSet(thisSet, e), name: attachmentName(e) };
+    if (e) yield { path: attachmentPath(thisSet, node, header.store, e), size: e.size, sha256: e.sha256, set: storingSet(thisSet, e), name: attachmentName(e), ...(e.sealed ? { sealed: e.sealed } : {}) };
   }
 }

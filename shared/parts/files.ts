@@ -5,10 +5,19 @@
  */
 import { z } from 'zod';
 import { BACKUP_ID, nameSchema } from '../names';
+import { SEALED_ATTACHMENT_NAME } from '../destination/layout';
 import { sha256 as sha256Hex, destPath, epochMs, fileRef } from './common';
 
 /** The earlier set that stores an attachment this set did not copy again (absent: this set stores it). */
 const storedIn = nameSchema('backup id', BACKUP_ID).optional();
+
+/**
+ * In an encrypted set, the attachment's stored file: its opaque name (stored as
+ * `<set>/<node>/files/sealed/<2 hex>/<name>.age`, encrypted to the set key of the set storing it)
+ * and the ciphertext's size and sha256, so a reader holding the set key checks the bytes at the
+ * destination before decrypting them. Absent in a clear set.
+ */
+const sealedAs = z.strictObject({ name: z.string().regex(SEALED_ATTACHMENT_NAME), size: z.int().nonnegative(), sha256: sha256Hex }).optional();
 
 /**
  * What Commit recorded: the instant of the cut, and for a bucket the count of its listing taken
@@ -49,6 +58,12 @@ export const filesPartSchema = z.strictObject({
    * copying them again (absent in a part written before sets were incremental: none).
    */
   referenced: z.strictObject({ files: z.int().nonnegative(), bytes: z.int().nonnegative() }).optional(),
+  /**
+   * The earlier sets storing attachments the listing names (their `set`), in an encrypted set
+   * only: its listing opens only with the set key, and these say, without it, which sets' keys a
+   * restore needs and which sets' attachments retention must keep.
+   */
+  storedIn: z.array(nameSchema('backup id', BACKUP_ID)).max(10_000).optional(),
 });
 
 /**
@@ -74,6 +89,7 @@ export const listedFileSchema = z.strictObject({
   ino: z.int().nonnegative().optional(),
   sha256: sha256Hex,
   set: storedIn,
+  sealed: sealedAs,
 });
 
 /** A folder of a folder store ('' is the root), so restore can recreate owners and modes. */
@@ -91,6 +107,7 @@ export const listedObjectSchema = z.strictObject({
   etag: z.string().optional(),
   sha256: sha256Hex,
   set: storedIn,
+  sealed: sealedAs,
 });
 
 /** What did not make it as cut, in full. */

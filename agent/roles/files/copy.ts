@@ -8,6 +8,9 @@ import { formatBytes } from '../../../shared/format';
 import { throttle } from '../../../shared/progress';
 import type { ProgressUpdate, RoleContext } from '../role';
 import type { FilesPart } from '../../../shared/parts/files';
+import { randomBytes } from 'node:crypto';
+import { attachmentFilePath, sealedAttachmentPath } from '../../../shared/destination/layout';
+import { isSealed, sealedAs } from '../../backup/sealed-destination';
 
 /** One file stored at the destination, as the manifest lists it. */
 export interface StoredFile {
@@ -15,6 +18,25 @@ export interface StoredFile {
   size: number;
   sha256: string;
   etag?: string;
+  /** In an encrypted set, the attachment's opaque name and the stored ciphertext's size and sha256. */
+  sealed?: Sealed;
+}
+
+/** What an encrypted set's listing records of a stored attachment. */
+export interface Sealed {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Where attachment `name` of the store is put: under its store name in a clear set, under a fresh
+ * opaque name (`sealedName`) in an encrypted one, whose listing alone says which is which.
+ */
+export function attachmentTarget(dest: Destination, id: string, node: string, store: 'localfs' | 's3', name: string): { path: string; sealedName?: string } {
+  if (!isSealed(dest)) return { path: attachmentFilePath(id, node, store, name) };
+  const sealedName = randomBytes(16).toString('hex');
+  return { path: sealedAttachmentPath(id, node, sealedName), sealedName };
 }
 
 /** A source name that cannot become a destination path (destinations accept [A-Za-z0-9._/-] only). */
@@ -38,14 +60,16 @@ export function linkedSignal(parent: AbortSignal, listeners: number): { signal: 
 
 /**
  * Streams the file `open` reads to the destination while hashing it: every byte is read once. An
- * upload cut short on its way is sent again from a fresh `open()` (attempt counts from 1).
+ * upload cut short on its way is sent again from a fresh `open()` (attempt counts from 1). In an
+ * encrypted set the destination stores it as `relPath.age`, and `sealed` says what it stored.
  */
-export async function putHashed(dest: Destination, relPath: string, open: (attempt: number) => Readable | Promise<Readable>, signal: AbortSignal): Promise<{ size: number; sha256: string }> {
+export async function putHashed(dest: Destination, relPath: string, open: (attempt: number) => Readable | Promise<Readable>, signal: AbortSignal): Promise<{ size: number; sha256: string; sealed?: Omit<Sealed, 'name'> }> {
   return retryStreamedPut(async (attempt) => {
     const hasher = new HashingPassThrough();
     // Both sides run together: pipeline feeds the hasher, put drains it.
     await producedAndPut(pipeline(await open(attempt), hasher, { signal }), dest.put(relPath, hasher, { signal }));
-    return { size: hasher.bytes, sha256: hasher.digest() };
+    const sealed = sealedAs(dest, relPath);
+    return { size: hasher.bytes, sha256: hasher.digest(), ...(sealed ? { sealed } : {}) };
   }, { signal });
 }
 
@@ -84,7 +108,10 @@ export function shipSummary(stored: { files: number; bytes: number }, d: Deviati
   return `copied ${stored.files} files (${formatBytes(stored.bytes)})${kept}` + (problems.length ? `; ${problems.join(', ')}` : '; nothing changed since the cut');
 }
 
-/** The files part of either store: what was stored, what deviated from the cut, the listing and what earlier sets keep. */
+/**
+ * The files part of either store: what was stored, what deviated from the cut, the listing and
+ * what earlier sets keep; `storedIn` is given for an encrypted set only (see filesPartSchema).
+ */
 export function filesPart(
   store: FilesPart['store'],
   location: string,
@@ -93,11 +120,14 @@ export function filesPart(
   summary: string,
   listing: FilesPart['listing'],
   referenced: FilesPart['referenced'],
+  storedIn?: string[],
 ): FilesPart {
   return {
     store, location, fileCount: stored.files, bytes: stored.bytes,
-    deviations: { changed: d.changed, missing: d.missing, unstorable: d.unstorable, examples: d.examples() },
+    // An encrypted set's part is in clear: its file names stay in the encrypted listing only.
+    deviations: { changed: d.changed, missing: d.missing, unstorable: d.unstorable, examples: storedIn ? [] : d.examples() },
     summary, listing, referenced,
+    ...(storedIn ? { storedIn } : {}),
   };
 }
 

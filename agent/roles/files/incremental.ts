@@ -16,14 +16,21 @@
  *   when the parent copied the object is carried over.
  *
  * The parent's listing is copied into workDir (size and sha256 checked), then read line by line.
+ * An encrypted parent's listing opens only with its set key, which an agent never holds: the agent
+ * reads instead the plaintext copy it kept when it wrote that listing (agent/backup/local-copies.ts),
+ * used only when the parent's signed manifest records the very ciphertext it stored (no copy, or
+ * no match: every attachment is copied, logged). A kept entry carries the parent's `sealed` record,
+ * so the listing still says which ciphertext a reader must find.
  * - folder store: both the cut and the parent's listing are in listing order (compareStorePaths),
  *   so "held by the parent" is one merge of the two, in one pass, whatever their size.
  * - bucket store: the parent's entries are indexed by key in a Map (~350 bytes an object), as the
  *   cut of a bucket is itself held in memory.
  */
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
+import { storedPath } from '../../../shared/encrypted-set';
 import { errorMessage } from '../../../shared/errors';
-import { compareStorePaths, listedObjects, type ListingHeader, type ListingReader } from '../../../shared/parts/files-listing';
+import { compareStorePaths, listedObjects, openListing, type ListingHeader, type ListingReader } from '../../../shared/parts/files-listing';
 import type { ListedFile, ListedObject } from '../../../shared/parts/files';
 import type { RoleContext } from '../role';
 import type { FolderCut } from './cut';
@@ -37,6 +44,8 @@ export interface ParentListing {
   parentId: string;
   /** Opens the listing (a local copy, checked) from its start. */
   open: () => Promise<ListingReader>;
+  /** True for an encrypted set: an entry is kept only with the ciphertext record it was stored as. */
+  encrypted: boolean;
 }
 
 /** The parent's listing of this node's store when it is the same store as this cut's; null (and logged why) otherwise. */
@@ -50,10 +59,17 @@ export async function parentListing(ctx: RoleContext, cut: FolderCut | S3Cut): P
   let open: () => Promise<ListingReader>;
   let header: ListingHeader;
   try {
-    const { node } = await ctx.parent.load();
+    const { node, manifest } = await ctx.parent.load();
     const part = node?.parts.files;
     if (!part) return storeAll(`the parent set has no files part of node ${ctx.node}`, 'info');
-    open = await fetchListing(ctx.destination, part.listing, parentId, join(ctx.workDir, 'parent-listing'), ctx.signal);
+    if (ctx.options.setRecipient) {
+      const stored = manifest.files.find((f) => f.path === storedPath(part.listing.path));
+      const local = stored && ctx.localCopyFile ? await ctx.localCopyFile(stored) : null;
+      if (!local) return storeAll(`the parent's files listing is encrypted and this agent keeps no plaintext copy matching the ${storedPath(part.listing.path)} the parent's manifest records (another host wrote it, or the state folder was reset)`);
+      // The copy is checked against the parent's part (plaintext size and sha256) as it is read.
+      open = () => openListing(async () => createReadStream(local), part.listing, parentId);
+    }
+    else open = await fetchListing(ctx.destination, part.listing, parentId, join(ctx.workDir, 'parent-listing'), ctx.signal);
     const first = await open();
     header = first.header;
     first.close();
@@ -67,8 +83,11 @@ export async function parentListing(ctx: RoleContext, cut: FolderCut | S3Cut): P
   if (header.store === 's3' && cut.store === 's3' && (header.bucket !== cut.bucket || header.endpoint !== cut.endpoint)) {
     return storeAll(`the parent backed up bucket ${header.bucket}${header.endpoint ? ` at ${header.endpoint}` : ''}, this cut is bucket ${cut.bucket}`, 'info');
   }
-  return { parentId, open };
+  return { parentId, open, encrypted: !!ctx.options.setRecipient };
 }
+
+/** True when the parent's entry was stored the way this set stores: sealed in an encrypted set, in clear in a clear one. */
+const sameKind = (parent: ParentListing, e: { sealed?: unknown }): boolean => parent.encrypted === (e.sealed !== undefined);
 
 /** The set to name for an attachment the parent holds: the parent's own `set` when it references it too, so a listing never names a chain of hops. */
 const holder = (parentId: string, e: { set?: string }) => e.set ?? parentId;
@@ -113,8 +132,8 @@ export async function folderLookup(ctx: RoleContext, parent: ParentListing | nul
   return {
     async keep(f) {
       while (head && compareStorePaths(head.path, f.path) < 0) await advance();
-      if (!head || head.path !== f.path || !sameFile(head, f)) return null;
-      return { ...f, sha256: head.sha256, set: holder(parent.parentId, head) };
+      if (!head || head.path !== f.path || !sameFile(head, f) || !sameKind(parent, head)) return null;
+      return { ...f, sha256: head.sha256, set: holder(parent.parentId, head), ...(head.sealed ? { sealed: head.sealed } : {}) };
     },
     close: async () => void (await it.return(undefined)),
   };
@@ -135,7 +154,7 @@ export async function splitBucketCut(cut: S3Cut, parent: ParentListing | null): 
   const kept: ListedObject[] = [];
   for (const o of cut.objects) {
     const p = byKey.get(o.key);
-    if (p && sameObject(p, o)) kept.push({ key: o.key, size: o.size, etag: o.etag, sha256: p.sha256, set: holder(parent.parentId, p) });
+    if (p && sameObject(p, o) && sameKind(parent, p)) kept.push({ key: o.key, size: o.size, etag: o.etag, sha256: p.sha256, set: holder(parent.parentId, p), ...(p.sealed ? { sealed: p.sealed } : {}) });
     else copy.push(o);
   }
   return { copy: { ...cut, objects: copy }, kept };

@@ -6,9 +6,9 @@
  */
 import { constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { attachmentFilePath, attachmentProblem } from '../../../shared/destination/layout';
+import { attachmentProblem } from '../../../shared/destination/layout';
 import type { RoleContext } from '../role';
-import { putHashed, type Unstorable } from './copy';
+import { attachmentTarget, putHashed, type Sealed, type Unstorable } from './copy';
 import type { CutFile } from './walk';
 
 export type { CutDir, CutFile } from './walk';
@@ -39,7 +39,7 @@ export async function checkFolder(location: string): Promise<string | null> {
 
 /** What copying one file of the cut gave: the file stored (with what changed about it on the way), or why not. */
 export type FileCopy =
-  | { stored: CutFile & { sha256: string }; changed: ChangedFile[] }
+  | { stored: CutFile & { sha256: string; sealed?: Sealed }; changed: ChangedFile[] }
   | { missing: string }
   | { unstorable: Unstorable };
 
@@ -47,7 +47,7 @@ export type FileCopy =
 export async function copyCutFile(ctx: Pick<RoleContext, 'destination' | 'backupId' | 'node'>, location: string, f: CutFile, signal: AbortSignal): Promise<FileCopy> {
   const why = attachmentProblem(ctx.backupId, ctx.node, 'localfs', f.path);
   if (why) return { unstorable: { path: f.path, reason: why } };
-  const dest = attachmentFilePath(ctx.backupId, ctx.node, 'localfs', f.path);
+  const { path: dest, sealedName } = attachmentTarget(ctx.destination, ctx.backupId, ctx.node, 'localfs', f.path);
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(join(location, f.path), 'r');
@@ -67,7 +67,7 @@ export async function copyCutFile(ctx: Pick<RoleContext, 'destination' | 'backup
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || r.size !== before.size) {
       changed.push({ path: f.path, when: 'during the copy', cut: seen(f), found: { size: r.size, mtimeMs: after.mtimeMs } });
     }
-    return { stored: { ...f, size: r.size, sha256: r.sha256 }, changed };
+    return { stored: { ...f, size: r.size, sha256: r.sha256, ...(r.sealed && sealedName ? { sealed: { name: sealedName, ...r.sealed } } : {}) }, changed };
   } finally {
     await fh.close();
   }

@@ -17,6 +17,7 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { attachmentSource } from '../../../shared/encrypted-set';
 import { HashingPassThrough } from '../../archive/checksum';
 import { checkFreeSpace } from '../../archive/fetch';
 import { TandemError, ValidationError } from '../../../shared/errors';
@@ -193,7 +194,7 @@ export async function loadFolder(ctx: RestoreContext, t: FolderTarget, open: Loc
     const file = await tree.create(f.path, { mode: 0o600, dirMode: DIR_MODE, tempName: tempNameOf(f.path) });
     const hasher = new HashingPassThrough();
     try {
-      await pipeline(await ctx.destination.get(t.from(f)), hasher, handleSink(file.handle), { signal });
+      await pipeline(await attachmentSource(ctx.destination, t.from(f), f), hasher, handleSink(file.handle), { signal });
       const got = hasher.digest();
       if (hasher.bytes !== f.size || (f.sha256 && got !== f.sha256)) {
         throw new ValidationError(`files: ${f.path} at the destination does not match the backup listing (sha256 ${got}, ${hasher.bytes} bytes; expected sha256 ${f.sha256}, ${f.size} bytes): the backup set is damaged`, { path: f.path });

@@ -7,6 +7,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { attachmentSource } from '../../../shared/encrypted-set';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from '../../../shared/lazy-module';
 import { HashingPassThrough } from '../../archive/checksum';
@@ -57,7 +58,7 @@ export async function loadBucket(ctx: RestoreContext, client: S3Client, t: Bucke
     const tmp = join(stage, `${n++}.partial`);
     const hasher = new HashingPassThrough();
     try {
-      await pipeline(await ctx.destination.get(t.from(o)), hasher, createWriteStream(tmp), { signal: ctx.signal });
+      await pipeline(await attachmentSource(ctx.destination, t.from(o), o), hasher, createWriteStream(tmp), { signal: ctx.signal });
       const got = hasher.digest();
       if (hasher.bytes !== o.size || (o.sha256 && got !== o.sha256)) {
         throw new ValidationError(`files: object ${o.key} at the destination does not match the backup listing (sha256 ${got}, ${hasher.bytes} bytes; expected sha256 ${o.sha256}, ${o.size} bytes): the backup set is damaged`, { key: o.key });

@@ -6,12 +6,12 @@
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from '../../../shared/lazy-module';
-import { attachmentFilePath, attachmentProblem } from '../../../shared/destination/layout';
+import { attachmentProblem } from '../../../shared/destination/layout';
 import { ConfigError } from '../../../shared/errors';
 import type { RoleContext } from '../role';
 import type { ResolvedS3Store } from './config';
 import { runPool } from '../../../shared/pool';
-import { progressReporter, putHashed, type StoredFile, type Unstorable } from './copy';
+import { attachmentTarget, progressReporter, putHashed, type StoredFile, type Unstorable } from './copy';
 
 /** One object of the cut. */
 export interface CutObject {
@@ -97,7 +97,7 @@ export async function copyBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
       out.unstorable.push({ path: o.key, reason: why });
       return progress.add(0);
     }
-    const dest = attachmentFilePath(ctx.backupId, ctx.node, 's3', o.key);
+    const { path: dest, sealedName } = attachmentTarget(ctx.destination, ctx.backupId, ctx.node, 's3', o.key);
     let body: Readable;
     try {
       // If-Match pins the object to the cut: a replaced object answers 412 instead of new bytes.
@@ -113,7 +113,7 @@ export async function copyBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
     // A second attempt reads the object again, still pinned to the cut's ETag.
     const again = async () => (await client.send(new (s3Sdk().GetObjectCommand)({ Bucket: cut.bucket, Key: o.key, IfMatch: o.etag || undefined }), { abortSignal: ctx.signal })).Body as Readable;
     const r = await putHashed(ctx.destination, dest, (attempt) => (attempt === 1 ? body : again()), ctx.signal);
-    out.stored.push({ key: o.key, path: dest, size: r.size, sha256: r.sha256, etag: o.etag });
+    out.stored.push({ key: o.key, path: dest, size: r.size, sha256: r.sha256, etag: o.etag, ...(r.sealed && sealedName ? { sealed: { name: sealedName, ...r.sealed } } : {}) });
     progress.add(r.size);
   });
   return out;

@@ -8,6 +8,8 @@ import { filesListingPath } from '../../../shared/destination/layout';
 import type { ListedObject } from '../../../shared/parts/files';
 import { compareStorePaths, LISTING_FORMAT } from '../../../shared/parts/files-listing';
 import { ListingWriter } from '../../../shared/parts/files-listing-write';
+import { join } from 'node:path';
+import { keepLocalCopy } from '../../backup/sealed-destination';
 import type { RoleContext, ShipResult } from '../role';
 import { DeviationCounter, filesPart, shipSummary } from './copy';
 import { parentListing, splitBucketCut } from './incremental';
@@ -30,9 +32,12 @@ export async function shipBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
   if (parent) ctx.log.info({ parent: parent.parentId, stored: stored.files, referenced: referenced.files, referencedBytes: referenced.bytes }, 'files: attachments unchanged since the parent set are kept by the earlier sets that store them');
   if (deviations.changed || deviations.missing || deviations.unstorable) ctx.log.warn({ changed: deviations.changed, missing: deviations.missing, unstorable: deviations.unstorable, summary }, 'files differ from the cut');
 
-  const objects: ListedObject[] = [...r.stored.map((o): ListedObject => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256 })), ...split.kept];
+  const objects: ListedObject[] = [...r.stored.map((o): ListedObject => ({ key: o.key, size: o.size, etag: o.etag, sha256: o.sha256, ...(o.sealed ? { sealed: o.sealed } : {}) })), ...split.kept];
   objects.sort((a, b) => compareStorePaths(a.key, b.key));
-  const writer = new ListingWriter(ctx.destination, filesListingPath(ctx.backupId, ctx.node), { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 's3', bucket: cut.bucket, ...(cut.endpoint !== undefined ? { endpoint: cut.endpoint } : {}) }, ctx.signal);
+  const listingPath = filesListingPath(ctx.backupId, ctx.node);
+  // An encrypted set's listing opens only with the set key: the agent keeps its plaintext for the next set's plan.
+  const localListing = ctx.options.setRecipient ? join(ctx.workDir, 'listing.ndjson') : undefined;
+  const writer = new ListingWriter(ctx.destination, listingPath, { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 's3', bucket: cut.bucket, ...(cut.endpoint !== undefined ? { endpoint: cut.endpoint } : {}) }, ctx.signal, localListing);
   try {
     for (const changed of r.changed) await writer.write({ changed });
     for (const missing of r.missing) await writer.write({ missing });
@@ -43,6 +48,8 @@ export async function shipBucket(ctx: RoleContext, client: S3Client, cut: S3Cut,
     throw err;
   }
   const ref = await writer.close({ files: objects.length, dirs: 0, bytes: objects.reduce((a, o) => a + o.size, 0), summary });
-  const part = filesPart('s3', where, stored, deviations, summary, ref, referenced);
+  if (localListing) await keepLocalCopy(ctx.destination, listingPath, localListing);
+  const holders = ctx.options.setRecipient ? [...new Set(split.kept.flatMap((o) => (o.set ? [o.set] : [])))].sort() : undefined;
+  const part = filesPart('s3', where, stored, deviations, summary, ref, referenced, holders);
   return { part, files: [ref], listed: stored };
 }

@@ -10,6 +10,8 @@ import { filesListingPath } from '../../../shared/destination/layout';
 import type { FileRef } from '../../../shared/parts';
 import { LISTING_FORMAT, type ListingRecord } from '../../../shared/parts/files-listing';
 import { ListingWriter } from '../../../shared/parts/files-listing-write';
+import { join } from 'node:path';
+import { keepLocalCopy } from '../../backup/sealed-destination';
 import type { RoleContext, ShipResult } from '../role';
 import { DeviationCounter, filesPart, progressReporter, shipSummary } from './copy';
 import { folderCutEntries, type FolderWalk } from './cut';
@@ -46,7 +48,11 @@ export async function shipFolder(ctx: RoleContext, walk: FolderWalk, where: stri
   const cut = await walk.done;
   const parent = await parentListing(ctx, cut);
   const lookup = await folderLookup(ctx, parent);
-  const writer = new ListingWriter(ctx.destination, filesListingPath(ctx.backupId, ctx.node), { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 'localfs', location: cut.location }, ctx.signal);
+  const listingPath = filesListingPath(ctx.backupId, ctx.node);
+  // An encrypted set's listing opens only with the set key: the agent keeps its plaintext for the next set's plan.
+  const localListing = ctx.options.setRecipient ? join(ctx.workDir, 'listing.ndjson') : undefined;
+  const writer = new ListingWriter(ctx.destination, listingPath, { format: LISTING_FORMAT, cutAt: cut.cutAt, store: 'localfs', location: cut.location }, ctx.signal, localListing);
+  const holders = new Set<string>();
   const stored = { files: 0, bytes: 0 };
   const referenced = { files: 0, bytes: 0 };
   const listed = { files: 0, dirs: 0, bytes: 0 };
@@ -71,6 +77,7 @@ export async function shipFolder(ctx: RoleContext, walk: FolderWalk, where: stri
       if ('file' in line) {
         listed.files++;
         listed.bytes += line.file.size;
+        if (line.file.set) holders.add(line.file.set);
         const counts = line.file.set ? referenced : stored;
         counts.files++;
         counts.bytes += line.file.size;
@@ -104,12 +111,13 @@ export async function shipFolder(ctx: RoleContext, walk: FolderWalk, where: stri
     while (queue.length) await write(await queue.shift()!);
     const summary = shipSummary(stored, deviations, referenced);
     ref = await writer.close({ files: listed.files, dirs: listed.dirs, bytes: listed.bytes, summary });
+    if (localListing) await keepLocalCopy(ctx.destination, listingPath, localListing);
     ctx.span({ phase: 'copy', startedAt, endedAt: Date.now(), files: stored.files, bytesIn: stored.bytes, bytesOut: stored.bytes });
     if (parent) ctx.log.info({ parent: parent.parentId, stored: stored.files, referenced: referenced.files, referencedBytes: referenced.bytes }, 'files: attachments unchanged since the parent set are kept by the earlier sets that store them');
     if (deviations.changed || deviations.missing || deviations.unstorable) {
       ctx.log.warn({ changed: deviations.changed, missing: deviations.missing, unstorable: deviations.unstorable, summary }, 'files differ from the cut');
     }
-    const part = filesPart('localfs', where, stored, deviations, summary, ref, referenced);
+    const part = filesPart('localfs', where, stored, deviations, summary, ref, referenced, ctx.options.setRecipient ? [...holders].sort() : undefined);
     // The attachments are listed in the listing, not one by one in the manifest; those kept by
     // earlier sets are named there (entries' `set`), not in the manifest's references.
     return { part, files: [ref], listed: stored };
