@@ -25,8 +25,16 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
   assert.unreachable(`timed out waiting for ${what}`);
 }
 
-/** Every file under `dir`, relative, sorted. */
-const files = (dir: string): string[] => readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+/**
+ * Every file under `dir`, relative, sorted; temporaries (a segment starting with '.', e.g. an agent's
+ * write probe in flight during Prepare) are left out, as every reader of a destination leaves them out.
+ */
+const files = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .filter((p) => !p.split('/').some((seg) => seg.startsWith('.')))
+    .sort();
 
 test('a second coordinator on the same destination is refused at once while a backup ships, naming the holder; the backup completes', async () => {
   const f = await makeFleet([{ node: 'n1', roles: { rehearsal: { shipMs: 6000 } } }, { node: 'n2', roles: { rehearsal: { shipMs: 6000 } } }]);
