@@ -205,7 +205,7 @@ export async function runBackup(
   // whose files nobody could open is never written. An abort from here on removes it with <id>/.
   if (setKey && fleet.encryption.mode === 'age') {
     try {
-      await writeSetKey(openDestination(fleet.destination), id, setKey.sealed, fleet.encryption.recipients);
+      await writeSetKey(openDestination(fleet.destination), id, setKey.sealed, fleet.encryption.recipients, signing.key);
     } catch (err) {
       return abortAll(`cannot write the set key of ${id}: ${errorMessage(err)}; nothing was committed`, 'aborted');
     }

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { loadFleetConfig, type FleetConfig } from '../config';
 import { loadIdentityFile, readSetKeys, rotateSetKeys, sameRecipients, writeNewIdentityFile, type AgeEncryptionConfig, type RotationOutcome, type SetKeyState } from '../keys';
+import { signingOf, trustedKeysOf } from '../signing';
 import { EXIT, UsageError, say } from './common';
 import { watchInterrupt } from './interrupt';
 
@@ -19,10 +20,12 @@ init    creates DIR/age-identity.txt (mode 600, folder created with mode 700), a
         in age-keygen's format, and prints its recipient (age1…) to put in the fleet file's
         encryption.recipients. Never replaces an existing file.
 list    prints the fleet's recipients and, for every backup set at the destination, the
-        recipients its set key is sealed to (from <id>/set-key.json) and whether that differs.
+        recipients its set key is sealed to (from <id>/set-key.json, believed only when
+        <id>/set-key.sig signs it with a trusted key) and whether that differs.
 rotate  reseals the set key of every set not sealed to exactly the fleet's current recipients:
-        opens it with the identity, seals it to the recipients, writes set-key.age then
-        set-key.json. Data files are not rewritten. Adding or removing a recipient is: edit
+        opens it with the identity, seals it to the recipients, writes set-key.age,
+        set-key.json, then its signature set-key.sig. A set key whose set-key.json is not
+        signed by a trusted key is resealed. Data files are not rewritten. Adding or removing a recipient is: edit
         encryption.recipients in the fleet file, then run rotate.
 
 Options:
@@ -30,8 +33,8 @@ Options:
   -c, --config FILE     fleet file (YAML); default /etc/tandem/fleet.yaml
   -i, --identity FILE   age identity file (mode 600) that opens the current set keys (rotate);
                         default the fleet file's encryption.identity
-      --all             reseal every set key, also those set-key.json says are current (it is
-                        not authenticated: use after a removed key may have been misused)
+      --all             reseal every set key, also those whose signed set-key.json says they
+                        are current
   -n, --dry-run         say which sets rotate would reseal; opens and writes nothing
       --json            print one JSON object on stdout instead of text
   -h, --help            this help`;
@@ -91,7 +94,7 @@ function describeSet(s: SetKeyState, fleet: readonly string[] | null): { id: str
 async function listAction(values: Values): Promise<number> {
   const fleet = loadFleetConfig(values.config!);
   const recipients = fleet.encryption.mode === 'age' ? fleet.encryption.recipients : null;
-  const sets = (await readSetKeys(openDestination(fleet.destination))).map((s) => describeSet(s, recipients));
+  const sets = (await readSetKeys(openDestination(fleet.destination), trustedKeysOf(fleet))).map((s) => describeSet(s, recipients));
   if (values.json) {
     console.log(JSON.stringify({ encryption: fleet.encryption.mode, recipients: recipients ?? [], identity: (fleet.encryption.mode === 'age' && fleet.encryption.identity) || null, backupSets: sets }));
     return EXIT.ok;
@@ -143,7 +146,7 @@ async function rotateAction(values: Values): Promise<number> {
   const started = performance.now();
   let outcomes: RotationOutcome[];
   try {
-    outcomes = await rotateSetKeys(openDestination(fleet.destination), age.recipients, identities, { dryRun, all: values.all, signal: interrupt.signal });
+    outcomes = await rotateSetKeys(openDestination(fleet.destination), age.recipients, identities, signingOf(fleet), { dryRun, all: values.all, signal: interrupt.signal });
   } catch (err) {
     if (interrupt.signal.aborted) return EXIT.interrupted;
     throw err;

@@ -8,6 +8,7 @@ import type { Destination } from '../../shared/destination';
 import { errorMessage } from '../../shared/errors';
 import { runPool } from '../../shared/pool';
 import { reseal, sameRecipients } from './set-key';
+import type { Signing } from '../signing';
 import { readSetKeys, writeSetKey, type SetKeyState } from './store';
 
 /** What a rotation did, or would do, to one set. */
@@ -30,7 +31,7 @@ export interface RotationOutcome {
 export interface RotationOptions {
   /** Says what would change without opening or writing anything; no identity needed. Default false. */
   dryRun?: boolean;
-  /** Reseals every set key, whatever set-key.json says (it is not authenticated yet). Default false. */
+  /** Reseals every set key, also those whose signed set-key.json says they are current. Default false. */
   all?: boolean;
   /** Stops taking new sets; the set in flight finishes its pair of writes. */
   signal?: AbortSignal;
@@ -47,16 +48,16 @@ export function needsReseal(s: Extract<SetKeyState, { state: 'sealed' }>, recipi
 }
 
 /** Reseals every set key at `dest` that is not sealed to exactly `recipients`, with `identities` to open them. */
-export async function rotateSetKeys(dest: Destination, recipients: readonly string[], identities: readonly X25519Identity[], options: RotationOptions = {}): Promise<RotationOutcome[]> {
-  const states = await readSetKeys(dest, options.signal);
+export async function rotateSetKeys(dest: Destination, recipients: readonly string[], identities: readonly X25519Identity[], signing: Signing, options: RotationOptions = {}): Promise<RotationOutcome[]> {
+  const states = await readSetKeys(dest, signing.trusted, options.signal);
   return runPool(states, ROTATE_PARALLELISM, options.signal, async (s) => {
-    const outcome = await rotateOne(dest, s, recipients, identities, options.dryRun ?? false, options.all ?? false);
+    const outcome = await rotateOne(dest, s, recipients, identities, signing, options.dryRun ?? false, options.all ?? false);
     options.onSet?.(outcome);
     return outcome;
   });
 }
 
-async function rotateOne(dest: Destination, s: SetKeyState, recipients: readonly string[], identities: readonly X25519Identity[], dryRun: boolean, all: boolean): Promise<RotationOutcome> {
+async function rotateOne(dest: Destination, s: SetKeyState, recipients: readonly string[], identities: readonly X25519Identity[], signing: Signing, dryRun: boolean, all: boolean): Promise<RotationOutcome> {
   if (s.state === 'clear') return { id: s.id, outcome: 'clear', before: null, added: [], removed: [] };
   if (s.state === 'damaged') return { id: s.id, outcome: 'failed', before: null, added: [], removed: [], problem: s.problem };
   const before = s.info && s.matches ? s.info.recipients : null;
@@ -68,7 +69,7 @@ async function rotateOne(dest: Destination, s: SetKeyState, recipients: readonly
   try {
     // Opened and sealed in memory first: an identity that does not open it writes nothing.
     const sealed = reseal(s.sealed, identities, recipients, { id: s.id, writtenFor: s.info?.recipients });
-    await writeSetKey(dest, s.id, sealed, recipients);
+    await writeSetKey(dest, s.id, sealed, recipients, signing.key);
     return { ...base, outcome: 'resealed' };
   } catch (err) {
     return { ...base, outcome: 'failed', problem: errorMessage(err) };

@@ -10,7 +10,7 @@ import { TandemError, errorMessage } from '../../shared/errors';
 import { nodesWith, type Manifest } from '../../shared/manifest';
 import { partRefs } from '../../shared/parts';
 import { listingAttachments } from '../../shared/parts/files-paths';
-import { filesFolder, setKeyInfoPath, setKeyPath } from '../../shared/destination/layout';
+import { filesFolder, setKeyInfoPath, setKeyPath, setKeySigPath } from '../../shared/destination/layout';
 
 /** An Elasticsearch snapshot a set holds. */
 export interface EsSnapshotRef {
@@ -48,7 +48,7 @@ export async function needsOf(dest: Destination, m: Manifest): Promise<SetNeeds>
   if (m.options.setRecipient) {
     // The attachments kept from earlier sets are named by the files part (storedIn), not by the references.
     const kept = nodesWith(m, 'files').flatMap((n) => n.parts.files.storedIn ?? []);
-    for (const set of new Set([m.id, ...m.references.map((r) => r.set), ...kept])) paths.add(setKeyPath(set)).add(setKeyInfoPath(set));
+    for (const set of new Set([m.id, ...m.references.map((r) => r.set), ...kept])) paths.add(setKeyPath(set)).add(setKeyInfoPath(set)).add(setKeySigPath(set));
   }
   for (const n of m.nodes) {
     paths.add(n.record.path);

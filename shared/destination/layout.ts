@@ -8,6 +8,7 @@
  *   <id>/manifest.json, <id>/manifest.sig      the set's manifest and its signature
  *   <id>/pruned.json, <id>/pruned.sig          the marker of a pruned set and its signature
  *   <id>/set-key.age, <id>/set-key.json        the sealed set key and its clear description
+ *   <id>/set-key.sig                             the coordinator's signature of set-key.json
  *   <id>/<node>/part.json                      one node's record of the backup
  *   <id>/<node>/cassandra/contents.json        the SSTables inside each table archive
  *   <id>/<node>/cassandra/ring.json            the node's token ring
@@ -52,6 +53,8 @@ export const DESTINATION_LOCK_FILE = 'tandem-lock.json';
 export const SET_KEY_FILE = 'set-key.age';
 /** The set key description's file name inside the set's folder. */
 export const SET_KEY_INFO_FILE = 'set-key.json';
+/** The coordinator's signature of set-key.json (a rotation rewrites the pair, so the manifest cannot cover it). */
+export const SET_KEY_SIG_FILE = 'set-key.sig';
 /** A node's record of a set, inside its node folder. */
 export const NODE_PART_FILE = 'part.json';
 
@@ -110,6 +113,8 @@ export const prunedSignaturePath = (id: string): string => setFile(id, PRUNED_SI
 export const setKeyPath = (id: string): string => setFile(id, SET_KEY_FILE);
 /** `<id>/set-key.json`: in clear, the recipients set-key.age is sealed to. */
 export const setKeyInfoPath = (id: string): string => setFile(id, SET_KEY_INFO_FILE);
+/** `<id>/set-key.sig`: the coordinator's signature of `<id>/set-key.json`. */
+export const setKeySigPath = (id: string): string => setFile(id, SET_KEY_SIG_FILE);
 
 /** `<id>/<node>/part.json`. */
 export const nodePartPath = (id: string, node: string): string => `${nodeFolder(id, node)}/${NODE_PART_FILE}`;

@@ -20,6 +20,7 @@ import { LocalDestination } from '../../shared/destination';
 import { runCommand } from '../../shared/exec';
 import { repoRoot } from '../sandbox/paths';
 import { removeScratch, scratchDir } from '../helpers/scratch';
+import { testSigning, testSigningKey } from '../helpers/signing';
 
 const MIB = 1 << 20;
 const SIZE = 256 * MIB;
@@ -124,10 +125,10 @@ async function benchRotation(work: string): Promise<number[]> {
     const dest = new LocalDestination({ type: 'local', path: root });
     const [old, recovery, next] = [generateIdentity(), generateIdentity(), generateIdentity()];
     const before = [old.recipient.toString(), recovery.recipient.toString()];
-    for (let i = 0; i < 10; i++) await writeSetKey(dest, `tandem-20261201t10${String(i).padStart(2, '0')}00z-b${round}`, makeSetKey(before).sealed, before);
+    for (let i = 0; i < 10; i++) await writeSetKey(dest, `tandem-20261201t10${String(i).padStart(2, '0')}00z-b${round}`, makeSetKey(before).sealed, before, testSigningKey());
     const after = [next.recipient.toString(), recovery.recipient.toString()];
     const t = await timed(async () => {
-      const done = await rotateSetKeys(dest, after, [old]);
+      const done = await rotateSetKeys(dest, after, [old], testSigning());
       if (done.length !== 10 || done.some((o) => o.outcome !== 'resealed')) throw new Error(`rotation did not reseal every set: ${JSON.stringify(done)}`);
     });
     seconds.push(t.wall);

@@ -9,6 +9,7 @@ import type { Destination } from '../../shared/destination';
 import { manifestDigest, type Manifest } from '../../shared/manifest';
 import { generateSigningKeyPair, parseSigningKey, signatureFor, type SigningKey } from '../../shared/signing';
 import type { SetTrust } from '../../coordinator/sets/trust';
+import type { Signing } from '../../coordinator/signing';
 
 /** The key files of a fleet's `signing:` block. */
 export interface SigningFiles {
@@ -70,3 +71,9 @@ export function resignManifest(destDir: string, id: string, keyFile: string): vo
 
 /** The signing.key of a fleet file (JSON, as the test helpers write them). */
 export const fleetSigningKey = (fleetFile: string): string => (JSON.parse(readFileSync(fleetFile, 'utf8')) as { signing: { key: string } }).signing.key;
+
+/** The coordinator's Signing for the process's test key: what signs set keys and what checks them. */
+export function testSigning(): Signing {
+  const key = testSigningKey();
+  return { key, trusted: new Map([[key.keyId, key.publicKey]]) };
+}

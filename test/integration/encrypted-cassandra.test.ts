@@ -5,7 +5,9 @@
  * set builds on the encrypted one (from the agents' own plaintext copy of its contents.json) and
  * references its `.age` archives; verify needs no identity; `show --archives` prints the
  * `age -d | tar` commands, which the reference age and tar run by hand; a drill with the identity
- * restores and verifies; a wrong identity is refused naming the set's recipients.
+ * restores and verifies; a wrong identity is refused naming the set's recipients; and the full
+ * set is restored by hand with only the reference age, tar, the CQL of the decrypted
+ * schema and `nodetool import` on each node, to the row counts the manifest records.
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,7 +15,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeNewIdentityFile } from '../../coordinator/keys';
 import { runCommand } from '../../shared/exec';
-import { parseManifest } from '../../shared/manifest';
+import { nodesWith, parseManifest } from '../../shared/manifest';
+import { Client, types } from 'cassandra-driver';
+import { expectedRows } from '../../agent/roles/cassandra/expected-rows';
+import { rewriteStatement, splitStatements } from '../../agent/roles/cassandra/schema';
+import type { TableRowCount } from '../../shared/parts/cassandra';
 import { cassandraRoleSettings } from '../sandbox';
 import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
@@ -114,6 +120,66 @@ test('a drill with the identity restores and verifies; a wrong identity is refus
   const d = await runCli(['drill', ids.second, '--config', fleet.fleetFile, '--json']);
   assert.is(d.code, 0, d.stderr + d.stdout);
   assert.ok(JSON.parse(d.stdout).ok);
+});
+
+test('the full set restored by hand: age -d of the set key, schema and archives, tar xjf, nodetool import on each node; rows as the manifest records', async () => {
+  needSandbox(env);
+  const bin = (await runCommand(['bash', join(REPO, 'test', 'tools', 'age.sh')], { cwd: REPO, timeoutMs: 600_000 })).stdout.trim();
+  const age = join(bin, 'age');
+  const m = await manifestOf(ids.full);
+  const work = join(fleet.dir, 'by-hand-full');
+  await mkdir(work, { recursive: true });
+  const setKey = join(work, 'set-key.txt');
+  await runCommand([age, '-d', '-i', ops.file, '-o', setKey, join(fleet.destDir, ids.full, 'set-key.age')]);
+  const nodes = nodesWith(m, 'cassandra');
+  const source = env!.cassandra.keyspace;
+  const target = `enc_hand_${RUN}`;
+  const cql = new Client({ contactPoints: env!.cassandra.contactPoints, localDataCenter: env!.cassandra.datacenter });
+  await cql.connect();
+  try {
+    // The schema, decrypted from the first node's copy, made under a scratch keyspace name.
+    const schemaFile = m.files.find((f) => f.node === nodes[0].node && f.path.endsWith('/schema.cql.age'));
+    assert.ok(schemaFile, 'the set holds an encrypted schema.cql');
+    const schema = (await runCommand([age, '-d', '-i', setKey, join(fleet.destDir, schemaFile!.path)])).stdout;
+    assert.match(schema, /CREATE TABLE/);
+    for (const s of splitStatements(schema)) await cql.execute(rewriteStatement(s, source, target));
+    // Each node's archives onto that node, as the vendor's procedure does.
+    for (const n of nodes) {
+      const nodetool = env!.cassandra.nodes.find((x) => x.name === n.node)!.nodetool;
+      for (const t of n.parts.cassandra.tables.filter((x) => x.keyspace === source)) {
+        const into = join(work, n.node, target, t.table);
+        await mkdir(into, { recursive: true });
+        const plain = join(work, n.node, `${t.table}.tbz`);
+        await runCommand([age, '-d', '-i', setKey, '-o', plain, join(fleet.destDir, t.path)]);
+        await runCommand(['tar', 'xjf', plain, '-C', into]);
+        await runCommand([nodetool, 'import', target, t.table, into]);
+      }
+    }
+    // Every table against what the nodes counted at the cut (exact where the replicas agreed).
+    const counted = new Map<string, TableRowCount[]>();
+    for (const n of nodes) for (const t of n.parts.cassandra.tables) if (t.keyspace === source && t.count) counted.set(t.table, [...(counted.get(t.table) ?? []), t.count]);
+    let exact = 0;
+    for (const [table, counts] of counted) {
+      const e = expectedRows(counts);
+      if (!e) continue;
+      let rows = 0;
+      let pageState: string | undefined;
+      do {
+        const r = await cql.execute(`SELECT * FROM ${target}.${table}`, [], { fetchSize: 2000, pageState, consistency: types.consistencies.all });
+        rows += r.rows.length;
+        pageState = r.pageState ?? undefined;
+      } while (pageState);
+      assert.ok(rows >= e.rows && rows <= e.upTo, `${table}: ${rows} rows by hand, the cut recorded ${e.rows}..${e.upTo}`);
+      if (e.exact) {
+        assert.is(rows, e.rows, `${table}: rows by hand against the cut`);
+        exact++;
+      }
+    }
+    assert.ok(exact > 0, 'at least one table had an exact count to compare');
+  } finally {
+    await cql.execute(`DROP KEYSPACE IF EXISTS ${target}`).catch(() => undefined);
+    await cql.shutdown();
+  }
 });
 
 test.run();

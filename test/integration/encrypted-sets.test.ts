@@ -62,6 +62,10 @@ test('backup with mode age: set key first, every stored file NAME.age, the manif
   assert.match(manifest.options.setRecipient ?? '', /^age1/);
   const info = JSON.parse(await readFile(join(set, 'set-key.json'), 'utf8')) as { recipients: string[] };
   assert.equal(info.recipients, [ops.recipient]);
+  // set-key.json is signed by the coordinator: keys list believes it, and says the set is current.
+  const keys = await runCli(['keys', 'list', '--config', f.fleetFile, '--json']);
+  assert.is(keys.code, 0, keys.stderr);
+  assert.equal(JSON.parse(keys.stdout).backupSets.map((s: { id: string; current: boolean }) => [s.id, s.current]), [[ID, true]]);
   for (const node of ['n1', 'n2']) {
     const own = manifest.files.filter((x) => x.node === node && x.role === 'rehearsal');
     assert.equal(own.map((x) => x.path), [`${ID}/${node}/rehearsal/part.txt.age`]);

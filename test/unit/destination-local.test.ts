@@ -75,8 +75,10 @@ test('a partial file is never visible, and an aborted put leaves nothing', async
   const ac = new AbortController();
   const putting = dest.put('b2/node1/ks/big.tbz', input, { signal: ac.signal });
   input.write(randomBytes(1024 * 1024));
-  await new Promise((r) => setTimeout(r, 50));
-  assert.ok(allFiles(root).some((f) => f.startsWith('b2/node1/ks/.big.tbz.')), 'the temporary file exists meanwhile');
+  // Waits for the temporary to appear (a loaded machine opens it late), with a deadline.
+  const tmpSeen = () => allFiles(root).some((f) => f.startsWith('b2/node1/ks/.big.tbz.'));
+  for (const until = Date.now() + 10_000; !tmpSeen() && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(tmpSeen(), 'the temporary file exists meanwhile');
   assert.equal(await dest.list('b2'), [], 'but list() does not show it');
   assert.is(await dest.stat('b2/node1/ks/big.tbz'), null);
   ac.abort();

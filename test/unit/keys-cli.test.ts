@@ -13,7 +13,7 @@ import { generateIdentity } from '../../shared/age';
 import { LocalDestination } from '../../shared/destination';
 import { runCommand } from '../../shared/exec';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
-import { writeSigningKeySync } from '../helpers/signing';
+import { signingKeyAt, writeSigningKeySync } from '../helpers/signing';
 
 const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
 const root = scratchDirSync('keys-cli');
@@ -39,14 +39,17 @@ test('init, list, rotate --dry-run, rotate, list again', async () => {
   const old = generateIdentity();
   const recovery = generateIdentity().recipient.toString();
   const ids = ['tandem-20261201t100000z-aaaaaa', 'tandem-20261202t100000z-bbbbbb'];
-  await writeSetKey(dest, ids[0], makeSetKey([old.recipient.toString(), recovery]).sealed, [old.recipient.toString(), recovery]);
-  await writeSetKey(dest, ids[1], makeSetKey([recipient, recovery]).sealed, [recipient, recovery]);
+  const signingFile = writeSigningKeySync(join(root, 'keys')).key;
+  const signing = signingKeyAt(signingFile);
+  const trusted = new Map([[signing.keyId, signing.publicKey]]);
+  await writeSetKey(dest, ids[0], makeSetKey([old.recipient.toString(), recovery]).sealed, [old.recipient.toString(), recovery], signing);
+  await writeSetKey(dest, ids[1], makeSetKey([recipient, recovery]).sealed, [recipient, recovery], signing);
   await dest.writeAtomic('tandem-20261203t100000z-cccccc/manifest.json', '{}');
   const fleet = join(root, 'fleet.yaml');
   // The old identity opens the first set, the new one the second: one identity file holding both, as during a change.
   const both = join(root, 'both.txt');
   writeFileSync(both, `${old.toString()}\n${readFileSync(identityFile, 'utf8')}`, { mode: 0o600 });
-  writeFileSync(fleet, `agents: [{node: n1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${dir}}\nsigning: {key: ${writeSigningKeySync(join(root, 'keys')).key}}\nencryption: {mode: age, recipients: [${recipient}, ${recovery}], identity: ${both}}\n`);
+  writeFileSync(fleet, `agents: [{node: n1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${dir}}\nsigning: {key: ${signingFile}}\nencryption: {mode: age, recipients: [${recipient}, ${recovery}], identity: ${both}}\n`);
 
   const list = await tandem('list', '--config', fleet, '--json');
   assert.is(list.code, 0, list.err);
@@ -60,13 +63,13 @@ test('init, list, rotate --dry-run, rotate, list again', async () => {
   assert.is(dry.code, 0, dry.err);
   assert.match(dry.out, new RegExp(`${ids[0]}  would reseal: \\+${recipient} -${old.recipient.toString()}`));
   assert.match(dry.out, /1 would be resealed, 1 already current, 1 not encrypted, 0 failed/);
-  const unchanged = await readSetKey(dest, ids[0]);
+  const unchanged = await readSetKey(dest, ids[0], trusted);
   assert.ok(unchanged.state === 'sealed' && unchanged.info?.recipients.includes(old.recipient.toString()));
 
   const rotate = await tandem('rotate', '--config', fleet);
   assert.is(rotate.code, 0, rotate.err);
   assert.match(rotate.out, /1 resealed, 1 already current, 1 not encrypted, 0 failed/);
-  const s = await readSetKey(dest, ids[0]);
+  const s = await readSetKey(dest, ids[0], trusted);
   assert.ok(s.state === 'sealed' && s.matches);
   if (s.state === 'sealed') assert.throws(() => openSetKey(s.sealed, [old]), /none of the identities/);
   const after = JSON.parse((await tandem('list', '--config', fleet, '--json')).out);
@@ -78,7 +81,7 @@ test('init, list, rotate --dry-run, rotate, list again', async () => {
   assert.is(refused.code, 1);
   assert.match(refused.err, new RegExp(`chmod 600 ${both}`));
   // Without an identity, rotate says where to give one.
-  writeFileSync(fleet, `agents: [{node: n1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${dir}}\nsigning: {key: ${writeSigningKeySync(join(root, 'keys')).key}}\nencryption: {mode: age, recipients: [${recipient}]}\n`);
+  writeFileSync(fleet, `agents: [{node: n1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${dir}}\nsigning: {key: ${signingFile}}\nencryption: {mode: age, recipients: [${recipient}]}\n`);
   const none = await tandem('rotate', '--config', fleet);
   assert.is(none.code, 2);
   assert.match(none.err, /give --identity FILE, or set encryption.identity/);

@@ -21,6 +21,7 @@ import {
   readSetKeys,
   reseal,
   rotateSetKeys,
+  setKeyInfo,
   SetKeyError,
   SetKeyNoMatchError,
   writeNewIdentityFile,
@@ -28,6 +29,8 @@ import {
 } from '../../coordinator/keys';
 import { setKeyInfoPath, setKeyPath } from '../../shared/destination/layout';
 import { rejects } from '../helpers/assert';
+import { generateSigningKeyPair, parseSigningKey } from '../../shared/signing';
+import { testSigning, testSigningKey } from '../helpers/signing';
 import { removeScratch, scratchDirSync } from '../helpers/scratch';
 
 const tmp = scratchDirSync('keys');
@@ -53,7 +56,7 @@ async function chain(dest: Destination, n: number, recipients: string[]): Promis
   for (let i = 0; i < n; i++) {
     const id = `tandem-20261201t10${String(i).padStart(2, '0')}00z-aa${i}`;
     const key = makeSetKey(recipients);
-    await writeSetKey(dest, id, key.sealed, recipients);
+    await writeSetKey(dest, id, key.sealed, recipients, testSigningKey());
     const plain = Buffer.from(`rows of set ${i}`);
     await dest.writeAtomic(`${id}/node1/cassandra/thehive/table.tbz.age`, encrypt([key.recipient], plain));
     ids.push(id);
@@ -104,24 +107,24 @@ test('reseal keeps the set identity and changes who opens it', () => {
 test('the pair at the destination: set-key.json names the recipients and the sha256 of set-key.age', async () => {
   const { dest } = destination();
   const key = makeSetKey([r(ops), r(recovery)]);
-  await writeSetKey(dest, 'tandem-s1', key.sealed, [r(ops), r(recovery)]);
+  await writeSetKey(dest, 'tandem-s1', key.sealed, [r(ops), r(recovery)], testSigningKey());
   const info = JSON.parse((await readAll(dest, setKeyInfoPath('tandem-s1'))).toString());
   assert.is(info.format, 'tandem.set-key/v1');
   assert.equal(info.recipients, [r(ops), r(recovery)]);
-  const s = await readSetKey(dest, 'tandem-s1');
+  const s = await readSetKey(dest, 'tandem-s1', testSigning().trusted);
   assert.is(s.state, 'sealed');
   assert.ok(s.state === 'sealed' && s.matches && s.sealed.equals(key.sealed));
-  assert.is((await readSetKey(dest, 'tandem-none')).state, 'clear');
+  assert.is((await readSetKey(dest, 'tandem-none', testSigning().trusted)).state, 'clear');
   // A description from the destination is input: an unknown field or a bad recipient is refused.
   await dest.writeAtomic(setKeyInfoPath('tandem-s1'), JSON.stringify({ ...info, extra: 1 }));
-  const bad = await readSetKey(dest, 'tandem-s1');
+  const bad = await readSetKey(dest, 'tandem-s1', testSigning().trusted);
   assert.ok(bad.state === 'sealed' && bad.info === null && /set-key\.json is not a valid/.test(bad.problem ?? ''));
 });
 
 test('a stored set key opens by id, and a refusal names the recipients set-key.json records', async () => {
   const { dest } = destination();
   const key = makeSetKey([r(ops), r(recovery)]);
-  await writeSetKey(dest, 'tandem-open1', key.sealed, [r(ops), r(recovery)]);
+  await writeSetKey(dest, 'tandem-open1', key.sealed, [r(ops), r(recovery)], testSigningKey());
   assert.is((await openStoredSetKey(dest, 'tandem-open1', [recovery])).toString(), key.identity.toString());
   const e = await rejects(() => openStoredSetKey(dest, 'tandem-open1', [newOps]), /none of the identities given/);
   assert.ok(e instanceof SetKeyNoMatchError && e.message.includes(`it is sealed to ${r(ops)}, ${r(recovery)}`) && e.message.includes('tandem-open1'), e.message);
@@ -134,19 +137,19 @@ test('rotation on a chain of 10 sets: every set key opens with the new identity 
   const dataBefore = await Promise.all(ids.map((id) => readFile(join(root, id, 'node1/cassandra/thehive/table.tbz.age'))));
   const fleet = [r(newOps), r(recovery)];
   // A dry run says what would change and writes nothing.
-  const dry = await rotateSetKeys(dest, fleet, [], { dryRun: true });
+  const dry = await rotateSetKeys(dest, fleet, [], testSigning(), { dryRun: true });
   assert.equal(dry.map((o) => o.outcome), ids.map(() => 'would-reseal'));
   assert.equal(dry[0].added, [r(newOps)]);
   assert.equal(dry[0].removed, [r(ops)]);
-  assert.ok((await readSetKeys(dest)).every((s) => s.state === 'sealed' && s.info?.recipients.includes(r(ops))));
+  assert.ok((await readSetKeys(dest, testSigning().trusted)).every((s) => s.state === 'sealed' && s.info?.recipients.includes(r(ops))));
 
   const started = performance.now();
-  const done = await rotateSetKeys(dest, fleet, [ops]);
+  const done = await rotateSetKeys(dest, fleet, [ops], testSigning());
   const seconds = (performance.now() - started) / 1000;
   assert.equal(done.map((o) => o.outcome), ids.map(() => 'resealed'));
   assert.ok(seconds < 5, `rotation of 10 sets took ${seconds} s`);
   for (const [i, id] of ids.entries()) {
-    const s = await readSetKey(dest, id);
+    const s = await readSetKey(dest, id, testSigning().trusted);
     assert.ok(s.state === 'sealed' && s.matches);
     if (s.state !== 'sealed') continue;
     assert.equal(s.info?.recipients, fleet);
@@ -158,17 +161,17 @@ test('rotation on a chain of 10 sets: every set key opens with the new identity 
     assert.ok(decrypt([setIdentity], file).equals(data.get(id)!));
   }
   // A second rotation has nothing to do.
-  assert.equal((await rotateSetKeys(dest, fleet, [newOps])).map((o) => o.outcome), ids.map(() => 'current'));
+  assert.equal((await rotateSetKeys(dest, fleet, [newOps], testSigning())).map((o) => o.outcome), ids.map(() => 'current'));
   // --all reseals them anyway (set-key.json is not authenticated yet), to the same recipients.
-  assert.equal((await rotateSetKeys(dest, fleet, [newOps], { all: true })).map((o) => o.outcome), ids.map(() => 'resealed'));
-  assert.ok(openSetKey(((await readSetKey(dest, ids[0])) as { sealed: Buffer }).sealed, [recovery]));
+  assert.equal((await rotateSetKeys(dest, fleet, [newOps], testSigning(), { all: true })).map((o) => o.outcome), ids.map(() => 'resealed'));
+  assert.ok(openSetKey(((await readSetKey(dest, ids[0], testSigning().trusted)) as { sealed: Buffer }).sealed, [recovery]));
 });
 
 test('rotation with an identity that opens nothing writes nothing and says which recipients would', async () => {
   const { dest } = destination();
   const { ids } = await chain(dest, 2, [r(ops)]);
   const before = await readAll(dest, setKeyPath(ids[0]));
-  const out = await rotateSetKeys(dest, [r(newOps)], [recovery]);
+  const out = await rotateSetKeys(dest, [r(newOps)], [recovery], testSigning());
   assert.equal(out.map((o) => o.outcome), ['failed', 'failed']);
   assert.ok(out[0].problem?.includes(r(ops)));
   assert.ok((await readAll(dest, setKeyPath(ids[0]))).equals(before));
@@ -184,28 +187,51 @@ test('a rotation stopped between set-key.age and set-key.json: the set still ope
       return dest.writeAtomic(path, body);
     } },
   });
-  const out = await rotateSetKeys(stopping, [r(newOps)], [ops]);
+  const out = await rotateSetKeys(stopping, [r(newOps)], [ops], testSigning());
   assert.ok(out.every((o) => o.outcome === 'failed' && o.problem === 'stopped'));
   for (const id of ids) {
-    const s = await readSetKey(dest, id);
+    const s = await readSetKey(dest, id, testSigning().trusted);
     assert.ok(s.state === 'sealed' && !s.matches && /rotation stopped/.test(s.problem ?? ''), JSON.stringify(s.state === 'sealed' && s.problem));
     if (s.state === 'sealed') assert.ok(openSetKey(s.sealed, [newOps]));
   }
   // Rotate again with the new identity: it reseals the half-done pairs and the descriptions match again.
-  const again = await rotateSetKeys(dest, [r(newOps)], [newOps]);
+  const again = await rotateSetKeys(dest, [r(newOps)], [newOps], testSigning());
   assert.equal(again.map((o) => o.outcome), ['resealed', 'resealed', 'resealed']);
   assert.equal(again[0].before, null);
   for (const id of ids) {
-    const s = await readSetKey(dest, id);
+    const s = await readSetKey(dest, id, testSigning().trusted);
     assert.ok(s.state === 'sealed' && s.matches && s.info?.recipients[0] === r(newOps));
   }
+});
+
+test('a set-key.json not signed by a trusted key is not believed: a planted "current" description is resealed, a pair copied from another set too', async () => {
+  const { dest } = destination();
+  const { ids } = await chain(dest, 2, [r(ops)]);
+  // Someone with write access says the first set is already sealed to the new recipient only, so that rotate would skip it.
+  const s0 = await readSetKey(dest, ids[0], testSigning().trusted);
+  if (s0.state !== 'sealed') throw new Error('chain wrote no set key');
+  await dest.writeAtomic(setKeyInfoPath(ids[0]), setKeyInfo(s0.sealed, [r(newOps)]));
+  const planted = await readSetKey(dest, ids[0], testSigning().trusted);
+  assert.ok(planted.state === 'sealed' && !planted.matches && /set-key\.json is not believed \(bad-signature/.test(planted.problem ?? ''), JSON.stringify(planted.state === 'sealed' && planted.problem));
+  // Signed by a key the fleet does not trust: not believed either.
+  const stranger = parseSigningKey(generateSigningKeyPair().privatePem, 'stranger');
+  await writeSetKey(dest, ids[1], s0.sealed, [r(newOps)], stranger);
+  const foreign = await readSetKey(dest, ids[1], testSigning().trusted);
+  assert.ok(foreign.state === 'sealed' && !foreign.matches && /unknown-key/.test(foreign.problem ?? ''));
+  const out = await rotateSetKeys(dest, [r(newOps)], [ops], testSigning());
+  assert.equal(out.map((o) => o.outcome), ['resealed', 'resealed']);
+  // A signed triple copied whole into another set's folder: its signature names the set it was written for.
+  for (const f of ['set-key.age', 'set-key.json', 'set-key.sig']) await dest.writeAtomic(`${ids[1]}/${f}`, await readAll(dest, `${ids[0]}/${f}`));
+  const copied = await readSetKey(dest, ids[1], testSigning().trusted);
+  assert.ok(copied.state === 'sealed' && !copied.matches && /bad-signature/.test(copied.problem ?? ''));
+  assert.ok((await readSetKey(dest, ids[0], testSigning().trusted)).state === 'sealed');
 });
 
 test('sets without a key are clear, and a description without its key is damaged', async () => {
   const { dest } = destination();
   await dest.writeAtomic('tandem-clear1/manifest.json', '{}');
   await dest.writeAtomic(setKeyInfoPath('tandem-half1'), '{}');
-  const out = await rotateSetKeys(dest, [r(ops)], [ops]);
+  const out = await rotateSetKeys(dest, [r(ops)], [ops], testSigning());
   assert.equal(out.map((o) => [o.id, o.outcome]), [['tandem-clear1', 'clear'], ['tandem-half1', 'failed']]);
   assert.match(out[1].problem!, /set-key\.age is not/);
 });
