@@ -150,7 +150,8 @@ test('the full set restored by hand: age -d of the set key, schema and archives,
         const into = join(work, n.node, target, t.table);
         await mkdir(into, { recursive: true });
         const plain = join(work, n.node, `${t.table}.tbz`);
-        await runCommand([age, '-d', '-i', setKey, '-o', plain, join(fleet.destDir, t.path)]);
+        // The part names the plaintext archive; what is stored is NAME.age (as the manifest records).
+        await runCommand([age, '-d', '-i', setKey, '-o', plain, join(fleet.destDir, `${t.path}.age`)]);
         await runCommand(['tar', 'xjf', plain, '-C', into]);
         await runCommand([nodetool, 'import', target, t.table, into]);
       }
