@@ -80,6 +80,14 @@ test('a durable offset below the stored one is a torn read unless the segment is
   assert.equal(replaced.gaps.map((g) => g.kind), ['offset-went-back']);
 });
 
+test('a segment with CDC data whose _cdc.idx cannot be read this time is left as it is, even once Cassandra has discarded it', () => {
+  const before = planCapture(emptyProgress(), scanOf([seg(10, { index: { durable: 300, completed: false } })])).progress;
+  before.segments['CommitLog-8-10.log'].shipped = 300;
+  const p = planCapture(before, scanOf([seg(10, { index: null, linked: false })]));
+  assert.equal([p.ship, p.finish, p.gaps], [[], [], []]);
+  assert.is(p.progress.segments['CommitLog-8-10.log'].final, false);
+});
+
 test('a stray _cdc.idx is removed only when its segment is not being captured', () => {
   const s = { ...scanOf([seg(10, { index: { durable: 1, completed: false } })]), strayIndexes: ['CommitLog-8-9_cdc.idx'] };
   assert.equal(planCapture(emptyProgress(), s).strayIndexes, ['CommitLog-8-9_cdc.idx']);

@@ -92,6 +92,8 @@ export function planCapture(before: Progress, scan: Scan): CapturePlan {
   for (const s of scan.segments) {
     const rec = progress.segments[s.name];
     if (s.index) rec.cdc = true;
+    // A segment with CDC data whose _cdc.idx was not read whole this time: its final offset is not known; the next look reads it.
+    else if (rec.cdc) continue;
     const durable = s.index?.durable ?? 0;
     const final = (s.index?.completed ?? false) || !s.linked;
     if (durable < rec.shipped) {
