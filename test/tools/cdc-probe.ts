@@ -71,7 +71,7 @@ function copyPrefixes(cdcRaw: string, segments: ReturnType<typeof cdcSegments>, 
 }
 
 async function writeBatch(c: import('cassandra-driver').Client, batch: string, from: number): Promise<void> {
-  for (let k = from; k < from + ROWS; k++) await c.execute('INSERT INTO probe.t (k, batch) VALUES (?, ?)', [k, batch], { prepare: true });
+  for (let k = from; k < from + ROWS; k++) await c.execute('INSERT INTO probe.t (k, grp) VALUES (?, ?)', [k, batch], { prepare: true });
 }
 
 /** What one start from a copy found. */
@@ -81,14 +81,25 @@ interface RunResult {
   replay: string;
 }
 
-/** The replay errors Cassandra logged in this start (the lines past `from` of system.log). */
-function replayErrors(dir: string, from: number): string[] {
-  const text = readFileSync(join(dir, 'logs', 'system.log'), 'utf8').slice(from);
-  return text.split('\n').filter((l) => /CommitLogReplayException|commit ?log.*(corrupt|truncat|replay error)|Could not read commit log|Encountered bad header|Mutation checksum failure|ignoring replay/i.test(l)).map((l) => l.slice(0, 240));
+/** What Cassandra logged about the commitlog replay in this start (system.log past `from`): mutations replayed, and its first warning or error. */
+function replayLog(dir: string, from: number): { replayed: string | null; problem: string | null } {
+  const lines = readFileSync(join(dir, 'logs', 'system.log'), 'utf8').slice(from).split('\n');
+  const replayed = lines.map((l) => /Log replay complete, (\d+) replayed mutations/.exec(l)?.[1]).find((x) => x !== undefined) ?? null;
+  const problem = lines.find((l) => /^(WARN|ERROR)/.test(l) && /commit ?log|replay|CommitLogReplayException|mutation/i.test(l)) ?? null;
+  return { replayed, problem: problem && problem.replace(/^(\w+)\s+\[[^\]]*\]\s+\S+ \S+\s+/, '$1 ').slice(0, 200) };
+}
+
+/** The replay column: what the log says. */
+function replayCell(dir: string, from: number, refused: string | null): string {
+  const r = replayLog(dir, from);
+  const what = refused ? `refused (${refused})` : r.replayed !== null ? `replayed (${r.replayed} mutations)` : 'no replay logged';
+  return `${what}${r.problem ? `; logged: ${r.problem.replace(/\|/g, '/')}` : '; no commitlog warning or error logged'}`;
 }
 
 async function main(): Promise<void> {
   const keep = process.argv.includes('--keep');
+  // The scratch folder's exit hook keeps it only so.
+  if (keep) process.env.TANDEM_KEEP_SCRATCH = '1';
   const dir = await scratchDir('cdc-probe');
   for (const d of ['conf', 'data', 'commitlog', 'cdc_raw', 'hints', 'saved_caches', 'logs', 'tools', 'capture1', 'capture2']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'cassandra.yaml'), probeYaml(NODE, dir, 'cdc_enabled: true\ncdc_total_space: 256MiB\ncdc_block_writes: true\n'));
@@ -99,7 +110,7 @@ async function main(): Promise<void> {
     node = startProbeNode(NODE, dir);
     let c = await connectProbeNode(NODE, node);
     await c.execute("CREATE KEYSPACE probe WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
-    await c.execute('CREATE TABLE probe.t (k int PRIMARY KEY, batch text) WITH cdc = true');
+    await c.execute('CREATE TABLE probe.t (k int PRIMARY KEY, grp text) WITH cdc = true');
     // The schema in SSTables: the commitlog is wiped before each restore.
     await runCommand([...nodetool, 'flush'], { timeoutMs: 120_000 });
     await writeBatch(c, 'A', 0);
@@ -127,14 +138,12 @@ async function main(): Promise<void> {
       try {
         c = await connectProbeNode(NODE, node);
       } catch (err) {
-        const errors = replayErrors(dir, logFrom);
-        return { a: null, b: null, replay: `refused: ${(err as Error).message}${errors.length ? `; ${errors[0]}` : ''}` };
+        return { a: null, b: null, replay: replayCell(dir, logFrom, (err as Error).message) };
       }
-      const rows = (await c.execute('SELECT batch FROM probe.t')).rows.map((r) => r.batch as string);
+      const rows = (await c.execute('SELECT grp FROM probe.t')).rows.map((r) => r.grp as string);
       await c.shutdown();
       await kill9(node);
-      const errors = replayErrors(dir, logFrom);
-      return { a: rows.filter((b) => b === 'A').length, b: rows.filter((b) => b === 'B').length, replay: errors.length ? `replayed, logged: ${errors[0]}` : 'replayed, no error logged' };
+      return { a: rows.filter((b) => b === 'A').length, b: rows.filter((b) => b === 'B').length, replay: replayCell(dir, logFrom, null) };
     };
 
     const segLine = (s: ReturnType<typeof cdcSegments>) => s.map((x) => `${x.segment} [0, ${x.durable}) of ${x.size} bytes`).join(', ');

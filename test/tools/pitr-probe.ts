@@ -43,6 +43,8 @@ const ROWS: ProbeRow[] = [
 
 async function main(): Promise<void> {
   const keep = process.argv.includes('--keep');
+  // The scratch folder's exit hook keeps it only so.
+  if (keep) process.env.TANDEM_KEEP_SCRATCH = '1';
   const dir = await scratchDir('pitr-probe');
   for (const d of ['conf', 'data', 'commitlog', 'archive', 'restore', 'logs', 'tools']) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, 'cassandra.yaml'), probeYaml(NODE, dir));

@@ -13,9 +13,9 @@ export const CDC_INDEX_NAME = /^(CommitLog-\d{1,3}-\d{1,19})_cdc\.idx$/;
 
 /** A segment as its name tells it. */
 export interface SegmentName {
-  /** The file name, e.g. CommitLog-8-1765116000000.log. */
+  /** The file name, e.g. CommitLog-7-1796664089945.log. */
   name: string;
-  /** The commitlog descriptor version (8 for Cassandra 5.0). */
+  /** The commitlog descriptor version (7 for Cassandra 4.0 to 5.0). */
   version: number;
   /** The segment id: a counter started from the node's clock in ms at start-up, one more per segment. */
   id: bigint;
