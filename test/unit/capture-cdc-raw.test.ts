@@ -9,13 +9,23 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CommitlogCapture, type CaptureMetrics } from '../../agent/roles/cassandra/capture';
+import { assembleSegment, CommitlogCapture, type CaptureMetrics } from '../../agent/roles/cassandra/capture';
 import { openDestination, parseDestinationConfig } from '../../shared/destination';
 import { captureGapsPath, captureIndexPath, capturePiecePath, captureSegmentFolder } from '../../shared/destination/layout';
 import { silentLogger } from '../../shared/log';
 import { scratchDirSync } from '../helpers/scratch';
 
 const SEGMENT_BYTES = 64 * 1024;
+
+/** The message a promise is rejected with; fails the test when it resolves. */
+async function failure(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected a rejection');
+}
 
 /** A node's folders: commitlog, cdc_raw, the agent's state, the destination. */
 function node() {
@@ -178,6 +188,22 @@ test('a piece is only ever the bytes the segment file holds: a write past the du
   closeSync(fd);
   await n.capture().look();
   assert.is(n.concat(s.name).length, 100);
+});
+
+test('a segment is put back together from its pieces, and a changed or missing piece is refused', async () => {
+  const n = node();
+  const s = n.segment(8000);
+  n.sync(8000, 1000);
+  const c = n.capture();
+  await c.look();
+  n.sync(8000, 2500);
+  await c.look();
+  assert.ok((await assembleSegment(n.dest, 'thehive', 'cass1', s.name)).equals(s.content.subarray(0, 2500)));
+  const piece = join(n.dirs.dest, capturePiecePath('thehive', 'cass1', s.name, 1000, 2500));
+  writeFileSync(piece, randomBytes(1500));
+  assert.match(await failure(assembleSegment(n.dest, 'thehive', 'cass1', s.name)), /does not match its sha256/);
+  unlinkSync(piece);
+  assert.match(await failure(assembleSegment(n.dest, 'thehive', 'cass1', s.name)), /not|no such|ENOENT/i);
 });
 
 test.run();

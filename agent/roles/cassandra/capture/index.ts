@@ -24,3 +24,4 @@ export function startCapture(cassandra: CassandraSettings | undefined, o: { node
   capture.start();
   return capture;
 }
+export { assembleSegment } from './assemble';
