@@ -38,6 +38,10 @@ export interface AgentMetrics {
   snapshot(backupId: string, atMs: number): void;
   /** Bytes a backup stored: the roles' archives and records, and everything written to the destination. */
   shipped(archivedBytes: number, shippedBytes: number): void;
+  /** After each look of the commitlog capture: bytes in cdc_raw, durable bytes not stored yet, seconds since all were stored. */
+  captured(r: { cdcRawBytes: number; unshippedBytes: number; lagSeconds: number }): void;
+  /** The commitlog capture found gaps. */
+  gaps(n: number): void;
 }
 
 /** Metrics switched off. */
@@ -47,6 +51,8 @@ export const NO_METRICS: AgentMetrics = {
   phase: () => undefined,
   snapshot: () => undefined,
   shipped: () => undefined,
+  captured: () => undefined,
+  gaps: () => undefined,
 };
 
 /** The `metrics` section of the agent's configuration. */
@@ -82,6 +88,11 @@ export function createAgentMetrics(node: string): { registry: Registry; metrics:
   const lastSuccess = new Gauge({ name: 'tandem_agent_last_success_timestamp_seconds', help: 'When a backup or restore last succeeded on this agent (Unix time)', labelNames: ['operation'], registers });
   const snapshotAt = new Gauge({ name: 'tandem_agent_last_snapshot_timestamp_seconds', help: "The instant of this agent's last backup cut (Unix time, ms precision)", registers });
   const snapshotInfo = new Gauge({ name: 'tandem_agent_last_snapshot_info', help: "The backup id of this agent's last cut (value 1)", labelNames: ['backup_id'], registers });
+  const cdcRaw = new Gauge({ name: 'tandem_agent_capture_cdc_raw_bytes', help: "Bytes of the commitlog segments in Cassandra's cdc_raw (weighed against cdc_total_space)", registers });
+  const unshipped = new Gauge({ name: 'tandem_agent_capture_unshipped_bytes', help: 'Durable commitlog bytes in cdc_raw not stored at the destination yet', registers });
+  const lag = new Gauge({ name: 'tandem_agent_capture_lag_seconds', help: 'Seconds since every durable commitlog byte was last stored at the destination (the capture\'s RPO now)', registers });
+  const gaps = new Counter({ name: 'tandem_agent_capture_gaps_total', help: 'Gaps the commitlog capture found (segments lost before they were stored, skipped segment ids)', registers });
+  gaps.inc(0);
   // Counters start at 0 for every outcome, so that rate() and increase() see the first one.
   for (const o of ['success', 'failure', 'aborted']) backups.inc({ outcome: o }, 0);
   for (const o of ['success', 'failure']) restores.inc({ outcome: o }, 0);
@@ -106,6 +117,12 @@ export function createAgentMetrics(node: string): { registry: Registry; metrics:
         archived.inc(archivedBytes);
         shipped.inc(shippedBytes);
       },
+      captured(r) {
+        cdcRaw.set(r.cdcRawBytes);
+        unshipped.set(r.unshippedBytes);
+        lag.set(r.lagSeconds);
+      },
+      gaps: (n) => gaps.inc(n),
     },
   };
 }

@@ -14,6 +14,8 @@ import { HealthMonitor } from './health/monitor';
 import { createAgentMetrics, NO_METRICS, serveMetrics } from './metrics';
 import { RestoreController } from './restore/controller';
 import type { Role } from './roles/role';
+import { startCapture } from './roles/cassandra/capture';
+import type { CassandraSettings } from './roles/cassandra/config';
 import { agentService, startServer } from './rpc/server';
 
 /** Options of serveAgent. */
@@ -41,6 +43,8 @@ export async function serveAgent(config: AgentConfig, roles: readonly Role[], lo
   const openDestination = agentDestinationOpener(config.destinationCredentials);
   const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics, Date.now, openDestination);
   await controller.recover();
+  // The commitlog capture runs beside the roles, on its own clock: off unless roles.cassandra.capture.enabled.
+  const capture = startCapture(config.roles.cassandra as CassandraSettings | undefined, { node: config.node, stateDir: config.stateDir, open: openDestination, log: log.child({ component: 'capture' }), metrics });
   const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls && config.tls ? { ...config.tls, callerNames: config.metrics.callerNames ?? [config.tls.coordinatorName] } : undefined) : null;
   if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
   const service = agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics, Date.now, openDestination), log);
@@ -51,10 +55,11 @@ export async function serveAgent(config: AgentConfig, roles: readonly Role[], lo
   return {
     port,
     metricsPort: metricsServer?.port ?? null,
-    stop: (forceAfterMs = 10_000) => {
+    stop: async (forceAfterMs = 10_000) => {
       controller.close();
       health.stop();
       metricsServer?.server.close();
+      await capture?.stop();
       return shutdown(server, forceAfterMs);
     },
   };

@@ -13,6 +13,9 @@ export function writablePaths(config: AgentConfig): { path: string; why: string 
   const roles = config.roles as Record<string, Record<string, unknown> | undefined>;
   const cassandra = roles.cassandra;
   if (cassandra?.dataDir) out.push({ path: String(cassandra.dataDir), why: 'cassandra: snapshots, clearsnapshot, SSTables imported at restore' });
+  const capture = cassandra?.capture as { enabled?: boolean; cdcRawDirectory?: string; destination?: { type: string; path?: string } } | undefined;
+  if (capture?.enabled && capture.cdcRawDirectory) out.push({ path: capture.cdcRawDirectory, why: 'cassandra: commitlog capture, removes the segments stored whole from cdc_raw' });
+  if (capture?.enabled && capture.destination?.type === 'local' && capture.destination.path) out.push({ path: capture.destination.path, why: 'cassandra: commitlog capture, its local destination' });
   const es = roles.elasticsearch;
   if (es?.theHiveConfig) out.push({ path: dirname(String(es.theHiveConfig)), why: 'elasticsearch: application.conf rewritten (temporary file + rename) for restore --rebuild-index' });
   const files = roles.files;

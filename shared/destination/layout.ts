@@ -19,6 +19,12 @@
  *   <id>/<node>/files/data/<path>              an attachment of a folder store
  *   <id>/<node>/files/s3/<key>                 an attachment of a bucket store
  *
+ * and, beside the sets, the continuous capture of Cassandra's commitlog (point-in-time recovery):
+ *
+ *   tandem_capture/<cluster>/<node>/commitlog/<segment>/<start>-<end>.part   bytes [start, end) of a segment
+ *   tandem_capture/<cluster>/<node>/commitlog/<segment>/index.ndjson         its pieces, in order, with their sha256
+ *   tandem_capture/<cluster>/<node>/gaps.ndjson                              every gap the capture of the node found
+ *
  * What a destination reads back is input from the network: the same checks hold for the ids and
  * names a manifest or listing carries, so a reader that builds a path here cannot be steered.
  */
@@ -172,3 +178,48 @@ export const sealedAttachmentPath = (id: string, node: string, name: string): st
 /** `<id>/<node>/files/data/<path>` or `<id>/<node>/files/s3/<key>`; ValidationError for a name that is not a safe path. */
 export const attachmentFilePath = (id: string, node: string, store: AttachmentStore, name: string): string =>
   safeRelPath(attachmentJoin(id, node, store, name));
+
+/**
+ * The root folder of the commitlog capture. An underscore keeps it from ever matching BACKUP_ID:
+ * listing, pruning and key rotation walk the root's folders whose names are backup ids, and an
+ * old folder without a manifest is an incomplete set that prune removes.
+ */
+export const CAPTURE_ROOT = 'tandem_capture';
+
+/** A commitlog segment's file name as Cassandra writes it: `CommitLog-<version>-<id>.log`. */
+export const COMMITLOG_SEGMENT = /^CommitLog-\d{1,3}-\d{1,19}\.log$/;
+
+/** Digits of a piece's offsets in its name: offsets below 2^31 fit, and names sort as the offsets do. */
+const OFFSET_DIGITS = 10;
+
+/** `tandem_capture/<cluster>/<node>`: everything the capture of one node writes. */
+export const captureNodeFolder = (cluster: string, node: string): string =>
+  `${CAPTURE_ROOT}/${part('cluster name', NODE_NAME, cluster)}/${part('node name', NODE_NAME, node)}`;
+
+/** `tandem_capture/<cluster>/<node>/commitlog/<segment>`: the pieces of one segment and their index. */
+export const captureSegmentFolder = (cluster: string, node: string, segment: string): string =>
+  `${captureNodeFolder(cluster, node)}/commitlog/${part('commitlog segment', COMMITLOG_SEGMENT, segment)}`;
+
+/** `…/<segment>/<start>-<end>.part`: bytes [start, end) of the segment, offsets zero-padded to 10 digits. */
+export function capturePiecePath(cluster: string, node: string, segment: string, start: number, end: number): string {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start || end >= 10 ** OFFSET_DIGITS) {
+    throw new ValidationError(`invalid piece [${start}, ${end}) of segment ${segment}: offsets must be integers with 0 <= start < end < 10^${OFFSET_DIGITS}`);
+  }
+  const pad = (n: number) => String(n).padStart(OFFSET_DIGITS, '0');
+  return `${captureSegmentFolder(cluster, node, segment)}/${pad(start)}-${pad(end)}.part`;
+}
+
+/** A piece's file name: its start and end offsets, or null when the name is not a piece's. */
+export function parsePieceName(name: string): { start: number; end: number } | null {
+  const m = /^(\d{10})-(\d{10})\.part$/.exec(name);
+  if (!m) return null;
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  return end > start ? { start, end } : null;
+}
+
+/** `…/<segment>/index.ndjson`: one line per piece, in offset order. */
+export const captureIndexPath = (cluster: string, node: string, segment: string): string => `${captureSegmentFolder(cluster, node, segment)}/index.ndjson`;
+
+/** `tandem_capture/<cluster>/<node>/gaps.ndjson`: one line per gap found. */
+export const captureGapsPath = (cluster: string, node: string): string => `${captureNodeFolder(cluster, node)}/gaps.ndjson`;

@@ -17,18 +17,13 @@
  * each reading predicts and which came back. Usage: `npm run build && node
  * dist/test/tools/pitr-probe.js [--keep]` (needs `npm run sandbox -- up` once, for the install).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'cassandra-driver';
-import { CASSANDRA_JDK17_FLAGS } from '../../agent/roles/cassandra/jvm';
 import { runCommand } from '../../shared/exec';
-import { javaBin } from '../sandbox/cassandra';
-import { sandboxPaths } from '../sandbox/paths';
 import { removeScratch, scratchDir } from '../helpers/scratch';
+import { connectProbeNode, installedCassandra, kill9, probeNodetool, probeYaml, restorePoint, startProbeNode, type ProbeNode } from './probe-node';
 
-const HOST = '127.0.0.5';
-const JMX_PORT = 7500;
+const NODE: ProbeNode = { host: '127.0.0.5', jmxPort: 7500, cluster: 'tandem-pitr' };
 
 /** One row of the probe: its key, its write timestamp against T, and whether each reading of replay keeps it. */
 interface ProbeRow {
@@ -46,91 +41,21 @@ const ROWS: ProbeRow[] = [
   { k: 1, value: 'overwrite of row 1 stamped T+5s', offsetSeconds: 5 },
 ];
 
-function yaml(dir: string): string {
-  return `cluster_name: tandem-pitr
-num_tokens: 1
-initial_token: "0"
-auto_bootstrap: false
-partitioner: org.apache.cassandra.dht.Murmur3Partitioner
-endpoint_snitch: SimpleSnitch
-seed_provider:
-  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
-    parameters:
-      - seeds: "${HOST}:7000"
-listen_address: ${HOST}
-rpc_address: ${HOST}
-storage_port: 7000
-native_transport_port: 9042
-start_native_transport: true
-data_file_directories:
-  - ${dir}/data
-commitlog_directory: ${dir}/commitlog
-hints_directory: ${dir}/hints
-saved_caches_directory: ${dir}/saved_caches
-cdc_raw_directory: ${dir}/cdc_raw
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
-commitlog_segment_size: 8MiB
-concurrent_compactors: 1
-memtable_flush_writers: 1
-block_for_peers_timeout_in_secs: -1
-authenticator: AllowAllAuthenticator
-authorizer: AllowAllAuthorizer
-`;
-}
-
-/** `yyyy:MM:dd HH:mm:ss` in UTC, the form CommitLogArchiver parses. */
-const restorePoint = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace(/-/g, ':').replace('T', ' ');
-
-function start(dir: string): ChildProcess {
-  const lib = sandboxPaths().cassandraLib;
-  const jamm = readdirSync(lib).find((f) => /^jamm-.*\.jar$/.test(f));
-  return spawn(javaBin(), [
-    '-Xms384m', '-Xmx384m', '-Xss256k', '-XX:+UseSerialGC', '-XX:CICompilerCount=2',
-    ...CASSANDRA_JDK17_FLAGS, '-Djava.net.preferIPv4Stack=true', '-Djdk.attach.allowAttachSelf=true',
-    ...(jamm ? [`-javaagent:${join(lib, jamm)}`] : []),
-    `-Dcassandra.config=file://${dir}/cassandra.yaml`, `-Dcassandra.storagedir=${dir}`, `-Dcassandra.logdir=${dir}/logs`,
-    '-Dcassandra-foreground=yes', `-Dcassandra.jmx.local.port=${JMX_PORT}`, '-Dcom.sun.management.jmxremote.authenticate=false',
-    '-Dcassandra.skip_wait_for_gossip_to_settle=0', '-Dcassandra.ring_delay_ms=1000',
-    // The conf folder first: CommitLogArchiver reads commitlog_archiving.properties from the class path.
-    '-cp', `${dir}/conf:${lib}/*`,
-    'org.apache.cassandra.service.CassandraDaemon',
-  ], { stdio: ['ignore', 'ignore', 'ignore'] });
-}
-
-async function connect(node: ChildProcess): Promise<Client> {
-  for (const end = Date.now() + 300_000; Date.now() < end; await new Promise((r) => setTimeout(r, 2000))) {
-    if (node.exitCode !== null) throw new Error(`Cassandra exited (${node.exitCode}) before it served CQL`);
-    const c = new Client({ contactPoints: [HOST], localDataCenter: 'datacenter1' });
-    try {
-      await c.connect();
-      return c;
-    } catch {
-      await c.shutdown().catch(() => undefined);
-    }
-  }
-  throw new Error(`Cassandra on ${HOST} did not serve CQL within 300 s`);
-}
-
-async function kill9(node: ChildProcess): Promise<void> {
-  const gone = new Promise((r) => node.once('exit', r));
-  node.kill('SIGKILL');
-  await gone;
-}
-
 async function main(): Promise<void> {
   const keep = process.argv.includes('--keep');
+  // The scratch folder's exit hook keeps it only so.
+  if (keep) process.env.TANDEM_KEEP_SCRATCH = '1';
   const dir = await scratchDir('pitr-probe');
-  for (const d of ['conf', 'data', 'commitlog', 'archive', 'restore', 'logs']) mkdirSync(join(dir, d), { recursive: true });
-  writeFileSync(join(dir, 'cassandra.yaml'), yaml(dir));
+  for (const d of ['conf', 'data', 'commitlog', 'archive', 'restore', 'logs', 'tools']) mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, 'cassandra.yaml'), probeYaml(NODE, dir));
   const props = join(dir, 'conf', 'commitlog_archiving.properties');
   writeFileSync(props, `archive_command=/bin/cp %path ${dir}/archive/%name\n`);
   // T an hour ahead: every mutation Cassandra makes itself (schema, system tables) is stamped before it and replayed.
   const t = Math.floor((Date.now() + 3_600_000) / 1000) * 1000;
-  const nodetool = [join(sandboxPaths().bin, 'nodetool'), '-h', '127.0.0.1', '-p', String(JMX_PORT)];
-  let node = start(dir);
+  const nodetool = probeNodetool(NODE, dir);
+  let node = startProbeNode(NODE, dir);
   try {
-    let c = await connect(node);
+    let c = await connectProbeNode(NODE, node);
     await c.execute("CREATE KEYSPACE probe WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");
     await c.execute('CREATE TABLE probe.t (k int PRIMARY KEY, v text)');
     await runCommand([...nodetool, 'flush']);
@@ -141,15 +66,15 @@ async function main(): Promise<void> {
     const segments = readdirSync(join(dir, 'commitlog')).filter((f) => f.endsWith('.log'));
     for (const f of segments) renameSync(join(dir, 'commitlog', f), join(dir, 'restore', f));
     writeFileSync(props, `restore_command=/bin/cp -f %from %to\nrestore_directories=${dir}/restore\nrestore_point_in_time=${restorePoint(t)}\n`);
-    node = start(dir);
-    c = await connect(node);
+    node = startProbeNode(NODE, dir);
+    c = await connectProbeNode(NODE, node);
     const found = new Map((await c.execute('SELECT k, v FROM probe.t')).rows.map((r) => [r.k as number, r.v as string]));
     await c.shutdown();
     // What each reading predicts: every mutation stamped ≤ T applied (skip), or replay ended at row 2 (stop).
     const skip = new Map<number, string>();
     for (const r of ROWS) if (r.offsetSeconds <= 0) skip.set(r.k, r.value);
     const stop = new Map<number, string>([[1, ROWS[0].value]]);
-    console.log(`restore_point_in_time=${restorePoint(t)} (T); ${segments.length} segment(s) replayed from restore_directories; Cassandra ${sandboxPaths().cassandraLib.split('/').slice(-2, -1)[0]}`);
+    console.log(`restore_point_in_time=${restorePoint(t)} (T); ${segments.length} segment(s) replayed from restore_directories; Cassandra ${installedCassandra()}`);
     console.log('| key | written (log order) | "applies every mutation ≤ T" predicts | "stops at the first mutation > T" predicts | found after replay |');
     console.log('|---|---|---|---|---|');
     for (const k of [1, 2, 3, 4]) {

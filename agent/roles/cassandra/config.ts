@@ -1,7 +1,34 @@
 /** Settings of the cassandra role, under `roles.cassandra` in agent.yaml. */
 import { z } from 'zod';
 import { absolutePath } from '../../../shared/config/common';
-import { CQL_NAME } from '../../../shared/names';
+import { destinationConfigSchema, S3_CREDENTIAL_FIELDS } from '../../../shared/destination/config';
+import { CQL_NAME, NODE_NAME } from '../../../shared/names';
+
+/**
+ * The continuous capture of this node's commitlog for point-in-time recovery (docs/point-in-time.md):
+ * off by default. It needs cdc_enabled: true in cassandra.yaml and TheHive's tables WITH cdc = true.
+ */
+export const captureSettings = z
+  .strictObject({
+    /** Capture the commitlog continuously; default false. */
+    enabled: z.boolean().default(false),
+    /** Cassandra's cdc_raw_directory; default /var/lib/cassandra/cdc_raw. */
+    cdcRawDirectory: absolutePath.default('/var/lib/cassandra/cdc_raw'),
+    /** Milliseconds between two looks at cdc_raw when no change wakes the capture sooner; default 10 000 (1 000 to 600 000). */
+    captureIntervalMs: z.number().int().min(1000).max(600_000).default(10_000),
+    /** The cluster's name in the capture's folder at the destination (tandem_capture/<cluster>/<node>); default thehive. */
+    cluster: z.string().regex(NODE_NAME, { message: 'cluster must be a host-name-like label (letters, digits, "-")' }).default('thehive'),
+    /** Where the capture goes: a destination as in the fleet file (local, rsync or s3; S3 keys from destinationCredentials). */
+    destination: destinationConfigSchema
+      .refine((d) => S3_CREDENTIAL_FIELDS.every((f) => !(f in d) || (d as Record<string, unknown>)[f] === undefined), {
+        message: 'capture.destination takes no S3 keys: the agent reads its own from destinationCredentials (docs/destination.md)',
+      })
+      .optional(),
+  })
+  .refine((c) => !c.enabled || c.destination !== undefined, { message: 'capture.enabled needs capture.destination: where the commitlog pieces go (the fleet\'s destination, as in tandem.yaml)', path: ['destination'] });
+
+/** The validated capture settings. */
+export type CaptureSettings = z.output<typeof captureSettings>;
 
 /** The cassandra role's settings schema. */
 export const cassandraSettings = z.strictObject({
@@ -39,6 +66,8 @@ export const cassandraSettings = z.strictObject({
   parallelism: z.number().int().min(1).max(32).default(2),
   /** Compressor threads per archive; default: the host's CPU count. */
   compressionThreads: z.number().int().min(1).max(256).optional(),
+  /** The continuous commitlog capture (point-in-time recovery); off by default. */
+  capture: captureSettings.prefault({}),
 });
 
 /** The validated settings of the cassandra role. */
