@@ -9,7 +9,7 @@ import { closeSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import { CASSANDRA_JDK17_FLAGS } from '../../agent/roles/cassandra/jvm';
-import { javaBin } from '../sandbox/cassandra';
+import { javaBin, singleTokenNodeYaml } from '../sandbox/cassandra';
 import { sandboxPaths } from '../sandbox/paths';
 
 /** Where a probe's node listens and what it is called. */
@@ -24,31 +24,7 @@ export interface ProbeNode {
 
 /** The node's cassandra.yaml: one token, its folders under `dir`, periodic sync every 10 s, 8 MiB segments; `extra` appended. */
 export function probeYaml(n: ProbeNode, dir: string, extra = ''): string {
-  return `cluster_name: ${n.cluster}
-num_tokens: 1
-initial_token: "0"
-auto_bootstrap: false
-partitioner: org.apache.cassandra.dht.Murmur3Partitioner
-endpoint_snitch: SimpleSnitch
-seed_provider:
-  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
-    parameters:
-      - seeds: "${n.host}:7000"
-listen_address: ${n.host}
-rpc_address: ${n.host}
-storage_port: 7000
-native_transport_port: 9042
-start_native_transport: true
-data_file_directories:
-  - ${dir}/data
-commitlog_directory: ${dir}/commitlog
-hints_directory: ${dir}/hints
-saved_caches_directory: ${dir}/saved_caches
-cdc_raw_directory: ${dir}/cdc_raw
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
-commitlog_segment_size: 8MiB
-concurrent_compactors: 1
+  return `${singleTokenNodeYaml({ cluster: n.cluster, host: n.host, token: '0', seed: n.host, dir })}concurrent_compactors: 1
 memtable_flush_writers: 1
 block_for_peers_timeout_in_secs: -1
 authenticator: AllowAllAuthenticator
