@@ -27,11 +27,12 @@ export interface SetNeeds {
   esSnapshots: EsSnapshotRef[];
 }
 
-/** The Elasticsearch snapshots a manifest records (none for a --skip-index set). */
+/** The Elasticsearch snapshots a manifest records (none for a --skip-index set, nor for an encrypted one). */
 export function esSnapshotsOf(m: Manifest): EsSnapshotRef[] {
   return nodesWith(m, 'elasticsearch').flatMap((n) => {
     const es = n.parts.elasticsearch;
-    return 'skipped' in es ? [] : [{ node: n.node, repository: es.repository.name, snapshot: es.snapshot }];
+    // An encrypted set's snapshot is in the set (its staging repository was dropped): nothing to delete in Elasticsearch.
+    return 'skipped' in es || es.staged ? [] : [{ node: n.node, repository: es.repository.name, snapshot: es.snapshot }];
   });
 }
 

@@ -15,6 +15,7 @@
  *   <id>/<node>/cassandra/<ks>/schema.cql      a keyspace's schema
  *   <id>/<node>/cassandra/<ks>/<table>.<ext>   a table's archive
  *   <id>/<node>/elasticsearch/snapshot.json    the Elasticsearch snapshot as it finished
+ *   <id>/<node>/elasticsearch/repository/<blob>  an encrypted set's copy of the index: the files of its staging repository
  *   <id>/<node>/files/listing.ndjson           the files listing
  *   <id>/<node>/files/data/<path>              an attachment of a folder store
  *   <id>/<node>/files/s3/<key>                 an attachment of a bucket store
@@ -145,6 +146,17 @@ export const cassandraPrefix = (id: string, node: string): string => rolePrefix(
 
 /** `<id>/<node>/elasticsearch/snapshot.json`. */
 export const snapshotRecordPath = (id: string, node: string): string => roleFile(id, node, 'elasticsearch', 'snapshot.json');
+
+/**
+ * A file of an Elasticsearch snapshot repository, as Elasticsearch names them: `index-0`,
+ * `index.latest`, `snap-<uuid>.dat`, `indices/<uuid>/<shard>/__<blob>`. Letters, digits, `_`, `-`
+ * and `.`, never first (so no `.` or `..` segment, no hidden name), at most 6 levels.
+ */
+export const STAGED_BLOB = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}){0,5}$/;
+
+/** `<id>/<node>/elasticsearch/repository/<blob>`: a file of an encrypted set's copy of its staging repository. */
+export const stagedIndexFilePath = (id: string, node: string, blob: string): string =>
+  `${roleFolder(id, node, 'elasticsearch')}/repository/${part('snapshot repository file', STAGED_BLOB, blob)}`;
 
 /** `<id>/<node>/files`: the folder of a node's files part. */
 export const filesFolder = (id: string, node: string): string => roleFolder(id, node, 'files');

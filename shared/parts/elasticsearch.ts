@@ -1,7 +1,8 @@
 /**
- * The elasticsearch role's records. The snapshot's data stays in Elasticsearch's repository; the
- * part says which snapshot it is, what it held, and where its self-describing record
- * (`snapshot.json`) is at the destination.
+ * The elasticsearch role's records. The snapshot's data stays in Elasticsearch's repository (of an
+ * encrypted set: its staging repository's files are stored in the set); the part says which
+ * snapshot it is, what it held, and where its self-describing record (`snapshot.json`) is at the
+ * destination.
  */
 import { z } from 'zod';
 import { ES_INDEX, ES_REPOSITORY, ES_SNAPSHOT, nameSchema } from '../names';
@@ -47,6 +48,12 @@ export const esSnapshotRecordSchema = z.strictObject({
   durationMs: z.number().optional(),
   /** Bytes the snapshot added to the repository, and its whole size (segments shared with earlier snapshots included). */
   sizes: z.strictObject({ addedBytes: z.int().nonnegative(), totalBytes: z.int().nonnegative() }).optional(),
+  /**
+   * Of an encrypted set: the snapshot was taken into a staging repository of its own, whose files
+   * are stored in the set (encrypted, under `repository/`); `files` are their plain names, sizes
+   * and sha256. The staging repository is gone once they are stored: a restore stages them back.
+   */
+  staged: z.strictObject({ files: z.array(fileRef).min(1), bytes: z.int().nonnegative() }).optional(),
 });
 
 /** The elasticsearch part of one node. */

@@ -66,7 +66,10 @@ export function partRefs(parts: Parts): { at: (string | number)[]; path: string 
     out.push({ at: ['cassandra', 'contents', 'path'], path: c.contents.path });
   }
   const e = parts.elasticsearch;
-  if (e && 'record' in e) out.push({ at: ['elasticsearch', 'record', 'path'], path: e.record.path });
+  if (e && 'record' in e) {
+    out.push({ at: ['elasticsearch', 'record', 'path'], path: e.record.path });
+    e.staged?.files.forEach((f, i) => out.push({ at: ['elasticsearch', 'staged', 'files', i, 'path'], path: f.path }));
+  }
   if (parts.files) out.push({ at: ['files', 'listing', 'path'], path: parts.files.listing.path });
   if (parts.rehearsal) out.push({ at: ['rehearsal', 'file', 'path'], path: parts.rehearsal.file.path });
   return out;

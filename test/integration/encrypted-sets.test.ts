@@ -4,7 +4,7 @@
  * no stored byte is the plaintext; the stored file opens with the set key alone (shared/age);
  * verify needs no identity; restore opens the set key with the identity and the agents read the
  * plaintext back; a wrong identity, an identity file others can read, and a replaced ciphertext
- * are refused; a fleet with the elasticsearch role is refused with exit 2 unless the index is left out.
+ * are refused. (The index of an encrypted set: test/integration/encrypted-index.test.ts.)
  */
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -155,18 +155,6 @@ test('after a rotation to a new key the set restores with the new identity alone
   assert.is(old.code, 1, old.stderr);
   assert.match(old.stderr, `it is sealed to ${next.recipient}`);
   ops = next;
-});
-
-test('a fleet with the elasticsearch role is refused with exit 2 unless the index is left out, naming the role', async () => {
-  const withEs = await patchFleet((c) => {
-    (c.agents as unknown[]).push({ node: 'es1', address: '127.0.0.1:9', roles: ['elasticsearch', 'files'] });
-  }, join(f.dir, 'with-es.yaml'));
-  const b = await runCli(['backup', '--config', withEs]);
-  assert.is(b.code, 2, b.stderr);
-  assert.match(b.stderr, 'elasticsearch (es1)');
-  assert.match(b.stderr, '--skip-index');
-  // The files role is encrypted (test/integration/encrypted-files.test.ts): it is no reason to refuse.
-  assert.not.match(b.stderr, 'files (es1)');
 });
 
 test('mode none still writes a set in clear', async () => {

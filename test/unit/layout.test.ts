@@ -26,6 +26,8 @@ test('the paths of a set are the ones every set at a destination has', () => {
   assert.is(layout.tableArchivePath(ID, 'node1', 'thehive', 'table_a', 'tbz'), `${ID}/node1/cassandra/thehive/table_a.tbz`);
   assert.is(layout.tableArchivePath(ID, 'node1', 'thehive', 'table_a', 'tbz.age'), `${ID}/node1/cassandra/thehive/table_a.tbz.age`);
   assert.is(layout.snapshotRecordPath(ID, 'node1'), `${ID}/node1/elasticsearch/snapshot.json`);
+  assert.is(layout.stagedIndexFilePath(ID, 'node1', 'indices/Xb3k_q-1/0/__aZ9-_x'), `${ID}/node1/elasticsearch/repository/indices/Xb3k_q-1/0/__aZ9-_x`);
+  assert.is(layout.stagedIndexFilePath(ID, 'node1', 'index.latest'), `${ID}/node1/elasticsearch/repository/index.latest`);
   assert.is(layout.filesListingPath(ID, 'node1'), `${ID}/node1/files/listing.ndjson`);
   assert.is(layout.attachmentFilePath(ID, 'node1', 'localfs', 'ab/cd/x'), `${ID}/node1/files/data/ab/cd/x`);
   assert.is(layout.attachmentFilePath(ID, 'node1', 's3', 'k/1'), `${ID}/node1/files/s3/k/1`);
@@ -45,6 +47,9 @@ test('a piece that does not hold is refused before a path is built of it', () =>
   assert.throws(() => layout.setFile(ID, 'a/b'), /one segment/);
   assert.throws(() => layout.setFile(ID, '.hidden'), /unsafe destination path/);
   assert.throws(() => layout.attachmentFilePath(ID, 'node1', 'localfs', 'a/../b'), /unsafe destination path/);
+  for (const blob of ['../x', 'indices/../../x', '.hidden', 'a//b', '/abs', 'a/b/c/d/e/f/g', 'a b', 'a\nb', '']) {
+    assert.throws(() => layout.stagedIndexFilePath(ID, 'node1', blob), /invalid snapshot repository file/, blob);
+  }
 });
 
 test('an attachment name that cannot be stored is named, not thrown', () => {

@@ -32,6 +32,13 @@ export const esSettings = z
     repository: repoName.default('tandem'),
     /** Folder (inside ES's path.repo) for an `fs` repository created when missing; default: the repository must exist. */
     repositoryLocation: absolutePath.optional(),
+    /**
+     * Folder (inside path.repo on every node, shared on a cluster like repositoryLocation) where an
+     * encrypted set's snapshot is staged, in a repository of its own, before its files are stored
+     * encrypted in the set; and where a restore stages them back. Default: repositoryLocation + '-staging'.
+     * The agent owns it: whatever is in it is removed.
+     */
+    stagingLocation: absolutePath.optional(),
     /** Index names, patterns and aliases to snapshot; default [<index-name>_global*, thehive-audits*, <index-name>] with index-name 'thehive'. */
     indexPatterns: z.array(z.string().regex(INDEX_NAME, 'must be a lowercase index name or pattern')).min(1).optional(),
     /** Accept a yellow cluster (single-node clusters with replicas); default false. Option allow_yellow=true also accepts. */

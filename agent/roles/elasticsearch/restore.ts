@@ -15,7 +15,9 @@ import type { IndexDocuments } from '../../../shared/generated/tandem/v2/agent';
 import { restoreSource } from '../restore-source';
 import type { PhaseOutcome, RestoreContext, RestorePhase } from '../role';
 import { esProblem } from './client';
+import type { ResolvedEsSettings } from './config';
 import * as es from './snapshot';
+import { dropStagedBack, stageBack, stagedRestoreLocation, stagedRestoreRepository, unregisterStagedRestore } from './staging';
 
 /** What ship recorded about the snapshot (the part, when the index was not skipped). */
 type EsPart = EsSnapshotRecord;
@@ -49,14 +51,26 @@ export async function restoreElasticsearch(
   phase: RestorePhase,
   ctx: RestoreContext,
   withClient: <T>(fn: (c: Client) => Promise<T>) => Promise<T>,
-  { url, timeoutMs, theHiveConfig }: { url: string; timeoutMs: number; theHiveConfig?: string },
+  s: ResolvedEsSettings,
 ): Promise<PhaseOutcome | null> {
+  const { url, snapshotTimeoutMs: timeoutMs, theHiveConfig } = s;
   const rebuild = ctx.options.rebuildIndex;
   // Checked in the first phase, before anything is dropped: the flag must be writable at the end.
   if (phase === 'fetch' && rebuild) await checkRebuildFlagWritable(theHiveConfig);
-  if (phase === 'fetch' || phase === 'schema') return null;
+  if (phase === 'schema') return null;
   const src = restoreSource(ctx, 'elasticsearch');
-  const part = 'skipped' in src.part ? null : src.part;
+  const stored = 'skipped' in src.part ? null : src.part;
+  // An encrypted set holds its snapshot's repository files: fetch decrypts them back into a
+  // staging repository, which the load restores from and cleanup drops.
+  const staged = stored?.staged;
+  if (phase === 'fetch') {
+    if (!staged || !stored) return null;
+    await withClient((c) => unregisterStagedRestore(c, s));
+    await stageBack(ctx, s, src.node, staged);
+    return { detail: `staged the index's ${staged.files.length} repository files back (${staged.bytes} bytes)` };
+  }
+  if (phase === 'check' && staged) return { ok: true, detail: `the index is stored in the set (${staged.files.length} files, checked with the set's files)` };
+  const part = stored && staged ? { ...stored, repository: { name: stagedRestoreRepository(s), type: 'fs', location: stagedRestoreLocation(s) } } : stored;
   const prefix = indexPrefix(ctx);
   const wrap = (what: string) => (err: unknown) => {
     throw err instanceof TandemError ? err : new TandemError(`${what}: ${esProblem(err, url)}`, {}, { cause: err });
@@ -75,7 +89,8 @@ export async function restoreElasticsearch(
     const commit = src.commit && !('skipped' in src.commit) ? src.commit : undefined;
     return withClient((c) => verify(c, targets, commit?.docCounts ?? part.docCounts)).catch(wrap('elasticsearch verify'));
   }
-  // cleanup: only a drill's renamed copies are ever dropped, never indices restored in place.
+  // cleanup: the staged plaintext always goes; only a drill's renamed copies are ever dropped, never indices restored in place.
+  if (staged) await withClient((c) => dropStagedBack(c, s)).catch(wrap('dropping the staged index'));
   if (!ctx.options.dropScratch || !prefix) return null;
   const names = Object.values(targets);
   await withClient((c) => c.indices.delete({ index: names, ignore_unavailable: true, expand_wildcards: 'none' })).catch(wrap('dropping the drill indices'));

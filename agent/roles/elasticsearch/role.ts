@@ -2,7 +2,8 @@
  * The elasticsearch role: an Elasticsearch snapshot of TheHive's index (and audit indices) in an
  * ES snapshot repository, started at the commit instant and waited for in ship. The snapshot
  * data stays in the repository (that is how ES backups work); the backup set gets a
- * self-describing record at `<backupId>/<node>/elasticsearch/snapshot.json`.
+ * self-describing record at `<backupId>/<node>/elasticsearch/snapshot.json`. Of an encrypted set,
+ * the snapshot is taken into a staging repository whose files are stored in the set (staging.ts).
  */
 import { roleFolder, snapshotRecordPath } from '../../../shared/destination/layout';
 import { writeReferenced } from '../../../shared/parts/io';
@@ -19,6 +20,7 @@ import { resolveEsSettings, type EsSettings, type ResolvedEsSettings } from './c
 import { esClusterStatus, esNodeVersion } from './probe';
 import { restoreElasticsearch } from './restore';
 import * as es from './snapshot';
+import { dropStaging, openStaging, pathRepoProblem, stagingRepository, stagingRoot, storeStaged } from './staging';
 
 /** What commit records when the snapshot was started (the manifest's commits.elasticsearch). */
 type EsCommitRecord = Exclude<EsCommit, { skipped: true }>;
@@ -33,6 +35,8 @@ interface PreparedSnapshot {
 const SKIPPED = { skipped: true, reason: 'index must be rebuilt on restore' } as const;
 
 const skipIndex = (ctx: RoleContext) => ctx.options.skipIndex;
+/** An encrypted set: the snapshot goes to the staging repository, and its files into the set. */
+const sealed = (ctx: RoleContext) => Boolean(ctx.options.setRecipient);
 /** ES snapshot names must be lowercase; tandem's tags are the (lowercase) backup ids. */
 const snapshotName = (ctx: RoleContext) => ctx.tag.toLowerCase();
 
@@ -53,10 +57,11 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
   /** Starts the snapshot without waiting for it: its point in time is when ES accepts it, i.e. now; ship waits for it. */
   const startSnapshot = async (ctx: RoleContext, c: Client, prep: PreparedSnapshot): Promise<EsCommitRecord> => {
     const snapshot = snapshotName(ctx);
+    const repository = sealed(ctx) ? stagingRepository(s) : s.repository;
     let cutAt = Date.now();
     try {
       await c.snapshot.create({
-        repository: s.repository,
+        repository,
         snapshot,
         wait_for_completion: false,
         indices: prep.indices,
@@ -65,11 +70,11 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
         metadata: { taken_by: 'tandem', backup_id: ctx.backupId, node: ctx.node },
       });
     } catch (err) {
-      const existing = esErrorType(err) === 'invalid_snapshot_name_exception' ? await es.getSnapshot(c, s.repository, snapshot) : null;
-      if (!existing) throw new PreconditionError(`cannot start snapshot ${s.repository}/${snapshot}: ${esProblem(err, s.url)}`, {}, { cause: err });
+      const existing = esErrorType(err) === 'invalid_snapshot_name_exception' ? await es.getSnapshot(c, repository, snapshot) : null;
+      if (!existing) throw new PreconditionError(`cannot start snapshot ${repository}/${snapshot}: ${esProblem(err, s.url)}`, {}, { cause: err });
       cutAt = existing.start_time_in_millis ?? cutAt; // started by an earlier attempt of this commit
     }
-    const rec: EsCommitRecord = { cutAt, repository: s.repository, snapshot, indices: prep.indices, docCounts: prep.docCounts };
+    const rec: EsCommitRecord = { cutAt, repository, snapshot, indices: prep.indices, docCounts: prep.docCounts };
     await mkdir(ctx.workDir, { recursive: true });
     await writeFile(join(ctx.workDir, 'commit.json'), JSON.stringify(rec));
     return rec;
@@ -104,9 +109,9 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
     async preflight(ctx: RoleContext): Promise<CheckResult[]> {
       if (skipIndex(ctx)) return [{ name: 'skipped', ok: true, message: '--skip-index: the index is not backed up and must be rebuilt on restore' }];
       return withClient(async (c) => {
-        const checks = await preflightChecks(c, s, ctx.options.allowYellow);
-        // Only a reachable cluster with its repository in order can say whether the name is free.
-        return checks.every((x) => x.ok) ? [...checks, await snapshotNameFree(c, s.repository, snapshotName(ctx))] : checks;
+        const checks = await preflightChecks(c, s, ctx.options.allowYellow, sealed(ctx));
+        // Only a reachable cluster with its repository in order can say whether the name is free (a staging repository starts empty).
+        return checks.every((x) => x.ok) && !sealed(ctx) ? [...checks, await snapshotNameFree(c, s.repository, snapshotName(ctx))] : checks;
       });
     },
 
@@ -114,7 +119,8 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
       if (skipIndex(ctx)) return;
       const c = esClient(s);
       try {
-        const repo = await es.repositoryInfo(c, s.repository);
+        const repo = sealed(ctx) ? { exists: true } : await es.repositoryInfo(c, s.repository);
+        if (sealed(ctx)) await openStaging(c, s);
         if (!repo.exists) {
           if (!s.repositoryLocation) throw new PreconditionError(`snapshot repository ${s.repository} does not exist; create it or set repositoryLocation`);
           // verify=true makes every node check it can write the location (a shared folder on a cluster).
@@ -174,6 +180,8 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
         const sizes = await es.snapshotSizes(c, cut.repository, snap.snapshot);
         // The aliases the snapshot carries, so an in-place restore can take them off newer indices.
         const aliases = await es.aliasesOf(c, snap.indices ?? cut.indices);
+        // An encrypted set stores the staging repository's files, then drops it: nothing of the index stays outside the set.
+        const staged = sealed(ctx) ? await storeStaged(ctx, s) : undefined;
         const record: EsSnapshotRecord = {
           format: 'tandem.es-snapshot/v1',
           url: s.url,
@@ -191,12 +199,15 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
           endTime: snap.end_time_in_millis,
           durationMs: snap.duration_in_millis,
           ...(sizes ? { sizes } : {}),
+          ...(staged ? { staged } : {}),
         };
         const body = JSON.stringify(record, null, 2) + '\n';
         const ref = await writeReferenced(ctx.destination, snapshotRecordPath(ctx.backupId, ctx.node), body);
-        const summary = `snapshot ${record.snapshot} ${record.state ?? ''} of ${record.indices.length} indices` +
-          (sizes ? `, ${sizes.addedBytes} of its ${sizes.totalBytes} bytes new to repository ${cut.repository} (the rest is shared with earlier snapshots there)` : '');
-        return { part: { ...record, record: ref, summary } satisfies EsPart, files: [ref] };
+        if (staged) await dropStaging(c, s);
+        const summary = `snapshot ${record.snapshot} ${record.state ?? ''} of ${record.indices.length} indices` + (staged
+          ? `, its ${staged.files.length} repository files (${staged.bytes} bytes) stored in the set, encrypted`
+          : sizes ? `, ${sizes.addedBytes} of its ${sizes.totalBytes} bytes new to repository ${cut.repository} (the rest is shared with earlier snapshots there)` : '');
+        return { part: { ...record, record: ref, summary } satisfies EsPart, files: [ref, ...(staged?.files ?? [])] };
       });
     },
 
@@ -207,7 +218,9 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
     },
 
     async abort(ctx: RoleContext) {
-      if (!skipIndex(ctx)) {
+      if (!skipIndex(ctx) && sealed(ctx)) {
+        await withClient((c) => dropStaging(c, s, snapshotName(ctx)));
+      } else if (!skipIndex(ctx)) {
         // Deleting a running snapshot cancels it; a snapshot that never started is a no-op.
         const deleted = await withClient((c) => es.deleteSnapshot(c, s.repository, snapshotName(ctx)));
         if (deleted) ctx.log.info({ snapshot: snapshotName(ctx) }, 'deleted the Elasticsearch snapshot');
@@ -229,13 +242,13 @@ export function elasticsearchRole(settings: EsSettings): RestorableRole & Snapsh
     },
 
     async restore(phase: RestorePhase, ctx: RestoreContext) {
-      return restoreElasticsearch(phase, ctx, withClient, { url: s.url, timeoutMs: s.snapshotTimeoutMs, theHiveConfig: s.theHiveConfig });
+      return restoreElasticsearch(phase, ctx, withClient, s);
     },
   };
 }
 
-/** Read-only checks: reachable, health, repository, indices, no snapshot running. */
-async function preflightChecks(c: Client, s: ResolvedEsSettings, yellowOption: boolean): Promise<CheckResult[]> {
+/** Read-only checks: reachable, health, repository (the staging one of an encrypted set), indices, no snapshot running. */
+async function preflightChecks(c: Client, s: ResolvedEsSettings, yellowOption: boolean, staging: boolean): Promise<CheckResult[]> {
   let health;
   try {
     health = await c.cluster.health();
@@ -258,7 +271,7 @@ async function preflightChecks(c: Client, s: ResolvedEsSettings, yellowOption: b
       out.push({ name, ok: false, message: esProblem(err, s.url) });
     }
   };
-  await check('repository', () => repositoryCheck(c, s));
+  await check('repository', () => (staging ? stagingCheck(c, s) : repositoryCheck(c, s)));
   await check('indices', async () => {
     const indices = await es.discoverIndices(c, s.indexPatterns);
     return indices.length
@@ -287,13 +300,18 @@ async function repositoryCheck(c: Client, s: ResolvedEsSettings): Promise<CheckR
     return { name, ok: true, message: `repository ${s.repository} (${repo.type}${repo.location ? ` at ${repo.location}` : ''}) verified on ${Object.keys(v.nodes).length} node(s)` };
   }
   if (!want) return { name, ok: false, message: `snapshot repository ${s.repository} does not exist; create it or set repositoryLocation` };
-  const inside = (root: string) => want === root || want.startsWith(root.endsWith('/') ? root : `${root}/`);
-  const repos = await es.pathRepos(c);
-  const bad = repos.filter((roots) => !roots.some(inside));
-  if (bad.length) {
-    return { name, ok: false, message: `${want} is not inside path.repo of ${bad.length} node(s) (path.repo: ${JSON.stringify(bad[0])}); add it to elasticsearch.yml on every node` };
-  }
+  const problem = await pathRepoProblem(c, want, 'repositoryLocation');
+  if (problem) return { name, ok: false, message: problem };
   return { name, ok: true, message: `repository ${s.repository} will be created (fs at ${want})` };
+}
+
+/** An encrypted set's staging folder is configured and inside every node's path.repo. */
+async function stagingCheck(c: Client, s: ResolvedEsSettings): Promise<CheckResult> {
+  const name = 'repository';
+  const root = stagingRoot(s);
+  if (!root) return { name, ok: false, message: 'an encrypted set stores the index through a staging repository: set roles.elasticsearch.stagingLocation to a folder inside path.repo (or set repositoryLocation)' };
+  const problem = await pathRepoProblem(c, root, 'roles.elasticsearch.stagingLocation');
+  return problem ? { name, ok: false, message: problem } : { name, ok: true, message: `the encrypted set's snapshot is staged in ${root} (repository ${stagingRepository(s)}), then stored in the set` };
 }
 
 /** A snapshot of the same name would make Commit fail: vote no now, with the reason. */
