@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
 import type { Manifest } from '../../shared/manifest';
 import { manifestPath } from '../../shared/destination/layout';
+import { storedPath } from '../../shared/encrypted-set';
 import { runCli } from '../helpers/fleet';
 import { removeScratch, scratchDir } from '../helpers/scratch';
 import { observe, type FaultCase, type Observation } from './case';
@@ -69,7 +70,8 @@ function sandboxCase(name: string, pick: Pick, change: (original: Buffer, plante
         const before = await completeIds(f);
         const outside = snapshot([sentinel]);
         const m = JSON.parse(readFileSync(join(f.fleet.destDir, manifestPath(id)), 'utf8')) as Manifest;
-        const file = join(f.fleet.destDir, pick(m));
+        // Of an encrypted set, the stored file is the part's name + .age: its ciphertext is what is changed.
+        const file = join(f.fleet.destDir, m.options.setRecipient ? storedPath(pick(m)) : pick(m));
         const original = readFileSync(file);
         const next = change(original, planted);
         if (next === 'sparse-GiB') truncateSync(file, GIB);

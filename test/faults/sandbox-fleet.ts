@@ -15,6 +15,7 @@ import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
 import { runCommand } from '../../shared/exec';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { snapshotTagFor } from '../../shared/names';
+import { writeNewIdentityFile } from '../../coordinator/keys';
 import { CLI_MAIN, handles, makeFleet, removeFleet, runCli, startAgent, startFleet, stopAgent, type TestAgent, type TestFleet } from '../helpers/fleet';
 import { debrisOf } from '../helpers/debris';
 import { cassandraRoleSettings, readSandboxEnv, type SandboxEnv, type WriterRecord } from '../sandbox';
@@ -30,6 +31,9 @@ export interface FaultFleet {
 }
 
 let shared: Promise<FaultFleet> | null = null;
+
+/** Whether the sandbox cases run on encrypted sets (the default). */
+export const faultsEncrypted = () => process.env.TANDEM_FAULTS_ENCRYPTION !== 'none';
 
 /** The fleet every sandbox case uses, started on first use. */
 export function faultFleet(): Promise<FaultFleet> {
@@ -53,6 +57,12 @@ export function faultFleet(): Promise<FaultFleet> {
       // The agents' own MinIO keys: the cases that switch to the MinIO destination send none.
       { leaseMs: 90_000, prepareTimeoutMs: 60_000, agentS3Keys: { accessKeyId: env.minio.accessKey, secretAccessKey: env.minio.secretKey } },
     );
+    // The cases run on encrypted sets, as a fleet holding incident data does; TANDEM_FAULTS_ENCRYPTION=none runs them in clear.
+    if (faultsEncrypted()) {
+      const ops = await writeNewIdentityFile(join(fleet.dir, 'keys'));
+      const config = JSON.parse(readFileSync(fleet.fleetFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(fleet.fleetFile, JSON.stringify({ ...config, encryption: { mode: 'age', recipients: [ops.recipient], identity: ops.file } }));
+    }
     await startFleet(fleet);
     return { env, fleet, destination: parseDestinationConfig({ type: 'local', path: fleet.destDir }), agent: (node) => fleet.agents.find((a) => a.node === node)! };
   })();

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
+import { IDENTITY_FILE_NAME, loadIdentityFile, writeNewIdentityFile } from '../../coordinator/keys';
 import { AGENT_NODE_FLAGS, agentEnv } from '../helpers/agent-process';
 import { signingBlock, writeSigningKeySync } from '../helpers/signing';
 import { CASSANDRA_NODES, ES_URL, MINIO, sandboxPaths } from './paths';
@@ -32,6 +33,8 @@ export function fleetPaths() {
     agents: path.join(root, 'agents'),
     /** The coordinator's signing key pair (signing.key, signing.pub), kept across runs. */
     signing: path.join(root, 'agents', 'signing'),
+    /** The fleet's age identity (age-identity.txt), kept across runs so earlier encrypted sets still open. */
+    keys: path.join(root, 'agents', 'keys'),
     fleetYaml: path.join(root, 'fleet.yaml'),
     backups: path.join(root, 'backups'),
     esRepoLocation: path.join(sandboxPaths().esRepo, 'tandem'),
@@ -82,9 +85,18 @@ export async function writeFleet(): Promise<string> {
     destination: { type: 'local', path: f.backups },
     // Made once and kept: the sets of earlier runs stay signed by a key the fleet file trusts.
     signing: signingBlock(writeSigningKeySync(f.signing)),
+    // Every set is encrypted, as a fleet holding incident data should be; TANDEM_SANDBOX_ENCRYPTION=none writes them in clear.
+    encryption: process.env.TANDEM_SANDBOX_ENCRYPTION === 'none' ? { mode: 'none' } : await ageBlock(f.keys),
   };
   writeFileSync(f.fleetYaml, stringify(fleet));
   return f.fleetYaml;
+}
+
+/** The fleet file's `encryption:` block, with the sandbox's identity made on first use. */
+async function ageBlock(dir: string) {
+  const file = path.join(dir, IDENTITY_FILE_NAME);
+  const recipient = existsSync(file) ? (await loadIdentityFile(file))[0].recipient.toString() : (await writeNewIdentityFile(dir)).recipient;
+  return { mode: 'age', recipients: [recipient], identity: file };
 }
 
 /** Starts the agents that are not running and waits for their ports. */
