@@ -9,7 +9,7 @@
  * set is restored by hand with only the reference age, tar, the CQL of the decrypted
  * schema and `nodetool import` on each node, to the row counts the manifest records.
  */
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,6 +21,7 @@ import { expectedRows } from '../../agent/roles/cassandra/expected-rows';
 import { rewriteStatement, splitStatements } from '../../agent/roles/cassandra/schema';
 import type { TableRowCount } from '../../shared/parts/cassandra';
 import { cassandraRoleSettings } from '../sandbox';
+import { filesUnder } from '../helpers/files-under';
 import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
@@ -30,17 +31,6 @@ const ids = { full: `enc-full-${RUN}`, second: `enc-second-${RUN}` };
 const REPO = join(__dirname, '..', '..', '..');
 let fleet: TestFleet;
 let ops: { file: string; recipient: string };
-
-/** Every file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else out.push(p);
-  }
-  return out;
-}
 
 test.before(async () => {
   if (!env) return;

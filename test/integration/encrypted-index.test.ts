@@ -9,13 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeNewIdentityFile } from '../../coordinator/keys';
 import { nodesWith, parseManifest } from '../../shared/manifest';
+import { filesUnder } from '../helpers/files-under';
 import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
@@ -30,17 +31,6 @@ const es = env ? new Client({ node: env.elasticsearch.url }) : (null as unknown 
 const staging = () => `${env!.elasticsearch.pathRepo}/${REPO}-staging`;
 let fleet: TestFleet | undefined;
 let ops: { file: string; recipient: string };
-
-/** Every file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else out.push(p);
-  }
-  return out;
-}
 
 const repositories = async () => Object.keys(await es.snapshot.getRepository({ name: '_all' }));
 const indexExists = (index: string) => es.indices.exists({ index });

@@ -14,6 +14,7 @@ import { decrypt, encrypt } from '../../shared/age';
 import { loadIdentityFile, openStoredSetKey, writeNewIdentityFile } from '../../coordinator/keys';
 import { openDestination } from '../../shared/destination';
 import { parseManifest } from '../../shared/manifest';
+import { filesUnder } from '../helpers/files-under';
 import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 
 const ID = 'tandem-20261207t120000z-e0c0e0';
@@ -23,17 +24,6 @@ const MARKER = 'rehearsal part of';
 let f: TestFleet;
 let ops: { file: string; recipient: string };
 let other: { file: string; recipient: string };
-
-/** Every file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else out.push(p);
-  }
-  return out;
-}
 
 /** The fleet file with `patch` applied. */
 async function patchFleet(patch: (config: Record<string, unknown>) => void, file = f.fleetFile): Promise<string> {
