@@ -8,36 +8,20 @@
  * pipeline before its end; roles keep their own checks of the plaintext as for a clear set.
  * The set's identity lives in this object only, never on disk.
  */
-import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { decryptStream, parseIdentity, type X25519Identity } from '../age';
 import type { Destination, PutOptions, PutResult } from '../destination';
 import { NotFoundError, TandemError, ValidationError } from '../errors';
 import type { Manifest } from '../manifest';
 import type { FileRef } from '../parts';
+import { RefCheck, type RefCheckWords } from '../parts/ref-check';
 import { storedPath } from './names';
 
-/** Passes the stored bytes on while counting and hashing them; fails past `ref.size`, or at the end on another digest. */
-class StoredCheck extends Transform {
-  private readonly hash = createHash('sha256');
-  private seen = 0;
-  constructor(private readonly ref: FileRef) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.ref.size) return cb(new ValidationError(`${this.ref.path} is larger than the ${this.ref.size} bytes the manifest records: refused before decrypting further`, { path: this.ref.path }));
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    const got = this.hash.digest('hex');
-    if (this.seen !== this.ref.size || got !== this.ref.sha256) {
-      return cb(new ValidationError(`${this.ref.path}: ${this.seen} bytes with sha256 ${got}, the manifest records ${this.ref.size} bytes with sha256 ${this.ref.sha256}; the file is corrupt or was replaced, refused`, { path: this.ref.path }));
-    }
-    cb();
-  }
-}
+/** The stored bytes against what the signed manifest records for them. */
+const STORED: RefCheckWords = {
+  tooLarge: (ref) => `${ref.path} is larger than the ${ref.size} bytes the manifest records: refused before decrypting further`,
+  mismatch: (ref, seen, got) => `${ref.path}: ${seen} bytes with sha256 ${got}, the manifest records ${ref.size} bytes with sha256 ${ref.sha256}; the file is corrupt or was replaced, refused`,
+};
 
 /** Every FileRef-shaped value inside `v` (a role's part): the plain names and sizes a role reads by. */
 function plainRefs(v: unknown, out: Map<string, FileRef>): Map<string, FileRef> {
@@ -87,7 +71,7 @@ export class OpenedDestination implements Destination {
 
   private async decrypting(ref: FileRef): Promise<Readable> {
     const source = await this.inner.get(ref.path);
-    const check = new StoredCheck(ref);
+    const check = new RefCheck(ref, STORED);
     const opened = decryptStream(this.identities);
     // Errors travel downstream, so the role's own pipeline fails with the reason.
     source.on('error', (err) => opened.destroy(err));

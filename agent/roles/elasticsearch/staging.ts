@@ -12,13 +12,14 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Client } from '@elastic/elasticsearch';
 import { roleFolder, STAGED_BLOB, stagedIndexFilePath } from '../../../shared/destination/layout';
 import { PreconditionError, ValidationError } from '../../../shared/errors';
 import { handleSink, LinkRefusedError, NoFollowRoot } from '../../../shared/nofollow';
 import type { FileRef } from '../../../shared/parts';
+import { RefCheck, type RefCheckWords } from '../../../shared/parts/ref-check';
 import { runPool } from '../../../shared/pool';
 import type { RestoreContext, RoleContext } from '../role';
 import { esErrorType } from './client';
@@ -120,24 +121,11 @@ export async function dropStaging(c: Client, s: ResolvedEsSettings, snapshot?: s
   await tree(root).removeTree(BACKUP_FOLDER);
 }
 
-/** Fails a staged-back file past its recorded size, or at its end on another sha256. */
-class PlainCheck extends Transform {
-  private readonly hash = createHash('sha256');
-  private seen = 0;
-  constructor(private readonly ref: FileRef) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.ref.size) return cb(new ValidationError(`${this.ref.path} decrypts to more than the ${this.ref.size} bytes its part records: refused`));
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    const got = this.hash.digest('hex');
-    cb(this.seen === this.ref.size && got === this.ref.sha256 ? null : new ValidationError(`${this.ref.path} decrypts to ${this.seen} bytes with sha256 ${got}, its part records ${this.ref.size} with ${this.ref.sha256}: refused`));
-  }
-}
+/** A staged-back file's plaintext against what its part records. */
+const PLAIN: RefCheckWords = {
+  tooLarge: (ref) => `${ref.path} decrypts to more than the ${ref.size} bytes its part records: refused`,
+  mismatch: (ref, seen, got) => `${ref.path} decrypts to ${seen} bytes with sha256 ${got}, its part records ${ref.size} with ${ref.sha256}: refused`,
+};
 
 /** What stageBack did, kept in workDir so a repeated fetch does not decrypt again. */
 interface StagedBack {
@@ -182,7 +170,7 @@ export async function stageBack(ctx: RestoreContext, s: ResolvedEsSettings, sour
     const file = await t.create(`${RESTORE_FOLDER}/${rels[i]}`, { mode: owner ? 0o640 : 0o644 });
     try {
       if (owner) await file.handle.chown(owner.uid, owner.gid);
-      await pipeline(await ctx.destination.get(ref.path), new PlainCheck(ref), handleSink(file.handle), { signal });
+      await pipeline(await ctx.destination.get(ref.path), new RefCheck(ref, PLAIN), handleSink(file.handle), { signal });
       await file.commit();
     } catch (err) {
       await file.discard();
