@@ -15,8 +15,7 @@ import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
 import { runCommand } from '../../shared/exec';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { snapshotTagFor } from '../../shared/names';
-import { writeNewIdentityFile } from '../../coordinator/keys';
-import { CLI_MAIN, handles, makeFleet, removeFleet, runCli, startAgent, startFleet, stopAgent, type TestAgent, type TestFleet } from '../helpers/fleet';
+import { CLI_MAIN, encryptFleet, handles, makeFleet, removeFleet, runCli, startAgent, startFleet, stopAgent, type TestAgent, type TestFleet } from '../helpers/fleet';
 import { debrisOf } from '../helpers/debris';
 import { cassandraRoleSettings, readSandboxEnv, type SandboxEnv, type WriterRecord } from '../sandbox';
 
@@ -58,11 +57,7 @@ export function faultFleet(): Promise<FaultFleet> {
       { leaseMs: 90_000, prepareTimeoutMs: 60_000, agentS3Keys: { accessKeyId: env.minio.accessKey, secretAccessKey: env.minio.secretKey } },
     );
     // The cases run on encrypted sets, as a fleet holding incident data does; TANDEM_FAULTS_ENCRYPTION=none runs them in clear.
-    if (faultsEncrypted()) {
-      const ops = await writeNewIdentityFile(join(fleet.dir, 'keys'));
-      const config = JSON.parse(readFileSync(fleet.fleetFile, 'utf8')) as Record<string, unknown>;
-      writeFileSync(fleet.fleetFile, JSON.stringify({ ...config, encryption: { mode: 'age', recipients: [ops.recipient], identity: ops.file } }));
-    }
+    if (faultsEncrypted()) await encryptFleet(fleet);
     await startFleet(fleet);
     return { env, fleet, destination: parseDestinationConfig({ type: 'local', path: fleet.destDir }), agent: (node) => fleet.agents.find((a) => a.node === node)! };
   })();

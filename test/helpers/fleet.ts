@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { initCa, issueCert } from '../../coordinator/cli/certs';
+import { writeNewIdentityFile } from '../../coordinator/keys';
 import { openFleet, type AgentHandle } from '../../coordinator/fleet';
 import { AgentState } from '../../shared/generated/tandem/v2/agent';
 import { removeScratch, scratchDir } from './scratch';
@@ -275,4 +276,12 @@ export async function statusOf(fleet: TestFleet, id: string): Promise<string[]> 
   } finally {
     hs.forEach((h) => h.close());
   }
+}
+
+/** Makes an age identity in `<fleet dir>/keys` and has the fleet file encrypt its sets to it (the identity named for restores). */
+export async function encryptFleet(fleet: Pick<TestFleet, 'dir' | 'fleetFile'>): Promise<{ file: string; recipient: string }> {
+  const ops = await writeNewIdentityFile(join(fleet.dir, 'keys'));
+  const config = JSON.parse(await readFile(fleet.fleetFile, 'utf8')) as Record<string, unknown>;
+  await writeFile(fleet.fleetFile, JSON.stringify({ ...config, encryption: { mode: 'age', recipients: [ops.recipient], identity: ops.file } }));
+  return ops;
 }

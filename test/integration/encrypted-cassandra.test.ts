@@ -22,7 +22,7 @@ import { rewriteStatement, splitStatements } from '../../agent/roles/cassandra/s
 import type { TableRowCount } from '../../shared/parts/cassandra';
 import { cassandraRoleSettings } from '../sandbox';
 import { filesUnder } from '../helpers/files-under';
-import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
+import { encryptFleet, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
 const env = sandboxEnvOrNull();
@@ -35,10 +35,7 @@ let ops: { file: string; recipient: string };
 test.before(async () => {
   if (!env) return;
   fleet = await makeFleet(env.cassandra.nodes.map((n) => ({ node: n.name, roles: { cassandra: cassandraRoleSettings(env, n) } })), { prepareTimeoutMs: 120_000 });
-  ops = await writeNewIdentityFile(join(fleet.dir, 'keys'));
-  const config = JSON.parse(await readFile(fleet.fleetFile, 'utf8')) as Record<string, unknown>;
-  config.encryption = { mode: 'age', recipients: [ops.recipient], identity: ops.file };
-  await writeFile(fleet.fleetFile, JSON.stringify(config));
+  ops = await encryptFleet(fleet);
   await startFleet(fleet);
 });
 test.after(async () => {

@@ -14,10 +14,9 @@ import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeNewIdentityFile } from '../../coordinator/keys';
 import { nodesWith, parseManifest } from '../../shared/manifest';
 import { filesUnder } from '../helpers/files-under';
-import { makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
+import { encryptFleet, makeFleet, removeFleet, runCli, startFleet, type TestFleet } from '../helpers/fleet';
 import { needSandbox, sandboxEnvOrNull } from '../helpers/sandbox';
 
 const env = sandboxEnvOrNull();
@@ -43,10 +42,7 @@ test.before(async () => {
     node: 'es1',
     roles: { elasticsearch: { url: env.elasticsearch.url, repository: REPO, repositoryLocation: `${env.elasticsearch.pathRepo}/${REPO}`, stagingLocation: staging(), indexPatterns: [INDEX], pollIntervalMs: 200 } },
   }], { prepareTimeoutMs: 60_000 });
-  ops = await writeNewIdentityFile(join(fleet.dir, 'keys'));
-  const config = JSON.parse(await readFile(fleet.fleetFile, 'utf8')) as Record<string, unknown>;
-  config.encryption = { mode: 'age', recipients: [ops.recipient], identity: ops.file };
-  await writeFile(fleet.fleetFile, JSON.stringify(config));
+  ops = await encryptFleet(fleet);
   await startFleet(fleet);
 });
 
