@@ -55,7 +55,13 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
     roles: z
       .strictObject(Object.fromEntries(plugins.map((p) => [p.name, p.settings.optional()])) as Record<string, z.ZodOptional<z.ZodType>>)
       .refine((r) => Object.values(r).some((v) => v !== undefined), 'at least one role must be configured'),
-  }).refine((c) => !c.metrics?.tls || c.tls, { message: 'metrics.tls uses the agent\'s tls files: set tls', path: ['metrics', 'tls'] });
+  })
+    .refine((c) => !c.metrics?.tls || c.tls, { message: 'metrics.tls uses the agent\'s tls files: set tls', path: ['metrics', 'tls'] })
+    // The capture's lines are signed with the agent's TLS key: a reader believes nothing else at the destination.
+    .refine((c) => !(c.roles.cassandra as { capture?: { enabled?: boolean } } | undefined)?.capture?.enabled || c.tls, {
+      message: 'roles.cassandra.capture signs what it stores with the agent\'s TLS key: set tls',
+      path: ['roles', 'cassandra', 'capture'],
+    });
 }
 
 /** The validated agent configuration. */

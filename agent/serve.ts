@@ -44,7 +44,7 @@ export async function serveAgent(config: AgentConfig, roles: readonly Role[], lo
   const controller = new BackupController(config.node, roles, new StateStore(config.stateDir), log, metrics, Date.now, openDestination);
   await controller.recover();
   // The commitlog capture runs beside the roles, on its own clock: off unless roles.cassandra.capture.enabled.
-  const capture = startCapture(config.roles.cassandra as CassandraSettings | undefined, { node: config.node, stateDir: config.stateDir, open: openDestination, log: log.child({ component: 'capture' }), metrics });
+  const capture = startCapture(config.roles.cassandra as CassandraSettings | undefined, { node: config.node, stateDir: config.stateDir, tls: config.tls, open: openDestination, log: log.child({ component: 'capture' }), metrics });
   const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls && config.tls ? { ...config.tls, callerNames: config.metrics.callerNames ?? [config.tls.coordinatorName] } : undefined) : null;
   if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
   const service = agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics, Date.now, openDestination), log);

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDestination } from '../../shared/destination';
 import { loadFleetConfig, type FleetConfig } from '../config';
-import { loadIdentityFile, readSetKeys, rotateSetKeys, sameRecipients, writeNewIdentityFile, type AgeEncryptionConfig, type RotationOutcome, type SetKeyState } from '../keys';
+import { loadIdentityFile, readSetKeys, rotateCaptureKeys, rotateSetKeys, sameRecipients, writeNewIdentityFile, type AgeEncryptionConfig, type CaptureKeyOutcome, type RotationOutcome, type SetKeyState } from '../keys';
 import { signingOf, trustedKeysOf } from '../signing';
 import { EXIT, UsageError, say } from './common';
 import { watchInterrupt } from './interrupt';
@@ -25,8 +25,10 @@ list    prints the fleet's recipients and, for every backup set at the destinati
 rotate  reseals the set key of every set not sealed to exactly the fleet's current recipients:
         opens it with the identity, seals it to the recipients, writes set-key.age,
         set-key.json, then its signature set-key.sig. A set key whose set-key.json is not
-        signed by a trusted key is resealed. Data files are not rewritten. Adding or removing a recipient is: edit
-        encryption.recipients in the fleet file, then run rotate.
+        signed by a trusted key is resealed. Then reseals every data key of the commitlog capture
+        (tandem_capture/<cluster>/<node>/keys/). Data files are not rewritten. Adding or removing a recipient is: edit
+        encryption.recipients in the fleet file (and roles.cassandra.capture.recipients in each
+        capturing agent's file), then run rotate.
 
 Options:
       --dir DIR         folder for the new identity file (init)
@@ -145,8 +147,11 @@ async function rotateAction(values: Values): Promise<number> {
   const interrupt = watchInterrupt((name) => say(`${name}: stopping after the sets in flight (each keeps a whole pair of files); run tandem keys rotate again to finish`));
   const started = performance.now();
   let outcomes: RotationOutcome[];
+  let captureKeys: CaptureKeyOutcome[];
   try {
-    outcomes = await rotateSetKeys(openDestination(fleet.destination), age.recipients, identities, signingOf(fleet), { dryRun, all: values.all, signal: interrupt.signal });
+    const dest = openDestination(fleet.destination);
+    outcomes = await rotateSetKeys(dest, age.recipients, identities, signingOf(fleet), { dryRun, all: values.all, signal: interrupt.signal });
+    captureKeys = await rotateCaptureKeys(dest, age.recipients, identities, { dryRun, signal: interrupt.signal });
   } catch (err) {
     if (interrupt.signal.aborted) return EXIT.interrupted;
     throw err;
@@ -155,10 +160,12 @@ async function rotateAction(values: Values): Promise<number> {
   }
   const seconds = (performance.now() - started) / 1000;
   const count = (k: RotationOutcome['outcome']) => outcomes.filter((o) => o.outcome === k).length;
-  const failed = count('failed');
-  if (values.json) console.log(JSON.stringify({ dryRun, recipients: age.recipients, seconds, backupSets: outcomes }));
+  const failed = count('failed') + captureKeys.filter((k) => k.outcome === 'failed').length;
+  if (values.json) console.log(JSON.stringify({ dryRun, recipients: age.recipients, seconds, backupSets: outcomes, captureKeys }));
   else {
     for (const o of outcomes) console.log(`${o.id}  ${describeOutcome(o)}`);
+    for (const k of captureKeys) console.log(`capture key ${k.key}  ${k.outcome === 'failed' ? `FAILED, left as it was: ${k.problem}` : k.outcome.replace('-', ' ')}`);
+    if (captureKeys.length) console.log(`${captureKeys.filter((k) => k.outcome !== 'failed').length} of ${captureKeys.length} commitlog capture keys ${dryRun ? 'would be ' : ''}resealed`);
     console.log(`${dryRun ? `${count('would-reseal')} would be resealed` : `${count('resealed')} resealed`}, ${count('current')} already current, ${count('clear')} not encrypted, ${failed} failed (${seconds.toFixed(2)} s)`);
   }
   return failed ? EXIT.failed : EXIT.ok;

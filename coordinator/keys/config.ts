@@ -4,25 +4,10 @@
  * encrypted content, the identity file that opens them.
  */
 import { z } from 'zod';
-import { parseRecipient } from '../../shared/age';
 import { absolutePath } from '../../shared/config/common';
-import { errorMessage } from '../../shared/errors';
+import { recipientList } from '../../shared/config/recipients';
 
-/** An age1… recipient, normalised to the text age-keygen prints (Bech32 in lower case). */
-export const recipientText = z.string().transform((text, ctx) => {
-  try {
-    return parseRecipient(text).toString();
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: errorMessage(err) });
-    return z.NEVER;
-  }
-});
-
-/** One or more distinct recipients: a repeated key would only make every header longer. */
-export const recipientList = z
-  .array(recipientText)
-  .min(1, 'give at least one age1… recipient (e.g. an operations key and an offline recovery key)')
-  .refine((r) => new Set(r).size === r.length, 'recipients must be distinct');
+export { recipientList, recipientText } from '../../shared/config/recipients';
 
 /** Backup sets land in clear. */
 const noEncryption = z.strictObject({ mode: z.literal('none') });

@@ -25,6 +25,9 @@
  *   tandem_capture/<cluster>/<node>/commitlog/<segment>/<start>-<end>.part   bytes [start, end) of a segment
  *   tandem_capture/<cluster>/<node>/commitlog/<segment>/index.ndjson         its pieces, in order, with their sha256
  *   tandem_capture/<cluster>/<node>/gaps.ndjson                              every gap the capture of the node found
+ *   tandem_capture/<cluster>/<node>/certs/<cert id>.pem                      the agent certificates that signed its lines
+ *   tandem_capture/<cluster>/<node>/keys/<key id>.age                        an encrypted capture's data key, sealed to the fleet's recipients
+ * (an encrypted capture stores each piece as <start>-<end>.part.age)
  *
  * What a destination reads back is input from the network: the same checks hold for the ids and
  * names a manifest or listing carries, so a reader that builds a path here cannot be steered.
@@ -212,22 +215,22 @@ export const captureNodeFolder = (cluster: string, node: string): string =>
 export const captureSegmentFolder = (cluster: string, node: string, segment: string): string =>
   `${captureNodeFolder(cluster, node)}/commitlog/${part('commitlog segment', COMMITLOG_SEGMENT, segment)}`;
 
-/** `…/<segment>/<start>-<end>.part`: bytes [start, end) of the segment, offsets zero-padded to 10 digits. */
-export function capturePiecePath(cluster: string, node: string, segment: string, start: number, end: number): string {
+/** `…/<segment>/<start>-<end>.part` (`.part.age` when `sealed`): bytes [start, end) of the segment, offsets zero-padded to 10 digits. */
+export function capturePiecePath(cluster: string, node: string, segment: string, start: number, end: number, sealed = false): string {
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start || end >= 10 ** OFFSET_DIGITS) {
     throw new ValidationError(`invalid piece [${start}, ${end}) of segment ${segment}: offsets must be integers with 0 <= start < end < 10^${OFFSET_DIGITS}`);
   }
   const pad = (n: number) => String(n).padStart(OFFSET_DIGITS, '0');
-  return `${captureSegmentFolder(cluster, node, segment)}/${pad(start)}-${pad(end)}.part`;
+  return `${captureSegmentFolder(cluster, node, segment)}/${pad(start)}-${pad(end)}.part${sealed ? '.age' : ''}`;
 }
 
 /** A piece's file name: its start and end offsets, or null when the name is not a piece's. */
-export function parsePieceName(name: string): { start: number; end: number } | null {
-  const m = /^(\d{10})-(\d{10})\.part$/.exec(name);
+export function parsePieceName(name: string): { start: number; end: number; sealed: boolean } | null {
+  const m = /^(\d{10})-(\d{10})\.part(\.age)?$/.exec(name);
   if (!m) return null;
   const start = Number(m[1]);
   const end = Number(m[2]);
-  return end > start ? { start, end } : null;
+  return end > start ? { start, end, sealed: m[3] !== undefined } : null;
 }
 
 /** `…/<segment>/index.ndjson`: one line per piece, in offset order. */
@@ -235,3 +238,12 @@ export const captureIndexPath = (cluster: string, node: string, segment: string)
 
 /** `tandem_capture/<cluster>/<node>/gaps.ndjson`: one line per gap found. */
 export const captureGapsPath = (cluster: string, node: string): string => `${captureNodeFolder(cluster, node)}/gaps.ndjson`;
+
+/** `tandem_capture/<cluster>/<node>/certs/<cert id>.pem`: an agent certificate that signed lines of the capture. */
+export const captureCertPath = (cluster: string, node: string, certId: string): string => `${captureNodeFolder(cluster, node)}/certs/${part('certificate id', /^[0-9a-f]{32}$/, certId)}.pem`;
+
+/** `tandem_capture/<cluster>/<node>/keys/<key id>.age`: a data key of the capture, sealed to the fleet's recipients. */
+export const captureKeyPath = (cluster: string, node: string, keyId: string): string => `${captureNodeFolder(cluster, node)}/keys/${part('capture key id', /^[0-9a-f]{32}$/, keyId)}.age`;
+
+/** `tandem_capture/<cluster>/<node>/keys`: every sealed data key of the node's capture (a key rotation reseals them). */
+export const captureKeysFolder = (cluster: string, node: string): string => `${captureNodeFolder(cluster, node)}/keys`;

@@ -3,55 +3,26 @@
  * segments hard-linked from a commitlog folder as Cassandra links them, and _cdc.idx files
  * written the way Cassandra writes them; the capture stores into a local-folder destination.
  */
-import { existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, closeSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, openSync, readdirSync, readFileSync, closeSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { assembleSegment, CommitlogCapture, type CaptureMetrics } from '../../agent/roles/cassandra/capture';
-import { openDestination, parseDestinationConfig } from '../../shared/destination';
-import { captureGapsPath, captureIndexPath, capturePiecePath, captureSegmentFolder } from '../../shared/destination/layout';
-import { silentLogger } from '../../shared/log';
-import { scratchDirSync } from '../helpers/scratch';
+import { assembleSegment } from '../../agent/roles/cassandra/capture';
+import { captureGapsPath, capturePiecePath, captureSegmentFolder } from '../../shared/destination/layout';
+import { makeCaptureCerts, type CaptureCerts } from '../helpers/capture-certs';
+import { captureNode, failure } from '../helpers/capture-node';
 
 const SEGMENT_BYTES = 64 * 1024;
 
-/** The message a promise is rejected with; fails the test when it resolves. */
-async function failure(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('expected a rejection');
-}
+let certs: CaptureCerts;
+test.before(async () => {
+  certs = await makeCaptureCerts();
+  await certs.signing('cass1');
+});
 
-/** A node's folders: commitlog, cdc_raw, the agent's state, the destination. */
-function node() {
-  const root = scratchDirSync('capture');
-  const dirs = { commitlog: join(root, 'commitlog'), cdcRaw: join(root, 'cdc_raw'), state: join(root, 'state'), dest: join(root, 'dest') };
-  for (const d of Object.values(dirs)) mkdirSync(d);
-  const dest = openDestination(parseDestinationConfig({ type: 'local', path: dirs.dest }));
-  const seen: { cdcRawBytes: number; unshippedBytes: number; lagSeconds: number }[] = [];
-  let gaps = 0;
-  const metrics: CaptureMetrics = { captured: (r) => seen.push(r), gaps: (n) => void (gaps += n) };
-  const capture = () => new CommitlogCapture({ cdcRawDirectory: dirs.cdcRaw, stateDir: dirs.state, target: { dest, cluster: 'thehive', node: 'cass1' }, log: silentLogger(), metrics, watch: false });
-  /** A segment as Cassandra creates it: preallocated in the commitlog folder, hard-linked into cdc_raw. */
-  const segment = (id: number) => {
-    const name = `CommitLog-8-${id}.log`;
-    const content = randomBytes(SEGMENT_BYTES);
-    writeFileSync(join(dirs.commitlog, name), content);
-    linkSync(join(dirs.commitlog, name), join(dirs.cdcRaw, name));
-    return { name, content };
-  };
-  /** Cassandra's sync: the _cdc.idx rewritten with the durable offset, and COMPLETED at the end. */
-  const sync = (id: number, durable: number, completed = false) => writeFileSync(join(dirs.cdcRaw, `CommitLog-8-${id}_cdc.idx`), `${durable}\n${completed ? 'COMPLETED\n' : ''}`);
-  const stored = (name: string) => readdirSync(join(dirs.dest, captureSegmentFolder('thehive', 'cass1', name))).filter((f) => f.endsWith('.part')).sort();
-  const indexLines = (name: string) => readFileSync(join(dirs.dest, captureIndexPath('thehive', 'cass1', name)), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { start: number; end: number; sha256: string });
-  const concat = (name: string) => Buffer.concat(stored(name).map((f) => readFileSync(join(dirs.dest, captureSegmentFolder('thehive', 'cass1', name), f))));
-  return { dirs, dest, capture, segment, sync, stored, indexLines, concat, seen, gaps: () => gaps };
-}
+const node = (recipients?: string[]) => captureNode(certs, recipients);
 
 test('the durable prefix of an active segment is stored as it grows, each piece once, with its sha256 in the index', async () => {
   const n = node();
@@ -198,12 +169,12 @@ test('a segment is put back together from its pieces, and a changed or missing p
   await c.look();
   n.sync(8000, 2500);
   await c.look();
-  assert.ok((await assembleSegment(n.dest, 'thehive', 'cass1', s.name)).equals(s.content.subarray(0, 2500)));
+  assert.ok((await assembleSegment(n.dest, 'thehive', 'cass1', s.name, n.reader)).equals(s.content.subarray(0, 2500)));
   const piece = join(n.dirs.dest, capturePiecePath('thehive', 'cass1', s.name, 1000, 2500));
   writeFileSync(piece, randomBytes(1500));
-  assert.match(await failure(assembleSegment(n.dest, 'thehive', 'cass1', s.name)), /does not match its sha256/);
+  assert.match(await failure(assembleSegment(n.dest, 'thehive', 'cass1', s.name, n.reader)), /does not match its sha256/);
   unlinkSync(piece);
-  assert.match(await failure(assembleSegment(n.dest, 'thehive', 'cass1', s.name)), /not|no such|ENOENT/i);
+  assert.match(await failure(assembleSegment(n.dest, 'thehive', 'cass1', s.name, n.reader)), /not|no such|ENOENT/i);
 });
 
 test.run();

@@ -11,9 +11,11 @@ import { writablePaths } from '../../agent/systemd';
 import { openDestination, parseDestinationConfig } from '../../shared/destination';
 import { captureSegmentFolder } from '../../shared/destination/layout';
 import { silentLogger } from '../../shared/log';
+import { makeCaptureCerts } from '../helpers/capture-certs';
 import { scratchDirSync } from '../helpers/scratch';
 
-const base = { node: 'cass1', listen: '127.0.0.1:0' };
+const tls = { ca: '/etc/tandem/ca.crt', cert: '/etc/tandem/cass1.crt', key: '/etc/tandem/cass1.key' };
+const base = { node: 'cass1', listen: '127.0.0.1:0', tls };
 const parse = (capture: unknown) => agentConfigSchema().safeParse({ ...base, roles: { cassandra: { capture } } });
 
 test('the capture is off by default and needs a destination when enabled', () => {
@@ -26,6 +28,18 @@ test('the capture is off by default and needs a destination when enabled', () =>
   assert.ok(parse({ enabled: true, destination: { type: 'local', path: '/srv/backups' } }).success);
   assert.not.ok(parse({ captureIntervalMs: 10 }).success);
   assert.not.ok(parse({ cluster: 'the/hive' }).success);
+});
+
+test('an enabled capture needs the agent\'s tls files (it signs with them), and recipients must be age1… keys', () => {
+  const destination = { type: 'local', path: '/srv/backups' };
+  const r = agentConfigSchema().safeParse({ node: 'cass1', listen: '127.0.0.1:0', roles: { cassandra: { capture: { enabled: true, destination } } } });
+  assert.not.ok(r.success);
+  assert.match(JSON.stringify(r.error!.issues), /signs what it stores with the agent's TLS key/);
+  assert.ok(agentConfigSchema().safeParse({ node: 'cass1', listen: '127.0.0.1:0', roles: { cassandra: { capture: { enabled: false } } } }).success);
+  const bad = parse({ enabled: true, destination, recipients: ['ssh-ed25519 AAAA'] });
+  assert.not.ok(bad.success);
+  assert.match(JSON.stringify(bad.error!.issues), /recipient/);
+  assert.not.ok(parse({ enabled: true, destination, recipients: [] }).success);
 });
 
 test('capture.destination takes no S3 keys: the agent reads its own', () => {
@@ -47,10 +61,12 @@ test('startCapture starts nothing unless enabled, and a started capture is woken
   const [cdcRaw, commitlog, state, dest] = ['cdc_raw', 'commitlog', 'state', 'dest'].map((d) => join(root, d));
   for (const d of [cdcRaw, commitlog, state, dest]) mkdirSync(d);
   const open = (d: Parameters<typeof openDestination>[0]) => openDestination(d);
+  const certs = await makeCaptureCerts();
+  const signing = await certs.signing('cass1');
   const metrics = { captured: () => undefined, gaps: () => undefined };
   const settings = (enabled: boolean) => agentConfigSchema().parse({ ...base, roles: { cassandra: { capture: { enabled, cdcRawDirectory: cdcRaw, captureIntervalMs: 600_000, destination: parseDestinationConfig({ type: 'local', path: dest }) } } } }).roles.cassandra as CassandraSettings;
-  assert.is(startCapture(settings(false), { node: 'cass1', stateDir: state, open, log: silentLogger(), metrics }), null);
-  const capture = startCapture(settings(true), { node: 'cass1', stateDir: state, open, log: silentLogger(), metrics })!;
+  assert.is(startCapture(settings(false), { node: 'cass1', stateDir: state, tls: signing, open, log: silentLogger(), metrics }), null);
+  const capture = startCapture(settings(true), { node: 'cass1', stateDir: state, tls: signing, open, log: silentLogger(), metrics })!;
   try {
     await new Promise((r) => setTimeout(r, 500));
     const name = 'CommitLog-8-42.log';

@@ -98,7 +98,8 @@ test('the capture\'s paths are under a root no backup id can name, and check wha
   assert.is(capturePiecePath('thehive', 'cass1', 'CommitLog-8-10.log', 0, 4096), 'tandem_capture/thehive/cass1/commitlog/CommitLog-8-10.log/0000000000-0000004096.part');
   assert.is(captureIndexPath('thehive', 'cass1', 'CommitLog-8-10.log'), 'tandem_capture/thehive/cass1/commitlog/CommitLog-8-10.log/index.ndjson');
   assert.is(captureGapsPath('thehive', 'cass1'), 'tandem_capture/thehive/cass1/gaps.ndjson');
-  assert.equal(parsePieceName('0000000000-0000004096.part'), { start: 0, end: 4096 });
+  assert.equal(parsePieceName('0000000000-0000004096.part'), { start: 0, end: 4096, sealed: false });
+  assert.equal(parsePieceName('0000000000-0000004096.part.age'), { start: 0, end: 4096, sealed: true });
   assert.is(parsePieceName('0000004096-0000004096.part'), null);
   assert.throws(() => capturePiecePath('thehive', 'cass1', '../x.log', 0, 1), /commitlog segment/);
   assert.throws(() => capturePiecePath('the/hive', 'cass1', 'CommitLog-8-1.log', 0, 1), /cluster name/);

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { absolutePath } from '../../../shared/config/common';
 import { destinationConfigSchema, S3_CREDENTIAL_FIELDS } from '../../../shared/destination/config';
+import { recipientList } from '../../../shared/config/recipients';
 import { CQL_NAME, NODE_NAME } from '../../../shared/names';
 
 /**
@@ -24,6 +25,12 @@ export const captureSettings = z
         message: 'capture.destination takes no S3 keys: the agent reads its own from destinationCredentials (docs/destination.md)',
       })
       .optional(),
+    /**
+     * The fleet's age recipients (encryption.recipients of the fleet file): when given, every
+     * piece is encrypted to a data key of the capture sealed to them, and this agent can never
+     * read the capture back. Absent: the pieces are stored in clear (signed all the same).
+     */
+    recipients: recipientList.optional(),
   })
   .refine((c) => !c.enabled || c.destination !== undefined, { message: 'capture.enabled needs capture.destination: where the commitlog pieces go (the fleet\'s destination, as in tandem.yaml)', path: ['destination'] });
 

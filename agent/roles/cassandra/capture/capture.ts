@@ -17,7 +17,8 @@ import { isDone, planCapture, splitRange } from './plan';
 import { ProgressStore, type Progress, type SegmentProgress } from './progress';
 import { scanCdcRaw } from './scan';
 import { indexNameOf } from './segment';
-import { readRange, removePiece, sha256Hex, storePiece, unrecordedPieces, writeGaps, writeSegmentIndex, type CaptureTarget } from './store';
+import { openSeal, type CaptureSeal, type CaptureSigning } from './seal';
+import { LineSigning, readRange, removePiece, sha256Hex, storePiece, unrecordedPieces, writeGaps, writeSegmentIndex, type CaptureTarget } from './store';
 
 /** chokidar, loaded only by an agent that captures. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -41,6 +42,10 @@ export interface CaptureOptions {
   stateDir: string;
   /** Where the pieces go. */
   target: CaptureTarget;
+  /** The agent's TLS files: every index and gap line is signed with its key. */
+  signing: CaptureSigning;
+  /** The fleet's age recipients: when given, every piece is encrypted (seal.ts); absent, stored in clear. */
+  recipients?: readonly string[];
   log: Logger;
   metrics?: CaptureMetrics;
   /** Watch cdc_raw for changes between looks; default true. */
@@ -78,6 +83,7 @@ export class CommitlogCapture {
   private again = false;
   private stopped = false;
   private started = false;
+  private sealed: { seal: CaptureSeal; lines: LineSigning } | null = null;
 
   constructor(private readonly o: CaptureOptions) {
     this.now = o.now ?? Date.now;
@@ -90,7 +96,7 @@ export class CommitlogCapture {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.o.log.info({ cdcRaw: this.o.cdcRawDirectory, intervalMs: this.o.intervalMs ?? 10_000, destination: this.o.target.dest.describe() }, 'commitlog capture started');
+    this.o.log.info({ cdcRaw: this.o.cdcRawDirectory, intervalMs: this.o.intervalMs ?? 10_000, destination: this.o.target.dest.describe(), encrypted: Boolean(this.o.recipients?.length) }, 'commitlog capture started');
     this.timer = setInterval(() => this.kick(), this.o.intervalMs ?? 10_000);
     if (this.o.watch ?? true) {
       this.watcher = chokidar().watch(this.o.cdcRawDirectory, { depth: 0, ignoreInitial: true, followSymlinks: false, persistent: true });
@@ -149,10 +155,15 @@ export class CommitlogCapture {
   private async lookOnce(): Promise<LookReport> {
     const t = this.o.target;
     const report: LookReport = { storedBytes: 0, removed: [], gaps: 0, refused: [] };
+    if (!this.sealed) {
+      const seal = await openSeal(t, this.o.signing, this.o.recipients, this.o.stateDir);
+      this.sealed = { seal, lines: new LineSigning(seal, t) };
+    }
+    const { lines } = this.sealed;
     if (!this.reconciled.has('')) {
       // What a crash may have left unwritten at the destination: the indexes and gaps are rewritten from the progress file.
-      for (const [name, rec] of Object.entries(this.progress.segments)) if (rec.pieces.length) await writeSegmentIndex(t, name, rec.pieces);
-      if (this.progress.gaps.length) await writeGaps(t, this.progress.gaps);
+      for (const [name, rec] of Object.entries(this.progress.segments)) if (rec.pieces.length) await writeSegmentIndex(t, lines, name, rec.pieces);
+      if (this.progress.gaps.length) await writeGaps(t, lines, this.progress.gaps);
       this.reconciled.add('');
     }
     const scan = await scanCdcRaw(this.o.cdcRawDirectory, this.now());
@@ -169,7 +180,7 @@ export class CommitlogCapture {
     this.save(plan.progress);
     if (plan.gaps.length) {
       for (const g of plan.gaps) this.o.log.warn({ gap: g }, `commitlog capture: gap: ${g.detail}`);
-      await writeGaps(t, this.progress.gaps);
+      await writeGaps(t, lines, this.progress.gaps);
       this.o.metrics?.gaps(plan.gaps.length);
       report.gaps = plan.gaps.length;
     }
@@ -186,6 +197,7 @@ export class CommitlogCapture {
       const next = structuredClone(this.progress);
       delete next.segments[name];
       this.save(next);
+      lines.forget(name);
       removedBytes += size;
       report.removed.push(name);
       this.o.log.info({ segment: name, bytes: rec.shipped, pieces: rec.pieces.length }, 'commitlog capture: segment stored whole, removed from cdc_raw');
@@ -200,6 +212,7 @@ export class CommitlogCapture {
   /** Stores a segment's bytes from its shipped offset to its durable one; returns the bytes stored. */
   private async shipSegment(name: string): Promise<number> {
     const t = this.o.target;
+    const { seal, lines } = this.sealed!;
     const file = join(this.o.cdcRawDirectory, name);
     let stored = 0;
     const record = (fn: (r: SegmentProgress) => void) => {
@@ -209,13 +222,15 @@ export class CommitlogCapture {
     };
     if (!this.reconciled.has(name)) {
       // Pieces stored before a crash and not recorded: adopted when they are this segment's bytes, removed otherwise.
+      // An encrypted capture adopts none: its agent cannot read them back to compare.
       const rec = this.progress.segments[name];
       for (const p of await unrecordedPieces(t, name, rec.shipped)) {
         const cur = this.progress.segments[name];
-        const local = p.start === cur.shipped && p.end <= cur.durable ? await readRange(file, p.start, p.end) : null;
+        const adoptable = !seal.key && !p.sealed && p.sha256 !== null && p.start === cur.shipped && p.end <= cur.durable;
+        const local = adoptable ? await readRange(file, p.start, p.end) : null;
         if (local && sha256Hex(local) === p.sha256) {
           record((r) => {
-            r.pieces.push({ start: p.start, end: p.end, sha256: p.sha256, storedAt: this.now() });
+            r.pieces.push({ start: p.start, end: p.end, sha256: p.sha256!, storedAt: this.now() });
             r.shipped = p.end;
           });
           stored += p.end - p.start;
@@ -225,19 +240,19 @@ export class CommitlogCapture {
           this.o.log.warn({ segment: name, start: p.start, end: p.end }, 'commitlog capture: removed a stored piece that is not this segment\'s bytes from its recorded offset');
         }
       }
-      if (stored) await writeSegmentIndex(t, name, this.progress.segments[name].pieces);
+      if (stored) await writeSegmentIndex(t, lines, name, this.progress.segments[name].pieces);
       this.reconciled.add(name);
     }
     const rec = this.progress.segments[name];
     for (const step of splitRange(name, rec.shipped, rec.durable)) {
       const bytes = await readRange(file, step.start, step.end);
       if (!bytes) break; // shorter or gone: the next look says which
-      const piece = await storePiece(t, name, step.start, bytes, this.now());
+      const piece = await storePiece(t, seal, name, step.start, bytes, this.now());
       record((r) => {
         r.pieces.push(piece);
         r.shipped = piece.end;
       });
-      await writeSegmentIndex(t, name, this.progress.segments[name].pieces);
+      await writeSegmentIndex(t, lines, name, this.progress.segments[name].pieces);
       stored += bytes.length;
     }
     return stored;

@@ -17,8 +17,17 @@ const offset = z.number().int().min(0).max(2 ** 31 - 1);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 const decimalId = z.string().regex(/^\d{1,19}$/);
 
-/** One stored piece of a segment: bytes [start, end), their sha256, when they were stored (ms). */
-export const pieceSchema = z.strictObject({ start: offset, end: offset, sha256, storedAt: z.number().int().min(0) });
+/**
+ * One stored piece of a segment: bytes [start, end), their sha256, when they were stored (ms),
+ * and for an encrypted capture what is stored (the data key's id, the age file's size and sha256).
+ */
+export const pieceSchema = z.strictObject({
+  start: offset,
+  end: offset,
+  sha256,
+  storedAt: z.number().int().min(0),
+  sealed: z.strictObject({ key: z.string().regex(/^[0-9a-f]{32}$/), size: z.number().int().min(1), sha256 }).optional(),
+});
 /** A stored piece. */
 export type Piece = z.output<typeof pieceSchema>;
 

@@ -7,10 +7,13 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { encrypt } from '../../../../shared/age';
+import { signLine } from '../../../../shared/capture/signed-line';
 import { captureGapsPath, captureIndexPath, capturePiecePath, captureSegmentFolder, parsePieceName } from '../../../../shared/destination/layout';
-import { readAll, type Destination } from '../../../../shared/destination';
+import type { Destination } from '../../../../shared/destination';
 import { openNoFollow } from './scan';
 import type { Gap, Piece } from './progress';
+import type { CaptureSeal } from './seal';
 
 /** Where one node's capture goes. */
 export interface CaptureTarget {
@@ -49,25 +52,33 @@ export async function readRange(file: string, start: number, end: number): Promi
   }
 }
 
-/** Stores bytes [start, end) of a segment; returns the piece to record. */
-export async function storePiece(t: CaptureTarget, segment: string, start: number, bytes: Buffer, now: number): Promise<Piece> {
+/** Stores bytes [start, end) of a segment (encrypted to the seal's data key, when it has one); returns the piece to record. */
+export async function storePiece(t: CaptureTarget, seal: CaptureSeal, segment: string, start: number, bytes: Buffer, now: number): Promise<Piece> {
   const end = start + bytes.length;
-  await t.dest.put(capturePiecePath(t.cluster, t.node, segment, start, end), Readable.from([bytes]), { size: bytes.length });
-  return { start, end, sha256: sha256Hex(bytes), storedAt: now };
+  const piece: Piece = { start, end, sha256: sha256Hex(bytes), storedAt: now };
+  if (!seal.key) {
+    await t.dest.put(capturePiecePath(t.cluster, t.node, segment, start, end), Readable.from([bytes]), { size: bytes.length });
+    return piece;
+  }
+  const body = encrypt([seal.key.recipient], bytes);
+  await t.dest.put(capturePiecePath(t.cluster, t.node, segment, start, end, true), Readable.from([body]), { size: body.length });
+  return { ...piece, sealed: { key: seal.key.id, size: body.length, sha256: sha256Hex(body) } };
 }
 
 /**
  * Pieces of `segment` at the destination that start at or after `shipped`, in offset order:
- * what a crash left stored but not recorded. Each is returned with its content's sha256.
+ * what a crash left stored but not recorded. A clear piece comes with its content's sha256 (null
+ * when it is larger than its name says); an encrypted one with none, since this agent cannot read
+ * it back: it is stored again.
  */
-export async function unrecordedPieces(t: CaptureTarget, segment: string, shipped: number): Promise<{ path: string; start: number; end: number; sha256: string }[]> {
+export async function unrecordedPieces(t: CaptureTarget, segment: string, shipped: number): Promise<{ path: string; start: number; end: number; sealed: boolean; sha256: string | null }[]> {
   const folder = captureSegmentFolder(t.cluster, t.node, segment);
   const out = [];
   for (const e of await t.dest.list(folder)) {
     const r = parsePieceName(e.path.slice(folder.length + 1));
     if (!r || r.end <= shipped) continue;
-    const body = await readAll(t.dest, e.path);
-    out.push({ path: e.path, ...r, sha256: sha256Hex(body) });
+    const body = r.sealed ? null : await t.dest.readSmall(e.path, r.end - r.start).catch(() => null);
+    out.push({ path: e.path, ...r, sha256: body ? sha256Hex(body) : null });
   }
   return out.sort((a, b) => a.start - b.start);
 }
@@ -75,18 +86,49 @@ export async function unrecordedPieces(t: CaptureTarget, segment: string, shippe
 /** Removes a piece that is not the segment's bytes (a piece of a replaced file, a range that overlaps). */
 export const removePiece = (t: CaptureTarget, path: string): Promise<void> => t.dest.remove(path);
 
-/** One line of a segment's index. */
-const indexLine = (segment: string, p: Piece) => JSON.stringify({ segment, start: p.start, end: p.end, sha256: p.sha256, storedAt: new Date(p.storedAt).toISOString() });
-
 /**
- * Writes a segment's index from its recorded pieces. It only ever grows: each write holds the
- * lines of the one before, then the new ones, and replaces it whole (writeAtomic).
+ * The fields of a piece's index line. An encrypted piece's line carries what is stored (the key's
+ * id, the age file's size and sha256), not the plaintext's digest: the age file authenticates its
+ * own plaintext, and the digest of clear commitlog bytes would be a clue to them.
  */
-export async function writeSegmentIndex(t: CaptureTarget, segment: string, pieces: readonly Piece[]): Promise<void> {
-  await t.dest.writeAtomic(captureIndexPath(t.cluster, t.node, segment), pieces.map((p) => `${indexLine(segment, p)}\n`).join(''));
+function indexFields(segment: string, p: Piece): Record<string, unknown> {
+  const at = new Date(p.storedAt).toISOString();
+  return p.sealed
+    ? { segment, start: p.start, end: p.end, key: p.sealed.key, stored: { size: p.sealed.size, sha256: p.sealed.sha256 }, storedAt: at }
+    : { segment, start: p.start, end: p.end, sha256: p.sha256, storedAt: at };
 }
 
-/** Writes the node's gaps (every one recorded, oldest first), the same way. */
-export async function writeGaps(t: CaptureTarget, gaps: readonly Gap[]): Promise<void> {
-  await t.dest.writeAtomic(captureGapsPath(t.cluster, t.node), gaps.map((g) => `${JSON.stringify({ ...g, at: new Date(g.at).toISOString() })}\n`).join(''));
+/** Signs index and gap lines, each once: an index is rewritten whole at every piece. */
+export class LineSigning {
+  private readonly lines = new Map<string, string>();
+
+  constructor(private readonly seal: CaptureSeal, private readonly t: CaptureTarget) {}
+
+  line(kind: 'piece' | 'gap', fields: Record<string, unknown>): string {
+    const k = `${kind} ${JSON.stringify(fields)}`;
+    let line = this.lines.get(k);
+    if (line === undefined) {
+      line = signLine(this.seal.signer, kind, this.t.cluster, this.t.node, fields);
+      this.lines.set(k, line);
+    }
+    return line;
+  }
+
+  /** Forgets the lines of a segment done with. */
+  forget(segment: string): void {
+    for (const k of this.lines.keys()) if (k.startsWith(`piece {"segment":${JSON.stringify(segment)},`)) this.lines.delete(k);
+  }
+}
+
+/**
+ * Writes a segment's index from its recorded pieces, each line signed. It only ever grows: each
+ * write holds the lines of the one before, then the new ones, and replaces it whole (writeAtomic).
+ */
+export async function writeSegmentIndex(t: CaptureTarget, signing: LineSigning, segment: string, pieces: readonly Piece[]): Promise<void> {
+  await t.dest.writeAtomic(captureIndexPath(t.cluster, t.node, segment), pieces.map((p) => `${signing.line('piece', indexFields(segment, p))}\n`).join(''));
+}
+
+/** Writes the node's gaps (every one recorded, oldest first), signed, the same way. */
+export async function writeGaps(t: CaptureTarget, signing: LineSigning, gaps: readonly Gap[]): Promise<void> {
+  await t.dest.writeAtomic(captureGapsPath(t.cluster, t.node), gaps.map((g) => `${signing.line('gap', { ...g, at: new Date(g.at).toISOString() })}\n`).join(''));
 }
