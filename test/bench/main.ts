@@ -2,7 +2,8 @@
  * `npm run bench`: the benchmarks, side by side in one run on the sandbox's data. Prints a
  * report; asserts nothing. Bring the sandbox up and seed it first (`npm run sandbox -- seed --size 1GB`).
  * `npm run bench -- small` (fixed costs on a 5 MB seed, spreads over 10 runs) and `restore-node`
- * (one node's restore against the vendor's commands for that node) run only when named.
+ * (one node's restore against the vendor's commands for that node) run only when named, and so does
+ * `encryption [--runs N]` (backups and restores of encrypted sets against clear ones, hot writer running).
  * `npm run bench -- scale` (many agents), `agent-rss` (one agent's memory), `agent-floor` (an idle agent against Node's own floor), `retention` (a year
  * of sets at a local folder), `rsync` (archive streams to a private sshd), `files` (a store of
  * a million attachments) and `age` (the age format's encrypt and decrypt rates, key rotation)
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { readSandboxEnv } from '../sandbox';
 import { benchArchive } from './archive';
 import { benchBackup, printSigningShare } from './backup';
+import { benchEncryption, printEncryption } from './encryption';
 import { benchIncremental } from './incremental';
 import { benchRestore } from './restore';
 import { restoreNodeMain } from './restore-node';
@@ -41,6 +43,13 @@ async function main(): Promise<void> {
   if (only === 'signing') return printSigning(benchSigning());
   const env = readSandboxEnv();
   const rounds = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
+  if (only === 'encryption') {
+    const at = process.argv.indexOf('--runs');
+    if (at > 0 && !/^[1-9][0-9]*$/.test(process.argv[at + 1] ?? '')) throw new Error(`--runs ${process.argv[at + 1] ?? ''}: give a number of rounds, 1 or more`);
+    console.log(`encrypted against clear sets on the sandbox's three stores, hot writer running: tandem backup --full, then tandem restore into scratch targets, median / worst of ${rounds} rounds in a rotated order`);
+    printEncryption(await benchEncryption(rounds, (m) => console.log(`  (done) ${m}`)));
+    return;
+  }
   if (!only || only === 'backup') {
     console.log(`cluster snapshot: spread between the nodes' snapshot instants and wall time, median / worst of ${rounds} rounds in a rotated order`);
     const b = await benchBackup(rounds, (m, i) => console.log(`  (done) round ${i + 1} ${m}`));

@@ -6,12 +6,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'cassandra-driver';
-import { parseSnapshotTags } from '../../agent/roles/cassandra/nodetool';
-import { runCommand } from '../../shared/exec';
 import { runCli } from '../helpers/fleet';
 import type { WriterRecord } from '../sandbox';
 import type { FaultFleet } from './sandbox-fleet';
-import { removeScratch, scratchDir } from '../helpers/scratch';
+import { dropRestoreTargets } from '../helpers/restore-targets';
+import { scratchDir } from '../helpers/scratch';
 
 const SCRATCH = 'thehive_faults';
 const PREFIX = 'faults-';
@@ -33,14 +32,7 @@ export async function restoreAndCount(f: FaultFleet, id: string, acked: readonly
     }
     return lost;
   } finally {
-    await cql.execute(`DROP KEYSPACE IF EXISTS ${SCRATCH}`).catch(() => undefined);
     await cql.shutdown();
-    await fetch(`${f.env.elasticsearch.url}/${PREFIX}*?expand_wildcards=all`, { method: 'DELETE' }).catch(() => undefined);
-    removeScratch(filesTarget);
-    // The scratch keyspace's DROP made every node snapshot it (auto_snapshot): not a leftover of tandem's, cleared here.
-    await Promise.all(f.env.cassandra.nodes.map(async (n) => {
-      const tags = parseSnapshotTags((await runCommand([n.nodetool, 'listsnapshots'], { timeoutMs: 120_000 })).stdout);
-      for (const t of tags.filter((x) => x.keyspace === SCRATCH)) await runCommand([n.nodetool, 'clearsnapshot', '-t', t.tag, '--', SCRATCH], { timeoutMs: 120_000 });
-    }));
+    await dropRestoreTargets(f.env, { keyspace: SCRATCH, indexPrefix: PREFIX, filesTarget });
   }
 }
