@@ -57,10 +57,10 @@ function sandboxCase(name: string, pick: Pick, change: Damage['change'], why: Re
 const sameSize = (o: Buffer, planted: Buffer) => Buffer.concat([planted, Buffer.alloc(Math.max(0, o.length - planted.length), 0x2e)]).subarray(0, o.length);
 
 export const hostileDestinationSandboxCases: FaultCase[] = [
-  sandboxCase("node1's contents.json modified (same size, planted bytes)", contentsOf, sameSize, /contents\.json: sha256/),
-  sandboxCase("node1's contents.json truncated", contentsOf, (o) => o.subarray(0, o.length >> 1), /contents\.json: size/),
-  sandboxCase("node1's contents.json inflated to 1 GiB (sparse)", contentsOf, () => 'sparse-GiB', /contents\.json: size 1073741824/),
-  sandboxCase("a table archive of node1 replaced (same size, planted bytes)", archiveOf, sameSize, /\.tar\.\w+: sha256/),
-  sandboxCase('a table archive of node1 truncated', archiveOf, (o) => o.subarray(0, o.length >> 1), /\.tar\.\w+: size/),
-  sandboxCase('a table archive of node1 inflated to 1 GiB (sparse)', archiveOf, () => 'sparse-GiB', /\.tar\.\w+: size 1073741824/),
+  sandboxCase("node1's contents.json modified (same size, planted bytes)", contentsOf, sameSize, /contents\.json(\.age)?: sha256/),
+  sandboxCase("node1's contents.json truncated", contentsOf, (o) => o.subarray(0, o.length >> 1), /contents\.json(\.age)?: size/),
+  sandboxCase("node1's contents.json inflated to 1 GiB (sparse)", contentsOf, () => 'sparse-GiB', /contents\.json(\.age)?: size 1073741824/),
+  sandboxCase("a table archive of node1 replaced (same size, planted bytes)", archiveOf, sameSize, /\.t(ar|bz|xz)(\.age)?: sha256/),
+  sandboxCase('a table archive of node1 truncated', archiveOf, (o) => o.subarray(0, o.length >> 1), /\.t(ar|bz|xz)(\.age)?: size/),
+  sandboxCase('a table archive of node1 inflated to 1 GiB (sparse)', archiveOf, () => 'sparse-GiB', /\.t(ar|bz|xz)(\.age)?: size 1073741824/),
 ];
