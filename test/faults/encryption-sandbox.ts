@@ -99,17 +99,19 @@ function encryptionCase(name: string, phase: string, expected: string, attempts:
       const seen: string[] = [];
       const problems: string[] = [];
       const measured: Invariants[] = [];
+      const left: string[] = [];
       try {
         for (const a of attempts) {
           const r = await scratchRestore(s.f, s.id, SCRATCH, { damage: a.damage?.(s), extra: a.flags ? await a.flags(s, work) : [] });
           seen.push(`${a.label}: exit ${r.run.code} (${lastLine(r.run).slice(0, 200)})`);
           problems.push(...[refusedProblem(`the restore (${a.label})`, r.run, a.why(s)), ...r.problems.map((p) => `${a.label}: ${p}`)].filter(Boolean));
           measured.push(r.measured);
+          if (r.leftovers !== 'none') left.push(`${a.label}: ${r.leftovers}`);
         }
       } finally {
         removeScratch(work);
       }
-      return { ...observe(seen.join('; '), problems), measured: together(measured) };
+      return { ...observe(seen.join('; '), problems, left.join('; ') || 'none'), measured: together(measured) };
     },
   };
 }

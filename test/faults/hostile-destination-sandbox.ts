@@ -45,7 +45,7 @@ function sandboxCase(name: string, pick: Pick, change: Damage['change'], why: Re
         const file = join(f.fleet.destDir, m.options.setRecipient ? storedPath(pick(m)) : pick(m));
         const s = await scratchRestore(f, id, SCRATCH, { damage: { file, change }, rssBound: true });
         const problems = [refusedProblem('the restore', s.run, why), ...s.problems].filter(Boolean);
-        return { ...observe(`restore: exit ${s.run.code} (${lastLine(s.run).slice(0, 160)})`, problems), measured: s.measured };
+        return { ...observe(`restore: exit ${s.run.code} (${lastLine(s.run).slice(0, 160)})`, problems, s.leftovers), measured: s.measured };
       } finally {
         await runCli(['delete', id, '--config', f.fleet.fleetFile]);
       }

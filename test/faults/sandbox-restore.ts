@@ -38,6 +38,8 @@ export interface ScratchRestore {
   run: CliRun;
   /** What the restore left or did that it must not have, in words. */
   problems: string[];
+  /** What of the restore was found after it (and removed), for the table's leftovers column: 'none' when nothing. */
+  leftovers: string;
   measured: Invariants;
 }
 
@@ -123,7 +125,8 @@ export async function scratchRestore(f: FaultFleet, id: string, targets: Scratch
       restored ? `${restored} planted bytes restored` : '',
       opts.rssBound && (run.peakRss === null || run.peakRss >= RSS_LIMIT) ? `coordinator peak RSS ${run.peakRss === null ? 'not measured' : `${(run.peakRss / 2 ** 20).toFixed(0)} MB`}` : '',
     ].filter(Boolean);
-    return { run, problems, measured: { setsLost: lost.length, outsideChanged: changed.length, plantedBytesRestored: restored, peakRss: run.peakRss } };
+    const found = [keyspace ? `keyspace ${targets.keyspace}` : '', ...indices.map((i) => `index ${i}`), written ? `${written} bytes in the files target` : ''].filter(Boolean);
+    return { run, problems, leftovers: found.length ? `${found.join(', ')} (removed)` : 'none', measured: { setsLost: lost.length, outsideChanged: changed.length, plantedBytesRestored: restored, peakRss: run.peakRss } };
   } finally {
     removeScratch(work);
   }
