@@ -1,6 +1,7 @@
 /** Every case of `npm run faults`, by section, in the order the table prints them. */
 import type { FaultCase } from './case';
 import { clockFaultCases } from './clock-faults';
+import { encryptionSandboxCases } from './encryption-sandbox';
 import { hostileCallerCases } from './hostile-callers';
 import { hostileDestinationCases } from './hostile-destination';
 import { hostileDestinationCliCases } from './hostile-destination-cli';
@@ -20,6 +21,8 @@ export const SECTIONS = {
   'destination-cli': hostileDestinationCliCases,
   /** Hostile Cassandra archives and contents.json through the real CLI: needs the sandbox. */
   'destination-sandbox': hostileDestinationSandboxCases,
+  /** Wrong, exposed and damaged keys and ciphertexts of an encrypted set through the real CLI: needs the sandbox. */
+  encryption: encryptionSandboxCases,
 } satisfies Record<string, FaultCase[]>;
 
 export const ALL_CASES: FaultCase[] = Object.values(SECTIONS).flat();

@@ -6,7 +6,8 @@
  *   npm run faults [-- --only TEXT] [--section NAME] [--kind fault|hostile] [--quick] [--json]
  *
  * --section runs one section of cases.ts (SECTIONS' names: sandbox, restore, clock, callers,
- * destination, destination-cli, destination-sandbox); --only keeps the cases whose name or phase holds TEXT.
+ * destination, destination-cli, destination-sandbox, encryption); --only keeps the cases whose name
+ * or phase holds TEXT.
  */
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../../shared/errors';
