@@ -80,6 +80,8 @@ export async function drillCommand(argv: string[]): Promise<number> {
       targetKeyspace: checkCqlName(`${keyspace}_drill`),
       indexPrefix: 'drill-',
       filesTarget: `${scratch}/${restoreId}`,
+      // A bucket set's objects go to a scratch bucket named after the drill, never into TheHive's.
+      filesBucket: nodesWith(manifest, 'files')[0]?.parts.files.store === 's3' ? restoreId : undefined,
       dropKeyspace: true,
       dropScratch: !values.keep,
     });

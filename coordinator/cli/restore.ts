@@ -30,7 +30,9 @@ Options:
       --drop-keyspace       drop the keyspace before recreating it (default: truncate its tables)
       --target-keyspace KS  restore into another keyspace
       --index-prefix P      restore indices as P<name> instead of over the originals
-      --files-target DIR    restore files into DIR on the files host
+      --files-target DIR    restore files into DIR on the files host (a folder store's set)
+      --files-bucket NAME   restore a bucket store's objects into bucket NAME (created when
+                            missing) instead of TheHive's bucket
       --files-clean         remove files the backup does not hold from the target
       --sstableloader       use sstableloader even when the topology matches
       --replication DC:RF[,DC:RF]
@@ -59,6 +61,7 @@ const RESTORE_OPTIONS = {
   'target-keyspace': { type: 'string' },
   'index-prefix': { type: 'string' },
   'files-target': { type: 'string' },
+  'files-bucket': { type: 'string' },
   'files-clean': { type: 'boolean', default: false },
   sstableloader: { type: 'boolean', default: false },
   'rebuild-index': { type: 'boolean', default: false },
@@ -83,6 +86,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   checkArg('--target-keyspace', values['target-keyspace'], checkCqlName);
   checkArg('--index-prefix', values['index-prefix'], matches(restoreOptionsSchema.shape.indexPrefix));
   checkArg('--files-target', values['files-target'], matches(restoreOptionsSchema.shape.filesTarget));
+  checkArg('--files-bucket', values['files-bucket'], matches(restoreOptionsSchema.shape.filesBucket));
   checkArg('--replication', values.replication, parseReplicationFlag);
   const reportFile = checkArg('--report', values.report, outputFile);
   if (values['rebuild-index'] && values['index-prefix']) throw new UsageError('--rebuild-index rebuilds TheHive\'s live index: it does not go with --index-prefix');
@@ -97,6 +101,7 @@ export async function restoreCommand(argv: string[]): Promise<number> {
       dropKeyspace: values['drop-keyspace'],
       indexPrefix: values['index-prefix'],
       filesTarget: values['files-target'],
+      filesBucket: values['files-bucket'],
       forceLoader: values.sstableloader,
       rebuildIndex: values['rebuild-index'],
       filesClean: values['files-clean'],

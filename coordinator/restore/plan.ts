@@ -19,6 +19,8 @@ export interface RestoreRequestOptions {
   indexPrefix?: string;
   /** Restore files into this folder (on the files host) instead of TheHive's. */
   filesTarget?: string;
+  /** Restore a bucket set's objects into this bucket instead of TheHive's (created when missing). */
+  filesBucket?: string;
   /** Use sstableloader even when the topology matches. */
   forceLoader?: boolean;
   /** Replication of the recreated keyspace, `DC:RF[,DC:RF]` (another topology). */
@@ -61,6 +63,7 @@ export function planRestore(m: Manifest, agents: readonly AgentEntry[], o: Resto
     dropKeyspace: o.dropKeyspace,
     indexPrefix: o.indexPrefix,
     filesTarget: o.filesTarget,
+    filesBucket: o.filesBucket,
     dropScratch: o.dropScratch,
     rebuildIndex: o.rebuildIndex,
     replication: o.replication ? parseReplicationFlag(o.replication) : [],
@@ -121,8 +124,17 @@ export function planRestore(m: Manifest, agents: readonly AgentEntry[], o: Resto
     // The listing holds the attachments earlier sets store too: the restore copies them all.
     const all = { files: files.fileCount + (files.referenced?.files ?? 0), bytes: files.bytes + (files.referenced?.bytes ?? 0) };
     const kept = files.referenced?.files ? `; ${files.referenced.files} of them from the earlier sets that store them` : '';
-    lines.push(`${filesAgent.node}: copy ${all.files} files (${formatBytes(all.bytes)}${kept}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
-      (o.filesClean ? '; REMOVE every file there the backup does not hold' : ''));
+    if (files.store === 's3') {
+      if (o.filesClean) throw new ValidationError('--files-clean: the files of this set are a bucket\'s objects; a bucket restore puts the set\'s objects back and removes none');
+      // A scratch copy of a bucket set needs a scratch bucket: a folder target does not apply to objects.
+      if (!o.filesBucket && (o.filesTarget || o.dropScratch)) throw new ValidationError(`the files of this set are a bucket's objects: ${o.dropScratch ? 'a drill' : '--files-target'} needs a scratch bucket (--files-bucket NAME), or the objects would be loaded into TheHive's live bucket`);
+      lines.push(`${filesAgent.node}: put ${all.files} objects (${formatBytes(all.bytes)}${kept}) into ${o.filesBucket ? `bucket ${o.filesBucket}${o.dropScratch ? ' (created, dropped after)' : ''}` : 'TheHive\'s bucket'}` +
+        '');
+    } else {
+      if (o.filesBucket && !o.filesTarget) throw new ValidationError('--files-bucket: the files of this set are a folder; give --files-target FOLDER for a scratch copy');
+      lines.push(`${filesAgent.node}: copy ${all.files} files (${formatBytes(all.bytes)}${kept}) into ${o.filesTarget ?? 'TheHive\'s files folder'}, restoring owner and mode` +
+        (o.filesClean ? '; REMOVE every file there the backup does not hold' : ''));
+    }
   }
   lines.push('then check rows per table, documents per index and every file\'s sha256 against the backup');
   if (o.dropScratch) lines.push('then drop the scratch keyspace, indices and folder, and clear the dropped-* snapshots the drop makes every node take');

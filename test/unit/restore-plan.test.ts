@@ -46,4 +46,23 @@ test('a flag the agents would refuse is refused while planning, naming the field
   assert.throws(() => planRestore(manifest, all, { replication: 'dc1:x' }), /expected DC:RF/);
 });
 
+const withFiles = (store: 'localfs' | 's3') => manifestSchema.parse({
+  ...manifest,
+  nodes: [node('node1', { cassandra: cass('node1'), files: { store, location: store === 's3' ? 'thehive' : '/opt/thp/thehive/files', fileCount: 2, bytes: 10, deviations: { changed: 0, missing: 0, unstorable: 0, examples: [] }, summary: '', listing: ref('tandem-x/node1/files/listing.ndjson') } })],
+});
+
+test('a bucket set: a drill or a restore elsewhere needs a scratch bucket, never TheHive\'s; a folder set takes no bucket', () => {
+  const all = [agent('node1', ['cassandra', 'files'])];
+  const bucket = withFiles('s3');
+  assert.throws(() => planRestore(bucket, all, { filesTarget: '/var/tmp/x', dropScratch: true }), /a drill needs a scratch bucket/);
+  assert.throws(() => planRestore(bucket, all, { filesTarget: '/var/tmp/x' }), /--files-target needs a scratch bucket \(--files-bucket NAME\)/);
+  assert.throws(() => planRestore(bucket, all, { filesClean: true }), /removes none/);
+  const drill = planRestore(bucket, all, { filesTarget: '/var/tmp/x', filesBucket: 'drill-1', dropScratch: true });
+  assert.is(drill.steps[0].options.filesBucket, 'drill-1');
+  assert.match(drill.lines.join('\n'), /put 2 objects .* into bucket drill-1 \(created, dropped after\)/);
+  assert.match(planRestore(bucket, all, {}).lines.join('\n'), /into TheHive's bucket/);
+  assert.throws(() => planRestore(bucket, all, { filesBucket: 'Not_A_Bucket' }), /filesBucket/);
+  assert.throws(() => planRestore(withFiles('localfs'), all, { filesBucket: 'drill-1' }), /the files of this set are a folder/);
+});
+
 test.run();

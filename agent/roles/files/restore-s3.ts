@@ -103,5 +103,7 @@ export async function dropObjects(ctx: RestoreContext, client: S3Client, bucket:
   await runPool(objects, 4, ctx.signal, async (o) => {
     await client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: bucket, Key: o.key }), { abortSignal: ctx.signal });
   });
-  return { detail: `deleted ${objects.length} objects from bucket ${bucket}` } satisfies PhaseOutcome;
+  // The drill's own bucket goes too; one holding other objects (someone else's) is left, and said so.
+  const left = await client.send(new (s3Sdk().DeleteBucketCommand)({ Bucket: bucket }), { abortSignal: ctx.signal }).then(() => '', (err: Error) => `; the bucket itself is left (${err.name}: ${err.message})`);
+  return { detail: `deleted ${objects.length} objects from bucket ${bucket}${left}` } satisfies PhaseOutcome;
 }

@@ -65,6 +65,19 @@ export function checkFilesTarget(options: Pick<RestoreContext['options'], 'files
   );
 }
 
+/**
+ * Refuses, before any role loads anything, a restore of a bucket set that asks for a scratch copy
+ * but names no scratch bucket: a drill (drop_scratch) or a restore given only files_target would
+ * otherwise load the set's objects into TheHive's live bucket, over the attachments written since.
+ */
+export function checkBucketTarget(ctx: Pick<RestoreContext, 'options' | 'manifest' | 'node' | 'backupId'>): void {
+  const { options } = ctx;
+  if (options.filesBucket !== undefined || (!options.dropScratch && options.filesTarget === undefined)) return;
+  if (restoreSource(ctx as RestoreContext, 'files').part.store !== 's3') return;
+  const asked = options.dropScratch ? 'a drill' : `--files-target ${options.filesTarget}`;
+  throw new PreconditionError(`backup ${ctx.backupId} holds a files bucket: ${asked} names no scratch bucket, and would load its objects into TheHive's live bucket; give --files-bucket NAME (restore) or update the coordinator (drill)`);
+}
+
 /** The real path of `p`, or `p` when it does not exist yet. */
 const realOrSelf = async (p: string) => fs.realpath(p).catch(() => p);
 
@@ -87,7 +100,10 @@ async function realTarget(p: string): Promise<string> {
 
 /** Runs one restore phase of the files role. */
 export async function restoreFiles(phase: RestorePhase, outer: RestoreContext, s: ResolvedFilesSettings): Promise<PhaseOutcome | null> {
-  if (phase === 'fetch') checkFilesTarget(outer.options, s);
+  if (phase === 'fetch') {
+    checkFilesTarget(outer.options, s);
+    checkBucketTarget(outer);
+  }
   // Again on the real paths before anything is written or removed there.
   if (phase === 'load' || phase === 'cleanup') await checkRealFilesTarget(outer.options, s);
   if (phase === 'check' || phase === 'fetch' || phase === 'schema') return null;
