@@ -153,7 +153,8 @@ test('a wrong identity is refused, naming the recipients the set was written for
 
 test('an incremental set after one replaced object stores only its ciphertext; its restore gives back every object', async () => {
   needSandbox(env);
-  // The bucket as it was at ID1 (the wrong-identity test left it empty), then one object replaced.
+  // The bucket as it was at ID1 (the wrong-identity test left it empty): the same bodies have the same
+  // ETags (a single-part upload's is its MD5), so the parent's entries match; then one object replaced.
   for (const [k, b] of Object.entries(bodies)) await put(k, b);
   await put(OTHER, randomBytes(3100));
   const b = await runCli(['backup', '--config', fleet!.fleetFile, '--id', ID2, '--json']);
