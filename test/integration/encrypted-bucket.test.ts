@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListBucketsCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeNewIdentityFile } from '../../coordinator/keys';
@@ -139,6 +139,31 @@ test('restore with the fleet\'s identity gives every object back byte for byte',
   const r = await runCli(['restore', ID1, '--config', fleet!.fleetFile, '--yes', '--identity', ops.file]);
   assert.is(r.code, 0, r.stdout + r.stderr);
   assert.equal(await digestsOf(BUCKET), expectedDigests());
+});
+
+test('restore --files-bucket and a drill put the objects into a scratch bucket and leave TheHive\'s untouched; the drill removes its bucket', async () => {
+  needSandbox(env);
+  // The live bucket as at ID1, with one object changed since: a restore into it would put the old one back.
+  for (const [k, b] of Object.entries(bodies)) await put(k, b);
+  await put(THIRD, Buffer.from('written after the set'));
+  const live = await digestsOf(BUCKET);
+  const scratch = `${BUCKET}-copy`;
+  try {
+    const r = await runCli(['restore', ID1, '--config', fleet!.fleetFile, '--yes', '--identity', ops.file, '--files-bucket', scratch]);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.equal(await digestsOf(scratch), expectedDigests());
+    const refused = await runCli(['restore', ID1, '--config', fleet!.fleetFile, '--yes', '--identity', ops.file, '--files-target', '/var/tmp/tandem-x']);
+    assert.is(refused.code, 2, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /needs a scratch bucket \(--files-bucket NAME\)/);
+    const d = await runCli(['drill', ID1, '--config', fleet!.fleetFile, '--identity', ops.file, '--json']);
+    assert.is(d.code, 0, d.stdout + d.stderr);
+    assert.match(d.stderr, /into bucket drill-/);
+    assert.equal(await digestsOf(BUCKET), live, 'TheHive\'s bucket is as it was');
+    const drillBuckets = ((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name ?? '').filter((n) => n.startsWith('drill-'));
+    assert.equal(drillBuckets, [], 'the drill removed its bucket');
+  } finally {
+    await emptyBucket(scratch, true).catch(() => undefined);
+  }
 });
 
 test('a wrong identity is refused, naming the recipients the set was written for, and puts no object into the bucket', async () => {
