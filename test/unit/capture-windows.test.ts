@@ -11,8 +11,12 @@ import { readCapture } from '../../coordinator/sets/capture-windows';
 import { captureWindows, setCut, type NodeCapture, type SetCut } from '../../coordinator/sets/windows';
 import { captureIndexPath } from '../../shared/destination/layout';
 import type { Manifest } from '../../shared/manifest';
+import { parseManifest } from '../../shared/manifest';
+import { runCommand } from '../../shared/exec';
+import { SET_ID, validManifest } from '../helpers/backup-set';
 import { makeCaptureCerts, type CaptureCerts } from '../helpers/capture-certs';
 import { captureNode } from '../helpers/capture-node';
+import { signingKeyAt, writeSignedManifest, writeSigningKeySync } from '../helpers/signing';
 
 let certs: CaptureCerts;
 test.before(async () => {
@@ -131,6 +135,38 @@ test('a set\'s cut is each Cassandra node\'s snapshot instant from its manifest'
     { node: 'es1', commits: { elasticsearch: {} }, parts: { elasticsearch: {} } },
   ] } as unknown as Manifest;
   assert.equal(setCut(m), { id: 'set-1', nodes: [{ node: 'cass1', cutAt: 1000 }] });
+});
+
+const CLI = join(__dirname, '..', '..', 'coordinator', 'main.js');
+
+test('tandem list prints the windows after the sets, escaped, and --json carries them with each node\'s capture', async () => {
+  const n = await captured(true);
+  const m = validManifest();
+  const node = m.nodes[0];
+  m.nodes[0] = { ...node, node: 'cass1', hostname: 'cass1', record: { ...node.record, path: `${SET_ID}/cass1/part.json` }, commits: { cassandra: { tag: SET_ID, keyspaces: ['thehive'], cutAt: sec(5), requestedAt: sec(5), returnedAt: sec(5), tables: 1 } } };
+  for (const r of [m.nodes[0].parts.cassandra.tables[0], m.nodes[0].parts.cassandra.contents, m.nodes[0].parts.elasticsearch.record, m.nodes[0].parts.files.listing, ...m.files]) r.path = r.path.replace('/node1/', '/cass1/');
+  m.files[0].node = 'cass1';
+  Object.assign(m, { startedAt: iso(sec(4)), committedAt: iso(sec(5)), completedAt: iso(sec(6)) });
+  const keys = writeSigningKeySync(join(n.dirs.dest, '..', 'keys'));
+  await writeSignedManifest(n.dest, parseManifest(JSON.stringify(m), SET_ID), signingKeyAt(keys.key));
+  const fleet = join(n.dirs.dest, '..', 'fleet.yaml');
+  writeFileSync(fleet, `agents: [{node: cass1, address: "127.0.0.1:1", roles: [cassandra]}]\ndestination: {type: local, path: ${n.dirs.dest}}\nsigning: {key: ${keys.key}}\n` +
+    `tls: {ca: ${join(certs.dir, 'ca.crt')}, cert: ${join(certs.dir, 'cass1.crt')}, key: ${join(certs.dir, 'cass1.key')}}\n`);
+  const json = await runCommand([process.execPath, CLI, 'list', '--config', fleet, '--json']);
+  const listed = JSON.parse(json.stdout);
+  assert.equal(listed.backupSets.map((s: { status: string }) => s.status), ['complete']);
+  assert.equal(listed.captureWindows.map((w: { set: string; from: string; to: string }) => [w.set, w.from, w.to]), [[SET_ID, iso(sec(5)), iso(sec(20))]]);
+  assert.equal(listed.capture.map((c: NodeCapture) => [c.node, c.capturedTo, c.gaps.length]), [['cass1', iso(sec(40)), 1]]);
+  const text = (await runCommand([process.execPath, CLI, 'list', '--config', fleet])).stdout;
+  assert.match(text, new RegExp(`thehive  from ${SET_ID} at ${iso(sec(5))}  to ${iso(sec(20))}  \\(cass1\\)  edge: gap skipped`));
+  assert.match(text, /thehive\/cass1 .* 1 gaps  0 problems/);
+  assert.match(text, /gap skipped at .* segments 102-104/);
+  // No capture folder: the JSON carries empty lists, the text nothing more.
+  const bare = captureNode(certs);
+  writeFileSync(fleet, readFileSync(fleet, 'utf8').replace(n.dirs.dest, bare.dirs.dest));
+  const none = JSON.parse((await runCommand([process.execPath, CLI, 'list', '--config', fleet, '--json'])).stdout);
+  assert.equal([none.captureWindows, none.capture], [[], []]);
+  assert.is((await runCommand([process.execPath, CLI, 'list', '--config', fleet])).stdout, 'no backup sets\n');
 });
 
 test.run();
