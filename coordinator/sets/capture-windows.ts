@@ -51,6 +51,8 @@ interface SegmentRead {
   storedAt: number[];
   bytes: number;
   refused?: { file: string; detail: string };
+  /** No index at all: pieces stored and the index not written yet (the agent writes it after each piece), or lost. */
+  noIndex?: boolean;
 }
 
 const segmentId = (name: string): bigint => BigInt(/-(\d+)\.log$/.exec(name)![1]);
@@ -63,7 +65,8 @@ async function readSegment(dest: Destination, trust: LineTrust, cluster: string,
   try {
     text = (await dest.readSmall(file, MAX_INDEX_BYTES)).toString('utf8');
   } catch (err) {
-    return { ...out, refused: { file, detail: err instanceof NotFoundError ? 'the segment has no index: its pieces are not vouched for' : errorMessage(err) } };
+    if (err instanceof NotFoundError) return { ...out, noIndex: true, refused: { file, detail: 'the segment has no index, though later segments have pieces: its pieces are not vouched for' } };
+    return { ...out, refused: { file, detail: errorMessage(err) } };
   }
   let at = 0;
   for (const [i, line] of text.split('\n').filter((l) => l !== '').entries()) {
@@ -114,6 +117,9 @@ async function readGaps(dest: Destination, trust: LineTrust, cluster: string, no
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** Smallest and largest of many instants (a spread of a long capture's would pass the argument limit). */
+const least = (xs: readonly number[]): number | null => (xs.length ? xs.reduce((a, b) => (b < a ? b : a)) : null);
+const most = (xs: readonly number[]): number | null => (xs.length ? xs.reduce((a, b) => (b > a ? b : a)) : null);
 
 /** The newest instant of `instants` before `t`; null when none. */
 function lastBefore(instants: readonly number[], t: number): number | null {
@@ -140,17 +146,18 @@ export async function readNodeCapture(dest: Destination, trust: LineTrust | null
   const instants = segments.flatMap((s) => s.storedAt);
   summary.segments = segments.length;
   summary.bytes = segments.reduce((n, s) => n + s.bytes, 0);
-  summary.capturedFrom = instants.length ? new Date(Math.min(...instants)).toISOString() : null;
-  summary.capturedTo = instants.length ? new Date(Math.max(...instants)).toISOString() : null;
+  summary.capturedFrom = iso(least(instants));
+  summary.capturedTo = iso(most(instants));
   for (const [i, s] of segments.entries()) {
     if (!s.refused) continue;
+    const later = segments.slice(i + 1).flatMap((e) => e.storedAt);
+    // The newest segments without an index are the capture's tail being written: nothing of them is counted, nothing missing before them.
+    if (s.noIndex && !later.length) continue;
     summary.problems.push(s.refused);
     // The refused bytes were written after the segment's last trusted piece (or, with none, after the
     // segments before it) and before the next segment's first piece: Cassandra writes one segment at a time.
     const earlier = segments.slice(0, i).flatMap((e) => e.storedAt);
-    const after = s.storedAt.length ? Math.max(...s.storedAt) : earlier.length ? Math.max(...earlier) : null;
-    const later = segments.slice(i + 1).flatMap((e) => e.storedAt);
-    summary.breaks.push({ kind: 'problem', after: iso(after), before: iso(later.length ? Math.min(...later) : null), what: `refused line in ${s.refused.file}` });
+    summary.breaks.push({ kind: 'problem', after: iso(most(s.storedAt) ?? most(earlier)), before: iso(least(later)), what: `refused: ${s.refused.file}` });
   }
   const g = await readGaps(dest, trust, cluster, node);
   summary.gaps = g.gaps;
@@ -161,7 +168,7 @@ export async function readNodeCapture(dest: Destination, trust: LineTrust | null
   }
   if (g.refused) {
     summary.problems.push({ file: g.refused.file, detail: g.refused.detail });
-    summary.breaks.push({ kind: 'problem', after: iso(g.refused.after === null ? null : lastBefore(instants, g.refused.after)), before: null, what: `refused line in ${g.refused.file}` });
+    summary.breaks.push({ kind: 'problem', after: iso(g.refused.after === null ? null : lastBefore(instants, g.refused.after)), before: null, what: `refused: ${g.refused.file}` });
   }
   return summary;
 }

@@ -96,6 +96,18 @@ test('an index line edited at the destination is a problem naming its file, and 
   assert.match(w.edge.what, /CommitLog-8-101\.log\/index\.ndjson/);
 });
 
+test('a segment without an index is a problem when later segments have pieces, and the tail being written when none has', async () => {
+  const n = await captured(true);
+  const { rmSync } = await import('node:fs');
+  rmSync(join(n.dirs.dest, captureIndexPath('thehive', 'cass1', 'CommitLog-8-105.log')));
+  const [tail] = await readCapture(n.dest, () => certs.ca);
+  assert.equal([tail.problems, tail.capturedTo], [[], iso(sec(20))]);
+  rmSync(join(n.dirs.dest, captureIndexPath('thehive', 'cass1', 'CommitLog-8-100.log')));
+  const [hole] = await readCapture(n.dest, () => certs.ca);
+  assert.equal(hole.problems.map((p) => p.file), [captureIndexPath('thehive', 'cass1', 'CommitLog-8-100.log')]);
+  assert.equal(captureWindows([set('set-a', sec(5))], [hole]), []);
+});
+
 test('without a capture folder there is nothing to list; without the fleet\'s CA a capture is refused whole', async () => {
   const n = await captured(false);
   const empty = captureNode(certs);
