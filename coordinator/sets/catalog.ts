@@ -99,9 +99,9 @@ async function scanSetOnce(dest: Destination, id: string, trust: SetTrust): Prom
   }
 }
 
-/** Lists every backup set folder at the destination, sorted by id (newest generated id last). */
-export async function listBackupSets(dest: Destination, trust: SetTrust): Promise<CatalogEntry[]> {
-  return runPool(await scanSets(dest, trust), SCAN_PARALLELISM, undefined, async (s): Promise<CatalogEntry> => {
+/** Lists every backup set folder at the destination, sorted by id (newest generated id last); `scanned` when scanSets already ran. */
+export async function listBackupSets(dest: Destination, trust: SetTrust, scanned?: readonly ScannedSet[]): Promise<CatalogEntry[]> {
+  return runPool(scanned ?? (await scanSets(dest, trust)), SCAN_PARALLELISM, undefined, async (s): Promise<CatalogEntry> => {
     const m = s.manifest;
     const notes = { ...(s.reason ? { reason: s.reason } : {}), ...(s.problem ? { problem: s.problem } : {}), ...(s.ignoredMarker ? { ignoredMarker: s.ignoredMarker } : {}) };
     if (m) return { id: s.id, status: 'complete', files: m.files.length + m.listed.files, bytes: m.bytes, completedAt: m.completedAt, snapshotSpreadMs: m.snapshotSpreadMs, ...notes };

@@ -26,8 +26,8 @@ export async function failure(p: Promise<unknown>): Promise<string> {
   throw new Error('expected a rejection');
 }
 
-/** A node's folders: commitlog, cdc_raw, the agent's state, the destination; its capture signs with cass1's certificate. */
-export function captureNode(certs: CaptureCerts, recipients?: string[]) {
+/** A node's folders: commitlog, cdc_raw, the agent's state, the destination; its capture signs with cass1's certificate; `now` its clock. */
+export function captureNode(certs: CaptureCerts, recipients?: string[], now?: () => number) {
   const root = scratchDirSync('capture');
   const dirs = { commitlog: join(root, 'commitlog'), cdcRaw: join(root, 'cdc_raw'), state: join(root, 'state'), dest: join(root, 'dest') };
   for (const d of Object.values(dirs)) mkdirSync(d);
@@ -37,7 +37,7 @@ export function captureNode(certs: CaptureCerts, recipients?: string[]) {
   const metrics: CaptureMetrics = { captured: (r) => seen.push(r), gaps: (n) => void (gaps += n) };
   const signing = { cert: join(certs.dir, 'cass1.crt'), key: join(certs.dir, 'cass1.key') };
   const reader = { trust: certs.trust(dest) };
-  const capture = () => new CommitlogCapture({ cdcRawDirectory: dirs.cdcRaw, stateDir: dirs.state, target: { dest, cluster: 'thehive', node: 'cass1' }, signing, recipients, log: silentLogger(), metrics, watch: false });
+  const capture = () => new CommitlogCapture({ cdcRawDirectory: dirs.cdcRaw, stateDir: dirs.state, target: { dest, cluster: 'thehive', node: 'cass1' }, signing, recipients, log: silentLogger(), metrics, watch: false, now });
   /** A segment as Cassandra creates it: preallocated in the commitlog folder, hard-linked into cdc_raw. */
   const segment = (id: number) => {
     const name = `CommitLog-8-${id}.log`;
