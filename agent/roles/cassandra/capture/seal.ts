@@ -18,7 +18,14 @@ import { keySigner, type LineSigner } from '../../../../shared/capture/signed-li
 import { captureCertPath, captureKeyPath } from '../../../../shared/destination/layout';
 import { writeFileDurably } from '../../../../shared/durable-file';
 import { ConfigError } from '../../../../shared/errors';
-import type { CaptureTarget } from './store';
+import type { Destination } from '../../../../shared/destination';
+
+/** Where the capture goes (store.ts's CaptureTarget). */
+interface SealTarget {
+  dest: Destination;
+  cluster: string;
+  node: string;
+}
 
 /** The agent's TLS files the capture signs with. */
 export interface CaptureSigning {
@@ -51,7 +58,7 @@ const keyStateSchema = z.strictObject({
  * Opens the seal of `target`: stores the agent's certificate there when it is not yet, and makes
  * a data key for `recipients` when there is none for them. Run before the first piece is stored.
  */
-export async function openSeal(target: CaptureTarget, signing: CaptureSigning, recipients: readonly string[] | undefined, stateDir: string): Promise<CaptureSeal> {
+export async function openSeal(target: SealTarget, signing: CaptureSigning, recipients: readonly string[] | undefined, stateDir: string): Promise<CaptureSeal> {
   let cert: X509Certificate;
   let signer: LineSigner;
   try {
@@ -67,7 +74,7 @@ export async function openSeal(target: CaptureTarget, signing: CaptureSigning, r
 }
 
 /** The data key for `recipients`: the recorded one when it was sealed to them and its sealed file is at the destination, a new one otherwise. */
-async function dataKey(target: CaptureTarget, recipients: readonly string[], stateDir: string): Promise<CaptureDataKey> {
+async function dataKey(target: SealTarget, recipients: readonly string[], stateDir: string): Promise<CaptureDataKey> {
   const file = join(stateDir, 'capture', 'key.json');
   const sealedTo = [...recipients].sort();
   if (existsSync(file)) {
