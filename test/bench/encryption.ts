@@ -1,15 +1,18 @@
 /**
  * `npm run bench -- encryption [--runs N]`: what encrypting a set costs, side by side in one run
- * on the same data, with the hot writer running. Two fleets over the sandbox's three stores in
- * the shape users deploy (cassandra on every node; elasticsearch and files on node1), one whose
- * sets are in clear and one with `encryption: {mode: age}`, both started before anything is timed.
+ * on the same data, with the hot writer running. One fleet of agents over the sandbox's three
+ * stores in the shape users deploy (cassandra on every node; elasticsearch and files on node1),
+ * started before anything is timed, and two fleet files for it: one whose sets are in clear and
+ * one with `encryption: {mode: age}` (encryption is the coordinator's choice; the agents only
+ * receive a set's recipient). One set of agents, not two: two agents on one Cassandra node would
+ * each clear, as debris of an earlier run, the snapshot the other is shipping.
  * Each round, in an order rotated from round to round: `tandem backup --full` of each, then
  * `tandem restore` of each set into scratch targets (a keyspace, prefixed indices, a files folder),
  * dropped again after each restore. Wall times, the ratio encrypted / clear of each round, and the
  * bytes each set stores at the destination. Not a test: it fails only when a backup or a restore
  * does not complete.
  */
-import { stat } from 'node:fs/promises';
+import { copyFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from '../../shared/exec';
 import { readSandboxEnv, startWriter, stopWriter, type SandboxEnv } from '../sandbox';
@@ -25,7 +28,7 @@ type Way = 'clear' | 'encrypted';
 const WAYS: readonly Way[] = ['clear', 'encrypted'];
 
 /** Each way's Elasticsearch repository and scratch restore targets: its own, so the two never meet. */
-const REPOSITORY: Record<Way, string> = { clear: 'tandem-bench-clear', encrypted: 'tandem-bench-age' };
+const REPOSITORY = 'tandem-bench-encryption';
 const TARGETS: Record<Way, { keyspace: string; indexPrefix: string }> = {
   clear: { keyspace: 'thehive_bench_clear', indexPrefix: 'bench-clear-' },
   encrypted: { keyspace: 'thehive_bench_age', indexPrefix: 'bench-age-' },
@@ -67,7 +70,8 @@ function answerOf<T>(what: string, r: { code: number; stdout: string; stderr: st
 export async function benchEncryption(rounds = 3, log: (m: string) => void = () => undefined): Promise<EncryptionBench> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds ${rounds}: give 1 or more`);
   const env = readSandboxEnv();
-  const fleets = new Map<Way, TestFleet>();
+  let fleet: TestFleet | undefined;
+  const fleetFiles = new Map<Way, string>();
   const rows: Record<Way, EncryptionRow> = {
     clear: { way: 'clear', backupSeconds: [], restoreSeconds: [], setBytes: [] },
     encrypted: { way: 'encrypted', backupSeconds: [], restoreSeconds: [], setBytes: [] },
@@ -75,21 +79,21 @@ export async function benchEncryption(rounds = 3, log: (m: string) => void = () 
   let clearRepositoryBytes: number | null = null;
   await startWriter();
   try {
-    // Both fleets are started before any run is timed: an agent's start is not a backup's cost.
-    for (const way of WAYS) {
-      const fleet = await makeFleet(threeStoreRoles(env, REPOSITORY[way]), { prepareTimeoutMs: 300_000 });
-      fleets.set(way, fleet);
-      // The fleet file names the identity encryptFleet made: the restore opens the set with it.
-      if (way === 'encrypted') await encryptFleet(fleet);
-      await startFleet(fleet);
-    }
+    // Started before any run is timed: an agent's start is not a backup's cost.
+    fleet = await makeFleet(threeStoreRoles(env, REPOSITORY), { prepareTimeoutMs: 300_000 });
+    fleetFiles.set('clear', fleet.fleetFile);
+    // The second fleet file names the identity encryptFleet makes: the restore opens the set with it.
+    const encrypted = join(fleet.dir, 'fleet-encrypted.json');
+    await copyFile(fleet.fleetFile, encrypted);
+    await encryptFleet({ dir: fleet.dir, fleetFile: encrypted });
+    fleetFiles.set('encrypted', encrypted);
+    await startFleet(fleet);
     for (let round = 0; round < rounds; round++) {
       const order = roundOrder(WAYS, round);
       const ids = new Map<Way, string>();
       for (const way of order) {
-        const fleet = fleets.get(way)!;
         const t0 = Date.now();
-        const r = await runCli(['backup', '--config', fleet.fleetFile, '--json', '--full']);
+        const r = await runCli(['backup', '--config', fleetFiles.get(way)!, '--json', '--full']);
         const seconds = (Date.now() - t0) / 1000;
         const o = answerOf<{ status?: string; id?: string }>(`round ${round + 1}, ${way}: tandem backup`, r);
         if (o.status !== 'complete' || !o.id) throw new Error(`round ${round + 1}, ${way}: tandem backup did not complete (exit ${r.code}): ${r.stderr.slice(-2000)}`);
@@ -98,26 +102,26 @@ export async function benchEncryption(rounds = 3, log: (m: string) => void = () 
         rows[way].setBytes.push(await bytesUnder(join(fleet.destDir, o.id)));
         log(`round ${round + 1} backup ${way}: ${seconds.toFixed(1)} s, ${rows[way].setBytes.at(-1)} bytes (${o.id})`);
       }
-      for (const way of order) rows[way].restoreSeconds.push(await restoreOnce(env, fleets.get(way)!, way, ids.get(way)!, round, log));
+      for (const way of order) rows[way].restoreSeconds.push(await restoreOnce(env, fleetFiles.get(way)!, way, ids.get(way)!, round, log));
     }
-    clearRepositoryBytes = await runCommand(['du', '-sb', join(env.elasticsearch.pathRepo, REPOSITORY.clear)]).then((r) => Number(r.stdout.split('\t')[0]), () => null);
+    clearRepositoryBytes = await runCommand(['du', '-sb', join(env.elasticsearch.pathRepo, REPOSITORY)]).then((r) => Number(r.stdout.split('\t')[0]), () => null);
   } finally {
     await stopWriter();
-    for (const f of fleets.values()) await removeFleet(f);
+    if (fleet) await removeFleet(fleet);
     await removeRepositories(env);
   }
   return { rows, clearRepositoryBytes };
 }
 
 /** Restores set `id` of `way`'s fleet into that way's scratch targets; its wall seconds. The targets are dropped after, whatever the outcome. */
-async function restoreOnce(env: SandboxEnv, fleet: TestFleet, way: Way, id: string, round: number, log: (m: string) => void): Promise<number> {
+async function restoreOnce(env: SandboxEnv, fleetFile: string, way: Way, id: string, round: number, log: (m: string) => void): Promise<number> {
   const t = TARGETS[way];
   const filesTarget = await scratchDir(`bench-enc-files-${way}`);
   // A keyspace an earlier, interrupted run left would be truncated, not recreated: start from none.
   await dropRestoreTargets(env, t);
   try {
     const t0 = Date.now();
-    const r = await runCli(['restore', id, '--config', fleet.fleetFile, '--yes', '--json', '--target-keyspace', t.keyspace, '--index-prefix', t.indexPrefix, '--files-target', filesTarget]);
+    const r = await runCli(['restore', id, '--config', fleetFile, '--yes', '--json', '--target-keyspace', t.keyspace, '--index-prefix', t.indexPrefix, '--files-target', filesTarget]);
     const seconds = (Date.now() - t0) / 1000;
     const o = answerOf<{ ok?: boolean; problems?: string[] }>(`round ${round + 1}, ${way}: tandem restore ${id}`, r);
     if (!o.ok) throw new Error(`round ${round + 1}, ${way}: tandem restore ${id} failed (exit ${r.code}): ${(o.problems ?? []).join('; ')} ${r.stderr.slice(-2000)}`);
@@ -134,7 +138,7 @@ async function restoreOnce(env: SandboxEnv, fleet: TestFleet, way: Way, id: stri
  */
 async function removeRepositories(env: SandboxEnv): Promise<void> {
   const es = (method: string, path: string) => fetch(`${env.elasticsearch.url}${path}`, { method });
-  for (const name of WAYS.flatMap((w) => [REPOSITORY[w], `${REPOSITORY[w]}-staging`, `${REPOSITORY[w]}-staged`])) {
+  for (const name of [REPOSITORY, `${REPOSITORY}-staging`, `${REPOSITORY}-staged`]) {
     try {
       const r = await es('GET', `/_snapshot/${name}/_all`);
       const snapshots = r.ok ? ((await r.json()) as { snapshots?: { snapshot: string }[] }).snapshots ?? [] : [];
