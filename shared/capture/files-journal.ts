@@ -13,15 +13,17 @@
  */
 import { encrypt, decrypt } from '../age';
 import type { Destination } from '../destination';
-import { captureFilesFolder, captureJournalPath, captureObjectPath, CAPTURE_OBJECT_ID, parseJournalName } from '../destination/layout';
-import { ValidationError } from '../errors';
+import { captureJournalPath, captureObjectPath, CAPTURE_OBJECT_ID } from '../destination/layout';
+import { NotFoundError, ValidationError } from '../errors';
 import { z } from 'zod';
 import type { CaptureKeys } from './capture-key';
 import { openLine, type LineTrust } from './signed-line';
 
 /** The agent starts a new journal once the current one holds this many lines: no file is rewritten forever. */
 export const JOURNAL_MAX_LINES = 1000;
-/** A reader refuses a larger journal unread (JOURNAL_MAX_LINES lines of at most ~2 KiB, and the lines of one batch past it). */
+/** …or this many bytes, whichever comes first. */
+export const JOURNAL_ROTATE_BYTES = 1024 * 1024;
+/** A reader refuses a larger journal unread (JOURNAL_ROTATE_BYTES, and one batch of lines of at most ~8 KiB past it). */
 export const JOURNAL_MAX_BYTES = 4 * 1024 * 1024;
 /** A sealed field is never longer (base64 of an age file holding a path). */
 const SEALED_MAX_CHARS = 16 * 1024;
@@ -99,17 +101,20 @@ export interface FilesReader {
  * refused line can be trusted to say the folder's state.
  */
 export async function readJournal(dest: Destination, cluster: string, node: string, reader: FilesReader): Promise<JournalEntry[]> {
-  const folder = captureFilesFolder(cluster, node);
-  const numbers = (await dest.list(folder))
-    .map((e) => (e.path.startsWith(`${folder}/`) && !e.path.slice(folder.length + 1).includes('/') ? parseJournalName(e.path.slice(folder.length + 1)) : null))
-    .filter((n): n is number => n !== null)
-    .sort((a, b) => a - b);
   const out: JournalEntry[] = [];
   let expected = 1;
-  for (let i = 0; i < numbers.length; i++) {
-    if (numbers[i] !== i + 1) throw new ValidationError(`${captureJournalPath(cluster, node, i + 1)} is missing (journal ${numbers[i]} follows ${i}): the capture's journals were cut at the destination`);
-    const path = captureJournalPath(cluster, node, numbers[i]);
-    const text = (await dest.readSmall(path, JOURNAL_MAX_BYTES)).toString('utf8');
+  // Journals are read by number, not listed: the files folder also holds every object, far too many to list.
+  for (let n = 1; ; n++) {
+    const path = captureJournalPath(cluster, node, n);
+    const body = await dest.readSmall(path, JOURNAL_MAX_BYTES).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    });
+    if (body === null) {
+      if ((await dest.stat(captureJournalPath(cluster, node, n + 1))) !== null) throw new ValidationError(`${path} is missing, and journal ${n + 1} follows it: the capture's journals were cut at the destination`);
+      break;
+    }
+    const text = body.toString('utf8');
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
     for (let j = 0; j < lines.length; j++) {

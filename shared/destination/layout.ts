@@ -256,12 +256,6 @@ export function captureJournalPath(cluster: string, node: string, n: number): st
   return `${captureFilesFolder(cluster, node)}/journal-${String(n).padStart(JOURNAL_DIGITS, '0')}.ndjson`;
 }
 
-/** A journal's number from its file name, or null when the name is not a journal's. */
-export function parseJournalName(name: string): number | null {
-  const m = /^journal-(\d{8})\.ndjson$/.exec(name);
-  return m && Number(m[1]) >= 1 ? Number(m[1]) : null;
-}
-
 /** `…/<segment>/index.ndjson`: one line per piece, in offset order. */
 export const captureIndexPath = (cluster: string, node: string, segment: string): string => `${captureSegmentFolder(cluster, node, segment)}/index.ndjson`;
 

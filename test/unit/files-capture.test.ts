@@ -64,6 +64,9 @@ test('a restart resumes from the progress file: nothing stored twice, nothing mi
   assert.equal(journal(n.dirs.dest).map((l) => [l.seq, l.path]), [[1, 'a'], [2, 'b']]);
   assert.equal((await n.capture().look()).stored, []);
   assert.equal(objects(n.dirs.dest).length, 2);
+  // A progress file moved aside while the destination holds journals: refused, rather than numbering lines from 1 again.
+  rmSync(store.file);
+  assert.match(await failure(n.capture().look()), /journal-00000001\.ndjson is there, and this agent's progress .* knows no journal/);
 });
 
 test('the state at an instant between two changes is the one then, and its copy checks', async () => {
@@ -147,7 +150,7 @@ test('a full journal is left as it is and the next one started, the lines number
   assert.equal(journal(n.dirs.dest, 2).map((l) => l.seq), [3, 4]);
   assert.equal([...(await n.reader().filesAt(n.clock.t)).keys()].sort(), ['b', 'c']);
   rmSync(join(n.dirs.dest, captureJournalPath('thehive', 'files1', 1)));
-  assert.match(await failure(n.reader().filesAt(n.clock.t)), /journal-00000001\.ndjson is missing/);
+  assert.match(await failure(n.reader().filesAt(n.clock.t)), /journal-00000001\.ndjson is missing, and journal 2 follows it/);
 });
 
 test.run();

@@ -8,10 +8,10 @@
  */
 import type { FSWatcher } from 'chokidar';
 import type * as Chokidar from 'chokidar';
-import { JOURNAL_MAX_LINES, storePathProblem, type JournalFields } from '../../../../shared/capture/files-journal';
+import { JOURNAL_MAX_LINES, JOURNAL_ROTATE_BYTES, storePathProblem, type JournalFields } from '../../../../shared/capture/files-journal';
 import { openSeal, type CaptureSeal, type CaptureSigning, type CaptureTarget } from '../../../../shared/capture/seal';
 import { signLine } from '../../../../shared/capture/signed-line';
-import { captureFilesFolder, parseJournalName } from '../../../../shared/destination/layout';
+import { captureFilesFolder, captureJournalPath } from '../../../../shared/destination/layout';
 import { ConfigError, errorMessage } from '../../../../shared/errors';
 import { lazyModule } from '../../../../shared/lazy-module';
 import type { Logger } from '../../../../shared/log';
@@ -152,9 +152,8 @@ export class FilesCapture {
     const t = this.o.target;
     if (!this.seal) {
       if (this.progress.seq === 0) {
-        const folder = captureFilesFolder(t.cluster, t.node);
-        const known = (await t.dest.list(folder)).some((e) => parseJournalName(e.path.slice(folder.length + 1)) !== null);
-        if (known) throw new ConfigError(`${t.dest.describe()}: ${folder} holds journals this agent's progress (${this.store.file}) does not know: move that folder aside, or put the progress file back`);
+        const first = captureJournalPath(t.cluster, t.node, 1);
+        if ((await t.dest.stat(first)) !== null) throw new ConfigError(`${t.dest.describe()}: ${first} is there, and this agent's progress (${this.store.file}) knows no journal: move ${captureFilesFolder(t.cluster, t.node)} aside, or put the progress file back`);
       }
       this.seal = await openSeal(t, this.o.signing, this.o.recipients, join(this.o.stateDir, 'files-capture', 'key.json'), 'the file store capture');
     }
@@ -209,7 +208,8 @@ export class FilesCapture {
     const seal = this.seal!;
     const next = structuredClone(this.progress);
     // A full journal is left as written (its lines are at the destination: published), and a new one started.
-    if (next.journal.lines.length >= (this.o.journalMaxLines ?? JOURNAL_MAX_LINES)) next.journal = { n: next.journal.n + 1, lines: [] };
+    const bytes = next.journal.lines.reduce((sum, l) => sum + Buffer.byteLength(l) + 1, 0);
+    if (next.journal.lines.length >= (this.o.journalMaxLines ?? JOURNAL_MAX_LINES) || bytes >= JOURNAL_ROTATE_BYTES) next.journal = { n: next.journal.n + 1, lines: [] };
     const ids = changes.map((c) => ('put' in c ? newObjectId() : null));
     next.pending = ids.filter((x): x is string => x !== null);
     this.save(next);
