@@ -3,15 +3,17 @@
  * recipient's identity alone; and its settings: off by default, a destination and the agent's
  * tls needed when enabled, a folder store only.
  */
-import { readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { agentConfigSchema } from '../../agent/config';
+import { writablePaths } from '../../agent/systemd';
 import { startFilesCapture } from '../../agent/roles/files/capture';
 import type { FilesSettings } from '../../agent/roles/files/config';
 import { generateIdentity } from '../../shared/age';
 import { CaptureKeys } from '../../shared/capture/capture-key';
+import { openDestination } from '../../shared/destination';
 import { captureJournalPath } from '../../shared/destination/layout';
 import { silentLogger } from '../../shared/log';
 import { makeCaptureCerts, type CaptureCerts } from '../helpers/capture-certs';
@@ -75,7 +77,26 @@ test('the capture is off by default, needs a destination without S3 keys and the
   assert.match(JSON.stringify(parse({ store: 'localfs', capture: { enabled: true, destination: { type: 's3', endpoint: 'https://s3.example.net', bucket: 'b', accessKeyId: 'k', secretAccessKey: 's' } } }).error?.issues), /takes no S3 keys/);
   assert.not.ok(parse({ store: 's3', bucket: 'thehive', capture: { enabled: true, destination } }).success, 'a bucket store has no capture');
   assert.not.ok(parse({ store: 'localfs', capture: { intervalMs: 10 } }).success);
+  const local = parse({ store: 'localfs', location: '/srv/files', capture: { enabled: true, destination: { type: 'local', path: '/srv/capture' } } });
+  assert.ok(writablePaths(local.data!).some((p) => p.path === '/srv/capture'), 'a local destination of the capture is in the systemd drop-in');
   assert.not.ok(parse({ store: 'localfs', capture: { recipients: ['ssh-ed25519 AAAA'] } }).success);
+});
+
+test('startFilesCapture starts a capture woken by a change of the folder, not only by its interval', async () => {
+  const n = filesCaptureNode(certs);
+  const signing = await certs.signing('files1');
+  const settings = agentConfigSchema().parse({ node: 'files1', listen: '127.0.0.1:0', tls, roles: { files: { store: 'localfs', location: n.dirs.store, capture: { enabled: true, intervalMs: 600_000, destination: { type: 'local', path: n.dirs.dest } } } } }).roles.files as FilesSettings;
+  const capture = startFilesCapture(settings, { node: 'files1', stateDir: n.dirs.state, tls: signing, open: openDestination, log: silentLogger() })!;
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    n.write('aa/new-attachment', 'written after the first look');
+    // The periodic look is 10 minutes away: only the watcher can have woken it.
+    const journal = join(n.dirs.dest, captureJournalPath('thehive', 'files1', 1));
+    for (const end = Date.now() + 15_000; Date.now() < end && !existsSync(journal); ) await new Promise((r) => setTimeout(r, 200));
+    assert.match(readFileSync(journal, 'utf8'), /"path":"aa\/new-attachment"/);
+  } finally {
+    await capture.stop();
+  }
 });
 
 test.run();

@@ -198,7 +198,6 @@ export class FilesCapture {
     for (const path of Object.keys(this.progress.files)) if (!seen.has(path)) changes.push({ remove: path });
     for (let i = 0; i < changes.length && !this.stopped; i += BATCH) await this.batch(changes.slice(i, i + BATCH), report);
     if (report.stored.length || report.removed.length) this.o.log.info({ stored: report.stored.length, removed: report.removed.length }, 'file store capture: changes journaled');
-    if (report.retried.length) this.again = true;
     return report;
   }
 
