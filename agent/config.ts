@@ -61,6 +61,10 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
     .refine((c) => !(c.roles.cassandra as { capture?: { enabled?: boolean } } | undefined)?.capture?.enabled || c.tls, {
       message: 'roles.cassandra.capture signs what it stores with the agent\'s TLS key: set tls',
       path: ['roles', 'cassandra', 'capture'],
+    })
+    .refine((c) => !(c.roles.files as { capture?: { enabled?: boolean } } | undefined)?.capture?.enabled || c.tls, {
+      message: 'roles.files.capture signs what it stores with the agent\'s TLS key: set tls',
+      path: ['roles', 'files', 'capture'],
     });
 }
 

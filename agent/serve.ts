@@ -16,6 +16,8 @@ import { RestoreController } from './restore/controller';
 import type { Role } from './roles/role';
 import { startCapture } from './roles/cassandra/capture';
 import type { CassandraSettings } from './roles/cassandra/config';
+import { startFilesCapture } from './roles/files/capture';
+import type { FilesSettings } from './roles/files/config';
 import { agentService, startServer } from './rpc/server';
 
 /** Options of serveAgent. */
@@ -45,6 +47,8 @@ export async function serveAgent(config: AgentConfig, roles: readonly Role[], lo
   await controller.recover();
   // The commitlog capture runs beside the roles, on its own clock: off unless roles.cassandra.capture.enabled.
   const capture = startCapture(config.roles.cassandra as CassandraSettings | undefined, { node: config.node, stateDir: config.stateDir, tls: config.tls, open: openDestination, log: log.child({ component: 'capture' }), metrics });
+  // So does the file store's: off unless roles.files.capture.enabled (a folder store only).
+  const filesCapture = startFilesCapture(config.roles.files as FilesSettings | undefined, { node: config.node, stateDir: config.stateDir, tls: config.tls, open: openDestination, log: log.child({ component: 'files-capture' }) });
   const metricsServer = config.metrics && exported ? await serveMetrics(config.metrics.listen, exported.registry, config.metrics.tls && config.tls ? { ...config.tls, callerNames: config.metrics.callerNames ?? [config.tls.coordinatorName] } : undefined) : null;
   if (metricsServer) log.info({ listen: config.metrics!.listen, port: metricsServer.port, tls: config.metrics!.tls }, 'serving /metrics');
   const service = agentService(config.node, roles, controller, new RestoreController(config.node, roles, config.stateDir, controller, log, metrics, Date.now, openDestination), log);
@@ -60,6 +64,7 @@ export async function serveAgent(config: AgentConfig, roles: readonly Role[], lo
       health.stop();
       metricsServer?.server.close();
       await capture?.stop();
+      await filesCapture?.stop();
       return shutdown(server, forceAfterMs);
     },
   };

@@ -21,6 +21,8 @@ export function writablePaths(config: AgentConfig): { path: string; why: string 
   const files = roles.files;
   if (files?.store === 'localfs') {
     out.push({ path: (resolveFilesSettings(files as FilesSettings) as { location: string }).location, why: 'files: the file store, written at restore' });
+    const fc = files.capture as { enabled?: boolean; destination?: { type: string; path?: string } } | undefined;
+    if (fc?.enabled && fc.destination?.type === 'local' && fc.destination.path) out.push({ path: fc.destination.path, why: 'files: file store capture, its local destination' });
   }
   for (const p of config.writablePaths) out.push({ path: p, why: 'writablePaths: a local or NFS destination, restore targets' });
   const seen = new Set<string>();

@@ -15,8 +15,8 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
 import { ValidationError } from '../errors';
 
-/** What a capture line records: a piece of a segment, or a gap. */
-export type LineKind = 'piece' | 'gap';
+/** What a capture line records: a piece of a segment, a gap, or a change of the file store (its journal). */
+export type LineKind = 'piece' | 'gap' | 'file';
 
 /** The id of an agent certificate: the first 32 hex digits of the sha256 of its DER. */
 export const CERT_ID = /^[0-9a-f]{32}$/;

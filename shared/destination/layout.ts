@@ -29,6 +29,11 @@
  *   tandem_capture/<cluster>/<node>/keys/<key id>.age                        an encrypted capture's data key, sealed to the fleet's recipients
  * (an encrypted capture stores each piece as <start>-<end>.part.age)
  *
+ * and the continuous capture of a folder file store:
+ *
+ *   tandem_capture/<cluster>/<node>/files/objects/<object id>                a copy of one version of an attachment (.age when encrypted)
+ *   tandem_capture/<cluster>/<node>/files/journal-<n>.ndjson                 the signed puts and removes, in order, n from 1
+ *
  * What a destination reads back is input from the network: the same checks hold for the ids and
  * names a manifest or listing carries, so a reader that builds a path here cannot be steered.
  */
@@ -231,6 +236,24 @@ export function parsePieceName(name: string): { start: number; end: number; seal
   const start = Number(m[1]);
   const end = Number(m[2]);
   return end > start ? { start, end, sealed: m[3] !== undefined } : null;
+}
+
+/** An object of the file store's capture: 32 random hex digits, never the attachment's name. */
+export const CAPTURE_OBJECT_ID = /^[0-9a-f]{32}$/;
+/** Digits of a journal's number in its name: names sort as the numbers do. */
+const JOURNAL_DIGITS = 8;
+
+/** `tandem_capture/<cluster>/<node>/files`: the file store's capture of one node. */
+export const captureFilesFolder = (cluster: string, node: string): string => `${captureNodeFolder(cluster, node)}/files`;
+
+/** `…/files/objects/<object id>` (`.age` when `sealed`): one stored version of an attachment. */
+export const captureObjectPath = (cluster: string, node: string, objectId: string, sealed = false): string =>
+  `${captureFilesFolder(cluster, node)}/objects/${part('capture object id', CAPTURE_OBJECT_ID, objectId)}${sealed ? '.age' : ''}`;
+
+/** `…/files/journal-<n>.ndjson`, n from 1, zero-padded to 8 digits. */
+export function captureJournalPath(cluster: string, node: string, n: number): string {
+  if (!Number.isSafeInteger(n) || n < 1 || n >= 10 ** JOURNAL_DIGITS) throw new ValidationError(`invalid journal number ${n}: 1 to 10^${JOURNAL_DIGITS} - 1`);
+  return `${captureFilesFolder(cluster, node)}/journal-${String(n).padStart(JOURNAL_DIGITS, '0')}.ndjson`;
 }
 
 /** `…/<segment>/index.ndjson`: one line per piece, in offset order. */

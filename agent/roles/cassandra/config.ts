@@ -1,9 +1,8 @@
 /** Settings of the cassandra role, under `roles.cassandra` in agent.yaml. */
 import { z } from 'zod';
 import { absolutePath } from '../../../shared/config/common';
-import { destinationConfigSchema, S3_CREDENTIAL_FIELDS } from '../../../shared/destination/config';
-import { recipientList } from '../../../shared/config/recipients';
-import { CQL_NAME, NODE_NAME } from '../../../shared/names';
+import { captureCluster, captureDestination, captureRecipients } from '../../../shared/config/capture';
+import { CQL_NAME } from '../../../shared/names';
 
 /**
  * The continuous capture of this node's commitlog for point-in-time recovery (docs/point-in-time.md):
@@ -18,19 +17,11 @@ export const captureSettings = z
     /** Milliseconds between two looks at cdc_raw when no change wakes the capture sooner; default 10 000 (1 000 to 600 000). */
     captureIntervalMs: z.number().int().min(1000).max(600_000).default(10_000),
     /** The cluster's name in the capture's folder at the destination (tandem_capture/<cluster>/<node>); default thehive. */
-    cluster: z.string().regex(NODE_NAME, { message: 'cluster must be a host-name-like label (letters, digits, "-")' }).default('thehive'),
+    cluster: captureCluster,
     /** Where the capture goes: a destination as in the fleet file (local, rsync or s3; S3 keys from destinationCredentials). */
-    destination: destinationConfigSchema
-      .refine((d) => S3_CREDENTIAL_FIELDS.every((f) => !(f in d) || (d as Record<string, unknown>)[f] === undefined), {
-        message: 'capture.destination takes no S3 keys: the agent reads its own from destinationCredentials (docs/destination.md)',
-      })
-      .optional(),
-    /**
-     * The fleet's age recipients (encryption.recipients of the fleet file): when given, every
-     * piece is encrypted to a data key of the capture sealed to them, and this agent can never
-     * read the capture back. Absent: the pieces are stored in clear (signed all the same).
-     */
-    recipients: recipientList.optional(),
+    destination: captureDestination.optional(),
+    /** The fleet's age recipients: every piece is encrypted (shared/config/capture.ts); absent, stored in clear. */
+    recipients: captureRecipients,
   })
   .refine((c) => !c.enabled || c.destination !== undefined, { message: 'capture.enabled needs capture.destination: where the commitlog pieces go (the fleet\'s destination, as in tandem.yaml)', path: ['destination'] });
 

@@ -3,6 +3,7 @@
  * folder or in an S3 bucket. `theHiveConfig` fills what is not given; explicit settings win.
  */
 import { z } from 'zod';
+import { captureCluster, captureDestination, captureRecipients } from '../../../shared/config/capture';
 import { absolutePath } from '../../../shared/config/common';
 import { bucketNameProblem } from '../../../shared/destination/config';
 import { ConfigError } from '../../../shared/errors';
@@ -28,11 +29,33 @@ const common = {
   restoreTargets: z.array(absolutePath.refine((p) => p !== '/', 'must not be /')).max(64).optional(),
 };
 
+/**
+ * The continuous capture of the folder store for point-in-time recovery (docs/point-in-time.md):
+ * every new or changed attachment copied to the destination, every removal journaled; off by
+ * default. A bucket store has none.
+ */
+export const filesCaptureSettings = z
+  .strictObject({
+    /** Capture the folder continuously; default false. */
+    enabled: z.boolean().default(false),
+    /** Milliseconds between two walks of the folder when no change wakes the capture sooner; default 10 000 (1 000 to 600 000). */
+    intervalMs: z.number().int().min(1000).max(600_000).default(10_000),
+    cluster: captureCluster,
+    destination: captureDestination.optional(),
+    recipients: captureRecipients,
+  })
+  .refine((c) => !c.enabled || c.destination !== undefined, { message: 'capture.enabled needs capture.destination: where the copies go (the fleet\'s destination, as in tandem.yaml)', path: ['destination'] });
+
+/** The validated settings of the folder store's capture. */
+export type FilesCaptureSettings = z.output<typeof filesCaptureSettings>;
+
 /** Attachments in a folder (TheHive's storage.provider = localfs). */
 export const localfsSettings = z.strictObject({
   store: z.literal('localfs'),
   /** The folder; default storage.localfs.location from theHiveConfig, else /opt/thp/thehive/files. */
   location: absolutePath.optional(),
+  /** The continuous capture of the folder (point-in-time recovery); off by default. */
+  capture: filesCaptureSettings.optional(),
   ...common,
 });
 

@@ -197,7 +197,7 @@ export class CommitlogCapture {
       const next = structuredClone(this.progress);
       delete next.segments[name];
       this.save(next);
-      lines.forget(name);
+      lines.forget('piece', `{"segment":${JSON.stringify(name)},`);
       removedBytes += size;
       report.removed.push(name);
       this.o.log.info({ segment: name, bytes: rec.shipped, pieces: rec.pieces.length }, 'commitlog capture: segment stored whole, removed from cdc_raw');

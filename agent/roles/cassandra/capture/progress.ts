@@ -6,11 +6,9 @@
  * resumes at the first byte not recorded, and a piece stored but not recorded is found at the
  * destination and adopted (ship.ts), never stored twice.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileDurably } from '../../../../shared/durable-file';
-import { ConfigError } from '../../../../shared/errors';
+import { ProgressFile } from '../../../../shared/capture/progress-file';
 import { SEGMENT_NAME } from './segment';
 
 const offset = z.number().int().min(0).max(2 ** 31 - 1);
@@ -90,31 +88,8 @@ export type Progress = z.output<typeof progressSchema>;
 export const emptyProgress = (): Progress => ({ version: 1, lastSegmentId: null, segments: {}, gaps: [] });
 
 /** The progress file of the capture under the agent's state folder. */
-export class ProgressStore {
-  readonly file: string;
-
+export class ProgressStore extends ProgressFile<typeof progressSchema> {
   constructor(stateDir: string) {
-    const dir = join(stateDir, 'capture');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.file = join(dir, 'progress.json');
-  }
-
-  /** The recorded progress, or an empty one when there is no file yet; ConfigError for a file that is not one. */
-  load(): Progress {
-    if (!existsSync(this.file)) return emptyProgress();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(this.file, 'utf8'));
-    } catch (err) {
-      throw new ConfigError(`${this.file} is not JSON (${(err as Error).message}): move it aside to start the capture afresh (a gap will be recorded from the first segment seen)`);
-    }
-    const r = progressSchema.safeParse(parsed);
-    if (!r.success) throw new ConfigError(`${this.file} is not a capture progress file (${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}): move it aside to start the capture afresh`);
-    return r.data;
-  }
-
-  /** Records `p` durably: after it returns, a crash still finds it. */
-  save(p: Progress): void {
-    writeFileDurably(this.file, `${JSON.stringify(p)}\n`);
+    super(join(stateDir, 'capture', 'progress.json'), progressSchema, emptyProgress, 'a gap will be recorded from the first segment seen');
   }
 }

@@ -8,19 +8,13 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { encrypt } from '../../../../shared/age';
-import { signLine } from '../../../../shared/capture/signed-line';
+import type { CaptureTarget, LineSigning } from '../../../../shared/capture/seal';
 import { captureGapsPath, captureIndexPath, capturePiecePath, captureSegmentFolder, parsePieceName } from '../../../../shared/destination/layout';
-import type { Destination } from '../../../../shared/destination';
 import { openNoFollow } from './scan';
 import type { Gap, Piece } from './progress';
-import type { CaptureSeal } from './seal';
+import type { CaptureSeal } from '../../../../shared/capture/seal';
 
-/** Where one node's capture goes. */
-export interface CaptureTarget {
-  dest: Destination;
-  cluster: string;
-  node: string;
-}
+export { LineSigning, type CaptureTarget } from '../../../../shared/capture/seal';
 
 /** The sha256 of a buffer, hex. */
 export const sha256Hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -96,28 +90,6 @@ function indexFields(segment: string, p: Piece): Record<string, unknown> {
   return p.sealed
     ? { segment, start: p.start, end: p.end, key: p.sealed.key, stored: { size: p.sealed.size, sha256: p.sealed.sha256 }, storedAt: at }
     : { segment, start: p.start, end: p.end, sha256: p.sha256, storedAt: at };
-}
-
-/** Signs index and gap lines, each once: an index is rewritten whole at every piece. */
-export class LineSigning {
-  private readonly lines = new Map<string, string>();
-
-  constructor(private readonly seal: CaptureSeal, private readonly t: CaptureTarget) {}
-
-  line(kind: 'piece' | 'gap', fields: Record<string, unknown>): string {
-    const k = `${kind} ${JSON.stringify(fields)}`;
-    let line = this.lines.get(k);
-    if (line === undefined) {
-      line = signLine(this.seal.signer, kind, this.t.cluster, this.t.node, fields);
-      this.lines.set(k, line);
-    }
-    return line;
-  }
-
-  /** Forgets the lines of a segment done with. */
-  forget(segment: string): void {
-    for (const k of this.lines.keys()) if (k.startsWith(`piece {"segment":${JSON.stringify(segment)},`)) this.lines.delete(k);
-  }
 }
 
 /**
