@@ -6,12 +6,9 @@
  * stays below cdc_total_space. Looks run one at a time; a failed one (the destination down) is
  * logged and the next one starts again from the progress file.
  */
+import { CaptureLoop } from '../../capture-loop';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FSWatcher } from 'chokidar';
-import type * as Chokidar from 'chokidar';
-import { errorMessage } from '../../../../shared/errors';
-import { lazyModule } from '../../../../shared/lazy-module';
 import type { Logger } from '../../../../shared/log';
 import { isDone, planCapture, splitRange } from './plan';
 import { ProgressStore, type Progress, type SegmentProgress } from './progress';
@@ -19,10 +16,6 @@ import { scanCdcRaw } from './scan';
 import { indexNameOf } from './segment';
 import { openSeal, type CaptureSeal, type CaptureSigning } from './seal';
 import { LineSigning, readRange, removePiece, sha256Hex, storePiece, unrecordedPieces, writeGaps, writeSegmentIndex, type CaptureTarget } from './store';
-
-/** chokidar, loaded only by an agent that captures. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const chokidar = lazyModule(() => require('chokidar') as typeof Chokidar);
 
 /** What the capture reports to the agent's metrics. */
 export interface CaptureMetrics {
@@ -65,9 +58,6 @@ export interface LookReport {
   refused: string[];
 }
 
-/** Milliseconds a change waits for the ones right after it (Cassandra writes a segment's bytes, then its index). */
-const SETTLE_MS = 300;
-
 /** The capture of one node. */
 export class CommitlogCapture {
   private readonly store: ProgressStore;
@@ -76,16 +66,13 @@ export class CommitlogCapture {
   private readonly reconciled = new Set<string>();
   private readonly warned = new Set<string>();
   private caughtUpAt: number;
-  private timer: NodeJS.Timeout | null = null;
-  private settle: NodeJS.Timeout | null = null;
-  private watcher: FSWatcher | null = null;
-  private running: Promise<LookReport> | null = null;
-  private again = false;
-  private stopped = false;
-  private started = false;
   private sealed: { seal: CaptureSeal; lines: LineSigning } | null = null;
 
+  private loopStarted = false;
+  private readonly loop: CaptureLoop<LookReport>;
+
   constructor(private readonly o: CaptureOptions) {
+    this.loop = new CaptureLoop({ folder: o.cdcRawDirectory, folderName: 'cdc_raw', captureName: 'commitlog capture', intervalMs: o.intervalMs ?? 10_000, watch: o.watch ?? true, depth: 0, log: o.log }, () => this.lookOnce());
     this.now = o.now ?? Date.now;
     this.store = new ProgressStore(o.stateDir);
     this.progress = this.store.load();
@@ -94,57 +81,20 @@ export class CommitlogCapture {
 
   /** Starts looking: once now, then on every change and every intervalMs. */
   start(): void {
-    if (this.started) return;
-    this.started = true;
+    if (this.loopStarted) return;
+    this.loopStarted = true;
     this.o.log.info({ cdcRaw: this.o.cdcRawDirectory, intervalMs: this.o.intervalMs ?? 10_000, destination: this.o.target.dest.describe(), encrypted: Boolean(this.o.recipients?.length) }, 'commitlog capture started');
-    this.timer = setInterval(() => this.kick(), this.o.intervalMs ?? 10_000);
-    if (this.o.watch ?? true) {
-      this.watcher = chokidar().watch(this.o.cdcRawDirectory, { depth: 0, ignoreInitial: true, followSymlinks: false, persistent: true });
-      this.watcher.on('all', () => this.kickSoon());
-      this.watcher.on('error', (err) => this.o.log.warn({ err: errorMessage(err) }, 'watching cdc_raw failed; the periodic look goes on'));
-    }
-    this.kick();
+    this.loop.start();
   }
 
   /** Stops looking; resolves when the look under way has ended. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.settle) clearTimeout(this.settle);
-    await this.watcher?.close();
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  private kickSoon(): void {
-    if (this.stopped || this.settle) return;
-    this.settle = setTimeout(() => {
-      this.settle = null;
-      this.kick();
-    }, SETTLE_MS);
-  }
-
-  private kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    void this.look().catch((err) => this.o.log.error({ err: errorMessage(err) }, 'commitlog capture: a look failed; the next one resumes from the progress file'));
-  }
-
-  /** One look at cdc_raw, and what it calls for; looks never overlap (a call during one waits for it, then makes its own). */
-  async look(): Promise<LookReport> {
-    while (this.running) await this.running.catch(() => undefined);
-    this.running = this.lookOnce();
-    try {
-      return await this.running;
-    } finally {
-      this.running = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        setImmediate(() => this.kick());
-      }
-    }
+  /** One look, and what it calls for; looks never overlap (a call during one waits for it, then makes its own). */
+  look(): Promise<LookReport> {
+    return this.loop.look();
   }
 
   private save(p: Progress): void {

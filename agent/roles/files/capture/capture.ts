@@ -6,23 +6,18 @@
  * in a signed line. Looks run one at a time; a failed one (the destination down) is logged and
  * the next one starts again from the progress file.
  */
-import type { FSWatcher } from 'chokidar';
-import type * as Chokidar from 'chokidar';
+import { CaptureLoop } from '../../capture-loop';
 import { JOURNAL_MAX_LINES, JOURNAL_ROTATE_BYTES, storePathProblem, type JournalFields } from '../../../../shared/capture/files-journal';
 import { openSeal, type CaptureSeal, type CaptureSigning, type CaptureTarget } from '../../../../shared/capture/seal';
 import { signLine } from '../../../../shared/capture/signed-line';
 import { captureFilesFolder, captureJournalPath } from '../../../../shared/destination/layout';
-import { ConfigError, errorMessage } from '../../../../shared/errors';
-import { lazyModule } from '../../../../shared/lazy-module';
+import { ConfigError } from '../../../../shared/errors';
 import type { Logger } from '../../../../shared/log';
 import { LinkRefusedError, NoFollowRoot } from '../../../../shared/nofollow';
 import { walkFolder } from '../walk';
 import { FilesProgressStore, type FilesProgress } from './progress';
 import { newObjectId, removeFields, removeObject, storeObject, writeJournal, type SeenFile } from './store';
 import { join } from 'node:path';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const chokidar = lazyModule(() => require('chokidar') as typeof Chokidar);
 
 /** Options of the file store's capture. */
 export interface FilesCaptureOptions {
@@ -59,8 +54,6 @@ export interface FilesLookReport {
 
 /** Files stored between two saves of the progress: bounds what a crash makes the agent store again. */
 const BATCH = 32;
-const SETTLE_MS = 300;
-
 type Change = { put: SeenFile } | { remove: string };
 
 /** The capture of one node's folder store. */
@@ -71,16 +64,13 @@ export class FilesCapture {
   private readonly root: NoFollowRoot;
   private readonly warned = new Set<string>();
   private published = false;
-  private timer: NodeJS.Timeout | null = null;
-  private settle: NodeJS.Timeout | null = null;
-  private watcher: FSWatcher | null = null;
-  private running: Promise<FilesLookReport> | null = null;
-  private again = false;
-  private stopped = false;
-  private started = false;
   private seal: CaptureSeal | null = null;
 
+  private loopStarted = false;
+  private readonly loop: CaptureLoop<FilesLookReport>;
+
   constructor(private readonly o: FilesCaptureOptions) {
+    this.loop = new CaptureLoop({ folder: o.location, folderName: 'the file store', captureName: 'file store capture', intervalMs: o.intervalMs ?? 10_000, watch: o.watch ?? true, log: o.log }, () => this.lookOnce());
     this.now = o.now ?? Date.now;
     this.store = new FilesProgressStore(o.stateDir);
     this.progress = this.store.load();
@@ -89,57 +79,20 @@ export class FilesCapture {
 
   /** Starts looking: once now, then on every change and every intervalMs. */
   start(): void {
-    if (this.started) return;
-    this.started = true;
+    if (this.loopStarted) return;
+    this.loopStarted = true;
     this.o.log.info({ location: this.o.location, intervalMs: this.o.intervalMs ?? 10_000, destination: this.o.target.dest.describe(), encrypted: Boolean(this.o.recipients?.length) }, 'file store capture started');
-    this.timer = setInterval(() => this.kick(), this.o.intervalMs ?? 10_000);
-    if (this.o.watch ?? true) {
-      this.watcher = chokidar().watch(this.o.location, { ignoreInitial: true, followSymlinks: false, persistent: true });
-      this.watcher.on('all', () => this.kickSoon());
-      this.watcher.on('error', (err) => this.o.log.warn({ err: errorMessage(err) }, 'watching the file store failed; the periodic look goes on'));
-    }
-    this.kick();
+    this.loop.start();
   }
 
   /** Stops looking; resolves when the look under way has ended. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.settle) clearTimeout(this.settle);
-    await this.watcher?.close();
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  private kickSoon(): void {
-    if (this.stopped || this.settle) return;
-    this.settle = setTimeout(() => {
-      this.settle = null;
-      this.kick();
-    }, SETTLE_MS);
-  }
-
-  private kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    void this.look().catch((err) => this.o.log.error({ err: errorMessage(err) }, 'file store capture: a look failed; the next one resumes from the progress file'));
-  }
-
-  /** One look at the folder, and what it calls for; looks never overlap. */
-  async look(): Promise<FilesLookReport> {
-    while (this.running) await this.running.catch(() => undefined);
-    this.running = this.lookOnce();
-    try {
-      return await this.running;
-    } finally {
-      this.running = null;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        setImmediate(() => this.kick());
-      }
-    }
+  /** One look, and what it calls for; looks never overlap (a call during one waits for it, then makes its own). */
+  look(): Promise<FilesLookReport> {
+    return this.loop.look();
   }
 
   private save(p: FilesProgress): void {
@@ -196,7 +149,7 @@ export class FilesCapture {
       if (!r || r.size !== f.size || r.mtimeMs !== f.mtimeMs || (f.ino !== undefined && r.ino !== f.ino)) changes.push({ put: f });
     }
     for (const path of Object.keys(this.progress.files)) if (!seen.has(path)) changes.push({ remove: path });
-    for (let i = 0; i < changes.length && !this.stopped; i += BATCH) await this.batch(changes.slice(i, i + BATCH), report);
+    for (let i = 0; i < changes.length && !this.loop.stopped; i += BATCH) await this.batch(changes.slice(i, i + BATCH), report);
     if (report.stored.length || report.removed.length) this.o.log.info({ stored: report.stored.length, removed: report.removed.length }, 'file store capture: changes journaled');
     return report;
   }
