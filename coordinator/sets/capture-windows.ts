@@ -185,6 +185,8 @@ export async function readCapture(dest: Destination, ca: () => X509Certificate |
   const out: NodeCapture[] = [];
   for (const cluster of clusters) {
     for (const node of (await dest.folders(`${CAPTURE_ROOT}/${cluster}`)).filter((n) => NODE_NAME.test(n))) {
+      // A node whose capture is of its file store only (files/, no commitlog/) is not a Cassandra node's.
+      if (!(await dest.folders(captureNodeFolder(cluster, node))).includes('commitlog')) continue;
       out.push(await readNodeCapture(dest, trust, cluster, node));
     }
   }
