@@ -73,6 +73,8 @@ export function checkFilesTarget(options: Pick<RestoreContext['options'], 'files
 export function checkBucketTarget(ctx: Pick<RestoreContext, 'options' | 'manifest' | 'node' | 'backupId'>): void {
   const { options } = ctx;
   if (options.filesBucket !== undefined || (!options.dropScratch && options.filesTarget === undefined)) return;
+  // A set without a files part is refused (or skipped) where its listing is read, not here.
+  if (!ctx.manifest.nodes.some((n) => n.parts.files !== undefined)) return;
   if (restoreSource(ctx as RestoreContext, 'files').part.store !== 's3') return;
   const asked = options.dropScratch ? 'a drill' : `--files-target ${options.filesTarget}`;
   throw new PreconditionError(`backup ${ctx.backupId} holds a files bucket: ${asked} names no scratch bucket, and would load its objects into TheHive's live bucket; give --files-bucket NAME (restore) or update the coordinator (drill)`);
