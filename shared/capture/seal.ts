@@ -77,7 +77,13 @@ export async function openSeal(target: CaptureTarget, signing: CaptureSigning, r
 async function dataKey(target: CaptureTarget, recipients: readonly string[], file: string): Promise<CaptureDataKey> {
   const sealedTo = [...recipients].sort();
   if (existsSync(file)) {
-    const r = keyStateSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    let recorded: unknown;
+    try {
+      recorded = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      recorded = null; // refused just below, as any record that is not one
+    }
+    const r = keyStateSchema.safeParse(recorded);
     if (!r.success) throw new ConfigError(`${file} is not the capture's key record: move it aside, and a new data key is made`);
     const same = r.data.sealedTo.length === sealedTo.length && r.data.sealedTo.every((x, i) => x === sealedTo[i]);
     if (same && (await target.dest.stat(captureKeyPath(target.cluster, target.node, r.data.id))) !== null) return { id: r.data.id, recipient: r.data.recipient };
