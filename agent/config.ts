@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { absolutePath, hostPort, nodeName, tlsFiles } from '../shared/config/common';
+import { CAPTURING_ROLES, captureNeedsTls } from '../shared/config/capture';
 import { loadYamlConfig } from '../shared/config/load';
 import { destinationCredentialsSchema } from './destination-credentials';
 import { metricsSettings } from './metrics';
@@ -57,14 +58,12 @@ export function agentConfigSchema(plugins: readonly RolePlugin[] = PRODUCTION_RO
       .refine((r) => Object.values(r).some((v) => v !== undefined), 'at least one role must be configured'),
   })
     .refine((c) => !c.metrics?.tls || c.tls, { message: 'metrics.tls uses the agent\'s tls files: set tls', path: ['metrics', 'tls'] })
-    // The capture's lines are signed with the agent's TLS key: a reader believes nothing else at the destination.
-    .refine((c) => !(c.roles.cassandra as { capture?: { enabled?: boolean } } | undefined)?.capture?.enabled || c.tls, {
-      message: 'roles.cassandra.capture signs what it stores with the agent\'s TLS key: set tls',
-      path: ['roles', 'cassandra', 'capture'],
-    })
-    .refine((c) => !(c.roles.files as { capture?: { enabled?: boolean } } | undefined)?.capture?.enabled || c.tls, {
-      message: 'roles.files.capture signs what it stores with the agent\'s TLS key: set tls',
-      path: ['roles', 'files', 'capture'],
+    // The captures' lines are signed with the agent's TLS key: a reader believes nothing else at the destination.
+    .superRefine((c, ctx) => {
+      if (c.tls) return;
+      for (const role of CAPTURING_ROLES) {
+        if ((c.roles[role] as { capture?: { enabled?: boolean } } | undefined)?.capture?.enabled) ctx.addIssue({ code: 'custom', message: captureNeedsTls(role), path: ['roles', role, 'capture'] });
+      }
     });
 }
 

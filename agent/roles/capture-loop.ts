@@ -51,9 +51,9 @@ export class CaptureLoop<R> {
     return this.stoppedFlag;
   }
 
-  /** Starts looking: once now, then on every change and every intervalMs. */
-  start(): void {
-    if (this.started) return;
+  /** Starts looking: once now, then on every change and every intervalMs. False when it was already started. */
+  start(): boolean {
+    if (this.started) return false;
     this.started = true;
     this.timer = setInterval(() => this.kick(), this.o.intervalMs);
     if (this.o.watch) {
@@ -62,6 +62,7 @@ export class CaptureLoop<R> {
       this.watcher.on('error', (err) => this.o.log.warn({ err: errorMessage(err) }, `watching ${this.o.folderName} failed; the periodic look goes on`));
     }
     this.kick();
+    return true;
   }
 
   /** Stops looking; resolves when the look under way has ended. */

@@ -22,3 +22,9 @@ export const captureDestination = destinationConfigSchema.refine((d) => S3_CREDE
  * never read the capture back. Absent: stored in clear (signed all the same).
  */
 export const captureRecipients = recipientList.optional();
+
+/** The roles whose agents may capture continuously. */
+export const CAPTURING_ROLES = ['cassandra', 'files'] as const;
+
+/** Why a capture of `role` cannot run without the agent's tls files: its lines are signed with that key. */
+export const captureNeedsTls = (role: (typeof CAPTURING_ROLES)[number]): string => `roles.${role}.capture signs what it stores with the agent's TLS key: set tls`;

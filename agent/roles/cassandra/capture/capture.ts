@@ -68,7 +68,6 @@ export class CommitlogCapture {
   private caughtUpAt: number;
   private sealed: { seal: CaptureSeal; lines: LineSigning } | null = null;
 
-  private loopStarted = false;
   private readonly loop: CaptureLoop<LookReport>;
 
   constructor(private readonly o: CaptureOptions) {
@@ -81,10 +80,7 @@ export class CommitlogCapture {
 
   /** Starts looking: once now, then on every change and every intervalMs. */
   start(): void {
-    if (this.loopStarted) return;
-    this.loopStarted = true;
-    this.o.log.info({ cdcRaw: this.o.cdcRawDirectory, intervalMs: this.o.intervalMs ?? 10_000, destination: this.o.target.dest.describe(), encrypted: Boolean(this.o.recipients?.length) }, 'commitlog capture started');
-    this.loop.start();
+    if (this.loop.start()) this.o.log.info({ cdcRaw: this.o.cdcRawDirectory, intervalMs: this.o.intervalMs ?? 10_000, destination: this.o.target.dest.describe(), encrypted: Boolean(this.o.recipients?.length) }, 'commitlog capture started');
   }
 
   /** Stops looking; resolves when the look under way has ended. */

@@ -2,6 +2,7 @@
 import type { DestinationOpener } from '../../../../shared/destination';
 import type { Logger } from '../../../../shared/log';
 import type { CassandraSettings } from '../config';
+import { captureNeedsTls } from '../../../../shared/config/capture';
 import { ConfigError } from '../../../../shared/errors';
 import { CommitlogCapture, type CaptureMetrics } from './capture';
 import type { CaptureSigning } from './seal';
@@ -16,7 +17,7 @@ export function startCapture(cassandra: CassandraSettings | undefined, o: { node
   const c = cassandra?.capture;
   if (!c?.enabled || !c.destination) return null;
   // The agent's configuration refuses a capture without tls; this is the same rule, for a caller that built its settings by hand.
-  if (!o.tls) throw new ConfigError('roles.cassandra.capture signs what it stores with the agent\'s TLS key: set tls');
+  if (!o.tls) throw new ConfigError(captureNeedsTls('cassandra'));
   const capture = new CommitlogCapture({
     cdcRawDirectory: c.cdcRawDirectory,
     intervalMs: c.captureIntervalMs,

@@ -66,7 +66,6 @@ export class FilesCapture {
   private published = false;
   private seal: CaptureSeal | null = null;
 
-  private loopStarted = false;
   private readonly loop: CaptureLoop<FilesLookReport>;
 
   constructor(private readonly o: FilesCaptureOptions) {
@@ -79,10 +78,7 @@ export class FilesCapture {
 
   /** Starts looking: once now, then on every change and every intervalMs. */
   start(): void {
-    if (this.loopStarted) return;
-    this.loopStarted = true;
-    this.o.log.info({ location: this.o.location, intervalMs: this.o.intervalMs ?? 10_000, destination: this.o.target.dest.describe(), encrypted: Boolean(this.o.recipients?.length) }, 'file store capture started');
-    this.loop.start();
+    if (this.loop.start()) this.o.log.info({ location: this.o.location, intervalMs: this.o.intervalMs ?? 10_000, destination: this.o.target.dest.describe(), encrypted: Boolean(this.o.recipients?.length) }, 'file store capture started');
   }
 
   /** Stops looking; resolves when the look under way has ended. */

@@ -1,6 +1,7 @@
 /** The continuous capture of a folder file store (point-in-time recovery): started by the agent when roles.files.capture.enabled. */
 import type { CaptureSigning } from '../../../../shared/capture/seal';
 import type { DestinationOpener } from '../../../../shared/destination';
+import { captureNeedsTls } from '../../../../shared/config/capture';
 import { ConfigError } from '../../../../shared/errors';
 import type { Logger } from '../../../../shared/log';
 import { resolveFilesSettings, type FilesSettings } from '../config';
@@ -17,7 +18,7 @@ export function startFilesCapture(files: FilesSettings | undefined, o: { node: s
   const c = files.capture;
   if (!c?.enabled || !c.destination) return null;
   // The agent's configuration refuses a capture without tls; this is the same rule, for a caller that built its settings by hand.
-  if (!o.tls) throw new ConfigError('roles.files.capture signs what it stores with the agent\'s TLS key: set tls');
+  if (!o.tls) throw new ConfigError(captureNeedsTls('files'));
   const resolved = resolveFilesSettings(files);
   if (resolved.store !== 'localfs') return null;
   const capture = new FilesCapture({
